@@ -1,0 +1,239 @@
+"""The whole exception tree of Accord.
+
+::
+
+    A2AError(Exception)                     everything Accord raises on purpose
+    ├── ProtocolError                       spec errors; .reason, .message, .details; wire-mapped
+    │   ├── ParseError                      -32700  body is not JSON
+    │   ├── InvalidRequestError             -32600  not a valid request envelope
+    │   ├── MethodNotFoundError             -32601  unknown method / route
+    │   ├── InvalidParamsError              -32602  params fail validation (names the field)
+    │   ├── InternalError                   -32603  server bug or unexpected failure
+    │   ├── TaskNotFoundError               -32001
+    │   ├── TaskNotCancelableError          -32002
+    │   ├── PushNotificationNotSupportedError -32003
+    │   ├── UnsupportedOperationError       -32004
+    │   ├── ContentTypeNotSupportedError    -32005
+    │   ├── InvalidAgentResponseError       -32006
+    │   ├── ExtendedAgentCardNotConfiguredError -32007
+    │   ├── ExtensionSupportRequiredError   -32008
+    │   ├── VersionNotSupportedError        -32009
+    │   ├── PayloadTooLargeError            request body over the server's limit (HTTP 413)
+    │   ├── UnauthenticatedError            missing/invalid credentials (HTTP 401)
+    │   └── PermissionDeniedError           authenticated but not allowed (HTTP 403)
+    ├── TransportError                      client side, below A2A
+    │   ├── ConnectError                    could not reach the agent
+    │   ├── TimeoutError                    no answer in time
+    │   └── HTTPStatusError                 an HTTP status that carries no A2A error
+    ├── CardError                           an agent card could not be fetched or is invalid
+    └── StoreError                          a task store failed
+        └── ConflictError                   optimistic-concurrency version mismatch
+
+Misuse of the API raises ``TypeError`` / ``ValueError`` / ``RuntimeError``, never
+``A2AError``. The mapping of each ``ProtocolError`` to JSON-RPC codes, HTTP statuses,
+gRPC statuses and ErrorInfo reasons lives in one table: ``accord.protocol.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "A2AError",
+    "CardError",
+    "ConflictError",
+    "ConnectError",
+    "ContentTypeNotSupportedError",
+    "ExtendedAgentCardNotConfiguredError",
+    "ExtensionSupportRequiredError",
+    "HTTPStatusError",
+    "InternalError",
+    "InvalidAgentResponseError",
+    "InvalidParamsError",
+    "InvalidRequestError",
+    "MethodNotFoundError",
+    "ParseError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "PushNotificationNotSupportedError",
+    "StoreError",
+    "TaskNotCancelableError",
+    "TaskNotFoundError",
+    "TimeoutError",
+    "TransportError",
+    "UnauthenticatedError",
+    "UnsupportedOperationError",
+    "VersionNotSupportedError",
+]
+
+
+class A2AError(Exception):
+    """Base of every exception Accord raises on purpose."""
+
+
+class ProtocolError(A2AError):
+    """An error the A2A spec defines; bindings translate it to the wire (spec §5.4).
+
+    Attributes:
+        message: human-readable text for the caller.
+        metadata: string map carried in the ErrorInfo detail (e.g. ``taskId``).
+        field_violations: ``(field, description)`` pairs carried as a
+            ``google.rpc.BadRequest`` detail for validation errors (spec §3.3.2).
+    """
+
+    default_message = "A2A protocol error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        field_violations: Sequence[tuple[str, str]] = (),
+        data: Any = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.metadata: dict[str, str] = dict(metadata or {})
+        self.field_violations: tuple[tuple[str, str], ...] = tuple(field_violations)
+        #: Extra error data a peer sent that is not a list of typed details (v0.3 peers).
+        self.data = data
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ParseError(ProtocolError):
+    """Raised when a request or response body is not valid JSON."""
+
+    default_message = "Invalid JSON payload"
+
+
+class InvalidRequestError(ProtocolError):
+    """Raised when a body is JSON but not a valid request (e.g. wrong ``jsonrpc``, a batch)."""
+
+    default_message = "Invalid request"
+
+
+class MethodNotFoundError(ProtocolError):
+    """Raised when the JSON-RPC method or the REST route does not exist."""
+
+    default_message = "Method not found"
+
+
+class InvalidParamsError(ProtocolError):
+    """Raised when parameters fail validation; the message names the offending field."""
+
+    default_message = "Invalid parameters"
+
+
+class InternalError(ProtocolError):
+    """Raised when the server failed in a way the caller cannot fix."""
+
+    default_message = "Internal error"
+
+
+class TaskNotFoundError(ProtocolError):
+    """Raised when a task (or push config) is unknown, expired, or not visible to the caller."""
+
+    default_message = "Task not found"
+
+
+class TaskNotCancelableError(ProtocolError):
+    """Raised when cancelling a task that is already in a terminal state."""
+
+    default_message = "Task cannot be canceled"
+
+
+class PushNotificationNotSupportedError(ProtocolError):
+    """Raised by push-config operations when the agent card does not declare push."""
+
+    default_message = "Push notifications are not supported"
+
+
+class UnsupportedOperationError(ProtocolError):
+    """Raised for operations the agent does not support in the current state or config."""
+
+    default_message = "This operation is not supported"
+
+
+class ContentTypeNotSupportedError(ProtocolError):
+    """Raised when an input part's media type is not accepted by the agent."""
+
+    default_message = "Incompatible content types"
+
+
+class InvalidAgentResponseError(ProtocolError):
+    """Raised when an agent (or a peer server) produces a response that breaks the spec."""
+
+    default_message = "Invalid agent response"
+
+
+class ExtendedAgentCardNotConfiguredError(ProtocolError):
+    """Raised when the card declares an extended card but none is configured."""
+
+    default_message = "Extended agent card is not configured"
+
+
+class ExtensionSupportRequiredError(ProtocolError):
+    """Raised when the agent requires an extension the client did not activate."""
+
+    default_message = "A required extension was not activated"
+
+
+class VersionNotSupportedError(ProtocolError):
+    """Raised when the requested ``A2A-Version`` is not served by the interface."""
+
+    default_message = "Protocol version not supported"
+
+
+class PayloadTooLargeError(ProtocolError):
+    """Raised when a request body exceeds the server's configured size limit."""
+
+    default_message = "Request body too large"
+
+
+class UnauthenticatedError(ProtocolError):
+    """Raised when credentials are missing or invalid (spec §7.4, HTTP 401)."""
+
+    default_message = "Authentication required"
+
+
+class PermissionDeniedError(ProtocolError):
+    """Raised when an authenticated caller may not perform an operation (HTTP 403)."""
+
+    default_message = "Permission denied"
+
+
+class TransportError(A2AError):
+    """Raised by the client when the exchange fails below the A2A layer."""
+
+
+class ConnectError(TransportError):
+    """Raised when the agent cannot be reached (refused, DNS, TLS)."""
+
+
+class TimeoutError(TransportError):  # noqa: A001 - mirrors httpx naming, scoped to accord.errors
+    """Raised when the agent does not answer within the configured timeout."""
+
+
+class HTTPStatusError(TransportError):
+    """Raised when an HTTP response carries a status but no A2A error body."""
+
+    def __init__(self, message: str, *, status_code: int, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class CardError(A2AError):
+    """Raised when an agent card cannot be fetched, parsed, or used."""
+
+
+class StoreError(A2AError):
+    """Raised when a task store fails; never a raw driver exception."""
+
+
+class ConflictError(StoreError):
+    """Raised when a write lost an optimistic-concurrency race (stale ``version``)."""
