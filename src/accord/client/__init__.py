@@ -1,0 +1,41 @@
+"""The A2A client: discover an agent, pick an interface, call its operations.
+
+Everyday use::
+
+    from accord.client import Client
+
+    async with await Client.connect("https://agent.example") as client:
+        reply = await client.send_message("What's the weather in Paris?")
+        async with client.send_streaming_message("Write a poem") as stream:
+            async for event in stream:
+                ...
+
+* :class:`Client`: one async method per A2A operation (spec §3.1); streams are
+  :class:`EventStream` async iterators.
+* :class:`ClientConfig` / :class:`ClientTimeouts`: frozen configuration.
+* :class:`CardResolver`: fetches and caches agent cards (spec §8.2, §8.6);
+  :func:`select_interface` applies the interface-selection rules (spec §8.3.2).
+* :class:`Transport` and its implementations :class:`JsonRpcTransport`,
+  :class:`RestTransport`; :class:`MemoryTransport` runs an ASGI app in-process.
+"""
+
+from __future__ import annotations
+
+from .card import CardResolver, select_interface
+from .client import Client
+from .config import ClientConfig, ClientTimeouts
+from .stream import EventStream
+from .transports import JsonRpcTransport, MemoryTransport, RestTransport, Transport
+
+__all__ = [
+    "CardResolver",
+    "Client",
+    "ClientConfig",
+    "ClientTimeouts",
+    "EventStream",
+    "JsonRpcTransport",
+    "MemoryTransport",
+    "RestTransport",
+    "Transport",
+    "select_interface",
+]

@@ -83,7 +83,7 @@ def spec_for(error: e.ProtocolError | type[e.ProtocolError]) -> ErrorSpec:
     """Return the table row of an error (or of its nearest listed base class)."""
     cls = error if isinstance(error, type) else type(error)
     for klass in cls.__mro__:
-        row = _BY_CLASS.get(klass)  # type: ignore[call-overload]
+        row = _BY_CLASS.get(klass)
         if row is not None:
             return row
     return _BY_CLASS[e.InternalError]

@@ -1,21 +1,23 @@
 """The TaskStore contract: tasks, their owner/tenant scope, and a per-task event log.
 
 Theory of operation. A task row holds the latest Task snapshot, its ``owner`` (the
-authenticated principal that created it) and ``tenant``, and a ``version``. Every change
-to a task is recorded as one event in the task's append-only log, with a sequence
-number; the row's ``version`` is always the sequence number of the latest event. So:
+authenticated principal that created it) and ``tenant``, and a ``version``. Every
+change to a task is recorded as one event in the task's append-only log, with a
+sequence number; the row's ``version`` is always the sequence number of the latest
+event. So:
 
-* :meth:`TaskStore.create` writes the row (version 1) and event 1 (the creation snapshot);
-* :meth:`TaskStore.append` writes event ``n+1`` and the new snapshot atomically, but only
-  if the row is still at ``expected_version == n`` (optimistic concurrency; otherwise
-  :class:`~accord.errors.ConflictError`);
-* :meth:`TaskStore.events` reads the log after a sequence number. SubscribeToTask replay
-  (``Last-Event-ID``), and later push delivery and audit, read from here.
+* :meth:`TaskStore.create` writes the row (version 1) and event 1 (the creation
+  snapshot);
+* :meth:`TaskStore.append` writes event ``n+1`` and the new snapshot atomically, but
+  only if the row is still at ``expected_version == n`` (optimistic concurrency;
+  otherwise :class:`~accord.errors.ConflictError`);
+* :meth:`TaskStore.events` reads the log after a sequence number. SubscribeToTask
+  replay (``Last-Event-ID``), and later push delivery and audit, read from here.
 
 Every read is scoped by ``owner`` and ``tenant``. A task outside the caller's scope
 behaves exactly like a task that does not exist (spec §13.1: no existence oracle).
-Owner ``None`` in a :class:`Scope` means "any owner" and is reserved for the server's own
-maintenance (recovery, retention), never for a request.
+Owner ``None`` in a :class:`Scope` means "any owner" and is reserved for the server's
+own maintenance (recovery, retention), never for a request.
 
 Stores raise :class:`~accord.errors.StoreError` subclasses, never driver exceptions.
 Stores import only ``accord.types`` and ``accord.errors`` (import-linter contract).
@@ -24,9 +26,12 @@ Stores import only ``accord.types`` and ``accord.errors`` (import-linter contrac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from accord.types import StreamResponse, Task, TaskState
+if TYPE_CHECKING:
+    import builtins
+
+    from accord.types import StreamResponse, Task, TaskState
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -55,7 +60,7 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
-    """A stored task with its scope and version (= sequence number of its latest event)."""
+    """A stored task with its scope and version (= seq of its latest event)."""
 
     task: Task
     owner: str
@@ -112,7 +117,9 @@ class TaskStore(Protocol):
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
-    async def create(self, task: Task, event: StreamResponse, *, scope: Scope) -> TaskRecord:
+    async def create(
+        self, task: Task, event: StreamResponse, *, scope: Scope
+    ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1).
 
         ``scope.owner`` must not be None.
@@ -129,7 +136,7 @@ class TaskStore(Protocol):
     async def append(
         self, task: Task, event: StreamResponse, *, expected_version: int
     ) -> TaskRecord:
-        """Record ``event`` (seq ``expected_version + 1``) and the new snapshot ``task``.
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
 
         Raises:
             ConflictError: the stored version is not ``expected_version`` (someone else
@@ -137,7 +144,9 @@ class TaskStore(Protocol):
         """
         ...
 
-    async def events(self, task_id: str, *, after: int, scope: Scope) -> list[StoredEvent]:
+    async def events(
+        self, task_id: str, *, after: int, scope: Scope
+    ) -> list[StoredEvent]:
         """Return the task's events with ``seq > after``, oldest first.
 
         Returns an empty list when the task is not visible within ``scope``.
@@ -152,7 +161,8 @@ class TaskStore(Protocol):
         """
         ...
 
-    async def unfinished(self) -> list[TaskRecord]:
+    # ``builtins.list``: inside this class body ``list`` names the method above.
+    async def unfinished(self) -> builtins.list[TaskRecord]:
         """Return every task in SUBMITTED or WORKING state, any owner and tenant.
 
         Used at start-up to find work a previous process left running (recovery).

@@ -16,7 +16,14 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["A2AStruct", "Timestamp", "format_timestamp", "normalize_timestamp", "parse_timestamp"]
+__all__ = [
+    "TIMESTAMP_PATTERN",
+    "A2AStruct",
+    "Timestamp",
+    "format_timestamp",
+    "normalize_timestamp",
+    "parse_timestamp",
+]
 
 
 class A2AStruct(
@@ -31,28 +38,53 @@ class A2AStruct(
     """Base of every A2A wire value."""
 
 
+#: The RFC 3339 ``date-time`` syntax a timestamp must have on input (any offset, 0-9
+#: fraction digits; ProtoJSON parsers accept offsets and normalise them, digest §1.1).
+#: Field ranges are checked here so that a decode error can name the timestamp field;
+#: calendar checks (Feb 30) and the 0001-9999 range are left to :func:`parse_timestamp`.
+TIMESTAMP_PATTERN = (
+    r"^(?P<date>[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))[Tt]"
+    r"(?P<time>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])(?:\.(?P<frac>[0-9]{1,9}))?"
+    r"(?P<tz>[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+)
+
 #: An RFC 3339 timestamp in UTC with millisecond precision, e.g.
 #: ``2025-01-02T03:04:05.678Z`` (spec §5.6.1: UTC ``Z`` only, SHOULD use milliseconds).
-#: Canonical strings are fixed-width, so they also sort chronologically.
-Timestamp = Annotated[str, msgspec.Meta(description="RFC 3339 UTC timestamp")]
+#: Canonical strings are fixed-width, so they also sort chronologically. Decoding
+#: accepts any :data:`TIMESTAMP_PATTERN` string; the owning Struct normalises it.
+Timestamp = Annotated[
+    str,
+    msgspec.Meta(pattern=TIMESTAMP_PATTERN, description="RFC 3339 UTC timestamp"),
+]
 
-_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
-_RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d\d-\d\d)[Tt](?P<time>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d{1,9}))?"
-    r"(?P<tz>[Zz]|[+-]\d\d:\d\d)\Z"
+_CANONICAL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z"
 )
+_RFC3339 = re.compile(TIMESTAMP_PATTERN)
 
 
 def format_timestamp(moment: datetime) -> str:
-    """Return the canonical ProtoJSON form of an aware ``datetime``."""
+    """Return the canonical ProtoJSON form of an aware ``datetime``.
+
+    Raises:
+        ValueError: when ``moment`` is naive or falls outside 0001-9999 once in UTC.
+    """
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp out of range: {moment.isoformat()}") from None
+    # Not strftime: "%Y" does not zero-pad years below 1000 on every platform.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}."
+        f"{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_timestamp(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp (any offset, 0-9 fraction digits) to an aware datetime.
+    """Parse RFC 3339 text (any offset, 0-9 fraction digits) into an aware datetime.
 
     Raises:
         ValueError: when the text is not an RFC 3339 timestamp.
@@ -63,11 +95,23 @@ def parse_timestamp(text: str) -> datetime:
     frac = (match["frac"] or "").ljust(6, "0")[:6]
     tz = match["tz"]
     tz = "+00:00" if tz in ("Z", "z") else tz
-    return datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{tz}")
+    try:
+        return datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{tz}")
+    except ValueError as exc:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
 
 
 def normalize_timestamp(text: str) -> str:
-    """Return ``text`` in canonical form (UTC, ``Z``, exactly three fraction digits)."""
+    """Return ``text`` in canonical form (UTC, ``Z``, exactly three fraction digits).
+
+    Raises:
+        ValueError: when the text is not an RFC 3339 timestamp or is out of range.
+    """
     if _CANONICAL.match(text):
+        # Already canonical in shape; still refuse impossible dates (year 0, Feb 30).
+        try:
+            datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
         return text
     return format_timestamp(parse_timestamp(text))

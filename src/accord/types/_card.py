@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-class AgentInterface(A2AStruct, kw_only=True):
+class AgentInterface(A2AStruct, frozen=True, kw_only=True):
     """One endpoint of the agent: URL, binding (``JSONRPC``, ``HTTP+JSON``, ``GRPC``), version."""
 
     url: str
@@ -29,14 +29,14 @@ class AgentInterface(A2AStruct, kw_only=True):
     protocol_version: str = ""
 
 
-class AgentProvider(A2AStruct, kw_only=True):
+class AgentProvider(A2AStruct, frozen=True, kw_only=True):
     """The organisation that runs the agent."""
 
     url: str = ""
     organization: str = ""
 
 
-class AgentExtension(A2AStruct, kw_only=True):
+class AgentExtension(A2AStruct, frozen=True, kw_only=True):
     """A protocol extension the agent supports."""
 
     uri: str = ""
@@ -45,7 +45,7 @@ class AgentExtension(A2AStruct, kw_only=True):
     params: dict[str, Any] | None = None
 
 
-class AgentCapabilities(A2AStruct, kw_only=True):
+class AgentCapabilities(A2AStruct, frozen=True, kw_only=True):
     """Optional capabilities; absent means false."""
 
     streaming: bool | None = None
@@ -54,7 +54,7 @@ class AgentCapabilities(A2AStruct, kw_only=True):
     extended_agent_card: bool | None = None
 
 
-class AgentSkill(A2AStruct, kw_only=True):
+class AgentSkill(A2AStruct, frozen=True, kw_only=True):
     """A distinct capability the agent offers."""
 
     id: str
@@ -67,7 +67,7 @@ class AgentSkill(A2AStruct, kw_only=True):
     security_requirements: tuple[SecurityRequirement, ...] = ()
 
 
-class AgentCardSignature(A2AStruct, kw_only=True):
+class AgentCardSignature(A2AStruct, frozen=True, kw_only=True):
     """A detached JWS over the canonical card (spec §8.4)."""
 
     protected: str
@@ -75,7 +75,7 @@ class AgentCardSignature(A2AStruct, kw_only=True):
     header: dict[str, Any] | None = None
 
 
-class AgentCard(A2AStruct, kw_only=True):
+class AgentCard(A2AStruct, frozen=True, kw_only=True):
     """Self-description of an agent, served at ``/.well-known/agent-card.json``."""
 
     name: str

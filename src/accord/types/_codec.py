@@ -24,12 +24,14 @@ import enum
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 from msgspec import inspect as mi
 
 from accord.errors import InvalidParamsError, InvalidRequestError, ParseError
+
+from ._base import TIMESTAMP_PATTERN
 
 __all__ = [
     "JsonRpcEnvelope",
@@ -82,8 +84,9 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         InvalidParamsError: when the JSON does not describe a valid ``type_``;
             the message and ``field_violations`` name the offending field.
     """
+    decoder: msgspec.json.Decoder[T] = _decoder(cast(Any, type_))
     try:
-        return _decoder(type_).decode(data)
+        return decoder.decode(data)
     except msgspec.ValidationError:
         pass
     except msgspec.DecodeError as exc:
@@ -104,7 +107,7 @@ def convert(obj: Any, type_: type[T]) -> T:
 
 
 def _lenient(obj: Any, type_: type[T]) -> T:
-    normalized = _normalizer(type_)(obj)
+    normalized = _normalizer(cast(Any, type_))(obj)
     try:
         return msgspec.convert(normalized, type_)
     except msgspec.ValidationError as exc:
@@ -113,12 +116,14 @@ def _lenient(obj: Any, type_: type[T]) -> T:
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
+_TIMESTAMP_MISMATCH = f"Expected `str` matching regex {TIMESTAMP_PATTERN!r}"
 
 
 def _invalid_params(type_: Any, text: str) -> InvalidParamsError:
     match = _AT.match(text)
     assert match is not None
     what, path = match["what"], (match["path"] or "").lstrip(".")
+    what = what.replace(_TIMESTAMP_MISMATCH, "Expected an RFC 3339 timestamp")
     missing = _MISSING.search(what)
     if missing:
         path = f"{path}.{missing['field']}" if path else missing["field"]
@@ -214,14 +219,25 @@ def _enum_normalizer(cls: type[enum.Enum]) -> Normalizer:
         if isinstance(value, int) and not isinstance(value, bool):
             if 0 <= value < len(members):
                 return members[value]
+            # A number without a name: report it as an invalid enum value.
+            return str(value)
         return value
 
     return normalize
 
 
+_JSON_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
+
+
 def _int_from_string(value: Any) -> Any:
-    # ProtoJSON accepts integers written as strings.
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+    # ProtoJSON accepts integers as strings, and in exponent or fraction notation
+    # ("1e2", 5.0) when the value is integral. Anything else stays as it is, for
+    # msgspec to reject with the field's path.
+    if isinstance(value, str) and _JSON_NUMBER.fullmatch(value):
+        if re.fullmatch(r"[+-]?[0-9]+", value):
+            return int(value)
+        value = float(value)
+    if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 

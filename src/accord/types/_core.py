@@ -8,11 +8,15 @@ field-number order. Oneofs are optional fields plus a check that exactly one is 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from ._base import A2AStruct, Timestamp, normalize_timestamp
+
+#: A REQUIRED id: non-empty. The constraint is checked when decoding, so the error
+#: names the field; ``__post_init__`` checks it again for values built in code.
+_Id = Annotated[str, msgspec.Meta(min_length=1)]
 
 __all__ = [
     "Artifact",
@@ -50,7 +54,7 @@ class Role(enum.StrEnum):
     AGENT = "ROLE_AGENT"
 
 
-class Part(A2AStruct, kw_only=True):
+class Part(A2AStruct, frozen=True, kw_only=True):
     """One piece of content: exactly one of ``text``, ``raw``, ``url``, ``data``.
 
     ``data`` is a ``google.protobuf.Value``: any JSON value, ``null`` included, so
@@ -91,14 +95,18 @@ class Part(A2AStruct, kw_only=True):
         return "data"
 
 
-class Message(A2AStruct, kw_only=True):
+#: A REQUIRED repeated field: at least one element (spec §5.7), checked the same way.
+_Parts = Annotated[tuple[Part, ...], msgspec.Meta(min_length=1)]
+
+
+class Message(A2AStruct, frozen=True, kw_only=True):
     """One turn of communication between a client (USER) and an agent (AGENT)."""
 
-    message_id: str
+    message_id: _Id
     context_id: str = ""
     task_id: str = ""
     role: Role
-    parts: tuple[Part, ...]
+    parts: _Parts
     metadata: dict[str, Any] | None = None
     #: URIs of extensions present in or contributing to this message.
     extensions: tuple[str, ...] = ()
@@ -118,7 +126,7 @@ class Message(A2AStruct, kw_only=True):
         return "".join(p.text for p in self.parts if p.text is not None)
 
 
-class TaskStatus(A2AStruct, kw_only=True):
+class TaskStatus(A2AStruct, frozen=True, kw_only=True):
     """State of a task, an optional agent message, and when it was recorded."""
 
     state: TaskState
@@ -132,13 +140,13 @@ class TaskStatus(A2AStruct, kw_only=True):
             )
 
 
-class Artifact(A2AStruct, kw_only=True):
+class Artifact(A2AStruct, frozen=True, kw_only=True):
     """An output of a task, made of parts."""
 
-    artifact_id: str
+    artifact_id: _Id
     name: str = ""
     description: str = ""
-    parts: tuple[Part, ...]
+    parts: _Parts
     metadata: dict[str, Any] | None = None
     extensions: tuple[str, ...] = ()
 
@@ -149,7 +157,7 @@ class Artifact(A2AStruct, kw_only=True):
             raise ValueError("an Artifact needs a non-empty artifactId")
 
 
-class Task(A2AStruct, kw_only=True):
+class Task(A2AStruct, frozen=True, kw_only=True):
     """The unit of work an agent performs for a client."""
 
     id: str
@@ -160,7 +168,7 @@ class Task(A2AStruct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class TaskStatusUpdateEvent(A2AStruct, kw_only=True):
+class TaskStatusUpdateEvent(A2AStruct, frozen=True, kw_only=True):
     """A change of a task's status, sent on streams and to webhooks."""
 
     task_id: str
@@ -169,7 +177,7 @@ class TaskStatusUpdateEvent(A2AStruct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class TaskArtifactUpdateEvent(A2AStruct, kw_only=True):
+class TaskArtifactUpdateEvent(A2AStruct, frozen=True, kw_only=True):
     """A new artifact or a chunk of one (``append``), sent on streams and to webhooks."""
 
     task_id: str
@@ -182,7 +190,7 @@ class TaskArtifactUpdateEvent(A2AStruct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class StreamResponse(A2AStruct, kw_only=True):
+class StreamResponse(A2AStruct, frozen=True, kw_only=True):
     """One streamed event: exactly one of task, message, statusUpdate, artifactUpdate."""
 
     task: Task | None = None

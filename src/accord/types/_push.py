@@ -7,14 +7,14 @@ from ._base import A2AStruct
 __all__ = ["AuthenticationInfo", "TaskPushNotificationConfig"]
 
 
-class AuthenticationInfo(A2AStruct, kw_only=True):
+class AuthenticationInfo(A2AStruct, frozen=True, kw_only=True):
     """How the agent authenticates to a webhook: ``Authorization: <scheme> <credentials>``."""
 
     scheme: str
     credentials: str = ""
 
 
-class TaskPushNotificationConfig(A2AStruct, kw_only=True):
+class TaskPushNotificationConfig(A2AStruct, frozen=True, kw_only=True):
     """A webhook registered for a task's updates."""
 
     tenant: str = ""

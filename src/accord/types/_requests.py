@@ -31,7 +31,7 @@ __all__ = [
 Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 
 
-class SendMessageConfiguration(A2AStruct, kw_only=True):
+class SendMessageConfiguration(A2AStruct, frozen=True, kw_only=True):
     """Per-request options of SendMessage / SendStreamingMessage."""
 
     accepted_output_modes: tuple[str, ...] = ()
@@ -42,7 +42,7 @@ class SendMessageConfiguration(A2AStruct, kw_only=True):
     return_immediately: bool = False
 
 
-class SendMessageRequest(A2AStruct, kw_only=True):
+class SendMessageRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of SendMessage and SendStreamingMessage."""
 
     tenant: str = ""
@@ -51,7 +51,7 @@ class SendMessageRequest(A2AStruct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class SendMessageResponse(A2AStruct, kw_only=True):
+class SendMessageResponse(A2AStruct, frozen=True, kw_only=True):
     """Output of SendMessage: exactly one of ``task`` or ``message``."""
 
     task: Task | None = None
@@ -62,7 +62,7 @@ class SendMessageResponse(A2AStruct, kw_only=True):
             raise ValueError("a SendMessageResponse sets exactly one of task, message")
 
 
-class GetTaskRequest(A2AStruct, kw_only=True):
+class GetTaskRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of GetTask."""
 
     tenant: str = ""
@@ -70,7 +70,7 @@ class GetTaskRequest(A2AStruct, kw_only=True):
     history_length: Int32 | None = None
 
 
-class ListTasksRequest(A2AStruct, kw_only=True):
+class ListTasksRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of ListTasks: filters and cursor pagination (digest §2.3 ListTasks)."""
 
     tenant: str = ""
@@ -110,7 +110,7 @@ class ListTasksResponse(
     total_size: Int32 = 0
 
 
-class CancelTaskRequest(A2AStruct, kw_only=True):
+class CancelTaskRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of CancelTask."""
 
     tenant: str = ""
@@ -118,14 +118,14 @@ class CancelTaskRequest(A2AStruct, kw_only=True):
     metadata: dict[str, Any] | None = None
 
 
-class SubscribeToTaskRequest(A2AStruct, kw_only=True):
+class SubscribeToTaskRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of SubscribeToTask."""
 
     tenant: str = ""
     id: str
 
 
-class GetTaskPushNotificationConfigRequest(A2AStruct, kw_only=True):
+class GetTaskPushNotificationConfigRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of GetTaskPushNotificationConfig."""
 
     tenant: str = ""
@@ -133,7 +133,7 @@ class GetTaskPushNotificationConfigRequest(A2AStruct, kw_only=True):
     id: str
 
 
-class DeleteTaskPushNotificationConfigRequest(A2AStruct, kw_only=True):
+class DeleteTaskPushNotificationConfigRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of DeleteTaskPushNotificationConfig."""
 
     tenant: str = ""
@@ -141,7 +141,7 @@ class DeleteTaskPushNotificationConfigRequest(A2AStruct, kw_only=True):
     id: str
 
 
-class ListTaskPushNotificationConfigsRequest(A2AStruct, kw_only=True):
+class ListTaskPushNotificationConfigsRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of ListTaskPushNotificationConfigs (note: ``tenant`` is field 4)."""
 
     task_id: str
@@ -150,18 +150,18 @@ class ListTaskPushNotificationConfigsRequest(A2AStruct, kw_only=True):
     tenant: str = ""
 
 
-class ListTaskPushNotificationConfigsResponse(A2AStruct, kw_only=True):
+class ListTaskPushNotificationConfigsResponse(A2AStruct, frozen=True, kw_only=True):
     """Output of ListTaskPushNotificationConfigs."""
 
     configs: tuple[TaskPushNotificationConfig, ...] = ()
     next_page_token: str = ""
 
 
-class GetExtendedAgentCardRequest(A2AStruct, kw_only=True):
+class GetExtendedAgentCardRequest(A2AStruct, frozen=True, kw_only=True):
     """Input of GetExtendedAgentCard."""
 
     tenant: str = ""
 
 
-class Empty(A2AStruct, kw_only=True):
+class Empty(A2AStruct, frozen=True, kw_only=True):
     """``google.protobuf.Empty``: encodes as ``{}``."""

@@ -31,19 +31,19 @@ def _exactly_one(owner: str, *members: object) -> None:
         raise ValueError(f"{owner} must set exactly one member of its oneof")
 
 
-class StringList(A2AStruct, kw_only=True):
+class StringList(A2AStruct, frozen=True, kw_only=True):
     """A list of strings (the scopes of one scheme in a requirement)."""
 
     list: tuple[str, ...] = ()
 
 
-class SecurityRequirement(A2AStruct, kw_only=True):
+class SecurityRequirement(A2AStruct, frozen=True, kw_only=True):
     """Schemes that are required together, each with its required scopes."""
 
     schemes: dict[str, StringList] = {}
 
 
-class APIKeySecurityScheme(A2AStruct, kw_only=True):
+class APIKeySecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """An API key carried in a header, query parameter or cookie."""
 
     description: str = ""
@@ -53,7 +53,7 @@ class APIKeySecurityScheme(A2AStruct, kw_only=True):
     name: str = ""
 
 
-class HTTPAuthSecurityScheme(A2AStruct, kw_only=True):
+class HTTPAuthSecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """HTTP authentication (RFC 9110), e.g. ``Bearer`` or ``Basic``."""
 
     description: str = ""
@@ -61,7 +61,7 @@ class HTTPAuthSecurityScheme(A2AStruct, kw_only=True):
     bearer_format: str = ""
 
 
-class AuthorizationCodeOAuthFlow(A2AStruct, kw_only=True):
+class AuthorizationCodeOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 authorization-code flow."""
 
     authorization_url: str = ""
@@ -71,7 +71,7 @@ class AuthorizationCodeOAuthFlow(A2AStruct, kw_only=True):
     pkce_required: bool = False
 
 
-class ClientCredentialsOAuthFlow(A2AStruct, kw_only=True):
+class ClientCredentialsOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 client-credentials flow."""
 
     token_url: str = ""
@@ -79,7 +79,7 @@ class ClientCredentialsOAuthFlow(A2AStruct, kw_only=True):
     scopes: dict[str, str] = {}
 
 
-class ImplicitOAuthFlow(A2AStruct, kw_only=True):
+class ImplicitOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 implicit flow (deprecated by OAuth 2.1)."""
 
     authorization_url: str = ""
@@ -87,7 +87,7 @@ class ImplicitOAuthFlow(A2AStruct, kw_only=True):
     scopes: dict[str, str] = {}
 
 
-class PasswordOAuthFlow(A2AStruct, kw_only=True):
+class PasswordOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 resource-owner password flow (deprecated by OAuth 2.1)."""
 
     token_url: str = ""
@@ -95,7 +95,7 @@ class PasswordOAuthFlow(A2AStruct, kw_only=True):
     scopes: dict[str, str] = {}
 
 
-class DeviceCodeOAuthFlow(A2AStruct, kw_only=True):
+class DeviceCodeOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 device authorization grant (RFC 8628)."""
 
     device_authorization_url: str = ""
@@ -104,7 +104,7 @@ class DeviceCodeOAuthFlow(A2AStruct, kw_only=True):
     scopes: dict[str, str] = {}
 
 
-class OAuthFlows(A2AStruct, kw_only=True):
+class OAuthFlows(A2AStruct, frozen=True, kw_only=True):
     """Exactly one OAuth 2.0 flow."""
 
     authorization_code: AuthorizationCodeOAuthFlow | None = None
@@ -124,7 +124,7 @@ class OAuthFlows(A2AStruct, kw_only=True):
         )
 
 
-class OAuth2SecurityScheme(A2AStruct, kw_only=True):
+class OAuth2SecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """OAuth 2.0 with one flow and optional RFC 8414 metadata URL."""
 
     description: str = ""
@@ -132,20 +132,20 @@ class OAuth2SecurityScheme(A2AStruct, kw_only=True):
     oauth2_metadata_url: str = ""
 
 
-class OpenIdConnectSecurityScheme(A2AStruct, kw_only=True):
+class OpenIdConnectSecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """OpenID Connect discovery."""
 
     description: str = ""
     open_id_connect_url: str = ""
 
 
-class MutualTlsSecurityScheme(A2AStruct, kw_only=True):
+class MutualTlsSecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """Mutual TLS: the client presents a certificate."""
 
     description: str = ""
 
 
-class SecurityScheme(A2AStruct, kw_only=True):
+class SecurityScheme(A2AStruct, frozen=True, kw_only=True):
     """One security scheme: exactly one of the five members."""
 
     api_key_security_scheme: APIKeySecurityScheme | None = None

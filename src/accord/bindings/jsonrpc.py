@@ -1,0 +1,327 @@
+"""The JSON-RPC 2.0 binding: request/response bytes <-> operations and values (spec §9).
+
+Theory of operation. Every function is pure: bytes in, values out, or values in, bytes
+out; nothing here does I/O, and the ASGI server and the client transport only move the
+bytes. The method name is the operation's name in the operations table
+(:data:`~accord.protocol.operations.OPERATIONS`, spec §9.4, PascalCase), ``params``
+is the ProtoJSON of the operation's request message and ``result`` the ProtoJSON of
+its response message (digest §2.2). Streaming
+operations answer with SSE; the data of every event is a complete JSON-RPC response
+carrying one ``StreamResponse`` (digest §4.4).
+
+Server side, :func:`parse_request` reads the envelope without decoding ``params``
+(``accord.types.split_jsonrpc``), checks it, looks the method up, and only then decodes
+``params`` straight into the request type. Every refusal is a :class:`JsonRpcRejection`
+holding the JSON-RPC error to send and the request id when it could be read:
+
+===================================================  ===========================
+problem                                              error
+===================================================  ===========================
+body is not JSON                                     ParseError -32700, id null
+batch (array), non-object, ``jsonrpc`` != "2.0",     InvalidRequestError -32600
+missing/null/non-scalar ``id``, non-string method,
+scalar ``params`` (JSON-RPC 2.0 §4.2)
+unknown method                                       MethodNotFoundError -32601
+``params`` an array, or not a valid request message  InvalidParamsError -32602
+===================================================  ===========================
+
+A2A requires every request to carry an id (digest §12.7), so notifications (no id)
+and ``"id": null`` are refused. ``params`` may be omitted (or ``null``) when the
+request message has no required field, e.g. ``GetExtendedAgentCard``.
+
+Responses are built by concatenating bytes around the encoded payload, and request
+ids are echoed exactly as received (a string stays a string, a number a number).
+Errors carry ``data``: a list of typed details, a ``google.rpc.ErrorInfo`` with the
+error's reason (SHOULD since 1.0.1, spec §9.5) and a ``google.rpc.BadRequest`` when the
+error names fields (see :mod:`accord.bindings._details`).
+
+Client side, :func:`build_request` makes the request body, and :func:`parse_response` /
+:func:`parse_stream_event` turn an answer back into the response value or raise the
+:class:`~accord.errors.ProtocolError` subclass the server raised: by ErrorInfo reason
+first, then by JSON-RPC code (digest §6.5), keeping message, metadata and field
+violations. A v0.3 peer's non-list ``error.data`` is kept in ``ProtocolError.data``.
+An answer that is not a well-formed JSON-RPC response raises
+:class:`~accord.errors.InvalidAgentResponseError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from accord import types as t
+from accord.bindings._details import build_details, make_error, read_details
+from accord.errors import (
+    InvalidAgentResponseError,
+    InvalidParamsError,
+    InvalidRequestError,
+    MethodNotFoundError,
+    ProtocolError,
+)
+from accord.protocol.errors import from_jsonrpc_code, spec_for
+from accord.protocol.operations import BY_METHOD, Operation
+
+__all__ = [
+    "JsonRpcCall",
+    "JsonRpcRejection",
+    "RequestId",
+    "build_request",
+    "encode_error",
+    "encode_result",
+    "encode_stream_event",
+    "parse_request",
+    "parse_response",
+    "parse_stream_event",
+]
+
+#: A JSON-RPC request id: a string or a number; ``None`` (JSON ``null``) only in
+#: error responses to requests whose id could not be read.
+RequestId = str | int | float | None
+
+#: Longest method name quoted back in a MethodNotFoundError message.
+_MAX_QUOTED = 64
+
+_VERSION = "2.0"
+_RESPONSE_HEAD = b'{"jsonrpc":"2.0","id":'
+
+
+@dataclass(frozen=True, slots=True)
+class JsonRpcCall:
+    """A parsed, valid request: which operation to run, with what."""
+
+    id: RequestId
+    operation: Operation
+    #: An instance of ``operation.request_type``.
+    params: Any
+
+
+class JsonRpcRejection(Exception):
+    """Raised by :func:`parse_request` for a request that cannot be served.
+
+    Answer it with ``encode_error(rejection.request_id, rejection.error)``.
+    """
+
+    def __init__(self, error: ProtocolError, request_id: RequestId = None) -> None:
+        super().__init__(error.message)
+        #: The request's id if it could be read, else ``None``.
+        self.request_id: RequestId = request_id
+        self.error: ProtocolError = error
+
+
+# --- server side ---------------------------------------------------------------
+
+
+def parse_request(body: bytes) -> JsonRpcCall:
+    """Parse a JSON-RPC request body into the operation and its typed params.
+
+    Raises:
+        JsonRpcRejection: the request is invalid; see the module docstring for which
+            error each problem gets.
+    """
+    try:
+        env = t.split_jsonrpc(body)
+    except ProtocolError as exc:  # ParseError, or InvalidRequestError for a batch
+        if isinstance(exc, InvalidRequestError) and body.lstrip()[:1] == b"[":
+            exc = InvalidRequestError(
+                "Invalid request: batch requests are not supported"
+            )
+        raise JsonRpcRejection(exc) from None
+    request_id = env.id
+    if not env.has_id or not _valid_id(request_id):
+        what = "a null or non-scalar id" if env.has_id else "no id (a notification)"
+        error = InvalidRequestError(
+            f"Invalid request: A2A requests carry a string or number id; got {what}"
+        )
+        raise JsonRpcRejection(error)
+    if env.jsonrpc != _VERSION:
+        error = InvalidRequestError('Invalid request: "jsonrpc" must be "2.0"')
+        raise JsonRpcRejection(error, request_id)
+    method = env.method
+    if not isinstance(method, str):
+        error = InvalidRequestError('Invalid request: "method" must be a string')
+        raise JsonRpcRejection(error, request_id)
+    operation = BY_METHOD.get(method)
+    if operation is None:
+        shown = method if len(method) <= _MAX_QUOTED else method[:_MAX_QUOTED] + "..."
+        raise JsonRpcRejection(
+            MethodNotFoundError(f"Method not found: {shown!r}"), request_id
+        )
+    params = env.params
+    first = params[:1]
+    try:
+        if first == b"{":
+            value: Any = t.decode(params, operation.request_type)
+        elif first in (b"", b"n"):  # omitted or null: only if nothing is required
+            value = t.convert({}, operation.request_type)
+        elif first == b"[":
+            raise InvalidParamsError(
+                "Invalid params: A2A params are by-name (a JSON object), not an array"
+            )
+        else:
+            raise InvalidRequestError('Invalid request: "params" must be a JSON object')
+    except ProtocolError as exc:
+        raise JsonRpcRejection(exc, request_id) from None
+    return JsonRpcCall(request_id, operation, value)
+
+
+def _valid_id(value: Any) -> bool:
+    # JSON-RPC 2.0 §4: a string or a number; bool is not a number here.
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def encode_result(request_id: RequestId, result: Any) -> bytes:
+    """Encode a success response: ``{"jsonrpc":"2.0","id":..,"result":..}``."""
+    return (
+        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(result) + b"}"
+    )
+
+
+def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes:
+    """Encode one streamed event as the JSON of an SSE ``data`` line (digest §4.4)."""
+    return (
+        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(event) + b"}"
+    )
+
+
+def encode_error(request_id: RequestId, error: ProtocolError) -> bytes:
+    """Encode an error response with the table's code and typed details in ``data``."""
+    body = {
+        "code": spec_for(error).jsonrpc_code,
+        "message": error.message,
+        "data": build_details(error),
+    }
+    return _RESPONSE_HEAD + t.encode(request_id) + b',"error":' + t.encode(body) + b"}"
+
+
+# --- client side ---------------------------------------------------------------
+
+
+def build_request(request_id: RequestId, operation: Operation, params: Any) -> bytes:
+    """Encode a request for ``operation``.
+
+    Raises:
+        TypeError: ``params`` is not an ``operation.request_type``, or the id is
+            not a string or number.
+    """
+    if not isinstance(params, operation.request_type):
+        raise TypeError(
+            f"{operation.name} takes {operation.request_type.__name__}, "
+            f"got {type(params).__name__}"
+        )
+    if not _valid_id(request_id):
+        raise TypeError(
+            f"a JSON-RPC request id is a string or number, got {request_id!r}"
+        )
+    return (
+        b'{"jsonrpc":"2.0","id":'
+        + t.encode(request_id)
+        + b',"method":"'
+        + operation.name.encode()
+        + b'","params":'
+        + t.encode(params)
+        + b"}"
+    )
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Response(Generic[T]):
+    """A JSON-RPC response decoded in one pass, ``result`` straight into its type."""
+
+    jsonrpc: Any = None
+    id: Any = None
+    result: T | None = None
+    error: Any = None
+
+
+def parse_response(body: bytes, operation: Operation) -> Any:
+    """Decode a JSON-RPC response into an ``operation.response_type`` value.
+
+    Raises:
+        ProtocolError: the server answered with an error (the matching subclass).
+        InvalidAgentResponseError: the body is not a valid response.
+    """
+    return _parse(body, operation.response_type, operation.name)
+
+
+def parse_stream_event(data: str | bytes, operation: Operation) -> t.StreamResponse:
+    """Decode the data of one SSE event of a streaming operation.
+
+    Raises:
+        ProtocolError: the event is an error response (the matching subclass).
+        InvalidAgentResponseError: the data is not a valid response.
+    """
+    event: t.StreamResponse = _parse(data, t.StreamResponse, operation.name)
+    return event
+
+
+def _parse(body: str | bytes, type_: type[T], name: str) -> T:
+    try:
+        env = t.decode(body, _Response[type_])  # type: ignore[valid-type]
+    except ProtocolError:
+        env = None  # not JSON, or not canonical: re-read below
+    if (
+        env is not None
+        and env.jsonrpc == _VERSION
+        and env.error is None
+        and env.result is not None
+    ):
+        result: T = env.result
+        return result
+    return _parse_slow(body, type_, name)
+
+
+def _parse_slow(body: str | bytes, type_: type[T], name: str) -> T:
+    # Everything off the fast path: errors, null results, lenient ProtoJSON, garbage.
+    try:
+        obj = t.decode_json(body)
+    except ProtocolError:
+        raise InvalidAgentResponseError(
+            f"Invalid {name} response: the body is not JSON"
+        ) from None
+    if not isinstance(obj, dict) or obj.get("jsonrpc") != _VERSION:
+        raise InvalidAgentResponseError(
+            f"Invalid {name} response: not a JSON-RPC 2.0 response object"
+        )
+    error = obj.get("error")
+    if error is not None:
+        # Some peers send "result": null next to an error; tolerate only that.
+        if obj.get("result") is not None:
+            raise InvalidAgentResponseError(
+                f"Invalid {name} response: both result and error are set"
+            )
+        raise _error_from(error, name)
+    if "result" not in obj:
+        raise InvalidAgentResponseError(f"Invalid {name} response: no result or error")
+    result = obj["result"]
+    if result is None and type_ is t.Empty:
+        result = {}  # digest §14 q16: Delete answers {} (ProtoJSON) or null (SDK, v0.3)
+    try:
+        return t.convert(result, type_)
+    except ProtocolError as exc:
+        raise InvalidAgentResponseError(
+            f"Invalid {name} response: {exc.message}",
+            field_violations=exc.field_violations,
+        ) from None
+
+
+def _error_from(error: Any, name: str) -> ProtocolError:
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if (
+        not isinstance(code, int)
+        or isinstance(code, bool)
+        or not isinstance(message, str)
+    ):
+        return InvalidAgentResponseError(
+            f"Invalid {name} response: an error needs an int code and a string message"
+        )
+    row = from_jsonrpc_code(code)
+    return make_error(
+        row.cls if row is not None else None,
+        message,
+        read_details(error.get("data")),
+        note=f"the peer sent the unrecognised JSON-RPC error code {code}",
+    )

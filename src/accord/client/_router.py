@@ -1,0 +1,179 @@
+"""Routes to one agent, and the fallback between them (spec §5.2, §8.3.2, §10).
+
+A :class:`Router` holds the usable interfaces of an agent, best first, each with its
+transport. Every request starts at the current route; when that route cannot be
+*connected to* (:class:`~accord.errors.ConnectError`) the same request goes to the next
+one, and the first route that works becomes the current one. Other failures never fall
+back: the request may have reached the agent, and resending a ``SendMessage`` could run
+it twice. A stream falls back only before its first event, for the same reason.
+
+Each route copies its interface's ``tenant`` into the request message (spec §10 MUST:
+verbatim, and omitted when the interface has none).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from accord.errors import ConnectError
+from accord.types import StreamResponse, replace
+
+from .config import JSONRPC
+from .transports.jsonrpc import JsonRpcTransport
+from .transports.rest import RestTransport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+
+    from accord.protocol.operations import Operation
+    from accord.types import AgentInterface
+
+    from .config import ClientConfig
+    from .transports.base import Transport
+
+__all__ = ["Route", "Router"]
+
+logger = logging.getLogger(__name__)
+
+Event = tuple[StreamResponse, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to reach the agent: an interface (if known) and its transport."""
+
+    interface: AgentInterface | None
+    transport: Transport
+
+    def prepare(self, params: Any) -> Any:
+        """``params`` with this interface's tenant (spec §10)."""
+        tenant = self.interface.tenant if self.interface is not None else ""
+        return replace(params, tenant=tenant) if tenant else params
+
+
+@asynccontextmanager
+async def _closing(events: AsyncIterator[Event]) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class Router:
+    """The routes of one agent, with connection fallback between them."""
+
+    def __init__(
+        self, routes: list[Route], *, owned_http: httpx.AsyncClient | None = None
+    ) -> None:
+        if not routes:
+            raise ValueError("a Router needs at least one route")
+        self.routes = routes
+        self.owned_http = owned_http
+        self.current = 0
+        self.closed = False
+
+    @classmethod
+    def for_interfaces(
+        cls,
+        interfaces: tuple[AgentInterface, ...],
+        config: ClientConfig,
+        http: httpx.AsyncClient | None,
+        headers: Mapping[str, str] | None,
+    ) -> Router:
+        """Routes over JSON-RPC / HTTP+JSON transports sharing one httpx client."""
+        owned = httpx.AsyncClient() if http is None else None
+        client = http if http is not None else owned
+        assert client is not None
+        merged = {**config.headers, **(headers or {})}
+        routes: list[Route] = []
+        for interface in interfaces:
+            binding = interface.protocol_binding.upper()
+            cls_ = JsonRpcTransport if binding == JSONRPC else RestTransport
+            transport = cls_(
+                interface.url, client, timeouts=config.timeouts, headers=merged
+            )
+            routes.append(Route(interface, transport))
+        return cls(routes, owned_http=owned)
+
+    @property
+    def interface(self) -> AgentInterface | None:
+        """The interface of the current route."""
+        return self.routes[self.current].interface
+
+    async def aclose(self) -> None:
+        """Close every transport, then the httpx client the router created."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            for route in self.routes:
+                await route.transport.aclose()
+        finally:
+            if self.owned_http is not None:
+                await self.owned_http.aclose()
+
+    def _order(self) -> list[int]:
+        if self.closed:
+            raise RuntimeError("the client is closed")
+        n = len(self.routes)
+        return [(self.current + k) % n for k in range(n)]
+
+    @staticmethod
+    def _unreachable(failures: list[ConnectError]) -> ConnectError:
+        if len(failures) == 1:
+            return failures[0]
+        reasons = "; ".join(str(f) for f in failures)
+        error = ConnectError(
+            f"Cannot connect to any of {len(failures)} interfaces: {reasons}"
+        )
+        error.__cause__ = failures[-1]
+        return error
+
+    async def call(self, operation: Operation, params: Any) -> Any:
+        """Run a unary operation on the first route that can be connected to."""
+        failures: list[ConnectError] = []
+        for index in self._order():
+            route = self.routes[index]
+            try:
+                result = await route.transport.call(operation, route.prepare(params))
+            except ConnectError as exc:
+                failures.append(exc)
+                logger.warning("%s; trying the next interface", exc)
+                continue
+            self.current = index
+            return result
+        raise self._unreachable(failures)
+
+    async def stream(
+        self, operation: Operation, params: Any, last_event_id: str | None
+    ) -> AsyncGenerator[Event, None]:
+        """Run a streaming operation on the first route that can be connected to."""
+        failures: list[ConnectError] = []
+        for index in self._order():
+            route = self.routes[index]
+            events = route.transport.stream(
+                operation, route.prepare(params), last_event_id=last_event_id
+            )
+            async with _closing(events):
+                try:
+                    first = await anext(events)
+                except ConnectError as exc:
+                    failures.append(exc)
+                    logger.warning("%s; trying the next interface", exc)
+                    continue
+                except StopAsyncIteration:
+                    self.current = index
+                    return
+                self.current = index
+                yield first
+                async for event in events:
+                    yield event
+                return
+        raise self._unreachable(failures)

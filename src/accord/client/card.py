@@ -1,0 +1,299 @@
+"""Agent-card discovery, HTTP caching, and interface selection.
+
+Theory of operation.
+
+*Where.* :meth:`CardResolver.get` takes either a card URL (ending in ``.json`` or
+containing ``/.well-known/``) or an agent's base URL, to which it appends
+``/.well-known/agent-card.json`` (spec §8.2). A base URL with a path keeps its path
+(``https://host/agents/a`` → ``https://host/agents/a/.well-known/agent-card.json``):
+that is where path-hosted agents publish their cards (digest §14 q27).
+
+*Caching* (spec §8.6, RFC 9111, per card URL). A fetched card is reused without a
+request while it is fresh: ``Cache-Control: max-age`` (minus ``Age``), else
+``Expires``, else the resolver's default TTL (spec §8.6 allows a local default when the
+response says nothing). ``no-store`` keeps nothing; ``no-cache`` stores the card but
+revalidates before every use. A stale card is revalidated with ``If-None-Match``
+(``ETag``) and ``If-Modified-Since`` (``Last-Modified``); a ``304 Not Modified`` keeps
+the cached card and refreshes its lifetime from the 304's headers.
+
+*Selection* (spec §8.3.2, MUST). A client takes the earliest
+``supportedInterfaces`` entry whose ``protocolBinding`` and ``protocolVersion`` it
+supports; :func:`suitable_interfaces` lists every such entry (the later ones are
+fallbacks, spec §5.2 SHOULD) and :func:`select_interface` returns the first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from accord.errors import CardError, ParseError, ProtocolError
+from accord.protocol.versioning import SUPPORTED_VERSIONS, normalize_version
+from accord.types import AgentCard, AgentInterface, decode
+
+from ._http import map_httpx_exceptions, request_headers
+from .config import BINDINGS, ClientTimeouts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import httpx
+
+__all__ = [
+    "WELL_KNOWN_PATH",
+    "CardResolver",
+    "card_url",
+    "select_interface",
+    "suitable_interfaces",
+]
+
+#: Registered well-known location of a v1.0 agent card (spec §8.2, RFC 8615).
+WELL_KNOWN_PATH = "/.well-known/agent-card.json"
+
+
+def card_url(url: str) -> str:
+    """The card URL for ``url``: itself if it names a card, else its well-known card."""
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    if path.endswith(".json") or "/.well-known/" in path:
+        return url
+    return url.rstrip("/") + WELL_KNOWN_PATH
+
+
+@dataclass(slots=True)
+class _Entry:
+    card: AgentCard
+    expires: float
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    store: bool
+    #: Seconds the response is fresh for; 0 means "revalidate before every use".
+    ttl: float
+    #: False when the response said nothing about freshness.
+    explicit: bool
+
+
+def _policy(headers: httpx.Headers, default_ttl: float) -> _Policy:
+    directives: dict[str, str] = {}
+    for part in headers.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name:
+            directives[name.lower()] = value.strip().strip('"')
+    if "no-store" in directives:
+        return _Policy(store=False, ttl=0.0, explicit=True)
+    if "no-cache" in directives:
+        return _Policy(store=True, ttl=0.0, explicit=True)
+    max_age = directives.get("max-age", "")
+    if max_age.isdigit():
+        age = headers.get("age", "0")
+        used = int(age) if age.isdigit() else 0
+        return _Policy(
+            store=True, ttl=max(0.0, float(int(max_age) - used)), explicit=True
+        )
+    expires = headers.get("expires")
+    if expires is not None:
+        try:
+            until = parsedate_to_datetime(expires)
+            date = headers.get("date")
+            now = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):  # unparsable Expires means "already expired"
+            return _Policy(store=True, ttl=0.0, explicit=True)
+        if now is None or until.tzinfo is None or now.tzinfo is None:
+            return _Policy(store=True, ttl=0.0, explicit=True)
+        return _Policy(
+            store=True, ttl=max(0.0, (until - now).total_seconds()), explicit=True
+        )
+    return _Policy(store=True, ttl=default_ttl, explicit=False)
+
+
+class CardResolver:
+    """Fetches agent cards over HTTP and caches them per URL (spec §8.6).
+
+    Args:
+        http: the httpx client to fetch with (borrowed, never closed).
+        default_max_age: seconds a card is reused when its response carries no
+            caching headers.
+        timeouts: the connect and ``card`` timeouts apply.
+        headers: extra request headers (e.g. ``Authorization`` for a protected card).
+        clock: monotonic seconds; tests may pass a fake.
+
+    Example::
+
+        resolver = CardResolver(http)
+        card = await resolver.get("https://agent.example")
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        default_max_age: float = 300.0,
+        timeouts: ClientTimeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._default_ttl = default_max_age
+        self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
+        self._headers = dict(headers or {})
+        self._clock = clock
+        self._cache: dict[str, _Entry] = {}
+
+    def invalidate(self, url: str | None = None) -> None:
+        """Forget the cached card of ``url`` (an agent or card URL), or all cards."""
+        if url is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(card_url(url), None)
+
+    async def get(self, url: str, *, refresh: bool = False) -> AgentCard:
+        """Return the agent card at ``url``, from the cache while it is fresh.
+
+        Args:
+            url: an agent base URL or a card URL.
+            refresh: revalidate even if the cached card is still fresh.
+
+        Raises:
+            CardError: the response is not 200/304, not JSON, or not a valid card.
+            TransportError: the card could not be fetched (e.g. ``ConnectError``).
+        """
+        target = card_url(url)
+        entry = self._cache.get(target)
+        if entry is not None and not refresh and self._clock() < entry.expires:
+            return entry.card
+        headers = request_headers(self._headers)
+        headers["Accept"] = "application/json"
+        if entry is not None:
+            if entry.etag is not None:
+                headers["If-None-Match"] = entry.etag
+            if entry.last_modified is not None:
+                headers["If-Modified-Since"] = entry.last_modified
+        with map_httpx_exceptions(target):
+            response = await self._http.get(
+                target,
+                headers=headers,
+                timeout=self._timeouts.for_card(),
+                follow_redirects=True,
+            )
+        if response.status_code == 304 and entry is not None:
+            return self._revalidated(target, entry, response)
+        card = self._decode(target, response)
+        policy = _policy(response.headers, self._default_ttl)
+        if policy.store:
+            self._cache[target] = _Entry(
+                card,
+                expires=self._clock() + policy.ttl,
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+            )
+        else:
+            self._cache.pop(target, None)
+        return card
+
+    def _revalidated(
+        self, target: str, entry: _Entry, response: httpx.Response
+    ) -> AgentCard:
+        # RFC 9111 §4.3.4: a 304 updates the stored response's metadata.
+        policy = _policy(response.headers, self._default_ttl)
+        if not policy.store:
+            self._cache.pop(target, None)
+            return entry.card
+        entry.expires = self._clock() + policy.ttl
+        entry.etag = response.headers.get("etag", entry.etag)
+        entry.last_modified = response.headers.get("last-modified", entry.last_modified)
+        return entry.card
+
+    @staticmethod
+    def _decode(target: str, response: httpx.Response) -> AgentCard:
+        status = response.status_code
+        if status != 200:
+            phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+            hint = (
+                " — is this an A2A agent, and is the URL right?"
+                if status == 404
+                else ""
+            )
+            raise CardError(f"Agent card at {target}: HTTP {status}{phrase}{hint}")
+        try:
+            return decode(response.content, AgentCard)
+        except ProtocolError as exc:
+            if isinstance(exc, ParseError):
+                content_type = response.headers.get("content-type", "no content type")
+                raise CardError(
+                    f"Agent card at {target} is not JSON ({content_type})"
+                ) from None
+            raise CardError(
+                f"Agent card at {target} is invalid: {exc.message}"
+            ) from None
+
+
+def _supports(interface: AgentInterface) -> bool:
+    try:
+        version = normalize_version(interface.protocol_version or None)
+    except ProtocolError:  # malformed version text
+        return False
+    # An entry without a version would mean 0.3 (spec §3.6.2), which we do not speak.
+    return bool(interface.protocol_version) and version in SUPPORTED_VERSIONS
+
+
+def _describe(card: AgentCard) -> str:
+    offered = [
+        f"{i.protocol_binding or '?'} {i.protocol_version or '(no version)'} at {i.url}"
+        for i in card.supported_interfaces
+    ]
+    return "; ".join(offered) if offered else "no supportedInterfaces"
+
+
+def suitable_interfaces(
+    card: AgentCard, preferred: tuple[str, ...] = ()
+) -> tuple[AgentInterface, ...]:
+    """Every interface the client can use, best first (spec §8.3.2).
+
+    With ``preferred`` empty: the card's entries whose binding this client speaks
+    (``JSONRPC``, ``HTTP+JSON``) and whose ``protocolVersion`` is 1.0, in card order.
+    With ``preferred`` given: only those bindings, ordered by ``preferred`` first and
+    card order second.
+
+    Raises:
+        ValueError: ``preferred`` names a binding this client does not speak.
+        CardError: no entry fits; the message lists what the card offers.
+    """
+    wanted = tuple(b.upper() for b in preferred) or BINDINGS
+    unknown = [b for b in wanted if b not in BINDINGS]
+    if unknown:
+        raise ValueError(
+            f"unsupported binding(s) {', '.join(unknown)}; "
+            f"this client speaks {', '.join(BINDINGS)}"
+        )
+    usable = [
+        i
+        for i in card.supported_interfaces
+        if i.protocol_binding.upper() in wanted and _supports(i)
+    ]
+    if preferred:
+        usable.sort(key=lambda i: wanted.index(i.protocol_binding.upper()))
+    if not usable:
+        legacy = " (a v0.3 card?)" if not card.supported_interfaces else ""
+        raise CardError(
+            f"Agent {card.name!r} offers no interface this client can use "
+            f"({'/'.join(wanted)} with A2A {'/'.join(SUPPORTED_VERSIONS)}); "
+            f"it offers: {_describe(card)}{legacy}"
+        )
+    return tuple(usable)
+
+
+def select_interface(
+    card: AgentCard, preferred: tuple[str, ...] = ()
+) -> AgentInterface:
+    """The interface to use: the first of :func:`suitable_interfaces`.
+
+    Raises:
+        ValueError: ``preferred`` names a binding this client does not speak.
+        CardError: no entry fits; the message lists what the card offers.
+    """
+    return suitable_interfaces(card, preferred)[0]

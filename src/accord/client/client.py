@@ -1,0 +1,456 @@
+"""``Client``: one async method per A2A operation, streams as async iterators.
+
+Theory of operation.
+
+*Choosing where to talk* (spec §8.3.2, MUST). :meth:`Client.connect` fetches the agent
+card (:class:`~accord.client.CardResolver`) and keeps every ``supportedInterfaces``
+entry whose binding (JSON-RPC or HTTP+JSON) and protocol version (1.0) this client
+supports, in the card's order or in :attr:`ClientConfig.preferred_bindings` order. The
+first is used; the others are fallbacks: when an interface cannot be *connected to*
+(:class:`~accord.errors.ConnectError`), the same request goes to the next one and,
+once one works, later calls start there (spec §5.2 SHOULD; see
+:mod:`accord.client._router`). Only connection failures fall back: after a timeout or
+an error answer the request may have reached the agent, and resending a
+``SendMessage`` could run it twice.
+
+*Tenant* (spec §10, MUST). The selected interface's ``tenant`` is copied into every
+request message; an interface without one sends none.
+
+*Errors.* Errors the agent reports are raised as the same
+:class:`~accord.errors.ProtocolError` subclasses the server raised
+(``TaskNotFoundError``…); failures below A2A are
+:class:`~accord.errors.TransportError` subclasses with one-line, actionable messages.
+
+*Resources.* The client is an async context manager. It owns the httpx client it
+creates (none is created when one is passed in) and the transports it builds. Streaming
+methods return an :class:`~accord.client.stream.EventStream` that reads in the caller's
+task; nothing runs in the background.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import httpx
+
+from accord.protocol.operations import op
+from accord.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AuthenticationInfo,
+    CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    GetExtendedAgentCardRequest,
+    GetTaskPushNotificationConfigRequest,
+    GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
+    ListTaskPushNotificationConfigsResponse,
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    Part,
+    Role,
+    SendMessageConfiguration,
+    SendMessageRequest,
+    SendMessageResponse,
+    SubscribeToTaskRequest,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+    format_timestamp,
+    replace,
+)
+
+from ._router import Route, Router
+from .card import CardResolver, suitable_interfaces
+from .config import ClientConfig
+from .stream import EventStream
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from .transports.base import Transport
+
+__all__ = ["Client"]
+
+
+def _message(
+    message: Message | str, context_id: str | None, task_id: str | None
+) -> Message:
+    if isinstance(message, str):
+        return Message(
+            message_id=str(uuid.uuid4()),
+            role=Role.USER,
+            parts=(Part(text=message),),
+            context_id=context_id or "",
+            task_id=task_id or "",
+        )
+    changes = {k: v for k, v in (("context_id", context_id), ("task_id", task_id)) if v}
+    return replace(message, **changes) if changes else message
+
+
+class Client:
+    """An A2A client bound to one agent.
+
+    Args:
+        card: the agent's card; the interface is chosen from it (spec §8.3.2).
+        config: bindings, timeouts, headers.
+        http: an httpx client to send with (borrowed, never closed); ``None`` creates
+            one that the client owns.
+        headers: extra headers for every request (merged over ``config.headers``).
+
+    Raises:
+        CardError: the card offers no interface this client can use.
+
+    Example::
+
+        async with await Client.connect("https://agent.example") as client:
+            reply = await client.send_message("hello")
+    """
+
+    def __init__(
+        self,
+        card: AgentCard,
+        *,
+        config: ClientConfig | None = None,
+        http: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        config = config if config is not None else ClientConfig()
+        interfaces = suitable_interfaces(card, config.preferred_bindings)
+        self._setup(card, Router.for_interfaces(interfaces, config, http, headers))
+
+    def _setup(self, card: AgentCard | None, router: Router) -> None:
+        self._card = card
+        self._router = router
+
+    @classmethod
+    def from_interface(
+        cls,
+        interface: AgentInterface,
+        *,
+        config: ClientConfig | None = None,
+        http: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A client for a known interface, without fetching a card.
+
+        Raises:
+            CardError: the interface's binding or protocol version is not supported.
+        """
+        config = config if config is not None else ClientConfig()
+        # The same MUSTs apply to a hand-picked interface (spec §8.3.2).
+        probe = AgentCard(
+            name=interface.url,
+            supported_interfaces=(interface,),
+            capabilities=AgentCapabilities(),
+        )
+        interfaces = suitable_interfaces(probe, config.preferred_bindings)
+        client = cls.__new__(cls)
+        client._setup(None, Router.for_interfaces(interfaces, config, http, headers))
+        return client
+
+    @classmethod
+    def from_transport(
+        cls, transport: Transport, *, interface: AgentInterface | None = None
+    ) -> Self:
+        """A client over any :class:`~accord.client.Transport` (e.g. a custom one).
+
+        The client closes ``transport`` when it is closed. The ``tenant`` of
+        ``interface``, if given, is copied into every request (spec §10).
+        """
+        client = cls.__new__(cls)
+        client._setup(None, Router([Route(interface, transport)]))
+        return client
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        config: ClientConfig | None = None,
+        http: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+        resolver: CardResolver | None = None,
+    ) -> Self:
+        """Fetch the agent card at ``url`` and return a client for it.
+
+        Args:
+            url: the agent's base URL (its card is at
+                ``<url>/.well-known/agent-card.json``) or the card's own URL.
+            config: bindings, timeouts, headers, card cache fallback.
+            http: an httpx client to send with (borrowed); ``None`` creates one.
+            headers: extra headers for every request, the card fetch included.
+            resolver: a shared :class:`CardResolver`, to reuse its cache.
+
+        Raises:
+            CardError: the card is missing or invalid, or offers no usable interface.
+            TransportError: the card could not be fetched (e.g. ``ConnectError``).
+        """
+        config = config if config is not None else ClientConfig()
+        owned = httpx.AsyncClient() if http is None else None
+        client_http = http if http is not None else owned
+        assert client_http is not None
+        try:
+            if resolver is None:
+                resolver = CardResolver(
+                    client_http,
+                    default_max_age=config.card_max_age,
+                    timeouts=config.timeouts,
+                    headers={**config.headers, **(headers or {})},
+                )
+            card = await resolver.get(url)
+            client = cls(card, config=config, http=client_http, headers=headers)
+        except BaseException:
+            if owned is not None:
+                with anyio.CancelScope(shield=True):
+                    await owned.aclose()
+            raise
+        client._router.owned_http = owned
+        return client
+
+    # --- resources -------------------------------------------------------------
+
+    @property
+    def card(self) -> AgentCard | None:
+        """The agent card in use (the extended card once fetched), if known."""
+        return self._card
+
+    @property
+    def interface(self) -> AgentInterface | None:
+        """The interface requests go to first (it changes after a fallback)."""
+        return self._router.interface
+
+    def __repr__(self) -> str:
+        where = self.interface.url if self.interface is not None else "transport"
+        return f"<Client {where}>"
+
+    async def aclose(self) -> None:
+        """Close the transports and the httpx client the client created."""
+        await self._router.aclose()
+
+    async def __aenter__(self) -> Self:
+        """Return the client itself."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        await self.aclose()
+
+    async def _call(self, name: str, params: Any) -> Any:
+        return await self._router.call(op(name), params)
+
+    def _stream(
+        self, name: str, params: Any, last_event_id: str | None = None
+    ) -> EventStream:
+        return EventStream(self._router.stream(op(name), params, last_event_id))
+
+    # --- operations ------------------------------------------------------------
+
+    async def send_message(
+        self,
+        message: Message | str,
+        *,
+        context_id: str | None = None,
+        task_id: str | None = None,
+        configuration: SendMessageConfiguration | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Task | Message:
+        """Send a message (SendMessage, spec §3.1.1); return the Task or Message reply.
+
+        A ``str`` becomes a user message with one text part and a fresh
+        ``messageId``. ``context_id`` / ``task_id`` continue a conversation or task.
+        By default the call blocks until the task is terminal or interrupted; pass
+        ``SendMessageConfiguration(return_immediately=True)`` not to wait.
+
+        Raises:
+            ProtocolError: e.g. ``TaskNotFoundError``, ``UnsupportedOperationError``.
+            TransportError: the agent could not be reached or did not answer in time.
+        """
+        request = SendMessageRequest(
+            message=_message(message, context_id, task_id),
+            configuration=configuration,
+            metadata=metadata,
+        )
+        response: SendMessageResponse = await self._call("SendMessage", request)
+        if response.task is not None:
+            return response.task
+        assert response.message is not None  # exactly one is set (oneof)
+        return response.message
+
+    def send_streaming_message(
+        self,
+        message: Message | str,
+        *,
+        context_id: str | None = None,
+        task_id: str | None = None,
+        configuration: SendMessageConfiguration | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> EventStream:
+        """Send a message and stream the reply (SendStreamingMessage, spec §3.1.2).
+
+        Arguments as :meth:`send_message`. The stream yields one ``message`` event,
+        or a ``task`` event followed by status and artifact updates until the task is
+        terminal or interrupted (digest §4.1). The request is sent when the first
+        event is awaited; errors surface there.
+        """
+        request = SendMessageRequest(
+            message=_message(message, context_id, task_id),
+            configuration=configuration,
+            metadata=metadata,
+        )
+        return self._stream("SendStreamingMessage", request)
+
+    async def get_task(self, id: str, *, history_length: int | None = None) -> Task:
+        """Return a task's current state (GetTask, spec §3.1.3).
+
+        Raises:
+            TaskNotFoundError: unknown, or not visible to the caller.
+        """
+        request = GetTaskRequest(id=id, history_length=history_length)
+        task: Task = await self._call("GetTask", request)
+        return task
+
+    async def list_tasks(
+        self,
+        *,
+        context_id: str | None = None,
+        status: TaskState | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        history_length: int | None = None,
+        status_timestamp_after: datetime | str | None = None,
+        include_artifacts: bool | None = None,
+    ) -> ListTasksResponse:
+        """Return one page of the caller's tasks, newest first (ListTasks, §3.1.4).
+
+        Pass ``response.next_page_token`` as ``page_token`` for the next page; it is
+        ``""`` on the last one.
+        """
+        if isinstance(status_timestamp_after, datetime):
+            status_timestamp_after = format_timestamp(status_timestamp_after)
+        request = ListTasksRequest(
+            context_id=context_id or "",
+            status=status if status is not None else TaskState.UNSPECIFIED,
+            page_size=page_size,
+            page_token=page_token or "",
+            history_length=history_length,
+            status_timestamp_after=status_timestamp_after,
+            include_artifacts=include_artifacts,
+        )
+        response: ListTasksResponse = await self._call("ListTasks", request)
+        return response
+
+    async def cancel_task(
+        self, id: str, *, metadata: dict[str, Any] | None = None
+    ) -> Task:
+        """Ask the agent to cancel a task (CancelTask, spec §3.1.5).
+
+        Raises:
+            TaskNotCancelableError: the task is already terminal.
+            TaskNotFoundError: unknown, or not visible to the caller.
+        """
+        task: Task = await self._call(
+            "CancelTask", CancelTaskRequest(id=id, metadata=metadata)
+        )
+        return task
+
+    def subscribe(self, id: str, *, last_event_id: str | None = None) -> EventStream:
+        """Stream a task's events (SubscribeToTask, spec §3.1.6).
+
+        The first event is a ``task`` snapshot; the stream ends when the task is
+        terminal. Read :attr:`EventStream.last_event_id` after each event and pass it
+        back as ``last_event_id`` to resume after a dropped connection.
+        """
+        return self._stream(
+            "SubscribeToTask", SubscribeToTaskRequest(id=id), last_event_id
+        )
+
+    async def create_push_config(
+        self,
+        task_id: str,
+        url: str,
+        *,
+        id: str | None = None,
+        token: str | None = None,
+        authentication: AuthenticationInfo | None = None,
+    ) -> TaskPushNotificationConfig:
+        """Register a webhook for a task (CreateTaskPushNotificationConfig, §3.1.7).
+
+        Returns the stored config, with the ``id`` the agent assigned if none was
+        given.
+
+        Raises:
+            PushNotificationNotSupportedError: the agent does not do push.
+        """
+        config = TaskPushNotificationConfig(
+            task_id=task_id,
+            url=url,
+            id=id or "",
+            token=token or "",
+            authentication=authentication,
+        )
+        result: TaskPushNotificationConfig = await self._call(
+            "CreateTaskPushNotificationConfig", config
+        )
+        return result
+
+    async def get_push_config(
+        self, task_id: str, id: str
+    ) -> TaskPushNotificationConfig:
+        """Return one push config of a task (GetTaskPushNotificationConfig, §3.1.8)."""
+        request = GetTaskPushNotificationConfigRequest(task_id=task_id, id=id)
+        result: TaskPushNotificationConfig = await self._call(
+            "GetTaskPushNotificationConfig", request
+        )
+        return result
+
+    async def list_push_configs(
+        self,
+        task_id: str,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> ListTaskPushNotificationConfigsResponse:
+        """Return a task's push configs (ListTaskPushNotificationConfigs, §3.1.9)."""
+        request = ListTaskPushNotificationConfigsRequest(
+            task_id=task_id, page_size=page_size or 0, page_token=page_token or ""
+        )
+        result: ListTaskPushNotificationConfigsResponse = await self._call(
+            "ListTaskPushNotificationConfigs", request
+        )
+        return result
+
+    async def delete_push_config(self, task_id: str, id: str) -> None:
+        """Delete a push config (DeleteTaskPushNotificationConfig, §3.1.10).
+
+        Idempotent on the agent's side.
+        """
+        request = DeleteTaskPushNotificationConfigRequest(task_id=task_id, id=id)
+        await self._call("DeleteTaskPushNotificationConfig", request)
+
+    async def get_extended_agent_card(self) -> AgentCard:
+        """Fetch the authenticated extended card (GetExtendedAgentCard, §3.1.11).
+
+        The result replaces :attr:`card` for this client (spec §3.1.11: clients
+        SHOULD use it instead of the public card for the authenticated session).
+
+        Raises:
+            UnsupportedOperationError: the agent declares no extended card.
+            ExtendedAgentCardNotConfiguredError: declared but not configured.
+        """
+        card: AgentCard = await self._call(
+            "GetExtendedAgentCard", GetExtendedAgentCardRequest()
+        )
+        self._card = card
+        return card

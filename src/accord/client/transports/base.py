@@ -1,0 +1,191 @@
+"""The ``Transport`` protocol, and the machinery the two HTTP transports share.
+
+Theory of operation. A transport moves one A2A operation over one binding and knows
+nothing else: no interface selection, no tenant, no fallback (those are the
+:class:`~accord.client.Client`'s). It has one method per shape of exchange (style guide
+§7): :meth:`Transport.call` for unary operations and :meth:`Transport.stream` for the
+two streaming ones. Wire encoding is the bindings' job (``accord.bindings``); a
+transport builds the HTTP request from what the binding returns, sends it with httpx
+inside :func:`~accord.client._http.map_httpx_exceptions`, and hands the body back to the
+binding, which returns the decoded result or raises the :class:`ProtocolError` the
+server sent.
+
+Streams (digest §4.4): the response body is read chunk by chunk
+(``response.aiter_bytes()``) and fed to the sans-IO :class:`SSEDecoder`; each complete
+event is decoded by the binding and yielded together with its SSE ``id``, which the
+caller can send back as ``Last-Event-ID`` when it resubscribes. A response that is not
+``text/event-stream`` is an error answer sent before the stream began (digest §4.4):
+its body is read and the error it carries is raised. The HTTP response is closed in a
+``finally`` block, so a consumer that stops iterating (``aclose()``, ``break`` inside
+``async with aclosing(...)``) releases the connection at once.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, Protocol, Self, cast
+
+import anyio
+import httpx
+
+from accord.errors import InvalidAgentResponseError, ParseError
+from accord.protocol.sse import SSEDecoder, SSEEvent
+from accord.types import decode_json
+
+from .._http import map_httpx_exceptions
+from ..config import ClientTimeouts
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+    from types import TracebackType
+
+    from accord.protocol.operations import Operation
+    from accord.types import StreamResponse
+
+__all__ = ["HttpTransport", "Transport", "looks_like"]
+
+
+class Transport(Protocol):
+    """Moves A2A operations over one binding to one interface URL.
+
+    Implementations are async context managers; leaving the context releases what the
+    transport owns (never an ``httpx.AsyncClient`` it was given).
+    """
+
+    async def call(self, operation: Operation, params: Any) -> Any:
+        """Run a unary operation and return its decoded result.
+
+        ``params`` is the operation's request message (``operation.request_type``).
+
+        Raises:
+            ProtocolError: the subclass the server answered with.
+            TransportError: the exchange failed below A2A.
+        """
+        ...
+
+    def stream(
+        self, operation: Operation, params: Any, *, last_event_id: str | None = None
+    ) -> AsyncIterator[tuple[StreamResponse, str | None]]:
+        """Run a streaming operation; yield each event with its SSE id (or ``None``).
+
+        ``last_event_id`` is sent as ``Last-Event-ID`` when resuming a stream. If the
+        returned iterator has an ``aclose`` method, callers call it when they stop
+        early; it must release the connection.
+
+        Raises:
+            ProtocolError: the subclass the server answered with, before or during
+                the stream.
+            TransportError: the exchange failed below A2A.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport owns."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Return the transport itself."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Call :meth:`aclose`."""
+        ...
+
+
+class HttpTransport:
+    """What the JSON-RPC and REST transports share: an httpx client, headers, SSE.
+
+    Args:
+        url: the interface URL (``AgentInterface.url``).
+        http: the httpx client to send with. When ``None`` the transport creates one
+            and closes it in :meth:`aclose`; a client passed in is borrowed, never
+            closed.
+        timeouts: per-phase timeouts.
+        headers: extra headers for every request (e.g. ``Authorization``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient | None = None,
+        *,
+        timeouts: ClientTimeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.url = url
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient()
+        self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
+        self._headers = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    async def aclose(self) -> None:
+        """Close the httpx client if this transport created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        """Return the transport itself."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Call :meth:`aclose`."""
+        await self.aclose()
+
+    async def _send(
+        self, request: httpx.Request, *, stream: bool = False
+    ) -> httpx.Response:
+        with map_httpx_exceptions(self.url):
+            return await self._http.send(request, stream=stream)
+
+    async def _close(self, response: httpx.Response) -> None:
+        # Shielded: a stream is often closed *because* its reader was cancelled, and an
+        # interrupted close would leak the connection.
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        with map_httpx_exceptions(self.url):
+            return await response.aread()
+
+    async def _sse(self, response: httpx.Response) -> AsyncGenerator[SSEEvent, None]:
+        """The SSE events of an open response, decoded incrementally."""
+        decoder = SSEDecoder()
+        # aiter_bytes() is an async generator; close it deterministically.
+        body = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        async with aclosing(body) as chunks:
+            while True:
+                # Translate only the I/O, never what the consumer throws in at `yield`.
+                with map_httpx_exceptions(self.url):
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    return
+                try:
+                    events = decoder.feed(chunk)
+                except ValueError as exc:
+                    raise InvalidAgentResponseError(
+                        f"Bad event stream from {self.url}: {exc}"
+                    ) from None
+                for event in events:
+                    yield event
+
+
+def looks_like(body: bytes, *keys: str) -> bool:
+    """True when ``body`` is a JSON object with one of ``keys`` (an envelope probe)."""
+    try:
+        value = decode_json(body)
+    except ParseError:
+        return False
+    return isinstance(value, dict) and any(k in value for k in keys)

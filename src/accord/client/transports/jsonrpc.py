@@ -1,0 +1,113 @@
+"""The JSON-RPC 2.0 transport (spec §9, digest §2.2).
+
+Every request is an HTTP ``POST`` of a JSON-RPC envelope to the interface URL with
+``Content-Type: application/json``. Unary answers are one JSON-RPC response; the two
+streaming operations answer with ``text/event-stream`` whose every event's data is a
+complete JSON-RPC response carrying one ``StreamResponse`` (digest §4.4).
+
+Errors. A JSON-RPC error object (any HTTP status; the SDK sends 200) is turned back into
+the :class:`~accord.errors.ProtocolError` subclass the server raised by
+:func:`accord.bindings.jsonrpc.parse_response`. An HTTP error status whose body is not a
+JSON-RPC response (a proxy's 502, an auth middleware's 401) becomes
+:class:`~accord.errors.HTTPStatusError`. A successful answer that is not a valid
+JSON-RPC response is :class:`~accord.errors.InvalidAgentResponseError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from accord.bindings import jsonrpc
+from accord.errors import InvalidAgentResponseError
+
+from .._http import is_event_stream, request_headers, status_error
+from .base import HttpTransport, looks_like
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import httpx
+
+    from accord.protocol.operations import Operation
+    from accord.types import StreamResponse
+
+__all__ = ["JsonRpcTransport"]
+
+#: Media type of JSON-RPC requests and unary responses (spec §9.2).
+JSON_MEDIA_TYPE = "application/json"
+
+
+class JsonRpcTransport(HttpTransport):
+    """Sends A2A operations as JSON-RPC 2.0 requests to one URL.
+
+    Args:
+        url: the interface URL (``AgentInterface.url``); every request is POSTed there.
+        http: the httpx client to send with (borrowed); ``None`` creates and owns one.
+        timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
+        headers: extra headers for every request.
+
+    Example::
+
+        async with JsonRpcTransport("https://agent.example/a2a") as transport:
+            task = await transport.call(op("GetTask"), GetTaskRequest(id="t-1"))
+    """
+
+    binding = "JSONRPC"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Request ids only need to be unique among our own in-flight requests.
+        self._ids = itertools.count(1)
+
+    def _request(
+        self, operation: Operation, params: Any, *, stream: bool
+    ) -> httpx.Request:
+        body = jsonrpc.build_request(next(self._ids), operation, params)
+        headers = request_headers(
+            self._headers, content_type=JSON_MEDIA_TYPE, stream=stream
+        )
+        timeout = self._timeouts.for_stream() if stream else self._timeouts.for_call()
+        return self._http.build_request(
+            "POST", self.url, content=body, headers=headers, timeout=timeout
+        )
+
+    async def call(self, operation: Operation, params: Any) -> Any:
+        """Run a unary operation; see :meth:`Transport.call`."""
+        response = await self._send(self._request(operation, params, stream=False))
+        body = response.content
+        if not response.is_success and not looks_like(body, "error", "result"):
+            raise status_error(response, self.url)
+        return jsonrpc.parse_response(body, operation)
+
+    async def stream(
+        self, operation: Operation, params: Any, *, last_event_id: str | None = None
+    ) -> AsyncIterator[tuple[StreamResponse, str | None]]:
+        """Run a streaming operation; see :meth:`Transport.stream`."""
+        request = self._request(operation, params, stream=True)
+        if last_event_id is not None:
+            request.headers["Last-Event-ID"] = last_event_id
+        response = await self._send(request, stream=True)
+        try:
+            if not (response.is_success and is_event_stream(response)):
+                await self._read(response)
+                self._refuse(response, operation)
+            async with aclosing(self._sse(response)) as events:
+                async for event in events:
+                    yield jsonrpc.parse_stream_event(event.data, operation), event.id
+        finally:
+            await self._close(response)
+
+    def _refuse(self, response: httpx.Response, operation: Operation) -> NoReturn:
+        # A non-SSE answer to a stream request: an error sent before the stream began.
+        body = response.content
+        if looks_like(body, "error", "result"):
+            jsonrpc.parse_response(body, operation)  # raises the server's error
+        elif not response.is_success:
+            raise status_error(response, self.url)
+        content_type = response.headers.get("content-type", "no content type")
+        raise InvalidAgentResponseError(
+            f"{self.url} answered {operation.name} with {content_type},"
+            " not an event stream (text/event-stream)"
+        )

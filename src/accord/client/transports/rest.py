@@ -1,0 +1,151 @@
+"""The HTTP+JSON (REST) transport (spec §11, digest §2.2).
+
+Each operation maps to a verb and a path below the interface's base URL (the route
+table lives in :mod:`accord.protocol.operations`;
+:func:`accord.bindings.rest.build_request` fills it in, including the leading
+``/{tenant}`` segment of spec §10). GET and DELETE
+carry their parameters in the query string; the other verbs send the request message
+as ProtoJSON with ``Content-Type: application/a2a+json`` (spec §11.2 SHOULD).
+
+Errors arrive as a ``google.rpc.Status`` in the AIP-193 wrapper
+(``{"error": {"code", "status", "message", "details"}}``) with a matching HTTP status;
+:func:`accord.bindings.rest.parse_response` rebuilds the
+:class:`~accord.errors.ProtocolError` by the ErrorInfo reason. An error status without
+such a body (a proxy, an auth middleware) is :class:`~accord.errors.HTTPStatusError`.
+
+SubscribeToTask: the spec's table says ``POST /tasks/{id}:subscribe`` while the proto's
+HTTP annotation says ``GET`` (digest §14 q1). This transport sends what the binding
+builds and, on ``405 Method Not Allowed``, retries once with the operation's other
+verb.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from accord.bindings import rest
+from accord.errors import InvalidAgentResponseError
+
+from .._http import is_event_stream, request_headers, status_error
+from .base import HttpTransport, looks_like
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import httpx
+
+    from accord.protocol.operations import Operation
+    from accord.types import StreamResponse
+
+__all__ = ["RestTransport"]
+
+#: Media type of HTTP+JSON bodies (spec §11.2: SHOULD be ``application/a2a+json``).
+A2A_JSON_MEDIA_TYPE = "application/a2a+json"
+
+
+class RestTransport(HttpTransport):
+    """Sends A2A operations as HTTP+JSON requests below one base URL.
+
+    Args:
+        base_url: the interface URL (``AgentInterface.url``); routes such as
+            ``/tasks/{id}`` are appended to it.
+        http: the httpx client to send with (borrowed); ``None`` creates and owns one.
+        timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
+        headers: extra headers for every request.
+
+    Example::
+
+        async with RestTransport("https://agent.example/a2a/rest") as transport:
+            task = await transport.call(op("GetTask"), GetTaskRequest(id="t-1"))
+    """
+
+    binding = "HTTP+JSON"
+
+    def _request(
+        self,
+        operation: Operation,
+        params: Any,
+        *,
+        stream: bool,
+        verb: str | None = None,
+    ) -> httpx.Request:
+        built_verb, path, query, body = rest.build_request(operation, params)
+        if verb is not None and verb != built_verb:
+            body = None  # the alternative route of SubscribeToTask: GET, no body
+        content_type = A2A_JSON_MEDIA_TYPE if body is not None else None
+        headers = request_headers(
+            self._headers, content_type=content_type, stream=stream
+        )
+        timeout = self._timeouts.for_stream() if stream else self._timeouts.for_call()
+        return self._http.build_request(
+            verb or built_verb,
+            self.url.rstrip("/") + path,
+            params=tuple(query) if query else None,
+            content=body,
+            headers=headers,
+            timeout=timeout,
+        )
+
+    async def call(self, operation: Operation, params: Any) -> Any:
+        """Run a unary operation; see :meth:`Transport.call`."""
+        response = await self._send(self._request(operation, params, stream=False))
+        if not response.is_success and not looks_like(response.content, "error"):
+            raise status_error(response, self.url)
+        return rest.parse_response(response.status_code, response.content, operation)
+
+    async def stream(
+        self, operation: Operation, params: Any, *, last_event_id: str | None = None
+    ) -> AsyncIterator[tuple[StreamResponse, str | None]]:
+        """Run a streaming operation; see :meth:`Transport.stream`."""
+        response = await self._open(operation, params, last_event_id, verb=None)
+        if response.status_code == 405:
+            # digest §14 q1: the peer routes SubscribeToTask with the other verb.
+            alternative = self._other_verb(operation, response.request.method)
+            if alternative is not None:
+                await self._close(response)
+                response = await self._open(
+                    operation, params, last_event_id, verb=alternative
+                )
+        try:
+            if not (response.is_success and is_event_stream(response)):
+                await self._read(response)
+                self._refuse(response, operation)
+            async with aclosing(self._sse(response)) as events:
+                async for event in events:
+                    yield rest.parse_stream_event(event.data), event.id
+        finally:
+            await self._close(response)
+
+    async def _open(
+        self,
+        operation: Operation,
+        params: Any,
+        last_event_id: str | None,
+        *,
+        verb: str | None,
+    ) -> httpx.Response:
+        request = self._request(operation, params, stream=True, verb=verb)
+        if last_event_id is not None:
+            request.headers["Last-Event-ID"] = last_event_id
+        return await self._send(request, stream=True)
+
+    @staticmethod
+    def _other_verb(operation: Operation, used: str) -> str | None:
+        for route in operation.rest:
+            if route.verb != used:
+                return route.verb
+        return None
+
+    def _refuse(self, response: httpx.Response, operation: Operation) -> NoReturn:
+        # A non-SSE answer to a stream request: an error sent before the stream began.
+        body = response.content
+        if not response.is_success:
+            if not looks_like(body, "error"):
+                raise status_error(response, self.url)
+            rest.parse_response(response.status_code, body, operation)  # raises
+        content_type = response.headers.get("content-type", "no content type")
+        raise InvalidAgentResponseError(
+            f"{self.url} answered {operation.name} with {content_type},"
+            " not an event stream (text/event-stream)"
+        )

@@ -1,0 +1,149 @@
+"""In-process fan-out of task events to any number of subscribers, each bounded.
+
+Theory of operation. Every event a task records goes through :meth:`Broker.publish`
+after it is durably stored. Each subscriber has its own bounded memory stream; the
+publisher never blocks (an agent must not stall because a client reads slowly). When a
+subscriber's buffer is full it is marked *lagged* and detached; on its next read it
+reattaches and catches up from the store's event log (the log has every event, in
+order, with sequence numbers), then continues live. So a slow reader costs bounded
+memory, loses nothing, and never sees an event twice or out of order (spec §3.5.2).
+
+This broker is per process. With several server processes sharing a database (later),
+the same interface is fed from the database's notifications instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from accord.stores import StoredEvent
+from accord.types import StreamResponse, Task
+
+__all__ = ["DEFAULT_SUBSCRIBER_BUFFER", "Broker", "Subscription", "Update"]
+
+#: Events buffered per subscriber before it is detached and made to catch up from the
+#: store. A streamed artifact of 2,000 chunks fits twice over; memory stays bounded at
+#: (subscribers x buffer) small immutable values.
+DEFAULT_SUBSCRIBER_BUFFER = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One published event: its sequence number, the event, and the task after it.
+
+    ``seq`` 0 marks an event that is not part of the task's log (a Message reply).
+    ``final`` marks the end of one execution (its turn is over).
+    """
+
+    seq: int
+    event: StreamResponse | None
+    task: Task | None
+    final: bool = False
+
+
+CatchUp = Callable[[int], Awaitable[list[StoredEvent]]]
+
+
+class Subscription:
+    """A subscriber's view of one task's events; iterate it with ``async for``."""
+
+    def __init__(self, broker: Broker, task_id: str, buffer: int) -> None:
+        self._broker = broker
+        self.task_id = task_id
+        self._buffer = buffer
+        self._send: MemoryObjectSendStream[Update]
+        self._recv: MemoryObjectReceiveStream[Update]
+        self._send, self._recv = anyio.create_memory_object_stream[Update](buffer)
+        self.lagged = False
+        #: Highest sequence number delivered so far.
+        self.last_seq = 0
+        self.catch_up: CatchUp | None = None
+
+    def _offer(self, update: Update) -> None:
+        if self.lagged:
+            return
+        try:
+            self._send.send_nowait(update)
+        except anyio.WouldBlock:
+            self.lagged = True
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.lagged = True
+
+    async def _reattach(self) -> list[Update]:
+        # Fresh stream first, then read the log: nothing published in between is lost.
+        self._send.close()
+        self._recv.close()
+        self._send, self._recv = anyio.create_memory_object_stream[Update](self._buffer)
+        self.lagged = False
+        if self.catch_up is None:
+            return []
+        missed = await self.catch_up(self.last_seq)
+        return [Update(seq=e.seq, event=e.event, task=None) for e in missed]
+
+    async def __aiter__(self) -> AsyncIterator[Update]:
+        while True:
+            if self.lagged:
+                for update in await self._reattach():
+                    if update.seq > self.last_seq:
+                        self.last_seq = update.seq
+                        yield update
+                continue
+            try:
+                update = await self._recv.receive()
+            except anyio.EndOfStream:
+                return
+            if update.seq and update.seq <= self.last_seq:
+                continue  # already delivered (replay overlap)
+            if update.seq:
+                self.last_seq = update.seq
+            yield update
+
+    def close(self) -> None:
+        """Detach from the broker and release the buffer."""
+        self._broker._detach(self)
+        self._send.close()
+        self._recv.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Broker:
+    """Per-process publish/subscribe of task updates, keyed by task id."""
+
+    def __init__(self, buffer: int = DEFAULT_SUBSCRIBER_BUFFER) -> None:
+        if buffer < 1 or buffer == math.inf:
+            raise ValueError("subscriber buffer must be a positive integer")
+        self._buffer = buffer
+        self._subs: dict[str, set[Subscription]] = {}
+
+    def subscribe(self, task_id: str, *, catch_up: CatchUp | None = None) -> Subscription:
+        """Start receiving the updates of ``task_id`` published from now on."""
+        sub = Subscription(self, task_id, self._buffer)
+        sub.catch_up = catch_up
+        self._subs.setdefault(task_id, set()).add(sub)
+        return sub
+
+    def publish(self, task_id: str, update: Update) -> None:
+        """Offer ``update`` to every subscriber of ``task_id`` without blocking."""
+        for sub in tuple(self._subs.get(task_id, ())):
+            sub._offer(update)
+
+    def subscriber_count(self, task_id: str) -> int:
+        """How many subscribers ``task_id`` has (for tests and metrics)."""
+        return len(self._subs.get(task_id, ()))
+
+    def _detach(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.task_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.task_id]

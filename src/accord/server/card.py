@@ -1,0 +1,119 @@
+"""The Agent Card: built from the agent's declaration, served with HTTP caching.
+
+The card lists one interface per binding this server speaks (spec §8.3.1: every
+supported binding declared, first = preferred), each with protocol version ``1.0`` and
+an absolute URL derived from the request (``X-Forwarded-Proto`` / ``X-Forwarded-Host``
+are honoured behind a proxy). It is served at ``/.well-known/agent-card.json`` (and at
+the pre-0.3 ``/.well-known/agent.json``) with ``ETag`` (a content hash),
+``Last-Modified`` and ``Cache-Control: max-age``; conditional requests get ``304``
+(spec §8.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import format_datetime, parsedate_to_datetime
+
+from accord.protocol.versioning import CURRENT_VERSION
+from accord.types import AgentCapabilities, AgentCard, AgentInterface, encode
+
+from .agent import Agent
+
+__all__ = ["BINDING_HTTP_JSON", "BINDING_JSONRPC", "CardCache", "CardResponse", "build_card"]
+
+BINDING_JSONRPC = "JSONRPC"
+BINDING_HTTP_JSON = "HTTP+JSON"
+
+#: Distinct base URLs whose encoded card is kept. Host headers come from clients, so the
+#: cache is bounded rather than keyed without limit.
+MAX_CACHED_CARDS = 64
+
+
+def build_card(agent: Agent, base_url: str) -> AgentCard:
+    """The public card of ``agent`` served from ``base_url`` (no trailing slash)."""
+    return AgentCard(
+        name=agent.name,
+        description=agent.description,
+        supported_interfaces=(
+            AgentInterface(
+                url=base_url + "/", protocol_binding=BINDING_JSONRPC, protocol_version=CURRENT_VERSION
+            ),
+            AgentInterface(
+                url=base_url, protocol_binding=BINDING_HTTP_JSON, protocol_version=CURRENT_VERSION
+            ),
+        ),
+        provider=agent.provider,
+        version=agent.version,
+        documentation_url=agent.documentation_url,
+        capabilities=AgentCapabilities(
+            streaming=agent.streaming,
+            push_notifications=agent.push_notifications,
+            extensions=agent.extensions,
+            extended_agent_card=agent.declare_extended_card,
+        ),
+        security_schemes=agent.security_schemes,
+        security_requirements=agent.security_requirements,
+        default_input_modes=agent.default_input_modes,
+        default_output_modes=agent.default_output_modes,
+        skills=agent.skills,
+        icon_url=agent.icon_url,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CardResponse:
+    """What to answer a card request with."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+class CardCache:
+    """Encodes the card once per base URL and answers conditional requests."""
+
+    def __init__(self, agent: Agent, *, max_age: int, last_modified: float) -> None:
+        from datetime import UTC, datetime
+
+        self._agent = agent
+        self._max_age = max_age
+        moment = datetime.fromtimestamp(int(last_modified), UTC)
+        self._last_modified = moment
+        self._last_modified_text = format_datetime(moment, usegmt=True)
+        self._cards: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+
+    def _encoded(self, base_url: str) -> tuple[bytes, str]:
+        hit = self._cards.get(base_url)
+        if hit is not None:
+            self._cards.move_to_end(base_url)
+            return hit
+        body = encode(build_card(self._agent, base_url))
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        self._cards[base_url] = (body, etag)
+        if len(self._cards) > MAX_CACHED_CARDS:
+            self._cards.popitem(last=False)
+        return body, etag
+
+    def respond(self, base_url: str, *, if_none_match: str | None, if_modified_since: str | None) -> CardResponse:
+        """Answer a GET of the card, honouring ``If-None-Match`` / ``If-Modified-Since``."""
+        body, etag = self._encoded(base_url)
+        headers = (
+            (b"content-type", b"application/json"),
+            (b"cache-control", f"public, max-age={self._max_age}".encode()),
+            (b"etag", etag.encode()),
+            (b"last-modified", self._last_modified_text.encode()),
+        )
+        if if_none_match is not None:
+            tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+            if etag in tags or "*" in tags:
+                return CardResponse(304, headers[1:], b"")
+        elif if_modified_since is not None:
+            try:
+                since = parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError):
+                since = None
+            if since is not None and since.tzinfo is not None and since >= self._last_modified:
+                return CardResponse(304, headers[1:], b"")
+        return CardResponse(200, headers, body)

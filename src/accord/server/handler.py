@@ -1,0 +1,487 @@
+"""RequestHandler: one async method per A2A operation, independent of the binding.
+
+Bindings decode a request into the operation's request type; the handler applies the
+spec's rules (spec §3.1, digest §2.3) and returns the response value or an
+:class:`EventStream`; errors are raised as :mod:`accord.errors` classes and the
+bindings translate them. Every read is scoped to the caller (tenant + owner): a task
+outside the scope is reported exactly like a missing one (spec §13.1).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from accord.errors import (
+    ConflictError,
+    ContentTypeNotSupportedError,
+    ExtendedAgentCardNotConfiguredError,
+    InternalError,
+    InvalidParamsError,
+    PushNotificationNotSupportedError,
+    TaskNotCancelableError,
+    TaskNotFoundError,
+    UnsupportedOperationError,
+)
+from accord.protocol import Capability, Operation, lifecycle
+from accord.stores.base import MAX_PAGE_SIZE, Scope, StoredEvent, TaskQuery, TaskRecord
+from accord.types import (
+    AgentCard,
+    CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    Empty,
+    GetExtendedAgentCardRequest,
+    GetTaskPushNotificationConfigRequest,
+    GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
+    ListTaskPushNotificationConfigsResponse,
+    ListTasksRequest,
+    ListTasksResponse,
+    Role,
+    SendMessageRequest,
+    SendMessageResponse,
+    StreamResponse,
+    SubscribeToTaskRequest,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+    replace,
+)
+
+from .broker import Subscription, Update
+from .runtime import Execution, Runtime
+
+__all__ = ["CANCEL_WAIT", "DEFAULT_PAGE_SIZE", "CallContext", "EventStream", "RequestHandler", "trim_task"]
+
+#: ListTasks page size when the request sets none (spec §3.1.4).
+DEFAULT_PAGE_SIZE = 50
+#: How long CancelTask waits for a running agent to stop before answering.
+CANCEL_WAIT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling and how: the authenticated owner and the negotiated version."""
+
+    owner: str = ""
+    version: str = "1.0"
+    extensions: tuple[str, ...] = ()
+
+    def scope(self, tenant: str) -> Scope:
+        """The authorization boundary of a request addressed to ``tenant``."""
+        return Scope(tenant=tenant, owner=self.owner)
+
+
+Events = AsyncIterator[tuple[int | None, StreamResponse]]
+
+
+class EventStream:
+    """A validated stream of events with their per-task sequence numbers.
+
+    Errors the spec wants before the first event were raised when it was created; use
+    it as ``async with stream: async for seq, event in stream: ...``.
+    """
+
+    def __init__(self, subscription: Subscription, events: Events) -> None:
+        self._sub = subscription
+        self._events = events
+
+    def __aiter__(self) -> Events:
+        return self._events
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its subscription."""
+        self._sub.close()
+        await self._events.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def trim_task(task: Task, history_length: int | None, *, artifacts: bool = True) -> Task:
+    """Apply ``historyLength`` (digest §2.4) and optionally drop artifacts (ListTasks)."""
+    changes: dict[str, Any] = {}
+    if history_length is not None and len(task.history) > history_length:
+        changes["history"] = task.history[len(task.history) - history_length :] if history_length else ()
+    if not artifacts and task.artifacts:
+        changes["artifacts"] = ()
+    return replace(task, **changes) if changes else task
+
+
+def _check_history_length(value: int | None, field: str) -> None:
+    if value is not None and value < 0:
+        raise InvalidParamsError(
+            f"{field} must be >= 0 (got {value})", field_violations=[(field, "must be >= 0")]
+        )
+
+
+def _state_after(update: Update) -> TaskState | None:
+    if update.task is not None:
+        return update.task.status.state
+    event = update.event
+    if event is None:
+        return None
+    if event.status_update is not None:
+        return event.status_update.status.state
+    if event.task is not None:
+        return event.task.status.state
+    return None
+
+
+class RequestHandler:
+    """Implements the eleven operations for one agent over one runtime."""
+
+    def __init__(self, runtime: Runtime, *, extended_card: Callable[[], AgentCard] | None = None) -> None:
+        self.runtime = runtime
+        self.agent = runtime.agent
+        self.store = runtime.store
+        self._extended_card = extended_card
+        self._methods: dict[str, Callable[[Any, CallContext], Awaitable[Any]]] = {
+            "SendMessage": self.send_message,
+            "SendStreamingMessage": self.send_streaming_message,
+            "GetTask": self.get_task,
+            "ListTasks": self.list_tasks,
+            "CancelTask": self.cancel_task,
+            "SubscribeToTask": self.subscribe_to_task,
+            "CreateTaskPushNotificationConfig": self.create_push_config,
+            "GetTaskPushNotificationConfig": self.get_push_config,
+            "ListTaskPushNotificationConfigs": self.list_push_configs,
+            "DeleteTaskPushNotificationConfig": self.delete_push_config,
+            "GetExtendedAgentCard": self.get_extended_agent_card,
+        }
+
+    async def dispatch(self, operation: Operation, params: Any, ctx: CallContext) -> Any:
+        """Run ``operation``: capability check from the table, then the method."""
+        self.check_capability(operation)
+        return await self._methods[operation.name](params, ctx)
+
+    def check_capability(self, operation: Operation) -> None:
+        """Refuse operations the card does not declare (spec §3.3.4)."""
+        need = operation.requires
+        if need is Capability.STREAMING and not self.agent.streaming:
+            raise UnsupportedOperationError(
+                f"{operation.name} needs streaming, which this agent does not support "
+                "(capabilities.streaming is false); use SendMessage and GetTask instead"
+            )
+        if need is Capability.PUSH_NOTIFICATIONS and not self.agent.push_notifications:
+            raise PushNotificationNotSupportedError(
+                "This agent does not support push notifications "
+                "(capabilities.pushNotifications is false); poll GetTask or use streaming"
+            )
+        if need is Capability.EXTENDED_AGENT_CARD and not self.agent.declare_extended_card:
+            raise UnsupportedOperationError(
+                "This agent has no extended agent card (capabilities.extendedAgentCard is false)"
+            )
+
+    # --- SendMessage / SendStreamingMessage ---------------------------------------------
+
+    async def _prepare(self, req: SendMessageRequest, ctx: CallContext) -> tuple[Execution, TaskRecord | None]:
+        msg = req.message
+        if msg.role is not Role.USER:
+            raise InvalidParamsError(
+                f"message.role must be ROLE_USER for a client message (got {msg.role.value})",
+                field_violations=[("message.role", "must be ROLE_USER")],
+            )
+        config = req.configuration
+        if config is not None:
+            _check_history_length(config.history_length, "configuration.historyLength")
+            if config.task_push_notification_config is not None and not self.agent.push_notifications:
+                raise PushNotificationNotSupportedError(
+                    "configuration.taskPushNotificationConfig was given, but this agent does "
+                    "not support push notifications"
+                )
+        self._check_input_modes(req)
+        scope = ctx.scope(req.tenant)
+        if msg.task_id:
+            record = await self.store.get(msg.task_id, scope=scope)
+            if record is None:
+                raise TaskNotFoundError(f"Task {msg.task_id} not found", metadata={"taskId": msg.task_id})
+            task = record.task
+            state = task.status.state
+            if lifecycle.is_terminal(state):
+                # spec §3.1.1 / §3.2: terminal tasks are immutable; continue in a new task.
+                raise UnsupportedOperationError(
+                    f"Task {task.id} is {state.name} and accepts no more messages; send a new "
+                    f"message in context {task.context_id} (optionally with referenceTaskIds)",
+                    metadata={"taskId": task.id, "state": state.value},
+                )
+            if msg.context_id and msg.context_id != task.context_id:
+                # spec §3.4.3: taskId and contextId that disagree are rejected.
+                raise InvalidParamsError(
+                    f"message.contextId {msg.context_id!r} does not match the context of "
+                    f"task {task.id} ({task.context_id!r})",
+                    field_violations=[("message.contextId", "does not match the task's context")],
+                )
+            if state not in lifecycle.INTERRUPTED or self.runtime.live(task.id) is not None:
+                raise UnsupportedOperationError(
+                    f"Task {task.id} is still {state.name}; send the next message when it "
+                    "asks for input (INPUT_REQUIRED) or authorization (AUTH_REQUIRED)",
+                    metadata={"taskId": task.id, "state": state.value},
+                )
+            execution = Execution(
+                task_id=task.id,
+                context_id=task.context_id,
+                message=msg,
+                request=req,
+                scope=scope,
+                existing=True,
+            )
+            return execution, record
+        execution = Execution(
+            task_id=self.runtime.new_id(),
+            # spec §3.4.1: the server may accept a client-chosen contextId or make one.
+            context_id=msg.context_id or self.runtime.new_id(),
+            message=msg,
+            request=req,
+            scope=scope,
+            existing=False,
+        )
+        return execution, None
+
+    def _check_input_modes(self, req: SendMessageRequest) -> None:
+        accepted = self.agent.default_input_modes
+        if not accepted:
+            return
+        for i, part in enumerate(req.message.parts):
+            if part.media_type and not any(
+                fnmatch.fnmatchcase(part.media_type.split(";")[0].strip().lower(), m.lower())
+                for m in accepted
+            ):
+                raise ContentTypeNotSupportedError(
+                    f"message.parts[{i}] has media type {part.media_type!r}; this agent "
+                    f"accepts {', '.join(accepted)}",
+                    field_violations=[(f"message.parts[{i}].mediaType", "not accepted")],
+                )
+
+    def _start(self, execution: Execution, record: TaskRecord | None) -> Subscription:
+        if self.runtime.live(execution.task_id) is not None:
+            raise UnsupportedOperationError(
+                f"Task {execution.task_id} is already processing a message",
+                metadata={"taskId": execution.task_id},
+            )
+        sub = self._subscribe(execution.task_id, execution.scope)
+        try:
+            self.runtime.start(execution, record)
+        except BaseException:
+            sub.close()
+            raise
+        return sub
+
+    def _subscribe(self, task_id: str, scope: Scope) -> Subscription:
+        async def catch_up(after: int) -> list[StoredEvent]:
+            return await self.store.events(task_id, after=after, scope=scope)
+
+        return self.runtime.broker.subscribe(task_id, catch_up=catch_up)
+
+    async def _reload(self, task_id: str, scope: Scope) -> Task:
+        record = await self.store.get(task_id, scope=scope)
+        if record is None:
+            raise InternalError(f"Task {task_id} vanished while it was running")
+        return record.task
+
+    async def send_message(self, req: SendMessageRequest, ctx: CallContext) -> SendMessageResponse:
+        """SendMessage (spec §3.1.1): blocking by default, or ``returnImmediately``."""
+        execution, record = await self._prepare(req, ctx)
+        config = req.configuration
+        immediately = config is not None and config.return_immediately
+        last: Task | None = None
+        with self._start(execution, record) as sub:
+            async for update in sub:
+                if update.final:
+                    last = update.task or last
+                    break
+                event = update.event
+                assert event is not None
+                if event.message is not None:
+                    return SendMessageResponse(message=event.message)
+                last = update.task or await self._reload(execution.task_id, execution.scope)
+                if immediately or lifecycle.ends_stream(last.status.state):
+                    break
+        if last is None:
+            raise InternalError("The agent ended without a task or a reply")
+        history = None if config is None else config.history_length
+        return SendMessageResponse(task=trim_task(last, history))
+
+    async def send_streaming_message(self, req: SendMessageRequest, ctx: CallContext) -> EventStream:
+        """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
+        execution, record = await self._prepare(req, ctx)
+        sub = self._start(execution, record)
+        return EventStream(sub, self._turn_events(sub, execution))
+
+    async def _turn_events(self, sub: Subscription, x: Execution) -> Events:
+        first = True
+        async for update in sub:
+            if update.final:
+                return
+            event = update.event
+            assert event is not None
+            if event.message is not None:
+                yield None, event  # spec §4.1: a message-only stream is one message
+                return
+            if first and event.task is None:
+                # The stream's first event is the task (digest §4.1); on a follow-up that
+                # is the snapshot after the resume.
+                snapshot = update.task or await self._reload(x.task_id, x.scope)
+                event = StreamResponse(task=snapshot)
+            first = False
+            yield update.seq, event
+            state = _state_after(update)
+            if state is not None and lifecycle.ends_stream(state):
+                return
+
+    # --- Get / List / Cancel / Subscribe ------------------------------------------------
+
+    async def _visible(self, task_id: str, scope: Scope) -> TaskRecord:
+        record = await self.store.get(task_id, scope=scope)
+        if record is None:
+            raise TaskNotFoundError(f"Task {task_id} not found", metadata={"taskId": task_id})
+        return record
+
+    async def get_task(self, req: GetTaskRequest, ctx: CallContext) -> Task:
+        """GetTask (spec §3.1.3)."""
+        _check_history_length(req.history_length, "historyLength")
+        record = await self._visible(req.id, ctx.scope(req.tenant))
+        return trim_task(record.task, req.history_length)
+
+    async def list_tasks(self, req: ListTasksRequest, ctx: CallContext) -> ListTasksResponse:
+        """ListTasks (spec §3.1.4): filters, newest first, cursor pages."""
+        size = DEFAULT_PAGE_SIZE if req.page_size is None else req.page_size
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidParamsError(
+                f"pageSize must be between 1 and {MAX_PAGE_SIZE} (got {size})",
+                field_violations=[("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")],
+            )
+        _check_history_length(req.history_length, "historyLength")
+        page = await self.store.list(
+            TaskQuery(
+                scope=ctx.scope(req.tenant),
+                context_id=req.context_id,
+                state=None if req.status is TaskState.UNSPECIFIED else req.status,
+                status_after=req.status_timestamp_after,
+                page_size=size,
+                cursor=req.page_token,
+            )
+        )
+        artifacts = bool(req.include_artifacts)
+        return ListTasksResponse(
+            tasks=tuple(trim_task(t, req.history_length, artifacts=artifacts) for t in page.tasks),
+            next_page_token=page.next_cursor,
+            page_size=size,
+            total_size=page.total_size,
+        )
+
+    async def cancel_task(self, req: CancelTaskRequest, ctx: CallContext) -> Task:
+        """CancelTask (spec §3.1.5): reaches the running agent; the task ends CANCELED."""
+        scope = ctx.scope(req.tenant)
+        record = await self._visible(req.id, scope)
+        execution = self.runtime.live(req.id)
+        if execution is not None and not lifecycle.is_terminal(record.task.status.state):
+            execution.cancel("canceled by client")
+            with anyio.move_on_after(CANCEL_WAIT):
+                await execution.done.wait()
+            record = await self._visible(req.id, scope)
+        while True:
+            state = record.task.status.state
+            if lifecycle.is_terminal(state):
+                if state is TaskState.CANCELED and execution is not None:
+                    return record.task
+                raise TaskNotCancelableError(
+                    f"Task {req.id} is {state.name} and can no longer be canceled",
+                    metadata={"taskId": req.id, "state": state.value},
+                )
+            try:
+                record = await self.runtime.force_state(record, TaskState.CANCELED, None)
+                return record.task
+            except ConflictError:
+                record = await self._visible(req.id, scope)
+
+    async def subscribe_to_task(
+        self, req: SubscribeToTaskRequest, ctx: CallContext, *, last_event_id: str | None = None
+    ) -> EventStream:
+        """SubscribeToTask (spec §3.1.6): snapshot (or the missed events), then live events.
+
+        With ``last_event_id`` (SSE ``Last-Event-ID``) the stream starts with the events
+        after that sequence number instead of a snapshot, so a reconnecting subscriber
+        gets exactly what it missed.
+        """
+        scope = ctx.scope(req.tenant)
+        record = await self._visible(req.id, scope)
+        after: int | None = None
+        if last_event_id is not None:
+            if not last_event_id.strip().isdigit():
+                raise InvalidParamsError(
+                    f"Last-Event-ID must be an event sequence number (got {last_event_id!r})",
+                    field_violations=[("Last-Event-ID", "must be a non-negative integer")],
+                )
+            after = int(last_event_id)
+        elif lifecycle.is_terminal(record.task.status.state):
+            raise UnsupportedOperationError(
+                f"Task {req.id} is {record.task.status.state.name}; a finished task cannot be "
+                "subscribed to — use GetTask",
+                metadata={"taskId": req.id},
+            )
+        sub = self._subscribe(req.id, scope)
+        return EventStream(sub, self._subscription_events(sub, req.id, scope, after))
+
+    async def _subscription_events(self, sub: Subscription, task_id: str, scope: Scope, after: int | None) -> Events:
+        record = await self._visible(task_id, scope)  # re-read: nothing falls in the gap
+        if after is None:
+            yield record.version, StreamResponse(task=record.task)
+            sub.last_seq = record.version
+            if lifecycle.is_terminal(record.task.status.state):
+                return
+        else:
+            for stored in await self.store.events(task_id, after=after, scope=scope):
+                yield stored.seq, stored.event
+                sub.last_seq = stored.seq
+            if lifecycle.is_terminal(record.task.status.state) and sub.last_seq >= record.version:
+                return
+        async for update in sub:
+            if update.final or update.event is None or update.seq == 0:
+                continue
+            yield update.seq, update.event
+            state = _state_after(update)
+            # spec §3.1.6: a subscription ends when the task is terminal.
+            if state is not None and lifecycle.is_terminal(state):
+                return
+
+    # --- push configs (capability off until push delivery exists) -----------------------
+
+    async def create_push_config(self, req: TaskPushNotificationConfig, ctx: CallContext) -> TaskPushNotificationConfig:
+        """CreateTaskPushNotificationConfig (spec §3.1.7)."""
+        raise self._no_push()
+
+    async def get_push_config(self, req: GetTaskPushNotificationConfigRequest, ctx: CallContext) -> TaskPushNotificationConfig:
+        """GetTaskPushNotificationConfig (spec §3.1.8)."""
+        raise self._no_push()
+
+    async def list_push_configs(
+        self, req: ListTaskPushNotificationConfigsRequest, ctx: CallContext
+    ) -> ListTaskPushNotificationConfigsResponse:
+        """ListTaskPushNotificationConfigs (spec §3.1.9)."""
+        raise self._no_push()
+
+    async def delete_push_config(self, req: DeleteTaskPushNotificationConfigRequest, ctx: CallContext) -> Empty:
+        """DeleteTaskPushNotificationConfig (spec §3.1.10)."""
+        raise self._no_push()
+
+    def _no_push(self) -> PushNotificationNotSupportedError:
+        # Reached only if a caller skips dispatch(); the card never declares push today.
+        return PushNotificationNotSupportedError("This agent does not support push notifications")
+
+    # --- extended card ------------------------------------------------------------------
+
+    async def get_extended_agent_card(self, req: GetExtendedAgentCardRequest, ctx: CallContext) -> AgentCard:
+        """GetExtendedAgentCard (spec §3.1.11)."""
+        if self._extended_card is None:
+            raise ExtendedAgentCardNotConfiguredError(
+                "The card declares an extended agent card, but none is configured"
+            )
+        return self._extended_card()

@@ -1,0 +1,361 @@
+"""The task runtime: runs agent executions in one owned task group and records events.
+
+Theory of operation.
+
+* :class:`Runtime` is an async context manager. Inside it, one anyio task group owns
+  every agent execution; nothing is detached. A request that starts work returns (or its
+  client disconnects) without affecting the execution: the work belongs to the runtime,
+  not to the request (spec §3.5.2: closing a stream never affects the task).
+* An :class:`Execution` is one call of the agent for one incoming message. Its
+  :class:`Recorder` is the only writer of that task in this process: each progress call
+  becomes one event, checked against the lifecycle table, appended to the store with
+  optimistic concurrency, then published to the :class:`~accord.server.broker.Broker`.
+* Cancel (CancelTask) cancels the execution's cancel scope; the execution records
+  CANCELED under a shielded scope. Shutdown does the same for every live execution,
+  recording FAILED ("interrupted by shutdown") within a grace period.
+* Recovery: on entry, tasks a previous process left SUBMITTED or WORKING (it crashed or
+  was killed) are marked FAILED with a message saying the work was interrupted, so no
+  task stays WORKING forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from accord.errors import ConflictError, InvalidAgentResponseError
+from accord.protocol import lifecycle
+from accord.stores import Scope, TaskRecord, TaskStore
+from accord.types import (
+    UNSET,
+    Artifact,
+    Message,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+    format_timestamp,
+    replace,
+)
+
+from .agent import Agent, Content, TaskContext, agent_message
+from .broker import Broker, Update
+
+__all__ = ["Execution", "Recorder", "Runtime", "now_timestamp"]
+
+logger = logging.getLogger(__name__)
+
+#: How long shutdown waits for executions to record their interruption.
+SHUTDOWN_GRACE = 5.0
+
+
+def now_timestamp() -> str:
+    """The current time as a canonical ProtoJSON timestamp."""
+    return format_timestamp(datetime.now(UTC))
+
+
+class Recorder:
+    """The single writer of one task's events within an execution."""
+
+    def __init__(self, runtime: Runtime, execution: Execution, record: TaskRecord | None) -> None:
+        self._runtime = runtime
+        self._x = execution
+        self.record = record
+        self.replied = False
+        #: True once the turn is over (terminal or interrupted state, or a reply).
+        self.ended = False
+        self._lock = anyio.Lock()
+
+    @property
+    def task(self) -> Task | None:
+        return None if self.record is None else self.record.task
+
+    def _ensure_open(self, what: str) -> None:
+        if self.ended:
+            state = self.task.status.state.name if self.task else "replied"
+            raise RuntimeError(
+                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
+                "return from the agent (a follow-up message starts a new call)"
+            )
+
+    async def status(self, state: TaskState, content: Content | None, *, data: Any = UNSET) -> None:
+        async with self._lock:
+            self._ensure_open(f"set state {state.name}")
+            await self._write_status(state, content, data=data)
+
+    async def _write_status(
+        self, state: TaskState, content: Content | None, *, data: Any = UNSET
+    ) -> None:
+        message = agent_message(
+            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
+        )
+        status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
+        await self._create_if_needed()
+        assert self.record is not None
+        event = TaskStatusUpdateEvent(
+            task_id=self._x.task_id, context_id=self._x.context_id, status=status
+        )
+        task = lifecycle.apply(self.record.task, event)
+        await self._write(task, StreamResponse(status_update=event))
+        if lifecycle.ends_stream(state):
+            self.ended = True
+
+    async def artifact(self, artifact: Artifact, *, append: bool, last_chunk: bool) -> None:
+        async with self._lock:
+            self._ensure_open("publish an artifact")
+            await self._create_if_needed()
+            assert self.record is not None
+            if append and all(
+                a.artifact_id != artifact.artifact_id for a in self.record.task.artifacts
+            ):
+                raise ValueError(
+                    f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
+                )
+            event = TaskArtifactUpdateEvent(
+                task_id=self._x.task_id,
+                context_id=self._x.context_id,
+                artifact=artifact,
+                append=append,
+                last_chunk=last_chunk,
+            )
+            task = lifecycle.apply(self.record.task, event)
+            await self._write(task, StreamResponse(artifact_update=event))
+
+    async def reply(self, content: Content, *, data: Any = UNSET) -> None:
+        async with self._lock:
+            self._ensure_open("reply")
+            if self.record is not None:
+                raise RuntimeError(
+                    "reply() answers with a Message instead of a task, but this message "
+                    "already has a task; use complete(...) to finish it with a message"
+                )
+            message = agent_message(content, context_id=self._x.context_id, data=data)
+            if message is None:
+                raise ValueError("reply() needs content")
+            self.replied = True
+            self.ended = True
+            self._runtime.broker.publish(
+                self._x.task_id, Update(seq=0, event=StreamResponse(message=message), task=None)
+            )
+
+    async def _create_if_needed(self) -> None:
+        if self.record is not None:
+            return
+        x = self._x
+        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
+        task = Task(
+            id=x.task_id,
+            context_id=x.context_id,
+            status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
+            history=history,
+        )
+        event = StreamResponse(task=task)
+        self.record = await self._runtime.store.create(task, event, scope=x.scope)
+        self._runtime.broker.publish(x.task_id, Update(seq=1, event=event, task=task))
+
+    async def _write(self, task: Task, event: StreamResponse) -> None:
+        assert self.record is not None
+        record = await self._runtime.store.append(
+            task, event, expected_version=self.record.version
+        )
+        self.record = record
+        self._runtime.broker.publish(
+            self._x.task_id, Update(seq=record.version, event=event, task=task)
+        )
+
+    async def resume(self) -> None:
+        """Record the client's follow-up message and move the task back to WORKING."""
+        async with self._lock:
+            assert self.record is not None
+            x = self._x
+            status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
+            event = TaskStatusUpdateEvent(task_id=x.task_id, context_id=x.context_id, status=status)
+            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(task, replace(x.message, task_id=x.task_id, context_id=x.context_id))
+            await self._write(task, StreamResponse(status_update=event))
+
+    async def finish(self, state: TaskState, text: str | None) -> None:
+        """End the turn from the framework's side (auto-complete, error, cancel)."""
+        async with self._lock:
+            if self.ended:
+                return
+            await self._write_status(state, text)
+
+
+@dataclass(eq=False)
+class Execution:
+    """One call of the agent for one incoming message."""
+
+    task_id: str
+    context_id: str
+    message: Message
+    request: SendMessageRequest
+    scope: Scope
+    existing: bool
+    recorder: Recorder = None  # type: ignore[assignment]  # set by Runtime.start
+    cancel_scope: anyio.CancelScope | None = None
+    cancel_reason: str | None = None
+    done: anyio.Event = None  # type: ignore[assignment]
+
+    def cancel(self, reason: str) -> None:
+        """Ask the execution to stop; it records the end state itself."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
+
+
+class Runtime:
+    """Owns the task group that runs executions, the broker, and the store."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        store: TaskStore,
+        *,
+        broker: Broker | None = None,
+        id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.agent = agent
+        self.store = store
+        self.broker = broker or Broker()
+        self.new_id = id_factory
+        self._tg: TaskGroup | None = None
+        self._live: dict[str, Execution] = {}
+        self._closing = False
+
+    @property
+    def running(self) -> bool:
+        """True between entry and exit."""
+        return self._tg is not None and not self._closing
+
+    async def __aenter__(self) -> Runtime:
+        await self.recover()
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        self._closing = True
+        for execution in list(self._live.values()):
+            execution.cancel("shutdown")
+        tg, self._tg = self._tg, None
+        assert tg is not None
+        with anyio.move_on_after(SHUTDOWN_GRACE) as grace:
+            for execution in list(self._live.values()):
+                await execution.done.wait()
+        if grace.cancelled_caught:
+            tg.cancel_scope.cancel()
+        return await tg.__aexit__(*exc_info)
+
+    async def recover(self) -> int:
+        """Mark tasks left SUBMITTED/WORKING by a previous process as FAILED."""
+        count = 0
+        for record in await self.store.unfinished():
+            if record.task.id in self._live:
+                continue
+            try:
+                await self.force_state(
+                    record,
+                    TaskState.FAILED,
+                    "Task interrupted: the server stopped while this task was running. "
+                    "Send the request again to retry.",
+                )
+                count += 1
+            except ConflictError:
+                continue
+        if count:
+            logger.warning("marked %d interrupted task(s) as FAILED after restart", count)
+        return count
+
+    def live(self, task_id: str) -> Execution | None:
+        """The execution currently running for ``task_id`` in this process, if any."""
+        return self._live.get(task_id)
+
+    def start(self, execution: Execution, record: TaskRecord | None) -> None:
+        """Run ``execution`` in the runtime's task group."""
+        if self._tg is None or self._closing:
+            raise RuntimeError("the runtime is not running (is the ASGI lifespan enabled?)")
+        execution.recorder = Recorder(self, execution, record)
+        execution.done = anyio.Event()
+        self._live[execution.task_id] = execution
+        self._tg.start_soon(self._run, execution, name=f"accord-task-{execution.task_id}")
+
+    async def _run(self, x: Execution) -> None:
+        recorder = x.recorder
+        try:
+            with anyio.CancelScope() as scope:
+                x.cancel_scope = scope
+                if x.cancel_reason is not None:
+                    scope.cancel()
+                try:
+                    if x.existing:
+                        await recorder.resume()
+                    await self.agent.execute(TaskContext(x))
+                except Exception as exc:
+                    await self._fail(x, exc)
+                else:
+                    if not recorder.replied:
+                        await recorder.finish(TaskState.COMPLETED, None)
+            if x.cancel_reason is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._record_cancel(x)
+        finally:
+            self._live.pop(x.task_id, None)
+            self.broker.publish(x.task_id, Update(seq=0, event=None, task=recorder.task, final=True))
+            x.done.set()
+
+    async def _fail(self, x: Execution, exc: Exception) -> None:
+        logger.exception("agent %r failed on task %s", self.agent.name, x.task_id)
+        if x.recorder.ended:
+            return
+        if isinstance(exc, InvalidAgentResponseError):
+            text = f"Agent error: {exc.message}"
+        else:
+            text = f"Agent error: {type(exc).__name__}: {exc}"
+        try:
+            await x.recorder.finish(TaskState.FAILED, text)
+        except Exception:
+            logger.exception("could not record the failure of task %s", x.task_id)
+
+    async def _record_cancel(self, x: Execution) -> None:
+        if x.recorder.ended:
+            return
+        if x.cancel_reason == "shutdown":
+            state, text = TaskState.FAILED, "Task interrupted: the server shut down."
+        else:
+            state, text = TaskState.CANCELED, None
+        try:
+            await x.recorder.finish(state, text)
+        except Exception:
+            logger.exception("could not record the end of task %s", x.task_id)
+
+    async def force_state(self, record: TaskRecord, state: TaskState, text: str | None) -> TaskRecord:
+        """Write a status change to a task with no live execution (cancel, recovery).
+
+        Raises:
+            ConflictError: someone else wrote the task first.
+        """
+        task = record.task
+        message = agent_message(text, task_id=task.id, context_id=task.context_id)
+        status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
+        event = TaskStatusUpdateEvent(task_id=task.id, context_id=task.context_id, status=status)
+        new_task = lifecycle.apply(task, event)
+        stored = await self.store.append(
+            new_task, StreamResponse(status_update=event), expected_version=record.version
+        )
+        self.broker.publish(
+            task.id,
+            Update(seq=stored.version, event=StreamResponse(status_update=event), task=new_task),
+        )
+        return stored

@@ -1,0 +1,284 @@
+"""A bounded in-memory :class:`~accord.stores.base.TaskStore` for development and tests.
+
+Theory of operation. All state lives in plain dicts owned by the event loop: every
+method runs to completion without awaiting, so each call is atomic with respect to the
+others and no lock is needed. Stored values are frozen msgspec Structs, so nothing is
+copied.
+
+Memory is bounded two ways, both without a background task:
+
+* **Retention.** A finished task (terminal state: COMPLETED, FAILED, CANCELED, REJECTED)
+  expires ``retention`` seconds after its last update, measured on a monotonic clock.
+  ``_finished`` is an ordered dict of finished task ids, oldest update first (an update
+  moves the id to the end), so expiry pops from the front until it meets a task that is
+  still young: each task is popped once, which makes the sweep amortised O(1) per call.
+  The sweep runs at the start of every call, so an expired task is never returned.
+* **Capacity.** When ``max_tasks`` tasks are stored, creating one more evicts the
+  finished task with the oldest update. Unfinished tasks are never evicted: if every
+  stored task is unfinished the create fails with :class:`~accord.errors.StoreError`.
+
+Each task's event log is a list held next to the task, so the log of an evicted or
+expired task goes with it. A per-``(tenant, owner)`` index keeps ListTasks from scanning
+other callers' tasks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+
+from accord.errors import ConflictError, StoreError
+from accord.stores._common import (
+    TERMINAL_STATES,
+    UNFINISHED_STATES,
+    SortKey,
+    decode_cursor,
+    effective_page_size,
+    effective_state,
+    effective_timestamp,
+    encode_cursor,
+    now_timestamp,
+    sort_key,
+    visible,
+)
+from accord.stores.base import Scope, StoredEvent, TaskPage, TaskQuery, TaskRecord
+
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Callable, Iterable
+
+    from accord.types import StreamResponse, Task
+
+__all__ = ["MemoryTaskStore"]
+
+
+@dataclass(slots=True)
+class _Entry:
+    record: TaskRecord
+    events: list[StoredEvent]
+    key: SortKey
+    #: Wall-clock time of the last write, for ``purge_finished`` of tasks without a
+    #: status timestamp.
+    updated_at: str
+
+
+class MemoryTaskStore:
+    """Keep tasks and their event logs in memory, bounded by retention and a task cap.
+
+    Args:
+        retention: seconds a finished task is kept after its last update.
+        max_tasks: most tasks held at once (None: unbounded); at the cap, creating a
+            task evicts the finished task updated longest ago.
+        clock: monotonic clock in seconds, for retention (tests inject a fake one).
+
+    Data does not survive the process; use :class:`~accord.stores.SQLiteTaskStore` for
+    that.
+    """
+
+    def __init__(
+        self,
+        retention: float = 3600.0,
+        max_tasks: int | None = 100_000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if retention < 0:
+            raise ValueError("retention must be >= 0 seconds")
+        if max_tasks is not None and max_tasks < 1:
+            raise ValueError("max_tasks must be >= 1 or None")
+        self._retention = retention
+        self._max_tasks = max_tasks
+        self._clock = clock
+        self._tasks: dict[str, _Entry] = {}
+        self._by_scope: dict[tuple[str, str], dict[str, None]] = {}
+        #: Finished task id -> clock time of its last update, oldest first.
+        self._finished: OrderedDict[str, float] = OrderedDict()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def create(
+        self, task: Task, event: StreamResponse, *, scope: Scope
+    ) -> TaskRecord:
+        """Store a new task (version 1) and its first event (seq 1).
+
+        Raises:
+            ConflictError: a task with this id already exists.
+            StoreError: the store is full of unfinished tasks.
+        """
+        owner = scope.owner
+        if owner is None:
+            raise ValueError("create needs a concrete owner (scope.owner is None)")
+        self._expire()
+        if task.id in self._tasks:
+            raise ConflictError(f"task {task.id!r} already exists")
+        if self._max_tasks is not None and len(self._tasks) >= self._max_tasks:
+            self._evict_one()
+        record = TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
+        self._tasks[task.id] = _Entry(
+            record=record,
+            events=[StoredEvent(task_id=task.id, seq=1, event=event)],
+            key=sort_key(task),
+            updated_at=now_timestamp(),
+        )
+        self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
+        self._track(task)
+        return record
+
+    async def get(self, task_id: str, *, scope: Scope) -> TaskRecord | None:
+        """Return the task if it exists within ``scope``, else None."""
+        self._expire()
+        entry = self._tasks.get(task_id)
+        if entry is None or not visible(scope, entry.record.owner, entry.record.tenant):
+            return None
+        return entry.record
+
+    async def append(
+        self, task: Task, event: StreamResponse, *, expected_version: int
+    ) -> TaskRecord:
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+
+        Raises:
+            ConflictError: the task is at another version, or does not exist.
+        """
+        self._expire()
+        entry = self._tasks.get(task.id)
+        if entry is None:
+            raise ConflictError(f"task {task.id!r} does not exist")
+        old = entry.record
+        if old.version != expected_version:
+            raise ConflictError(
+                f"task {task.id!r} is at version {old.version}, not {expected_version}"
+            )
+        seq = expected_version + 1
+        entry.record = TaskRecord(
+            task=task, owner=old.owner, tenant=old.tenant, version=seq
+        )
+        entry.events.append(StoredEvent(task_id=task.id, seq=seq, event=event))
+        entry.key = sort_key(task)
+        entry.updated_at = now_timestamp()
+        self._track(task)
+        return entry.record
+
+    async def events(
+        self, task_id: str, *, after: int, scope: Scope
+    ) -> list[StoredEvent]:
+        """Return the task's events with ``seq > after``, oldest first.
+
+        Returns an empty list when the task is not visible within ``scope``.
+        """
+        self._expire()
+        entry = self._tasks.get(task_id)
+        if entry is None or not visible(scope, entry.record.owner, entry.record.tenant):
+            return []
+        # seq n is at index n - 1: the events after ``after`` start at index ``after``.
+        return entry.events[max(after, 0) :]
+
+    async def list(self, query: TaskQuery) -> TaskPage:
+        """Return one page of the tasks matching ``query`` (spec §3.1.4).
+
+        Raises:
+            InvalidParamsError: the cursor is not one this store issued.
+        """
+        below = decode_cursor(query.cursor) if query.cursor else None
+        self._expire()
+        state = effective_state(query.state)
+        after = effective_timestamp(query.status_after)
+        context_id = query.context_id
+        matching = [
+            entry
+            for entry in self._candidates(query.scope)
+            if (not context_id or entry.record.task.context_id == context_id)
+            and (state is None or entry.record.task.status.state == state)
+            and (after is None or entry.key[0] >= after)
+        ]
+        remaining = (
+            matching if below is None else [e for e in matching if e.key < below]
+        )
+        size = effective_page_size(query.page_size)
+        window = heapq.nlargest(size + 1, remaining, key=lambda e: e.key)
+        page = window[:size]
+        next_cursor = encode_cursor(page[-1].key) if len(window) > size else ""
+        return TaskPage(
+            tasks=tuple(e.record.task for e in page),
+            next_cursor=next_cursor,
+            total_size=len(matching),
+        )
+
+    # ``builtins.list``: in this class body ``list`` names the method above.
+    async def unfinished(self) -> builtins.list[TaskRecord]:
+        """Return every task in SUBMITTED or WORKING state, oldest created first."""
+        self._expire()
+        return [
+            e.record
+            for e in self._tasks.values()
+            if e.record.task.status.state in UNFINISHED_STATES
+        ]
+
+    async def purge_finished(self, *, older_than: str) -> int:
+        """Delete terminal tasks whose status timestamp is before ``older_than``.
+
+        A terminal task without a status timestamp is aged by its last write instead.
+        Returns how many tasks were deleted.
+        """
+        self._expire()
+        cutoff = effective_timestamp(older_than) or ""
+        doomed = [
+            task_id
+            for task_id in self._finished
+            if ((entry := self._tasks[task_id]).key[0] or entry.updated_at) < cutoff
+        ]
+        for task_id in doomed:
+            self._drop(task_id)
+        return len(doomed)
+
+    # --- bookkeeping ----------------------------------------------------------------
+
+    def _candidates(self, scope: Scope) -> Iterable[_Entry]:
+        if scope.owner is None:
+            return (e for e in self._tasks.values() if e.record.tenant == scope.tenant)
+        ids = self._by_scope.get((scope.tenant, scope.owner), {})
+        return (self._tasks[task_id] for task_id in ids)
+
+    def _track(self, task: Task) -> None:
+        """Note a write of ``task``: (re)start its retention clock if it is finished."""
+        if task.status.state in TERMINAL_STATES:
+            self._finished[task.id] = self._clock()
+            self._finished.move_to_end(task.id)
+        else:
+            self._finished.pop(task.id, None)
+
+    def _expire(self) -> None:
+        """Drop finished tasks past their retention (oldest first, amortised O(1))."""
+        finished = self._finished
+        if not finished:
+            return
+        deadline = self._clock() - self._retention
+        while finished:
+            task_id, updated = next(iter(finished.items()))
+            if updated > deadline:
+                break
+            self._drop(task_id)
+
+    def _evict_one(self) -> None:
+        if not self._finished:
+            raise StoreError(
+                f"in-memory task store is full: all {len(self._tasks)} stored tasks "
+                "are unfinished, so none can be evicted (raise max_tasks, or use a "
+                "persistent store)"
+            )
+        self._drop(next(iter(self._finished)))
+
+    def _drop(self, task_id: str) -> None:
+        entry = self._tasks.pop(task_id)
+        self._finished.pop(task_id, None)
+        ids = self._by_scope[(entry.record.tenant, entry.record.owner)]
+        del ids[task_id]
+        if not ids:
+            del self._by_scope[(entry.record.tenant, entry.record.owner)]

@@ -1,0 +1,413 @@
+"""A durable :class:`~accord.stores.base.TaskStore` in one SQLite file (``sqlite3``).
+
+Theory of operation. The store keeps two long-lived connections to the file: a *writer*
+for ``create``/``append``/purges and a *reader* for everything else. In WAL mode readers
+see the last committed state and never wait for the writer, so a slow ListTasks does not
+delay an append. Connections are opened once, in ``__aenter__``, which also applies
+pending migrations (:func:`migrate`); ``sqlite3`` caches each connection's prepared
+statements, so the hot path re-binds instead of re-parsing SQL.
+
+``sqlite3`` blocks, so every store call is exactly one hop through
+``anyio.to_thread.run_sync``, which keeps the store usable on asyncio and trio alike.
+Each connection has a ``CapacityLimiter(1)`` (callers queue on the event loop rather
+than parking worker threads) and a ``threading.Lock`` (a connection is never used by
+two threads at once, whatever the limiter does). A cancelled caller still waits for its
+statement to finish, so a transaction is never abandoned half-way.
+
+Atomicity of ``append`` comes from one ``BEGIN IMMEDIATE`` transaction: read the row's
+version, compare, update the row, insert the event. ``BEGIN IMMEDIATE`` takes SQLite's
+write lock first, so even a second process writing the same file cannot interleave; the
+loser of a race sees the new version and gets :class:`~accord.errors.ConflictError`.
+
+Every ``sqlite3`` exception is re-raised as :class:`~accord.errors.StoreError`.
+
+With ``retention`` set, terminal tasks whose last write is older than ``retention``
+seconds are deleted (events cascade) by a sweep piggy-backed on writes, at most once per
+:data:`RETENTION_SWEEP_INTERVAL`; there is no background task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Self, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from accord.errors import ConflictError, ProtocolError, StoreError
+from accord.stores._common import (
+    TERMINAL_STATES,
+    UNFINISHED_STATES,
+    decode_cursor,
+    effective_page_size,
+    effective_state,
+    effective_timestamp,
+    encode_cursor,
+    now_timestamp,
+    visible,
+)
+from accord.stores._sqlite_db import apply_migrations, connect, migrate, transaction
+from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
+from accord.types import StreamResponse, Task, decode, encode, format_timestamp
+
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Callable, Sequence
+
+    from accord.stores.base import Scope
+
+__all__ = ["RETENTION_SWEEP_INTERVAL", "SQLiteTaskStore", "migrate"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Longest gap (seconds) between two retention sweeps. Expired tasks linger at most this
+#: long past their retention; one sweep is a single indexed DELETE.
+RETENTION_SWEEP_INTERVAL = 60.0
+
+_TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
+_UNFINISHED = tuple(s.value for s in UNFINISHED_STATES)
+
+_SELECT_TASK = "SELECT owner, tenant, version, body FROM tasks WHERE id = ?"
+_SELECT_SCOPE = "SELECT owner, tenant FROM tasks WHERE id = ?"
+_SELECT_VERSION = "SELECT owner, tenant, version FROM tasks WHERE id = ?"
+_INSERT_TASK = (
+    "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
+    " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+)
+_UPDATE_TASK = (
+    "UPDATE tasks SET context_id = ?, state = ?, status_ts = ?, version = ?,"
+    " updated_at = ?, body = ? WHERE id = ? AND version = ?"
+)
+_INSERT_EVENT = (
+    "INSERT INTO task_events (task_id, seq, event, created_at) VALUES (?, ?, ?, ?)"
+)
+_SELECT_EVENTS = (
+    "SELECT seq, event FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq"
+)
+_SELECT_UNFINISHED = (
+    "SELECT owner, tenant, version, body FROM tasks WHERE state IN (?, ?)"
+    " ORDER BY created_at, id"
+)
+_PURGE_BY_STATUS = (
+    f"DELETE FROM tasks WHERE state IN ({', '.join('?' * len(_TERMINAL))})"
+    " AND (CASE WHEN status_ts = '' THEN updated_at ELSE status_ts END) < ?"
+)
+_PURGE_BY_UPDATE = (
+    f"DELETE FROM tasks WHERE state IN ({', '.join('?' * len(_TERMINAL))})"
+    " AND updated_at < ?"
+)
+
+
+@dataclass(slots=True)
+class _Connection:
+    conn: sqlite3.Connection
+    lock: threading.Lock
+    limiter: anyio.CapacityLimiter
+
+
+class SQLiteTaskStore:
+    """Store tasks and their event logs in a SQLite database file.
+
+    Args:
+        path: the database file (created and migrated on open); ``":memory:"`` gives a
+            private in-memory database, for tests.
+        retention: seconds a terminal task is kept after its last write; None keeps it
+            until :meth:`purge_finished` deletes it.
+
+    Use as ``async with SQLiteTaskStore(path) as store: ...``.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, retention: float | None = None
+    ) -> None:
+        if retention is not None and retention < 0:
+            raise ValueError("retention must be >= 0 seconds or None")
+        self._path = os.fspath(path)
+        self._retention = retention
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
+        self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
+
+    async def __aenter__(self) -> Self:
+        if self._writer is not None:
+            raise RuntimeError("SQLiteTaskStore is already open")
+        writer, reader = await anyio.to_thread.run_sync(self._open)
+        self._writer = _Connection(writer, threading.Lock(), anyio.CapacityLimiter(1))
+        self._reader = (
+            self._writer
+            if reader is writer
+            else _Connection(reader, threading.Lock(), anyio.CapacityLimiter(1))
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        writer, reader = self._writer, self._reader
+        if writer is None or reader is None:
+            return
+        sides = [writer] if reader is writer else [writer, reader]
+        self._writer = self._reader = None
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_close, sides)
+
+    def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        try:
+            writer = connect(self._path)
+            try:
+                apply_migrations(writer)
+                reader = writer if self._path == ":memory:" else connect(self._path)
+            except BaseException:
+                writer.close()
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open SQLite task database {self._path!r}: {exc}"
+            ) from exc
+        return writer, reader
+
+    # --- TaskStore ------------------------------------------------------------------
+
+    async def create(
+        self, task: Task, event: StreamResponse, *, scope: Scope
+    ) -> TaskRecord:
+        """Store a new task (version 1) and its first event (seq 1).
+
+        Raises:
+            ConflictError: a task with this id already exists.
+            StoreError: the database failed.
+        """
+        owner = scope.owner
+        if owner is None:
+            raise ValueError("create needs a concrete owner (scope.owner is None)")
+
+        def run(conn: sqlite3.Connection) -> TaskRecord:
+            now = now_timestamp()
+            row = (
+                task.id,
+                scope.tenant,
+                owner,
+                task.context_id,
+                task.status.state.value,
+            )
+            try:
+                with transaction(conn):
+                    conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, _text(task)))
+                    conn.execute(_INSERT_EVENT, (task.id, 1, _text(event), now))
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(f"task {task.id!r} already exists") from exc
+            return TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
+
+        return await self._write(run)
+
+    async def get(self, task_id: str, *, scope: Scope) -> TaskRecord | None:
+        """Return the task if it exists within ``scope``, else None."""
+
+        def run(conn: sqlite3.Connection) -> TaskRecord | None:
+            rows = conn.execute(_SELECT_TASK, (task_id,)).fetchall()
+            if not rows or not visible(scope, rows[0][0], rows[0][1]):
+                return None
+            return _record(rows[0])
+
+        return await self._read(run)
+
+    async def append(
+        self, task: Task, event: StreamResponse, *, expected_version: int
+    ) -> TaskRecord:
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+
+        Raises:
+            ConflictError: the task is at another version, or does not exist.
+            StoreError: the database failed.
+        """
+        seq = expected_version + 1
+
+        def run(conn: sqlite3.Connection) -> TaskRecord:
+            now = now_timestamp()
+            with transaction(conn):
+                rows = conn.execute(_SELECT_VERSION, (task.id,)).fetchall()
+                if not rows:
+                    raise ConflictError(f"task {task.id!r} does not exist")
+                owner, tenant, version = rows[0]
+                if version != expected_version:
+                    raise ConflictError(
+                        f"task {task.id!r} is at version {version},"
+                        f" not {expected_version}"
+                    )
+                state = task.status.state.value
+                changes = (task.context_id, state, _ts(task), seq, now, _text(task))
+                conn.execute(_UPDATE_TASK, (*changes, task.id, expected_version))
+                conn.execute(_INSERT_EVENT, (task.id, seq, _text(event), now))
+            return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
+
+        return await self._write(run)
+
+    async def events(
+        self, task_id: str, *, after: int, scope: Scope
+    ) -> list[StoredEvent]:
+        """Return the task's events with ``seq > after``, oldest first.
+
+        Returns an empty list when the task is not visible within ``scope``.
+        """
+
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            rows = conn.execute(_SELECT_SCOPE, (task_id,)).fetchall()
+            if not rows or not visible(scope, rows[0][0], rows[0][1]):
+                return []
+            return [
+                StoredEvent(
+                    task_id=task_id, seq=seq, event=decode(text, StreamResponse)
+                )
+                for seq, text in conn.execute(
+                    _SELECT_EVENTS, (task_id, after)
+                ).fetchall()
+            ]
+
+        return await self._read(run)
+
+    async def list(self, query: TaskQuery) -> TaskPage:
+        """Return one page of the tasks matching ``query`` (spec §3.1.4).
+
+        Raises:
+            InvalidParamsError: the cursor is not one this store issued.
+            StoreError: the database failed.
+        """
+        below = decode_cursor(query.cursor) if query.cursor else None
+        scope = query.scope
+        where, params = ["tenant = ?"], [scope.tenant]
+        if scope.owner is not None:
+            where.append("owner = ?")
+            params.append(scope.owner)
+        if query.context_id:
+            where.append("context_id = ?")
+            params.append(query.context_id)
+        if (state := effective_state(query.state)) is not None:
+            where.append("state = ?")
+            params.append(state.value)
+        if (after := effective_timestamp(query.status_after)) is not None:
+            # Spec §3.1.4: statusTimestampAfter keeps status.timestamp >= value.
+            where.append("status_ts >= ?")
+            params.append(after)
+        count_sql = f"SELECT count(*) FROM tasks WHERE {' AND '.join(where)}"
+        page_params = list(params)
+        if below is not None:
+            where.append("(status_ts, id) < (?, ?)")
+            page_params.extend(below)
+        size = effective_page_size(query.page_size)
+        page_sql = (
+            f"SELECT status_ts, id, body FROM tasks WHERE {' AND '.join(where)}"
+            f" ORDER BY status_ts DESC, id DESC LIMIT {size + 1}"
+        )
+
+        def run(conn: sqlite3.Connection) -> TaskPage:
+            conn.execute("BEGIN")  # one snapshot for the count and the page
+            try:
+                total = conn.execute(count_sql, params).fetchall()[0][0]
+                rows = conn.execute(page_sql, page_params).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            page = rows[:size]
+            more = len(rows) > size
+            return TaskPage(
+                tasks=tuple(decode(body, Task) for _, _, body in page),
+                next_cursor=encode_cursor((page[-1][0], page[-1][1])) if more else "",
+                total_size=total,
+            )
+
+        return await self._read(run)
+
+    # ``builtins.list``: in this class body ``list`` names the method above.
+    async def unfinished(self) -> builtins.list[TaskRecord]:
+        """Return every task in SUBMITTED or WORKING state, oldest created first."""
+
+        def run(conn: sqlite3.Connection) -> list[TaskRecord]:
+            return [
+                _record(row) for row in conn.execute(_SELECT_UNFINISHED, _UNFINISHED)
+            ]
+
+        return await self._read(run)
+
+    async def purge_finished(self, *, older_than: str) -> int:
+        """Delete terminal tasks (and their events) whose status timestamp is before
+        ``older_than``; a task without a status timestamp is aged by its last write.
+
+        Returns how many tasks were deleted.
+        """
+        cutoff = effective_timestamp(older_than) or ""
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(_PURGE_BY_STATUS, (*_TERMINAL, cutoff)).rowcount
+
+        return await self._write(run)
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        side = self._reader
+        if side is None:
+            raise RuntimeError("SQLiteTaskStore is not open; use 'async with store:'")
+        return await anyio.to_thread.run_sync(_call, side, fn, limiter=side.limiter)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        side = self._writer
+        if side is None:
+            raise RuntimeError("SQLiteTaskStore is not open; use 'async with store:'")
+        return await anyio.to_thread.run_sync(
+            self._call_write, side, fn, limiter=side.limiter
+        )
+
+    def _call_write(
+        self, side: _Connection, fn: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        result = _call(side, fn)
+        if self._retention is not None and time.monotonic() >= self._next_sweep:
+            self._sweep(side, self._retention)
+        return result
+
+    def _sweep(self, side: _Connection, retention: float) -> None:
+        """Delete terminal tasks last written more than ``retention`` seconds ago."""
+        self._next_sweep = time.monotonic() + min(retention, RETENTION_SWEEP_INTERVAL)
+        cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=retention))
+        try:
+            with side.lock:
+                side.conn.execute(_PURGE_BY_UPDATE, (*_TERMINAL, cutoff))
+        except sqlite3.Error as exc:  # the write itself succeeded; retry on a later one
+            _log.warning("retention sweep of %r failed: %s", self._path, exc)
+
+
+def _call(side: _Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` on the connection (in a worker thread), translating driver errors."""
+    with side.lock:
+        try:
+            return fn(side.conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite task store failed: {exc}") from exc
+        except ProtocolError as exc:  # a stored body that no longer decodes
+            raise StoreError(f"SQLite task store holds a corrupt row: {exc}") from exc
+
+
+def _close(sides: Sequence[_Connection]) -> None:
+    for side in sides:
+        with side.lock, suppress(sqlite3.Error):
+            side.conn.close()
+
+
+def _record(row: tuple[str, str, int, str]) -> TaskRecord:
+    owner, tenant, version, body = row
+    return TaskRecord(
+        task=decode(body, Task), owner=owner, tenant=tenant, version=version
+    )
+
+
+def _ts(task: Task) -> str:
+    return task.status.timestamp or ""
+
+
+def _text(value: Task | StreamResponse) -> str:
+    return encode(value).decode("utf-8")

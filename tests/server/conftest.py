@@ -1,0 +1,168 @@
+"""Server test fixtures: a real uvicorn on 127.0.0.1 (port 0) in a thread, and a raw wire client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from accord.bindings import rest
+from accord.protocol import op
+from accord.server import A2AApp
+from accord.stores import SQLiteTaskStore
+from accord.types import convert
+
+from .scripted import make_agent
+
+V1 = {"A2A-Version": "1.0"}
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on an ephemeral loopback port; yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+class WireError(Exception):
+    """An A2A error as it came over the wire."""
+
+    def __init__(self, status: int, reason: str, code: int | None, message: str, body: Any) -> None:
+        super().__init__(f"{status} {reason} {code} {message}")
+        self.status = status
+        self.reason = reason
+        self.code = code
+        self.message = message
+        self.body = body
+
+
+def _reason(details: Any) -> str:
+    for detail in details if isinstance(details, list) else []:
+        if detail.get("@type", "").endswith("google.rpc.ErrorInfo"):
+            return str(detail.get("reason", ""))
+    return ""
+
+
+class Wire:
+    """Calls operations by name over one binding with raw HTTP; results are plain JSON."""
+
+    def __init__(self, base: str, binding: str, http: httpx.Client) -> None:
+        self.base = base
+        self.binding = binding
+        self.http = http
+        self._id = 0
+
+    def _jsonrpc_body(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._id += 1
+        return {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        params = params or {}
+        if self.binding == "JSONRPC":
+            r = self.http.post(self.base + "/", json=self._jsonrpc_body(method, params), headers=V1)
+            body = r.json()
+            if "error" in body:
+                err = body["error"]
+                raise WireError(r.status_code, _reason(err.get("data")), err["code"], err["message"], body)
+            return body["result"]
+        operation = op(method)
+        verb, path, query, payload = rest.build_request(operation, convert(params, operation.request_type))
+        r = self.http.request(
+            verb,
+            self.base + path,
+            params=query,
+            content=payload,
+            headers={**V1, "Content-Type": "application/a2a+json"},
+        )
+        body = r.json()
+        if r.status_code >= 400:
+            err = body["error"]
+            raise WireError(r.status_code, _reason(err.get("details")), None, err["message"], body)
+        return body
+
+    def stream(
+        self, method: str, params: dict[str, Any], *, headers: dict[str, str] | None = None, limit: int | None = None
+    ) -> list[tuple[str | None, Any]]:
+        """Return the (id, payload) of each SSE event until the server closes (or ``limit``)."""
+        hdrs = {**V1, "Accept": "text/event-stream", **(headers or {})}
+        if self.binding == "JSONRPC":
+            req = self.http.build_request("POST", self.base + "/", json=self._jsonrpc_body(method, params), headers=hdrs)
+        else:
+            operation = op(method)
+            verb, path, query, payload = rest.build_request(operation, convert(params, operation.request_type))
+            req = self.http.build_request(
+                verb, self.base + path, params=query, content=payload, headers={**hdrs, "Content-Type": "application/a2a+json"}
+            )
+        events: list[tuple[str | None, Any]] = []
+        r = self.http.send(req, stream=True)
+        with closing(r):
+            if not r.headers.get("content-type", "").startswith("text/event-stream"):
+                r.read()
+                body = r.json()
+                if self.binding == "JSONRPC":
+                    err = body["error"]
+                    raise WireError(r.status_code, _reason(err.get("data")), err["code"], err["message"], body)
+                err = body["error"]
+                raise WireError(r.status_code, _reason(err.get("details")), None, err["message"], body)
+            event_id: str | None = None
+            data: list[str] = []
+            for line in r.iter_lines():
+                if line.startswith("id:"):
+                    event_id = line[3:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif line == "" and data:
+                    payload_json = json.loads("\n".join(data))
+                    if self.binding == "JSONRPC":
+                        payload_json = payload_json.get("result", payload_json)
+                    events.append((event_id, payload_json))
+                    data = []
+                    if limit is not None and len(events) >= limit:
+                        break
+        return events
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db: Path = tmp_path_factory.mktemp("srv") / "tasks.db"
+    app = A2AApp(make_agent(), store=SQLiteTaskStore(db))
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(params=["JSONRPC", "HTTP+JSON"])
+def wire(request: pytest.FixtureRequest, server_url: str, http: httpx.Client) -> Wire:
+    return Wire(server_url, str(request.param), http)
+
+
+def user_message(text: str, **extra: Any) -> dict[str, Any]:
+    import uuid
+
+    return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": text}], **extra}

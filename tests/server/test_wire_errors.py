@@ -1,0 +1,104 @@
+"""Malformed and hostile input gets spec-shaped errors on each binding."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import V1
+
+
+def rpc(http: httpx.Client, url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    r = http.post(url + "/", content=body, headers={"Content-Type": "application/json", **(V1 if headers is None else headers)})
+    return r.status_code, r.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "rid"),
+    [
+        (b"{not json", -32700, None),
+        (b"[]", -32600, None),
+        (b'[{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}]', -32600, None),
+        (b'{"jsonrpc":"1.0","id":7,"method":"GetTask","params":{"id":"x"}}', -32600, 7),
+        (b'{"jsonrpc":"2.0","id":"s","method":"NoSuchMethod","params":{}}', -32601, "s"),
+        (b'{"jsonrpc":"2.0","id":3,"method":"GetTask","params":{"id":5}}', -32602, 3),
+        (b'{"jsonrpc":"2.0","id":4,"method":"GetTask","params":[1]}', -32602, 4),
+        (b'{"jsonrpc":"2.0","id":5,"method":"SendMessage","params":{"message":{"role":"ROLE_USER"}}}', -32602, 5),
+    ],
+)
+def test_jsonrpc_error_codes(server_url: str, http: httpx.Client, body: bytes, code: int, rid: object) -> None:
+    status, answer = rpc(http, server_url, body)
+    assert status == 200
+    assert answer["jsonrpc"] == "2.0"
+    assert answer["id"] == rid
+    assert answer["error"]["code"] == code
+    assert answer["error"]["message"]
+    for detail in answer["error"].get("data", []):
+        assert "@type" in detail
+
+
+def test_invalid_params_names_the_field(server_url: str, http: httpx.Client) -> None:
+    _, answer = rpc(http, server_url, b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":5}}')
+    assert "id" in answer["error"]["message"]
+
+
+def test_missing_version_header_is_version_not_supported(server_url: str, http: httpx.Client) -> None:
+    _, answer = rpc(
+        http, server_url, b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}', headers={}
+    )
+    assert answer["error"]["code"] == -32009
+    assert "1.0" in answer["error"]["message"]
+
+
+def test_version_as_query_parameter(server_url: str, http: httpx.Client) -> None:
+    r = http.get(server_url + "/tasks/missing", params={"A2A-Version": "1.0"})
+    assert r.status_code == 404
+
+
+def test_patch_version_is_ignored(server_url: str, http: httpx.Client) -> None:
+    r = http.get(server_url + "/tasks/missing", headers={"A2A-Version": "1.0.7"})
+    assert r.status_code == 404
+
+
+def test_rest_unsupported_version(server_url: str, http: httpx.Client) -> None:
+    r = http.get(server_url + "/tasks/x", headers={"A2A-Version": "2.0"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert error["details"][0]["reason"] == "VERSION_NOT_SUPPORTED"
+    assert error["details"][0]["domain"] == "a2a-protocol.org"
+
+
+def test_oversized_body_is_refused(server_url: str, http: httpx.Client) -> None:
+    big = b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"x":"' + b"a" * (11 * 1024 * 1024) + b'"}}'
+    status, answer = rpc(http, server_url, big)
+    assert status == 413
+    assert "limit" in answer["error"]["message"]
+
+
+def test_rest_unknown_route_and_wrong_verb(server_url: str, http: httpx.Client) -> None:
+    r = http.get(server_url + "/nothing/here/at/all", headers=V1)
+    assert r.status_code == 404
+    assert r.json()["error"]["details"][0]["reason"] == "METHOD_NOT_FOUND"
+    r = http.delete(server_url + "/message:send", headers=V1)
+    assert r.status_code == 405
+    assert "POST" in r.headers["allow"]
+
+
+def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
+    r = http.post(server_url + "/message:send", content=b"{oops", headers={**V1, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_wrong_content_type(server_url: str, http: httpx.Client) -> None:
+    r = http.post(server_url + "/message:send", content=b"hello", headers={**V1, "Content-Type": "text/plain"})
+    assert r.status_code == 400
+
+
+def test_both_json_media_types_are_accepted(server_url: str, http: httpx.Client) -> None:
+    body = b'{"message":{"messageId":"m-ct","role":"ROLE_USER","parts":[{"text":"echo ct"}]}}'
+    for ctype in ("application/json", "application/a2a+json; charset=utf-8"):
+        r = http.post(server_url + "/message:send", content=body.replace(b"m-ct", ctype[:16].encode()), headers={**V1, "Content-Type": ctype})
+        assert r.status_code == 200, r.text
+        assert r.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
