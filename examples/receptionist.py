@@ -82,7 +82,10 @@ SKILLS = (
         name="Fetch a call summary",
         description="Summary of a recorded call: caller, duration, topics, outcome.",
         tags=("calls", "summary", "transcripts"),
-        examples=("Summary of call-1001", '{"skill": "fetch_call_summary", "callId": "call-1001"}'),
+        examples=(
+            "Summary of call-1001",
+            '{"skill": "fetch_call_summary", "callId": "call-1001"}',
+        ),
         input_modes=("text/plain", "application/json"),
         output_modes=("text/plain", "application/json"),
     ),
@@ -215,7 +218,11 @@ class _Database:
         self.path = path
         self._ready = False
         self._lock = threading.Lock()
-        self._memory = sqlite3.connect(":memory:", check_same_thread=False) if path == ":memory:" else None
+        self._memory = (
+            sqlite3.connect(":memory:", check_same_thread=False)
+            if path == ":memory:"
+            else None
+        )
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -223,7 +230,9 @@ class _Database:
             with self._lock:
                 yield self._memory
             return
-        with closing(sqlite3.connect(self.path, timeout=5.0, isolation_level=None)) as conn:
+        with closing(
+            sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        ) as conn:
             yield conn
 
     def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -260,7 +269,8 @@ _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?"
 _OFFSET = r"(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})"
 _DATETIME = rf"{_DATE}(?:T|\s+(?:at\s+)?){_TIME}(?:\s?{_OFFSET})?"
-_RANGE = r"\s*(?:-|–|—|/|\bto\b|\buntil\b|\band\b)\s*"
+# Hyphen, en dash, em dash, slash (ISO 8601 intervals), or a word.
+_RANGE = r"\s*(?:-|\u2013|\u2014|/|\bto\b|\buntil\b|\band\b)\s*"
 _WINDOW_PATTERNS = (
     # 2026-12-01T14:00Z to 2026-12-01T15:00Z (also ISO 8601 intervals: start/end)
     re.compile(rf"(?P<start>{_DATETIME}){_RANGE}(?P<end>{_DATETIME})", re.I),
@@ -278,15 +288,18 @@ _WINDOW_PATTERNS = (
     ),
 )
 _MOMENT = re.compile(
-    rf"(?P<date>{_DATE})(?:T|\s+(?:at\s+)?)(?P<time>{_TIME})(?:\s?(?P<tz>{_OFFSET}))?", re.I
+    rf"(?P<date>{_DATE})(?:T|\s+(?:at\s+)?)(?P<time>{_TIME})(?:\s?(?P<tz>{_OFFSET}))?",
+    re.I,
 )
 _DATE_OR_TIME = re.compile(rf"{_DATE}|{_TIME}")
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\s()-]*\d")
 _PHONE_SHAPE = re.compile(r"\+?[\d\s()-]+")
 _CALL_ID = re.compile(r"\bcall[-_\s#]?(\d{3,})\b", re.I)
-_REASON_MARKER = re.compile(r"(?:\breason\s*[:=-]|\bbecause\b|\bsince\b)\s*(?P<reason>.+)", re.I | re.S)
+_REASON_MARKER = re.compile(
+    r"(?:\breason\s*[:=-]|\bbecause\b|\bsince\b)\s*(?P<reason>.+)", re.I | re.S
+)
 _FILLER = re.compile(
-    r"^(?:[\s:;,.\-–—]+|to\s+(?:a\s+)?(?:human|person|manager|supervisor|someone)\b|please\b)+",
+    r"^(?:[\s:;,.\-\u2013\u2014]+|to\s+(?:a\s+)?(?:human|person|manager|supervisor|someone)\b|please\b)+",
     re.I,
 )
 _KEYWORDS = {
@@ -295,7 +308,16 @@ _KEYWORDS = {
     ESCALATE: ("escalate", "escalation", "human", "manager", "supervisor"),
 }
 _URGENT = ("urgent", "emergency", "asap", "immediately", "right now")
-_HIGH = ("angry", "furious", "refund", "charged twice", "legal", "lawyer", "cancel", "complaint")
+_HIGH = (
+    "angry",
+    "furious",
+    "refund",
+    "charged twice",
+    "legal",
+    "lawyer",
+    "cancel",
+    "complaint",
+)
 _LOW = ("no rush", "whenever", "low priority", "not urgent")
 
 _EXAMPLE_PHONE = "+14155550123"
@@ -312,7 +334,9 @@ def _field(data: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-def _skill_of(message: Message, metadata: Mapping[str, Any] | None = None) -> str | None:
+def _skill_of(
+    message: Message, metadata: Mapping[str, Any] | None = None
+) -> str | None:
     """The skill a message asks for, or None when it does not say."""
     for data in _data_dicts(message):
         if "skill" in data:
@@ -340,7 +364,11 @@ def _skill_of(message: Message, metadata: Mapping[str, Any] | None = None) -> st
 def _normalise_phone(raw: Any) -> str:
     text = str(raw).strip()
     digits = re.sub(r"\D", "", text)
-    if not isinstance(raw, str | int) or not _PHONE_SHAPE.fullmatch(text) or "+" in text[1:]:
+    if (
+        not isinstance(raw, str | int)
+        or not _PHONE_SHAPE.fullmatch(text)
+        or "+" in text[1:]
+    ):
         raise _Invalid(
             f"The phone number {text!r} is not valid: use an optional + then 8-15 digits "
             f"(spaces and dashes allowed), e.g. {_EXAMPLE_PHONE} or +1 415-555-0123."
@@ -373,7 +401,9 @@ def _parse_moment(text: str, example: str) -> datetime:
                 f"The time {text!r} is not a valid date and time; use ISO 8601, "
                 f"e.g. {example}."
             ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return (
+        moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    )
 
 
 def _pad(time: str) -> str:
@@ -392,7 +422,9 @@ def _window_from_text(text: str, example: str) -> tuple[datetime, datetime] | No
             continue
         groups = match.groupdict()
         if "start" in groups:
-            return _parse_moment(match["start"], example), _parse_moment(match["end"], example)
+            return _parse_moment(match["start"], example), _parse_moment(
+                match["end"], example
+            )
         date, tz = _pad_date(match["date"]), match["tz"] or ""
         return (
             _parse_moment(f"{date}T{_pad(match['t1'])}{tz}", example),
@@ -410,7 +442,9 @@ def _window_from_data(value: Any, example: str) -> tuple[datetime, datetime]:
     if isinstance(value, str):
         window = _window_from_text(value, example)
         if window is None:
-            raise _Invalid(f"The time window {value!r} is not valid; use e.g. {example}.")
+            raise _Invalid(
+                f"The time window {value!r} is not valid; use e.g. {example}."
+            )
         return window
     if isinstance(value, Mapping):
         start, end = value.get("start"), value.get("end")
@@ -430,7 +464,9 @@ def _strip_windows(text: str) -> str:
 
 def _phone_from_text(text: str) -> str | None:
     for match in _PHONE_CANDIDATE.finditer(_strip_windows(text)):
-        if len(re.sub(r"\D", "", match.group())) >= 5:  # shorter runs are not phone numbers
+        if (
+            len(re.sub(r"\D", "", match.group())) >= 5
+        ):  # shorter runs are not phone numbers
             return match.group().strip()
     return None
 
@@ -483,7 +519,11 @@ def _gather(ctx: TaskContext, example: str) -> _Request:
     messages = _user_messages(ctx)
     request = _Request()
     for message in messages:  # the first message that names a known skill decides
-        extra = ctx.request_metadata if message.message_id == ctx.message.message_id else None
+        extra = (
+            ctx.request_metadata
+            if message.message_id == ctx.message.message_id
+            else None
+        )
         skill = _skill_of(message, extra)
         if skill in SKILL_IDS:
             request.skill = skill
@@ -492,7 +532,9 @@ def _gather(ctx: TaskContext, example: str) -> _Request:
     for index, message in enumerate(messages):
         text = message.text
         for data in _data_dicts(message):
-            if (phone := _field(data, "phone", "phoneNumber", "phone_number")) is not None:
+            if (
+                phone := _field(data, "phone", "phoneNumber", "phone_number")
+            ) is not None:
                 request.phone = phone
             if (window := _field(data, "window")) is not None:
                 request.window = _window_from_data(window, example)
@@ -543,7 +585,11 @@ class Receptionist:
     """
 
     def __init__(
-        self, db: str, *, clock: Callable[[], datetime] | None = None, pause: float = 0.05
+        self,
+        db: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        pause: float = 0.05,
     ) -> None:
         self.db = _Database(db)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -566,7 +612,9 @@ class Receptionist:
         elif request.skill == ESCALATE:
             await self.escalate_to_human(ctx, request)
         else:
-            unknown = f"I do not know the skill {request.skill!r}. " if request.skill else ""
+            unknown = (
+                f"I do not know the skill {request.skill!r}. " if request.skill else ""
+            )
             await ctx.ask_for_input(
                 unknown + _SKILL_LIST, data={"skills": [skill.id for skill in SKILLS]}
             )
@@ -576,9 +624,13 @@ class Receptionist:
         example = self._example_window()
         missing = []
         if request.phone is None:
-            missing.append(("phone", f"the phone number to call (e.g. {_EXAMPLE_PHONE})"))
+            missing.append(
+                ("phone", f"the phone number to call (e.g. {_EXAMPLE_PHONE})")
+            )
         if request.window is None:
-            missing.append(("window", f"the time window for the callback (e.g. {example})"))
+            missing.append(
+                ("window", f"the time window for the callback (e.g. {example})")
+            )
         if missing:
             needs = " and ".join(text for _, text in missing)
             await ctx.ask_for_input(
@@ -586,7 +638,8 @@ class Receptionist:
                 data={"skill": SCHEDULE, "missing": [name for name, _ in missing]},
             )
             return
-        assert request.phone is not None and request.window is not None
+        assert request.phone is not None
+        assert request.window is not None
         try:
             phone = _normalise_phone(request.phone)
             start, end = request.window
@@ -666,7 +719,15 @@ class Receptionist:
         row = await self.db.run(read)
         if row is None:
             return None
-        keys = ("callId", "caller", "phone", "startedAt", "durationSeconds", "summary", "topics")
+        keys = (
+            "callId",
+            "caller",
+            "phone",
+            "startedAt",
+            "durationSeconds",
+            "summary",
+            "topics",
+        )
         call = dict(zip(keys, row, strict=True))
         call["topics"] = json.loads(call["topics"])
         return call
@@ -706,7 +767,8 @@ class Receptionist:
                 data={"skill": ESCALATE, "missing": [name for name, _ in missing]},
             )
             return
-        assert request.call_id is not None and request.reason is not None
+        assert request.call_id is not None
+        assert request.reason is not None
         priority = request.priority or _priority(request.reason)
         if priority not in PRIORITIES:
             await ctx.reject(
@@ -716,7 +778,10 @@ class Receptionist:
         call_id, reason, now = request.call_id, request.reason, _iso(self.clock())
 
         def open_ticket(conn: sqlite3.Connection) -> int | None:
-            if conn.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone()
+                is None
+            ):
                 return None
             cursor = conn.execute(
                 "INSERT INTO escalations (call_id, reason, priority, task_id, created_at) "
@@ -743,7 +808,9 @@ class Receptionist:
             data=ticket,
             name="escalation-ticket",
         )
-        await ctx.complete(f"A human will follow up on {call_id} (ticket {ticket['ticketId']}).")
+        await ctx.complete(
+            f"A human will follow up on {call_id} (ticket {ticket['ticketId']})."
+        )
 
 
 def _unknown_call(call_id: str) -> str:
@@ -773,7 +840,9 @@ def create_agent(
         ),
         version="1.0.0",
         skills=SKILLS,
-        provider=AgentProvider(organization="Accord examples", url="https://example.com/receptionist"),
+        provider=AgentProvider(
+            organization="Accord examples", url="https://example.com/receptionist"
+        ),
         streaming=True,
     )
 

@@ -36,8 +36,10 @@ gRPC statuses and ErrorInfo reasons lives in one table: ``accord.protocol.errors
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "A2AError",
@@ -214,7 +216,7 @@ class ConnectError(TransportError):
     """Raised when the agent cannot be reached (refused, DNS, TLS)."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - mirrors httpx naming, scoped to accord.errors
+class TimeoutError(TransportError):
     """Raised when the agent does not answer within the configured timeout."""
 
 

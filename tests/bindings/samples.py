@@ -220,7 +220,6 @@ def with_tenant(params: Any, tenant: str) -> Any:
     return t.replace(params, tenant=tenant)
 
 
-
 def route_fields(operation_name: str) -> list[str]:
     """Attribute names of the fields bound to the path of the operation's REST route."""
     template = op(operation_name).rest[0].path

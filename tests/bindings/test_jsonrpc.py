@@ -160,7 +160,9 @@ def test_parse_error(body: bytes) -> None:
     assert t.decode_json(jsonrpc.encode_error(None, rej.error))["id"] is None
 
 
-@pytest.mark.parametrize("body", [b"[]", b' [{"jsonrpc":"2.0","id":1,"method":"GetTask"}]'])
+@pytest.mark.parametrize(
+    "body", [b"[]", b' [{"jsonrpc":"2.0","id":1,"method":"GetTask"}]']
+)
 def test_batches_are_refused(body: bytes) -> None:
     rej = rejection(body)
     assert isinstance(rej.error, e.InvalidRequestError)
@@ -212,7 +214,9 @@ def test_missing_or_invalid_id(member: str, what: str) -> None:
     assert rej.request_id is None
 
 
-@pytest.mark.parametrize("method", ["", ',"method":1', ',"method":null', ',"method":["a"]'])
+@pytest.mark.parametrize(
+    "method", ["", ',"method":1', ',"method":null', ',"method":["a"]']
+)
 def test_method_must_be_a_string(method: str) -> None:
     rej = rejection(f'{{"jsonrpc":"2.0","id":"q"{method}}}'.encode())
     assert isinstance(rej.error, e.InvalidRequestError)

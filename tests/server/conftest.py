@@ -28,7 +28,9 @@ V1 = {"A2A-Version": "1.0"}
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn on an ephemeral loopback port; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,7 +50,9 @@ def serve(app: Any) -> Iterator[str]:
 class WireError(Exception):
     """An A2A error as it came over the wire."""
 
-    def __init__(self, status: int, reason: str, code: int | None, message: str, body: Any) -> None:
+    def __init__(
+        self, status: int, reason: str, code: int | None, message: str, body: Any
+    ) -> None:
         super().__init__(f"{status} {reason} {code} {message}")
         self.status = status
         self.reason = reason
@@ -80,14 +84,24 @@ class Wire:
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         params = params or {}
         if self.binding == "JSONRPC":
-            r = self.http.post(self.base + "/", json=self._jsonrpc_body(method, params), headers=V1)
+            r = self.http.post(
+                self.base + "/", json=self._jsonrpc_body(method, params), headers=V1
+            )
             body = r.json()
             if "error" in body:
                 err = body["error"]
-                raise WireError(r.status_code, _reason(err.get("data")), err["code"], err["message"], body)
+                raise WireError(
+                    r.status_code,
+                    _reason(err.get("data")),
+                    err["code"],
+                    err["message"],
+                    body,
+                )
             return body["result"]
         operation = op(method)
-        verb, path, query, payload = rest.build_request(operation, convert(params, operation.request_type))
+        verb, path, query, payload = rest.build_request(
+            operation, convert(params, operation.request_type)
+        )
         r = self.http.request(
             verb,
             self.base + path,
@@ -98,21 +112,39 @@ class Wire:
         body = r.json()
         if r.status_code >= 400:
             err = body["error"]
-            raise WireError(r.status_code, _reason(err.get("details")), None, err["message"], body)
+            raise WireError(
+                r.status_code, _reason(err.get("details")), None, err["message"], body
+            )
         return body
 
     def stream(
-        self, method: str, params: dict[str, Any], *, headers: dict[str, str] | None = None, limit: int | None = None
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
+        limit: int | None = None,
     ) -> list[tuple[str | None, Any]]:
         """Return the (id, payload) of each SSE event until the server closes (or ``limit``)."""
         hdrs = {**V1, "Accept": "text/event-stream", **(headers or {})}
         if self.binding == "JSONRPC":
-            req = self.http.build_request("POST", self.base + "/", json=self._jsonrpc_body(method, params), headers=hdrs)
+            req = self.http.build_request(
+                "POST",
+                self.base + "/",
+                json=self._jsonrpc_body(method, params),
+                headers=hdrs,
+            )
         else:
             operation = op(method)
-            verb, path, query, payload = rest.build_request(operation, convert(params, operation.request_type))
+            verb, path, query, payload = rest.build_request(
+                operation, convert(params, operation.request_type)
+            )
             req = self.http.build_request(
-                verb, self.base + path, params=query, content=payload, headers={**hdrs, "Content-Type": "application/a2a+json"}
+                verb,
+                self.base + path,
+                params=query,
+                content=payload,
+                headers={**hdrs, "Content-Type": "application/a2a+json"},
             )
         events: list[tuple[str | None, Any]] = []
         r = self.http.send(req, stream=True)
@@ -122,9 +154,21 @@ class Wire:
                 body = r.json()
                 if self.binding == "JSONRPC":
                     err = body["error"]
-                    raise WireError(r.status_code, _reason(err.get("data")), err["code"], err["message"], body)
+                    raise WireError(
+                        r.status_code,
+                        _reason(err.get("data")),
+                        err["code"],
+                        err["message"],
+                        body,
+                    )
                 err = body["error"]
-                raise WireError(r.status_code, _reason(err.get("details")), None, err["message"], body)
+                raise WireError(
+                    r.status_code,
+                    _reason(err.get("details")),
+                    None,
+                    err["message"],
+                    body,
+                )
             event_id: str | None = None
             data: list[str] = []
             for line in r.iter_lines():
@@ -165,4 +209,9 @@ def wire(request: pytest.FixtureRequest, server_url: str, http: httpx.Client) ->
 def user_message(text: str, **extra: Any) -> dict[str, Any]:
     import uuid
 
-    return {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": text}], **extra}
+    return {
+        "messageId": str(uuid.uuid4()),
+        "role": "ROLE_USER",
+        "parts": [{"text": text}],
+        **extra,
+    }

@@ -21,5 +21,8 @@ async def work(ctx: TaskContext) -> None:
 
 
 if __name__ == "__main__":
-    app = A2AApp(Agent(work, name="Durable", description="for tests"), store=SQLiteTaskStore(sys.argv[1]))
+    app = A2AApp(
+        Agent(work, name="Durable", description="for tests"),
+        store=SQLiteTaskStore(sys.argv[1]),
+    )
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

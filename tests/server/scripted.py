@@ -8,7 +8,7 @@ from accord.server import Agent, TaskContext
 from accord.types import AgentCard, AgentSkill
 
 
-async def behave(ctx: TaskContext) -> None:  # noqa: C901 - a script, one branch per word
+async def behave(ctx: TaskContext) -> None:
     word, _, rest = ctx.text.partition(" ")
     if ctx.is_follow_up:
         await ctx.add_artifact(f"got {ctx.text}", name="answer")
@@ -67,7 +67,8 @@ class _Gate:
         self.opened = False
 
     async def wait(self) -> None:
-        while not self.opened:
+        # Opened from the test's thread, so an anyio.Event (not thread-safe) won't do.
+        while not self.opened:  # noqa: ASYNC110
             await anyio.sleep(0.01)
 
 
@@ -75,7 +76,10 @@ GATE = _Gate()
 
 
 def make_agent(
-    *, streaming: bool = True, extended: AgentCard | None = None, declare_extended: bool | None = None
+    *,
+    streaming: bool = True,
+    extended: AgentCard | None = None,
+    declare_extended: bool | None = None,
 ) -> Agent:
     return Agent(
         behave,
@@ -83,7 +87,13 @@ def make_agent(
         description="Test agent driven by the first word of each message",
         version="9.9.9",
         skills=[
-            AgentSkill(id="echo", name="Echo", description="Echoes", tags=("test",), examples=("echo hi",))
+            AgentSkill(
+                id="echo",
+                name="Echo",
+                description="Echoes",
+                tags=("test",),
+                examples=("echo hi",),
+            )
         ],
         streaming=streaming,
         extended_card=extended,

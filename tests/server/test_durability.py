@@ -38,7 +38,9 @@ def start(db: Path, port: int) -> subprocess.Popen[bytes]:
             return proc
         except httpx.TransportError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
+                raise RuntimeError(
+                    proc.stderr.read().decode() if proc.stderr else "server died"
+                ) from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")
@@ -57,12 +59,19 @@ def test_kill_9_then_restart_keeps_acknowledged_tasks(tmp_path: Path) -> None:
             for _ in range(5):
                 r = http.post(
                     base + "/message:send",
-                    json={"message": user_message("long"), "configuration": {"returnImmediately": True}},
+                    json={
+                        "message": user_message("long"),
+                        "configuration": {"returnImmediately": True},
+                    },
                     headers=V1,
                 )
                 running.append(r.json()["task"]["id"])
             for _ in range(3):
-                r = http.post(base + "/message:send", json={"message": user_message("quick")}, headers=V1)
+                r = http.post(
+                    base + "/message:send",
+                    json={"message": user_message("quick")},
+                    headers=V1,
+                )
                 done.append(r.json()["task"]["id"])
     finally:
         os.kill(proc.pid, signal.SIGKILL)

@@ -24,7 +24,8 @@ def test_blocking_send_returns_completed_task_with_artifact(wire: Wire) -> None:
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert task["artifacts"][0]["parts"] == [{"text": "hello there"}]
     assert task["artifacts"][0]["name"] == "echo"
-    assert task["id"] and task["contextId"]
+    assert task["id"]
+    assert task["contextId"]
     assert task["history"][0]["role"] == "ROLE_USER"
     assert task["history"][0]["taskId"] == task["id"]
     assert task["status"]["timestamp"].endswith("Z")
@@ -57,7 +58,8 @@ def test_agent_exception_fails_the_task_with_a_useful_message(wire: Wire) -> Non
     task = send(wire, "boom")["task"]
     assert task["status"]["state"] == "TASK_STATE_FAILED"
     text = task["status"]["message"]["parts"][0]["text"]
-    assert "ValueError" in text and "kaboom" in text
+    assert "ValueError" in text
+    assert "kaboom" in text
 
 
 @pytest.mark.parametrize(
@@ -82,7 +84,10 @@ def test_history_length_limits_history(wire: Wire) -> None:
     task = send(wire, "ask")["task"]
     follow = wire.call(
         "SendMessage",
-        {"message": user_message("Ada", taskId=task["id"]), "configuration": {"historyLength": 1}},
+        {
+            "message": user_message("Ada", taskId=task["id"]),
+            "configuration": {"historyLength": 1},
+        },
     )["task"]
     assert len(follow["history"]) == 1
     full = wire.call("GetTask", {"id": task["id"]})
@@ -96,13 +101,16 @@ def test_multi_turn_input_required_then_follow_up_with_task_id_only(wire: Wire) 
     assert first["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
     assert first["status"]["message"]["parts"] == [{"text": "what is your name?"}]
     # spec §3.4.3: only taskId given -> the task's context is used
-    second = wire.call("SendMessage", {"message": user_message("Ada", taskId=first["id"])})["task"]
+    second = wire.call(
+        "SendMessage", {"message": user_message("Ada", taskId=first["id"])}
+    )["task"]
     assert second["id"] == first["id"]
     assert second["contextId"] == first["contextId"]
     assert second["status"]["state"] == "TASK_STATE_COMPLETED"
     assert second["artifacts"][0]["parts"] == [{"text": "got Ada"}]
     texts = [m["parts"][0]["text"] for m in second["history"]]
-    assert texts[0] == "ask" and "Ada" in texts
+    assert texts[0] == "ask"
+    assert "Ada" in texts
 
 
 def test_message_to_terminal_task_is_unsupported(wire: Wire) -> None:
@@ -115,7 +123,10 @@ def test_message_to_terminal_task_is_unsupported(wire: Wire) -> None:
 def test_context_mismatch_is_invalid_params(wire: Wire) -> None:
     task = send(wire, "ask")["task"]
     with pytest.raises(WireError) as err:
-        wire.call("SendMessage", {"message": user_message("x", taskId=task["id"], contextId="other")})
+        wire.call(
+            "SendMessage",
+            {"message": user_message("x", taskId=task["id"], contextId="other")},
+        )
     assert err.value.reason == "INVALID_PARAMS"
 
 
@@ -126,7 +137,9 @@ def test_unknown_task_id_is_task_not_found(wire: Wire) -> None:
 
 
 def test_client_context_id_is_kept(wire: Wire) -> None:
-    task = wire.call("SendMessage", {"message": user_message("echo a", contextId="ctx-mine")})["task"]
+    task = wire.call(
+        "SendMessage", {"message": user_message("echo a", contextId="ctx-mine")}
+    )["task"]
     assert task["contextId"] == "ctx-mine"
 
 

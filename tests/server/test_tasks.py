@@ -34,11 +34,15 @@ def test_negative_history_length_is_invalid(wire: Wire) -> None:
 
 def test_cancel_running_task_reaches_the_agent(wire: Wire) -> None:
     task = wire.call(
-        "SendMessage", {"message": user_message("wait"), "configuration": {"returnImmediately": True}}
+        "SendMessage",
+        {"message": user_message("wait"), "configuration": {"returnImmediately": True}},
     )["task"]
     canceled = wire.call("CancelTask", {"id": task["id"]})
     assert canceled["status"]["state"] == "TASK_STATE_CANCELED"
-    assert wire.call("GetTask", {"id": task["id"]})["status"]["state"] == "TASK_STATE_CANCELED"
+    assert (
+        wire.call("GetTask", {"id": task["id"]})["status"]["state"]
+        == "TASK_STATE_CANCELED"
+    )
     with pytest.raises(WireError) as err:
         wire.call("CancelTask", {"id": task["id"]})
     assert err.value.reason == "TASK_NOT_CANCELABLE"
@@ -46,7 +50,10 @@ def test_cancel_running_task_reaches_the_agent(wire: Wire) -> None:
 
 def test_cancel_input_required_task(wire: Wire) -> None:
     task = new_task(wire, "ask")
-    assert wire.call("CancelTask", {"id": task["id"]})["status"]["state"] == "TASK_STATE_CANCELED"
+    assert (
+        wire.call("CancelTask", {"id": task["id"]})["status"]["state"]
+        == "TASK_STATE_CANCELED"
+    )
 
 
 def test_cancel_terminal_and_unknown(wire: Wire) -> None:
@@ -74,16 +81,22 @@ def test_list_tasks_filters_and_pages(wire: Wire) -> None:
     assert stamps == sorted(stamps, reverse=True)
     # artifacts absent unless requested (spec §3.1.4)
     assert all("artifacts" not in t for t in everything["tasks"])
-    with_artifacts = wire.call("ListTasks", {"contextId": ctx, "includeArtifacts": True})
+    with_artifacts = wire.call(
+        "ListTasks", {"contextId": ctx, "includeArtifacts": True}
+    )
     assert any("artifacts" in t for t in with_artifacts["tasks"])
     # status filter
-    waiting = wire.call("ListTasks", {"contextId": ctx, "status": "TASK_STATE_INPUT_REQUIRED"})
+    waiting = wire.call(
+        "ListTasks", {"contextId": ctx, "status": "TASK_STATE_INPUT_REQUIRED"}
+    )
     assert [t["id"] for t in waiting["tasks"]] == [asked["id"]]
     # pages of 2
     seen: list[str] = []
     token = ""
     while True:
-        page = wire.call("ListTasks", {"contextId": ctx, "pageSize": 2, "pageToken": token})
+        page = wire.call(
+            "ListTasks", {"contextId": ctx, "pageSize": 2, "pageToken": token}
+        )
         assert page["totalSize"] == 6
         assert len(page["tasks"]) <= 2
         seen += [t["id"] for t in page["tasks"]]
@@ -122,13 +135,18 @@ def test_empty_list_has_all_fields(wire: Wire) -> None:
 @pytest.mark.parametrize(
     ("method", "params"),
     [
-        ("CreateTaskPushNotificationConfig", {"taskId": "t", "url": "https://example.com/hook"}),
+        (
+            "CreateTaskPushNotificationConfig",
+            {"taskId": "t", "url": "https://example.com/hook"},
+        ),
         ("GetTaskPushNotificationConfig", {"taskId": "t", "id": "c"}),
         ("ListTaskPushNotificationConfigs", {"taskId": "t"}),
         ("DeleteTaskPushNotificationConfig", {"taskId": "t", "id": "c"}),
     ],
 )
-def test_push_config_operations_are_not_supported(wire: Wire, method: str, params: dict[str, object]) -> None:
+def test_push_config_operations_are_not_supported(
+    wire: Wire, method: str, params: dict[str, object]
+) -> None:
     with pytest.raises(WireError) as err:
         wire.call(method, params)
     assert err.value.reason == "PUSH_NOTIFICATION_NOT_SUPPORTED"
@@ -140,7 +158,9 @@ def test_inline_push_config_is_refused(wire: Wire) -> None:
             "SendMessage",
             {
                 "message": user_message("echo a"),
-                "configuration": {"taskPushNotificationConfig": {"url": "https://example.com/h"}},
+                "configuration": {
+                    "taskPushNotificationConfig": {"url": "https://example.com/h"}
+                },
             },
         )
     assert err.value.reason == "PUSH_NOTIFICATION_NOT_SUPPORTED"

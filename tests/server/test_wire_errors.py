@@ -8,8 +8,17 @@ import pytest
 from .conftest import V1
 
 
-def rpc(http: httpx.Client, url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
-    r = http.post(url + "/", content=body, headers={"Content-Type": "application/json", **(V1 if headers is None else headers)})
+def rpc(
+    http: httpx.Client, url: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:  # type: ignore[type-arg]
+    r = http.post(
+        url + "/",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            **(V1 if headers is None else headers),
+        },
+    )
     return r.status_code, r.json()
 
 
@@ -18,15 +27,29 @@ def rpc(http: httpx.Client, url: str, body: bytes, headers: dict[str, str] | Non
     [
         (b"{not json", -32700, None),
         (b"[]", -32600, None),
-        (b'[{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}]', -32600, None),
+        (
+            b'[{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}]',
+            -32600,
+            None,
+        ),
         (b'{"jsonrpc":"1.0","id":7,"method":"GetTask","params":{"id":"x"}}', -32600, 7),
-        (b'{"jsonrpc":"2.0","id":"s","method":"NoSuchMethod","params":{}}', -32601, "s"),
+        (
+            b'{"jsonrpc":"2.0","id":"s","method":"NoSuchMethod","params":{}}',
+            -32601,
+            "s",
+        ),
         (b'{"jsonrpc":"2.0","id":3,"method":"GetTask","params":{"id":5}}', -32602, 3),
         (b'{"jsonrpc":"2.0","id":4,"method":"GetTask","params":[1]}', -32602, 4),
-        (b'{"jsonrpc":"2.0","id":5,"method":"SendMessage","params":{"message":{"role":"ROLE_USER"}}}', -32602, 5),
+        (
+            b'{"jsonrpc":"2.0","id":5,"method":"SendMessage","params":{"message":{"role":"ROLE_USER"}}}',
+            -32602,
+            5,
+        ),
     ],
 )
-def test_jsonrpc_error_codes(server_url: str, http: httpx.Client, body: bytes, code: int, rid: object) -> None:
+def test_jsonrpc_error_codes(
+    server_url: str, http: httpx.Client, body: bytes, code: int, rid: object
+) -> None:
     status, answer = rpc(http, server_url, body)
     assert status == 200
     assert answer["jsonrpc"] == "2.0"
@@ -38,13 +61,22 @@ def test_jsonrpc_error_codes(server_url: str, http: httpx.Client, body: bytes, c
 
 
 def test_invalid_params_names_the_field(server_url: str, http: httpx.Client) -> None:
-    _, answer = rpc(http, server_url, b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":5}}')
+    _, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":5}}',
+    )
     assert "id" in answer["error"]["message"]
 
 
-def test_missing_version_header_is_version_not_supported(server_url: str, http: httpx.Client) -> None:
+def test_missing_version_header_is_version_not_supported(
+    server_url: str, http: httpx.Client
+) -> None:
     _, answer = rpc(
-        http, server_url, b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}', headers={}
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}',
+        headers={},
     )
     assert answer["error"]["code"] == -32009
     assert "1.0" in answer["error"]["message"]
@@ -70,7 +102,11 @@ def test_rest_unsupported_version(server_url: str, http: httpx.Client) -> None:
 
 
 def test_oversized_body_is_refused(server_url: str, http: httpx.Client) -> None:
-    big = b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"x":"' + b"a" * (11 * 1024 * 1024) + b'"}}'
+    big = (
+        b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"x":"'
+        + b"a" * (11 * 1024 * 1024)
+        + b'"}}'
+    )
     status, answer = rpc(http, server_url, big)
     assert status == 413
     assert "limit" in answer["error"]["message"]
@@ -86,19 +122,41 @@ def test_rest_unknown_route_and_wrong_verb(server_url: str, http: httpx.Client) 
 
 
 def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
-    r = http.post(server_url + "/message:send", content=b"{oops", headers={**V1, "Content-Type": "application/json"})
+    r = http.post(
+        server_url + "/message:send",
+        content=b"{oops",
+        headers={**V1, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
 def test_wrong_content_type(server_url: str, http: httpx.Client) -> None:
-    r = http.post(server_url + "/message:send", content=b"hello", headers={**V1, "Content-Type": "text/plain"})
+    r = http.post(
+        server_url + "/message:send",
+        content=b"hello",
+        headers={**V1, "Content-Type": "text/plain"},
+    )
     assert r.status_code == 400
 
 
-def test_both_json_media_types_are_accepted(server_url: str, http: httpx.Client) -> None:
+def test_both_json_media_types_are_accepted(
+    server_url: str, http: httpx.Client
+) -> None:
     body = b'{"message":{"messageId":"m-ct","role":"ROLE_USER","parts":[{"text":"echo ct"}]}}'
     for ctype in ("application/json", "application/a2a+json; charset=utf-8"):
-        r = http.post(server_url + "/message:send", content=body.replace(b"m-ct", ctype[:16].encode()), headers={**V1, "Content-Type": ctype})
+        r = http.post(
+            server_url + "/message:send",
+            content=body.replace(b"m-ct", ctype[:16].encode()),
+            headers={**V1, "Content-Type": ctype},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+def test_encoded_slash_stays_inside_the_task_id(server_url: str, http: httpx.Client) -> None:
+    r = http.get(server_url + "/tasks/a%2Fb", headers=V1)
+    assert r.status_code == 404
+    details = r.json()["error"]["details"]
+    assert details[0]["reason"] == "TASK_NOT_FOUND"
+    assert details[0]["metadata"]["taskId"] == "a/b"

@@ -408,3 +408,36 @@ async def test_purged_id_can_be_reused(store: TaskStore) -> None:
     record = await store.create(again, created(again), scope=BOB)
     assert record.version == 1
     assert [e.seq for e in await store.events("t1", after=0, scope=BOB)] == [1]
+
+
+# --- concurrency and cancellation -----------------------------------------------------
+
+
+async def test_many_concurrent_callers(store: TaskStore) -> None:
+    async def life(n: int) -> None:
+        task = make_task(f"t{n:02d}", at=n)
+        await store.create(task, created(task), scope=ALICE)
+        for version, state in enumerate([TaskState.WORKING, TaskState.COMPLETED], 1):
+            update = make_task(f"t{n:02d}", state=state, at=n + version)
+            await store.append(update, status_changed(update), expected_version=version)
+            assert await store.get(f"t{n:02d}", scope=ALICE) is not None
+        assert len(await store.events(f"t{n:02d}", after=0, scope=ALICE)) == 3
+
+    async with anyio.create_task_group() as tg:
+        for n in range(30):
+            tg.start_soon(life, n)
+
+    page = await store.list(TaskQuery(scope=ALICE, state=TaskState.COMPLETED))
+    assert page.total_size == 30
+    assert await store.unfinished() == []
+
+
+async def test_cancelled_write_is_complete_or_absent(store: TaskStore) -> None:
+    task = make_task("t1")
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await store.create(task, created(task), scope=ALICE)
+    record = await store.get("t1", scope=ALICE)
+    if record is not None:
+        assert record.version == 1
+        assert [e.seq for e in await store.events("t1", after=0, scope=ALICE)] == [1]

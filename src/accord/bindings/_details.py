@@ -89,29 +89,45 @@ class WireDetails:
 
 
 def read_details(details: Any) -> WireDetails:
-    """Interpret a detail list (or, for v0.3 peers, any other ``data`` value)."""
+    """Interpret a detail list (or, for v0.3 peers, any other ``data`` value).
+
+    The reason and metadata come from the first ErrorInfo of the A2A domain; without
+    one, metadata comes from the first ErrorInfo (e.g. a gateway's) and there is no
+    reason. Other ErrorInfos and unknown details are kept in ``data``.
+    """
     if not isinstance(details, list):
         return WireDetails(data=details)
-    reason: str | None = None
-    metadata: dict[str, str] | None = None
+    infos: list[dict[str, Any]] = []
     violations: list[tuple[str, str]] = []
     extra: list[Any] = []
     for detail in details:
         type_url = detail.get("@type") if isinstance(detail, dict) else None
         if not isinstance(type_url, str):
             extra.append(detail)
-        elif type_url.endswith(_ERROR_INFO_NAME) and metadata is None:
-            metadata = _string_map(detail.get("metadata"))
-            domain = detail.get("domain")
-            found = detail.get("reason")
-            # A gateway's own ErrorInfo (another domain) does not name an A2A error.
-            if isinstance(found, str) and domain in (None, "", DOMAIN):
-                reason = found
+        elif type_url.endswith(_ERROR_INFO_NAME):
+            infos.append(detail)
         elif type_url.endswith(_BAD_REQUEST_NAME):
             violations.extend(_violations(detail))
         else:
             extra.append(detail)
-    return WireDetails(reason, metadata, tuple(violations), extra or None)
+    ours = next((i for i in infos if _is_a2a(i)), None)
+    info = ours or (infos[0] if infos else None)
+    extra.extend(i for i in infos if i is not info)
+    return WireDetails(
+        reason=ours["reason"] if ours is not None else None,
+        metadata=_string_map(info.get("metadata")) if info is not None else None,
+        field_violations=tuple(violations),
+        data=extra or None,
+    )
+
+
+def _is_a2a(info: dict[str, Any]) -> bool:
+    # A gateway's own ErrorInfo (another domain) does not name an A2A error.
+    return isinstance(info.get("reason"), str) and info.get("domain") in (
+        None,
+        "",
+        DOMAIN,
+    )
 
 
 def _string_map(value: Any) -> dict[str, str]:

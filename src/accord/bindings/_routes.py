@@ -65,6 +65,8 @@ class _Segment:
     literal: str | None
     #: JSON name of the variable's request field.
     name: str = ""
+    #: Python attribute name of that field.
+    attr: str = ""
     #: Custom-verb suffix after the variable, e.g. ``:cancel``.
     suffix: str = ""
 
@@ -95,8 +97,9 @@ class Route:
             if match is None:
                 segments.append(_Segment(text))
             else:
-                segments.append(_Segment(None, match["name"], match["suffix"]))
-                fields.append((match["name"], attrs[match["name"]]))
+                name = match["name"]
+                segments.append(_Segment(None, name, attrs[name], match["suffix"]))
+                fields.append((name, attrs[name]))
         return cls(operation, verb, template, body, tuple(segments), tuple(fields))
 
     @property
@@ -108,14 +111,16 @@ class Route:
         """Return the decoded path variables if ``parts`` (encoded) fit this route."""
         values: dict[str, str] = {}
         for segment, part in zip(self.segments, parts, strict=True):
-            if segment.literal is not None:
-                if part != segment.literal and unquote(part) != segment.literal:
+            literal = segment.literal
+            if literal is not None:
+                if part != literal and ("%" not in part or unquote(part) != literal):
                     return None
                 continue
             suffix = segment.suffix
             if len(part) <= len(suffix) or not part.endswith(suffix):
                 return None
-            values[segment.name] = unquote(part[: len(part) - len(suffix)])
+            value = part[: len(part) - len(suffix)]
+            values[segment.name] = unquote(value) if "%" in value else value
         return values
 
     def render(self, params: Any) -> str:
@@ -129,7 +134,7 @@ class Route:
             if segment.literal is not None:
                 out.append(segment.literal)
                 continue
-            value = getattr(params, dict(self.path_fields)[segment.name])
+            value = getattr(params, segment.attr)
             if not value:
                 raise InvalidParamsError(
                     f"{self.operation.name}: `{segment.name}` must not be empty",
@@ -171,10 +176,20 @@ def _compile_all() -> tuple[list[Route], dict[str, Route]]:
 
 
 _ROUTES, CLIENT_ROUTES = _compile_all()
-_BY_LENGTH: dict[int, list[Route]] = {}
+
+# Routes bucketed by segment count and leading literal ("" when the template starts
+# with a variable), so a lookup only tries templates that can match.
+_INDEX: dict[tuple[int, str], list[Route]] = {}
 for _route in _ROUTES:
-    _BY_LENGTH.setdefault(len(_route.segments), []).append(_route)
-del _route
+    _key = (len(_route.segments), _route.segments[0].literal or "")
+    _INDEX.setdefault(_key, []).append(_route)
+del _route, _key
+
+
+def _routes_for(parts: list[str]) -> list[Route]:
+    head = unquote(parts[0]) if "%" in parts[0] else parts[0]
+    count = len(parts)
+    return _INDEX.get((count, head), []) + _INDEX.get((count, ""), [])
 
 
 def candidates(path: str) -> typing.Iterator[tuple[Route, dict[str, str], str]]:
@@ -184,14 +199,14 @@ def candidates(path: str) -> typing.Iterator[tuple[Route, dict[str, str], str]]:
     precedence order: without tenant first, then behind a ``/{tenant}`` segment.
     """
     parts = path[1:].split("/") if path.startswith("/") else path.split("/")
-    for route in _BY_LENGTH.get(len(parts), ()):
+    for route in _routes_for(parts):
         values = route.match(parts)
         if values is not None:
             yield route, values, ""
     if len(parts) < 2 or not parts[0]:
         return
     tenant_parts = parts[1:]
-    for route in _BY_LENGTH.get(len(tenant_parts), ()):
+    for route in _routes_for(tenant_parts):
         values = route.match(tenant_parts)
         if values is not None:
             yield route, values, unquote(parts[0])

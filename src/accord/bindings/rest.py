@@ -131,7 +131,7 @@ def _from_body(
     route: _routes.Route, values: dict[str, str], tenant: str, body: bytes
 ) -> Any:
     request_type = route.operation.request_type
-    empty = not body.strip()
+    empty = not body or body.isspace()
     if not route.path_fields:
         # Hot path (message:send / message:stream): decode straight into the type.
         params: Any = (

@@ -42,7 +42,13 @@ class ErrorSpec:
 ERRORS: tuple[ErrorSpec, ...] = (
     # A2A-specific errors (spec §5.4 table)
     ErrorSpec(e.TaskNotFoundError, "TASK_NOT_FOUND", -32001, 404, "NOT_FOUND"),
-    ErrorSpec(e.TaskNotCancelableError, "TASK_NOT_CANCELABLE", -32002, 400, "FAILED_PRECONDITION"),
+    ErrorSpec(
+        e.TaskNotCancelableError,
+        "TASK_NOT_CANCELABLE",
+        -32002,
+        400,
+        "FAILED_PRECONDITION",
+    ),
     ErrorSpec(
         e.PushNotificationNotSupportedError,
         "PUSH_NOTIFICATION_NOT_SUPPORTED",
@@ -50,9 +56,23 @@ ERRORS: tuple[ErrorSpec, ...] = (
         400,
         "FAILED_PRECONDITION",
     ),
-    ErrorSpec(e.UnsupportedOperationError, "UNSUPPORTED_OPERATION", -32004, 400, "FAILED_PRECONDITION"),
-    ErrorSpec(e.ContentTypeNotSupportedError, "CONTENT_TYPE_NOT_SUPPORTED", -32005, 400, "INVALID_ARGUMENT"),
-    ErrorSpec(e.InvalidAgentResponseError, "INVALID_AGENT_RESPONSE", -32006, 500, "INTERNAL"),
+    ErrorSpec(
+        e.UnsupportedOperationError,
+        "UNSUPPORTED_OPERATION",
+        -32004,
+        400,
+        "FAILED_PRECONDITION",
+    ),
+    ErrorSpec(
+        e.ContentTypeNotSupportedError,
+        "CONTENT_TYPE_NOT_SUPPORTED",
+        -32005,
+        400,
+        "INVALID_ARGUMENT",
+    ),
+    ErrorSpec(
+        e.InvalidAgentResponseError, "INVALID_AGENT_RESPONSE", -32006, 500, "INTERNAL"
+    ),
     ErrorSpec(
         e.ExtendedAgentCardNotConfiguredError,
         "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
@@ -60,18 +80,38 @@ ERRORS: tuple[ErrorSpec, ...] = (
         400,
         "FAILED_PRECONDITION",
     ),
-    ErrorSpec(e.ExtensionSupportRequiredError, "EXTENSION_SUPPORT_REQUIRED", -32008, 400, "FAILED_PRECONDITION"),
-    ErrorSpec(e.VersionNotSupportedError, "VERSION_NOT_SUPPORTED", -32009, 400, "FAILED_PRECONDITION"),
+    ErrorSpec(
+        e.ExtensionSupportRequiredError,
+        "EXTENSION_SUPPORT_REQUIRED",
+        -32008,
+        400,
+        "FAILED_PRECONDITION",
+    ),
+    ErrorSpec(
+        e.VersionNotSupportedError,
+        "VERSION_NOT_SUPPORTED",
+        -32009,
+        400,
+        "FAILED_PRECONDITION",
+    ),
     # Standard JSON-RPC 2.0 errors (§5.1 of JSON-RPC 2.0)
     ErrorSpec(e.ParseError, "PARSE_ERROR", -32700, 400, "INVALID_ARGUMENT"),
-    ErrorSpec(e.InvalidRequestError, "INVALID_REQUEST", -32600, 400, "INVALID_ARGUMENT"),
+    ErrorSpec(
+        e.InvalidRequestError, "INVALID_REQUEST", -32600, 400, "INVALID_ARGUMENT"
+    ),
     ErrorSpec(e.MethodNotFoundError, "METHOD_NOT_FOUND", -32601, 404, "NOT_FOUND"),
     ErrorSpec(e.InvalidParamsError, "INVALID_PARAMS", -32602, 400, "INVALID_ARGUMENT"),
     ErrorSpec(e.InternalError, "INTERNAL_ERROR", -32603, 500, "INTERNAL"),
     # Transport-level errors without an A2A code (digest §6.2, §14 q14)
-    ErrorSpec(e.PayloadTooLargeError, "PAYLOAD_TOO_LARGE", -31413, 413, "RESOURCE_EXHAUSTED"),
-    ErrorSpec(e.UnauthenticatedError, "UNAUTHENTICATED", -31401, 401, "UNAUTHENTICATED"),
-    ErrorSpec(e.PermissionDeniedError, "PERMISSION_DENIED", -31403, 403, "PERMISSION_DENIED"),
+    ErrorSpec(
+        e.PayloadTooLargeError, "PAYLOAD_TOO_LARGE", -31413, 413, "RESOURCE_EXHAUSTED"
+    ),
+    ErrorSpec(
+        e.UnauthenticatedError, "UNAUTHENTICATED", -31401, 401, "UNAUTHENTICATED"
+    ),
+    ErrorSpec(
+        e.PermissionDeniedError, "PERMISSION_DENIED", -31403, 403, "PERMISSION_DENIED"
+    ),
 )
 
 _BY_CLASS = {s.cls: s for s in ERRORS}

@@ -40,7 +40,9 @@ __all__ = [
 
 S = TaskState
 
-TERMINAL: frozenset[TaskState] = frozenset({S.COMPLETED, S.FAILED, S.CANCELED, S.REJECTED})
+TERMINAL: frozenset[TaskState] = frozenset(
+    {S.COMPLETED, S.FAILED, S.CANCELED, S.REJECTED}
+)
 INTERRUPTED: frozenset[TaskState] = frozenset({S.INPUT_REQUIRED, S.AUTH_REQUIRED})
 ACTIVE: frozenset[TaskState] = frozenset({S.SUBMITTED, S.WORKING})
 #: Every non-terminal state may be canceled (spec §3.1.5, digest §3.1).
@@ -92,7 +94,10 @@ def check_transition(current: TaskState | None, new: TaskState) -> None:
         )
 
 
-def apply(task: Task, event: StreamResponse | TaskStatusUpdateEvent | TaskArtifactUpdateEvent | Message) -> Task:
+def apply(
+    task: Task,
+    event: StreamResponse | TaskStatusUpdateEvent | TaskArtifactUpdateEvent | Message,
+) -> Task:
     """Return ``task`` with ``event`` applied.
 
     * a status update replaces the status (after :func:`check_transition`); its message,

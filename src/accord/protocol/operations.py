@@ -90,8 +90,20 @@ OPERATIONS: tuple[Operation, ...] = (
         rest=(_post("/message:stream"),),
         requires=Capability.STREAMING,
     ),
-    Operation("GetTask", t.GetTaskRequest, t.Task, streaming=False, rest=(_get("/tasks/{id}"),)),
-    Operation("ListTasks", t.ListTasksRequest, t.ListTasksResponse, streaming=False, rest=(_get("/tasks"),)),
+    Operation(
+        "GetTask",
+        t.GetTaskRequest,
+        t.Task,
+        streaming=False,
+        rest=(_get("/tasks/{id}"),),
+    ),
+    Operation(
+        "ListTasks",
+        t.ListTasksRequest,
+        t.ListTasksResponse,
+        streaming=False,
+        rest=(_get("/tasks"),),
+    ),
     Operation(
         "CancelTask",
         t.CancelTaskRequest,
@@ -137,7 +149,11 @@ OPERATIONS: tuple[Operation, ...] = (
         t.DeleteTaskPushNotificationConfigRequest,
         t.Empty,
         streaming=False,
-        rest=(RestRoute("DELETE", "/tasks/{taskId}/pushNotificationConfigs/{id}", body=False),),
+        rest=(
+            RestRoute(
+                "DELETE", "/tasks/{taskId}/pushNotificationConfigs/{id}", body=False
+            ),
+        ),
         requires=Capability.PUSH_NOTIFICATIONS,
     ),
     Operation(

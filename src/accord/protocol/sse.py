@@ -39,7 +39,9 @@ class SSEEvent:
     retry: int | None = None
 
 
-def encode_event(data: bytes, *, id: str | None = None, event: str | None = None) -> bytes:
+def encode_event(
+    data: bytes, *, id: str | None = None, event: str | None = None
+) -> bytes:
     """Frame ``data`` as one SSE event; embedded newlines become several ``data:`` lines."""
     out = bytearray()
     if event is not None:

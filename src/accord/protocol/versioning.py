@@ -51,7 +51,9 @@ def normalize_version(value: str | None) -> str:
     return f"{int(match[1])}.{int(match[2])}"
 
 
-def negotiate(value: str | None, supported: tuple[str, ...] = SUPPORTED_VERSIONS) -> str:
+def negotiate(
+    value: str | None, supported: tuple[str, ...] = SUPPORTED_VERSIONS
+) -> str:
     """Return the version a request will be served with.
 
     Raises:
@@ -68,6 +70,9 @@ def negotiate(value: str | None, supported: tuple[str, ...] = SUPPORTED_VERSIONS
         raise VersionNotSupportedError(
             f"A2A-Version {version} is not supported{hint}; "
             f"send A2A-Version: {supported[-1]}. Supported: {', '.join(supported)}",
-            metadata={"supportedVersions": ",".join(supported), "requestedVersion": version},
+            metadata={
+                "supportedVersions": ",".join(supported),
+                "requestedVersion": version,
+            },
         )
     return version

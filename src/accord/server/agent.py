@@ -46,7 +46,14 @@ from accord.types import (
 if TYPE_CHECKING:
     from .runtime import Execution
 
-__all__ = ["Agent", "AgentFunction", "Content", "TaskContext", "agent_message", "to_parts"]
+__all__ = [
+    "Agent",
+    "AgentFunction",
+    "Content",
+    "TaskContext",
+    "agent_message",
+    "to_parts",
+]
 
 #: What the progress API accepts as content: text, one part, or several parts.
 Content = str | Part | Sequence[Part]
@@ -69,7 +76,11 @@ def to_parts(content: Content | None = None, *, data: Any = UNSET) -> tuple[Part
 
 
 def agent_message(
-    content: Content | None, *, task_id: str = "", context_id: str = "", data: Any = UNSET
+    content: Content | None,
+    *,
+    task_id: str = "",
+    context_id: str = "",
+    data: Any = UNSET,
 ) -> Message | None:
     """Build an AGENT-role message, or None when there is no content."""
     parts = to_parts(content, data=data)
@@ -145,7 +156,9 @@ class Agent:
         self.icon_url = icon_url
         self.extended_card = extended_card
         self.declare_extended_card = (
-            extended_card is not None if declare_extended_card is None else declare_extended_card
+            extended_card is not None
+            if declare_extended_card is None
+            else declare_extended_card
         )
 
     def executor(self, function: AgentFunction) -> AgentFunction:
@@ -228,7 +241,9 @@ class TaskContext:
 
     # --- progress -----------------------------------------------------------------------
 
-    async def working(self, content: Content | None = None, *, data: Any = UNSET) -> None:
+    async def working(
+        self, content: Content | None = None, *, data: Any = UNSET
+    ) -> None:
         """Move the task to WORKING, optionally with a progress message."""
         await self._x.recorder.status(TaskState.WORKING, content, data=data)
 
@@ -274,7 +289,9 @@ class TaskContext:
         if not parts:
             raise ValueError("append_artifact needs content: text, parts or data")
         await self._x.recorder.artifact(
-            Artifact(artifact_id=artifact_id, parts=parts), append=True, last_chunk=last_chunk
+            Artifact(artifact_id=artifact_id, parts=parts),
+            append=True,
+            last_chunk=last_chunk,
         )
 
     async def ask_for_input(self, content: Content, *, data: Any = UNSET) -> None:
@@ -285,7 +302,9 @@ class TaskContext:
         """End this turn in AUTH_REQUIRED, explaining the authorization needed (spec §7.6.1)."""
         await self._x.recorder.status(TaskState.AUTH_REQUIRED, content, data=data)
 
-    async def complete(self, content: Content | None = None, *, data: Any = UNSET) -> None:
+    async def complete(
+        self, content: Content | None = None, *, data: Any = UNSET
+    ) -> None:
         """Finish the task successfully, optionally with a final message."""
         await self._x.recorder.status(TaskState.COMPLETED, content, data=data)
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import anyio
@@ -39,12 +39,15 @@ from accord.errors import (
 from accord.protocol import Operation, sse, versioning
 from accord.protocol.errors import spec_for
 from accord.stores import MemoryTaskStore, TaskStore
-from accord.types import StreamResponse
 
-from .agent import Agent
 from .card import CardCache
 from .handler import CallContext, EventStream, RequestHandler
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from accord.types import StreamResponse
+
+    from .agent import Agent
 
 __all__ = ["A2AApp", "ServerLimits"]
 
@@ -108,7 +111,9 @@ class A2AApp:
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
         self.trust_forwarded_headers = trust_forwarded_headers
-        self._cards = CardCache(agent, max_age=limits.card_max_age, last_modified=time.time())
+        self._cards = CardCache(
+            agent, max_age=limits.card_max_age, last_modified=time.time()
+        )
         self._handler: RequestHandler | None = None
 
     @property
@@ -119,7 +124,9 @@ class A2AApp:
             RuntimeError: when the app is not running (lifespan not started).
         """
         if self._handler is None:
-            raise RuntimeError("the A2A app is not running: start its lifespan or use running()")
+            raise RuntimeError(
+                "the A2A app is not running: start its lifespan or use running()"
+            )
         return self._handler
 
     @asynccontextmanager
@@ -159,16 +166,24 @@ class A2AApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+        # Route on the raw (still percent-encoded) path: an id or tenant may contain an
+        # encoded "/" that must not split a segment (the REST binding decodes per segment).
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else scope["path"]
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
+        path = path.split("?", 1)[0]
         method = scope["method"]
         if path in CARD_PATHS and method in ("GET", "HEAD"):
             await self._card(scope, send, head=method == "HEAD")
             return
         if self._handler is None:
-            await _respond(send, 503, b'{"error":"the A2A app is not running (lifespan not started)"}')
+            await _respond(
+                send,
+                503,
+                b'{"error":"the A2A app is not running (lifespan not started)"}',
+            )
             return
         if method == "POST" and path in ("", "/"):
             await self._jsonrpc(scope, receive, send)
@@ -182,8 +197,12 @@ class A2AApp:
         scheme = scope.get("scheme", "http")
         host = _header(scope, b"host")
         if self.trust_forwarded_headers:
-            scheme = (_header(scope, b"x-forwarded-proto") or scheme).split(",")[0].strip()
-            host = (_header(scope, b"x-forwarded-host") or host or "").split(",")[0].strip() or None
+            scheme = (
+                (_header(scope, b"x-forwarded-proto") or scheme).split(",")[0].strip()
+            )
+            host = (_header(scope, b"x-forwarded-host") or host or "").split(",")[
+                0
+            ].strip() or None
         if not host:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
@@ -198,7 +217,9 @@ class A2AApp:
         headers = list(answer.headers)
         if answer.body:
             headers.append((b"content-length", str(len(answer.body)).encode()))
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": headers}
+        )
         await send({"type": "http.response.body", "body": b"" if head else answer.body})
 
     # --- bindings -------------------------------------------------------------------
@@ -272,7 +293,11 @@ class A2AApp:
             status = spec_for(error).http_status
             # JSON-RPC errors travel in a 200 response; only transport-level refusals
             # (size, authentication) use their HTTP status.
-            await _respond(send, status if status in (401, 403, 413) else 200, jsonrpc.encode_error(request_id, error))
+            await _respond(
+                send,
+                status if status in (401, 403, 413) else 200,
+                jsonrpc.encode_error(request_id, error),
+            )
             return
         except Exception:
             logger.exception("unexpected error in JSON-RPC request")
@@ -290,7 +315,9 @@ class A2AApp:
         else:
             await _respond(send, 200, jsonrpc.encode_result(request_id, result))
 
-    async def _rest(self, scope: Scope, receive: Receive, send: Send, method: str, path: str) -> None:
+    async def _rest(
+        self, scope: Scope, receive: Receive, send: Send, method: str, path: str
+    ) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         try:
             if method in ("POST", "PUT", "PATCH") and not self._content_type_ok(scope):
@@ -313,7 +340,9 @@ class A2AApp:
                 if allowed:
                     status = 405
                     extra.append((b"allow", ", ".join(allowed).encode()))
-            await _respond(send, status, payload, content_type=b"application/a2a+json", extra=extra)
+            await _respond(
+                send, status, payload, content_type=b"application/a2a+json", extra=extra
+            )
             return
         except Exception:
             logger.exception("unexpected error in HTTP+JSON request")
@@ -321,11 +350,24 @@ class A2AApp:
             await _respond(send, status, payload, content_type=b"application/a2a+json")
             return
         if isinstance(result, EventStream):
-            await self._stream(receive, send, result, rest.encode_stream_event, lambda e: rest.encode_error(e)[1])
+            await self._stream(
+                receive,
+                send,
+                result,
+                rest.encode_stream_event,
+                lambda e: rest.encode_error(e)[1],
+            )
         else:
-            await _respond(send, 200, rest.encode_response(result), content_type=b"application/a2a+json")
+            await _respond(
+                send,
+                200,
+                rest.encode_response(result),
+                content_type=b"application/a2a+json",
+            )
 
-    async def _dispatch(self, scope: Scope, operation: Operation, params: Any, ctx: CallContext) -> Any:
+    async def _dispatch(
+        self, scope: Scope, operation: Operation, params: Any, ctx: CallContext
+    ) -> Any:
         handler = self.handler
         if operation.name == "SubscribeToTask":
             handler.check_capability(operation)
@@ -351,7 +393,9 @@ class A2AApp:
         async def emit(chunk: bytes) -> None:
             nonlocal last_sent
             async with lock:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
                 last_sent = time.monotonic()
 
         async def watch_disconnect() -> None:
@@ -381,15 +425,23 @@ class A2AApp:
             tg.start_soon(keepalive)
             try:
                 async for seq, event in stream:
-                    await emit(sse.encode_event(encode(event), id=None if seq is None else str(seq)))
+                    await emit(
+                        sse.encode_event(
+                            encode(event), id=None if seq is None else str(seq)
+                        )
+                    )
             except ProtocolError as error:
                 # spec §4 / digest §4.4: an error after the stream began is sent as an event.
                 await emit(sse.encode_event(encode_error(error), event="error"))
             except Exception:
                 logger.exception("stream failed")
-                await emit(sse.encode_event(encode_error(InternalError()), event="error"))
+                await emit(
+                    sse.encode_event(encode_error(InternalError()), event="error")
+                )
             async with lock:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send(
+                    {"type": "http.response.body", "body": b"", "more_body": False}
+                )
             tg.cancel_scope.cancel()
 
 
@@ -401,7 +453,10 @@ async def _respond(
     content_type: bytes = b"application/json",
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+    ]
     if extra:
         headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})

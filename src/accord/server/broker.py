@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from accord.stores import StoredEvent
-from accord.types import StreamResponse, Task
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from accord.types import StreamResponse, Task
 
 __all__ = ["DEFAULT_SUBSCRIBER_BUFFER", "Broker", "Subscription", "Update"]
 
@@ -125,7 +129,9 @@ class Broker:
         self._buffer = buffer
         self._subs: dict[str, set[Subscription]] = {}
 
-    def subscribe(self, task_id: str, *, catch_up: CatchUp | None = None) -> Subscription:
+    def subscribe(
+        self, task_id: str, *, catch_up: CatchUp | None = None
+    ) -> Subscription:
         """Start receiving the updates of ``task_id`` published from now on."""
         sub = Subscription(self, task_id, self._buffer)
         sub.catch_up = catch_up

@@ -15,13 +15,21 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import AgentCapabilities, AgentCard, AgentInterface, encode
 
-from .agent import Agent
+if TYPE_CHECKING:
+    from .agent import Agent
 
-__all__ = ["BINDING_HTTP_JSON", "BINDING_JSONRPC", "CardCache", "CardResponse", "build_card"]
+__all__ = [
+    "BINDING_HTTP_JSON",
+    "BINDING_JSONRPC",
+    "CardCache",
+    "CardResponse",
+    "build_card",
+]
 
 BINDING_JSONRPC = "JSONRPC"
 BINDING_HTTP_JSON = "HTTP+JSON"
@@ -38,10 +46,14 @@ def build_card(agent: Agent, base_url: str) -> AgentCard:
         description=agent.description,
         supported_interfaces=(
             AgentInterface(
-                url=base_url + "/", protocol_binding=BINDING_JSONRPC, protocol_version=CURRENT_VERSION
+                url=base_url + "/",
+                protocol_binding=BINDING_JSONRPC,
+                protocol_version=CURRENT_VERSION,
             ),
             AgentInterface(
-                url=base_url, protocol_binding=BINDING_HTTP_JSON, protocol_version=CURRENT_VERSION
+                url=base_url,
+                protocol_binding=BINDING_HTTP_JSON,
+                protocol_version=CURRENT_VERSION,
             ),
         ),
         provider=agent.provider,
@@ -96,7 +108,9 @@ class CardCache:
             self._cards.popitem(last=False)
         return body, etag
 
-    def respond(self, base_url: str, *, if_none_match: str | None, if_modified_since: str | None) -> CardResponse:
+    def respond(
+        self, base_url: str, *, if_none_match: str | None, if_modified_since: str | None
+    ) -> CardResponse:
         """Answer a GET of the card, honouring ``If-None-Match`` / ``If-Modified-Since``."""
         body, etag = self._encoded(base_url)
         headers = (
@@ -114,6 +128,10 @@ class CardCache:
                 since = parsedate_to_datetime(if_modified_since)
             except (TypeError, ValueError):
                 since = None
-            if since is not None and since.tzinfo is not None and since >= self._last_modified:
+            if (
+                since is not None
+                and since.tzinfo is not None
+                and since >= self._last_modified
+            ):
                 return CardResponse(304, headers[1:], b"")
         return CardResponse(200, headers, body)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -52,10 +52,19 @@ from accord.types import (
     replace,
 )
 
-from .broker import Subscription, Update
 from .runtime import Execution, Runtime
 
-__all__ = ["CANCEL_WAIT", "DEFAULT_PAGE_SIZE", "CallContext", "EventStream", "RequestHandler", "trim_task"]
+if TYPE_CHECKING:
+    from .broker import Subscription, Update
+
+__all__ = [
+    "CANCEL_WAIT",
+    "DEFAULT_PAGE_SIZE",
+    "CallContext",
+    "EventStream",
+    "RequestHandler",
+    "trim_task",
+]
 
 #: ListTasks page size when the request sets none (spec §3.1.4).
 DEFAULT_PAGE_SIZE = 50
@@ -105,11 +114,15 @@ class EventStream:
         await self.aclose()
 
 
-def trim_task(task: Task, history_length: int | None, *, artifacts: bool = True) -> Task:
+def trim_task(
+    task: Task, history_length: int | None, *, artifacts: bool = True
+) -> Task:
     """Apply ``historyLength`` (digest §2.4) and optionally drop artifacts (ListTasks)."""
     changes: dict[str, Any] = {}
     if history_length is not None and len(task.history) > history_length:
-        changes["history"] = task.history[len(task.history) - history_length :] if history_length else ()
+        changes["history"] = (
+            task.history[len(task.history) - history_length :] if history_length else ()
+        )
     if not artifacts and task.artifacts:
         changes["artifacts"] = ()
     return replace(task, **changes) if changes else task
@@ -118,7 +131,8 @@ def trim_task(task: Task, history_length: int | None, *, artifacts: bool = True)
 def _check_history_length(value: int | None, field: str) -> None:
     if value is not None and value < 0:
         raise InvalidParamsError(
-            f"{field} must be >= 0 (got {value})", field_violations=[(field, "must be >= 0")]
+            f"{field} must be >= 0 (got {value})",
+            field_violations=[(field, "must be >= 0")],
         )
 
 
@@ -138,7 +152,9 @@ def _state_after(update: Update) -> TaskState | None:
 class RequestHandler:
     """Implements the eleven operations for one agent over one runtime."""
 
-    def __init__(self, runtime: Runtime, *, extended_card: Callable[[], AgentCard] | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, *, extended_card: Callable[[], AgentCard] | None = None
+    ) -> None:
         self.runtime = runtime
         self.agent = runtime.agent
         self.store = runtime.store
@@ -157,7 +173,9 @@ class RequestHandler:
             "GetExtendedAgentCard": self.get_extended_agent_card,
         }
 
-    async def dispatch(self, operation: Operation, params: Any, ctx: CallContext) -> Any:
+    async def dispatch(
+        self, operation: Operation, params: Any, ctx: CallContext
+    ) -> Any:
         """Run ``operation``: capability check from the table, then the method."""
         self.check_capability(operation)
         return await self._methods[operation.name](params, ctx)
@@ -175,14 +193,19 @@ class RequestHandler:
                 "This agent does not support push notifications "
                 "(capabilities.pushNotifications is false); poll GetTask or use streaming"
             )
-        if need is Capability.EXTENDED_AGENT_CARD and not self.agent.declare_extended_card:
+        if (
+            need is Capability.EXTENDED_AGENT_CARD
+            and not self.agent.declare_extended_card
+        ):
             raise UnsupportedOperationError(
                 "This agent has no extended agent card (capabilities.extendedAgentCard is false)"
             )
 
     # --- SendMessage / SendStreamingMessage ---------------------------------------------
 
-    async def _prepare(self, req: SendMessageRequest, ctx: CallContext) -> tuple[Execution, TaskRecord | None]:
+    async def _prepare(
+        self, req: SendMessageRequest, ctx: CallContext
+    ) -> tuple[Execution, TaskRecord | None]:
         msg = req.message
         if msg.role is not Role.USER:
             raise InvalidParamsError(
@@ -192,7 +215,10 @@ class RequestHandler:
         config = req.configuration
         if config is not None:
             _check_history_length(config.history_length, "configuration.historyLength")
-            if config.task_push_notification_config is not None and not self.agent.push_notifications:
+            if (
+                config.task_push_notification_config is not None
+                and not self.agent.push_notifications
+            ):
                 raise PushNotificationNotSupportedError(
                     "configuration.taskPushNotificationConfig was given, but this agent does "
                     "not support push notifications"
@@ -202,7 +228,9 @@ class RequestHandler:
         if msg.task_id:
             record = await self.store.get(msg.task_id, scope=scope)
             if record is None:
-                raise TaskNotFoundError(f"Task {msg.task_id} not found", metadata={"taskId": msg.task_id})
+                raise TaskNotFoundError(
+                    f"Task {msg.task_id} not found", metadata={"taskId": msg.task_id}
+                )
             task = record.task
             state = task.status.state
             if lifecycle.is_terminal(state):
@@ -217,9 +245,14 @@ class RequestHandler:
                 raise InvalidParamsError(
                     f"message.contextId {msg.context_id!r} does not match the context of "
                     f"task {task.id} ({task.context_id!r})",
-                    field_violations=[("message.contextId", "does not match the task's context")],
+                    field_violations=[
+                        ("message.contextId", "does not match the task's context")
+                    ],
                 )
-            if state not in lifecycle.INTERRUPTED or self.runtime.live(task.id) is not None:
+            if (
+                state not in lifecycle.INTERRUPTED
+                or self.runtime.live(task.id) is not None
+            ):
                 raise UnsupportedOperationError(
                     f"Task {task.id} is still {state.name}; send the next message when it "
                     "asks for input (INPUT_REQUIRED) or authorization (AUTH_REQUIRED)",
@@ -251,13 +284,17 @@ class RequestHandler:
             return
         for i, part in enumerate(req.message.parts):
             if part.media_type and not any(
-                fnmatch.fnmatchcase(part.media_type.split(";")[0].strip().lower(), m.lower())
+                fnmatch.fnmatchcase(
+                    part.media_type.split(";")[0].strip().lower(), m.lower()
+                )
                 for m in accepted
             ):
                 raise ContentTypeNotSupportedError(
                     f"message.parts[{i}] has media type {part.media_type!r}; this agent "
                     f"accepts {', '.join(accepted)}",
-                    field_violations=[(f"message.parts[{i}].mediaType", "not accepted")],
+                    field_violations=[
+                        (f"message.parts[{i}].mediaType", "not accepted")
+                    ],
                 )
 
     def _start(self, execution: Execution, record: TaskRecord | None) -> Subscription:
@@ -286,7 +323,9 @@ class RequestHandler:
             raise InternalError(f"Task {task_id} vanished while it was running")
         return record.task
 
-    async def send_message(self, req: SendMessageRequest, ctx: CallContext) -> SendMessageResponse:
+    async def send_message(
+        self, req: SendMessageRequest, ctx: CallContext
+    ) -> SendMessageResponse:
         """SendMessage (spec §3.1.1): blocking by default, or ``returnImmediately``."""
         execution, record = await self._prepare(req, ctx)
         config = req.configuration
@@ -301,7 +340,9 @@ class RequestHandler:
                 assert event is not None
                 if event.message is not None:
                     return SendMessageResponse(message=event.message)
-                last = update.task or await self._reload(execution.task_id, execution.scope)
+                last = update.task or await self._reload(
+                    execution.task_id, execution.scope
+                )
                 if immediately or lifecycle.ends_stream(last.status.state):
                     break
         if last is None:
@@ -309,7 +350,9 @@ class RequestHandler:
         history = None if config is None else config.history_length
         return SendMessageResponse(task=trim_task(last, history))
 
-    async def send_streaming_message(self, req: SendMessageRequest, ctx: CallContext) -> EventStream:
+    async def send_streaming_message(
+        self, req: SendMessageRequest, ctx: CallContext
+    ) -> EventStream:
         """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
         execution, record = await self._prepare(req, ctx)
         sub = self._start(execution, record)
@@ -341,7 +384,9 @@ class RequestHandler:
     async def _visible(self, task_id: str, scope: Scope) -> TaskRecord:
         record = await self.store.get(task_id, scope=scope)
         if record is None:
-            raise TaskNotFoundError(f"Task {task_id} not found", metadata={"taskId": task_id})
+            raise TaskNotFoundError(
+                f"Task {task_id} not found", metadata={"taskId": task_id}
+            )
         return record
 
     async def get_task(self, req: GetTaskRequest, ctx: CallContext) -> Task:
@@ -350,13 +395,17 @@ class RequestHandler:
         record = await self._visible(req.id, ctx.scope(req.tenant))
         return trim_task(record.task, req.history_length)
 
-    async def list_tasks(self, req: ListTasksRequest, ctx: CallContext) -> ListTasksResponse:
+    async def list_tasks(
+        self, req: ListTasksRequest, ctx: CallContext
+    ) -> ListTasksResponse:
         """ListTasks (spec §3.1.4): filters, newest first, cursor pages."""
         size = DEFAULT_PAGE_SIZE if req.page_size is None else req.page_size
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidParamsError(
                 f"pageSize must be between 1 and {MAX_PAGE_SIZE} (got {size})",
-                field_violations=[("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")],
+                field_violations=[
+                    ("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
+                ],
             )
         _check_history_length(req.history_length, "historyLength")
         page = await self.store.list(
@@ -371,7 +420,10 @@ class RequestHandler:
         )
         artifacts = bool(req.include_artifacts)
         return ListTasksResponse(
-            tasks=tuple(trim_task(t, req.history_length, artifacts=artifacts) for t in page.tasks),
+            tasks=tuple(
+                trim_task(t, req.history_length, artifacts=artifacts)
+                for t in page.tasks
+            ),
             next_page_token=page.next_cursor,
             page_size=size,
             total_size=page.total_size,
@@ -382,7 +434,9 @@ class RequestHandler:
         scope = ctx.scope(req.tenant)
         record = await self._visible(req.id, scope)
         execution = self.runtime.live(req.id)
-        if execution is not None and not lifecycle.is_terminal(record.task.status.state):
+        if execution is not None and not lifecycle.is_terminal(
+            record.task.status.state
+        ):
             execution.cancel("canceled by client")
             with anyio.move_on_after(CANCEL_WAIT):
                 await execution.done.wait()
@@ -397,13 +451,19 @@ class RequestHandler:
                     metadata={"taskId": req.id, "state": state.value},
                 )
             try:
-                record = await self.runtime.force_state(record, TaskState.CANCELED, None)
+                record = await self.runtime.force_state(
+                    record, TaskState.CANCELED, None
+                )
                 return record.task
             except ConflictError:
                 record = await self._visible(req.id, scope)
 
     async def subscribe_to_task(
-        self, req: SubscribeToTaskRequest, ctx: CallContext, *, last_event_id: str | None = None
+        self,
+        req: SubscribeToTaskRequest,
+        ctx: CallContext,
+        *,
+        last_event_id: str | None = None,
     ) -> EventStream:
         """SubscribeToTask (spec §3.1.6): snapshot (or the missed events), then live events.
 
@@ -418,7 +478,9 @@ class RequestHandler:
             if not last_event_id.strip().isdigit():
                 raise InvalidParamsError(
                     f"Last-Event-ID must be an event sequence number (got {last_event_id!r})",
-                    field_violations=[("Last-Event-ID", "must be a non-negative integer")],
+                    field_violations=[
+                        ("Last-Event-ID", "must be a non-negative integer")
+                    ],
                 )
             after = int(last_event_id)
         elif lifecycle.is_terminal(record.task.status.state):
@@ -430,8 +492,12 @@ class RequestHandler:
         sub = self._subscribe(req.id, scope)
         return EventStream(sub, self._subscription_events(sub, req.id, scope, after))
 
-    async def _subscription_events(self, sub: Subscription, task_id: str, scope: Scope, after: int | None) -> Events:
-        record = await self._visible(task_id, scope)  # re-read: nothing falls in the gap
+    async def _subscription_events(
+        self, sub: Subscription, task_id: str, scope: Scope, after: int | None
+    ) -> Events:
+        record = await self._visible(
+            task_id, scope
+        )  # re-read: nothing falls in the gap
         if after is None:
             yield record.version, StreamResponse(task=record.task)
             sub.last_seq = record.version
@@ -441,7 +507,10 @@ class RequestHandler:
             for stored in await self.store.events(task_id, after=after, scope=scope):
                 yield stored.seq, stored.event
                 sub.last_seq = stored.seq
-            if lifecycle.is_terminal(record.task.status.state) and sub.last_seq >= record.version:
+            if (
+                lifecycle.is_terminal(record.task.status.state)
+                and sub.last_seq >= record.version
+            ):
                 return
         async for update in sub:
             if update.final or update.event is None or update.seq == 0:
@@ -454,11 +523,15 @@ class RequestHandler:
 
     # --- push configs (capability off until push delivery exists) -----------------------
 
-    async def create_push_config(self, req: TaskPushNotificationConfig, ctx: CallContext) -> TaskPushNotificationConfig:
+    async def create_push_config(
+        self, req: TaskPushNotificationConfig, ctx: CallContext
+    ) -> TaskPushNotificationConfig:
         """CreateTaskPushNotificationConfig (spec §3.1.7)."""
         raise self._no_push()
 
-    async def get_push_config(self, req: GetTaskPushNotificationConfigRequest, ctx: CallContext) -> TaskPushNotificationConfig:
+    async def get_push_config(
+        self, req: GetTaskPushNotificationConfigRequest, ctx: CallContext
+    ) -> TaskPushNotificationConfig:
         """GetTaskPushNotificationConfig (spec §3.1.8)."""
         raise self._no_push()
 
@@ -468,17 +541,23 @@ class RequestHandler:
         """ListTaskPushNotificationConfigs (spec §3.1.9)."""
         raise self._no_push()
 
-    async def delete_push_config(self, req: DeleteTaskPushNotificationConfigRequest, ctx: CallContext) -> Empty:
+    async def delete_push_config(
+        self, req: DeleteTaskPushNotificationConfigRequest, ctx: CallContext
+    ) -> Empty:
         """DeleteTaskPushNotificationConfig (spec §3.1.10)."""
         raise self._no_push()
 
     def _no_push(self) -> PushNotificationNotSupportedError:
         # Reached only if a caller skips dispatch(); the card never declares push today.
-        return PushNotificationNotSupportedError("This agent does not support push notifications")
+        return PushNotificationNotSupportedError(
+            "This agent does not support push notifications"
+        )
 
     # --- extended card ------------------------------------------------------------------
 
-    async def get_extended_agent_card(self, req: GetExtendedAgentCardRequest, ctx: CallContext) -> AgentCard:
+    async def get_extended_agent_card(
+        self, req: GetExtendedAgentCardRequest, ctx: CallContext
+    ) -> AgentCard:
         """GetExtendedAgentCard (spec §3.1.11)."""
         if self._extended_card is None:
             raise ExtendedAgentCardNotConfiguredError(

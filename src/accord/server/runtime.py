@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskGroup
 
 from accord.errors import ConflictError, InvalidAgentResponseError
 from accord.protocol import lifecycle
-from accord.stores import Scope, TaskRecord, TaskStore
 from accord.types import (
     UNSET,
     Artifact,
@@ -51,6 +48,13 @@ from accord.types import (
 from .agent import Agent, Content, TaskContext, agent_message
 from .broker import Broker, Update
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anyio.abc import TaskGroup
+
+    from accord.stores import Scope, TaskRecord, TaskStore
+
 __all__ = ["Execution", "Recorder", "Runtime", "now_timestamp"]
 
 logger = logging.getLogger(__name__)
@@ -67,7 +71,9 @@ def now_timestamp() -> str:
 class Recorder:
     """The single writer of one task's events within an execution."""
 
-    def __init__(self, runtime: Runtime, execution: Execution, record: TaskRecord | None) -> None:
+    def __init__(
+        self, runtime: Runtime, execution: Execution, record: TaskRecord | None
+    ) -> None:
         self._runtime = runtime
         self._x = execution
         self.record = record
@@ -88,7 +94,9 @@ class Recorder:
                 "return from the agent (a follow-up message starts a new call)"
             )
 
-    async def status(self, state: TaskState, content: Content | None, *, data: Any = UNSET) -> None:
+    async def status(
+        self, state: TaskState, content: Content | None, *, data: Any = UNSET
+    ) -> None:
         async with self._lock:
             self._ensure_open(f"set state {state.name}")
             await self._write_status(state, content, data=data)
@@ -110,13 +118,16 @@ class Recorder:
         if lifecycle.ends_stream(state):
             self.ended = True
 
-    async def artifact(self, artifact: Artifact, *, append: bool, last_chunk: bool) -> None:
+    async def artifact(
+        self, artifact: Artifact, *, append: bool, last_chunk: bool
+    ) -> None:
         async with self._lock:
             self._ensure_open("publish an artifact")
             await self._create_if_needed()
             assert self.record is not None
             if append and all(
-                a.artifact_id != artifact.artifact_id for a in self.record.task.artifacts
+                a.artifact_id != artifact.artifact_id
+                for a in self.record.task.artifacts
             ):
                 raise ValueError(
                     f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
@@ -145,7 +156,8 @@ class Recorder:
             self.replied = True
             self.ended = True
             self._runtime.broker.publish(
-                self._x.task_id, Update(seq=0, event=StreamResponse(message=message), task=None)
+                self._x.task_id,
+                Update(seq=0, event=StreamResponse(message=message), task=None),
             )
 
     async def _create_if_needed(self) -> None:
@@ -179,9 +191,13 @@ class Recorder:
             assert self.record is not None
             x = self._x
             status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
-            event = TaskStatusUpdateEvent(task_id=x.task_id, context_id=x.context_id, status=status)
+            event = TaskStatusUpdateEvent(
+                task_id=x.task_id, context_id=x.context_id, status=status
+            )
             task = lifecycle.apply(self.record.task, event)
-            task = lifecycle.apply(task, replace(x.message, task_id=x.task_id, context_id=x.context_id))
+            task = lifecycle.apply(
+                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
+            )
             await self._write(task, StreamResponse(status_update=event))
 
     async def finish(self, state: TaskState, text: str | None) -> None:
@@ -275,7 +291,9 @@ class Runtime:
             except ConflictError:
                 continue
         if count:
-            logger.warning("marked %d interrupted task(s) as FAILED after restart", count)
+            logger.warning(
+                "marked %d interrupted task(s) as FAILED after restart", count
+            )
         return count
 
     def live(self, task_id: str) -> Execution | None:
@@ -285,11 +303,15 @@ class Runtime:
     def start(self, execution: Execution, record: TaskRecord | None) -> None:
         """Run ``execution`` in the runtime's task group."""
         if self._tg is None or self._closing:
-            raise RuntimeError("the runtime is not running (is the ASGI lifespan enabled?)")
+            raise RuntimeError(
+                "the runtime is not running (is the ASGI lifespan enabled?)"
+            )
         execution.recorder = Recorder(self, execution, record)
         execution.done = anyio.Event()
         self._live[execution.task_id] = execution
-        self._tg.start_soon(self._run, execution, name=f"accord-task-{execution.task_id}")
+        self._tg.start_soon(
+            self._run, execution, name=f"accord-task-{execution.task_id}"
+        )
 
     async def _run(self, x: Execution) -> None:
         recorder = x.recorder
@@ -312,7 +334,9 @@ class Runtime:
                     await self._record_cancel(x)
         finally:
             self._live.pop(x.task_id, None)
-            self.broker.publish(x.task_id, Update(seq=0, event=None, task=recorder.task, final=True))
+            self.broker.publish(
+                x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
+            )
             x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
@@ -340,7 +364,9 @@ class Runtime:
         except Exception:
             logger.exception("could not record the end of task %s", x.task_id)
 
-    async def force_state(self, record: TaskRecord, state: TaskState, text: str | None) -> TaskRecord:
+    async def force_state(
+        self, record: TaskRecord, state: TaskState, text: str | None
+    ) -> TaskRecord:
         """Write a status change to a task with no live execution (cancel, recovery).
 
         Raises:
@@ -349,13 +375,21 @@ class Runtime:
         task = record.task
         message = agent_message(text, task_id=task.id, context_id=task.context_id)
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
-        event = TaskStatusUpdateEvent(task_id=task.id, context_id=task.context_id, status=status)
+        event = TaskStatusUpdateEvent(
+            task_id=task.id, context_id=task.context_id, status=status
+        )
         new_task = lifecycle.apply(task, event)
         stored = await self.store.append(
-            new_task, StreamResponse(status_update=event), expected_version=record.version
+            new_task,
+            StreamResponse(status_update=event),
+            expected_version=record.version,
         )
         self.broker.publish(
             task.id,
-            Update(seq=stored.version, event=StreamResponse(status_update=event), task=new_task),
+            Update(
+                seq=stored.version,
+                event=StreamResponse(status_update=event),
+                task=new_task,
+            ),
         )
         return stored

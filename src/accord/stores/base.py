@@ -170,6 +170,9 @@ class TaskStore(Protocol):
         ...
 
     async def purge_finished(self, *, older_than: str) -> int:
-        """Delete terminal tasks (and their events) whose status timestamp is before
-        ``older_than`` (a canonical timestamp). Returns how many were deleted."""
+        """Delete old terminal tasks and their events; return how many were deleted.
+
+        A task goes when its status timestamp is before ``older_than`` (a canonical
+        timestamp).
+        """
         ...

@@ -98,10 +98,11 @@ class MemoryTaskStore:
         self._finished: OrderedDict[str, float] = OrderedDict()
 
     async def __aenter__(self) -> Self:
+        """Return the store; there is nothing to open."""
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        return None
+        """Do nothing: the data stays until the store is garbage-collected."""
 
     async def create(
         self, task: Task, event: StreamResponse, *, scope: Scope
@@ -222,10 +223,10 @@ class MemoryTaskStore:
         ]
 
     async def purge_finished(self, *, older_than: str) -> int:
-        """Delete terminal tasks whose status timestamp is before ``older_than``.
+        """Delete old terminal tasks and their events; return how many were deleted.
 
-        A terminal task without a status timestamp is aged by its last write instead.
-        Returns how many tasks were deleted.
+        A task goes when its status timestamp is before ``older_than``; a task without
+        a status timestamp is aged by its last write instead.
         """
         self._expire()
         cutoff = effective_timestamp(older_than) or ""

@@ -1,29 +1,28 @@
 """A durable :class:`~accord.stores.base.TaskStore` in one SQLite file (``sqlite3``).
 
 Theory of operation. The store keeps two long-lived connections to the file: a *writer*
-for ``create``/``append``/purges and a *reader* for everything else. In WAL mode readers
-see the last committed state and never wait for the writer, so a slow ListTasks does not
-delay an append. Connections are opened once, in ``__aenter__``, which also applies
-pending migrations (:func:`migrate`); ``sqlite3`` caches each connection's prepared
-statements, so the hot path re-binds instead of re-parsing SQL.
+for ``create``/``append``/purges and a *reader* for everything else. In WAL mode
+readers see the last committed state and never wait for the writer, so a slow
+ListTasks does not delay an append. Connections are opened once, in ``__aenter__``,
+which also applies pending migrations (:func:`migrate`); ``sqlite3`` caches each
+connection's prepared statements, so the hot path re-binds instead of re-parsing SQL.
 
-``sqlite3`` blocks, so every store call is exactly one hop through
-``anyio.to_thread.run_sync``, which keeps the store usable on asyncio and trio alike.
-Each connection has a ``CapacityLimiter(1)`` (callers queue on the event loop rather
-than parking worker threads) and a ``threading.Lock`` (a connection is never used by
-two threads at once, whatever the limiter does). A cancelled caller still waits for its
-statement to finish, so a transaction is never abandoned half-way.
+Each connection is driven by a :class:`~accord.stores._lane.Lane`: calls leave the
+event loop through ``anyio.to_thread`` (so the store works on asyncio and trio), at
+most one hop per call, and concurrent calls on a connection share a hop; concurrent
+writes share one transaction (group commit), each inside its own savepoint.
 
-Atomicity of ``append`` comes from one ``BEGIN IMMEDIATE`` transaction: read the row's
-version, compare, update the row, insert the event. ``BEGIN IMMEDIATE`` takes SQLite's
-write lock first, so even a second process writing the same file cannot interleave; the
-loser of a race sees the new version and gets :class:`~accord.errors.ConflictError`.
+Atomicity of ``append``: inside the write transaction it reads the row's version,
+compares, updates the row and inserts the event. Write transactions start with
+``BEGIN IMMEDIATE``, which takes SQLite's write lock first, so even another process
+writing the same file cannot interleave; the loser of a race sees the new version and
+gets :class:`~accord.errors.ConflictError`.
 
 Every ``sqlite3`` exception is re-raised as :class:`~accord.errors.StoreError`.
 
 With ``retention`` set, terminal tasks whose last write is older than ``retention``
-seconds are deleted (events cascade) by a sweep piggy-backed on writes, at most once per
-:data:`RETENTION_SWEEP_INTERVAL`; there is no background task.
+seconds are deleted (events cascade) by a sweep that runs after a write batch, at most
+once per :data:`RETENTION_SWEEP_INTERVAL`; there is no background task.
 """
 
 from __future__ import annotations
@@ -31,17 +30,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
-from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from accord.errors import ConflictError, ProtocolError, StoreError
+from accord.errors import ConflictError, StoreError
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
@@ -53,13 +49,14 @@ from accord.stores._common import (
     now_timestamp,
     visible,
 )
-from accord.stores._sqlite_db import apply_migrations, connect, migrate, transaction
+from accord.stores._lane import Lane
+from accord.stores._sqlite_db import apply_migrations, connect, migrate
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
 from accord.types import StreamResponse, Task, decode, encode, format_timestamp
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from accord.stores.base import Scope
 
@@ -93,8 +90,8 @@ _SELECT_EVENTS = (
     "SELECT seq, event FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq"
 )
 _SELECT_UNFINISHED = (
-    "SELECT owner, tenant, version, body FROM tasks WHERE state IN (?, ?)"
-    " ORDER BY created_at, id"
+    "SELECT owner, tenant, version, body FROM tasks"
+    f" WHERE state IN ({', '.join('?' * len(_UNFINISHED))}) ORDER BY created_at, id"
 )
 _PURGE_BY_STATUS = (
     f"DELETE FROM tasks WHERE state IN ({', '.join('?' * len(_TERMINAL))})"
@@ -104,13 +101,6 @@ _PURGE_BY_UPDATE = (
     f"DELETE FROM tasks WHERE state IN ({', '.join('?' * len(_TERMINAL))})"
     " AND updated_at < ?"
 )
-
-
-@dataclass(slots=True)
-class _Connection:
-    conn: sqlite3.Connection
-    lock: threading.Lock
-    limiter: anyio.CapacityLimiter
 
 
 class SQLiteTaskStore:
@@ -132,30 +122,29 @@ class SQLiteTaskStore:
             raise ValueError("retention must be >= 0 seconds or None")
         self._path = os.fspath(path)
         self._retention = retention
-        self._writer: _Connection | None = None
-        self._reader: _Connection | None = None
+        self._writer: Lane | None = None
+        self._reader: Lane | None = None
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
 
     async def __aenter__(self) -> Self:
+        """Open the connections, creating and migrating the database as needed."""
         if self._writer is not None:
             raise RuntimeError("SQLiteTaskStore is already open")
         writer, reader = await anyio.to_thread.run_sync(self._open)
-        self._writer = _Connection(writer, threading.Lock(), anyio.CapacityLimiter(1))
-        self._reader = (
-            self._writer
-            if reader is writer
-            else _Connection(reader, threading.Lock(), anyio.CapacityLimiter(1))
-        )
+        sweep = None if self._retention is None else self._sweep
+        self._writer = Lane(writer, write=True, after_batch=sweep)
+        self._reader = self._writer if reader is writer else Lane(reader, write=False)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Close the connections (waits for a running batch to finish)."""
         writer, reader = self._writer, self._reader
         if writer is None or reader is None:
             return
-        sides = [writer] if reader is writer else [writer, reader]
+        lanes = [writer] if reader is writer else [writer, reader]
         self._writer = self._reader = None
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, sides)
+            await anyio.to_thread.run_sync(_close, lanes)
 
     def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         try:
@@ -197,9 +186,8 @@ class SQLiteTaskStore:
                 task.status.state.value,
             )
             try:
-                with transaction(conn):
-                    conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, _text(task)))
-                    conn.execute(_INSERT_EVENT, (task.id, 1, _text(event), now))
+                conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, _text(task)))
+                conn.execute(_INSERT_EVENT, (task.id, 1, _text(event), now))
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"task {task.id!r} already exists") from exc
             return TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
@@ -230,20 +218,18 @@ class SQLiteTaskStore:
 
         def run(conn: sqlite3.Connection) -> TaskRecord:
             now = now_timestamp()
-            with transaction(conn):
-                rows = conn.execute(_SELECT_VERSION, (task.id,)).fetchall()
-                if not rows:
-                    raise ConflictError(f"task {task.id!r} does not exist")
-                owner, tenant, version = rows[0]
-                if version != expected_version:
-                    raise ConflictError(
-                        f"task {task.id!r} is at version {version},"
-                        f" not {expected_version}"
-                    )
-                state = task.status.state.value
-                changes = (task.context_id, state, _ts(task), seq, now, _text(task))
-                conn.execute(_UPDATE_TASK, (*changes, task.id, expected_version))
-                conn.execute(_INSERT_EVENT, (task.id, seq, _text(event), now))
+            rows = conn.execute(_SELECT_VERSION, (task.id,)).fetchall()
+            if not rows:
+                raise ConflictError(f"task {task.id!r} does not exist")
+            owner, tenant, version = rows[0]
+            if version != expected_version:
+                raise ConflictError(
+                    f"task {task.id!r} is at version {version}, not {expected_version}"
+                )
+            state = task.status.state.value
+            changes = (task.context_id, state, _ts(task), seq, now, _text(task))
+            conn.execute(_UPDATE_TASK, (*changes, task.id, expected_version))
+            conn.execute(_INSERT_EVENT, (task.id, seq, _text(event), now))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         return await self._write(run)
@@ -295,23 +281,24 @@ class SQLiteTaskStore:
             where.append("status_ts >= ?")
             params.append(after)
         count_sql = f"SELECT count(*) FROM tasks WHERE {' AND '.join(where)}"
-        page_params = list(params)
+        page_params: list[object] = list(params)
         if below is not None:
             where.append("(status_ts, id) < (?, ?)")
             page_params.extend(below)
         size = effective_page_size(query.page_size)
+        page_params.append(size + 1)  # one extra row tells whether a next page exists
         page_sql = (
             f"SELECT status_ts, id, body FROM tasks WHERE {' AND '.join(where)}"
-            f" ORDER BY status_ts DESC, id DESC LIMIT {size + 1}"
+            " ORDER BY status_ts DESC, id DESC LIMIT ?"
         )
 
         def run(conn: sqlite3.Connection) -> TaskPage:
-            conn.execute("BEGIN")  # one snapshot for the count and the page
+            conn.execute("SAVEPOINT list")  # one snapshot for the count and the page
             try:
                 total = conn.execute(count_sql, params).fetchall()[0][0]
                 rows = conn.execute(page_sql, page_params).fetchall()
             finally:
-                conn.execute("COMMIT")
+                conn.execute("RELEASE list")
             page = rows[:size]
             more = len(rows) > size
             return TaskPage(
@@ -334,10 +321,10 @@ class SQLiteTaskStore:
         return await self._read(run)
 
     async def purge_finished(self, *, older_than: str) -> int:
-        """Delete terminal tasks (and their events) whose status timestamp is before
-        ``older_than``; a task without a status timestamp is aged by its last write.
+        """Delete old terminal tasks and their events; return how many were deleted.
 
-        Returns how many tasks were deleted.
+        A task goes when its status timestamp is before ``older_than``; a task without
+        a status timestamp is aged by its last write instead.
         """
         cutoff = effective_timestamp(older_than) or ""
 
@@ -349,53 +336,38 @@ class SQLiteTaskStore:
     # --- plumbing -------------------------------------------------------------------
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        side = self._reader
-        if side is None:
+        lane = self._reader
+        if lane is None:
             raise RuntimeError("SQLiteTaskStore is not open; use 'async with store:'")
-        return await anyio.to_thread.run_sync(_call, side, fn, limiter=side.limiter)
+        return await lane.call(fn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        side = self._writer
-        if side is None:
+        lane = self._writer
+        if lane is None:
             raise RuntimeError("SQLiteTaskStore is not open; use 'async with store:'")
-        return await anyio.to_thread.run_sync(
-            self._call_write, side, fn, limiter=side.limiter
-        )
+        return await lane.call(fn)
 
-    def _call_write(
-        self, side: _Connection, fn: Callable[[sqlite3.Connection], T]
-    ) -> T:
-        result = _call(side, fn)
-        if self._retention is not None and time.monotonic() >= self._next_sweep:
-            self._sweep(side, self._retention)
-        return result
+    def _sweep(self, conn: sqlite3.Connection) -> None:
+        """Delete terminal tasks last written more than ``retention`` seconds ago.
 
-    def _sweep(self, side: _Connection, retention: float) -> None:
-        """Delete terminal tasks last written more than ``retention`` seconds ago."""
-        self._next_sweep = time.monotonic() + min(retention, RETENTION_SWEEP_INTERVAL)
+        Runs in the writer's thread after each write batch; acts at most once per
+        :data:`RETENTION_SWEEP_INTERVAL` (or per ``retention``, if shorter).
+        """
+        retention = self._retention
+        now = time.monotonic()
+        if retention is None or now < self._next_sweep:
+            return
+        self._next_sweep = now + min(retention, RETENTION_SWEEP_INTERVAL)
         cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=retention))
         try:
-            with side.lock:
-                side.conn.execute(_PURGE_BY_UPDATE, (*_TERMINAL, cutoff))
-        except sqlite3.Error as exc:  # the write itself succeeded; retry on a later one
+            conn.execute(_PURGE_BY_UPDATE, (*_TERMINAL, cutoff))
+        except sqlite3.Error as exc:  # the writes succeeded; a later batch retries
             _log.warning("retention sweep of %r failed: %s", self._path, exc)
 
 
-def _call(side: _Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """Run ``fn`` on the connection (in a worker thread), translating driver errors."""
-    with side.lock:
-        try:
-            return fn(side.conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite task store failed: {exc}") from exc
-        except ProtocolError as exc:  # a stored body that no longer decodes
-            raise StoreError(f"SQLite task store holds a corrupt row: {exc}") from exc
-
-
-def _close(sides: Sequence[_Connection]) -> None:
-    for side in sides:
-        with side.lock, suppress(sqlite3.Error):
-            side.conn.close()
+def _close(lanes: list[Lane]) -> None:
+    for lane in lanes:
+        lane.close()
 
 
 def _record(row: tuple[str, str, int, str]) -> TaskRecord:

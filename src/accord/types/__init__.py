@@ -16,7 +16,15 @@ from ._card import (
     AgentProvider,
     AgentSkill,
 )
-from ._codec import JsonRpcEnvelope, convert, decode, decode_json, encode, split_jsonrpc, to_builtins
+from ._codec import (
+    JsonRpcEnvelope,
+    convert,
+    decode,
+    decode_json,
+    encode,
+    split_jsonrpc,
+    to_builtins,
+)
 from ._core import (
     Artifact,
     Message,

@@ -166,8 +166,8 @@ def _build(info: mi.Type) -> Normalizer:
         value = _build(info.value_type)
         if value is _identity:
             return _identity
-        return (
-            lambda v: {k: value(x) for k, x in v.items()} if isinstance(v, dict) else v
+        return lambda v: (
+            {k: value(x) for k, x in v.items()} if isinstance(v, dict) else v
         )
     if isinstance(info, mi.EnumType):
         return _enum_normalizer(info.cls)

@@ -212,7 +212,9 @@ class StreamResponse(A2AStruct, frozen=True, kw_only=True):
             )
 
     @property
-    def payload(self) -> Task | Message | TaskStatusUpdateEvent | TaskArtifactUpdateEvent:
+    def payload(
+        self,
+    ) -> Task | Message | TaskStatusUpdateEvent | TaskArtifactUpdateEvent:
         """The member of the ``payload`` oneof that is set."""
         value = self.task or self.message or self.status_update or self.artifact_update
         assert value is not None

@@ -29,7 +29,7 @@ import anyio
 import httpx
 
 from accord.errors import InvalidAgentResponseError, ParseError
-from accord.protocol.sse import SSEDecoder, SSEEvent
+from accord.protocol.sse import MAX_EVENT_SIZE, SSEDecoder, SSEEvent
 from accord.types import decode_json
 
 from .._http import map_httpx_exceptions
@@ -107,6 +107,9 @@ class HttpTransport:
             closed.
         timeouts: per-phase timeouts.
         headers: extra headers for every request (e.g. ``Authorization``).
+        max_event_size: the largest SSE event accepted, in bytes; a larger one
+            ends the stream with :class:`~accord.errors.InvalidAgentResponseError`
+            instead of growing memory without bound.
     """
 
     def __init__(
@@ -116,8 +119,10 @@ class HttpTransport:
         *,
         timeouts: ClientTimeouts | None = None,
         headers: Mapping[str, str] | None = None,
+        max_event_size: int = MAX_EVENT_SIZE,
     ) -> None:
         self.url = url
+        self._max_event_size = max_event_size
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient()
         self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
@@ -162,7 +167,7 @@ class HttpTransport:
 
     async def _sse(self, response: httpx.Response) -> AsyncGenerator[SSEEvent, None]:
         """The SSE events of an open response, decoded incrementally."""
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self._max_event_size)
         # aiter_bytes() is an async generator; close it deterministically.
         body = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
         async with aclosing(body) as chunks:

@@ -21,17 +21,20 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from accord.bindings import jsonrpc
 from accord.errors import InvalidAgentResponseError
+from accord.protocol.sse import MAX_EVENT_SIZE
 
 from .._http import is_event_stream, request_headers, status_error
 from .base import HttpTransport, looks_like
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     import httpx
 
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
+
+    from ..config import ClientTimeouts
 
 __all__ = ["JsonRpcTransport"]
 
@@ -47,6 +50,7 @@ class JsonRpcTransport(HttpTransport):
         http: the httpx client to send with (borrowed); ``None`` creates and owns one.
         timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
         headers: extra headers for every request.
+        max_event_size: the largest SSE event accepted, in bytes.
 
     Example::
 
@@ -56,8 +60,22 @@ class JsonRpcTransport(HttpTransport):
 
     binding = "JSONRPC"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient | None = None,
+        *,
+        timeouts: ClientTimeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_event_size: int = MAX_EVENT_SIZE,
+    ) -> None:
+        super().__init__(
+            url,
+            http,
+            timeouts=timeouts,
+            headers=headers,
+            max_event_size=max_event_size,
+        )
         # Request ids only need to be unique among our own in-flight requests.
         self._ids = itertools.count(1)
 

@@ -176,16 +176,25 @@ class _Exchange:
 
 
 class _Body(httpx.AsyncByteStream):
-    """The response body as the app produces it."""
+    """The response body as the app produces it.
+
+    A plain iterator object rather than an async generator: a generator abandoned
+    half-way (the reader stopped early) makes trio warn when it is garbage-collected.
+    """
 
     def __init__(self, exchange: _Exchange) -> None:
         self._exchange = exchange
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._exchange.body_out:
-            yield chunk
-        if self._exchange.error is not None:
-            raise self._exchange.error
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._exchange.body_out.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if self._exchange.error is not None:
+                raise self._exchange.error from None
+            raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
         self._exchange.disconnect()

@@ -48,11 +48,12 @@ class RestTransport(HttpTransport):
     """Sends A2A operations as HTTP+JSON requests below one base URL.
 
     Args:
-        base_url: the interface URL (``AgentInterface.url``); routes such as
+        url: the interface (base) URL, ``AgentInterface.url``; routes such as
             ``/tasks/{id}`` are appended to it.
         http: the httpx client to send with (borrowed); ``None`` creates and owns one.
         timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
         headers: extra headers for every request.
+        max_event_size: the largest SSE event accepted, in bytes.
 
     Example::
 

@@ -1,0 +1,110 @@
+"""``accord send URL TEXT``: send a message; show the task (blocking or streamed)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from accord.client import EventStream
+    from accord.types import Message, Task
+
+__all__ = ["follow", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the message; the exit code follows the task's final state."""
+    import anyio
+
+    if args.text is None and args.data is None:
+        raise UsageError("accord send: give the message TEXT, --data JSON, or both")
+    return anyio.run(_send, args)
+
+
+def _message(args: argparse.Namespace) -> Message:
+    import uuid
+
+    from accord.types import Message, Part, Role
+
+    parts = []
+    if args.text:
+        parts.append(Part(text=args.text))
+    if args.data is not None:
+        parts.append(Part(data=args.data, media_type="application/json"))
+    if not parts:  # TEXT was "" and no --data: still a (empty) text message
+        parts.append(Part(text=""))
+    return Message(
+        message_id=str(uuid.uuid4()),
+        role=Role.USER,
+        parts=tuple(parts),
+        task_id=args.task_id or "",
+        context_id=args.context_id or "",
+    )
+
+
+def exit_code(task: Task | None) -> int:
+    """1 when the task ended FAILED/REJECTED/CANCELED, else 0."""
+    from .._output import BAD_END_STATES
+
+    return 1 if task is not None and task.status.state in BAD_END_STATES else 0
+
+
+async def _send(args: argparse.Namespace) -> int:
+    from accord.types import Task
+
+    from .._output import Printer, continue_hint, message_lines, task_lines, to_json
+    from ._remote import connect
+
+    out = Printer()
+    async with await connect(args) as client:
+        message = _message(args)
+        if args.stream:
+            async with client.send_streaming_message(message) as stream:
+                return await follow(stream, args)
+        reply = await client.send_message(message)
+    if args.json:
+        out.line(
+            to_json({"task": reply} if isinstance(reply, Task) else {"message": reply})
+        )
+        return exit_code(reply if isinstance(reply, Task) else None)
+    if isinstance(reply, Task):
+        out.lines([*task_lines(reply), *continue_hint(args.url, reply)])
+        return exit_code(reply)
+    out.lines(message_lines(reply))
+    if reply.context_id:
+        out.line(f"{'context:':<10}{reply.context_id}")
+    return 0
+
+
+async def follow(stream: EventStream, args: argparse.Namespace) -> int:
+    """Print a stream's events as they arrive; return the exit code of its end state.
+
+    Used by ``send --stream`` and ``task subscribe``.
+    """
+    from accord.types import replace
+
+    from .._output import Printer, continue_hint, event_lines, to_json
+
+    out = Printer()
+    task: Task | None = None
+    async for event in stream:
+        if args.json:
+            out.line(to_json(event, compact=True))
+        else:
+            out.lines(event_lines(event))
+        if event.task is not None:
+            task = event.task
+        elif task is not None and event.status_update is not None:
+            task = replace(task, status=event.status_update.status)
+    if task is not None and not args.json:
+        out.lines(
+            [
+                f"{'task:':<10}{task.id}",
+                *([f"{'context:':<10}{task.context_id}"] if task.context_id else []),
+                *continue_hint(args.url, task),
+            ]
+        )
+    return exit_code(task)

@@ -1,0 +1,285 @@
+"""``accord serve [TARGET]``: run an agent over HTTP with uvicorn.
+
+Theory of operation. TARGET names a Python object, ``path/to/file.py[:OBJ]`` or
+``package.module[:OBJ]`` (OBJ may be dotted). The object may be:
+
+* an :class:`~accord.server.A2AApp`: served as is (it brings its own store);
+* an :class:`~accord.server.Agent`: wrapped in ``A2AApp(agent, store=SQLiteTaskStore(db))``;
+* a factory (function or class): called as ``OBJ(db=PATH)`` (or ``OBJ()`` when it takes
+  no ``db``), returning either of the above.
+
+Without OBJ the names ``app``, ``agent`` and ``create_agent`` are tried in that order.
+Without TARGET the demo Receptionist is served: ``examples/receptionist.py`` of the
+source checkout this ``accord`` package was imported from.
+
+uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
+card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
+uvicorn shut down gracefully (the A2A app's lifespan stops the runtime, which records
+interrupted tasks); the command then exits 0 instead of re-raising the signal.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+import re
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import EXIT_FAILED, UsageError
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterator
+    from types import FrameType, ModuleType
+
+    from accord.server import A2AApp
+
+__all__ = ["DEFAULT_NAMES", "default_target", "load_app", "run"]
+
+#: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
+DEFAULT_NAMES = ("app", "agent", "create_agent")
+#: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
+#: closing them; long enough for a blocking SendMessage to see its task end.
+GRACEFUL_SHUTDOWN = 5.0
+_IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
+
+
+def default_target() -> Path:
+    """``examples/receptionist.py`` next to the ``src/`` tree ``accord`` was imported from.
+
+    Raises:
+        UsageError: ``accord`` is not running from a source checkout.
+    """
+    import accord
+
+    path = Path(accord.__file__).resolve().parents[2] / "examples" / "receptionist.py"
+    if not path.is_file():
+        raise UsageError(
+            f"the demo Receptionist ({path}) is only available in a source checkout "
+            "of accord; name an agent instead, e.g. `accord serve myagent.py:agent`"
+        )
+    return path
+
+
+def _split(target: str) -> tuple[str, str | None]:
+    where, sep, name = target.rpartition(":")
+    if sep and where and _IDENTIFIER_PATH.match(name):
+        return where, name
+    return target, None
+
+
+def _is_file(where: str) -> bool:
+    return (
+        where.endswith(".py") or "/" in where or "\\" in where or Path(where).is_file()
+    )
+
+
+def _load_file(path: Path) -> ModuleType:
+    path = path.resolve()
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    name = "_accord_serve_" + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    # Like `python file.py`: the file's folder is importable, so it can import siblings.
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    # Registered before running: dataclasses and typing look the module up by name.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _import(where: str) -> ModuleType:
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError as exc:
+        # Only a missing TARGET is a usage error; a missing import inside it is a bug
+        # of that module and keeps its traceback.
+        if exc.name is not None and (
+            where == exc.name or where.startswith(exc.name + ".")
+        ):
+            raise UsageError(
+                f"cannot import {where!r}: no module named {exc.name!r} "
+                "(give a file path, or run from the folder containing the package)"
+            ) from None
+        raise
+
+
+def _attribute(module: ModuleType, dotted: str, label: str) -> Any:
+    value: Any = module
+    for part in dotted.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            raise UsageError(f"{label} has no attribute {dotted!r}") from None
+    return value
+
+
+def _resolve(target: str | None) -> tuple[Any, str]:
+    """The object TARGET names, and a label for messages."""
+    if target is None:
+        path = default_target()
+        return _load_file(path).create_agent, f"{path}:create_agent"
+    where, name = _split(target)
+    module = _load_file(Path(where)) if _is_file(where) else _import(where)
+    if name is not None:
+        return _attribute(module, name, where), f"{where}:{name}"
+    for candidate in DEFAULT_NAMES:
+        if hasattr(module, candidate):
+            return getattr(module, candidate), f"{where}:{candidate}"
+    raise UsageError(
+        f"{where} defines none of {', '.join(DEFAULT_NAMES)}; "
+        f"name the object to serve: `accord serve {where}:OBJ`"
+    )
+
+
+def _call_factory(factory: Callable[..., Any], db: str) -> Any:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: assume it takes db
+        return factory(db=db)
+    takes_db = any(
+        p.name == "db" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+    return factory(db=db) if takes_db else factory()
+
+
+def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
+    """The :class:`A2AApp` to serve for TARGET, and a label naming what it came from.
+
+    Raises:
+        UsageError: TARGET does not exist or names something that is not an agent.
+    """
+    from accord.server import A2AApp, Agent
+    from accord.stores import SQLiteTaskStore, migrate
+
+    obj, label = _resolve(target)
+    if not isinstance(obj, A2AApp | Agent):
+        if not callable(obj):
+            raise UsageError(
+                f"{label} is a {type(obj).__name__}, not an Agent, an A2AApp, or a "
+                "factory returning one"
+            )
+        obj = _call_factory(obj, db)
+        if not isinstance(obj, A2AApp | Agent):
+            raise UsageError(
+                f"{label}(db=...) returned a {type(obj).__name__}; "
+                "expected an Agent or an A2AApp"
+            )
+    if isinstance(obj, A2AApp):
+        return obj, label
+    # Create the schema now, so that a bad --db fails here with one clear line
+    # rather than in the server's lifespan.
+    migrate(db)
+    return A2AApp(obj, store=SQLiteTaskStore(db)), label
+
+
+def card_url(host: str, port: int) -> str:
+    """The URL of the card served on ``host:port``, usable from this machine."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/.well-known/agent-card.json"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT / SIGTERM; return 0 after a graceful shutdown."""
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "accord: `accord serve` needs uvicorn: pip install 'accord[serve]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    app, label = load_app(args.target, args.db)
+
+    def announce(port: int) -> None:
+        print(f"Serving {app.agent.name} from {label}", flush=True)
+        print(f"Agent card: {card_url(args.host, port)}", flush=True)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and self.servers and self.servers[0].sockets:
+                announce(int(self.servers[0].sockets[0].getsockname()[1]))
+
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+    )
+    server = Server(config)
+    with _accord_logging(args.log_level), _swallow_signal_replay():
+        try:
+            server.run()
+        except SystemExit as exit_:  # uvicorn exits when it cannot bind or start
+            if exit_.code not in (0, None):
+                print(
+                    "accord: the server could not start (see the log above)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+    return 0
+
+
+@contextmanager
+def _accord_logging(level: str) -> Iterator[None]:
+    """Send ``accord.*`` log records to stderr at the server's level while serving."""
+    logger = logging.getLogger("accord")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if level == "trace" else level.upper())
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+
+
+@contextmanager
+def _swallow_signal_replay() -> Iterator[None]:
+    """Ignore the SIGINT/SIGTERM uvicorn re-raises after its graceful shutdown.
+
+    uvicorn restores the previous handlers and then re-raises the signal it caught, so
+    a SIGTERM would kill the process after a clean shutdown (exit status -15). With
+    no-op handlers in place, ``accord serve`` returns 0 instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {
+        sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A signal handler that does nothing."""

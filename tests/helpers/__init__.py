@@ -1,0 +1,1 @@
+"""Helpers shared by test packages (uvicorn in a thread, example loaders)."""
