@@ -451,8 +451,8 @@ def _window_from_data(value: Any, example: str) -> tuple[datetime, datetime]:
         if isinstance(start, str) and isinstance(end, str):
             return _parse_moment(start, example), _parse_moment(end, example)
     raise _Invalid(
-        'The time window must be {"start": ..., "end": ...} with ISO 8601 times, or text '
-        f"such as {example!r}; got {json.dumps(value)}."
+        'The time window must be {"start": ..., "end": ...} with ISO 8601 times, or '
+        f"text, e.g. {example!r}; got {json.dumps(value)}."
     )
 
 
@@ -463,10 +463,10 @@ def _strip_windows(text: str) -> str:
 
 
 def _phone_from_text(text: str) -> str | None:
-    for match in _PHONE_CANDIDATE.finditer(_strip_windows(text)):
-        if (
-            len(re.sub(r"\D", "", match.group())) >= 5
-        ):  # shorter runs are not phone numbers
+    # Dates, times and call ids hold digit runs too; blank them out first.
+    # Runs of fewer than 3 digits ("in 2 hours") are not attempts at a phone number.
+    for match in _PHONE_CANDIDATE.finditer(_CALL_ID.sub(" | ", _strip_windows(text))):
+        if len(re.sub(r"\D", "", match.group())) >= 3:
             return match.group().strip()
     return None
 

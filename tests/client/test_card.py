@@ -168,6 +168,36 @@ async def test_expires_relative_to_date() -> None:
     assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Expires": "0"},  # unparsable: already expired (RFC 9111 §5.3)
+        {"Expires": "Wed, 01 Jan 2025 00:00:15 GMT"},  # no Date to compare with
+    ],
+)
+async def test_unusable_expires_means_stale(headers: dict[str, str]) -> None:
+    server = CardServer(headers)
+
+    await resolve(server, Clock(), times=2)
+
+    assert len(server.requests) == 2
+
+
+async def test_a_304_with_no_store_drops_the_entry() -> None:
+    server = CardServer({"Cache-Control": "max-age=5", "ETag": '"v1"'})
+    server.not_modified = True
+    clock = Clock()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
+        resolver = CardResolver(http, clock=clock)
+        await resolver.get(BASE)
+        clock.now += 10
+        server.headers = {"Cache-Control": "no-store"}
+        assert await resolver.get(BASE) == CARD  # the 304 still answers this call
+        await resolver.get(BASE)
+
+    assert "If-None-Match" not in server.requests[2].headers
+
+
 async def test_refresh_and_invalidate() -> None:
     server = CardServer({"Cache-Control": "max-age=600"})
     async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -176,6 +177,41 @@ async def test_httpx_exceptions_are_translated(
             await transport.call(op("GetTask"), GetTaskRequest(id="t"))
 
     assert caught.value.__cause__ is raised
+
+
+def connect_error_from(cause: BaseException) -> httpx.ConnectError:
+    try:
+        raise httpx.ConnectError("failed") from cause
+    except httpx.ConnectError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("cause", "text"),
+    [
+        (
+            ExceptionGroup("attempts", [ConnectionRefusedError(111, "refused")]),
+            "connection refused — is the agent running?",
+        ),
+        (
+            socket.gaierror(-2, "Name or service not known"),
+            "the host name could not be resolved",
+        ),
+        (ssl.SSLError(1, "WRONG_VERSION_NUMBER"), "TLS handshake failed"),
+    ],
+)
+async def test_connect_failures_say_what_went_wrong(
+    cause: BaseException, text: str
+) -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        raise connect_error_from(cause)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        transport = JsonRpcTransport(RPC_URL, http)
+        with pytest.raises(ConnectError) as caught:
+            await transport.call(op("GetTask"), GetTaskRequest(id="t"))
+
+    assert str(caught.value).startswith(f"Cannot connect to {RPC_URL}: {text}")
 
 
 async def test_unary_and_stream_timeouts_differ() -> None:

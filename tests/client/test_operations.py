@@ -169,7 +169,7 @@ async def test_push_config_crud(agent: FakeAgent, client: Client) -> None:
     assert listed.configs == (stored,)
     assert (agent.last.params.page_size, agent.last.params.page_token) == (10, "x")
 
-    assert await client.delete_push_config("t-1", "p-1") is None
+    await client.delete_push_config("t-1", "p-1")
     assert agent.last.operation == "DeleteTaskPushNotificationConfig"
 
 

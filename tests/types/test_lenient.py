@@ -30,7 +30,7 @@ from tests.conformance.oracle import pb_class, proto_to_json
 from tests.conformance.strategies import WIRE_TYPES, strategy_for
 
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

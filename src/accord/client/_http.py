@@ -94,7 +94,7 @@ def _connect_reason(exc: BaseException) -> str:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed ({cause.verify_message})"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake failed ({cause.reason or cause})"
+            return f"TLS handshake failed ({getattr(cause, 'reason', None) or cause})"
     text = str(exc) or type(exc).__name__
     return f"{text} — is the agent running and reachable?"
 

@@ -105,13 +105,27 @@ def apply(
     * an artifact update adds a new artifact, replaces one with the same id, or with
       ``append`` extends its parts (spec §4.1);
     * a message joins the history;
-    * a ``task`` snapshot replaces the task wholesale.
+    * a ``task`` snapshot replaces the task wholesale (a change of state is checked
+      like a status update).
+
+    A task in a terminal state is immutable (digest §3.2): the only event it takes is
+    a snapshot in that same state, the final snapshot a server may re-send (§11.7).
+
+    Raises:
+        InvalidAgentResponseError: the event breaks the lifecycle.
     """
     if isinstance(event, StreamResponse):
         payload = event.payload
         if isinstance(payload, Task):
+            if payload.status.state != task.status.state:
+                check_transition(task.status.state, payload.status.state)
             return payload
         return apply(task, payload)
+    if is_terminal(task.status.state):
+        raise InvalidAgentResponseError(
+            f"Task {task.id} is {task.status.state.name}, which is final: "
+            f"it takes no {type(event).__name__}"
+        )
     if isinstance(event, TaskStatusUpdateEvent):
         check_transition(task.status.state, event.status.state)
         history = task.history

@@ -13,6 +13,7 @@ complete events. It bounds what it buffers (:data:`MAX_EVENT_SIZE`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
 #: documents; 16 MiB leaves room for sizeable inline file parts while still stopping a
 #: peer that never ends an event from growing our memory without bound.
 MAX_EVENT_SIZE = 16 * 1024 * 1024
+
+_LINE_END = re.compile(rb"[\r\n]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ def encode_event(
     """Frame ``data`` as one SSE event; embedded newlines become several ``data:`` lines."""
     out = bytearray()
     if event is not None:
+        if "\n" in event or "\r" in event:
+            raise ValueError("an SSE event name cannot contain newlines")
         out += b"event: " + event.encode() + b"\n"
     if id is not None:
         if "\n" in id or "\r" in id or "\0" in id:
@@ -75,6 +80,7 @@ class SSEDecoder:
         self._max = max_event_size
         self._buffer = bytearray()
         self._pending_cr = False
+        self._scanned = 0
         self._started = False
         self._data: list[str] = []
         self._size = 0
@@ -82,6 +88,9 @@ class SSEDecoder:
         self._retry: int | None = None
         #: The id of the last event seen (sticky across events, as in the spec).
         self.last_event_id: str | None = None
+        #: The last reconnection time (``retry``, ms) the stream set, even if no event
+        #: carried it (WHATWG: it applies at once, not at dispatch).
+        self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume bytes; return the events they completed.
@@ -92,23 +101,27 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         buf = self._buffer
         buf += chunk
-        start = 0
-        n = len(buf)
-        i = 0
-        while i < n:
-            byte = buf[i]
-            if byte == 0x0A and self._pending_cr:  # LF after CR: already ended
-                self._pending_cr = False
-                start = i + 1
-                i += 1
-                continue
+        if self._pending_cr and buf:
+            # The last chunk ended in CR: a LF now belongs to that CRLF.
+            if buf[0] == 0x0A:
+                del buf[:1]
             self._pending_cr = False
-            if byte in (0x0A, 0x0D):
-                self._line(bytes(buf[start:i]), events)
-                self._pending_cr = byte == 0x0D
-                start = i + 1
-            i += 1
+        start = 0
+        # Resume the search where the last call stopped: the bytes before that hold
+        # no line ending, and rescanning them would make a long line cost O(n^2).
+        pos = self._scanned
+        while (match := _LINE_END.search(buf, pos)) is not None:
+            end = match.start()
+            self._line(bytes(buf[start:end]), events)
+            start = end + 1
+            if buf[end] == 0x0D:
+                if start == len(buf):
+                    self._pending_cr = True
+                elif buf[start] == 0x0A:
+                    start += 1
+            pos = start
         del buf[:start]
+        self._scanned = len(buf)
         if len(buf) + self._size > self._max:
             raise ValueError(f"SSE event larger than {self._max} bytes")
         return events
@@ -136,9 +149,9 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
-        elif name == "retry":
-            if value.isdigit():
-                self._retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            # ASCII digits only: str.isdigit() also accepts e.g. "²", which int() refuses.
+            self._retry = self.retry = int(value)
         # any other field name is ignored (WHATWG SSE)
 
     def _dispatch(self, events: list[SSEEvent]) -> None:

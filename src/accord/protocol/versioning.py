@@ -31,7 +31,7 @@ SUPPORTED_VERSIONS: tuple[str, ...] = (CURRENT_VERSION,)
 #: Header (and query parameter) name; header names are case-insensitive.
 VERSION_HEADER = "A2A-Version"
 
-_VERSION = re.compile(r"\s*(\d+)\.(\d+)(?:\.\d+)?\s*\Z")
+_VERSION = re.compile(r"\s*(\d+)\.(\d+)(?:\.\d+)?\s*\Z", re.ASCII)
 
 
 def normalize_version(value: str | None) -> str:

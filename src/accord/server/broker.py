@@ -15,7 +15,8 @@ the same interface is fed from the database's notifications instead.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,7 @@ class Subscription:
         #: Highest sequence number delivered so far.
         self.last_seq = 0
         self.catch_up: CatchUp | None = None
+        self._backlog: deque[Update] = deque()
 
     def _offer(self, update: Update) -> None:
         if self.lagged:
@@ -89,23 +91,31 @@ class Subscription:
         missed = await self.catch_up(self.last_seq)
         return [Update(seq=e.seq, event=e.event, task=None) for e in missed]
 
-    async def __aiter__(self) -> AsyncIterator[Update]:
+    # A class-based iterator rather than an async generator: a caller that stops early
+    # (a blocking SendMessage that got its answer) leaves nothing to finalize.
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Update:
         while True:
+            if self._backlog:
+                update = self._backlog.popleft()
+                if update.seq > self.last_seq:
+                    self.last_seq = update.seq
+                    return update
+                continue
             if self.lagged:
-                for update in await self._reattach():
-                    if update.seq > self.last_seq:
-                        self.last_seq = update.seq
-                        yield update
+                self._backlog.extend(await self._reattach())
                 continue
             try:
                 update = await self._recv.receive()
-            except anyio.EndOfStream:
-                return
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
             if update.seq and update.seq <= self.last_seq:
                 continue  # already delivered (replay overlap)
             if update.seq:
                 self.last_seq = update.seq
-            yield update
+            return update
 
     def close(self) -> None:
         """Detach from the broker and release the buffer."""

@@ -109,22 +109,19 @@ class Lane:
                 # Handed over: the previous drainer left and we drain now.
             self._busy = True
             try:
-                while not op.finished:
-                    # Our operation is at the head of the queue (we only drain when
-                    # the lane was idle or handed over to us), so it is in this batch.
-                    queue = self._queue
-                    batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
-                    try:
-                        await anyio.to_thread.run_sync(self._run_batch, batch)
-                    finally:
-                        for other in batch:
-                            if not other.finished:  # the hop itself failed
-                                other.error = StoreError(
-                                    "SQLite task store call failed"
-                                )
-                                other.finished = True
-                            if other is not op:
-                                other.wake.set()
+                # Our operation is at the head of the queue (we only drain when the
+                # lane was idle or handed over to us), so this batch includes it.
+                queue = self._queue
+                batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
+                try:
+                    await anyio.to_thread.run_sync(self._run_batch, batch)
+                finally:
+                    for other in batch:
+                        if not other.finished:  # the hop itself failed
+                            other.error = StoreError("SQLite task store call failed")
+                            other.finished = True
+                        if other is not op:
+                            other.wake.set()
             finally:
                 if self._queue:
                     self._queue[0].wake.set()  # hand over; the lane stays busy

@@ -42,7 +42,7 @@ async def _get(client: Client, args: argparse.Namespace) -> int:
     else:
         out.lines(
             [
-                *task_lines(task, history=args.history != 0),
+                *task_lines(task, history=bool(args.history)),
                 *continue_hint(args.url, task),
             ]
         )

@@ -109,6 +109,8 @@ class _Exchange:
     async def receive(self) -> ASGIMessage:
         if self._request_chunks is not None:
             chunk = await anext(self._request_chunks, None)
+            while chunk == b"":  # skip empty chunks: `more_body` must mean more bytes
+                chunk = await anext(self._request_chunks, None)
             if chunk is not None:
                 return {"type": "http.request", "body": chunk, "more_body": True}
             self._request_chunks = None
@@ -263,15 +265,20 @@ class MemoryTransport(httpx.AsyncBaseTransport):
                 if self._lifespan:
                     self._tg.start_soon(self._run_lifespan)
                     await self._lifespan_ready.wait()
-                    if self._lifespan_failure is not None:
-                        raise RuntimeError(
-                            f"ASGI lifespan startup failed: {self._lifespan_failure}"
-                        )
-                self._stack = stack.pop_all()
+                if self._lifespan_failure is None:
+                    self._stack = stack.pop_all()
+                # else: leaving the block stops the task group; raise below, outside
+                # it, so the caller gets the error itself rather than a group.
         except BaseException:
             self._depth -= 1
             self._tg = None
             raise
+        if self._lifespan_failure is not None:
+            self._depth -= 1
+            self._tg = None
+            raise RuntimeError(
+                f"ASGI lifespan startup failed: {self._lifespan_failure}"
+            )
         return self
 
     async def __aexit__(
@@ -322,6 +329,7 @@ class MemoryTransport(httpx.AsyncBaseTransport):
             if not ok:  # cancelled while waiting: the client went away
                 exchange.disconnect()
         if exchange.early_error is not None:
+            exchange.body_out.close()
             raise exchange.early_error
         return httpx.Response(
             exchange.status, headers=exchange.headers, stream=_Body(exchange)

@@ -1,0 +1,134 @@
+"""``accord`` itself: help, version, usage errors, exit codes, the entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from accord import __version__
+from accord.cli._errors import exit_code_for, explain
+from accord.cli.main import EPILOG, main
+from accord.errors import (
+    CardError,
+    ConnectError,
+    HTTPStatusError,
+    InternalError,
+    PermissionDeniedError,
+    TaskNotFoundError,
+    TimeoutError,
+    UnauthenticatedError,
+)
+from tests.helpers.cli import run_cli
+
+
+def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "--help")
+    assert result.code == 0
+    for command in ("serve", "card", "send", "task", "db"):
+        assert command in result.out
+    assert "exit codes:" in result.out
+    assert "5  not found" in result.out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "--version")
+    assert result.code == 0
+    assert result.out.strip() == f"accord {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["task"],
+        ["send", "http://x", "hi", "--data", "{not json"],
+        ["send", "http://x", "hi", "--binding", "GRPC"],
+        ["task", "list", "http://x", "--status", "sleeping"],
+        ["task", "list", "http://x", "--page-size", "0"],
+        ["task", "get", "http://x", "t1", "--history", "-1"],
+        ["send", "http://x", "hi", "-H", "no colon"],
+        ["serve", "--port", "70000"],
+    ],
+)
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    result = run_cli(capsys, *argv)
+    assert result.code == 2
+    assert "usage: accord" in result.err
+
+
+def test_send_needs_text_or_data(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "send", "http://127.0.0.1:1")
+    assert result.code == 2
+    assert (
+        result.err
+        == "accord: accord send: give the message TEXT, --data JSON, or both\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ConnectError("Cannot connect to x: connection refused"), 3),
+        (TimeoutError("no answer"), 3),
+        (UnauthenticatedError(), 4),
+        (PermissionDeniedError(), 4),
+        (HTTPStatusError("401", status_code=401), 4),
+        (HTTPStatusError("403", status_code=403), 4),
+        (HTTPStatusError("500", status_code=500), 1),
+        (CardError("Agent card at x: HTTP 401 Unauthorized"), 4),
+        (CardError("Agent card at x: HTTP 404 Not Found"), 5),
+        (CardError("Agent card at x is invalid: y"), 1),
+        (TaskNotFoundError(), 5),
+        (InternalError(), 1),
+        (ExceptionGroup("one", [TaskNotFoundError()]), 5),
+        (ValueError("a bug"), None),
+    ],
+)
+def test_exit_code_table(error: Exception, code: int | None) -> None:
+    assert exit_code_for(error) == code
+
+
+def test_explanations_are_one_line() -> None:
+    class Args:
+        url = "http://agent"
+        task_id = "t-1"
+
+    for error in (
+        ConnectError("Cannot connect to x: connection refused — is the agent running?"),
+        HTTPStatusError("x", status_code=401),
+        PermissionDeniedError("nope"),
+        TaskNotFoundError("Task t-1 not found"),
+        InternalError("boom"),
+    ):
+        text = explain(error, Args())
+        assert "\n" not in text
+        assert text
+    assert "--token" in explain(UnauthenticatedError(), Args())
+    assert "task t-1 was not found at http://agent" in explain(
+        TaskNotFoundError(), Args()
+    )
+
+
+def test_python_dash_m_and_epilog() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "accord.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert EPILOG.splitlines()[0] in done.stdout
+
+
+def test_main_defaults_to_sys_argv(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["accord", "--version"])
+    assert main() == 0
+    assert __version__ in capsys.readouterr().out

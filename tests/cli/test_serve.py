@@ -1,0 +1,213 @@
+"""``accord serve``: TARGET resolution, and a subprocess smoke test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import accord
+from accord.cli._errors import UsageError
+from accord.cli.commands.serve import card_url, default_target, load_app
+from accord.server import A2AApp
+from tests.helpers.cli import run_cli
+
+from . import agents
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _restore_import_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Loading a file target edits sys.path and sys.modules; undo it after each test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("_accord_serve_"):
+            del sys.modules[name]
+
+
+def test_module_target_default_name_app(tmp_path: Path) -> None:
+    app, label = load_app("tests.cli.agents", str(tmp_path / "x.db"))
+    assert app is agents.app
+    assert label == "tests.cli.agents:app"
+
+
+def test_agent_is_wrapped_with_a_sqlite_store(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    app, _ = load_app("tests.cli.agents:agent", str(db))
+    assert isinstance(app, A2AApp)
+    assert app.agent is agents.agent
+    assert db.is_file()  # migrated up front
+
+
+def test_factory_gets_the_db(tmp_path: Path) -> None:
+    db = str(tmp_path / "x.db")
+    app, _ = load_app("tests.cli.agents:create_agent", db)
+    assert app.agent.name == "Made"
+    assert agents.seen_db[-1] == db
+
+
+def test_factory_without_db_and_dotted_name(tmp_path: Path) -> None:
+    assert load_app("tests.cli.agents:make_app", "unused.db")[0].agent.name == "NoDb"
+    nested, _ = load_app("tests.cli.agents:Holder.agent", str(tmp_path / "x.db"))
+    assert nested.agent.name == "Nested"
+
+
+def test_file_target_with_default_name_and_sibling_import(tmp_path: Path) -> None:
+    (tmp_path / "helper_for_serve_test.py").write_text("NAME = 'FromFile'\n")
+    (tmp_path / "my_agent.py").write_text(
+        textwrap.dedent(
+            """
+            from dataclasses import dataclass
+
+            from accord.server import Agent
+            from helper_for_serve_test import NAME
+
+            @dataclass
+            class Settings:
+                greeting: str = "hi"
+
+            async def run(ctx):
+                await ctx.reply(Settings().greeting)
+
+            agent = Agent(run, name=NAME, description="d")
+            """
+        )
+    )
+    app, label = load_app(str(tmp_path / "my_agent.py"), str(tmp_path / "x.db"))
+    assert app.agent.name == "FromFile"
+    assert label.endswith("my_agent.py:agent")
+
+
+def test_default_target_is_the_receptionist(tmp_path: Path) -> None:
+    assert default_target() == REPO / "examples" / "receptionist.py"
+    app, label = load_app(None, str(tmp_path / "r.db"))
+    assert app.agent.name == "Receptionist"
+    assert label.endswith("receptionist.py:create_agent")
+
+
+def test_default_target_outside_a_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        accord, "__file__", str(tmp_path / "a" / "b" / "accord" / "__init__.py")
+    )
+    with pytest.raises(UsageError, match="only available in a source checkout"):
+        default_target()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tests.cli.agents:not_an_agent", "is a int, not an Agent"),
+        (
+            "tests.cli.agents:bad_factory",
+            "returned a int; expected an Agent or an A2AApp",
+        ),
+        ("tests.cli.agents:nothing", "has no attribute 'nothing'"),
+        ("tests.cli.no_such_module", "cannot import 'tests.cli.no_such_module'"),
+        ("no/such/file.py", "no such file"),
+        ("tests.cli.fakes", "defines none of app, agent, create_agent"),
+    ],
+)
+def test_bad_targets(tmp_path: Path, target: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        load_app(target, str(tmp_path / "x.db"))
+
+
+def test_bad_target_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    result = run_cli(capsys, "serve", str(tmp_path / "nope.py"))
+    assert result.code == 2
+    assert result.err.startswith("accord: no such file: ")
+
+
+def test_missing_uvicorn(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    result = run_cli(capsys, "serve")
+    assert result.code == 1
+    assert "pip install 'accord[serve]'" in result.err
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/.well-known/agent-card.json"),
+        ("0.0.0.0", "http://127.0.0.1:8000/.well-known/agent-card.json"),
+        ("::", "http://[::1]:8000/.well-known/agent-card.json"),
+        ("::1", "http://[::1]:8000/.well-known/agent-card.json"),
+        ("example.test", "http://example.test:8000/.well-known/agent-card.json"),
+    ],
+)
+def test_card_url(host: str, expected: str) -> None:
+    assert card_url(host, 8000) == expected
+
+
+def _spawn(*argv: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "accord.cli", "serve", *argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _card_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("Agent card: "):
+            return line.removeprefix("Agent card: ").strip()
+    raise AssertionError(f"no card URL printed; stderr: {process.communicate()[1]}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_smoke(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, signum: signal.Signals
+) -> None:
+    process = _spawn("--port", "0", "--db", "smoke.db", cwd=tmp_path)
+    try:
+        card = _card_line(process)
+        assert card.startswith("http://127.0.0.1:")
+        assert card.endswith("/.well-known/agent-card.json")
+        response = httpx.get(card, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["name"] == "Receptionist"
+        base = card.removesuffix("/.well-known/agent-card.json")
+        result = run_cli(capsys, "send", base, "Summary of call-1005")
+        assert result.code == 0, result.err
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Application shutdown complete" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "smoke.db").is_file()
+
+
+def test_serve_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = _spawn("--port", str(port), "--db", "x.db", cwd=tmp_path)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 1
+    assert "accord: the server could not start (see the log above)" in err
+    assert "Agent card" not in out
