@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -65,12 +65,14 @@ SKILLS = (
         name="Schedule a callback",
         description=(
             "Book a callback to a phone number (optional +, 8-15 digits) within a time "
-            "window of at most 4 hours, up to 30 days ahead. Returns the booking as "
+            "window of at most 4 hours, up to 30 days ahead. The window is ISO 8601 "
+            "start/end times or text such as '2026-12-01 14:00-15:00' or 'tomorrow "
+            "14:00-15:00 UTC' (times without an offset are UTC). Returns the booking as "
             "structured data: bookingId, phone, window {start, end}, status."
         ),
         tags=("callback", "scheduling", "booking"),
         examples=(
-            "Schedule a callback to +1 415 555 0123 on 2026-12-01 14:00-15:00",
+            "Schedule a callback to +1 415 555 0123 tomorrow 14:00-15:00",
             '{"skill": "schedule_callback", "phone": "+14155550123", "window": '
             '{"start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}}',
         ),
@@ -291,6 +293,8 @@ _MOMENT = re.compile(
     rf"(?P<date>{_DATE})(?:T|\s+(?:at\s+)?)(?P<time>{_TIME})(?:\s?(?P<tz>{_OFFSET}))?",
     re.I,
 )
+_TODAY = re.compile(r"\btoday\b", re.I)
+_TOMORROW = re.compile(r"\btomorrow\b", re.I)
 _DATE_OR_TIME = re.compile(rf"{_DATE}|{_TIME}")
 _PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d\s()-]*\d")
 _PHONE_SHAPE = re.compile(r"\+?[\d\s()-]+")
@@ -410,12 +414,15 @@ def _pad(time: str) -> str:
     return time if len(time.split(":")[0]) == 2 else "0" + time
 
 
-def _pad_date(date: str) -> str:
-    year, month, day = date.split("-")
+def _pad_date(text: str) -> str:
+    year, month, day = text.split("-")
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def _window_from_text(text: str, example: str) -> tuple[datetime, datetime] | None:
+def _window_from_text(
+    text: str, example: str, today: date
+) -> tuple[datetime, datetime] | None:
+    text = _absolute_days(text, today)
     for pattern in _WINDOW_PATTERNS:
         match = pattern.search(text)
         if match is None:
@@ -425,10 +432,10 @@ def _window_from_text(text: str, example: str) -> tuple[datetime, datetime] | No
             return _parse_moment(match["start"], example), _parse_moment(
                 match["end"], example
             )
-        date, tz = _pad_date(match["date"]), match["tz"] or ""
+        day, tz = _pad_date(match["date"]), match["tz"] or ""
         return (
-            _parse_moment(f"{date}T{_pad(match['t1'])}{tz}", example),
-            _parse_moment(f"{date}T{_pad(match['t2'])}{tz}", example),
+            _parse_moment(f"{day}T{_pad(match['t1'])}{tz}", example),
+            _parse_moment(f"{day}T{_pad(match['t2'])}{tz}", example),
         )
     if _DATE_OR_TIME.search(text):
         raise _Invalid(
@@ -438,9 +445,17 @@ def _window_from_text(text: str, example: str) -> tuple[datetime, datetime] | No
     return None
 
 
-def _window_from_data(value: Any, example: str) -> tuple[datetime, datetime]:
+def _absolute_days(text: str, today: date) -> str:
+    """``today`` / ``tomorrow`` as ISO dates (relative to the agent's clock)."""
+    text = _TODAY.sub(today.isoformat(), text)
+    return _TOMORROW.sub((today + timedelta(days=1)).isoformat(), text)
+
+
+def _window_from_data(
+    value: Any, example: str, today: date
+) -> tuple[datetime, datetime]:
     if isinstance(value, str):
-        window = _window_from_text(value, example)
+        window = _window_from_text(value, example, today)
         if window is None:
             raise _Invalid(
                 f"The time window {value!r} is not valid; use e.g. {example}."
@@ -510,7 +525,7 @@ def _user_messages(ctx: TaskContext) -> list[Message]:
     return messages
 
 
-def _gather(ctx: TaskContext, example: str) -> _Request:
+def _gather(ctx: TaskContext, example: str, today: date) -> _Request:
     """Read the request from all user messages; later messages override earlier ones.
 
     Raises:
@@ -537,10 +552,10 @@ def _gather(ctx: TaskContext, example: str) -> _Request:
             ) is not None:
                 request.phone = phone
             if (window := _field(data, "window")) is not None:
-                request.window = _window_from_data(window, example)
+                request.window = _window_from_data(window, example, today)
             elif _field(data, "start", "end") is not None:
                 request.window = _window_from_data(
-                    {"start": data.get("start"), "end": data.get("end")}, example
+                    {"start": data.get("start"), "end": data.get("end")}, example, today
                 )
             if (call_id := _field(data, "callId", "call_id")) is not None:
                 request.call_id = _call_id_from_text(f"call-{call_id}") or str(call_id)
@@ -551,7 +566,7 @@ def _gather(ctx: TaskContext, example: str) -> _Request:
         if not text.strip():
             continue
         if request.skill == SCHEDULE:
-            request.window = _window_from_text(text, example) or request.window
+            request.window = _window_from_text(text, example, today) or request.window
             request.phone = _phone_from_text(text) or request.phone
         else:
             request.call_id = _call_id_from_text(text) or request.call_id
@@ -565,9 +580,15 @@ def _iso(moment: datetime) -> str:
 
 
 def _priority(reason: str) -> str:
+    """The priority a reason implies: the first of urgent, high, low whose words occur."""
     lowered = reason.lower()
-    for level, words in (("urgent", _URGENT), ("high", _HIGH), ("low", _LOW)):
-        if any(word in lowered for word in words):
+    calm = lowered.replace("not urgent", "")  # a negated "urgent" is not urgent
+    for level, words, text in (
+        ("urgent", _URGENT, calm),
+        ("high", _HIGH, calm),
+        ("low", _LOW, lowered),
+    ):
+        if any(word in text for word in words):
             return level
     return "normal"
 
@@ -601,7 +622,7 @@ class Receptionist:
 
     async def __call__(self, ctx: TaskContext) -> None:
         try:
-            request = _gather(ctx, self._example_window())
+            request = _gather(ctx, self._example_window(), self.clock().date())
         except _Invalid as invalid:
             await ctx.reject(str(invalid))
             return

@@ -51,6 +51,11 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ["task", "get", "http://x", "t1", "--history", "-1"],
         ["send", "http://x", "hi", "-H", "no colon"],
         ["serve", "--port", "70000"],
+        ["card", "localhost:8000"],
+        ["card", "http://[::1"],
+        ["task", "get", "ftp://host", "t1"],
+        ["card", "http://x", "--timeout", "0"],
+        ["card", "http://x", "--timeout", "soon"],
     ],
 )
 def test_usage_errors_exit_2(
@@ -59,6 +64,11 @@ def test_usage_errors_exit_2(
     result = run_cli(capsys, *argv)
     assert result.code == 2
     assert "usage: accord" in result.err
+
+
+def test_url_typo_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "card", "localhost:8000")
+    assert "did you mean http://localhost:8000?" in result.err
 
 
 def test_send_needs_text_or_data(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,3 +142,28 @@ def test_main_defaults_to_sys_argv(
     monkeypatch.setattr(sys, "argv", ["accord", "--version"])
     assert main() == 0
     assert __version__ in capsys.readouterr().out
+
+
+def test_ctrl_c_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord.cli.commands import db
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "run", interrupted)
+    result = run_cli(capsys, "db", "migrate")
+    assert result.code == 130
+    assert result.err == "accord: interrupted\n"
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.cli.commands import db
+
+    def broken(args: object) -> int:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(db, "run", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["db", "migrate"])

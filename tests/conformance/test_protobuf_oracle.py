@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +132,135 @@ def test_required_scalars_are_emitted_even_when_empty() -> None:
 
 def test_pb_class_covers_every_wire_type() -> None:
     assert all(pb_class(cls).DESCRIPTOR.name == _name(cls) for cls in WIRE_TYPES)
+
+
+FLOWS = ONEOFS[t.OAuthFlows]
+SIMPLE_SCHEMES = [m for m in ONEOFS[t.SecurityScheme] if m != "oauth2_security_scheme"]
+
+
+@st.composite
+def cards_with_every_scheme_and_flow(draw: st.DrawFn) -> t.AgentCard:
+    schemes = [draw(strategy_for(t.SecurityScheme, m)) for m in SIMPLE_SCHEMES]
+    for flow in FLOWS:
+        oauth2 = draw(strategy_for(t.OAuth2SecurityScheme))
+        flows = draw(strategy_for(t.OAuthFlows, flow))
+        schemes.append(
+            t.SecurityScheme(oauth2_security_scheme=t.replace(oauth2, flows=flows))
+        )
+    card = draw(strategy_for(t.AgentCard))
+    named = {f"scheme{i}": s for i, s in enumerate(schemes)}
+    return t.replace(card, security_schemes=named)
+
+
+@settings(SETTINGS, max_examples=20)
+@given(card=cards_with_every_scheme_and_flow())
+def test_agent_card_with_every_scheme_and_flow(card: t.AgentCard) -> None:
+    assert len(card.security_schemes) == len(SIMPLE_SCHEMES) + len(FLOWS)
+    check_against_oracle(card)
+
+
+# --- input the two parsers treat differently (each settled, with its reason) -------------
+
+
+def _protobuf_accepts(doc: str, cls: type[msgspec.Struct]) -> bool:
+    try:
+        to_proto(doc, cls)
+    except json_format.ParseError:
+        return False
+    return True
+
+
+def _we_accept(doc: str, cls: type[msgspec.Struct]) -> bool:
+    try:
+        t.decode(doc, cls)
+    except InvalidParamsError:
+        return False
+    return True
+
+
+def task_at(timestamp: str) -> str:
+    return f'{{"id":"t","status":{{"state":1,"timestamp":"{timestamp}"}}}}'
+
+
+INPUT_DIVERGENCES = [
+    # (case, type, document, protobuf accepts, we accept)
+    # Spec §5.7: a receiver validates REQUIRED fields; proto3 has no notion of them.
+    ("missing REQUIRED field", t.Task, '{"id":"t"}', True, False),
+    (
+        "empty REQUIRED repeated",
+        t.Artifact,
+        '{"artifactId":"a","parts":[]}',
+        True,
+        False,
+    ),
+    # Digest §1.4: exactly one member of a oneof; protobuf only refuses two.
+    ("oneof with no member", t.Part, '{"mediaType":"text/plain"}', True, False),
+    ("oneof with two members", t.Part, '{"text":"a","url":"b"}', False, False),
+    # Proto3 enums are open: protobuf keeps an unknown number; A2A defines no meaning
+    # for one, so the model (a closed StrEnum) refuses it (spec §5.7).
+    ("enum number without a name", t.TaskStatus, '{"state":42}', True, False),
+    # protobuf's Python base64 decoder silently drops junk; ProtoJSON wants base64.
+    ("junk base64", t.Part, '{"raw":"!!"}', True, False),
+    # RFC 3339 §5.6 allows lowercase "t"/"z" (protobuf's Python parser does not)...
+    (
+        "lowercase t and z",
+        t.Task,
+        task_at("2025-01-01t00:00:00z"),
+        False,
+        True,
+    ),
+    # ... and does not allow an empty fraction (protobuf's Python parser does).
+    (
+        "empty fraction",
+        t.Task,
+        task_at("2025-01-01T00:00:00.Z"),
+        True,
+        False,
+    ),
+    # Both refuse an offset that moves the instant before 0001-01-01T00:00:00Z
+    # (we used to crash with OverflowError here).
+    (
+        "offset out of range",
+        t.Task,
+        task_at("0001-01-01T00:00:00+01:00"),
+        False,
+        False,
+    ),
+    # Both accept integers in exponent or fraction notation (ProtoJSON; we used to
+    # refuse them).
+    (
+        "int32 in exponent notation",
+        t.GetTaskRequest,
+        '{"id":"t","historyLength":"1e2"}',
+        True,
+        True,
+    ),
+    (
+        "int32 as integral float",
+        t.GetTaskRequest,
+        '{"id":"t","historyLength":5.0}',
+        True,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "doc", "protobuf", "ours"),
+    [case[1:] for case in INPUT_DIVERGENCES],
+    ids=[case[0] for case in INPUT_DIVERGENCES],
+)
+def test_input_divergences(
+    cls: type[msgspec.Struct], doc: str, protobuf: bool, ours: bool
+) -> None:
+    assert _protobuf_accepts(doc, cls) is protobuf
+    assert _we_accept(doc, cls) is ours
+
+
+def test_sub_millisecond_precision_is_truncated() -> None:
+    # protobuf keeps nanoseconds; we keep milliseconds (spec §5.6.1 SHOULD), truncating
+    # so that no instant moves into the next second, day or year.
+    doc = task_at("2025-12-31T23:59:59.999999999Z")
+    assert proto_to_json(to_proto(doc, t.Task)).endswith('59:59.999999999Z"}}')
+    task = t.decode(doc, t.Task)
+    assert task.status.timestamp == "2025-12-31T23:59:59.999Z"

@@ -102,12 +102,39 @@ async def test_schedule_from_data(client: Client) -> None:
         "schedule +14155550123 2026-12-01T14:00Z to 2026-12-01T15:00Z",
         "schedule +14155550123 2026-12-01T15:00:00+01:00/2026-12-01T16:00:00+01:00",
         "book a callback to +14155550123 on 2026-12-1 14:00\u201315:00",
+        "Schedule a callback to +14155550123 on 2026-12-01 at 14:00 until 15:00",
     ],
 )
 async def test_schedule_window_spellings(client: Client, text: str) -> None:
     task = await send(client, text)
     assert task.status.state is TaskState.COMPLETED, status_text(task)
     assert artifact_data(task)["window"] == WINDOW
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tomorrow 14:00-15:00 UTC",
+        "between 14:00 and 15:00 tomorrow",
+        "Tomorrow from 14:00 to 15:00",
+    ],
+)
+async def test_relative_day_in_a_follow_up(client: Client, text: str) -> None:
+    first = await send(client, "Please schedule a callback to +1 415 555 0123")
+    assert first.status.state is TaskState.INPUT_REQUIRED
+    second = await send(client, text, task_id=first.id)
+    assert second.status.state is TaskState.COMPLETED, status_text(second)
+    # the test clock says 2026-11-20 09:00 UTC
+    assert artifact_data(second)["window"] == {
+        "start": "2026-11-21T14:00:00Z",
+        "end": "2026-11-21T15:00:00Z",
+    }
+
+
+async def test_today_in_the_past_is_rejected(client: Client) -> None:
+    task = await send(client, "Schedule a callback to +14155550123 today 08:00-08:30")
+    assert task.status.state is TaskState.REJECTED
+    assert "starts in the past" in status_text(task)
 
 
 async def test_same_booking_twice_is_idempotent(client: Client) -> None:
@@ -295,6 +322,7 @@ async def test_escalate_from_text(client: Client) -> None:
         ("emergency: gas smell", None, "urgent"),
         ("wants to talk about pricing", None, "normal"),
         ("no rush, whenever", None, "low"),
+        ("not urgent: wants a brochure", None, "low"),
         ("wants to talk about pricing", "HIGH", "high"),
     ],
 )
@@ -403,3 +431,11 @@ async def test_bookings_persist_in_the_database(tmp_path: Path) -> None:
                 client, data_message({**data, "phone": PHONE[:-1] + expected[-1]})
             )
             assert artifact_data(task)["bookingId"] == expected
+
+
+async def test_the_readme_walkthrough(client: Client) -> None:
+    summary = await send(client, "Summarize call call-1001")
+    assert artifact_data(summary)["callId"] == "call-1001"
+    ticket = await send(client, "Escalate call call-1003 to a human: billing dispute")
+    assert artifact_data(ticket)["reason"] == "billing dispute"
+    assert artifact_data(ticket)["callId"] == "call-1003"

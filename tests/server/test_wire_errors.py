@@ -154,7 +154,9 @@ def test_both_json_media_types_are_accepted(
         assert r.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
-def test_encoded_slash_stays_inside_the_task_id(server_url: str, http: httpx.Client) -> None:
+def test_encoded_slash_stays_inside_the_task_id(
+    server_url: str, http: httpx.Client
+) -> None:
     r = http.get(server_url + "/tasks/a%2Fb", headers=V1)
     assert r.status_code == 404
     details = r.json()["error"]["details"]

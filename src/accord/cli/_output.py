@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from accord.types import (
     UNSET,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BAD_END_STATES",
     "INTERRUPTED_STATES",
+    "TERMINAL_STATES",
     "Printer",
     "card_lines",
     "continue_hint",
@@ -47,6 +48,8 @@ __all__ = [
 
 #: Final states that make ``send`` / ``task subscribe`` exit with status 1.
 BAD_END_STATES = frozenset({TaskState.FAILED, TaskState.REJECTED, TaskState.CANCELED})
+#: States a task never leaves (spec §3.1: no transition out of them).
+TERMINAL_STATES = BAD_END_STATES | {TaskState.COMPLETED}
 #: States in which the agent waits for the client (spec §3.4, §7.6).
 INTERRUPTED_STATES = frozenset({TaskState.INPUT_REQUIRED, TaskState.AUTH_REQUIRED})
 
@@ -62,14 +65,11 @@ def to_json(value: Any, *, compact: bool = False) -> str:
 
 
 class Printer:
-    """Writes lines to stdout, flushing each one."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream
+    """Writes lines to stdout, flushing each one (so streams show up live)."""
 
     def lines(self, lines: Iterable[str]) -> None:
         """Write each line and flush."""
-        out = self._stream if self._stream is not None else sys.stdout
+        out = sys.stdout  # looked up on each call: tests swap it
         for line in lines:
             out.write(line + "\n")
         out.flush()

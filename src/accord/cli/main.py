@@ -102,6 +102,19 @@ def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(value: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a positive number of seconds"
+        )
+    return seconds
+
+
 def _header(value: str) -> tuple[str, str]:
     name, sep, content = value.partition(":")
     if not sep or not name.strip():
@@ -109,12 +122,30 @@ def _header(value: str) -> tuple[str, str]:
     return name.strip(), content.strip()
 
 
+def _url(value: str) -> str:
+    """An argparse type: an absolute http(s) URL (checked here, so a typo is a usage error)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        valid = False
+    if not valid:
+        hint = f"; did you mean http://{value}?" if "://" not in value else ""
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000{hint}"
+        )
+    return value
+
+
 def _remote(
     parser: argparse.ArgumentParser,
     *,
     url_help: str = "the agent's base URL or card URL",
 ) -> None:
-    parser.add_argument("url", metavar="URL", help=url_help)
+    parser.add_argument("url", metavar="URL", type=_url, help=url_help)
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
@@ -142,7 +173,7 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how long to wait for an answer (default: 300)",
@@ -174,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Run an agent with uvicorn. TARGET is path/to/file.py[:OBJ] or "
             "package.module[:OBJ]; OBJ is an Agent, an A2AApp, or a factory called as "
             "OBJ(db=PATH) that returns one (default names tried: app, agent, "
-            "create_agent). Without TARGET: the Receptionist from examples/."
+            "create_agent). An Agent gets a SQLite task store in --db; an A2AApp "
+            "keeps its own store. Without TARGET: the Receptionist from examples/ "
+            "(source checkout). Stop with Ctrl-C or SIGTERM (graceful)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

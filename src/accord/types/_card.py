@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ._base import A2AStruct
 from ._security import SecurityRequirement, SecurityScheme
 
@@ -87,7 +89,7 @@ class AgentCard(A2AStruct, frozen=True, kw_only=True):
     version: str = ""
     documentation_url: str | None = None
     capabilities: AgentCapabilities
-    security_schemes: dict[str, SecurityScheme] = {}
+    security_schemes: dict[str, SecurityScheme] = msgspec.field(default_factory=dict)
     security_requirements: tuple[SecurityRequirement, ...] = ()
     default_input_modes: tuple[str, ...] = ()
     default_output_modes: tuple[str, ...] = ()

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import re
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any, TypeVar, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from msgspec import inspect as mi
@@ -32,6 +31,9 @@ from msgspec import inspect as mi
 from accord.errors import InvalidParamsError, InvalidRequestError, ParseError
 
 from ._base import TIMESTAMP_PATTERN
+
+if TYPE_CHECKING:
+    import enum
 
 __all__ = [
     "JsonRpcEnvelope",
@@ -71,7 +73,7 @@ def decode_json(data: bytes | str) -> Any:
         raise ParseError(f"Invalid JSON payload: {exc}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(type_)
 
@@ -84,7 +86,7 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         InvalidParamsError: when the JSON does not describe a valid ``type_``;
             the message and ``field_violations`` name the offending field.
     """
-    decoder: msgspec.json.Decoder[T] = _decoder(cast(Any, type_))
+    decoder: msgspec.json.Decoder[T] = _decoder(cast("Any", type_))
     try:
         return decoder.decode(data)
     except msgspec.ValidationError:
@@ -107,7 +109,7 @@ def convert(obj: Any, type_: type[T]) -> T:
 
 
 def _lenient(obj: Any, type_: type[T]) -> T:
-    normalized = _normalizer(cast(Any, type_))(obj)
+    normalized = _normalizer(cast("Any", type_))(obj)
     try:
         return msgspec.convert(normalized, type_)
     except msgspec.ValidationError as exc:
@@ -144,7 +146,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def _normalizer(type_: Any) -> Normalizer:
     return _build(mi.type_info(type_))
 

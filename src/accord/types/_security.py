@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from ._base import A2AStruct
 
 __all__ = [
@@ -40,7 +42,7 @@ class StringList(A2AStruct, frozen=True, kw_only=True):
 class SecurityRequirement(A2AStruct, frozen=True, kw_only=True):
     """Schemes that are required together, each with its required scopes."""
 
-    schemes: dict[str, StringList] = {}
+    schemes: dict[str, StringList] = msgspec.field(default_factory=dict)
 
 
 class APIKeySecurityScheme(A2AStruct, frozen=True, kw_only=True):
@@ -67,7 +69,7 @@ class AuthorizationCodeOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     authorization_url: str = ""
     token_url: str = ""
     refresh_url: str = ""
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str] = msgspec.field(default_factory=dict)
     pkce_required: bool = False
 
 
@@ -76,7 +78,7 @@ class ClientCredentialsOAuthFlow(A2AStruct, frozen=True, kw_only=True):
 
     token_url: str = ""
     refresh_url: str = ""
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ImplicitOAuthFlow(A2AStruct, frozen=True, kw_only=True):
@@ -84,7 +86,7 @@ class ImplicitOAuthFlow(A2AStruct, frozen=True, kw_only=True):
 
     authorization_url: str = ""
     refresh_url: str = ""
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class PasswordOAuthFlow(A2AStruct, frozen=True, kw_only=True):
@@ -92,7 +94,7 @@ class PasswordOAuthFlow(A2AStruct, frozen=True, kw_only=True):
 
     token_url: str = ""
     refresh_url: str = ""
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class DeviceCodeOAuthFlow(A2AStruct, frozen=True, kw_only=True):
@@ -101,7 +103,7 @@ class DeviceCodeOAuthFlow(A2AStruct, frozen=True, kw_only=True):
     device_authorization_url: str = ""
     token_url: str = ""
     refresh_url: str = ""
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class OAuthFlows(A2AStruct, frozen=True, kw_only=True):

@@ -77,8 +77,10 @@ async def _cancel(client: Client, args: argparse.Namespace) -> int:
     from .._output import Printer, task_lines, to_json
 
     task = await client.cancel_task(args.task_id)
-    out = Printer()
-    out.line(to_json(task)) if args.json else out.lines(task_lines(task))
+    if args.json:
+        Printer().line(to_json(task))
+    else:
+        Printer().lines(task_lines(task))
     return 0
 
 
@@ -88,7 +90,7 @@ async def _subscribe(client: Client, args: argparse.Namespace) -> int:
     from accord.errors import UnsupportedOperationError
     from accord.types import StreamResponse
 
-    from .._output import Printer, task_lines, to_json
+    from .._output import TERMINAL_STATES, Printer, task_lines, to_json
     from .send import exit_code, follow
 
     try:
@@ -99,7 +101,7 @@ async def _subscribe(client: Client, args: argparse.Namespace) -> int:
     except UnsupportedOperationError:
         # Spec §3.1.6: a terminal task cannot be subscribed to; show how it ended.
         task = await client.get_task(args.task_id)
-        if task.status.state.name not in _TERMINAL:
+        if task.status.state not in TERMINAL_STATES:
             raise
     print(
         f"accord: task {task.id} has already ended ({task.status.state.name}); "
@@ -112,6 +114,3 @@ async def _subscribe(client: Client, args: argparse.Namespace) -> int:
     else:
         out.lines(task_lines(task))
     return exit_code(task)
-
-
-_TERMINAL = ("COMPLETED", "FAILED", "CANCELED", "REJECTED")
