@@ -121,6 +121,7 @@ ERRORS_ALL = [
     "TimeoutError",
     "TransportError",
     "UnauthenticatedError",
+    "UnavailableError",
     "UnsupportedOperationError",
     "VersionNotSupportedError",
 ]

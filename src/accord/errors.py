@@ -20,7 +20,8 @@
     │   ├── VersionNotSupportedError        -32009
     │   ├── PayloadTooLargeError            request body over the server's limit (HTTP 413)
     │   ├── UnauthenticatedError            missing/invalid credentials (HTTP 401)
-    │   └── PermissionDeniedError           authenticated but not allowed (HTTP 403)
+    │   ├── PermissionDeniedError           authenticated but not allowed (HTTP 403)
+    │   └── UnavailableError                the server is at capacity; retry later (HTTP 503)
     ├── TransportError                      client side, below A2A
     │   ├── ConnectError                    could not reach the agent
     │   ├── TimeoutError                    no answer in time
@@ -66,6 +67,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "UnauthenticatedError",
+    "UnavailableError",
     "UnsupportedOperationError",
     "VersionNotSupportedError",
 ]
@@ -206,6 +208,12 @@ class PermissionDeniedError(ProtocolError):
     """Raised when an authenticated caller may not perform an operation (HTTP 403)."""
 
     default_message = "Permission denied"
+
+
+class UnavailableError(ProtocolError):
+    """Raised when the server is at capacity (a transient condition; retry later)."""
+
+    default_message = "The agent is busy; retry later"
 
 
 class TransportError(A2AError):

@@ -37,6 +37,7 @@ TRANSPORT_ERRORS: dict[type[e.ProtocolError], tuple[str, int]] = {
     e.UnauthenticatedError: ("UNAUTHENTICATED", 401),
     e.PermissionDeniedError: ("PERMISSION_DENIED", 403),
     e.PayloadTooLargeError: ("RESOURCE_EXHAUSTED", 413),
+    e.UnavailableError: ("UNAVAILABLE", 503),
 }
 
 GRPC_CODES = {
@@ -46,6 +47,7 @@ GRPC_CODES = {
     "RESOURCE_EXHAUSTED": 8,
     "FAILED_PRECONDITION": 9,
     "INTERNAL": 13,
+    "UNAVAILABLE": 14,
     "UNAUTHENTICATED": 16,
 }
 

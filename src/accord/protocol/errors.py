@@ -112,6 +112,8 @@ ERRORS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         e.PermissionDeniedError, "PERMISSION_DENIED", -31403, 403, "PERMISSION_DENIED"
     ),
+    # A transient system error (digest §6.2 "System": UNAVAILABLE / 503).
+    ErrorSpec(e.UnavailableError, "UNAVAILABLE", -31503, 503, "UNAVAILABLE"),
 )
 
 _BY_CLASS = {s.cls: s for s in ERRORS}

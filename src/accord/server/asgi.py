@@ -58,6 +58,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+#: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
+_TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
+#: Seconds a client should wait before retrying after a 503 (at capacity).
+RETRY_AFTER = b"1"
+
 CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 _JSON_TYPES = ("application/json", "application/a2a+json")
 
@@ -72,11 +77,14 @@ class ServerLimits:
         keepalive_interval: seconds of stream silence before an SSE comment is sent, so
             proxies with idle timeouts (commonly 30-60 s) keep the connection open.
         card_max_age: ``Cache-Control: max-age`` of the card, in seconds (spec §8.6).
+        max_running_tasks: agent executions running at once; beyond it SendMessage
+            answers UnavailableError (503) instead of queueing without bound.
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
     keepalive_interval: float = 15.0
     card_max_age: int = 300
+    max_running_tasks: int = 10_000
 
 
 class _TooLarge(Exception):
@@ -132,7 +140,10 @@ class A2AApp:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[A2AApp]:
         """Open the store and the runtime; requests are served while inside."""
-        async with self.store, Runtime(self.agent, self.store) as runtime:
+        runtime = Runtime(
+            self.agent, self.store, max_running=self.limits.max_running_tasks
+        )
+        async with self.store, runtime:
             extended = self.agent.extended_card
             self._handler = RequestHandler(
                 runtime, extended_card=None if extended is None else (lambda: extended)
@@ -292,10 +303,10 @@ class A2AApp:
         except ProtocolError as error:
             status = spec_for(error).http_status
             # JSON-RPC errors travel in a 200 response; only transport-level refusals
-            # (size, authentication) use their HTTP status.
+            # (size, authentication, capacity) use their HTTP status.
             await _respond(
                 send,
-                status if status in (401, 403, 413) else 200,
+                status if status in _TRANSPORT_STATUSES else 200,
                 jsonrpc.encode_error(request_id, error),
             )
             return
@@ -457,6 +468,8 @@ async def _respond(
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
     ]
+    if status == 503:
+        headers.append((b"retry-after", RETRY_AFTER))
     if extra:
         headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})

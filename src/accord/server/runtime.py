@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from accord.errors import ConflictError, InvalidAgentResponseError
+from accord.errors import ConflictError, InvalidAgentResponseError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
     UNSET,
@@ -241,6 +241,7 @@ class Runtime:
         *,
         broker: Broker | None = None,
         id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        max_running: int = 10_000,
     ) -> None:
         self.agent = agent
         self.store = store
@@ -249,6 +250,7 @@ class Runtime:
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
         self._closing = False
+        self.max_running = max_running
 
     @property
     def running(self) -> bool:
@@ -305,6 +307,10 @@ class Runtime:
         if self._tg is None or self._closing:
             raise RuntimeError(
                 "the runtime is not running (is the ASGI lifespan enabled?)"
+            )
+        if len(self._live) >= self.max_running:
+            raise UnavailableError(
+                f"The agent is running {len(self._live)} tasks, its limit; retry later"
             )
         execution.recorder = Recorder(self, execution, record)
         execution.done = anyio.Event()
