@@ -238,7 +238,15 @@ class HTTPStatusError(TransportError):
 
 
 class CardError(A2AError):
-    """Raised when an agent card cannot be fetched, parsed, or used."""
+    """Raised when an agent card cannot be fetched, parsed, or used.
+
+    Attributes:
+        status_code: the HTTP status of the card response when that was the problem.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class StoreError(A2AError):

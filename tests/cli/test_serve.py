@@ -211,3 +211,52 @@ def test_serve_port_in_use(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert "accord: the server could not start (see the log above)" in err
     assert "Agent card" not in out
+
+
+def test_sigterm_ends_open_subscriptions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import json
+    import threading
+
+    process = _spawn("--port", "0", "--db", "sub.db", cwd=tmp_path)
+    received: list[str] = []
+    try:
+        base = _card_line(process).removesuffix("/.well-known/agent-card.json")
+        result = run_cli(
+            capsys,
+            "send",
+            base,
+            "Please schedule a callback to +1 415 555 0123",
+            "--json",
+        )
+        task = json.loads(result.out)["task"]
+        assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+
+        def subscribe() -> None:
+            with httpx.stream(
+                "POST",
+                f"{base}/tasks/{task['id']}:subscribe",
+                headers={"A2A-Version": "1.0"},
+                timeout=30,
+            ) as response:
+                received.extend(line for line in response.iter_lines() if line)
+
+        listener = threading.Thread(target=subscribe)
+        listener.start()
+        deadline = 50
+        while not received and deadline:
+            listener.join(0.1)
+            deadline -= 1
+        assert received, "the subscription sent no snapshot"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+        listener.join(10)
+        assert not listener.is_alive()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "graceful shutdown exceeded" not in err
+    assert "Traceback" not in err

@@ -234,3 +234,8 @@ async def test_unary_and_stream_timeouts_differ() -> None:
 
     assert seen[0] == {"connect": 1, "read": 2, "write": 3, "pool": 4}
     assert seen[1] == {"connect": 1, "read": None, "write": 3, "pool": 4}
+
+
+async def test_malformed_url_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="Invalid URL"):
+        await Client.connect("http://[::1")

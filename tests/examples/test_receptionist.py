@@ -15,14 +15,6 @@ from tests.helpers.examples import receptionist_app
 
 pytestmark = [
     pytest.mark.anyio,
-    # Server bug (reported): RequestHandler.send_message breaks out of
-    # `async for update in sub` without closing the Subscription.__aiter__ async
-    # generator; trio then warns when the generator is garbage collected. Remove this
-    # filter once accord.server.broker/handler close it (aclosing, or a class iterator).
-    pytest.mark.filterwarnings(
-        "ignore:Async generator 'accord.server.broker.Subscription.__aiter__'"
-        ":ResourceWarning"
-    ),
 ]
 
 PHONE = "+14155550123"

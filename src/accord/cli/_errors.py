@@ -7,7 +7,6 @@ module imports only ``accord.errors``, which is light.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from accord.errors import (
@@ -50,8 +49,6 @@ EXIT_NOT_FOUND = 5
 #: Ctrl-C (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED = 130
 
-_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
-
 
 class UsageError(Exception):
     """A command-line mistake found after parsing (e.g. a TARGET that does not exist)."""
@@ -67,13 +64,7 @@ def _leaf(exc: BaseException) -> BaseException:
 def _status(exc: BaseException) -> int | None:
     """The HTTP status an error stands for, when it carries one."""
     status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return status
-    if isinstance(exc, CardError):  # CardError carries the status only in its text
-        match = _HTTP_STATUS.search(str(exc))
-        if match:
-            return int(match[1])
-    return None
+    return status if isinstance(status, int) else None
 
 
 def _refused(exc: BaseException) -> bool:

@@ -107,6 +107,7 @@ def map_httpx_exceptions(url: str) -> Iterator[None]:
         ConnectError: the agent could not be reached.
         TimeoutError: a connect, read, write or pool timeout expired.
         TransportError: any other failure below HTTP (e.g. the connection dropped).
+        ValueError: the URL itself is malformed.
     """
     try:
         yield
@@ -135,6 +136,9 @@ def map_httpx_exceptions(url: str) -> Iterator[None]:
     except httpx.TransportError as exc:
         detail = str(exc) or type(exc).__name__
         raise TransportError(f"Connection to {url} failed: {detail}") from exc
+    except httpx.InvalidURL as exc:
+        # A malformed URL is the caller's mistake, not a transport failure.
+        raise ValueError(f"Invalid URL {url!r}: {exc}") from exc
 
 
 def _excerpt(body: bytes) -> str:

@@ -218,7 +218,10 @@ class CardResolver:
                 if status == 404
                 else ""
             )
-            raise CardError(f"Agent card at {target}: HTTP {status}{phrase}{hint}")
+            raise CardError(
+                f"Agent card at {target}: HTTP {status}{phrase}{hint}",
+                status_code=status,
+            )
         try:
             return decode(response.content, AgentCard)
         except ProtocolError as exc:

@@ -153,6 +153,17 @@ class A2AApp:
             finally:
                 self._handler = None
 
+    def close_streams(self) -> int:
+        """End every open SSE stream (subscriptions and streaming sends) now.
+
+        Call it when the server starts shutting down: servers such as uvicorn wait for
+        open connections to finish before running the lifespan shutdown, and a
+        subscription to a task waiting for input would otherwise hold them up. The
+        tasks themselves are not affected. Safe to call from the event loop's thread.
+        """
+        handler = self._handler
+        return 0 if handler is None else handler.runtime.broker.close_all()
+
     # --- ASGI entry -----------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -153,6 +153,16 @@ class Broker:
         for sub in tuple(self._subs.get(task_id, ())):
             sub._offer(update)
 
+    def close_all(self) -> int:
+        """End every subscription (their iterators stop); returns how many were open.
+
+        Used at shutdown so open streams finish instead of holding the server up.
+        """
+        subs = [sub for group in self._subs.values() for sub in group]
+        for sub in subs:
+            sub.close()
+        return len(subs)
+
     def subscriber_count(self, task_id: str) -> int:
         """How many subscribers ``task_id`` has (for tests and metrics)."""
         return len(self._subs.get(task_id, ()))

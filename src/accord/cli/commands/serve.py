@@ -222,6 +222,13 @@ def run(args: argparse.Namespace) -> int:
             if self.started and self.servers and self.servers[0].sockets:
                 announce(int(self.servers[0].sockets[0].getsockname()[1]))
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            # uvicorn waits for open connections before the lifespan shutdown; end the
+            # SSE streams first (on the event loop, not in the signal handler) so an
+            # idle subscription does not hold the shutdown up.
+            app.close_streams()
+            await super().shutdown(sockets=sockets)
+
     config = uvicorn.Config(
         app,
         host=args.host,
