@@ -141,7 +141,8 @@ def sort_key(name: str) -> tuple[int, list[int | str]]:
 
 def _module(name: str) -> ModuleType:
     if name in LATER_MODULES:
-        return pytest.importorskip(name)
+        module: ModuleType = pytest.importorskip(name)
+        return module
     return importlib.import_module(name)
 
 

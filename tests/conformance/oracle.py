@@ -23,7 +23,7 @@ from protobuf's, the difference is accepted here and nowhere else:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from a2a.types import a2a_pb2
@@ -47,7 +47,7 @@ _JSON_TYPES = ("google.protobuf.Struct", "google.protobuf.Value")
 def pb_class(cls: type[msgspec.Struct]) -> type[PbMessage]:
     """The generated protobuf class of the same name (``Empty``: well-known type)."""
     if cls is t.Empty:
-        return empty_pb2.Empty
+        return cast("type[PbMessage]", empty_pb2.Empty)
     pb: type[PbMessage] = getattr(a2a_pb2, cls.__name__)
     return pb
 
@@ -59,7 +59,7 @@ def to_proto(data: bytes | str, cls: type[msgspec.Struct]) -> PbMessage:
 
 def proto_to_json(message: PbMessage) -> str:
     """protobuf's own ProtoJSON output (default options: defaults omitted)."""
-    return json_format.MessageToJson(message, indent=None)
+    return str(json_format.MessageToJson(message, indent=None))
 
 
 def assert_equivalent(ours: bytes, theirs: str, cls: type[msgspec.Struct]) -> None:

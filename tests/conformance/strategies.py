@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import msgspec
@@ -144,7 +144,7 @@ def _struct(cls: type[msgspec.Struct], member: str | None) -> st.SearchStrategy[
     if oneof:
         one = st.one_of(
             [
-                members[name].map(lambda v, name=name: {name: v})
+                members[name].map(partial(_wrap, name))
                 for name in oneof
                 if member in (None, name)
             ]
@@ -196,3 +196,7 @@ def _enum(cls: type[Enum], *, required: bool) -> st.SearchStrategy[Any]:
     if required:
         values = [v for v in values if not str(v.value).endswith("_UNSPECIFIED")]
     return st.sampled_from(values)
+
+
+def _wrap(name: str, value: Any) -> dict[str, Any]:
+    return {name: value}

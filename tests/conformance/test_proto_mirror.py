@@ -160,7 +160,9 @@ def _check_field(field: mi.Field, proto: FieldDescriptor, where: str) -> None:
         # msgspec.UNSET rather than None.
         assert isinstance(field.type, mi.AnyType), where
         assert not field.required, where
-        assert field.default is msgspec.UNSET or field.default is mi.NODEFAULT, where
+        assert field.default is msgspec.UNSET or field.default is msgspec.NODEFAULT, (
+            where
+        )
     elif proto.has_presence:
         # Explicit presence (messages, oneof members, proto3 ``optional``): ``T | None``
         # defaulting to None, or REQUIRED (no default) for a REQ sub-message.

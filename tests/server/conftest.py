@@ -105,7 +105,7 @@ class Wire:
         r = self.http.request(
             verb,
             self.base + path,
-            params=query,
+            params=tuple(query),
             content=payload,
             headers={**V1, "Content-Type": "application/a2a+json"},
         )
@@ -142,7 +142,7 @@ class Wire:
             req = self.http.build_request(
                 verb,
                 self.base + path,
-                params=query,
+                params=tuple(query),
                 content=payload,
                 headers={**hdrs, "Content-Type": "application/a2a+json"},
             )

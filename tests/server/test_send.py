@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from .conftest import Wire, WireError, user_message
 
 
-def send(wire: Wire, text: str, **config: object) -> dict[str, object]:
+def send(wire: Wire, text: str, **config: object) -> Any:
     params: dict[str, object] = {"message": user_message(text)}
     if config:
         params["configuration"] = config

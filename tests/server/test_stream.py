@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -89,7 +90,7 @@ def test_concurrent_subscribers_each_get_every_event_and_replay_by_last_event_id
         "SendMessage",
         {"message": user_message("gate"), "configuration": {"returnImmediately": True}},
     )["task"]
-    results: list[list[tuple[str | None, object]]] = [[], []]
+    results: list[list[tuple[str | None, Any]]] = [[], []]
 
     def subscriber(slot: int) -> None:
         with httpx.Client(timeout=20) as http:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from .conftest import Wire, WireError, user_message
 
 
-def new_task(wire: Wire, text: str, **message: object) -> dict[str, object]:
+def new_task(wire: Wire, text: str, **message: object) -> Any:
     task = wire.call("SendMessage", {"message": user_message(text, **message)})["task"]
     assert isinstance(task, dict)
     return task

@@ -173,7 +173,7 @@ def test_presence_on_output(value: msgspec.Struct, encoded: bytes) -> None:
 
 
 def test_enums_are_strings_named_as_in_the_proto() -> None:
-    assert t.TaskState.CANCELED == "TASK_STATE_CANCELED"
+    assert str(t.TaskState.CANCELED) == "TASK_STATE_CANCELED"
     assert t.Role.AGENT.value == "ROLE_AGENT"
     assert t.encode(t.TaskState.INPUT_REQUIRED) == b'"TASK_STATE_INPUT_REQUIRED"'
 
