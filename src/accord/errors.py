@@ -27,6 +27,12 @@
     │   ├── TimeoutError                    no answer in time
     │   └── HTTPStatusError                 an HTTP status that carries no A2A error
     ├── CardError                           an agent card could not be fetched or is invalid
+    ├── SecurityError                       a signature, key or token failed verification
+    │   ├── SignatureError                  the signature does not match (tampered, wrong key)
+    │   ├── UnknownKeyError                 no trusted key has the signature's ``kid``
+    │   ├── KeyExpiredError                 the key is expired or revoked
+    │   ├── AlgorithmError                  algorithm not allowed (``none``, HS* with a public key)
+    │   └── TokenError                      a token is malformed or its claims fail (.reason)
     └── StoreError                          a task store failed
         └── ConflictError                   optimistic-concurrency version mismatch
 
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "A2AError",
+    "AlgorithmError",
     "CardError",
     "ConflictError",
     "ConnectError",
@@ -55,19 +62,24 @@ __all__ = [
     "InvalidAgentResponseError",
     "InvalidParamsError",
     "InvalidRequestError",
+    "KeyExpiredError",
     "MethodNotFoundError",
     "ParseError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProtocolError",
     "PushNotificationNotSupportedError",
+    "SecurityError",
+    "SignatureError",
     "StoreError",
     "TaskNotCancelableError",
     "TaskNotFoundError",
     "TimeoutError",
+    "TokenError",
     "TransportError",
     "UnauthenticatedError",
     "UnavailableError",
+    "UnknownKeyError",
     "UnsupportedOperationError",
     "VersionNotSupportedError",
 ]
@@ -247,6 +259,42 @@ class CardError(A2AError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class SecurityError(A2AError):
+    """Raised when a signature, key or token fails verification (local, never wire-mapped).
+
+    Servers turn authentication failures into :class:`UnauthenticatedError` without
+    saying which check failed (spec §7.4: do not leak why a credential failed).
+    """
+
+
+class SignatureError(SecurityError):
+    """Raised when a signature does not verify (tampered content or another key)."""
+
+
+class UnknownKeyError(SecurityError):
+    """Raised when no trusted key matches the signature's ``kid``."""
+
+
+class KeyExpiredError(SecurityError):
+    """Raised when the matching key is expired or revoked (spec §8.4.3)."""
+
+
+class AlgorithmError(SecurityError):
+    """Raised for an algorithm outside the allow-list (``none``; HS* with a public key)."""
+
+
+class TokenError(SecurityError):
+    """Raised when a token is malformed or a claim fails.
+
+    Attributes:
+        reason: short machine-readable cause, e.g. ``"expired"``, ``"audience"``.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class StoreError(A2AError):

@@ -1,0 +1,62 @@
+"""The benchmark's Accord server: the echo agent on A2AApp (JSON-RPC at ``POST /``).
+
+Run: ``python bench/accord_server.py --port 8101 [--store memory|sqlite|retention]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import REPLY_PREFIX, serve, server_args, stream_chunks
+
+from accord.server import A2AApp, Agent, TaskContext
+from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
+from accord.types import AgentSkill
+
+agent = Agent(
+    name="Echo",
+    description="Repeats what you say (benchmark agent)",
+    skills=[
+        AgentSkill(id="echo", name="Echo", description="Echoes text", tags=("bench",))
+    ],
+)
+
+
+@agent.executor
+async def echo(ctx: TaskContext) -> None:
+    text = ctx.text
+    chunks = stream_chunks(text)
+    if chunks is not None:
+        artifact_id = await ctx.add_artifact("chunk 0", name="stream")
+        for i in range(1, chunks):
+            await ctx.append_artifact(
+                artifact_id, f"chunk {i}", last_chunk=i == chunks - 1
+            )
+        await ctx.complete()
+    elif text.startswith(REPLY_PREFIX):
+        await ctx.reply(text)
+    else:
+        await ctx.add_artifact(text, name="echo")
+        await ctx.complete()
+
+
+def make_store(kind: str, db: str, retention: float) -> TaskStore:
+    """The task store the command line asks for."""
+    if kind == "sqlite":
+        return SQLiteTaskStore(db)
+    if kind == "retention":
+        return MemoryTaskStore(retention=retention)
+    return MemoryTaskStore()
+
+
+def main() -> None:
+    args = server_args(__doc__ or "")
+    app = A2AApp(agent, store=make_store(args.store, args.db, args.retention))
+    serve(app, args.port)
+
+
+if __name__ == "__main__":
+    main()
