@@ -3,48 +3,27 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from accord.bindings import rest
 from accord.protocol import op
 from accord.server import A2AApp
 from accord.stores import SQLiteTaskStore
 from accord.types import convert
+from tests.helpers.uvicorn_thread import serve_in_thread
+
+#: Run an ASGI app under uvicorn on 127.0.0.1:0 in a thread; yields its base URL.
+serve = serve_in_thread
 
 from .scripted import make_agent
 
 V1 = {"A2A-Version": "1.0"}
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn on an ephemeral loopback port; yield its base URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 class WireError(Exception):
@@ -81,41 +60,45 @@ class Wire:
         self._id += 1
         return {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
 
-    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        params = params or {}
+    def request(
+        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> httpx.Request:
+        """The HTTP request calling ``method`` on this binding."""
+        hdrs = {**V1, **(headers or {})}
         if self.binding == "JSONRPC":
-            r = self.http.post(
-                self.base + "/", json=self._jsonrpc_body(method, params), headers=V1
+            body = self._jsonrpc_body(method, params)
+            return self.http.build_request(
+                "POST", self.base + "/", json=body, headers=hdrs
             )
-            body = r.json()
-            if "error" in body:
-                err = body["error"]
-                raise WireError(
-                    r.status_code,
-                    _reason(err.get("data")),
-                    err["code"],
-                    err["message"],
-                    body,
-                )
-            return body["result"]
         operation = op(method)
         verb, path, query, payload = rest.build_request(
             operation, convert(params, operation.request_type)
         )
-        r = self.http.request(
+        return self.http.build_request(
             verb,
             self.base + path,
             params=tuple(query),
             content=payload,
-            headers={**V1, "Content-Type": "application/a2a+json"},
+            headers={**hdrs, "Content-Type": "application/a2a+json"},
         )
+
+    def error(self, response: httpx.Response) -> WireError:
+        """The A2A error a (non-SSE) response carries."""
+        body = response.json()
+        err = body["error"]
+        if self.binding == "JSONRPC":
+            reason, code = _reason(err.get("data")), err["code"]
+        else:
+            reason, code = _reason(err.get("details")), None
+        return WireError(response.status_code, reason, code, err["message"], body)
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Call ``method``; return the result JSON or raise :class:`WireError`."""
+        r = self.http.send(self.request(method, params or {}))
         body = r.json()
-        if r.status_code >= 400:
-            err = body["error"]
-            raise WireError(
-                r.status_code, _reason(err.get("details")), None, err["message"], body
-            )
-        return body
+        if (self.binding == "JSONRPC" and "error" in body) or r.status_code >= 400:
+            raise self.error(r)
+        return body["result"] if self.binding == "JSONRPC" else body
 
     def stream(
         self,
@@ -126,49 +109,15 @@ class Wire:
         limit: int | None = None,
     ) -> list[tuple[str | None, Any]]:
         """Return the (id, payload) of each SSE event until the server closes (or ``limit``)."""
-        hdrs = {**V1, "Accept": "text/event-stream", **(headers or {})}
-        if self.binding == "JSONRPC":
-            req = self.http.build_request(
-                "POST",
-                self.base + "/",
-                json=self._jsonrpc_body(method, params),
-                headers=hdrs,
-            )
-        else:
-            operation = op(method)
-            verb, path, query, payload = rest.build_request(
-                operation, convert(params, operation.request_type)
-            )
-            req = self.http.build_request(
-                verb,
-                self.base + path,
-                params=tuple(query),
-                content=payload,
-                headers={**hdrs, "Content-Type": "application/a2a+json"},
-            )
+        req = self.request(
+            method, params, {"Accept": "text/event-stream", **(headers or {})}
+        )
         events: list[tuple[str | None, Any]] = []
         r = self.http.send(req, stream=True)
         with closing(r):
             if not r.headers.get("content-type", "").startswith("text/event-stream"):
                 r.read()
-                body = r.json()
-                if self.binding == "JSONRPC":
-                    err = body["error"]
-                    raise WireError(
-                        r.status_code,
-                        _reason(err.get("data")),
-                        err["code"],
-                        err["message"],
-                        body,
-                    )
-                err = body["error"]
-                raise WireError(
-                    r.status_code,
-                    _reason(err.get("details")),
-                    None,
-                    err["message"],
-                    body,
-                )
+                raise self.error(r)
             event_id: str | None = None
             data: list[str] = []
             for line in r.iter_lines():
