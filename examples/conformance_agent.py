@@ -1,0 +1,296 @@
+"""Conformance agent: the system under test for the official A2A conformance suite.
+
+The A2A Technology Compatibility Kit (`a2aproject/a2a-tck`, branch ``1.0-dev``, which
+targets A2A v1.0.0) tells the agent under test what to do through the prefix of
+``message.messageId``. This agent implements those behaviours, so the suite can be
+pointed at Accord over every binding Accord serves (JSON-RPC and HTTP+JSON; both are
+declared in the card, with protocol version ``1.0``).
+
+Run it::
+
+    accord serve examples/conformance_agent.py --port 9999
+    # then, in a checkout of a2aproject/a2a-tck (branch 1.0-dev):
+    ./run_tck.py --sut-host http://localhost:9999
+
+The suite reads ``/.well-known/agent-card.json`` and tests each declared interface. Set
+``TCK_STREAMING_TIMEOUT`` to the same value for both processes when you change it.
+
+The card declares ``streaming`` and ``extendedAgentCard``. The extended card
+(GetExtendedAgentCard) is the same agent with one more skill, ``tck-extended``, and a
+description saying it is the authenticated view; its interfaces use the URL in
+``CONFORMANCE_AGENT_URL`` (default ``http://localhost:9999``), because Accord's extended
+card is fixed when the agent is built. Push notifications are OFF in the card: push
+delivery lands in a later Accord release, and until then the push-config operations
+answer PushNotificationNotSupportedError.
+
+Behaviour, by ``messageId`` prefix (the first match wins, in this order):
+
+======================================  ==============================================
+``tck-complete-task``                   COMPLETED, status message "Hello from TCK"
+``tck-artifact-text``                   artifact text "Generated text content"; COMPLETED
+``tck-artifact-file-url``               artifact file by url
+                                        ``https://example.com/output.txt`` (filename
+                                        ``output.txt``, ``text/plain``); COMPLETED
+``tck-artifact-file``                   artifact file with raw bytes (``output.txt``,
+                                        ``text/plain``); COMPLETED
+``tck-artifact-data``                   artifact data ``{"key": "value", "count": 42}``;
+                                        COMPLETED
+``tck-message-response``                a Message only, no task: "Direct message response"
+``tck-input-required``                  INPUT_REQUIRED (asks for more input)
+``tck-reject-task``                     FAILED, status message "rejected: ..."
+``tck-stream-001``                      WORKING, artifact "Stream hello from TCK", COMPLETED
+``tck-stream-002``                      COMPLETED
+``tck-stream-003``                      WORKING, artifact "Stream task lifecycle", COMPLETED
+``tck-stream-ordering-001``             WORKING, artifact "Ordered output", COMPLETED
+``tck-stream-artifact-text``            WORKING, artifact "Streamed text content", COMPLETED
+``tck-stream-artifact-file``            WORKING, file artifact ``output.txt``, COMPLETED
+``tck-stream-artifact-chunked``         WORKING, artifact chunk "chunk-1 ", appended
+                                        last chunk "chunk-2", COMPLETED
+``test-resubscribe-message-id``         WORKING, a pause of 2 x ``TCK_STREAMING_TIMEOUT``
+                                        seconds (default 2, read on each call), COMPLETED
+any other ``tck-`` id                   COMPLETED
+``test-subscribe-message-id``           a pause of ``TCK_SUBSCRIBE_DELAY`` seconds
+                                        (default 3), then WORKING until canceled
+any other id                            WORKING until canceled (CancelTask -> CANCELED)
+======================================  ==============================================
+
+Accord creates the task on the first progress call, so streams start with a ``task``
+snapshot in SUBMITTED before the events listed above; for ``test-subscribe-message-id``
+that snapshot comes after the pause. ``tck-reject-task`` ends FAILED (not REJECTED): the
+suite's scenario raises an error from the agent, and an agent error is a failed task.
+
+A follow-up message on a task waiting for input (INPUT_REQUIRED) completes it with
+"Hello from TCK", whatever its prefix, except a ``tck-input-required`` follow-up, which
+asks for input again (the suite's history tests send two of those before the message
+that completes the task).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from accord.server import Agent, TaskContext, build_card
+from accord.types import AgentSkill, Part, replace
+
+__all__ = [
+    "DEFAULT_PUBLIC_URL",
+    "EXTENDED_SKILL",
+    "FILE_BYTES",
+    "SKILL",
+    "agent",
+    "create_agent",
+]
+
+#: Where the extended card says the agent is served, unless CONFORMANCE_AGENT_URL says.
+DEFAULT_PUBLIC_URL = "http://localhost:9999"
+#: The content of the raw file artifacts (``tck-artifact-file``, ``tck-stream-artifact-file``).
+FILE_BYTES = b"Generated file content from TCK\n"
+FILE_URL = "https://example.com/output.txt"
+FILE_NAME = "output.txt"
+FILE_TYPE = "text/plain"
+
+SKILL = AgentSkill(
+    id="tck",
+    name="TCK conformance",
+    description=(
+        "Acts as the A2A TCK expects for the messageId prefix of each message "
+        "(tck-complete-task, tck-artifact-*, tck-stream-*, tck-input-required, ...)."
+    ),
+    tags=("tck", "conformance"),
+    examples=("messageId tck-complete-task-<id>: completes with 'Hello from TCK'",),
+)
+EXTENDED_SKILL = AgentSkill(
+    id="tck-extended",
+    name="TCK extended",
+    description="Listed only in the extended (authenticated) card.",
+    tags=("tck", "extended"),
+)
+
+Step = Callable[[TaskContext], Awaitable[None]]
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A duration in seconds from the environment, read now (not at import)."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"{variable} must be a number of seconds, got {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"{variable} must not be negative, got {raw!r}")
+    return value
+
+
+def _file_part() -> Part:
+    return Part(raw=FILE_BYTES, filename=FILE_NAME, media_type=FILE_TYPE)
+
+
+# --- one coroutine per behaviour ------------------------------------------------------
+
+
+async def _complete_task(ctx: TaskContext) -> None:
+    await ctx.complete("Hello from TCK")
+
+
+async def _artifact_text(ctx: TaskContext) -> None:
+    await ctx.add_artifact("Generated text content")
+    await ctx.complete()
+
+
+async def _artifact_file_url(ctx: TaskContext) -> None:
+    await ctx.add_artifact(Part(url=FILE_URL, filename=FILE_NAME, media_type=FILE_TYPE))
+    await ctx.complete()
+
+
+async def _artifact_file(ctx: TaskContext) -> None:
+    await ctx.add_artifact(_file_part())
+    await ctx.complete()
+
+
+async def _artifact_data(ctx: TaskContext) -> None:
+    await ctx.add_artifact(data={"key": "value", "count": 42})
+    await ctx.complete()
+
+
+async def _message_response(ctx: TaskContext) -> None:
+    await ctx.reply("Direct message response")
+
+
+async def _input_required(ctx: TaskContext) -> None:
+    await ctx.ask_for_input("Input required: send a follow-up message on this task")
+
+
+async def _reject_task(ctx: TaskContext) -> None:
+    await ctx.fail("rejected: the TCK asked this agent to refuse the task")
+
+
+def _streamed(text: str) -> Step:
+    """WORKING, one text artifact, COMPLETED."""
+
+    async def step(ctx: TaskContext) -> None:
+        await ctx.working()
+        await ctx.add_artifact(text)
+        await ctx.complete()
+
+    return step
+
+
+async def _stream_completed_only(ctx: TaskContext) -> None:
+    await ctx.complete()
+
+
+async def _stream_artifact_file(ctx: TaskContext) -> None:
+    await ctx.working()
+    await ctx.add_artifact(_file_part())
+    await ctx.complete()
+
+
+async def _stream_artifact_chunked(ctx: TaskContext) -> None:
+    await ctx.working()
+    artifact_id = await ctx.add_artifact("chunk-1 ")
+    await ctx.append_artifact(artifact_id, "chunk-2", last_chunk=True)
+    await ctx.complete()
+
+
+async def _long_running(ctx: TaskContext) -> None:
+    await ctx.working()
+    await anyio.sleep(2 * _seconds("TCK_STREAMING_TIMEOUT", 2.0))
+    await ctx.complete()
+
+
+async def _subscribe_target(ctx: TaskContext) -> None:
+    await anyio.sleep(_seconds("TCK_SUBSCRIBE_DELAY", 3.0))
+    await _work_until_canceled(ctx)
+
+
+async def _complete_any(ctx: TaskContext) -> None:
+    await ctx.complete()
+
+
+async def _work_until_canceled(ctx: TaskContext) -> None:
+    await ctx.working()
+    await anyio.sleep_forever()  # CancelTask cancels this; the task ends CANCELED
+
+
+#: Prefix -> behaviour, most specific first (``tck-artifact-file-url`` before
+#: ``tck-artifact-file``); the first prefix the messageId starts with wins.
+ROUTES: tuple[tuple[str, Step], ...] = (
+    ("tck-complete-task", _complete_task),
+    ("tck-artifact-text", _artifact_text),
+    ("tck-artifact-file-url", _artifact_file_url),
+    ("tck-artifact-file", _artifact_file),
+    ("tck-artifact-data", _artifact_data),
+    ("tck-message-response", _message_response),
+    ("tck-input-required", _input_required),
+    ("tck-reject-task", _reject_task),
+    ("tck-stream-001", _streamed("Stream hello from TCK")),
+    ("tck-stream-002", _stream_completed_only),
+    ("tck-stream-003", _streamed("Stream task lifecycle")),
+    ("tck-stream-ordering-001", _streamed("Ordered output")),
+    ("tck-stream-artifact-text", _streamed("Streamed text content")),
+    ("tck-stream-artifact-file", _stream_artifact_file),
+    ("tck-stream-artifact-chunked", _stream_artifact_chunked),
+    ("test-resubscribe-message-id", _long_running),
+    ("test-subscribe-message-id", _subscribe_target),
+    ("tck-", _complete_any),
+)
+
+
+def route(message_id: str) -> Step:
+    """The behaviour for a first message with this id."""
+    for prefix, step in ROUTES:
+        if message_id.startswith(prefix):
+            return step
+    return _work_until_canceled
+
+
+async def respond(ctx: TaskContext) -> None:
+    """The agent's behaviour: pick by messageId prefix (see the module docstring)."""
+    message_id = ctx.message.message_id
+    if ctx.is_follow_up:
+        if message_id.startswith("tck-input-required"):
+            await _input_required(ctx)
+        else:
+            await _complete_task(ctx)
+        return
+    await route(message_id)(ctx)
+
+
+def create_agent(*, public_url: str | None = None) -> Agent:
+    """The conformance agent, its extended card listing interfaces at ``public_url``.
+
+    ``public_url`` defaults to ``CONFORMANCE_AGENT_URL``, else ``DEFAULT_PUBLIC_URL``.
+    """
+    agent = Agent(
+        respond,
+        name="Accord TCK conformance agent",
+        description=(
+            "System under test for the A2A conformance suite (a2a-tck): behaves as the "
+            "suite asks through the prefix of each message's messageId."
+        ),
+        skills=(SKILL,),
+        streaming=True,
+        declare_extended_card=True,
+    )
+    url = public_url or os.environ.get("CONFORMANCE_AGENT_URL") or DEFAULT_PUBLIC_URL
+    public = build_card(agent, url.rstrip("/"))
+    agent.extended_card = replace(
+        public,
+        description=(
+            "Extended card: the authenticated view of the TCK conformance agent, with "
+            "the extra skill tck-extended."
+        ),
+        skills=(SKILL, EXTENDED_SKILL),
+    )
+    return agent
+
+
+#: What ``accord serve examples/conformance_agent.py`` serves.
+agent = create_agent()
