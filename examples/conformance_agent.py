@@ -49,15 +49,16 @@ Behaviour, by ``messageId`` prefix (the first match wins, in this order):
 ``test-resubscribe-message-id``         WORKING, a pause of 2 x ``TCK_STREAMING_TIMEOUT``
                                         seconds (default 2, read on each call), COMPLETED
 any other ``tck-`` id                   COMPLETED
-``test-subscribe-message-id``           a pause of ``TCK_SUBSCRIBE_DELAY`` seconds
-                                        (default 3), then WORKING until canceled
+``test-subscribe-message-id``           SUBMITTED at once, a pause of
+                                        ``TCK_SUBSCRIBE_DELAY`` seconds (default 3),
+                                        then WORKING until canceled
 any other id                            WORKING until canceled (CancelTask -> CANCELED)
 ======================================  ==============================================
 
 Accord creates the task on the first progress call, so streams start with a ``task``
-snapshot in SUBMITTED before the events listed above; for ``test-subscribe-message-id``
-that snapshot comes after the pause. ``tck-reject-task`` ends FAILED (not REJECTED): the
-suite's scenario raises an error from the agent, and an agent error is a failed task.
+snapshot in SUBMITTED before the events listed above. ``tck-reject-task`` ends FAILED
+(not REJECTED): the suite's scenario raises an error from the agent, and an agent error
+is a failed task.
 
 A follow-up message on a task waiting for input (INPUT_REQUIRED) completes it with
 "Hello from TCK", whatever its prefix, except a ``tck-input-required`` follow-up, which
@@ -206,6 +207,7 @@ async def _long_running(ctx: TaskContext) -> None:
 
 
 async def _subscribe_target(ctx: TaskContext) -> None:
+    await ctx.submit()  # visible (and subscribable) at once, SUBMITTED during the pause
     await anyio.sleep(_seconds("TCK_SUBSCRIBE_DELAY", 3.0))
     await _work_until_canceled(ctx)
 

@@ -520,7 +520,9 @@ def test_subscribe_target_waits_then_works_until_canceled(
     with binding.open_stream(
         "SendStreamingMessage", request(unique("test-subscribe-message-id"))
     ) as events:
-        first, second = next(events), next(events)
+        first = next(events)
+        assert first["task"]["status"]["state"] == SUBMITTED
+        second = next(events)
     assert time.monotonic() - started >= 0.2
     assert [summary(first), summary(second)] == [
         ("task", SUBMITTED),

@@ -50,6 +50,11 @@ async def behave(ctx: TaskContext) -> None:
         await GATE.wait()
         await ctx.add_artifact("through the gate")
         await ctx.complete()
+    elif word == "submit":
+        await ctx.submit()
+        await ctx.submit()  # idempotent
+        await GATE.wait()
+        await ctx.complete()
     elif word == "nothing":
         return
     elif word == "misuse":

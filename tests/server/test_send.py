@@ -158,3 +158,21 @@ def test_unaccepted_media_type_is_content_type_not_supported(wire: Wire) -> None
     with pytest.raises(WireError) as err:
         wire.call("SendMessage", {"message": msg})
     assert err.value.reason == "CONTENT_TYPE_NOT_SUPPORTED"
+
+
+def test_submit_makes_the_task_visible_before_progress(wire: Wire) -> None:
+    from .scripted import GATE
+
+    GATE.opened = False
+    task = send(wire, "submit", returnImmediately=True)["task"]
+    assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
+    assert wire.call("GetTask", {"id": task["id"]})["status"]["state"] == (
+        "TASK_STATE_SUBMITTED"
+    )
+    GATE.opened = True
+    deadline = time.monotonic() + 10
+    while wire.call("GetTask", {"id": task["id"]})["status"]["state"] != (
+        "TASK_STATE_COMPLETED"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)

@@ -241,6 +241,14 @@ class TaskContext:
 
     # --- progress -----------------------------------------------------------------------
 
+    async def submit(self) -> None:
+        """Create the task now, in SUBMITTED (no-op when it exists).
+
+        Useful before slow work that should already be visible (GetTask, subscribers,
+        ``returnImmediately`` callers) before the first real progress call.
+        """
+        await self._x.recorder.submit()
+
     async def working(
         self, content: Content | None = None, *, data: Any = UNSET
     ) -> None:

@@ -142,6 +142,11 @@ class Recorder:
             task = lifecycle.apply(self.record.task, event)
             await self._write(task, StreamResponse(artifact_update=event))
 
+    async def submit(self) -> None:
+        async with self._lock:
+            self._ensure_open("submit the task")
+            await self._create_if_needed()
+
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
         async with self._lock:
             self._ensure_open("reply")
