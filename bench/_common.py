@@ -46,19 +46,30 @@ def server_args(description: str) -> argparse.Namespace:
         default=1.0,
         help="seconds a finished task is kept (with --store retention)",
     )
+    parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument(
+        "--sample",
+        default="",
+        help="install the in-process profiler (bench/sampler.py) writing to this file",
+    )
     return parser.parse_args()
 
 
-def serve(app: Any, port: int) -> None:
+def serve(app: Any, args: argparse.Namespace) -> None:
     """Run ``app`` under uvicorn with the settings every side shares."""
     import uvicorn
 
+    if args.sample:
+        from sampler import instrument
+
+        app = instrument(app, args.sample)
     uvicorn.run(
         app,
         host="127.0.0.1",
-        port=port,
-        http="h11",
-        loop="asyncio",
+        port=args.port,
+        http=args.http,
+        loop=args.loop,
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -55,7 +55,7 @@ def make_store(kind: str, db: str, retention: float) -> TaskStore:
 def main() -> None:
     args = server_args(__doc__ or "")
     app = A2AApp(agent, store=make_store(args.store, args.db, args.retention))
-    serve(app, args.port)
+    serve(app, args)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ async def app(
 
 def main() -> None:
     args = server_args(__doc__ or "")
-    serve(app, args.port)
+    serve(app, args)
 
 
 if __name__ == "__main__":

@@ -14,17 +14,15 @@ Run: ``python bench/sdk_server.py --port 8102 [--store memory|sqlite]``.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPLY_PREFIX, serve, server_args, stream_chunks
 from a2a.helpers import new_task_from_user_message, new_text_message, new_text_part
 from a2a.server.agent_execution import AgentExecutor, RequestContext
-from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskStore, TaskUpdater
@@ -35,6 +33,11 @@ from a2a.types.a2a_pb2 import (
     AgentSkill,
 )
 from starlette.applications import Starlette
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from a2a.server.events import EventQueue
 
 
 class EchoExecutor(AgentExecutor):
@@ -131,7 +134,7 @@ def make_app(port: int, store_kind: str, db: str) -> Starlette:
 
 def main() -> None:
     args = server_args(__doc__ or "")
-    serve(make_app(args.port, args.store, args.db), args.port)
+    serve(make_app(args.port, args.store, args.db), args)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,12 @@ The suite reads ``/.well-known/agent-card.json`` and tests each declared interfa
 
 The card declares ``streaming`` and ``extendedAgentCard``. The extended card
 (GetExtendedAgentCard) is the same agent with one more skill, ``tck-extended``, and a
-description saying it is the authenticated view; its interfaces use the URL in
-``CONFORMANCE_AGENT_URL`` (default ``http://localhost:9999``), because Accord's extended
-card is fixed when the agent is built. Push notifications are OFF in the card: push
+description saying it is the authenticated view; it is served at the same interfaces
+as the public card. The spec makes the extended card require authentication (§13.3),
+so the card declares one API-key scheme (header ``X-API-Key``) without requiring it for
+anything else: every other operation stays anonymous, as the suite expects, and
+GetExtendedAgentCard needs the key in ``TCK_API_KEY`` (default ``accord-tck-extended-card``;
+configure the suite to send it). Push notifications are OFF in the card: push
 delivery lands in a later Accord release, and until then the push-config operations
 answer PushNotificationNotSupportedError.
 
@@ -73,20 +76,32 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from accord.server import Agent, TaskContext, build_card
-from accord.types import AgentSkill, Part, replace
+from accord.server import A2AApp, Agent, TaskContext, build_card
+from accord.server.auth import ApiKeyRing, ApiKeyVerifier
+from accord.stores import SQLiteTaskStore
+from accord.types import (
+    AgentSkill,
+    APIKeySecurityScheme,
+    Part,
+    SecurityScheme,
+    replace,
+)
 
 __all__ = [
-    "DEFAULT_PUBLIC_URL",
+    "API_KEY_SCHEME",
+    "DEFAULT_TCK_API_KEY",
     "EXTENDED_SKILL",
     "FILE_BYTES",
     "SKILL",
-    "agent",
     "create_agent",
+    "create_app",
 ]
 
-#: Where the extended card says the agent is served, unless CONFORMANCE_AGENT_URL says.
-DEFAULT_PUBLIC_URL = "http://localhost:9999"
+#: The API key GetExtendedAgentCard accepts unless ``TCK_API_KEY`` says otherwise. A
+#: fixed default is fine here: it guards only the extended card of a test agent.
+DEFAULT_TCK_API_KEY = "accord-tck-extended-card"
+#: The scheme the card declares (and requires only for the extended card).
+API_KEY_SCHEME = "apiKey"
 #: The content of the raw file artifacts (``tck-artifact-file``, ``tck-stream-artifact-file``).
 FILE_BYTES = b"Generated file content from TCK\n"
 FILE_URL = "https://example.com/output.txt"
@@ -265,11 +280,9 @@ async def respond(ctx: TaskContext) -> None:
     await route(message_id)(ctx)
 
 
-def create_agent(*, public_url: str | None = None) -> Agent:
-    """The conformance agent, its extended card listing interfaces at ``public_url``.
-
-    ``public_url`` defaults to ``CONFORMANCE_AGENT_URL``, else ``DEFAULT_PUBLIC_URL``.
-    """
+def create_agent() -> Agent:
+    """The conformance agent; its extended card lists no interfaces of its own, so the
+    server fills in the public card's, as the caller sees them."""
     agent = Agent(
         respond,
         name="Accord TCK conformance agent",
@@ -280,11 +293,20 @@ def create_agent(*, public_url: str | None = None) -> Agent:
         skills=(SKILL,),
         streaming=True,
         declare_extended_card=True,
+        security_schemes={
+            API_KEY_SCHEME: SecurityScheme(
+                api_key_security_scheme=APIKeySecurityScheme(
+                    description="Only GetExtendedAgentCard needs it (TCK_API_KEY).",
+                    location="header",
+                    name="X-API-Key",
+                )
+            )
+        },
     )
-    url = public_url or os.environ.get("CONFORMANCE_AGENT_URL") or DEFAULT_PUBLIC_URL
-    public = build_card(agent, url.rstrip("/"))
+    public = build_card(agent, "")
     agent.extended_card = replace(
         public,
+        supported_interfaces=(),
         description=(
             "Extended card: the authenticated view of the TCK conformance agent, with "
             "the extra skill tck-extended."
@@ -294,5 +316,12 @@ def create_agent(*, public_url: str | None = None) -> Agent:
     return agent
 
 
-#: What ``accord serve examples/conformance_agent.py`` serves.
-agent = create_agent()
+def create_app(db: str) -> A2AApp:
+    """What ``accord serve examples/conformance_agent.py`` serves: tasks in ``db``."""
+    keys = ApiKeyRing()
+    keys.add(os.environ.get("TCK_API_KEY") or DEFAULT_TCK_API_KEY, principal="tck")
+    return A2AApp(
+        create_agent(),
+        store=SQLiteTaskStore(db),
+        auth={API_KEY_SCHEME: ApiKeyVerifier(keys)},
+    )

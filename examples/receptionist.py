@@ -20,30 +20,69 @@ State lives in SQLite, in the same file as the server's tasks (tables ``calls``,
 ``call-1005`` on first use), so bookings survive restarts. Times without an offset are
 read as UTC.
 
+Callers authenticate with an API key in the ``X-API-Key`` header (declared in the
+card; :func:`create_app` is the example configuration). The keys come from
+``ACCORD_API_KEYS`` (comma-separated; ``name=KEY`` names the caller, a bare ``KEY`` is
+named after its hash), or, when that is unset, a demo key is generated once: its
+SHA-256 is stored in the SQLite file (table ``api_keys``) and the key itself is
+written to ``receptionist.key`` next to it (mode 0600), never printed. Each key sees
+only the tasks it created.
+
 Run it with ``accord serve`` (no argument), ``accord serve examples/receptionist.py``,
-or ``python examples/receptionist.py [--port 8000] [--db accord.db]``.
+or ``python examples/receptionist.py [--port 8000] [--db accord.db]``; then
+``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from accord.server import Agent, TaskContext
-from accord.types import AgentProvider, AgentSkill, Message, Role
+from accord.server import A2AApp, Agent, TaskContext
+from accord.server.auth import (
+    ApiKey,
+    ApiKeyRing,
+    ApiKeyVerifier,
+    generate_api_key,
+    hash_api_key,
+)
+from accord.stores import SQLiteTaskStore
+from accord.types import (
+    AgentProvider,
+    AgentSkill,
+    APIKeySecurityScheme,
+    Message,
+    Role,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
 
-__all__ = ["MAX_DAYS_AHEAD", "MAX_WINDOW", "Receptionist", "create_agent"]
+__all__ = [
+    "API_KEY_HEADER",
+    "KEYS_ENV",
+    "KEY_FILE",
+    "MAX_DAYS_AHEAD",
+    "MAX_WINDOW",
+    "Receptionist",
+    "create_agent",
+    "create_app",
+    "load_api_keys",
+]
 
 SCHEDULE = "schedule_callback"
 SUMMARY = "fetch_call_summary"
@@ -114,6 +153,106 @@ _SKILL_LIST = (
     "escalate_to_human (hand a call over to a person: call id + reason). "
     "Which one do you need?"
 )
+
+# --- authentication ---------------------------------------------------------------------
+
+#: The header partner agents send their key in (declared in the card).
+API_KEY_HEADER = "X-API-Key"
+#: Environment variable with the accepted keys: ``KEY`` or ``name=KEY``, comma-separated.
+KEYS_ENV = "ACCORD_API_KEYS"
+#: The file, next to the SQLite file, the generated demo key is written to.
+KEY_FILE = "receptionist.key"
+#: The principal of the generated demo key.
+DEMO_PRINCIPAL = "demo"
+
+SECURITY_SCHEMES = {
+    "apiKey": SecurityScheme(
+        api_key_security_scheme=APIKeySecurityScheme(
+            location="header",
+            name=API_KEY_HEADER,
+            description="Partner API key (ask the receptionist platform for one).",
+        )
+    )
+}
+SECURITY = (SecurityRequirement(schemes={"apiKey": StringList()}),)
+
+_KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    hash TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at REAL
+);
+"""
+
+
+def _keys_from_env(value: str) -> ApiKeyRing:
+    ring = ApiKeyRing()
+    entries = [e.strip() for e in re.split(r"[,\s]+", value) if e.strip()]
+    if not entries:
+        raise ValueError(f"{KEYS_ENV} is set but lists no key")
+    for entry in entries:
+        name, sep, key = entry.partition("=")
+        if not sep:
+            name, key = "", entry
+        try:
+            digest = hash_api_key(key)
+        except ValueError as exc:
+            raise ValueError(f"{KEYS_ENV}: {exc}") from None
+        principal = name or "key-" + digest.removeprefix("sha256:")[:8]
+        ring.add(key, principal=principal)
+    return ring
+
+
+def _demo_key(db: str) -> ApiKeyRing:
+    """The demo key: generated once, only its hash kept in ``db``, the key in a file."""
+    key_path = Path(db).parent / KEY_FILE
+    with closing(sqlite3.connect(db, timeout=5.0, isolation_level=None)) as conn:
+        conn.executescript(_KEYS_SCHEMA)
+        rows = conn.execute(
+            "SELECT hash, principal, expires_at FROM api_keys"
+        ).fetchall()
+        stored = {row[0] for row in rows if row[2] is None}
+        written = key_path.read_text().strip() if key_path.is_file() else ""
+        if not (written and hash_api_key(written) in stored):
+            key = generate_api_key()
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            # The previous demo key (its file is gone) stops working: rotation.
+            conn.execute(
+                "UPDATE api_keys SET expires_at = ? "
+                "WHERE principal = ? AND expires_at IS NULL",
+                (now, DEMO_PRINCIPAL),
+            )
+            conn.execute(
+                "INSERT INTO api_keys (hash, principal, created_at) VALUES (?, ?, ?)",
+                (hash_api_key(key), DEMO_PRINCIPAL, _iso(datetime.now(UTC))),
+            )
+            conn.execute("COMMIT")
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                os.fchmod(out.fileno(), 0o600)
+                out.write(key + "\n")
+            print(f"API key written to {key_path}", flush=True)
+            rows = conn.execute(
+                "SELECT hash, principal, expires_at FROM api_keys"
+            ).fetchall()
+        else:
+            print(f"Using the API key in {key_path}", flush=True)
+    return ApiKeyRing(ApiKey(hash=h, principal=p, expires_at=e) for h, p, e in rows)
+
+
+def load_api_keys(db: str, env: Mapping[str, str] = os.environ) -> ApiKeyRing:
+    """The keys the Receptionist accepts: ``$ACCORD_API_KEYS``, else the demo key.
+
+    Raises:
+        ValueError: ``ACCORD_API_KEYS`` lists no key or a key that is too short.
+    """
+    value = env.get(KEYS_ENV)
+    if value is not None:
+        return _keys_from_env(value)
+    return _demo_key(db)
+
 
 # --- demo data ------------------------------------------------------------------------
 
@@ -842,7 +981,11 @@ def _unknown_call(call_id: str) -> str:
 
 
 def create_agent(
-    db: str, *, clock: Callable[[], datetime] | None = None, pause: float = 0.05
+    db: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    pause: float = 0.05,
+    secured: bool = True,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
 
@@ -850,6 +993,8 @@ def create_agent(
         db: path of the SQLite file (the same file the server's task store uses).
         clock: returns the current aware time; windows are validated against it.
         pause: seconds each simulated step of ``schedule_callback`` takes.
+        secured: declare (and so require) the ``X-API-Key`` API key; serve the
+            agent with an API-key verifier, as :func:`create_app` does.
     """
     receptionist = Receptionist(str(db), clock=clock, pause=pause)
     return Agent(
@@ -865,10 +1010,36 @@ def create_agent(
             organization="Accord examples", url="https://example.com/receptionist"
         ),
         streaming=True,
+        security_schemes=SECURITY_SCHEMES if secured else None,
+        security_requirements=SECURITY if secured else (),
+    )
+
+
+def create_app(
+    db: str,
+    *,
+    keys: ApiKeyRing | None = None,
+    clock: Callable[[], datetime] | None = None,
+    pause: float = 0.05,
+) -> A2AApp:
+    """The example configuration: the Receptionist, API keys required, tasks in ``db``.
+
+    Args:
+        db: the SQLite file for tasks, bookings and (demo) key hashes.
+        keys: the accepted keys; default :func:`load_api_keys` (``$ACCORD_API_KEYS``
+            or the generated demo key).
+        clock, pause: as for :func:`create_agent`.
+    """
+    db = str(db)
+    ring = keys if keys is not None else load_api_keys(db)
+    return A2AApp(
+        create_agent(db, clock=clock, pause=pause),
+        store=SQLiteTaskStore(db),
+        auth={"apiKey": ApiKeyVerifier(ring)},
     )
 
 
 if __name__ == "__main__":
     from accord.cli.main import main
 
-    sys.exit(main(["serve", f"{__file__}:create_agent", *sys.argv[1:]]))
+    sys.exit(main(["serve", f"{__file__}:create_app", *sys.argv[1:]]))

@@ -89,11 +89,56 @@ def test_file_target_with_default_name_and_sibling_import(tmp_path: Path) -> Non
     assert label.endswith("my_agent.py:agent")
 
 
-def test_default_target_is_the_receptionist(tmp_path: Path) -> None:
+def test_default_target_is_the_receptionist(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("ACCORD_API_KEYS", raising=False)
     assert default_target() == REPO / "examples" / "receptionist.py"
     app, label = load_app(None, str(tmp_path / "r.db"))
     assert app.agent.name == "Receptionist"
-    assert label.endswith("receptionist.py:create_agent")
+    assert label.endswith("receptionist.py:create_app")
+    assert app.auth.required  # API keys by default
+    key_file = tmp_path / "receptionist.key"
+    assert capsys.readouterr().out == f"API key written to {key_file}\n"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_serve_refuses_a_bad_key_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCORD_API_KEYS", "short")
+    with pytest.raises(UsageError, match="ACCORD_API_KEYS: an API key must be at"):
+        load_app(None, str(tmp_path / "r.db"))
+
+
+def test_secured_agent_without_verifiers_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "locked.py").write_text(
+        textwrap.dedent(
+            """
+            from accord.server import Agent
+            from accord.types import (
+                APIKeySecurityScheme, SecurityRequirement, SecurityScheme, StringList,
+            )
+
+            agent = Agent(
+                name="Locked",
+                description="requires a key",
+                security_schemes={
+                    "k": SecurityScheme(
+                        api_key_security_scheme=APIKeySecurityScheme(
+                            location="header", name="X-Key"
+                        )
+                    )
+                },
+                security_requirements=[SecurityRequirement(schemes={"k": StringList()})],
+            )
+            """
+        )
+    )
+    with pytest.raises(UsageError, match="no verifier is configured for it"):
+        load_app(str(tmp_path / "locked.py"), str(tmp_path / "x.db"))
 
 
 def test_default_target_outside_a_checkout(
@@ -117,7 +162,7 @@ def test_default_target_outside_a_checkout(
         ("tests.cli.agents:nothing", "has no attribute 'nothing'"),
         ("tests.cli.no_such_module", "cannot import 'tests.cli.no_such_module'"),
         ("no/such/file.py", "no such file"),
-        ("tests.cli.fakes", "defines none of app, agent, create_agent"),
+        ("tests.cli.fakes", "defines none of app, agent, create_app, create_agent"),
     ],
 )
 def test_bad_targets(tmp_path: Path, target: str, message: str) -> None:
@@ -156,6 +201,7 @@ def test_card_url(host: str, expected: str) -> None:
 
 def _spawn(*argv: str, cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("ACCORD_API_KEYS", None)  # the Receptionist generates its demo key
     return subprocess.Popen(
         [sys.executable, "-m", "accord.cli", "serve", *argv],
         cwd=cwd,
@@ -187,7 +233,10 @@ def test_serve_smoke(
         assert response.status_code == 200
         assert response.json()["name"] == "Receptionist"
         base = card.removesuffix("/.well-known/agent-card.json")
-        result = run_cli(capsys, "send", base, "Summary of call-1005")
+        refused = run_cli(capsys, "send", base, "Summary of call-1005")
+        assert refused.code == 4, refused.err
+        key = (tmp_path / "receptionist.key").read_text().strip()
+        result = run_cli(capsys, "send", base, "Summary of call-1005", "--api-key", key)
         assert result.code == 0, result.err
         process.send_signal(signum)
         _, err = process.communicate(timeout=15)
@@ -223,12 +272,15 @@ def test_sigterm_ends_open_subscriptions(
     received: list[str] = []
     try:
         base = _card_line(process).removesuffix("/.well-known/agent-card.json")
+        key = (tmp_path / "receptionist.key").read_text().strip()
         result = run_cli(
             capsys,
             "send",
             base,
             "Please schedule a callback to +1 415 555 0123",
             "--json",
+            "--api-key",
+            key,
         )
         task = json.loads(result.out)["task"]
         assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
@@ -237,7 +289,7 @@ def test_sigterm_ends_open_subscriptions(
             with httpx.stream(
                 "POST",
                 f"{base}/tasks/{task['id']}:subscribe",
-                headers={"A2A-Version": "1.0"},
+                headers={"A2A-Version": "1.0", "X-API-Key": key},
                 timeout=30,
             ) as response:
                 received.extend(line for line in response.iter_lines() if line)

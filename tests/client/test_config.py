@@ -18,13 +18,19 @@ from .helpers import status_event, task
 
 def test_public_api() -> None:
     assert sorted(accord.client.__all__) == [
+        "ApiKey",
+        "BasicAuth",
+        "BearerToken",
         "CardResolver",
         "Client",
+        "ClientCertificate",
         "ClientConfig",
         "ClientTimeouts",
+        "CredentialProvider",
         "EventStream",
         "JsonRpcTransport",
         "MemoryTransport",
+        "OAuth2ClientCredentials",
         "RestTransport",
         "Transport",
         "select_interface",

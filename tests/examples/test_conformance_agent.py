@@ -26,7 +26,7 @@ import pytest
 
 from accord.cli.commands.serve import load_app
 from accord.server import A2AApp
-from tests.helpers.examples import EXAMPLES, load_example
+from tests.helpers.examples import EXAMPLES
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 AGENT_FILE = EXAMPLES / "conformance_agent.py"
@@ -104,9 +104,15 @@ class Binding:
     def _rpc(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": params}
 
-    def call(self, method: str, params: dict[str, Any]) -> Any:
+    def call(
+        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
         if self.name == "JSONRPC":
-            r = self.http.post(self.url, json=self._rpc(method, params), headers=V1)
+            r = self.http.post(
+                self.url,
+                json=self._rpc(method, params),
+                headers={**V1, **(headers or {})},
+            )
             body = r.json()
             if "error" in body:
                 raise CallFailed(body["error"])
@@ -116,7 +122,7 @@ class Binding:
             verb,
             self.url.rstrip("/") + path,
             json=payload,
-            headers={**V1, "Content-Type": "application/a2a+json"},
+            headers={**V1, "Content-Type": "application/a2a+json", **(headers or {})},
         )
         if r.status_code >= 400:
             raise CallFailed(r.status_code, r.text)
@@ -604,39 +610,53 @@ def test_card_declares_streaming_and_extended_card(
     assert r.headers["last-modified"].endswith(" GMT")
 
 
-def test_extended_card(binding: Binding, card: dict[str, Any]) -> None:
-    extended = binding.call("GetExtendedAgentCard", {})
+KEY = {"X-API-Key": "accord-tck-extended-card"}
+
+
+def test_extended_card(binding: Binding, card: dict[str, Any], base_url: str) -> None:
+    extended = binding.call("GetExtendedAgentCard", {}, KEY)
     assert extended["name"] == card["name"]
     assert [s["id"] for s in extended["skills"]] == ["tck", "tck-extended"]
     assert "authenticated view" in extended["description"]
     assert extended["capabilities"] == card["capabilities"]
-    assert [i["protocolBinding"] for i in extended["supportedInterfaces"]] == [
-        "JSONRPC",
-        "HTTP+JSON",
-    ]
+    # served at the public card's interfaces, as this caller sees them
+    assert extended["supportedInterfaces"] == card["supportedInterfaces"]
 
 
-def test_extended_card_interfaces_follow_the_public_url(
-    monkeypatch: pytest.MonkeyPatch,
+def test_extended_card_requires_the_key(binding: Binding) -> None:
+    for headers in (None, {"X-API-Key": "not-the-right-key-at-all"}):
+        with pytest.raises(CallFailed) as failed:
+            binding.call("GetExtendedAgentCard", {}, headers)
+        assert "401" in str(failed.value.args) or "-31401" in str(failed.value.args)
+
+
+def test_other_operations_stay_anonymous(binding: Binding) -> None:
+    assert (
+        binding.send_task(unique("tck-complete-task"))["status"]["state"] == COMPLETED
+    )
+
+
+def test_extended_card_interfaces_follow_the_request(
+    base_url: str, http: httpx.Client
 ) -> None:
-    module = load_example("conformance_agent")
-    monkeypatch.setenv("CONFORMANCE_AGENT_URL", "https://tck.example/a2a/")
-    extended = module.create_agent().extended_card
-    assert [(i.protocol_binding, i.url) for i in extended.supported_interfaces] == [
-        ("JSONRPC", "https://tck.example/a2a/"),
-        ("HTTP+JSON", "https://tck.example/a2a"),
-    ]
-    explicit = module.create_agent(public_url="http://127.0.0.1:7000")
-    assert explicit.extended_card.supported_interfaces[1].url == "http://127.0.0.1:7000"
-    monkeypatch.delenv("CONFORMANCE_AGENT_URL")
-    default = module.create_agent().extended_card
-    assert default.supported_interfaces[1].url == module.DEFAULT_PUBLIC_URL
+    r = http.post(
+        base_url + "/",
+        json={"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard"},
+        headers={
+            **V1,
+            **KEY,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "tck.example",
+        },
+    )
+    urls = [i["url"] for i in r.json()["result"]["supportedInterfaces"]]
+    assert urls == ["https://tck.example/", "https://tck.example"]
 
 
 def test_accord_serve_loads_the_agent(tmp_path: Path) -> None:
     app, label = _load(tmp_path / "tasks.db")
     assert isinstance(app, A2AApp)
-    assert label == f"{AGENT_FILE}:agent"
+    assert label == f"{AGENT_FILE}:create_app"
     assert app.agent.name == "Accord TCK conformance agent"
     assert app.agent.streaming
     assert not app.agent.push_notifications

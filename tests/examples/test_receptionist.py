@@ -11,24 +11,27 @@ import pytest
 
 from accord.client import Client, MemoryTransport
 from accord.types import Message, Part, Role, Task, TaskState, to_builtins
-from tests.helpers.examples import receptionist_app
+from tests.helpers.examples import RECEPTIONIST_KEY, receptionist_app
 
 pytestmark = [
     pytest.mark.anyio,
 ]
 
+KEY_HEADER = {"X-API-Key": RECEPTIONIST_KEY}
 PHONE = "+14155550123"
 WINDOW = {"start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    app = receptionist_app(tmp_path / "accord.db")
+    app = receptionist_app(tmp_path / "accord.db", api_key=RECEPTIONIST_KEY)
     async with (
         httpx.AsyncClient(
             transport=MemoryTransport(app), base_url="http://agent"
         ) as http,
-        await Client.connect("http://agent", http=http) as connected,
+        await Client.connect(
+            "http://agent", http=http, headers=KEY_HEADER
+        ) as connected,
     ):
         yield connected
 
@@ -412,12 +415,14 @@ async def test_bookings_persist_in_the_database(tmp_path: Path) -> None:
     db = tmp_path / "accord.db"
     data = {"skill": "schedule_callback", "phone": PHONE, "window": WINDOW}
     for expected in ("cb-0001", "cb-0002"):
-        app = receptionist_app(db)
+        app = receptionist_app(db, api_key=RECEPTIONIST_KEY)
         async with (
             httpx.AsyncClient(
                 transport=MemoryTransport(app), base_url="http://agent"
             ) as http,
-            await Client.connect("http://agent", http=http) as client,
+            await Client.connect(
+                "http://agent", http=http, headers=KEY_HEADER
+            ) as client,
         ):
             task = await send(
                 client, data_message({**data, "phone": PHONE[:-1] + expected[-1]})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.cli import run_cli
-from tests.helpers.examples import receptionist_app
+from tests.helpers.examples import RECEPTIONIST_KEY, receptionist_app
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 WINDOW = {"start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}
@@ -19,8 +19,26 @@ WINDOW = {"start": "2026-12-01T14:00:00Z", "end": "2026-12-01T15:00:00Z"}
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("receptionist") / "accord.db"
-    with serve_in_thread(receptionist_app(db)) as base:
+    with serve_in_thread(receptionist_app(db, api_key=RECEPTIONIST_KEY)) as base:
         yield base
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key, as the README has it: ``export ACCORD_API_KEY=...``."""
+    monkeypatch.setenv("ACCORD_API_KEY", RECEPTIONIST_KEY)
+
+
+def test_without_the_key_access_is_refused(
+    capsys: pytest.CaptureFixture[str], url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACCORD_API_KEY")
+    result = run_cli(capsys, "send", url, "Summary of call-1001")
+    assert result.code == 4
+    monkeypatch.setenv("ACCORD_API_KEY", "not-the-key-0123456789")
+    result = run_cli(capsys, "send", url, "Summary of call-1001")
+    assert result.code == 4
+    assert "not-the-key" not in result.err
 
 
 def send_json(
@@ -201,14 +219,14 @@ def test_bookings_survive_a_restart(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     db = tmp_path / "accord.db"
-    with serve_in_thread(receptionist_app(db)) as base:
+    with serve_in_thread(receptionist_app(db, api_key=RECEPTIONIST_KEY)) as base:
         code, first = send_json(
             capsys,
             base,
             "Schedule a callback to +14155550123 on 2026-12-01 14:00-15:00",
         )
         assert code == 0
-    with serve_in_thread(receptionist_app(db)) as base:
+    with serve_in_thread(receptionist_app(db, api_key=RECEPTIONIST_KEY)) as base:
         # The task is still there ...
         got = run_cli(capsys, "task", "get", base, first["id"], "--json")
         assert data_of(got.json())["bookingId"] == "cb-0001"

@@ -12,7 +12,13 @@ from types import ModuleType
 from accord.server import A2AApp
 from accord.stores import SQLiteTaskStore
 
-__all__ = ["EXAMPLES", "RECEPTIONIST_NOW", "load_example", "receptionist_app"]
+__all__ = [
+    "EXAMPLES",
+    "RECEPTIONIST_KEY",
+    "RECEPTIONIST_NOW",
+    "load_example",
+    "receptionist_app",
+]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -35,8 +41,30 @@ def load_example(name: str) -> ModuleType:
 RECEPTIONIST_NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def receptionist_app(db: str | Path, *, pause: float = 0.005) -> A2AApp:
-    """The Receptionist served with its tasks (and tables) in the SQLite file ``db``."""
+#: The API key the secured test Receptionist accepts (principal ``partner``).
+RECEPTIONIST_KEY = "test-key-0123456789abcdef"
+
+
+def receptionist_app(
+    db: str | Path, *, pause: float = 0.005, api_key: str | None = None
+) -> A2AApp:
+    """The Receptionist served with its tasks (and tables) in the SQLite file ``db``.
+
+    With ``api_key``: its example configuration (``create_app``), accepting that key
+    in ``X-API-Key``. Without: the agent without security, for tests about something
+    else (the CLI's output, transports).
+    """
     module = load_example("receptionist")
-    agent = module.create_agent(str(db), clock=lambda: RECEPTIONIST_NOW, pause=pause)
+    if api_key is not None:
+        from accord.server.auth import ApiKeyRing
+
+        keys = ApiKeyRing()
+        keys.add(api_key, principal="partner")
+        app: A2AApp = module.create_app(
+            str(db), keys=keys, clock=lambda: RECEPTIONIST_NOW, pause=pause
+        )
+        return app
+    agent = module.create_agent(
+        str(db), clock=lambda: RECEPTIONIST_NOW, pause=pause, secured=False
+    )
     return A2AApp(agent, store=SQLiteTaskStore(db))

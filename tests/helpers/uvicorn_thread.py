@@ -26,8 +26,13 @@ SHUTDOWN_TIMEOUT = 15.0
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` on an ephemeral port of ``host``; yield its base URL."""
+def serve_in_thread(
+    app: Any, *, host: str = "127.0.0.1", **options: Any
+) -> Iterator[str]:
+    """Serve ``app`` on an ephemeral port of ``host``; yield its base URL.
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile=…`` serves https).
+    """
     config = uvicorn.Config(
         app,
         host=host,
@@ -36,6 +41,7 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
         log_config=None,
         log_level="warning",
         timeout_graceful_shutdown=2,
+        **options,
     )
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
@@ -57,7 +63,8 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
         time.sleep(0.005)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{port}"
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        yield f"{scheme}://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(SHUTDOWN_TIMEOUT)

@@ -18,10 +18,10 @@ from accord.stores import SQLiteTaskStore
 from accord.types import convert
 from tests.helpers.uvicorn_thread import serve_in_thread
 
+from .scripted import make_agent
+
 #: Run an ASGI app under uvicorn on 127.0.0.1:0 in a thread; yields its base URL.
 serve = serve_in_thread
-
-from .scripted import make_agent
 
 V1 = {"A2A-Version": "1.0"}
 

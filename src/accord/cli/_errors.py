@@ -120,10 +120,12 @@ def explain(exc: BaseException, args: Any = None) -> str:
     status = _status(exc)
     if isinstance(exc, UnauthenticatedError) or status == 401:
         detail = exc.message if isinstance(exc, ProtocolError) else "HTTP 401"
-        return (
-            f"{url} requires authentication ({detail}) — pass a token with --token "
-            "(or $ACCORD_TOKEN) or a header with -H 'Authorization: …'"
+        # What the agent card asks for, when commands/_remote.py could read it.
+        hint = getattr(args, "auth_hint", None) or (
+            "pass a token with --token (or $ACCORD_TOKEN), an API key with --api-key "
+            "(or $ACCORD_API_KEY), or a header with -H 'Authorization: …'"
         )
+        return f"{url} requires authentication ({detail}) — {hint}"
     if isinstance(exc, PermissionDeniedError) or status == 403:
         detail = exc.message if isinstance(exc, ProtocolError) else "HTTP 403"
         return (

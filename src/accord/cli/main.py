@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +32,11 @@ exit codes:
   5  not found (unknown task, no agent card at the URL)
   130 interrupted (Ctrl-C)
 
-environment:
-  ACCORD_TOKEN  bearer token sent as 'Authorization: Bearer …' (same as --token)
+environment (read when the option is absent; values are never printed):
+  ACCORD_TOKEN          bearer token (same as --token)
+  ACCORD_API_KEY        API key, placed where the agent card says (same as --api-key)
+  ACCORD_CLIENT_ID      OAuth 2.0 client id (same as --client-id)
+  ACCORD_CLIENT_SECRET  OAuth 2.0 client secret (same as --client-secret)
 
 examples:
   accord serve                                  # the demo Receptionist on :8000
@@ -167,22 +169,138 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
         help="extra HTTP header for every request (repeatable)",
     )
     group.add_argument(
-        "--token",
-        default=os.environ.get("ACCORD_TOKEN") or None,
-        help="bearer token (default: $ACCORD_TOKEN)",
-    )
-    group.add_argument(
         "--timeout",
         type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how long to wait for an answer (default: 300)",
     )
+    # No secret becomes an argparse default: the environment is read at use time
+    # (commands/_remote.py), so --help and usage errors never show a value.
+    auth = parser.add_argument_group(
+        "authentication",
+        "Sent as the agent card's security requirements ask; values never printed.",
+    )
+    auth.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="bearer token (default: from $ACCORD_TOKEN)",
+    )
+    auth.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="API key, sent where the card says (default: from $ACCORD_API_KEY)",
+    )
+    auth.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="OAuth 2.0 client id (default: from $ACCORD_CLIENT_ID)",
+    )
+    auth.add_argument(
+        "--client-secret",
+        metavar="SECRET",
+        help="OAuth 2.0 client secret (default: from $ACCORD_CLIENT_SECRET)",
+    )
+    auth.add_argument(
+        "--cert",
+        metavar="PEM",
+        help="client certificate for mutual TLS (may include the key)",
+    )
+    auth.add_argument("--key", metavar="PEM", help="private key of --cert")
+    auth.add_argument(
+        "--cacert",
+        metavar="PEM",
+        help="CA certificates to trust instead of the default ones (private CA)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
         help="print machine-readable ProtoJSON instead of text",
     )
+
+
+#: Two-word commands: ``accord card sign …`` is parsed as the command "card sign", so
+#: that ``accord card URL`` keeps its positional URL.
+COMPOUND_COMMANDS = frozenset({("card", "sign"), ("card", "verify")})
+
+
+def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
+    """``keys generate``, ``card sign``, ``card verify`` and ``serve --sign-key``."""
+    from .commands.keys import ALGORITHMS
+
+    serve.add_argument(
+        "--sign-key",
+        metavar="PEM",
+        help="sign the agent card with this private key (from `accord keys "
+        "generate`) and publish its public key at /.well-known/jwks.json",
+    )
+
+    keys = commands.add_parser("keys", help="make keys for signing agent cards")
+    key_commands = keys.add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True
+    )
+    generate = key_commands.add_parser(
+        "generate",
+        help="generate a signing key pair",
+        description=(
+            "Write PREFIX.pem (the private key, mode 0600, never printed) and "
+            "PREFIX.jwks.json (the public JWK Set to give to verifiers)."
+        ),
+    )
+    generate.add_argument("--alg", choices=ALGORITHMS, default="ES256")
+    generate.add_argument(
+        "--kid", help="key id (default: the key's RFC 7638 thumbprint)"
+    )
+    generate.add_argument("--out", required=True, metavar="PREFIX")
+    generate.add_argument("--force", action="store_true", help="replace existing files")
+    generate.add_argument("--json", action="store_true", help="print JSON")
+    generate.set_defaults(module="keys")
+
+    sign = commands.add_parser(
+        "card sign",
+        help="add a signature to an agent card file (spec §8.4)",
+        description=(
+            "Sign CARD.json; the signed card is written to --out or stdout. "
+            "Signatures already on the card are kept (key rotation)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sign.add_argument("card", metavar="CARD.json")
+    sign.add_argument("--key", required=True, metavar="PEM", help="private key")
+    sign.add_argument(
+        "--kid",
+        help="key id (default: from the .jwks.json next to the key, else its "
+        "thumbprint)",
+    )
+    sign.add_argument(
+        "--jku", metavar="URL", help="JWKS URL to name in the signature header"
+    )
+    sign.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    sign.set_defaults(module="card", action="sign")
+
+    verify = commands.add_parser(
+        "card verify",
+        help="verify an agent card's signature with keys you trust",
+        description=(
+            "Fetch (URL) or read (file) an agent card and check that one of its "
+            "signatures verifies with a trusted key. Exit 0 when one does, 1 with "
+            "the reason when none does."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("card", metavar="URL_OR_FILE")
+    verify.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="JWKS_FILE_OR_URL",
+        help="trusted keys: a JWKS (or JWK, or PEM public key) file, or a JWKS "
+        "URL fetched over HTTPS (repeatable)",
+    )
+    _client_options(verify)
+    verify.set_defaults(module="card", action="verify")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,9 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Run an agent with uvicorn. TARGET is path/to/file.py[:OBJ] or "
             "package.module[:OBJ]; OBJ is an Agent, an A2AApp, or a factory called as "
             "OBJ(db=PATH) that returns one (default names tried: app, agent, "
-            "create_agent). An Agent gets a SQLite task store in --db; an A2AApp "
-            "keeps its own store. Without TARGET: the Receptionist from examples/ "
-            "(source checkout). Stop with Ctrl-C or SIGTERM (graceful)."
+            "create_app, create_agent). An Agent gets a SQLite task store in --db; "
+            "an A2AApp keeps its own store. Without TARGET: the Receptionist from "
+            "examples/ (source checkout; API key required: it is written to "
+            "receptionist.key next to --db unless $ACCORD_API_KEYS lists the keys). "
+            "Stop with Ctrl-C or SIGTERM (graceful)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -234,6 +354,23 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("critical", "error", "warning", "info", "debug", "trace"),
         help="server log level (default: info)",
     )
+    tls = serve.add_argument_group("TLS (https and mutual TLS)")
+    tls.add_argument(
+        "--ssl-certfile", metavar="PEM", help="server certificate: serve https"
+    )
+    tls.add_argument(
+        "--ssl-keyfile", metavar="PEM", help="private key of --ssl-certfile"
+    )
+    tls.add_argument(
+        "--ssl-ca-certs",
+        metavar="PEM",
+        help="CA bundle client certificates are verified against (mutual TLS)",
+    )
+    tls.add_argument(
+        "--ssl-client-cert",
+        choices=("required", "optional", "none"),
+        help="client certificates (default: required with --ssl-ca-certs)",
+    )
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(
@@ -245,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     _remote(card)
     _client_options(card)
     card.set_defaults(module="card")
+    _signing_commands(commands, serve)
 
     send = commands.add_parser(
         "send",
@@ -369,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``accord`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if tuple(argv[:2]) in COMPOUND_COMMANDS:
+        argv = [" ".join(argv[:2]), *argv[2:]]
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)

@@ -17,6 +17,10 @@ Everyday use::
   :func:`select_interface` applies the interface-selection rules (spec §8.3.2).
 * :class:`Transport` and its implementations :class:`JsonRpcTransport`,
   :class:`RestTransport`; :class:`MemoryTransport` runs an ASGI app in-process.
+* Credentials (:mod:`accord.client.credentials`): :class:`ApiKey`,
+  :class:`BearerToken`, :class:`BasicAuth`, :class:`OAuth2ClientCredentials`,
+  :class:`ClientCertificate`, or your own :class:`CredentialProvider`; pass them as
+  ``Client.connect(url, credentials=[...])``.
 """
 
 from __future__ import annotations
@@ -24,17 +28,31 @@ from __future__ import annotations
 from .card import CardResolver, select_interface
 from .client import Client
 from .config import ClientConfig, ClientTimeouts
+from .credentials import (
+    ApiKey,
+    BasicAuth,
+    BearerToken,
+    ClientCertificate,
+    CredentialProvider,
+    OAuth2ClientCredentials,
+)
 from .stream import EventStream
 from .transports import JsonRpcTransport, MemoryTransport, RestTransport, Transport
 
 __all__ = [
+    "ApiKey",
+    "BasicAuth",
+    "BearerToken",
     "CardResolver",
     "Client",
+    "ClientCertificate",
     "ClientConfig",
     "ClientTimeouts",
+    "CredentialProvider",
     "EventStream",
     "JsonRpcTransport",
     "MemoryTransport",
+    "OAuth2ClientCredentials",
     "RestTransport",
     "Transport",
     "select_interface",

@@ -164,7 +164,8 @@ def status_error(response: httpx.Response, url: str) -> HTTPStatusError:
         asks = f"; it asks for: {challenge}" if challenge else ""
         message = (
             f"{url} requires authentication ({label}){asks}"
-            " — pass credentials, e.g. headers={'Authorization': 'Bearer <token>'}"
+            " — pass credentials, e.g. Client.connect(url, credentials=[...]),"
+            " or check the ones sent"
         )
     elif status == 403:
         message = (

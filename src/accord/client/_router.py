@@ -18,22 +18,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from accord.errors import ConnectError
 from accord.types import StreamResponse, replace
 
 from .config import JSONRPC
+from .credentials import http_client
 from .transports.jsonrpc import JsonRpcTransport
 from .transports.rest import RestTransport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
+    import httpx
+
     from accord.protocol.operations import Operation
     from accord.types import AgentInterface
 
     from .config import ClientConfig
+    from .credentials import SelectedCredentials
     from .transports.base import Transport
 
 __all__ = ["Route", "Router"]
@@ -86,18 +88,29 @@ class Router:
         config: ClientConfig,
         http: httpx.AsyncClient | None,
         headers: Mapping[str, str] | None,
+        credentials: SelectedCredentials | None = None,
     ) -> Router:
-        """Routes over JSON-RPC / HTTP+JSON transports sharing one httpx client."""
-        owned = httpx.AsyncClient() if http is None else None
+        """Routes over JSON-RPC / HTTP+JSON transports sharing one httpx client.
+
+        ``credentials`` go on every request of every transport; the httpx client
+        created when ``http`` is ``None`` carries their client certificate, if any.
+        """
+        certificate = credentials.certificate if credentials is not None else None
+        owned = http_client(config, certificate) if http is None else None
         client = http if http is not None else owned
         assert client is not None
+        auth = credentials.auth(client) if credentials is not None else None
         merged = {**config.headers, **(headers or {})}
         routes: list[Route] = []
         for interface in interfaces:
             binding = interface.protocol_binding.upper()
             cls_ = JsonRpcTransport if binding == JSONRPC else RestTransport
             transport = cls_(
-                interface.url, client, timeouts=config.timeouts, headers=merged
+                interface.url,
+                client,
+                timeouts=config.timeouts,
+                headers=merged,
+                auth=auth,
             )
             routes.append(Route(interface, transport))
         return cls(routes, owned_http=owned)

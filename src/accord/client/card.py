@@ -16,6 +16,17 @@ revalidates before every use. A stale card is revalidated with ``If-None-Match``
 (``ETag``) and ``If-Modified-Since`` (``Last-Modified``); a ``304 Not Modified`` keeps
 the cached card and refreshes its lifetime from the 304's headers.
 
+*Signatures* (spec §8.4.3). A resolver built with ``trust=`` (an
+:class:`accord.security.TrustStore`) accepts only cards with a signature that verifies
+with a trusted key: the received JSON is checked before the card is decoded, cached or
+returned, and a failure raises the specific
+:class:`~accord.errors.SecurityError` (``SignatureError``, ``UnknownKeyError``,
+``KeyExpiredError``, ``AlgorithmError``), so a client never talks to an agent whose
+card did not verify. The trust store's ``jwks_urls`` are fetched here
+(:func:`fetch_jwks`, HTTPS only except to loopback) and fetched again once when a
+signature names a ``kid`` none of them has (the agent rotated its key). A ``jku`` in a
+signature is never fetched unless it is one of those URLs.
+
 *Selection* (spec §8.3.2, MUST). A client takes the earliest
 ``supportedInterfaces`` entry whose ``protocolBinding`` and ``protocolVersion`` it
 supports; :func:`suitable_interfaces` lists every such entry (the later ones are
@@ -24,14 +35,23 @@ fallbacks, spec §5.2 SHOULD) and :func:`select_interface` returns the first.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from accord.errors import CardError, ParseError, ProtocolError
+from accord.errors import (
+    CardError,
+    ParseError,
+    ProtocolError,
+    TransportError,
+    UnknownKeyError,
+)
 from accord.protocol.versioning import SUPPORTED_VERSIONS, normalize_version
-from accord.types import AgentCard, AgentInterface, decode
+from accord.types import AgentCard, AgentInterface, decode, decode_json
 
 from ._http import map_httpx_exceptions, request_headers
 from .config import BINDINGS, ClientTimeouts
@@ -41,16 +61,79 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from accord.security import JWKSet, TrustStore
+
 __all__ = [
     "WELL_KNOWN_PATH",
     "CardResolver",
     "card_url",
+    "fetch_jwks",
     "select_interface",
     "suitable_interfaces",
 ]
 
 #: Registered well-known location of a v1.0 agent card (spec §8.2, RFC 8615).
 WELL_KNOWN_PATH = "/.well-known/agent-card.json"
+
+logger = logging.getLogger(__name__)
+
+
+def _secure_location(url: str) -> bool:
+    """HTTPS, or plain HTTP to this machine (spec §8.4.3: keys over secure channels)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if parts.scheme != "http" or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def fetch_jwks(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    timeouts: ClientTimeouts | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JWKSet:
+    """Fetch the JWK Set at ``url`` (keys this library cannot use are skipped).
+
+    Redirects are not followed (they could lead away from the trusted location);
+    the ``card`` timeout of ``timeouts`` applies.
+
+    Raises:
+        ValueError: ``url`` is neither HTTPS nor HTTP to a loopback address.
+        CardError: the response is not 200 or not a JWK Set.
+        TransportError: the JWKS could not be fetched (e.g. ``ConnectError``).
+    """
+    from accord.security import JWKSet
+
+    if not _secure_location(url):
+        raise ValueError(f"refusing to fetch keys over plain HTTP: {url}")
+    with map_httpx_exceptions(url):
+        response = await http.get(
+            url,
+            headers={"Accept": "application/json", **(headers or {})},
+            timeout=(timeouts or ClientTimeouts()).for_card(),
+            follow_redirects=False,  # a redirect could leave the trusted location
+        )
+    if response.status_code != 200:
+        raise CardError(
+            f"JWKS at {url}: HTTP {response.status_code}",
+            status_code=response.status_code,
+        )
+    try:
+        document = decode_json(response.content)
+    except ParseError:
+        raise CardError(f"JWKS at {url} is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise CardError(f"JWKS at {url} is not a JWK Set (no 'keys' list)")
+    return JWKSet.from_dict(document)
 
 
 def card_url(url: str) -> str:
@@ -121,6 +204,11 @@ class CardResolver:
         timeouts: the connect and ``card`` timeouts apply.
         headers: extra request headers (e.g. ``Authorization`` for a protected card).
         clock: monotonic seconds; tests may pass a fake.
+        trust: require every card to carry a signature that verifies with these
+            keys (spec §8.4); see the module doc.
+
+    Raises:
+        ValueError: a JWKS URL of ``trust`` is not HTTPS (or loopback HTTP).
 
     Example::
 
@@ -136,7 +224,14 @@ class CardResolver:
         timeouts: ClientTimeouts | None = None,
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trust: TrustStore | None = None,
     ) -> None:
+        insecure = [
+            u for u in (trust.jwks_urls if trust else ()) if not _secure_location(u)
+        ]
+        if insecure:
+            raise ValueError(f"JWKS URLs must be HTTPS: {', '.join(insecure)}")
+        self._trust = trust
         self._http = http
         self._default_ttl = default_max_age
         self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
@@ -161,6 +256,9 @@ class CardResolver:
         Raises:
             CardError: the response is not 200/304, not JSON, or not a valid card.
             TransportError: the card could not be fetched (e.g. ``ConnectError``).
+            SecurityError: with ``trust``, no signature verifies (the subclass says
+                why: ``SignatureError``, ``UnknownKeyError``, ``KeyExpiredError``,
+                ``AlgorithmError``).
         """
         target = card_url(url)
         entry = self._cache.get(target)
@@ -183,6 +281,8 @@ class CardResolver:
         if response.status_code == 304 and entry is not None:
             return self._revalidated(target, entry, response)
         card = self._decode(target, response)
+        if self._trust is not None:
+            await self._verify(target, response.content)
         policy = _policy(response.headers, self._default_ttl)
         if policy.store:
             self._cache[target] = _Entry(
@@ -207,6 +307,43 @@ class CardResolver:
         entry.etag = response.headers.get("etag", entry.etag)
         entry.last_modified = response.headers.get("last-modified", entry.last_modified)
         return entry.card
+
+    async def _load_keys(self, *, refresh: bool) -> TrustStore:
+        """The trust store with its JWKS URLs fetched (all of them when ``refresh``)."""
+        trust = self._trust
+        assert trust is not None
+        for url in trust.jwks_urls if refresh else trust.missing_jwks:
+            try:
+                jwks = await fetch_jwks(
+                    self._http,
+                    url,
+                    timeouts=self._timeouts,
+                )
+            except (CardError, TransportError) as exc:
+                # Other trusted keys may still verify the card; if none does, the
+                # UnknownKeyError names the JWKS that could not be loaded.
+                logger.warning("could not load trusted keys: %s", exc)
+                continue
+            trust = trust.with_jwks(url, jwks)
+        self._trust = trust
+        return trust
+
+    async def _verify(self, target: str, content: bytes) -> None:
+        from accord.security import verify_card
+
+        data: Any = decode_json(content)  # already known to be a valid card
+        try:
+            try:
+                verify_card(data, await self._load_keys(refresh=False))
+            except UnknownKeyError:
+                assert self._trust is not None
+                if not self._trust.jwks_urls:
+                    raise
+                # The agent may have rotated its key since the JWKS was fetched.
+                verify_card(data, await self._load_keys(refresh=True))
+        except Exception as exc:
+            exc.add_note(f"agent card: {target}")
+            raise
 
     @staticmethod
     def _decode(target: str, response: httpx.Response) -> AgentCard:

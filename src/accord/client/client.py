@@ -21,6 +21,15 @@ request message; an interface without one sends none.
 (``TaskNotFoundError``…); failures below A2A are
 :class:`~accord.errors.TransportError` subclasses with one-line, actionable messages.
 
+*Credentials* (digest §9). ``credentials=`` takes providers
+(:mod:`accord.client.credentials`): the client reads the card's security requirements,
+chooses the first alternative the providers fully satisfy (or raises
+:class:`~accord.errors.UnauthenticatedError` listing what the card asks for, before
+sending anything) and applies those credentials to every request of every transport,
+the extended card included; an OAuth 2.0 token is renewed and the request retried once
+after a 401. A client certificate and :attr:`ClientConfig.ca_bundle` configure the TLS
+of the httpx client the client creates (a borrowed one keeps its own TLS settings).
+
 *Resources.* The client is an async context manager. It owns the httpx client it
 creates (none is created when one is passed in) and the transports it builds. Streaming
 methods return an :class:`~accord.client.stream.EventStream` that reads in the caller's
@@ -34,7 +43,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
-import httpx
 
 from accord.protocol.operations import op
 from accord.types import (
@@ -68,12 +76,19 @@ from accord.types import (
 from ._router import Route, Router
 from .card import CardResolver, suitable_interfaces
 from .config import ClientConfig
+from .credentials import http_client, select_credentials
+from .credentials._selection import certificate_of
 from .stream import EventStream
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
+    import httpx
+
+    from accord.security import TrustStore
+
+    from .credentials import Credentials
     from .transports.base import Transport
 
 __all__ = ["Client"]
@@ -94,6 +109,29 @@ def _message(
     return replace(message, **changes) if changes else message
 
 
+def _borrowed(http: httpx.AsyncClient | None, credentials: Credentials | None) -> None:
+    if http is not None and certificate_of(credentials) is not None:
+        raise ValueError(
+            "a ClientCertificate is configured on the httpx client the Client"
+            " creates; with your own httpx client, load it there instead:"
+            " httpx.AsyncClient(verify=ssl_context(certificate=...))"
+        )
+
+
+def _router(
+    card: AgentCard,
+    config: ClientConfig,
+    http: httpx.AsyncClient | None,
+    headers: Mapping[str, str] | None,
+    credentials: Credentials | None,
+) -> Router:
+    interfaces = suitable_interfaces(card, config.preferred_bindings)
+    selected = (
+        select_credentials(card, credentials) if credentials is not None else None
+    )
+    return Router.for_interfaces(interfaces, config, http, headers, selected)
+
+
 class Client:
     """An A2A client bound to one agent.
 
@@ -103,9 +141,13 @@ class Client:
         http: an httpx client to send with (borrowed, never closed); ``None`` creates
             one that the client owns.
         headers: extra headers for every request (merged over ``config.headers``).
+        credentials: providers to authenticate with (a list in order of preference,
+            or a mapping from scheme name); ``None`` sends none and checks nothing.
 
     Raises:
         CardError: the card offers no interface this client can use.
+        UnauthenticatedError: the card requires credentials that ``credentials``
+            cannot satisfy (nothing is sent).
 
     Example::
 
@@ -120,10 +162,11 @@ class Client:
         config: ClientConfig | None = None,
         http: httpx.AsyncClient | None = None,
         headers: Mapping[str, str] | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         config = config if config is not None else ClientConfig()
-        interfaces = suitable_interfaces(card, config.preferred_bindings)
-        self._setup(card, Router.for_interfaces(interfaces, config, http, headers))
+        _borrowed(http, credentials)
+        self._setup(card, _router(card, config, http, headers, credentials))
 
     def _setup(self, card: AgentCard | None, router: Router) -> None:
         self._card = card
@@ -137,13 +180,19 @@ class Client:
         config: ClientConfig | None = None,
         http: httpx.AsyncClient | None = None,
         headers: Mapping[str, str] | None = None,
+        credentials: Credentials | None = None,
     ) -> Self:
         """A client for a known interface, without fetching a card.
 
+        Without a card there are no requirements to choose from: every provider in
+        ``credentials`` is sent as it is.
+
         Raises:
             CardError: the interface's binding or protocol version is not supported.
+            ValueError: a provider needs a card to say where it goes (``ApiKey``).
         """
         config = config if config is not None else ClientConfig()
+        _borrowed(http, credentials)
         # The same MUSTs apply to a hand-picked interface (spec §8.3.2).
         probe = AgentCard(
             name=interface.url,
@@ -151,8 +200,11 @@ class Client:
             capabilities=AgentCapabilities(),
         )
         interfaces = suitable_interfaces(probe, config.preferred_bindings)
+        selected = select_credentials(None, credentials) if credentials else None
         client = cls.__new__(cls)
-        client._setup(None, Router.for_interfaces(interfaces, config, http, headers))
+        client._setup(
+            None, Router.for_interfaces(interfaces, config, http, headers, selected)
+        )
         return client
 
     @classmethod
@@ -177,23 +229,42 @@ class Client:
         http: httpx.AsyncClient | None = None,
         headers: Mapping[str, str] | None = None,
         resolver: CardResolver | None = None,
+        credentials: Credentials | None = None,
+        trust: TrustStore | None = None,
     ) -> Self:
         """Fetch the agent card at ``url`` and return a client for it.
 
         Args:
             url: the agent's base URL (its card is at
                 ``<url>/.well-known/agent-card.json``) or the card's own URL.
-            config: bindings, timeouts, headers, card cache fallback.
+            config: bindings, timeouts, headers, card cache fallback, CA bundle.
             http: an httpx client to send with (borrowed); ``None`` creates one.
             headers: extra headers for every request, the card fetch included.
             resolver: a shared :class:`CardResolver`, to reuse its cache.
+            credentials: providers to authenticate with, chosen against the card's
+                security requirements (a list in order of preference, or a mapping
+                from scheme name). The public card is fetched without them.
+            trust: require a card signature that verifies with these keys (spec
+                §8.4), checked before anything is sent to the agent; for a shared
+                ``resolver``, give it the trust store instead.
 
         Raises:
             CardError: the card is missing or invalid, or offers no usable interface.
+            SecurityError: with ``trust``, the card's signature did not verify
+                (``SignatureError``, ``UnknownKeyError``, ``KeyExpiredError``,
+                ``AlgorithmError``).
+            ValueError: both ``trust`` and ``resolver`` are given.
             TransportError: the card could not be fetched (e.g. ``ConnectError``).
+            UnauthenticatedError: the card requires credentials that ``credentials``
+                cannot satisfy (nothing is sent to the agent's interfaces).
         """
         config = config if config is not None else ClientConfig()
-        owned = httpx.AsyncClient() if http is None else None
+        _borrowed(http, credentials)
+        if trust is not None and resolver is not None:
+            raise ValueError("pass trust to the CardResolver you share, not here")
+        owned = (
+            http_client(config, certificate_of(credentials)) if http is None else None
+        )
         client_http = http if http is not None else owned
         assert client_http is not None
         try:
@@ -203,9 +274,13 @@ class Client:
                     default_max_age=config.card_max_age,
                     timeouts=config.timeouts,
                     headers={**config.headers, **(headers or {})},
+                    trust=trust,
                 )
             card = await resolver.get(url)
-            client = cls(card, config=config, http=client_http, headers=headers)
+            client = cls.__new__(cls)
+            client._setup(
+                card, _router(card, config, client_http, headers, credentials)
+            )
         except BaseException:
             if owned is not None:
                 with anyio.CancelScope(shield=True):

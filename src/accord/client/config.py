@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Mapping
 
 __all__ = ["BINDINGS", "JSONRPC", "REST", "ClientConfig", "ClientTimeouts"]
@@ -89,12 +90,16 @@ class ClientConfig:
             (spec §7.4: credentials travel in HTTP headers).
         card_max_age: seconds a fetched agent card is reused when its response
             carries no caching headers (spec §8.6 allows a local default TTL).
+        ca_bundle: a PEM file of the CA certificates to trust instead of the
+            default roots, for agents (and token endpoints) behind a private CA.
+            Applies to the httpx client the :class:`~accord.client.Client` creates.
     """
 
     preferred_bindings: tuple[str, ...] = ()
     timeouts: ClientTimeouts = field(default_factory=ClientTimeouts)
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     card_max_age: float = 300.0
+    ca_bundle: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         # A private read-only copy, so a caller mutating its dict later changes nothing.

@@ -1,6 +1,39 @@
 """Security building blocks without I/O: JOSE (keys, signatures, tokens) and, on top,
-Agent Card signing. Needs the ``security`` extra (``cryptography``)."""
+Agent Card signing. Needs the ``security`` extra (``cryptography``).
+
+* :mod:`.jose`: :class:`JWK`, :class:`JWKSet`, JWS :func:`~.jose.sign` /
+  :func:`~.jose.verify`, :func:`~.jose.verify_jwt`;
+* :mod:`.jcs`: RFC 8785 :func:`canonicalize`;
+* :mod:`.cards`: :func:`sign_card`, :func:`verify_card` with a :class:`TrustStore`
+  (spec §8.4).
+
+Fetching a JWK Set over HTTPS is I/O and lives in the client
+(``accord.client.card.fetch_jwks``).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .cards import (
+    TrustStore,
+    VerifiedSignature,
+    canonical_payload,
+    canonical_payload_from_json,
+    card_json,
+    sign_card,
+    verify_card,
+)
+from .jcs import canonicalize
+from .jose import JWK, JWKSet
+
+__all__ = [
+    "JWK",
+    "JWKSet",
+    "TrustStore",
+    "VerifiedSignature",
+    "canonical_payload",
+    "canonical_payload_from_json",
+    "canonicalize",
+    "card_json",
+    "sign_card",
+    "verify_card",
+]

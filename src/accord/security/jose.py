@@ -24,6 +24,8 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -102,18 +104,25 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+#: Unpadded base64url (RFC 7515 §2). Checked up front: the stdlib decoder silently
+#: skips characters outside the alphabet, so "ab!cd" would otherwise decode.
+_B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+
+
 def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding.
+    """Decode unpadded base64url (RFC 7515 §2), strictly.
 
     Raises:
-        ValueError: for characters outside the base64url alphabet.
+        ValueError: for padding, characters outside the base64url alphabet, an
+            impossible length, or non-zero unused trailing bits (a second spelling
+            of the same bytes, RFC 4648 §3.5).
     """
-    if not isinstance(text, str) or any(c in text for c in "+/= \n"):
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not base64url") from exc
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) != text:
+        raise ValueError("not canonical base64url (non-zero trailing bits)")
+    return data
 
 
 def _int_b64(value: int, length: int | None = None) -> str:
@@ -388,6 +397,15 @@ def _default_alg(key: Any) -> str:
     raise AlgorithmError(f"unsupported key type {type(key).__name__}")
 
 
+def _for_signatures(item: Mapping[str, Any]) -> bool:
+    """False for keys a JWKS declares for something else (RFC 7517 §4.2, §4.3)."""
+    use = item.get("use")
+    ops = item.get("key_ops")
+    if use is not None and use != "sig":
+        return False
+    return not (isinstance(ops, list) and "verify" not in ops and "sign" not in ops)
+
+
 @dataclass(frozen=True)
 class JWKSet:
     """A set of keys looked up by ``kid`` (RFC 7517 §5)."""
@@ -398,8 +416,9 @@ class JWKSet:
     def from_dict(cls, data: Mapping[str, Any]) -> JWKSet:
         """Parse ``{"keys": [...]}``; keys this library cannot use are skipped."""
         parsed: list[JWK] = []
-        for item in data.get("keys", ()):
-            if not isinstance(item, Mapping):
+        items = data.get("keys", ())
+        for item in items if isinstance(items, list | tuple) else ():
+            if not isinstance(item, Mapping) or not _for_signatures(item):
                 continue
             try:
                 parsed.append(JWK.from_dict(item))
@@ -487,6 +506,11 @@ def sign(
     """
     if not key.is_private:
         raise ValueError("signing needs a private key")
+    if header and header.get("alg", key.alg) != key.alg:
+        # The header would claim one algorithm while the key signs with another.
+        raise ValueError(
+            f"header alg {header['alg']!r} differs from the key's {key.alg}"
+        )
     key._check_alg(key.alg)
     protected = b64url_encode(
         _header_json({"alg": key.alg, "kid": key.kid, **(header or {})})
@@ -548,9 +572,20 @@ def verify(
         raise SignatureError("JWS 'crit' header parameters are not supported")
     kid = header.get("kid")
     pool = keys.keys if isinstance(keys, JWKSet) else tuple(keys)
-    candidates = [k for k in pool if k.kid == kid] if kid is not None else list(pool)
-    if not candidates:
-        raise UnknownKeyError(f"no trusted key with kid {kid!r}")
+    if kid is not None:
+        candidates = [k for k in pool if k.kid == kid]
+        if not candidates:
+            raise UnknownKeyError(f"no trusted key with kid {kid!r}")
+    else:
+        # Without a kid every trusted key of this algorithm is tried; keys bound to
+        # other algorithms are skipped (not an error: they were never candidates).
+        candidates = [k for k in pool if k.alg == alg]
+        if not candidates:
+            raise (
+                AlgorithmError(f"no trusted key is for {alg}")
+                if pool
+                else UnknownKeyError("no trusted keys")
+            )
     try:
         sig = b64url_decode(signature)
     except ValueError as exc:
@@ -610,7 +645,9 @@ def verify_jwt(
     protected, payload, signature = decode_compact(token)
     verify(protected, payload, signature, keys, algorithms=algorithms, now=now)
     try:
-        claims = json.loads(payload)
+        # NaN/Infinity are not JSON; json.loads would accept them, and an
+        # "exp": NaN compares false with every time, i.e. never expires.
+        claims = json.loads(payload, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TokenError("JWT payload is not JSON", reason="malformed") from exc
     if not isinstance(claims, dict):
@@ -621,7 +658,9 @@ def verify_jwt(
             raise TokenError(f"JWT lacks the {name!r} claim", reason="missing_claim")
     for name in ("exp", "nbf", "iat"):
         if name in claims and (
-            isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
+            isinstance(claims[name], bool)
+            or not isinstance(claims[name], int | float)
+            or not math.isfinite(claims[name])
         ):
             raise TokenError(f"JWT claim {name!r} is not a number", reason="malformed")
     if "exp" in claims and moment >= claims["exp"] + leeway:
@@ -635,13 +674,11 @@ def verify_jwt(
     if audience is not None:
         wanted = {audience} if isinstance(audience, str) else set(audience)
         aud = claims.get("aud")
-        got = (
-            {aud}
-            if isinstance(aud, str)
-            else set(aud)
-            if isinstance(aud, list)
-            else set()
-        )
-        if not wanted & got:
+        listed = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if not wanted & {a for a in listed if isinstance(a, str)}:
             raise TokenError("JWT audience does not match", reason="audience")
     return claims
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -44,6 +44,7 @@ from accord.types import (
 )
 
 if TYPE_CHECKING:
+    from .auth.principal import Principal
     from .runtime import Execution
 
 __all__ = [
@@ -113,6 +114,10 @@ class Agent:
         async def echo(ctx: TaskContext) -> None:
             await ctx.add_artifact(ctx.text)
             await ctx.complete()
+
+    ``security_schemes`` and ``security_requirements`` are the card's and are what the
+    server enforces: serve such an agent with
+    ``A2AApp(agent, auth={scheme name: verifier})`` (see :mod:`accord.server.auth`).
     """
 
     def __init__(
@@ -132,7 +137,9 @@ class Agent:
         extensions: Sequence[AgentExtension] = (),
         documentation_url: str | None = None,
         icon_url: str | None = None,
-        extended_card: AgentCard | None = None,
+        extended_card: AgentCard
+        | Callable[[Principal], AgentCard | Awaitable[AgentCard]]
+        | None = None,
         declare_extended_card: bool | None = None,
     ) -> None:
         if not name:
@@ -154,6 +161,10 @@ class Agent:
         self.extensions = tuple(extensions)
         self.documentation_url = documentation_url
         self.icon_url = icon_url
+        #: The extended card (spec §3.1.11), or a function building it for the
+        #: authenticated caller (it may differ per tenant or scope). Served only to
+        #: authenticated callers; the public card then says
+        #: ``capabilities.extendedAgentCard``.
         self.extended_card = extended_card
         self.declare_extended_card = (
             extended_card is not None

@@ -3,14 +3,20 @@
 Routes (relative to where the app is mounted):
 
 * ``GET /.well-known/agent-card.json`` (and ``/.well-known/agent.json``): the card;
+* ``GET /.well-known/jwks.json``: the public key of ``card_signer``, when given;
 * ``POST /``: JSON-RPC 2.0 (spec §9);
 * everything else: HTTP+JSON, routed from the operations table (spec §11).
 
-Each request: read the body up to :attr:`ServerLimits.max_body_bytes` (else 413), decode
-with the binding, negotiate ``A2A-Version`` (spec §3.6.2), run the handler, encode the
-answer. Streaming answers are SSE: each event carries ``id:`` = its per-task sequence
-number; a comment is sent as a keep-alive when the stream is idle; one task sends frames
-while another watches for ``http.disconnect`` and stops the stream (never the task).
+Each request: read the body up to :attr:`ServerLimits.max_body_bytes` (else 413),
+authenticate it against the card's security requirements (401 with
+``WWW-Authenticate``, or 403; see :mod:`accord.server.auth`), decode with the binding,
+negotiate ``A2A-Version`` (spec §3.6.2), authorize and run the handler, encode the
+answer. The card itself stays public; every operation of both bindings, streams
+included, is authenticated before anything is read from the store or a stream starts.
+
+Streaming answers are SSE: each event carries ``id:`` = its per-task sequence number; a
+comment is sent as a keep-alive when the stream is idle; one task sends frames while
+another watches for ``http.disconnect`` and stops the stream (never the task).
 
 The runtime (task group, store) lives in the ASGI lifespan, or in :meth:`A2AApp.running`
 when the app is mounted inside a framework whose lifespan you control.
@@ -20,11 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 
@@ -40,14 +46,19 @@ from accord.protocol import Operation, sse, versioning
 from accord.protocol.errors import spec_for
 from accord.stores import MemoryTaskStore, TaskStore
 
+from .auth.config import AuthConfig, Authenticator
+from .auth.verifier import RequestInfo
 from .card import CardCache
-from .handler import CallContext, EventStream, RequestHandler
+from .handler import CallContext, EventStream, ExtendedCardSource, RequestHandler
 from .runtime import Runtime
 
 if TYPE_CHECKING:
+    from accord.security import JWK
     from accord.types import StreamResponse
 
     from .agent import Agent
+    from .auth.principal import Principal
+    from .auth.verifier import Verifier
 
 __all__ = ["A2AApp", "ServerLimits"]
 
@@ -64,6 +75,8 @@ _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
 RETRY_AFTER = b"1"
 
 CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+#: The public JWK Set of the card signing key, when the app signs its card.
+JWKS_PATH = "/.well-known/jwks.json"
 _JSON_TYPES = ("application/json", "application/a2a+json")
 
 
@@ -105,6 +118,18 @@ class A2AApp:
 
         app = A2AApp(agent, store=SQLiteTaskStore("tasks.db"))
         # uvicorn module:app   — or mount it: Mount("/agents/echo", app)
+
+    ``auth`` says how to check the security schemes the agent declares: an
+    :class:`~accord.server.auth.AuthConfig`, or just ``{scheme name: verifier}``.
+    The agent's ``security_requirements`` (the card's) are enforced on every
+    operation; the app refuses to be built when a required scheme has no verifier.
+
+    ``card_signer`` (a private :class:`~accord.security.JWK`, ``security`` extra)
+    signs the served card (spec §8.4; once per base URL) and publishes its public
+    key at ``/.well-known/jwks.json``.
+
+    Raises:
+        AuthConfigError: ``auth`` does not fit the agent's declared security.
     """
 
     def __init__(
@@ -114,15 +139,69 @@ class A2AApp:
         store: TaskStore | None = None,
         limits: ServerLimits = ServerLimits(),
         trust_forwarded_headers: bool = True,
+        auth: AuthConfig | Mapping[str, Verifier] | None = None,
+        card_signer: JWK | None = None,
     ) -> None:
         self.agent = agent
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
         self.trust_forwarded_headers = trust_forwarded_headers
-        self._cards = CardCache(
-            agent, max_age=limits.card_max_age, last_modified=time.time()
+        config = (
+            auth
+            if isinstance(auth, AuthConfig)
+            else AuthConfig(verifiers=dict(auth or {}))
         )
+        self.auth = Authenticator(
+            agent.security_schemes,
+            agent.security_requirements,
+            config,
+            realm=agent.name,
+            skill_requirements=[
+                r for s in agent.skills for r in s.security_requirements
+            ],
+        )
+        if agent.declare_extended_card and not any(
+            name in self.auth.verifiers for name in agent.security_schemes
+        ):
+            logger.warning(
+                "agent %r declares an extended card but no security scheme with a "
+                "verifier: GetExtendedAgentCard will always answer 401 (spec §13.3 "
+                "requires authentication)",
+                agent.name,
+            )
+        self._jwks: bytes | None = None
+        self.card_signer = card_signer  # builds the card cache
         self._handler: RequestHandler | None = None
+
+    @property
+    def card_signer(self) -> JWK | None:
+        """The private key the served card is signed with (spec §8.4), if any.
+
+        Set it before serving (``accord serve --sign-key`` does); setting it drops
+        the cards encoded so far.
+
+        Raises:
+            ValueError: (on setting) the key is not a private key.
+        """
+        return self._cards.signer
+
+    @card_signer.setter
+    def card_signer(self, signer: JWK | None) -> None:
+        if signer is not None and not signer.is_private:
+            raise ValueError("card_signer must be a private key")
+        self._cards = CardCache(
+            self.agent,
+            max_age=self.limits.card_max_age,
+            last_modified=time.time(),
+            signer=signer,
+        )
+        # The public half of the signing key, for verifiers (spec §8.4.3).
+        self._jwks = None
+        if signer is not None:
+            from accord.security import JWKSet
+            from accord.types import encode
+
+            self._jwks = encode(JWKSet((signer.public(),)).to_dict())
 
     @property
     def handler(self) -> RequestHandler:
@@ -144,14 +223,24 @@ class A2AApp:
             self.agent, self.store, max_running=self.limits.max_running_tasks
         )
         async with self.store, runtime:
-            extended = self.agent.extended_card
             self._handler = RequestHandler(
-                runtime, extended_card=None if extended is None else (lambda: extended)
+                runtime,
+                extended_card=self._extended_card_source(),
+                access=self.auth.policy,
             )
             try:
                 yield self
             finally:
                 self._handler = None
+                with anyio.CancelScope(shield=True):
+                    await self.auth.aclose()
+
+    def _extended_card_source(self) -> ExtendedCardSource | None:
+        extended = self.agent.extended_card
+        if extended is None or callable(extended):
+            return extended
+        card = extended
+        return lambda principal: card
 
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
@@ -199,6 +288,10 @@ class A2AApp:
         method = scope["method"]
         if path in CARD_PATHS and method in ("GET", "HEAD"):
             await self._card(scope, send, head=method == "HEAD")
+            return
+        if path == JWKS_PATH and method == "GET" and self._jwks is not None:
+            cache = f"public, max-age={self.limits.card_max_age}".encode()
+            await _respond(send, 200, self._jwks, extra=[(b"cache-control", cache)])
             return
         if self._handler is None:
             await _respond(
@@ -270,7 +363,23 @@ class A2AApp:
             f"Request body exceeds the server's limit of {self.limits.max_body_bytes} bytes"
         )
 
-    def _context(self, scope: Scope, query: str) -> CallContext:
+    async def _authenticate(self, scope: Scope) -> Principal | None:
+        """The caller, per the card's requirements (401/403 raised before parsing)."""
+        if not self.auth.required:
+            return None
+        return await self.auth.authenticate(RequestInfo.from_scope(scope))
+
+    def _binding_query(self, query: str) -> str:
+        """The query string without API-key parameters (they are not request fields)."""
+        names = self.auth.credential_query_params
+        if not names or not query:
+            return query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        return urlencode([(k, v) for k, v in pairs if k not in names])
+
+    def _context(
+        self, scope: Scope, query: str, principal: Principal | None = None
+    ) -> CallContext:
         requested = _header(scope, b"a2a-version")
         if requested is None and query:
             for key, value in parse_qsl(query):
@@ -279,9 +388,11 @@ class A2AApp:
         version = versioning.negotiate(requested)
         extensions = _header(scope, b"a2a-extensions") or ""
         return CallContext(
-            owner="",
+            owner="" if principal is None else principal.id,
             version=version,
             extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
+            principal=principal,
+            base_url=self.base_url(scope),
         )
 
     @staticmethod
@@ -304,12 +415,19 @@ class A2AApp:
             except _TooLarge:
                 raise self._too_large() from None
             try:
+                principal = await self._authenticate(scope)
+            except ProtocolError:
+                request_id = _request_id(body)
+                raise
+            try:
                 call = jsonrpc.parse_request(body)
             except jsonrpc.JsonRpcRejection as rejection:
                 request_id = rejection.request_id
                 raise rejection.error from None
             request_id = call.id
-            ctx = self._context(scope, scope.get("query_string", b"").decode("latin-1"))
+            ctx = self._context(
+                scope, scope.get("query_string", b"").decode("latin-1"), principal
+            )
             result = await self._dispatch(scope, call.operation, call.params, ctx)
         except ProtocolError as error:
             status = spec_for(error).http_status
@@ -319,6 +437,7 @@ class A2AApp:
                 send,
                 status if status in _TRANSPORT_STATUSES else 200,
                 jsonrpc.encode_error(request_id, error),
+                extra=_challenge_headers(error),
             )
             return
         except Exception:
@@ -351,12 +470,13 @@ class A2AApp:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
                 raise self._too_large() from None
-            call = rest.parse_request(method, path, query, body)
-            ctx = self._context(scope, query)
+            principal = await self._authenticate(scope)
+            call = rest.parse_request(method, path, self._binding_query(query), body)
+            ctx = self._context(scope, query, principal)
             result = await self._dispatch(scope, call.operation, call.params, ctx)
         except ProtocolError as error:
             status, payload = rest.encode_error(error)
-            extra: list[tuple[bytes, bytes]] = []
+            extra = _challenge_headers(error)
             if isinstance(error, MethodNotFoundError):
                 allowed = rest.allowed_methods(path)
                 if allowed:
@@ -391,12 +511,15 @@ class A2AApp:
         self, scope: Scope, operation: Operation, params: Any, ctx: CallContext
     ) -> Any:
         handler = self.handler
-        if operation.name == "SubscribeToTask":
+        if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
+            # spec §13.3: always authenticated, with a scheme the public card declares
+            # (also when ordinary operations are anonymous).
             handler.check_capability(operation)
-            return await handler.subscribe_to_task(
-                params, ctx, last_event_id=_header(scope, b"last-event-id")
-            )
-        return await handler.dispatch(operation, params, ctx)
+            principal = await self.auth.authenticate_any(RequestInfo.from_scope(scope))
+            ctx = replace(ctx, owner=principal.id, principal=principal)
+        return await handler.dispatch(
+            operation, params, ctx, last_event_id=_header(scope, b"last-event-id")
+        )
 
     # --- SSE ------------------------------------------------------------------------
 
@@ -465,6 +588,29 @@ class A2AApp:
                     {"type": "http.response.body", "body": b"", "more_body": False}
                 )
             tg.cancel_scope.cancel()
+
+
+#: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated
+#: caller should not make the server parse megabytes just to echo an id).
+_ID_PARSE_LIMIT = 64 * 1024
+
+
+def _request_id(body: bytes) -> jsonrpc.RequestId:
+    """The JSON-RPC id of ``body`` if it can be read, else None (for early refusals)."""
+    if len(body) > _ID_PARSE_LIMIT:
+        return None
+    try:
+        return jsonrpc.parse_request(body).id
+    except jsonrpc.JsonRpcRejection as rejection:
+        return rejection.request_id
+    except ProtocolError:
+        return None
+
+
+def _challenge_headers(error: ProtocolError) -> list[tuple[bytes, bytes]]:
+    """``WWW-Authenticate`` headers for a 401/403 that carries challenges."""
+    challenges = getattr(error, "challenges", ())
+    return [(b"www-authenticate", c.encode("latin-1")) for c in challenges]
 
 
 async def _respond(

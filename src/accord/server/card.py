@@ -6,7 +6,8 @@ an absolute URL derived from the request (``X-Forwarded-Proto`` / ``X-Forwarded-
 are honoured behind a proxy). It is served at ``/.well-known/agent-card.json`` (and at
 the pre-0.3 ``/.well-known/agent.json``) with ``ETag`` (a content hash),
 ``Last-Modified`` and ``Cache-Control: max-age``; conditional requests get ``304``
-(spec §8.6).
+(spec §8.6). With a signing key the card carries a JWS signature (spec §8.4), made
+once per base URL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import AgentCapabilities, AgentCard, AgentInterface, encode
 
 if TYPE_CHECKING:
+    from accord.security import JWK
+
     from .agent import Agent
 
 __all__ = [
@@ -39,23 +42,28 @@ BINDING_HTTP_JSON = "HTTP+JSON"
 MAX_CACHED_CARDS = 64
 
 
+def interfaces(base_url: str) -> tuple[AgentInterface, ...]:
+    """The interfaces this server offers at ``base_url`` (no trailing slash)."""
+    return (
+        AgentInterface(
+            url=base_url + "/",
+            protocol_binding=BINDING_JSONRPC,
+            protocol_version=CURRENT_VERSION,
+        ),
+        AgentInterface(
+            url=base_url,
+            protocol_binding=BINDING_HTTP_JSON,
+            protocol_version=CURRENT_VERSION,
+        ),
+    )
+
+
 def build_card(agent: Agent, base_url: str) -> AgentCard:
     """The public card of ``agent`` served from ``base_url`` (no trailing slash)."""
     return AgentCard(
         name=agent.name,
         description=agent.description,
-        supported_interfaces=(
-            AgentInterface(
-                url=base_url + "/",
-                protocol_binding=BINDING_JSONRPC,
-                protocol_version=CURRENT_VERSION,
-            ),
-            AgentInterface(
-                url=base_url,
-                protocol_binding=BINDING_HTTP_JSON,
-                protocol_version=CURRENT_VERSION,
-            ),
-        ),
+        supported_interfaces=interfaces(base_url),
         provider=agent.provider,
         version=agent.version,
         documentation_url=agent.documentation_url,
@@ -84,12 +92,23 @@ class CardResponse:
 
 
 class CardCache:
-    """Encodes the card once per base URL and answers conditional requests."""
+    """Encodes the card once per base URL and answers conditional requests.
 
-    def __init__(self, agent: Agent, *, max_age: int, last_modified: float) -> None:
+    With ``signer`` (a private key) each card is signed before it is encoded.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        max_age: int,
+        last_modified: float,
+        signer: JWK | None = None,
+    ) -> None:
         from datetime import UTC, datetime
 
         self._agent = agent
+        self.signer = signer
         self._max_age = max_age
         moment = datetime.fromtimestamp(int(last_modified), UTC)
         self._last_modified = moment
@@ -101,7 +120,16 @@ class CardCache:
         if hit is not None:
             self._cards.move_to_end(base_url)
             return hit
-        body = encode(build_card(self._agent, base_url))
+        card = build_card(self._agent, base_url)
+        if self.signer is None:
+            body = encode(card)
+        else:
+            # Signed per base URL (the interfaces' URLs are part of the card). Served
+            # presence-exact, REQUIRED fields included, so that the JSON a client
+            # receives is exactly what was signed (spec §8.4.1).
+            from accord.security import card_json, sign_card
+
+            body = encode(card_json(sign_card(card, self.signer)))
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         self._cards[base_url] = (body, etag)
         if len(self._cards) > MAX_CACHED_CARDS:

@@ -3,15 +3,20 @@
 Bindings decode a request into the operation's request type; the handler applies the
 spec's rules (spec §3.1, digest §2.3) and returns the response value or an
 :class:`EventStream`; errors are raised as :mod:`accord.errors` classes and the
-bindings translate them. Every read is scoped to the caller (tenant + owner): a task
-outside the scope is reported exactly like a missing one (spec §13.1).
+bindings translate them. :meth:`RequestHandler.dispatch` first authorizes the call
+(:mod:`accord.server.auth.access`: tenant binding, operation scopes, the task boundary)
+from the caller and the request's tenant alone; every store read is then scoped to that
+boundary (tenant + owner by default): a task outside it is reported exactly like a
+missing one (spec §13.1).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -25,6 +30,7 @@ from accord.errors import (
     PushNotificationNotSupportedError,
     TaskNotCancelableError,
     TaskNotFoundError,
+    UnauthenticatedError,
     UnsupportedOperationError,
 )
 from accord.protocol import Capability, Operation, lifecycle
@@ -52,16 +58,20 @@ from accord.types import (
     replace,
 )
 
+from .auth.access import AccessPolicy
 from .runtime import Execution, Runtime
 
 if TYPE_CHECKING:
+    from .auth.principal import Principal
     from .broker import Subscription, Update
+from .card import interfaces
 
 __all__ = [
     "CANCEL_WAIT",
     "DEFAULT_PAGE_SIZE",
     "CallContext",
     "EventStream",
+    "ExtendedCardSource",
     "RequestHandler",
     "trim_task",
 ]
@@ -72,16 +82,47 @@ DEFAULT_PAGE_SIZE = 50
 CANCEL_WAIT = 10.0
 
 
+#: Builds the extended card for an authenticated caller (spec §3.1.11: it may differ
+#: per caller, e.g. per tenant or scope).
+ExtendedCardSource = Callable[["Principal"], AgentCard | Awaitable[AgentCard]]
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """Who is calling and how: the authenticated owner and the negotiated version."""
+    """Who is calling and how.
+
+    Attributes:
+        owner: the principal id that owns the tasks this call creates (``""`` when
+            anonymous).
+        version: the negotiated protocol version.
+        extensions: the extensions the client activated.
+        principal: the authenticated caller, None when anonymous.
+        boundary: the task scope authorization decided for this call (see
+            :meth:`RequestHandler.authorize`); None until then.
+        base_url: the agent's absolute URL as this caller sees it (used to fill the
+            interfaces of an extended card that lists none).
+    """
 
     owner: str = ""
     version: str = "1.0"
     extensions: tuple[str, ...] = ()
+    principal: Principal | None = None
+    boundary: Scope | None = None
+    base_url: str = ""
 
     def scope(self, tenant: str) -> Scope:
-        """The authorization boundary of a request addressed to ``tenant``."""
+        """The boundary of task reads for a request addressed to ``tenant``.
+
+        The authorized boundary when there is one for that tenant; otherwise the
+        caller's own tasks in ``tenant`` (the closed default).
+        """
+        boundary = self.boundary
+        if boundary is not None and boundary.tenant == tenant:
+            return boundary
+        return Scope(tenant=tenant, owner=self.owner)
+
+    def owner_scope(self, tenant: str) -> Scope:
+        """The scope new tasks are created in: ``tenant`` and the caller as owner."""
         return Scope(tenant=tenant, owner=self.owner)
 
 
@@ -153,12 +194,17 @@ class RequestHandler:
     """Implements the eleven operations for one agent over one runtime."""
 
     def __init__(
-        self, runtime: Runtime, *, extended_card: Callable[[], AgentCard] | None = None
+        self,
+        runtime: Runtime,
+        *,
+        extended_card: ExtendedCardSource | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.runtime = runtime
         self.agent = runtime.agent
         self.store = runtime.store
         self._extended_card = extended_card
+        self.access = access if access is not None else AccessPolicy()
         self._methods: dict[str, Callable[[Any, CallContext], Awaitable[Any]]] = {
             "SendMessage": self.send_message,
             "SendStreamingMessage": self.send_streaming_message,
@@ -174,11 +220,39 @@ class RequestHandler:
         }
 
     async def dispatch(
-        self, operation: Operation, params: Any, ctx: CallContext
+        self,
+        operation: Operation,
+        params: Any,
+        ctx: CallContext,
+        *,
+        last_event_id: str | None = None,
     ) -> Any:
-        """Run ``operation``: capability check from the table, then the method."""
+        """Run ``operation``: authorization, capability check, then the method.
+
+        ``last_event_id`` (SSE ``Last-Event-ID``) applies to SubscribeToTask.
+        """
+        ctx = await self.authorize(operation, params, ctx)
         self.check_capability(operation)
+        if operation.name == "SubscribeToTask":
+            return await self.subscribe_to_task(
+                params, ctx, last_event_id=last_event_id
+            )
         return await self._methods[operation.name](params, ctx)
+
+    async def authorize(
+        self, operation: Operation, params: Any, ctx: CallContext
+    ) -> CallContext:
+        """Decide, before any store lookup, what the call may see (spec §13.1).
+
+        Returns ``ctx`` with its task :attr:`~CallContext.boundary` set. Raises
+        PermissionDeniedError (tenant not allowed, scope missing, policy hook denied)
+        or UnauthenticatedError; see :mod:`accord.server.auth.access`.
+        """
+        tenant = getattr(params, "tenant", "") or ""
+        boundary = await self.access.authorize(
+            operation.name, tenant, ctx.principal, ctx.owner
+        )
+        return replace_fields(ctx, boundary=boundary)
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""
@@ -224,9 +298,8 @@ class RequestHandler:
                     "not support push notifications"
                 )
         self._check_input_modes(req)
-        scope = ctx.scope(req.tenant)
         if msg.task_id:
-            record = await self.store.get(msg.task_id, scope=scope)
+            record = await self.store.get(msg.task_id, scope=ctx.scope(req.tenant))
             if record is None:
                 raise TaskNotFoundError(
                     f"Task {msg.task_id} not found", metadata={"taskId": msg.task_id}
@@ -263,7 +336,9 @@ class RequestHandler:
                 context_id=task.context_id,
                 message=msg,
                 request=req,
-                scope=scope,
+                # The task keeps its owner, also when a widened boundary (a tenant
+                # administrator) continues it.
+                scope=Scope(tenant=record.tenant, owner=record.owner),
                 existing=True,
             )
             return execution, record
@@ -273,7 +348,7 @@ class RequestHandler:
             context_id=msg.context_id or self.runtime.new_id(),
             message=msg,
             request=req,
-            scope=scope,
+            scope=ctx.owner_scope(req.tenant),
             existing=False,
         )
         return execution, None
@@ -558,9 +633,21 @@ class RequestHandler:
     async def get_extended_agent_card(
         self, req: GetExtendedAgentCardRequest, ctx: CallContext
     ) -> AgentCard:
-        """GetExtendedAgentCard (spec §3.1.11)."""
+        """GetExtendedAgentCard (spec §3.1.11): only for authenticated callers."""
+        if ctx.principal is None:
+            # spec §13.3: the extended card always requires authentication.
+            raise UnauthenticatedError(
+                "The extended agent card requires authentication"
+            )
         if self._extended_card is None:
             raise ExtendedAgentCardNotConfiguredError(
                 "The card declares an extended agent card, but none is configured"
             )
-        return self._extended_card()
+        card = self._extended_card(ctx.principal)
+        if inspect.isawaitable(card):
+            card = await card
+        if not card.supported_interfaces and ctx.base_url:
+            # An extended card that lists no interfaces is served at the same ones as
+            # the public card, as seen by this caller (proxy headers included).
+            card = replace(card, supported_interfaces=interfaces(ctx.base_url))
+        return card

@@ -1,29 +1,111 @@
-"""What the commands that talk to an agent share: building and opening the client."""
+"""What the commands that talk to an agent share: the client, its TLS, its credentials.
+
+Credentials come from the options or, when an option is absent, from the environment
+(``ACCORD_TOKEN``, ``ACCORD_API_KEY``, ``ACCORD_CLIENT_ID``, ``ACCORD_CLIENT_SECRET``),
+read here at use time so their values never become argparse defaults (which ``--help``
+could print). The client chooses among them with the card's security requirements;
+:func:`connect` also leaves a one-line hint in ``args.auth_hint`` (what the card asks
+for, and which option supplies it) for the message of a 401.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
+
+from .._errors import UsageError
 
 if TYPE_CHECKING:
     import argparse
 
-    from accord.client import Client, ClientConfig
+    import httpx
 
-__all__ = ["client_config", "connect", "request_headers"]
+    from accord.client import Client, ClientConfig, CredentialProvider
+    from accord.types import AgentCard, SecurityScheme
+
+__all__ = [
+    "ENV_API_KEY",
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_TOKEN",
+    "auth_hint",
+    "client_config",
+    "connect",
+    "credentials",
+    "http_client",
+    "request_headers",
+]
 
 #: Connect and card timeouts never exceed these (seconds), whatever ``--timeout`` says:
 #: a refused or unreachable agent should fail fast even when answers may take long.
 CONNECT_TIMEOUT = 10.0
 CARD_TIMEOUT = 30.0
 
+ENV_TOKEN = "ACCORD_TOKEN"
+ENV_API_KEY = "ACCORD_API_KEY"
+ENV_CLIENT_ID = "ACCORD_CLIENT_ID"
+ENV_CLIENT_SECRET = "ACCORD_CLIENT_SECRET"
+
+
+def _option(args: argparse.Namespace, name: str, env: str) -> str | None:
+    """The option's value, else the environment variable's, else ``None``."""
+    value = getattr(args, name, None)
+    return value or os.environ.get(env) or None
+
 
 def request_headers(args: argparse.Namespace) -> dict[str, str]:
-    """Headers from ``-H`` and ``--token`` (the token wins for ``Authorization``)."""
+    """Headers from ``-H`` and ``--token`` (the token wins for ``Authorization``).
+
+    Used for the agent card request, which is sent before the card's security
+    requirements are known.
+    """
     headers = dict(args.headers)
-    if args.token:
+    token = _option(args, "token", ENV_TOKEN)
+    if token:
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        headers["Authorization"] = f"Bearer {args.token}"
+        headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def credentials(args: argparse.Namespace) -> list[CredentialProvider] | None:
+    """The credential providers the options (or environment) supply; ``None``: none.
+
+    Raises:
+        UsageError: an option is incomplete or a value cannot be used.
+    """
+    from accord.client import (
+        ApiKey,
+        BearerToken,
+        ClientCertificate,
+        OAuth2ClientCredentials,
+    )
+
+    token = _option(args, "token", ENV_TOKEN)
+    api_key = _option(args, "api_key", ENV_API_KEY)
+    client_id = _option(args, "client_id", ENV_CLIENT_ID)
+    client_secret = _option(args, "client_secret", ENV_CLIENT_SECRET)
+    if bool(client_id) != bool(client_secret):
+        raise UsageError(
+            "--client-id and --client-secret go together"
+            f" (or ${ENV_CLIENT_ID} and ${ENV_CLIENT_SECRET})"
+        )
+    cert, key = getattr(args, "cert", None), getattr(args, "key", None)
+    if key and not cert:
+        raise UsageError("--key needs --cert (the client certificate)")
+    providers: list[CredentialProvider] = []
+    # ValueError messages name the field, never the value.
+    try:
+        if token:
+            providers.append(BearerToken(token))
+        if api_key:
+            providers.append(ApiKey(api_key))
+        if client_id and client_secret:
+            providers.append(OAuth2ClientCredentials(client_id, client_secret))
+        if cert:
+            providers.append(ClientCertificate(cert, key))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return providers or None
 
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
@@ -38,13 +120,104 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
             read=timeout,
             card=min(CARD_TIMEOUT, timeout),
         ),
+        ca_bundle=getattr(args, "cacert", None),
     )
+
+
+def http_client(
+    args: argparse.Namespace, providers: list[CredentialProvider] | None = None
+) -> httpx.AsyncClient:
+    """An httpx client with the TLS options (``--cacert``, ``--cert``/``--key``).
+
+    Raises:
+        UsageError: the CA bundle or the certificate cannot be loaded.
+    """
+    from accord.client import ClientCertificate
+    from accord.client.credentials import http_client as make_client
+
+    if providers is None:
+        providers = credentials(args)
+    certificate = next(
+        (p for p in providers or () if isinstance(p, ClientCertificate)), None
+    )
+    try:
+        return make_client(client_config(args), certificate)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+_FLAGS = {
+    "apiKey": f"pass --api-key or set {ENV_API_KEY}",
+    "bearer": f"pass --token or set {ENV_TOKEN}",
+    "basic": "pass -H 'Authorization: Basic …'",
+    "client-credentials": (
+        f"pass --client-id/--client-secret or set {ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}"
+    ),
+    "mutualTLS": "pass --cert/--key",
+}
+
+
+def _flags(scheme: SecurityScheme) -> str:
+    from accord.client.credentials import scheme_kind
+
+    kind = scheme_kind(scheme)
+    if kind in ("apiKey", "mutualTLS"):
+        return _FLAGS[kind]
+    if (http := scheme.http_auth_security_scheme) is not None:
+        return _FLAGS.get(http.scheme.lower(), "pass -H 'Authorization: …'")
+    oauth = scheme.oauth2_security_scheme
+    if oauth is not None and oauth.flows.client_credentials is None:
+        return f"pass a token with --token or set {ENV_TOKEN}"
+    return f"{_FLAGS['client-credentials']}, or a token with --token"
+
+
+def auth_hint(card: AgentCard) -> str | None:
+    """What the card requires and which options supply it; ``None`` if nothing.
+
+    Example: ``the agent requires an API key (header X-API-Key): pass --api-key or
+    set ACCORD_API_KEY``.
+    """
+    from accord.client.credentials import describe_scheme
+
+    alternatives = []
+    for requirement in card.security_requirements:
+        schemes = [
+            card.security_schemes[name]
+            for name in requirement.schemes
+            if name in card.security_schemes
+        ]
+        if schemes:
+            needs = " and ".join(describe_scheme(s) for s in schemes)
+            flags = ", and ".join(_flags(s) for s in schemes)
+            alternatives.append(f"{needs}: {flags}")
+    if not alternatives:
+        return None
+    return "the agent requires " + "; or ".join(alternatives)
 
 
 async def connect(args: argparse.Namespace) -> Client:
-    """Fetch the card at ``args.url`` and open a client for it."""
-    from accord.client import Client
+    """Fetch the card at ``args.url`` and open a client for it, with credentials.
 
-    return await Client.connect(
-        args.url, config=client_config(args), headers=request_headers(args)
-    )
+    Raises:
+        UnauthenticatedError: the card requires credentials the options do not
+            supply (nothing is sent to the agent).
+    """
+    from accord.client import CardResolver, Client
+    from accord.errors import UnauthenticatedError
+
+    config = client_config(args)
+    providers = credentials(args)
+    async with http_client(args, providers) as http:
+        resolver = CardResolver(
+            http, timeouts=config.timeouts, headers=request_headers(args)
+        )
+        card = await resolver.get(args.url)
+    args.auth_hint = auth_hint(card)
+    try:
+        return Client(
+            card, config=config, headers=dict(args.headers), credentials=providers
+        )
+    except UnauthenticatedError:
+        raise UnauthenticatedError(
+            "the credentials given do not fit the agent card; nothing was sent"
+        ) from None

@@ -8,9 +8,16 @@ Theory of operation. TARGET names a Python object, ``path/to/file.py[:OBJ]`` or
 * a factory (function or class): called as ``OBJ(db=PATH)`` (or ``OBJ()`` when it takes
   no ``db``), returning either of the above.
 
-Without OBJ the names ``app``, ``agent`` and ``create_agent`` are tried in that order.
-Without TARGET the demo Receptionist is served: ``examples/receptionist.py`` of the
-source checkout this ``accord`` package was imported from.
+Without OBJ the names ``app``, ``agent``, ``create_app`` and ``create_agent`` are tried
+in that order. Without TARGET the demo Receptionist is served (``create_app`` of
+``examples/receptionist.py`` in the source checkout this ``accord`` package was imported
+from: API keys required, see that module).
+
+TLS: ``--ssl-certfile``/``--ssl-keyfile`` serve HTTPS; ``--ssl-ca-certs`` adds client
+certificates (required by default, ``--ssl-client-cert optional`` to allow callers
+without one), verified against that CA bundle during the handshake and handed to the
+app as the ASGI TLS extension (:mod:`accord.server.auth.tls`), where a
+``MutualTLSVerifier`` reads them.
 
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
 card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
@@ -44,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_NAMES", "default_target", "load_app", "run"]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
-DEFAULT_NAMES = ("app", "agent", "create_agent")
+DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
 #: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
 #: closing them; long enough for a blocking SendMessage to see its task end.
 GRACEFUL_SHUTDOWN = 5.0
@@ -134,7 +141,7 @@ def _resolve(target: str | None) -> tuple[Any, str]:
     """The object TARGET names, and a label for messages."""
     if target is None:
         path = default_target()
-        return _load_file(path).create_agent, f"{path}:create_agent"
+        return _load_file(path).create_app, f"{path}:create_app"
     where, name = _split(target)
     module = _load_file(Path(where)) if _is_file(where) else _import(where)
     if name is not None:
@@ -166,6 +173,7 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
         UsageError: TARGET does not exist or names something that is not an agent.
     """
     from accord.server import A2AApp, Agent
+    from accord.server.auth import AuthConfigError
     from accord.stores import SQLiteTaskStore, migrate
 
     obj, label = _resolve(target)
@@ -175,7 +183,11 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
                 f"{label} is a {type(obj).__name__}, not an Agent, an A2AApp, or a "
                 "factory returning one"
             )
-        obj = _call_factory(obj, db)
+        try:
+            obj = _call_factory(obj, db)
+        except (AuthConfigError, ValueError) as exc:
+            # A configuration the factory refuses (e.g. bad API keys), not a crash.
+            raise UsageError(f"{label}: {exc}") from None
         if not isinstance(obj, A2AApp | Agent):
             raise UsageError(
                 f"{label}(db=...) returned a {type(obj).__name__}; "
@@ -186,10 +198,16 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
     # Create the schema now, so that a bad --db fails here with one clear line
     # rather than in the server's lifespan.
     migrate(db)
-    return A2AApp(obj, store=SQLiteTaskStore(db)), label
+    try:
+        return A2AApp(obj, store=SQLiteTaskStore(db)), label
+    except AuthConfigError as exc:
+        raise UsageError(
+            f"{label}: {exc} (an Agent that declares security requirements must be "
+            "served as an A2AApp with verifiers: A2AApp(agent, auth={...}))"
+        ) from None
 
 
-def card_url(host: str, port: int) -> str:
+def card_url(host: str, port: int, *, tls: bool = False) -> str:
     """The URL of the card served on ``host:port``, usable from this machine."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
@@ -197,7 +215,45 @@ def card_url(host: str, port: int) -> str:
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/.well-known/agent-card.json"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://{host}:{port}/.well-known/agent-card.json"
+
+
+def tls_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``uvicorn.Config`` options for the ``--ssl-*`` flags (empty without them).
+
+    Raises:
+        UsageError: inconsistent flags.
+    """
+    certfile = getattr(args, "ssl_certfile", None)
+    keyfile = getattr(args, "ssl_keyfile", None)
+    ca_certs = getattr(args, "ssl_ca_certs", None)
+    client_cert = getattr(args, "ssl_client_cert", None)
+    if not certfile:
+        if keyfile or ca_certs or client_cert:
+            raise UsageError(
+                "--ssl-keyfile, --ssl-ca-certs and --ssl-client-cert need "
+                "--ssl-certfile (the server certificate)"
+            )
+        return {}
+    for flag, path in (
+        ("--ssl-certfile", certfile),
+        ("--ssl-keyfile", keyfile),
+        ("--ssl-ca-certs", ca_certs),
+    ):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{flag}: no such file: {path}")
+    from accord.server.auth.tls import uvicorn_ssl_options
+
+    try:
+        return uvicorn_ssl_options(
+            certfile=certfile,
+            keyfile=keyfile,
+            ca_certs=ca_certs,
+            client_cert=client_cert,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -210,11 +266,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    ssl_options = tls_options(args)
     app, label = load_app(args.target, args.db)
+    if getattr(args, "sign_key", None):
+        from .keys import load_signing_key
+
+        key = load_signing_key(args.sign_key)
+        app.card_signer = key
+        print(
+            f"Signing the agent card with key {key.kid} ({key.alg}); public key at "
+            "/.well-known/jwks.json",
+            flush=True,
+        )
 
     def announce(port: int) -> None:
         print(f"Serving {app.agent.name} from {label}", flush=True)
-        print(f"Agent card: {card_url(args.host, port)}", flush=True)
+        url = card_url(args.host, port, tls=bool(ssl_options))
+        print(f"Agent card: {url}", flush=True)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
@@ -236,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+        **ssl_options,
     )
     server = Server(config)
     with _accord_logging(args.log_level), _swallow_signal_replay():

@@ -110,6 +110,9 @@ class HttpTransport:
         max_event_size: the largest SSE event accepted, in bytes; a larger one
             ends the stream with :class:`~accord.errors.InvalidAgentResponseError`
             instead of growing memory without bound.
+        auth: an httpx auth flow for every request, e.g. the credentials chosen
+            from the card (:class:`~accord.client.credentials.SelectedCredentials`);
+            ``None`` keeps the httpx client's own ``auth``.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class HttpTransport:
         timeouts: ClientTimeouts | None = None,
         headers: Mapping[str, str] | None = None,
         max_event_size: int = MAX_EVENT_SIZE,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.url = url
         self._max_event_size = max_event_size
@@ -127,6 +131,7 @@ class HttpTransport:
         self._http = http if http is not None else httpx.AsyncClient()
         self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
         self._headers = dict(headers or {})
+        self._auth = auth
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -153,7 +158,9 @@ class HttpTransport:
         self, request: httpx.Request, *, stream: bool = False
     ) -> httpx.Response:
         with map_httpx_exceptions(self.url):
-            return await self._http.send(request, stream=stream)
+            if self._auth is None:  # keep the httpx client's own auth, if any
+                return await self._http.send(request, stream=stream)
+            return await self._http.send(request, stream=stream, auth=self._auth)
 
     async def _close(self, response: httpx.Response) -> None:
         # Shielded: a stream is often closed *because* its reader was cancelled, and an

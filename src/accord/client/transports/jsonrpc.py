@@ -51,6 +51,7 @@ class JsonRpcTransport(HttpTransport):
         timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
         headers: extra headers for every request.
         max_event_size: the largest SSE event accepted, in bytes.
+        auth: an httpx auth flow for every request (e.g. chosen credentials).
 
     Example::
 
@@ -68,6 +69,7 @@ class JsonRpcTransport(HttpTransport):
         timeouts: ClientTimeouts | None = None,
         headers: Mapping[str, str] | None = None,
         max_event_size: int = MAX_EVENT_SIZE,
+        auth: httpx.Auth | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -75,6 +77,7 @@ class JsonRpcTransport(HttpTransport):
             timeouts=timeouts,
             headers=headers,
             max_event_size=max_event_size,
+            auth=auth,
         )
         # Request ids only need to be unique among our own in-flight requests.
         self._ids = itertools.count(1)

@@ -54,6 +54,7 @@ class RestTransport(HttpTransport):
         timeouts: per-phase timeouts (:class:`~accord.client.ClientTimeouts`).
         headers: extra headers for every request.
         max_event_size: the largest SSE event accepted, in bytes.
+        auth: an httpx auth flow for every request (e.g. chosen credentials).
 
     Example::
 

@@ -1,0 +1,1 @@
+"""Interoperability with the official A2A SDK (a2a-sdk); see docs/interop.md."""
