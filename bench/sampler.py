@@ -66,9 +66,13 @@ _PREFIXES = sorted(
 
 
 def _short(filename: str) -> str:
+    """A path as py-spy shows it: relative to site-packages, the stdlib or ``src/``."""
     for prefix in _PREFIXES:
         if filename.startswith(prefix):
             return filename[len(prefix) :]
+    marker = f"{os.sep}src{os.sep}accord{os.sep}"  # another checkout (--accord-src)
+    if marker in filename:
+        return filename[filename.index(marker) + len(os.sep) + 4 :]
     return filename
 
 
