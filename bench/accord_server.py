@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPLY_PREFIX, serve, server_args, stream_chunks
 
 from accord.server import A2AApp, Agent, TaskContext
+from accord.server.tuning import tune_gc
 from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
 from accord.types import AgentSkill
 
@@ -55,6 +56,7 @@ def make_store(kind: str, db: str, retention: float) -> TaskStore:
 def main() -> None:
     args = server_args(__doc__ or "")
     app = A2AApp(agent, store=make_store(args.store, args.db, args.retention))
+    tune_gc()  # what `accord serve` does once the app is built
     serve(app, args)
 
 

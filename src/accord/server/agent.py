@@ -22,10 +22,10 @@ fails it with a status message naming the error; a CancelTask cancels the corout
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from accord._clock import new_id
 from accord.types import (
     UNSET,
     AgentCard,
@@ -88,7 +88,7 @@ def agent_message(
     if not parts:
         return None
     return Message(
-        message_id=str(uuid.uuid4()),
+        message_id=new_id(),
         role=Role.AGENT,
         parts=parts,
         task_id=task_id,
@@ -286,7 +286,7 @@ class TaskContext:
         if not parts:
             raise ValueError("an artifact needs content: text, parts or data")
         artifact = Artifact(
-            artifact_id=artifact_id or str(uuid.uuid4()),
+            artifact_id=artifact_id or new_id(),
             name=name,
             description=description,
             parts=parts,

@@ -531,7 +531,7 @@ class A2AApp:
         encode: Callable[[StreamResponse], bytes],
         encode_error: Callable[[ProtocolError], bytes],
     ) -> None:
-        lock = anyio.Lock()
+        lock = anyio.Lock(fast_acquire=True)
         last_sent = time.monotonic()
         interval = self.limits.keepalive_interval
 

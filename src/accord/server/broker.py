@@ -25,8 +25,6 @@ import anyio
 from accord.stores import StoredEvent
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-
     from accord.types import StreamResponse, Task
 
 __all__ = ["DEFAULT_SUBSCRIBER_BUFFER", "Broker", "Subscription", "Update"]
@@ -55,15 +53,19 @@ CatchUp = Callable[[int], Awaitable[list[StoredEvent]]]
 
 
 class Subscription:
-    """A subscriber's view of one task's events; iterate it with ``async for``."""
+    """A subscriber's view of one task's events; iterate it with ``async for``.
+
+    A plain deque bounded by the broker's buffer size; the reader parks on an
+    ``anyio.Event`` made only when the deque is empty (most reads need none).
+    """
 
     def __init__(self, broker: Broker, task_id: str, buffer: int) -> None:
         self._broker = broker
         self.task_id = task_id
         self._buffer = buffer
-        self._send: MemoryObjectSendStream[Update]
-        self._recv: MemoryObjectReceiveStream[Update]
-        self._send, self._recv = anyio.create_memory_object_stream[Update](buffer)
+        self._queue: deque[Update] = deque()
+        self._waiter: anyio.Event | None = None
+        self._closed = False
         self.lagged = False
         #: Highest sequence number delivered so far.
         self.last_seq = 0
@@ -71,20 +73,24 @@ class Subscription:
         self._backlog: deque[Update] = deque()
 
     def _offer(self, update: Update) -> None:
-        if self.lagged:
+        if self.lagged or self._closed:
             return
-        try:
-            self._send.send_nowait(update)
-        except anyio.WouldBlock:
+        if len(self._queue) >= self._buffer:
+            # Too slow: drop what is queued and catch up from the event log instead.
             self.lagged = True
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self.lagged = True
+            self._queue.clear()
+        else:
+            self._queue.append(update)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.set()
 
     async def _reattach(self) -> list[Update]:
-        # Fresh stream first, then read the log: nothing published in between is lost.
-        self._send.close()
-        self._recv.close()
-        self._send, self._recv = anyio.create_memory_object_stream[Update](self._buffer)
+        # Accept new updates first, then read the log: nothing published in between
+        # is lost (duplicates are skipped by sequence number).
         self.lagged = False
         if self.catch_up is None:
             return []
@@ -107,21 +113,24 @@ class Subscription:
             if self.lagged:
                 self._backlog.extend(await self._reattach())
                 continue
-            try:
-                update = await self._recv.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-            if update.seq and update.seq <= self.last_seq:
-                continue  # already delivered (replay overlap)
-            if update.seq:
-                self.last_seq = update.seq
-            return update
+            if self._queue:
+                update = self._queue.popleft()
+                if update.seq and update.seq <= self.last_seq:
+                    continue  # already delivered (replay overlap)
+                if update.seq:
+                    self.last_seq = update.seq
+                return update
+            if self._closed:
+                raise StopAsyncIteration
+            waiter = self._waiter = anyio.Event()
+            await waiter.wait()
 
     def close(self) -> None:
-        """Detach from the broker and release the buffer."""
+        """Detach from the broker; a reader waiting on it stops iterating."""
         self._broker._detach(self)
-        self._send.close()
-        self._recv.close()
+        self._closed = True
+        self._queue.clear()
+        self._wake()
 
     def __enter__(self) -> Subscription:
         return self

@@ -21,13 +21,13 @@ Theory of operation.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
+from accord._clock import new_id, now_timestamp
 from accord.errors import ConflictError, InvalidAgentResponseError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
@@ -41,7 +41,6 @@ from accord.types import (
     TaskState,
     TaskStatus,
     TaskStatusUpdateEvent,
-    format_timestamp,
     replace,
 )
 
@@ -55,17 +54,14 @@ if TYPE_CHECKING:
 
     from accord.stores import Scope, TaskRecord, TaskStore
 
-__all__ = ["Execution", "Recorder", "Runtime", "now_timestamp"]
+__all__ = ["Execution", "Recorder", "Runtime"]
 
 logger = logging.getLogger(__name__)
 
+#: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
+YIELD_EVERY = 32
 #: How long shutdown waits for executions to record their interruption.
 SHUTDOWN_GRACE = 5.0
-
-
-def now_timestamp() -> str:
-    """The current time as a canonical ProtoJSON timestamp."""
-    return format_timestamp(datetime.now(UTC))
 
 
 class Recorder:
@@ -80,7 +76,9 @@ class Recorder:
         self.replied = False
         #: True once the turn is over (terminal or interrupted state, or a reply).
         self.ended = False
-        self._lock = anyio.Lock()
+        # Uncontended almost always (one agent writes sequentially): skip the yield.
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._writes = 0
 
     @property
     def task(self) -> Task | None:
@@ -189,6 +187,11 @@ class Recorder:
         self._runtime.broker.publish(
             self._x.task_id, Update(seq=record.version, event=event, task=task)
         )
+        self._writes += 1
+        if self._writes % YIELD_EVERY == 0:
+            # A store that never suspends (memory) would let an agent that streams in
+            # a loop run to the end before any subscriber is served.
+            await anyio.lowlevel.checkpoint()
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""
@@ -245,7 +248,7 @@ class Runtime:
         store: TaskStore,
         *,
         broker: Broker | None = None,
-        id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        id_factory: Callable[[], str] = new_id,
         max_running: int = 10_000,
     ) -> None:
         self.agent = agent

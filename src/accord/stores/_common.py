@@ -22,12 +22,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from accord._clock import now_timestamp
 from accord.errors import InvalidParamsError
 from accord.stores.base import MAX_PAGE_SIZE
-from accord.types import TaskState, format_timestamp, normalize_timestamp
+from accord.types import TaskState, normalize_timestamp
 
 if TYPE_CHECKING:
     from accord.stores.base import Scope
@@ -123,8 +123,3 @@ def effective_timestamp(value: str | None) -> str | None:
 def effective_page_size(page_size: int) -> int:
     """Clamp ``page_size`` to 1..MAX_PAGE_SIZE (the handler validates; this guards)."""
     return max(1, min(page_size, MAX_PAGE_SIZE))
-
-
-def now_timestamp() -> str:
-    """Return the current wall-clock time as a canonical timestamp."""
-    return format_timestamp(datetime.now(UTC))

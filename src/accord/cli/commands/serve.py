@@ -284,11 +284,14 @@ def run(args: argparse.Namespace) -> int:
         url = card_url(args.host, port, tls=bool(ssl_options))
         print(f"Agent card: {url}", flush=True)
 
+    from accord.server.tuning import tune_gc
+
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started and self.servers and self.servers[0].sockets:
                 announce(int(self.servers[0].sockets[0].getsockname()[1]))
+                tune_gc()  # the app is built and listening: freeze the long-lived part
 
         async def shutdown(self, sockets: Any = None) -> None:
             # uvicorn waits for open connections before the lifespan shutdown; end the

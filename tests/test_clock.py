@@ -1,0 +1,40 @@
+"""The fast clock and id helpers agree with the slow, obvious versions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from accord._clock import new_id, now_timestamp
+from accord.types import normalize_timestamp, parse_timestamp
+
+
+def test_now_timestamp_is_canonical_and_current() -> None:
+    before = datetime.now(UTC)
+    stamp = now_timestamp()
+    after = datetime.now(UTC)
+    assert normalize_timestamp(stamp) == stamp  # canonical: UTC, Z, 3 digits
+    moment = parse_timestamp(stamp)
+    assert (
+        before.replace(microsecond=before.microsecond // 1000 * 1000) <= moment <= after
+    )
+
+
+def test_now_timestamp_is_monotonic_across_second_boundaries() -> None:
+    stamps = []
+    end = time.time() + 1.05  # crosses at least one second boundary
+    while time.time() < end:
+        stamps.append(now_timestamp())
+    assert stamps == sorted(stamps)
+    assert len({s[:19] for s in stamps}) >= 2
+
+
+def test_new_id_is_a_version_4_uuid() -> None:
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for value in list(ids)[:50]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value
