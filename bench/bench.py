@@ -1349,7 +1349,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stack",
         choices=("h11-asyncio", "httptools-uvloop"),
-        default="h11-asyncio",
+        # What `pip install 'accord[serve]'` gives uvicorn (it picks them up itself).
+        default="httptools-uvloop",
         help="uvicorn's HTTP parser + event loop, the same for every server",
     )
     parser.add_argument(
