@@ -1,8 +1,42 @@
-"""Shared fixtures: run async tests on asyncio and trio via the anyio plugin."""
+"""Shared fixtures and suite layout.
+
+* Async tests run on asyncio and trio via the anyio plugin.
+* The default ``pytest`` run is the fast suite. The groups below are marked ``slow``:
+  they still run in CI, because ``scripts/test`` (the README's test command) selects
+  every test.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+TESTS = Path(__file__).parent
+
+#: Test modules (or folders) marked slow as a whole: the interop suite drives the
+#: official SDK's servers and clients; the conformance suite differential-tests the
+#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS.
+SLOW = (
+    "interop",
+    "conformance",
+    "security/test_jcs.py",
+    "security/test_sdk_interop.py",
+    "server/test_durability.py",
+    "server/test_tuning.py",
+    "cli/test_serve.py",
+    "server/auth/test_mtls.py",
+    "test_clock.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the :data:`SLOW` groups ``slow``."""
+    slow = [TESTS / entry for entry in SLOW]
+    for item in items:
+        path = Path(str(item.path))
+        if any(path == s or s in path.parents for s in slow):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(params=["asyncio", "trio"])
