@@ -477,7 +477,7 @@ def _with_signature(
     card: AgentCard, header: dict[str, Any], key: JWK
 ) -> dict[str, Any]:
     """The card with a signature whose protected header is exactly ``header``."""
-    from accord.security.jose import _raw_sign
+    from accord.security._jws import _raw_sign
 
     protected = b64url_encode(json.dumps(header).encode())
     signing_input = f"{protected}.{b64url_encode(canonical_payload(card))}".encode()
