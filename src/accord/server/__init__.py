@@ -6,8 +6,10 @@ from .agent import Agent, AgentFunction, Content, TaskContext
 from .asgi import A2AApp, ServerLimits
 from .broker import Broker
 from .card import build_card
-from .handler import CallContext, EventStream, RequestHandler
+from .context import CallContext
+from .handler import RequestHandler
 from .runtime import Runtime
+from .streams import EventStream
 
 __all__ = [
     "A2AApp",

@@ -42,19 +42,21 @@ from accord.errors import (
     PayloadTooLargeError,
     ProtocolError,
 )
-from accord.protocol import Operation, sse, versioning
+from accord.protocol import Operation, versioning
 from accord.protocol.errors import spec_for
 from accord.stores import MemoryTaskStore, TaskStore
 
 from .auth.config import AuthConfig, Authenticator
 from .auth.verifier import RequestInfo
 from .card import CardCache
-from .handler import CallContext, EventStream, ExtendedCardSource, RequestHandler
+from .context import CallContext
+from .handler import ExtendedCardSource, RequestHandler
 from .runtime import Runtime
+from .sse_response import send_event_stream
+from .streams import EventStream
 
 if TYPE_CHECKING:
     from accord.security import JWK
-    from accord.types import StreamResponse
 
     from .agent import Agent
     from .auth.principal import Principal
@@ -446,12 +448,13 @@ class A2AApp:
             return
         if isinstance(result, EventStream):
             rid = request_id
-            await self._stream(
+            await send_event_stream(
                 receive,
                 send,
                 result,
                 lambda event: jsonrpc.encode_stream_event(rid, event),
                 lambda error: jsonrpc.encode_error(rid, error),
+                keepalive_interval=self.limits.keepalive_interval,
             )
         else:
             await _respond(send, 200, jsonrpc.encode_result(request_id, result))
@@ -492,12 +495,13 @@ class A2AApp:
             await _respond(send, status, payload, content_type=b"application/a2a+json")
             return
         if isinstance(result, EventStream):
-            await self._stream(
+            await send_event_stream(
                 receive,
                 send,
                 result,
                 rest.encode_stream_event,
                 lambda e: rest.encode_error(e)[1],
+                keepalive_interval=self.limits.keepalive_interval,
             )
         else:
             await _respond(
@@ -522,72 +526,6 @@ class A2AApp:
         )
 
     # --- SSE ------------------------------------------------------------------------
-
-    async def _stream(
-        self,
-        receive: Receive,
-        send: Send,
-        stream: EventStream,
-        encode: Callable[[StreamResponse], bytes],
-        encode_error: Callable[[ProtocolError], bytes],
-    ) -> None:
-        lock = anyio.Lock(fast_acquire=True)
-        last_sent = time.monotonic()
-        interval = self.limits.keepalive_interval
-
-        async def emit(chunk: bytes) -> None:
-            nonlocal last_sent
-            async with lock:
-                await send(
-                    {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-                last_sent = time.monotonic()
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        async def keepalive() -> None:
-            while True:
-                await anyio.sleep(max(0.01, interval - (time.monotonic() - last_sent)))
-                if time.monotonic() - last_sent >= interval:
-                    await emit(sse.encode_comment("keep-alive"))
-
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream"),
-                    (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no"),
-                ],
-            }
-        )
-        async with stream, anyio.create_task_group() as tg:
-            tg.start_soon(watch_disconnect)
-            tg.start_soon(keepalive)
-            try:
-                async for seq, event in stream:
-                    await emit(
-                        sse.encode_event(
-                            encode(event), id=None if seq is None else str(seq)
-                        )
-                    )
-            except ProtocolError as error:
-                # spec §4 / digest §4.4: an error after the stream began is sent as an event.
-                await emit(sse.encode_event(encode_error(error), event="error"))
-            except Exception:
-                logger.exception("stream failed")
-                await emit(
-                    sse.encode_event(encode_error(InternalError()), event="error")
-                )
-            async with lock:
-                await send(
-                    {"type": "http.response.body", "body": b"", "more_body": False}
-                )
-            tg.cancel_scope.cancel()
 
 
 #: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated

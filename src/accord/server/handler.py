@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
@@ -60,17 +59,17 @@ from accord.types import (
 
 from .auth.access import AccessPolicy
 from .runtime import Execution, Runtime
+from .streams import Events, EventStream, state_after
 
 if TYPE_CHECKING:
     from .auth.principal import Principal
-    from .broker import Subscription, Update
+    from .broker import Subscription
+    from .context import CallContext
 from .card import interfaces
 
 __all__ = [
     "CANCEL_WAIT",
     "DEFAULT_PAGE_SIZE",
-    "CallContext",
-    "EventStream",
     "ExtendedCardSource",
     "RequestHandler",
     "trim_task",
@@ -85,74 +84,6 @@ CANCEL_WAIT = 10.0
 #: Builds the extended card for an authenticated caller (spec §3.1.11: it may differ
 #: per caller, e.g. per tenant or scope).
 ExtendedCardSource = Callable[["Principal"], AgentCard | Awaitable[AgentCard]]
-
-
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """Who is calling and how.
-
-    Attributes:
-        owner: the principal id that owns the tasks this call creates (``""`` when
-            anonymous).
-        version: the negotiated protocol version.
-        extensions: the extensions the client activated.
-        principal: the authenticated caller, None when anonymous.
-        boundary: the task scope authorization decided for this call (see
-            :meth:`RequestHandler.authorize`); None until then.
-        base_url: the agent's absolute URL as this caller sees it (used to fill the
-            interfaces of an extended card that lists none).
-    """
-
-    owner: str = ""
-    version: str = "1.0"
-    extensions: tuple[str, ...] = ()
-    principal: Principal | None = None
-    boundary: Scope | None = None
-    base_url: str = ""
-
-    def scope(self, tenant: str) -> Scope:
-        """The boundary of task reads for a request addressed to ``tenant``.
-
-        The authorized boundary when there is one for that tenant; otherwise the
-        caller's own tasks in ``tenant`` (the closed default).
-        """
-        boundary = self.boundary
-        if boundary is not None and boundary.tenant == tenant:
-            return boundary
-        return Scope(tenant=tenant, owner=self.owner)
-
-    def owner_scope(self, tenant: str) -> Scope:
-        """The scope new tasks are created in: ``tenant`` and the caller as owner."""
-        return Scope(tenant=tenant, owner=self.owner)
-
-
-Events = AsyncIterator[tuple[int | None, StreamResponse]]
-
-
-class EventStream:
-    """A validated stream of events with their per-task sequence numbers.
-
-    Errors the spec wants before the first event were raised when it was created; use
-    it as ``async with stream: async for seq, event in stream: ...``.
-    """
-
-    def __init__(self, subscription: Subscription, events: Events) -> None:
-        self._sub = subscription
-        self._events = events
-
-    def __aiter__(self) -> Events:
-        return self._events
-
-    async def aclose(self) -> None:
-        """Stop the stream and release its subscription."""
-        self._sub.close()
-        await self._events.aclose()  # type: ignore[attr-defined]
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def trim_task(
@@ -175,19 +106,6 @@ def _check_history_length(value: int | None, field: str) -> None:
             f"{field} must be >= 0 (got {value})",
             field_violations=[(field, "must be >= 0")],
         )
-
-
-def _state_after(update: Update) -> TaskState | None:
-    if update.task is not None:
-        return update.task.status.state
-    event = update.event
-    if event is None:
-        return None
-    if event.status_update is not None:
-        return event.status_update.status.state
-    if event.task is not None:
-        return event.task.status.state
-    return None
 
 
 class RequestHandler:
@@ -450,7 +368,7 @@ class RequestHandler:
                 event = StreamResponse(task=snapshot)
             first = False
             yield update.seq, event
-            state = _state_after(update)
+            state = state_after(update)
             if state is not None and lifecycle.ends_stream(state):
                 return
 
@@ -591,7 +509,7 @@ class RequestHandler:
             if update.final or update.event is None or update.seq == 0:
                 continue
             yield update.seq, update.event
-            state = _state_after(update)
+            state = state_after(update)
             # spec §3.1.6: a subscription ends when the task is terminal.
             if state is not None and lifecycle.is_terminal(state):
                 return

@@ -1,0 +1,52 @@
+"""CallContext: who is calling, how, and within which task boundary (spec §13.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from accord.stores import Scope
+
+if TYPE_CHECKING:
+    from .auth.principal import Principal
+
+__all__ = ["CallContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling and how.
+
+    Attributes:
+        owner: the principal id that owns the tasks this call creates (``""`` when
+            anonymous).
+        version: the negotiated protocol version.
+        extensions: the extensions the client activated.
+        principal: the authenticated caller, None when anonymous.
+        boundary: the task scope authorization decided for this call (see
+            :meth:`RequestHandler.authorize`); None until then.
+        base_url: the agent's absolute URL as this caller sees it (used to fill the
+            interfaces of an extended card that lists none).
+    """
+
+    owner: str = ""
+    version: str = "1.0"
+    extensions: tuple[str, ...] = ()
+    principal: Principal | None = None
+    boundary: Scope | None = None
+    base_url: str = ""
+
+    def scope(self, tenant: str) -> Scope:
+        """The boundary of task reads for a request addressed to ``tenant``.
+
+        The authorized boundary when there is one for that tenant; otherwise the
+        caller's own tasks in ``tenant`` (the closed default).
+        """
+        boundary = self.boundary
+        if boundary is not None and boundary.tenant == tenant:
+            return boundary
+        return Scope(tenant=tenant, owner=self.owner)
+
+    def owner_scope(self, tenant: str) -> Scope:
+        """The scope new tasks are created in: ``tenant`` and the caller as owner."""
+        return Scope(tenant=tenant, owner=self.owner)

@@ -1,0 +1,59 @@
+"""EventStream: a validated stream of task events with their sequence numbers.
+
+The handler builds one per SendStreamingMessage / SubscribeToTask after every check that
+must fail before the first event (digest §4.4); the ASGI layer frames it as SSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from accord.types import StreamResponse, TaskState
+
+if TYPE_CHECKING:
+    from .broker import Subscription, Update
+
+__all__ = ["EventStream", "Events", "state_after"]
+
+Events = AsyncIterator[tuple[int | None, StreamResponse]]
+
+
+class EventStream:
+    """A validated stream of events with their per-task sequence numbers.
+
+    Errors the spec wants before the first event were raised when it was created; use
+    it as ``async with stream: async for seq, event in stream: ...``.
+    """
+
+    def __init__(self, subscription: Subscription, events: Events) -> None:
+        self._sub = subscription
+        self._events = events
+
+    def __aiter__(self) -> Events:
+        return self._events
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its subscription."""
+        self._sub.close()
+        await self._events.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def state_after(update: Update) -> TaskState | None:
+    """The task state after ``update`` (None when the update does not say)."""
+    if update.task is not None:
+        return update.task.status.state
+    event = update.event
+    if event is None:
+        return None
+    if event.status_update is not None:
+        return event.status_update.status.state
+    if event.task is not None:
+        return event.task.status.state
+    return None
