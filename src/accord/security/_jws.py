@@ -248,7 +248,8 @@ def verify_jwt(
     """Verify a JWT's signature and registered claims; return its claims.
 
     ``exp``/``nbf``/``iat`` are checked with ``leeway``; ``iss`` must equal ``issuer``
-    and ``aud`` must contain one of ``audience`` when those are given.
+    when given; ``aud`` must contain one of ``audience``, and with no ``audience`` a
+    token that carries ``aud`` is refused (RFC 7519 §4.1.3).
 
     Raises:
         TokenError: malformed token or failed claim (``reason`` says which).
@@ -283,7 +284,12 @@ def verify_jwt(
         raise TokenError("JWT was issued in the future", reason="issued_in_future")
     if issuer is not None and claims.get("iss") != issuer:
         raise TokenError("JWT issuer does not match", reason="issuer")
-    if audience is not None:
+    if audience is None:
+        # RFC 7519 §4.1.3: a verifier that does not identify itself in a present
+        # ``aud`` claim MUST reject the token.
+        if "aud" in claims:
+            raise TokenError("JWT audience does not match", reason="audience")
+    else:
         wanted = {audience} if isinstance(audience, str) else set(audience)
         aud = claims.get("aud")
         listed = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []

@@ -107,7 +107,8 @@ class OAuthVerifier:
 
     Args:
         audience: the ``aud`` tokens must carry (this agent's identifier at the
-            provider); ``None`` skips the audience check (not recommended).
+            provider); ``None`` accepts only tokens without an ``aud`` claim
+            (RFC 7519 §4.1.3).
         client_id, client_secret: this server's credentials at the provider, used for
             token introspection; without them opaque tokens are refused.
         issuer, jwks_url, introspection_url: only for an ``oauth2`` scheme without
