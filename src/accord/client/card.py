@@ -35,7 +35,6 @@ fallbacks, spec §5.2 SHOULD) and :func:`select_interface` returns the first.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from accord._net import is_loopback_host
 from accord.errors import (
     CardError,
     ParseError,
@@ -67,6 +67,7 @@ __all__ = [
     "WELL_KNOWN_PATH",
     "CardResolver",
     "card_url",
+    "fetch_json_document",
     "fetch_jwks",
     "select_interface",
     "suitable_interfaces",
@@ -83,15 +84,41 @@ def _secure_location(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "https":
         return True
-    host = parts.hostname or ""
-    if parts.scheme != "http" or not host:
-        return False
-    if host == "localhost":
-        return True
+    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")
+
+
+async def fetch_json_document(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    timeouts: ClientTimeouts | None = None,
+    headers: Mapping[str, str] | None = None,
+    follow_redirects: bool,
+) -> Any:
+    """GET a JSON document (a card, a JWKS) and return it decoded.
+
+    Raises:
+        CardError: the answer is not 200 (``status_code`` set) or not JSON; the
+            message starts with ``what`` ("Agent card", "JWKS").
+        TransportError: the document could not be fetched (e.g. ``ConnectError``).
+    """
+    with map_httpx_exceptions(url):
+        response = await http.get(
+            url,
+            headers={"Accept": "application/json", **(headers or {})},
+            timeout=(timeouts or ClientTimeouts()).for_card(),
+            follow_redirects=follow_redirects,
+        )
+    if response.status_code != 200:
+        raise CardError(
+            f"{what} at {url}: HTTP {response.status_code}",
+            status_code=response.status_code,
+        )
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return decode_json(response.content)
+    except ParseError:
+        raise CardError(f"{what} at {url} is not JSON") from None
 
 
 async def fetch_jwks(
@@ -115,22 +142,14 @@ async def fetch_jwks(
 
     if not _secure_location(url):
         raise ValueError(f"refusing to fetch keys over plain HTTP: {url}")
-    with map_httpx_exceptions(url):
-        response = await http.get(
-            url,
-            headers={"Accept": "application/json", **(headers or {})},
-            timeout=(timeouts or ClientTimeouts()).for_card(),
-            follow_redirects=False,  # a redirect could leave the trusted location
-        )
-    if response.status_code != 200:
-        raise CardError(
-            f"JWKS at {url}: HTTP {response.status_code}",
-            status_code=response.status_code,
-        )
-    try:
-        document = decode_json(response.content)
-    except ParseError:
-        raise CardError(f"JWKS at {url} is not JSON") from None
+    document = await fetch_json_document(
+        http,
+        url,
+        what="JWKS",
+        timeouts=timeouts,
+        headers=headers,
+        follow_redirects=False,  # a redirect could leave the trusted location
+    )
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise CardError(f"JWKS at {url} is not a JWK Set (no 'keys' list)")
     return JWKSet.from_dict(document)

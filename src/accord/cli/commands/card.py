@@ -155,11 +155,9 @@ async def _verify(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from accord.client._http import map_httpx_exceptions
-    from accord.client.card import card_url, fetch_jwks
-    from accord.errors import CardError, ParseError, SecurityError
+    from accord.client.card import card_url, fetch_json_document, fetch_jwks
+    from accord.errors import CardError, SecurityError
     from accord.security import TrustStore, verify_card
-    from accord.types import decode_json
 
     from .._errors import UsageError
     from ._remote import client_config, http_client, request_headers
@@ -170,22 +168,14 @@ async def _verify(args: argparse.Namespace) -> int:
     async with http_client(args) as http:
         if _is_url(args.card):
             target = card_url(args.card)
-            with map_httpx_exceptions(target):
-                response = await http.get(
-                    target,
-                    headers={"Accept": "application/json", **request_headers(args)},
-                    timeout=config.timeouts.for_card(),
-                    follow_redirects=True,
-                )
-            if response.status_code != 200:
-                raise CardError(
-                    f"Agent card at {target}: HTTP {response.status_code}",
-                    status_code=response.status_code,
-                )
-            try:
-                data = decode_json(response.content)
-            except ParseError:
-                raise CardError(f"Agent card at {target} is not JSON") from None
+            data = await fetch_json_document(
+                http,
+                target,
+                what="Agent card",
+                timeouts=config.timeouts,
+                headers=request_headers(args),
+                follow_redirects=True,
+            )
         else:
             data = _read_json(args.card, "the card")
         trust = TrustStore(keys=pinned, jwks_urls=urls)

@@ -39,6 +39,7 @@ from urllib.parse import quote_plus, urlsplit
 import anyio
 import httpx
 
+from accord._net import is_loopback_host
 from accord.errors import HTTPStatusError, ParseError, UnauthenticatedError
 from accord.types import decode_json
 
@@ -62,7 +63,6 @@ REFRESH_MARGIN = 30.0
 TOKEN_TIMEOUT = 30.0
 #: How much of an OAuth error description an error message quotes.
 _DESCRIPTION = 200
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -79,7 +79,7 @@ def _require_tls(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK:
+    if parts.scheme == "http" and is_loopback_host(parts.hostname or ""):
         return
     raise ValueError(
         f"Refusing to send client credentials to {url}: the token endpoint must use"

@@ -15,13 +15,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from accord._net import is_loopback_host
+
 __all__ = ["MAX_DOCUMENT_BYTES", "FetchError", "Fetcher", "check_url"]
 
 #: Largest JWKS / metadata / introspection answer read.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 #: Seconds allowed for one fetch.
 TIMEOUT = 5.0
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class FetchError(Exception):
@@ -40,7 +41,7 @@ def check_url(url: str, *, what: str, allow_insecure_http_for_tests: bool) -> st
     if (
         parts.scheme == "http"
         and allow_insecure_http_for_tests
-        and (parts.hostname or "") in _LOOPBACK
+        and is_loopback_host(parts.hostname or "")
     ):
         return url
     hint = (
