@@ -16,7 +16,9 @@ def test_migrate_then_up_to_date(
     db = tmp_path / "tasks.db"
     first = run_cli(capsys, "db", "migrate", "--db", str(db))
     assert first.code == 0, first.err
-    assert first.out == f"applied migration 0001 to {db}\n"
+    assert first.out == (
+        f"applied migration 0001 to {db}\napplied migration 0002 to {db}\n"
+    )
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
@@ -31,7 +33,7 @@ def test_migrate_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     db = str(tmp_path / "tasks.db")
     assert run_cli(capsys, "db", "migrate", "--db", db, "--json").json() == {
         "db": db,
-        "applied": [1],
+        "applied": [1, 2],
     }
     assert run_cli(capsys, "db", "migrate", "--db", db, "--json").json() == {
         "db": db,

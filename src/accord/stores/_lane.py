@@ -81,6 +81,8 @@ class Lane:
         conn: the connection; the lane owns it from now on.
         write: run each batch as one transaction with a savepoint per operation.
         after_batch: called in the worker thread after each batch (e.g. retention).
+        on_rollback: called in the worker thread when a write batch is rolled back
+            whole (e.g. to forget what the batch's operations believed they wrote).
     """
 
     def __init__(
@@ -89,10 +91,12 @@ class Lane:
         *,
         write: bool,
         after_batch: Callable[[sqlite3.Connection], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
         self._write = write
         self._after_batch = after_batch
+        self._on_rollback = on_rollback
         self._lock = threading.Lock()
         self._queue: deque[_Op[Any]] = deque()
         self._busy = False
@@ -162,6 +166,8 @@ class Lane:
             if conn.in_transaction:
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            if self._on_rollback is not None:
+                self._on_rollback()
             for op in batch:
                 op.value = None
                 op.error = StoreError(f"SQLite task store failed: {exc}")

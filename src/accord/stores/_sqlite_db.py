@@ -34,7 +34,14 @@ from accord.stores._common import now_timestamp
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["apply_migrations", "connect", "migrate", "migrations", "transaction"]
+__all__ = [
+    "apply_migrations",
+    "connect",
+    "create_private",
+    "migrate",
+    "migrations",
+    "transaction",
+]
 
 #: Milliseconds a connection waits for another process's write lock before failing.
 #: Writes are short (one small transaction), so 5 s only runs out if something is stuck.
@@ -52,8 +59,32 @@ _SCHEMA_VERSION_DDL = (
 )
 
 
+def create_private(path: str) -> None:
+    """Create the database file ``path`` readable by its owner only, if it is missing.
+
+    The file holds every partner's tasks, so it is created mode 0600 (not the umask's
+    usual 0644); SQLite gives its ``-wal`` and ``-shm`` files the same mode. An empty
+    file is a valid empty database. ``:memory:`` and ``file:`` URIs are left alone.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def connect(path: str) -> sqlite3.Connection:
-    """Open and configure a connection usable from any one thread at a time."""
+    """Open and configure a connection usable from any one thread at a time.
+
+    A database file that does not exist yet is created owner-only
+    (:func:`create_private`).
+    """
+    try:
+        create_private(path)
+    except OSError as exc:
+        raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
     conn = sqlite3.connect(
         path,
         timeout=BUSY_TIMEOUT_MS / 1000,

@@ -12,8 +12,17 @@ event loop through ``anyio.to_thread`` (so the store works on asyncio and trio),
 most one hop per call, and concurrent calls on a connection share a hop; concurrent
 writes share one transaction (group commit), each inside its own savepoint.
 
+A task is stored split into rows (:mod:`accord.stores._sqlite_layout`): the task
+without history and artifacts, one row per message, per artifact and per part. The
+writer remembers the snapshot it last wrote for each of the most recently written
+unfinished tasks (:data:`SNAPSHOT_CACHE`), so an append rewrites only what changed:
+streaming an artifact chunk by chunk costs each chunk, not the artifact so far. A
+remembered snapshot is used only when the row is still at its version (read under the
+write lock, so another process's writes are noticed), and the cache is cleared when a
+write batch rolls back.
+
 Atomicity of ``append``: inside the write transaction it reads the row's version,
-compares, updates the row and inserts the event. Write transactions start with
+compares, updates the rows and inserts the event. Write transactions start with
 ``BEGIN IMMEDIATE``, which takes SQLite's write lock first, so even another process
 writing the same file cannot interleave; the loser of a race sees the new version and
 gets :class:`~accord.errors.ConflictError`.
@@ -31,6 +40,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
@@ -47,12 +57,15 @@ from accord.stores._common import (
     effective_timestamp,
     encode_cursor,
     now_timestamp,
+    sort_key,
     visible,
 )
 from accord.stores._lane import Lane
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
+from accord.stores._sqlite_layout import plan
+from accord.stores._sqlite_rows import load_task, text, write_rows
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
-from accord.types import StreamResponse, Task, decode, encode, format_timestamp
+from accord.types import StreamResponse, Task, decode, format_timestamp
 
 if TYPE_CHECKING:
     import builtins
@@ -60,7 +73,7 @@ if TYPE_CHECKING:
 
     from accord.stores.base import Scope
 
-__all__ = ["RETENTION_SWEEP_INTERVAL", "SQLiteTaskStore", "migrate"]
+__all__ = ["RETENTION_SWEEP_INTERVAL", "SNAPSHOT_CACHE", "SQLiteTaskStore", "migrate"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,19 +82,24 @@ T = TypeVar("T")
 #: long past their retention; one sweep is a single indexed DELETE.
 RETENTION_SWEEP_INTERVAL = 60.0
 
+#: Unfinished tasks whose last written snapshot the writer remembers, to write only
+#: what an append changes. The runtime holds these snapshots while the tasks run, so
+#: the cache costs little memory; a task that fell out is rewritten whole once.
+SNAPSHOT_CACHE = 512
+
 _TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATES))
 _UNFINISHED = tuple(s.value for s in UNFINISHED_STATES)
 
-_SELECT_TASK = "SELECT owner, tenant, version, body FROM tasks WHERE id = ?"
+_SELECT_TASK = "SELECT owner, tenant, version, body, layout, id FROM tasks WHERE id = ?"
 _SELECT_SCOPE = "SELECT owner, tenant FROM tasks WHERE id = ?"
 _SELECT_VERSION = "SELECT owner, tenant, version FROM tasks WHERE id = ?"
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
-    " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+    " created_at, updated_at, body, layout) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 1)"
 )
 _UPDATE_TASK = (
     "UPDATE tasks SET context_id = ?, state = ?, status_ts = ?, version = ?,"
-    " updated_at = ?, body = ? WHERE id = ? AND version = ?"
+    " updated_at = ?, body = ?, layout = 1 WHERE id = ? AND version = ?"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, seq, event, created_at) VALUES (?, ?, ?, ?)"
@@ -90,7 +108,7 @@ _SELECT_EVENTS = (
     "SELECT seq, event FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq"
 )
 _SELECT_UNFINISHED = (
-    "SELECT owner, tenant, version, body FROM tasks"
+    "SELECT owner, tenant, version, body, layout, id FROM tasks"
     f" WHERE state IN ({', '.join('?' * len(_UNFINISHED))}) ORDER BY created_at, id"
 )
 _PURGE_BY_STATUS = (
@@ -125,6 +143,8 @@ class SQLiteTaskStore:
         self._writer: Lane | None = None
         self._reader: Lane | None = None
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
+        # task id -> (version, snapshot) as last written; used by the writer thread only.
+        self._written: OrderedDict[str, tuple[int, Task]] = OrderedDict()
 
     async def __aenter__(self) -> Self:
         """Open the connections, creating and migrating the database as needed."""
@@ -132,7 +152,9 @@ class SQLiteTaskStore:
             raise RuntimeError("SQLiteTaskStore is already open")
         writer, reader = await anyio.to_thread.run_sync(self._open)
         sweep = None if self._retention is None else self._sweep
-        self._writer = Lane(writer, write=True, after_batch=sweep)
+        self._writer = Lane(
+            writer, write=True, after_batch=sweep, on_rollback=self._written.clear
+        )
         self._reader = self._writer if reader is writer else Lane(reader, write=False)
         return self
 
@@ -185,11 +207,14 @@ class SQLiteTaskStore:
                 task.context_id,
                 task.status.state.value,
             )
+            rows = plan(None, task)
             try:
-                conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, _text(task)))
-                conn.execute(_INSERT_EVENT, (task.id, 1, _text(event), now))
+                conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, text(rows.head)))
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"task {task.id!r} already exists") from exc
+            write_rows(conn, task.id, rows)
+            conn.execute(_INSERT_EVENT, (task.id, 1, text(event), now))
+            self._remember(task, 1)
             return TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
 
         return await self._write(run)
@@ -201,7 +226,7 @@ class SQLiteTaskStore:
             rows = conn.execute(_SELECT_TASK, (task_id,)).fetchall()
             if not rows or not visible(scope, rows[0][0], rows[0][1]):
                 return None
-            return _record(rows[0])
+            return _record(conn, rows[0])
 
         return await self._read(run)
 
@@ -226,10 +251,15 @@ class SQLiteTaskStore:
                 raise ConflictError(
                     f"task {task.id!r} is at version {version}, not {expected_version}"
                 )
+            known = self._written.pop(task.id, None)
+            old = known[1] if known is not None and known[0] == version else None
+            update = plan(old, task)
             state = task.status.state.value
-            changes = (task.context_id, state, _ts(task), seq, now, _text(task))
+            changes = (task.context_id, state, _ts(task), seq, now, text(update.head))
             conn.execute(_UPDATE_TASK, (*changes, task.id, expected_version))
-            conn.execute(_INSERT_EVENT, (task.id, seq, _text(event), now))
+            write_rows(conn, task.id, update)
+            conn.execute(_INSERT_EVENT, (task.id, seq, text(event), now))
+            self._remember(task, seq)
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         return await self._write(run)
@@ -288,7 +318,7 @@ class SQLiteTaskStore:
         size = effective_page_size(query.page_size)
         page_params.append(size + 1)  # one extra row tells whether a next page exists
         page_sql = (
-            f"SELECT status_ts, id, body FROM tasks WHERE {' AND '.join(where)}"
+            f"SELECT id, body, layout FROM tasks WHERE {' AND '.join(where)}"
             " ORDER BY status_ts DESC, id DESC LIMIT ?"
         )
 
@@ -299,11 +329,11 @@ class SQLiteTaskStore:
                 rows = conn.execute(page_sql, page_params).fetchall()
             finally:
                 conn.execute("RELEASE list")
-            page = rows[:size]
+            tasks = tuple(load_task(conn, *row) for row in rows[:size])
             more = len(rows) > size
             return TaskPage(
-                tasks=tuple(decode(body, Task) for _, _, body in page),
-                next_cursor=encode_cursor((page[-1][0], page[-1][1])) if more else "",
+                tasks=tasks,
+                next_cursor=encode_cursor(sort_key(tasks[-1])) if more else "",
                 total_size=total,
             )
 
@@ -314,9 +344,8 @@ class SQLiteTaskStore:
         """Return every task in SUBMITTED or WORKING state, oldest created first."""
 
         def run(conn: sqlite3.Connection) -> list[TaskRecord]:
-            return [
-                _record(row) for row in conn.execute(_SELECT_UNFINISHED, _UNFINISHED)
-            ]
+            rows = conn.execute(_SELECT_UNFINISHED, _UNFINISHED).fetchall()
+            return [_record(conn, row) for row in rows]
 
         return await self._read(run)
 
@@ -334,6 +363,14 @@ class SQLiteTaskStore:
         return await self._write(run)
 
     # --- plumbing -------------------------------------------------------------------
+
+    def _remember(self, task: Task, version: int) -> None:
+        """Note the snapshot just written (writer thread): unfinished tasks only."""
+        if task.status.state in TERMINAL_STATES:
+            return
+        self._written[task.id] = (version, task)
+        if len(self._written) > SNAPSHOT_CACHE:
+            self._written.popitem(last=False)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         lane = self._reader
@@ -370,16 +407,17 @@ def _close(lanes: list[Lane]) -> None:
         lane.close()
 
 
-def _record(row: tuple[str, str, int, str]) -> TaskRecord:
-    owner, tenant, version, body = row
+def _record(
+    conn: sqlite3.Connection, row: tuple[str, str, int, str, int, str]
+) -> TaskRecord:
+    owner, tenant, version, body, layout, task_id = row
     return TaskRecord(
-        task=decode(body, Task), owner=owner, tenant=tenant, version=version
+        task=load_task(conn, task_id, body, layout),
+        owner=owner,
+        tenant=tenant,
+        version=version,
     )
 
 
 def _ts(task: Task) -> str:
     return task.status.timestamp or ""
-
-
-def _text(value: Task | StreamResponse) -> str:
-    return encode(value).decode("utf-8")
