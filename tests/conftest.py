@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
+
+#: The demo Receptionist paces its progress for people to watch (0.5 s a step); the
+#: tests, and the `accord serve` subprocesses they start, run it at full speed.
+os.environ.setdefault("ACCORD_DEMO_PACE", "0")
 
 #: Test modules (or folders) marked slow as a whole: the interop suite drives the
 #: official SDK's servers and clients; the conformance suite differential-tests the

@@ -95,10 +95,10 @@ def test_default_target_is_the_receptionist(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("ACCORD_API_KEYS", raising=False)
-    assert default_target() == REPO / "examples" / "receptionist.py"
+    assert default_target() == "accord.demo.receptionist:create_app"
     app, label = load_app(None, str(tmp_path / "r.db"))
     assert app.agent.name == "Receptionist"
-    assert label.endswith("receptionist.py:create_app")
+    assert label == "accord.demo.receptionist:create_app"
     assert app.auth.required  # API keys by default
     key_file = tmp_path / "receptionist.key"
     assert capsys.readouterr().out == f"API key written to {key_file}\n"

@@ -8,30 +8,32 @@ from pathlib import Path
 import httpx
 import pytest
 
+from accord.demo import receptionist
 from accord.server.auth import hash_api_key
-from tests.helpers.examples import RECEPTIONIST_NOW, load_example
+from tests.helpers.examples import RECEPTIONIST_NOW
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 V1 = {"A2A-Version": "1.0"}
 
 
 def test_the_card_declares_the_api_key() -> None:
-    module = load_example("receptionist")
-    agent = module.create_agent(":memory:")
+    agent = receptionist.create_agent(":memory:")
     scheme = agent.security_schemes["apiKey"].api_key_security_scheme
+    assert scheme is not None
     assert (scheme.location, scheme.name) == ("header", "X-API-Key")
     assert [dict(r.schemes) for r in agent.security_requirements] == [
-        {"apiKey": module.SECURITY[0].schemes["apiKey"]}
+        {"apiKey": receptionist.SECURITY[0].schemes["apiKey"]}
     ]
-    assert module.create_agent(":memory:", secured=False).security_requirements == ()
+    assert (
+        receptionist.create_agent(":memory:", secured=False).security_requirements == ()
+    )
 
 
 def test_demo_key_generated_once_and_stored_hashed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = load_example("receptionist")
     db = str(tmp_path / "accord.db")
-    ring = module.load_api_keys(db, env={})
+    ring = receptionist.load_api_keys(db, env={})
     key_file = tmp_path / "receptionist.key"
     assert capsys.readouterr().out == f"API key written to {key_file}\n"
     key = key_file.read_text().strip()
@@ -43,13 +45,13 @@ def test_demo_key_generated_once_and_stored_hashed(
             (hash_api_key(key),)
         ]
     # Next start: the same key, nothing new written.
-    again = module.load_api_keys(db, env={})
+    again = receptionist.load_api_keys(db, env={})
     assert capsys.readouterr().out == f"Using the API key in {key_file}\n"
     assert key_file.read_text().strip() == key
     assert again.match(key) is not None
     # The key file is lost: a new key, and the old one stops working.
     key_file.unlink()
-    rotated = module.load_api_keys(db, env={})
+    rotated = receptionist.load_api_keys(db, env={})
     new_key = key_file.read_text().strip()
     assert new_key != key
     old = rotated.match(key)
@@ -60,9 +62,8 @@ def test_demo_key_generated_once_and_stored_hashed(
 
 
 def test_keys_from_the_environment(tmp_path: Path) -> None:
-    module = load_example("receptionist")
     db = str(tmp_path / "accord.db")
-    ring = module.load_api_keys(
+    ring = receptionist.load_api_keys(
         db,
         env={"ACCORD_API_KEYS": "partner-a=0123456789abcdefXYZ, 0123456789abcdefABC"},
     )
@@ -75,15 +76,16 @@ def test_keys_from_the_environment(tmp_path: Path) -> None:
     assert not (tmp_path / "receptionist.key").exists()
     for value, message in (("", "lists no key"), ("short", "at least 16")):
         with pytest.raises(ValueError, match=message):
-            module.load_api_keys(db, env={"ACCORD_API_KEYS": value})
+            receptionist.load_api_keys(db, env={"ACCORD_API_KEYS": value})
 
 
 def test_the_example_configuration_requires_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ACCORD_API_KEYS", "partner-a=0123456789abcdefXYZ")
-    module = load_example("receptionist")
-    app = module.create_app(str(tmp_path / "accord.db"), clock=lambda: RECEPTIONIST_NOW)
+    app = receptionist.create_app(
+        str(tmp_path / "accord.db"), clock=lambda: RECEPTIONIST_NOW
+    )
     body = {
         "jsonrpc": "2.0",
         "id": 1,
