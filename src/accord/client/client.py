@@ -51,7 +51,6 @@ from accord.types import (
     AgentInterface,
     AuthenticationInfo,
     CancelTaskRequest,
-    Content,
     DeleteTaskPushNotificationConfigRequest,
     GetExtendedAgentCardRequest,
     GetTaskPushNotificationConfigRequest,
@@ -61,6 +60,7 @@ from accord.types import (
     ListTasksRequest,
     ListTasksResponse,
     Message,
+    MessageContent,
     Part,
     SendMessageConfiguration,
     SendMessageRequest,
@@ -95,13 +95,13 @@ __all__ = ["Client"]
 
 
 def _message(
-    message: Message | Content | Sequence[Content],
+    message: Message | MessageContent | Sequence[MessageContent],
     context_id: str | None,
     task_id: str | None,
 ) -> Message:
     if not isinstance(message, Message):
         if isinstance(message, str | Part | Mapping):
-            contents: Sequence[Content] = (message,)
+            contents: Sequence[MessageContent] = (message,)
         elif isinstance(message, Sequence) and not isinstance(message, bytes):
             contents = message
         else:
@@ -341,7 +341,7 @@ class Client:
 
     async def send_message(
         self,
-        message: Message | Content | Sequence[Content],
+        message: Message | MessageContent | Sequence[MessageContent],
         *,
         context_id: str | None = None,
         task_id: str | None = None,
@@ -377,7 +377,7 @@ class Client:
 
     def send_streaming_message(
         self,
-        message: Message | Content | Sequence[Content],
+        message: Message | MessageContent | Sequence[MessageContent],
         *,
         context_id: str | None = None,
         task_id: str | None = None,

@@ -29,7 +29,7 @@ from ._codec import (
     to_builtins,
 )
 from ._content import (
-    Content,
+    MessageContent,
     Readable,
     data_of,
     data_part,
@@ -101,7 +101,6 @@ __all__ = [
     "AuthorizationCodeOAuthFlow",
     "CancelTaskRequest",
     "ClientCredentialsOAuthFlow",
-    "Content",
     "DeleteTaskPushNotificationConfigRequest",
     "DeviceCodeOAuthFlow",
     "Empty",
@@ -116,6 +115,7 @@ __all__ = [
     "ListTasksRequest",
     "ListTasksResponse",
     "Message",
+    "MessageContent",
     "MutualTlsSecurityScheme",
     "OAuth2SecurityScheme",
     "OAuthFlows",

@@ -5,8 +5,8 @@ the message it sends (``user_message("Book this", {"phone": "+14155550123"})``) 
 reads the answer (``text_of(task)``, ``data_of(task)``); an agent reads its input the
 same way.
 
-*Content* is what a part is made from: a ``str`` becomes a text part, a mapping (a
-JSON object) a data part, and a :class:`Part` stays as it is. Other JSON values go in
+*Content* (:data:`MessageContent`) is what a part is made from: a ``str`` becomes a
+text part, a mapping (a JSON object) a data part, and a :class:`Part` stays as it is. Other JSON values go in
 :func:`data_part`, bytes and URLs in :func:`file_part` (a file needs a media type to
 be useful to the receiver, so it is never guessed from bare bytes).
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
-    "Content",
+    "MessageContent",
     "Readable",
     "data_of",
     "data_part",
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: What a message part is made from: text, a JSON object (data), or a ready Part.
-Content: TypeAlias = str | Mapping[str, Any] | Part
+MessageContent: TypeAlias = str | Mapping[str, Any] | Part
 #: What the readers accept: a result, an event, or a piece of one (None reads empty).
 Readable: TypeAlias = (
     Message
@@ -104,7 +104,7 @@ def file_part(
     )
 
 
-def _part(content: Content) -> Part:
+def _part(content: MessageContent) -> Part:
     if isinstance(content, Part):
         return content
     if isinstance(content, str):
@@ -123,7 +123,7 @@ def _part(content: Content) -> Part:
 
 
 def user_message(
-    *content: Content,
+    *content: MessageContent,
     context_id: str = "",
     task_id: str = "",
     metadata: Mapping[str, Any] | None = None,
