@@ -6,9 +6,10 @@ reads the answer (``text_of(task)``, ``data_of(task)``); an agent reads its inpu
 same way.
 
 *Content* (:data:`MessageContent`) is what a part is made from: a ``str`` becomes a
-text part, a mapping (a JSON object) a data part, and a :class:`Part` stays as it is. Other JSON values go in
-:func:`data_part`, bytes and URLs in :func:`file_part` (a file needs a media type to
-be useful to the receiver, so it is never guessed from bare bytes).
+text part, a mapping (a JSON object) a data part, and a :class:`Part` stays as it is.
+Other JSON values go in :func:`data_part`, bytes and URLs in :func:`file_part` (a
+file needs a media type to be useful to the receiver, so it is never guessed from
+bare bytes).
 
 *Reading* takes any result or event: :class:`Message`, :class:`Task`,
 :class:`Artifact`, :class:`Part`, :class:`StreamResponse` and the two update events.
