@@ -228,7 +228,8 @@ def test_installed_accord_serve_runs_the_demo(
         # The demo key was written next to the default database, in the user's folder.
         key = (tmp_path / "receptionist.key").read_text().strip()
         assert (tmp_path / "receptionist.key").stat().st_mode & 0o777 == 0o600
-        assert (tmp_path / "accord.db").stat().st_mode & 0o777 == 0o600
+        for database in tmp_path.glob("accord.db*"):  # -wal and -shm too
+            assert database.stat().st_mode & 0o777 == 0o600, database
         sent = httpx.post(
             card.removesuffix("/.well-known/agent-card.json") + "/",
             json={

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from accord.cli._errors import UsageError
 from accord.cli.commands.serve import load_app
 from accord.demo import receptionist
 from accord.server.auth import hash_api_key
-from tests.helpers.examples import RECEPTIONIST_NOW
+from tests.helpers.examples import EXAMPLES, RECEPTIONIST_NOW
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 V1 = {"A2A-Version": "1.0"}
@@ -211,3 +212,14 @@ def test_a_database_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None
     db = str(tmp_path / "no" / "such" / "accord.db")
     with pytest.raises(ValueError, match=r"cannot create the database file .* folder"):
         receptionist.load_api_keys(db, env={"X": "1"})
+
+
+def test_the_example_file_serves_the_packaged_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))  # loading a file target edits it
+    monkeypatch.setenv("ACCORD_API_KEYS", "partner=" + "k" * 32)
+    app, label = load_app(str(EXAMPLES / "receptionist.py"), str(tmp_path / "a.db"))
+    assert label.endswith("receptionist.py:create_app")
+    assert app.agent.name == "Receptionist"
+    assert app.agent.skills == receptionist.SKILLS
