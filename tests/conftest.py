@@ -8,15 +8,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
 
+#: The demo Receptionist paces its progress for people to watch (0.5 s a step); the
+#: tests, and the `accord serve` subprocesses they start, run it at full speed.
+os.environ.setdefault("ACCORD_DEMO_PACE", "0")
+
 #: Test modules (or folders) marked slow as a whole: the interop suite drives the
 #: official SDK's servers and clients; the conformance suite differential-tests the
-#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS.
+#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS
+#: (test_packaging builds the wheel and installs it into a fresh virtual environment).
 SLOW = (
     "interop",
     "conformance",
@@ -27,6 +33,7 @@ SLOW = (
     "cli/test_serve.py",
     "server/auth/test_mtls.py",
     "test_clock.py",
+    "test_packaging.py",
 )
 
 

@@ -95,10 +95,10 @@ def test_default_target_is_the_receptionist(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("ACCORD_API_KEYS", raising=False)
-    assert default_target() == REPO / "examples" / "receptionist.py"
+    assert default_target() == "accord.demo.receptionist:create_app"
     app, label = load_app(None, str(tmp_path / "r.db"))
     assert app.agent.name == "Receptionist"
-    assert label.endswith("receptionist.py:create_app")
+    assert label == "accord.demo.receptionist:create_app"
     assert app.auth.required  # API keys by default
     key_file = tmp_path / "receptionist.key"
     assert capsys.readouterr().out == f"API key written to {key_file}\n"
@@ -141,14 +141,16 @@ def test_secured_agent_without_verifiers_is_a_usage_error(tmp_path: Path) -> Non
         load_app(str(tmp_path / "locked.py"), str(tmp_path / "x.db"))
 
 
-def test_default_target_outside_a_checkout(
+def test_default_target_needs_no_checkout(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # An installed accord has no examples/ folder beside it: the demo ships inside.
     monkeypatch.setattr(
         accord, "__file__", str(tmp_path / "a" / "b" / "accord" / "__init__.py")
     )
-    with pytest.raises(UsageError, match="only available in a source checkout"):
-        default_target()
+    monkeypatch.setenv("ACCORD_API_KEYS", "partner=" + "k" * 32)
+    app, _ = load_app(None, str(tmp_path / "r.db"))
+    assert app.agent.name == "Receptionist"
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,7 @@ def test_cancel_unknown_exits_5(capsys: pytest.CaptureFixture[str], url: str) ->
 @pytest.fixture
 def slow_url(tmp_path: Path) -> Iterator[str]:
     """A Receptionist whose callback steps take 0.15 s each."""
-    with serve_in_thread(receptionist_app(tmp_path / "slow.db", pause=0.15)) as base:
+    with serve_in_thread(receptionist_app(tmp_path / "slow.db", pace=0.15)) as base:
         yield base
 
 

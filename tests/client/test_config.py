@@ -33,7 +33,14 @@ def test_public_api() -> None:
         "OAuth2ClientCredentials",
         "RestTransport",
         "Transport",
+        "data_of",
+        "data_part",
+        "file_part",
+        "files_of",
+        "find_artifact",
         "select_interface",
+        "text_of",
+        "user_message",
     ]
     for name in accord.client.__all__:
         assert getattr(accord.client, name).__doc__

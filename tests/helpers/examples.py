@@ -1,4 +1,4 @@
-"""Load the runnable examples (``examples/*.py``) as modules, once per session."""
+"""Load the runnable examples (``examples/*.py``) as modules; serve the demo Receptionist."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from accord.demo.receptionist import create_agent, create_app
 from accord.server import A2AApp
+from accord.server.auth import ApiKeyRing
 from accord.stores import SQLiteTaskStore
 
 __all__ = [
@@ -46,25 +48,20 @@ RECEPTIONIST_KEY = "test-key-0123456789abcdef"
 
 
 def receptionist_app(
-    db: str | Path, *, pause: float = 0.005, api_key: str | None = None
+    db: str | Path, *, pace: float = 0.0, api_key: str | None = None
 ) -> A2AApp:
-    """The Receptionist served with its tasks (and tables) in the SQLite file ``db``.
+    """The Receptionist (:mod:`accord.demo.receptionist`) with its tasks in ``db``.
 
     With ``api_key``: its example configuration (``create_app``), accepting that key
     in ``X-API-Key``. Without: the agent without security, for tests about something
-    else (the CLI's output, transports).
+    else (the CLI's output, transports). ``pace``: seconds per progress step (0: the
+    tests do not wait for the demo's show of work).
     """
-    module = load_example("receptionist")
     if api_key is not None:
-        from accord.server.auth import ApiKeyRing
-
         keys = ApiKeyRing()
         keys.add(api_key, principal="partner")
-        app: A2AApp = module.create_app(
-            str(db), keys=keys, clock=lambda: RECEPTIONIST_NOW, pause=pause
-        )
-        return app
-    agent = module.create_agent(
-        str(db), clock=lambda: RECEPTIONIST_NOW, pause=pause, secured=False
+        return create_app(str(db), keys=keys, clock=lambda: RECEPTIONIST_NOW, pace=pace)
+    agent = create_agent(
+        str(db), clock=lambda: RECEPTIONIST_NOW, pace=pace, secured=False
     )
     return A2AApp(agent, store=SQLiteTaskStore(db))

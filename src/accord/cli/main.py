@@ -324,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
             "package.module[:OBJ]; OBJ is an Agent, an A2AApp, or a factory called as "
             "OBJ(db=PATH) that returns one (default names tried: app, agent, "
             "create_app, create_agent). An Agent gets a SQLite task store in --db; "
-            "an A2AApp keeps its own store. Without TARGET: the Receptionist from "
-            "examples/ (source checkout; API key required: it is written to "
+            "an A2AApp keeps its own store. Without TARGET: the demo Receptionist "
+            "(accord.demo.receptionist; API key required: it is written to "
             "receptionist.key next to --db unless $ACCORD_API_KEYS lists the keys). "
             "Stop with Ctrl-C or SIGTERM (graceful)."
         ),

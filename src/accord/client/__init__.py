@@ -6,12 +6,19 @@ Everyday use::
 
     async with await Client.connect("https://agent.example") as client:
         reply = await client.send_message("What's the weather in Paris?")
+        print(text_of(reply))
+        booked = await client.send_message({"skill": "book", "city": "Paris"})
+        print(data_of(booked))
         async with client.send_streaming_message("Write a poem") as stream:
             async for event in stream:
                 ...
 
 * :class:`Client`: one async method per A2A operation (spec §3.1); streams are
   :class:`EventStream` async iterators.
+* Content helpers (pure, from :mod:`accord.types`, re-exported here): build a
+  message with :func:`user_message` (text, dict data, :func:`file_part`,
+  :func:`data_part`); read a reply or event with :func:`text_of`, :func:`data_of`,
+  :func:`files_of`, :func:`find_artifact`.
 * :class:`ClientConfig` / :class:`ClientTimeouts`: frozen configuration.
 * :class:`CardResolver`: fetches and caches agent cards (spec §8.2, §8.6);
   :func:`select_interface` applies the interface-selection rules (spec §8.3.2).
@@ -24,6 +31,16 @@ Everyday use::
 """
 
 from __future__ import annotations
+
+from accord.types import (
+    data_of,
+    data_part,
+    file_part,
+    files_of,
+    find_artifact,
+    text_of,
+    user_message,
+)
 
 from .card import CardResolver, select_interface
 from .client import Client
@@ -55,5 +72,12 @@ __all__ = [
     "OAuth2ClientCredentials",
     "RestTransport",
     "Transport",
+    "data_of",
+    "data_part",
+    "file_part",
+    "files_of",
+    "find_artifact",
     "select_interface",
+    "text_of",
+    "user_message",
 ]

@@ -38,7 +38,7 @@ task; nothing runs in the background.
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -60,8 +60,8 @@ from accord.types import (
     ListTasksRequest,
     ListTasksResponse,
     Message,
+    MessageContent,
     Part,
-    Role,
     SendMessageConfiguration,
     SendMessageRequest,
     SendMessageResponse,
@@ -71,6 +71,7 @@ from accord.types import (
     TaskState,
     format_timestamp,
     replace,
+    user_message,
 )
 
 from ._router import Route, Router
@@ -81,7 +82,6 @@ from .credentials._selection import certificate_of
 from .stream import EventStream
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from types import TracebackType
 
     import httpx
@@ -95,15 +95,22 @@ __all__ = ["Client"]
 
 
 def _message(
-    message: Message | str, context_id: str | None, task_id: str | None
+    message: Message | MessageContent | Sequence[MessageContent],
+    context_id: str | None,
+    task_id: str | None,
 ) -> Message:
-    if isinstance(message, str):
-        return Message(
-            message_id=str(uuid.uuid4()),
-            role=Role.USER,
-            parts=(Part(text=message),),
-            context_id=context_id or "",
-            task_id=task_id or "",
+    if not isinstance(message, Message):
+        if isinstance(message, str | Part | Mapping):
+            contents: Sequence[MessageContent] = (message,)
+        elif isinstance(message, Sequence) and not isinstance(message, bytes):
+            contents = message
+        else:
+            raise TypeError(
+                f"cannot send a {type(message).__name__}: give a str, a dict (data), "
+                "a Part, a list of those, or a Message (see accord.types.user_message)"
+            )
+        return user_message(
+            *contents, context_id=context_id or "", task_id=task_id or ""
         )
     changes = {k: v for k, v in (("context_id", context_id), ("task_id", task_id)) if v}
     return replace(message, **changes) if changes else message
@@ -334,7 +341,7 @@ class Client:
 
     async def send_message(
         self,
-        message: Message | str,
+        message: Message | MessageContent | Sequence[MessageContent],
         *,
         context_id: str | None = None,
         task_id: str | None = None,
@@ -343,8 +350,13 @@ class Client:
     ) -> Task | Message:
         """Send a message (SendMessage, spec §3.1.1); return the Task or Message reply.
 
-        A ``str`` becomes a user message with one text part and a fresh
-        ``messageId``. ``context_id`` / ``task_id`` continue a conversation or task.
+        ``message`` is a :class:`Message`, or its content: a ``str`` (a text part), a
+        ``dict`` (a data part), a :class:`Part` (e.g. from
+        :func:`~accord.types.file_part`), or a list of those (one part each), made
+        into a user message with a fresh ``messageId``
+        (:func:`~accord.types.user_message`). ``context_id`` / ``task_id`` continue
+        a conversation or task. Read the reply with :func:`~accord.types.text_of`,
+        :func:`~accord.types.data_of`, :func:`~accord.types.files_of`.
         By default the call blocks until the task is terminal or interrupted; pass
         ``SendMessageConfiguration(return_immediately=True)`` not to wait.
 
@@ -365,7 +377,7 @@ class Client:
 
     def send_streaming_message(
         self,
-        message: Message | str,
+        message: Message | MessageContent | Sequence[MessageContent],
         *,
         context_id: str | None = None,
         task_id: str | None = None,

@@ -2,6 +2,9 @@
 
 Encode and decode with :func:`encode` / :func:`decode` (ProtoJSON, spec §5.5).
 Updates make new values: ``msgspec.structs.replace`` or :func:`replace`.
+Build messages from plain values with :func:`user_message` (:func:`file_part`,
+:func:`data_part`); read results with :func:`text_of`, :func:`data_of`,
+:func:`files_of` and :func:`find_artifact`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ from ._codec import (
     encode,
     split_jsonrpc,
     to_builtins,
+)
+from ._content import (
+    MessageContent,
+    Readable,
+    data_of,
+    data_part,
+    file_part,
+    files_of,
+    find_artifact,
+    text_of,
+    user_message,
 )
 from ._core import (
     Artifact,
@@ -101,12 +115,14 @@ __all__ = [
     "ListTasksRequest",
     "ListTasksResponse",
     "Message",
+    "MessageContent",
     "MutualTlsSecurityScheme",
     "OAuth2SecurityScheme",
     "OAuthFlows",
     "OpenIdConnectSecurityScheme",
     "Part",
     "PasswordOAuthFlow",
+    "Readable",
     "Role",
     "SecurityRequirement",
     "SecurityScheme",
@@ -124,13 +140,20 @@ __all__ = [
     "TaskStatusUpdateEvent",
     "Timestamp",
     "convert",
+    "data_of",
+    "data_part",
     "decode",
     "decode_json",
     "encode",
+    "file_part",
+    "files_of",
+    "find_artifact",
     "format_timestamp",
     "normalize_timestamp",
     "parse_timestamp",
     "replace",
     "split_jsonrpc",
+    "text_of",
     "to_builtins",
+    "user_message",
 ]

@@ -9,9 +9,8 @@ Theory of operation. TARGET names a Python object, ``path/to/file.py[:OBJ]`` or
   no ``db``), returning either of the above.
 
 Without OBJ the names ``app``, ``agent``, ``create_app`` and ``create_agent`` are tried
-in that order. Without TARGET the demo Receptionist is served (``create_app`` of
-``examples/receptionist.py`` in the source checkout this ``accord`` package was imported
-from: API keys required, see that module).
+in that order. Without TARGET the demo Receptionist that ships in the package is
+served (``accord.demo.receptionist:create_app``: API keys required, see that module).
 
 TLS: ``--ssl-certfile``/``--ssl-keyfile`` serve HTTPS; ``--ssl-ca-certs`` adds client
 certificates (required by default, ``--ssl-client-cert optional`` to allow callers
@@ -48,31 +47,25 @@ if TYPE_CHECKING:
 
     from accord.server import A2AApp
 
-__all__ = ["DEFAULT_NAMES", "default_target", "load_app", "run"]
+__all__ = ["DEFAULT_NAMES", "DEFAULT_TARGET", "default_target", "load_app", "run"]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
 DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
 #: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
 #: closing them; long enough for a blocking SendMessage to see its task end.
 GRACEFUL_SHUTDOWN = 5.0
+#: What ``accord serve`` without TARGET serves.
+DEFAULT_TARGET = "accord.demo.receptionist:create_app"
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
 
 
-def default_target() -> Path:
-    """``examples/receptionist.py`` next to the ``src/`` tree ``accord`` was imported from.
+def default_target() -> str:
+    """The TARGET served when none is given: the demo Receptionist in the package.
 
-    Raises:
-        UsageError: ``accord`` is not running from a source checkout.
+    It ships inside ``accord`` (:mod:`accord.demo.receptionist`), so ``accord serve``
+    works from any install, not only from a source checkout.
     """
-    import accord
-
-    path = Path(accord.__file__).resolve().parents[2] / "examples" / "receptionist.py"
-    if not path.is_file():
-        raise UsageError(
-            f"the demo Receptionist ({path}) is only available in a source checkout "
-            "of accord; name an agent instead, e.g. `accord serve myagent.py:agent`"
-        )
-    return path
+    return DEFAULT_TARGET
 
 
 def _split(target: str) -> tuple[str, str | None]:
@@ -140,8 +133,7 @@ def _attribute(module: ModuleType, dotted: str, label: str) -> Any:
 def _resolve(target: str | None) -> tuple[Any, str]:
     """The object TARGET names, and a label for messages."""
     if target is None:
-        path = default_target()
-        return _load_file(path).create_app, f"{path}:create_app"
+        target = default_target()
     where, name = _split(target)
     module = _load_file(Path(where)) if _is_file(where) else _import(where)
     if name is not None:
