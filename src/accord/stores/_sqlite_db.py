@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "apply_migrations",
     "connect",
-    "create_private",
+    "create_database_file",
     "migrate",
     "migrations",
     "transaction",
@@ -59,19 +59,31 @@ _SCHEMA_VERSION_DDL = (
 )
 
 
-def create_private(path: str) -> None:
+def create_database_file(path: str | os.PathLike[str]) -> None:
     """Create the database file ``path`` readable by its owner only, if it is missing.
 
-    The file holds every partner's tasks, so it is created mode 0600 (not the umask's
-    usual 0644); SQLite gives its ``-wal`` and ``-shm`` files the same mode. An empty
-    file is a valid empty database. ``:memory:`` and ``file:`` URIs are left alone.
+    The file holds every partner's tasks, so it is created mode 0600 from the first
+    byte (``sqlite3.connect`` would use the umask, usually 0644: readable by every
+    local user); SQLite gives its ``-wal`` and ``-shm`` files the same mode. An empty
+    file is a valid empty database. An existing file keeps its mode (its owner may have
+    chosen it); ``:memory:`` and ``file:`` URIs are left alone. Call it before opening
+    the file yourself when you keep your own tables in the store's file.
+
+    Raises:
+        StoreError: the file cannot be created (no such folder, no permission).
     """
-    if path == ":memory:" or path.startswith("file:"):
+    name = os.fspath(path)
+    if name == ":memory:" or name.startswith("file:"):
         return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database file {name}: {exc.strerror} (check that its "
+            "folder exists and is writable, or choose another path)"
+        ) from None
     os.close(fd)
 
 
@@ -79,12 +91,9 @@ def connect(path: str) -> sqlite3.Connection:
     """Open and configure a connection usable from any one thread at a time.
 
     A database file that does not exist yet is created owner-only
-    (:func:`create_private`).
+    (:func:`create_database_file`).
     """
-    try:
-        create_private(path)
-    except OSError as exc:
-        raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
+    create_database_file(path)
     conn = sqlite3.connect(
         path,
         timeout=BUSY_TIMEOUT_MS / 1000,

@@ -8,7 +8,6 @@ it owner-only (0600) from the first byte, never looser and then tightened.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from contextlib import closing, contextmanager
@@ -17,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from accord.errors import StoreError
+from accord.stores import create_database_file
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -24,26 +26,18 @@ __all__ = ["CALLS", "SCHEMA", "Database", "create_private"]
 
 
 def create_private(path: str) -> None:
-    """Create the file ``path`` empty with mode 0600 unless it exists.
+    """Create the file ``path`` owner-only (0600) unless it exists.
 
-    ``sqlite3.connect`` would create a missing file with the process umask (usually
-    0644: readable by every local user); bookings, call records and key hashes are
-    not for them. SQLite gives the ``-wal`` and ``-shm`` files the database's mode.
-    An existing file keeps its mode: the owner may have chosen it.
+    Bookings, call records and key hashes are not for other local users
+    (:func:`accord.stores.create_database_file`).
 
     Raises:
         ValueError: the file cannot be created (no such folder, no permission).
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise ValueError(
-            f"cannot create the database file {path}: {exc.strerror} "
-            "(check that its folder exists and is writable, or choose another --db)"
-        ) from None
-    os.close(fd)
+        create_database_file(path)
+    except StoreError as exc:
+        raise ValueError(str(exc)) from None
 
 
 SCHEMA = """
