@@ -23,6 +23,7 @@ need no credentials mode: they are ordinary request headers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,7 +217,8 @@ class EndpointCors:
             if self.policy.any_origin and not self.policy.allow_credentials
             else origin
         )
-        return (b"access-control-allow-origin", value.encode("latin-1"))
+        # An allowed origin equals a configured one (browsers send it lower case).
+        return (b"access-control-allow-origin", value.lower().encode("latin-1"))
 
     def response_headers(self, origin: str | None) -> Headers:
         """CORS headers of an endpoint response to a request from ``origin``."""
@@ -235,7 +237,7 @@ class EndpointCors:
             ),
         )
         if not self.policy.allows(origin):
-            return 403, vary, _refusal(f"origin {origin} is not allowed")
+            return 403, vary, _refusal("the origin is not allowed")
         if method.upper() not in self._methods:
             return 403, vary, _refusal(f"method {method} is not allowed")
         requested = [h.strip().lower() for h in (headers or "").split(",") if h.strip()]
@@ -254,8 +256,6 @@ class EndpointCors:
 
 
 def _refusal(reason: str) -> bytes:
-    import json
-
     return json.dumps({"error": f"CORS preflight refused: {reason}"}).encode()
 
 
