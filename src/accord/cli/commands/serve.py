@@ -362,6 +362,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Serving {app.agent.name} from {label}", flush=True)
         url = card_url(args.host, port, tls=bool(ssl_options))
         print(f"Agent card: {url}", flush=True)
+        if app.public_url is not None:
+            print(f"Advertised as: {app.public_url}", flush=True)
 
     from accord.server.tuning import tune_gc
 
