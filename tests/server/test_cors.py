@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from accord.security import JWK
-from accord.server import A2AApp
+from accord.server import A2AApp, CorsPolicy
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
-from accord.server.cors import CorsPolicy
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 from .auth.helpers import api_key_scheme, extended_card_for, guarded_agent, requirement
