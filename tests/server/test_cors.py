@@ -116,9 +116,17 @@ async def test_endpoint_answers_are_never_stored_by_shared_caches() -> None:
             json={"jsonrpc": "2.0", "id": 1, "method": "GetExtendedAgentCard"},
             headers={KEY_HEADER: KEY, "A2A-Version": "1.0"},
         )
+        missing = await http.get(
+            "/tasks/nope", headers={KEY_HEADER: KEY, "A2A-Version": "1.0"}
+        )
     assert extended.status_code == 200, extended.text
     assert extended.json()["name"] == "Guarded for partner"
-    for answer in (extended, refused, rpc):
+    # spec §8.6: the extended card is cached per authenticated session: the caller's
+    # own cache only, per credential.
+    assert extended.headers["cache-control"] == "private, max-age=300"
+    assert KEY_HEADER in extended.headers["vary"]
+    assert "Authorization" in extended.headers["vary"]
+    for answer in (refused, rpc, missing):
         assert answer.headers["cache-control"] == "no-store"
     assert rpc.json()["result"]["name"] == "Guarded for partner"
 

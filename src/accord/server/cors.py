@@ -24,10 +24,12 @@ need no credentials mode: they are ordinary request headers.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "A2A_EXPOSE_HEADERS",
@@ -36,11 +38,8 @@ __all__ = [
     "CorsPolicy",
     "EndpointCors",
     "public_preflight_headers",
-    "with_headers",
 ]
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 Headers = tuple[tuple[bytes, bytes], ...]
 
 #: Request headers an A2A client sends (spec §3.6.2 version, §3.7 extensions, §9.2
@@ -257,21 +256,3 @@ class EndpointCors:
 
 def _refusal(reason: str) -> bytes:
     return json.dumps({"error": f"CORS preflight refused: {reason}"}).encode()
-
-
-def with_headers(send: Send, headers: Headers) -> Send:
-    """``send`` adding ``headers`` to the response start (``cache-control`` only if absent)."""
-    if not headers:
-        return send
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            present = list(message.get("headers", ()))
-            has_cache = any(bytes(k).lower() == b"cache-control" for k, _ in present)
-            present.extend(
-                h for h in headers if not (has_cache and h[0] == b"cache-control")
-            )
-            message = {**message, "headers": present}
-        await send(message)
-
-    return wrapped

@@ -5,9 +5,12 @@ routed: ``GET``/``HEAD`` of the card (:mod:`.card`) at every path in
 :data:`CARD_PATHS`, ``GET`` of the signing key's JWK Set, their ``OPTIONS`` (permissive
 CORS, :mod:`.cors`), and the CORS preflights of the endpoints when a policy is set.
 For every other request it returns the ``send`` the endpoint answer goes through,
-which adds ``Cache-Control: no-store`` (answers are per caller, so a shared cache must
-not keep them, e.g. the extended card behind an ``X-API-Key``) and the policy's CORS
-headers. The base URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
+which adds the policy's CORS headers and ``Cache-Control: no-store``: answers are per
+caller, so a shared cache must never keep them. The one exception is a successful
+``GET .../extendedAgentCard``, which spec §8.6 wants cached per authenticated session:
+``Cache-Control: private, max-age`` (the card's max-age) with ``Vary`` naming the
+credential headers, so only the caller's own cache keeps it, per credential. The base
+URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
 """
 
 from __future__ import annotations
@@ -17,13 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .card import CardCache
-from .cors import (
-    PUBLIC_HEADERS,
-    CorsPolicy,
-    EndpointCors,
-    public_preflight_headers,
-    with_headers,
-)
+from .cors import PUBLIC_HEADERS, CorsPolicy, EndpointCors, public_preflight_headers
 from .proxy import (
     DEFAULT_FORWARDED_ALLOW_IPS,
     BaseUrl,
@@ -56,7 +53,9 @@ CARD_PATHS = (
 )
 #: The public JWK Set of the card signing key, when the app signs its card.
 JWKS_PATH = "/.well-known/jwks.json"
-_NO_STORE = ((b"cache-control", b"no-store"),)
+_NO_STORE = b"no-store"
+#: The HTTP+JSON route of GetExtendedAgentCard (spec §11.3), with or without a tenant.
+_EXTENDED_CARD_ROUTE = "/extendedAgentCard"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -64,6 +63,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _endpoint_send(send: Send, extra: Headers, success_cache: bytes) -> Send:
+    """``send`` adding ``extra`` and ``Cache-Control`` (``success_cache`` on a 2xx)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(bytes(k).lower() == b"cache-control" for k, _ in headers):
+                ok = 200 <= int(message["status"]) < 300
+                headers.append((b"cache-control", success_cache if ok else _NO_STORE))
+            headers.extend(extra)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 async def _answer(send: Send, status: int, headers: Headers, body: bytes) -> None:
@@ -161,14 +176,26 @@ class PublicFront:
         if policy is not None:
             from accord.protocol import OPERATIONS
 
-            api_key_headers = [
-                s.api_key_security_scheme.name
-                for s in self._agent.security_schemes.values()
-                if s.api_key_security_scheme is not None
-                and s.api_key_security_scheme.location == "header"
-            ]
             methods = {route.verb for o in OPERATIONS for route in o.rest}
-            self._cors = EndpointCors(policy, methods, api_key_headers)
+            self._cors = EndpointCors(policy, methods, self._api_key_headers())
+
+    def _api_key_headers(self) -> list[str]:
+        """The headers the card's API-key schemes are sent in."""
+        return [
+            s.api_key_security_scheme.name
+            for s in self._agent.security_schemes.values()
+            if s.api_key_security_scheme is not None
+            and s.api_key_security_scheme.location == "header"
+        ]
+
+    def _endpoint_headers(self, path: str, method: str) -> tuple[Headers, bytes]:
+        """Extra headers and the success ``Cache-Control`` of an endpoint answer."""
+        if method == "GET" and path.endswith(_EXTENDED_CARD_ROUTE):
+            # spec §8.6: cached per authenticated session, never by a shared cache.
+            vary = ", ".join(["Authorization", "Cookie", *self._api_key_headers()])
+            cache = f"private, max-age={self._max_age}".encode()
+            return ((b"vary", vary.encode()),), cache
+        return (), _NO_STORE
 
     def base_url(self, scope: Scope) -> str:
         """Absolute URL of the app for this request (rules: :mod:`.proxy`)."""
@@ -205,8 +232,9 @@ class PublicFront:
                 headers = ((b"cache-control", cache), *PUBLIC_HEADERS)
                 await _answer(send, 200, headers, self._jwks)
                 return None
+        extra, success_cache = self._endpoint_headers(path, method)
         if self._cors is None:
-            return with_headers(send, _NO_STORE)
+            return _endpoint_send(send, extra, success_cache)
         origin = _header(scope, b"origin")
         request_method = _header(scope, b"access-control-request-method")
         if method == "OPTIONS" and origin is not None and request_method:
@@ -218,7 +246,8 @@ class PublicFront:
             )
             await _answer(send, status, headers, body)
             return None
-        return with_headers(send, (*_NO_STORE, *self._cors.response_headers(origin)))
+        cors = self._cors.response_headers(origin)
+        return _endpoint_send(send, (*extra, *cors), success_cache)
 
     async def _card(self, scope: Scope, send: Send, *, head: bool) -> None:
         base = self.card_base(scope)
