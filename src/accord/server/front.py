@@ -190,7 +190,12 @@ class PublicFront:
 
     def _endpoint_headers(self, path: str, method: str) -> tuple[Headers, bytes]:
         """Extra headers and the success ``Cache-Control`` of an endpoint answer."""
-        if method == "GET" and path.endswith(_EXTENDED_CARD_ROUTE):
+        # "/extendedAgentCard" or "/{tenant}/extendedAgentCard" (spec §11.3).
+        if (
+            method == "GET"
+            and path.endswith(_EXTENDED_CARD_ROUTE)
+            and path.count("/") <= 2
+        ):
             # spec §8.6: cached per authenticated session, never by a shared cache.
             vary = ", ".join(["Authorization", "Cookie", *self._api_key_headers()])
             cache = f"private, max-age={self._max_age}".encode()
@@ -238,7 +243,7 @@ class PublicFront:
         origin = _header(scope, b"origin")
         request_method = _header(scope, b"access-control-request-method")
         if method == "OPTIONS" and origin is not None and request_method:
-            # A preflight carries no credentials (Fetch §3.2.2): never authenticated.
+            # A preflight never carries credentials (Fetch standard, CORS protocol).
             status, headers, body = self._cors.preflight(
                 origin,
                 request_method,
