@@ -303,6 +303,36 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
     verify.set_defaults(module="card", action="verify")
 
 
+def _public_options(serve: argparse.ArgumentParser) -> None:
+    """``serve``: the advertised URL, trusted proxies and CORS."""
+    public = serve.add_argument_group("public URL, proxies and CORS")
+    public.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the base URL the agent card advertises (e.g. "
+        "https://agents.example.com/echo); request headers then play no part",
+    )
+    public.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="proxies (comma-separated IPs / CIDRs, or *) whose X-Forwarded-Host / "
+        "X-Forwarded-Proto are believed (default: $FORWARDED_ALLOW_IPS, else "
+        "127.0.0.1,::1)",
+    )
+    public.add_argument(
+        "--cors-allow-origins",
+        metavar="ORIGINS",
+        help="origins (comma-separated, or *) whose pages may call the endpoints "
+        "(default: none; the agent card is always readable from any origin)",
+    )
+    public.add_argument(
+        "--cors-allow-credentials",
+        action="store_true",
+        help="let those pages send browser credentials (cookies, client "
+        "certificates); needs explicit --cors-allow-origins",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``accord``."""
     from accord import __version__
@@ -371,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("required", "optional", "none"),
         help="client certificates (default: required with --ssl-ca-certs)",
     )
+    _public_options(serve)
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(

@@ -7,6 +7,7 @@ from .asgi import A2AApp, ServerLimits
 from .broker import Broker
 from .card import build_card
 from .context import CallContext
+from .cors import CorsPolicy
 from .handler import RequestHandler
 from .runtime import Runtime
 from .streams import EventStream
@@ -18,6 +19,7 @@ __all__ = [
     "Broker",
     "CallContext",
     "Content",
+    "CorsPolicy",
     "EventStream",
     "RequestHandler",
     "Runtime",

@@ -2,10 +2,15 @@
 
 Routes (relative to where the app is mounted):
 
-* ``GET /.well-known/agent-card.json`` (and ``/.well-known/agent.json``): the card;
+* ``GET /.well-known/agent-card.json`` (and ``/.well-known/agent-card``,
+  ``/.well-known/agent.json``): the card, public, with permissive CORS;
 * ``GET /.well-known/jwks.json``: the public key of ``card_signer``, when given;
 * ``POST /``: JSON-RPC 2.0 (spec §9);
 * everything else: HTTP+JSON, routed from the operations table (spec §11).
+
+The public routes, the card's base URL (``public_url``, trusted proxies) and CORS are
+:class:`~accord.server.front.PublicFront`'s; endpoint answers carry ``Cache-Control:
+no-store`` and CORS headers only under a configured :class:`~accord.server.cors.CorsPolicy`.
 
 Each request: read the body up to :attr:`ServerLimits.max_body_bytes` (else 413),
 authenticate it against the card's security requirements (401 with
@@ -25,7 +30,6 @@ when the app is mounted inside a framework whose lifespan you control.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -48,19 +52,23 @@ from accord.stores import MemoryTaskStore, TaskStore
 
 from .auth.config import AuthConfig, Authenticator
 from .auth.verifier import RequestInfo
-from .card import CardCache
 from .context import CallContext
+from .front import PublicFront
 from .handler import ExtendedCardSource, RequestHandler
+from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
 from .runtime import Runtime
 from .sse_response import send_event_stream
 from .streams import EventStream
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from accord.security import JWK
 
     from .agent import Agent
     from .auth.principal import Principal
     from .auth.verifier import Verifier
+    from .cors import CorsPolicy
 
 __all__ = ["A2AApp", "ServerLimits"]
 
@@ -76,9 +84,6 @@ _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
 
-CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
-#: The public JWK Set of the card signing key, when the app signs its card.
-JWKS_PATH = "/.well-known/jwks.json"
 _JSON_TYPES = ("application/json", "application/a2a+json")
 
 
@@ -127,8 +132,17 @@ class A2AApp:
     operation; the app refuses to be built when a required scheme has no verifier.
 
     ``card_signer`` (a private :class:`~accord.security.JWK`, ``security`` extra)
-    signs the served card (spec §8.4; once per base URL) and publishes its public
-    key at ``/.well-known/jwks.json``.
+    signs the served card (spec §8.4) and publishes its public key at
+    ``/.well-known/jwks.json``. A signed card is made only for ``public_url`` or, when
+    none is set, the address the server is bound to, never for a host a caller names.
+
+    ``public_url`` (``https://agents.example.com/echo``) fixes the base URL the card
+    advertises; without it the URL follows the request's ``Host`` and, from a peer in
+    ``forwarded_allow_ips`` (IPs / CIDRs, a comma list, or ``*``; loopback by
+    default), ``X-Forwarded-Host`` / ``X-Forwarded-Proto``, each only when valid
+    (:mod:`accord.server.proxy`). ``cors`` (a :class:`~accord.server.cors.CorsPolicy`)
+    lets pages of other origins call the endpoints; without it only the card and JWK
+    Set carry CORS headers.
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
@@ -140,14 +154,23 @@ class A2AApp:
         *,
         store: TaskStore | None = None,
         limits: ServerLimits = ServerLimits(),
-        trust_forwarded_headers: bool = True,
         auth: AuthConfig | Mapping[str, Verifier] | None = None,
         card_signer: JWK | None = None,
+        public_url: str | None = None,
+        forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.agent = agent
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
-        self.trust_forwarded_headers = trust_forwarded_headers
+        self._front = PublicFront(
+            agent,
+            card_max_age=limits.card_max_age,
+            signer=card_signer,
+            public_url=public_url,
+            forwarded_allow_ips=forwarded_allow_ips,
+            cors=cors,
+        )
         config = (
             auth
             if isinstance(auth, AuthConfig)
@@ -171,8 +194,6 @@ class A2AApp:
                 "requires authentication)",
                 agent.name,
             )
-        self._jwks: bytes | None = None
-        self.card_signer = card_signer  # builds the card cache
         self._handler: RequestHandler | None = None
 
     @property
@@ -185,25 +206,46 @@ class A2AApp:
         Raises:
             ValueError: (on setting) the key is not a private key.
         """
-        return self._cards.signer
+        return self._front.signer
 
     @card_signer.setter
     def card_signer(self, signer: JWK | None) -> None:
-        if signer is not None and not signer.is_private:
-            raise ValueError("card_signer must be a private key")
-        self._cards = CardCache(
-            self.agent,
-            max_age=self.limits.card_max_age,
-            last_modified=time.time(),
-            signer=signer,
-        )
-        # The public half of the signing key, for verifiers (spec §8.4.3).
-        self._jwks = None
-        if signer is not None:
-            from accord.security import JWKSet
-            from accord.types import encode
+        self._front.signer = signer
 
-            self._jwks = encode(JWKSet((signer.public(),)).to_dict())
+    @property
+    def public_url(self) -> str | None:
+        """The base URL the card advertises (None: derived from requests).
+
+        Raises:
+            ValueError: (on setting) not an ``http(s)://host[:port][/path]`` URL.
+        """
+        return self._front.public_url
+
+    @public_url.setter
+    def public_url(self, url: str | None) -> None:
+        self._front.public_url = url
+
+    @property
+    def forwarded_allow_ips(self) -> tuple[str, ...]:
+        """Peers whose ``X-Forwarded-*`` headers are believed (set: str or iterable).
+
+        Raises:
+            ValueError: (on setting) an entry is not an address, a network or ``*``.
+        """
+        return self._front.forwarded_allow_ips
+
+    @forwarded_allow_ips.setter
+    def forwarded_allow_ips(self, entries: str | Iterable[str]) -> None:
+        self._front.forwarded_allow_ips = entries
+
+    @property
+    def cors(self) -> CorsPolicy | None:
+        """Which other origins may call the endpoints from a browser (None: none)."""
+        return self._front.cors
+
+    @cors.setter
+    def cors(self, policy: CorsPolicy | None) -> None:
+        self._front.cors = policy
 
     @property
     def handler(self) -> RequestHandler:
@@ -288,13 +330,10 @@ class A2AApp:
             path = path[len(root) :]
         path = path.split("?", 1)[0]
         method = scope["method"]
-        if path in CARD_PATHS and method in ("GET", "HEAD"):
-            await self._card(scope, send, head=method == "HEAD")
+        endpoint_send = await self._front.serve(scope, path, method, send)
+        if endpoint_send is None:  # the card, the JWK Set or a CORS preflight
             return
-        if path == JWKS_PATH and method == "GET" and self._jwks is not None:
-            cache = f"public, max-age={self.limits.card_max_age}".encode()
-            await _respond(send, 200, self._jwks, extra=[(b"cache-control", cache)])
-            return
+        send = endpoint_send
         if self._handler is None:
             await _respond(
                 send,
@@ -307,37 +346,9 @@ class A2AApp:
         else:
             await self._rest(scope, receive, send, method, path or "/")
 
-    # --- card -----------------------------------------------------------------------
-
     def base_url(self, scope: Scope) -> str:
-        """Absolute URL of this app, as the client sees it."""
-        scheme = scope.get("scheme", "http")
-        host = _header(scope, b"host")
-        if self.trust_forwarded_headers:
-            scheme = (
-                (_header(scope, b"x-forwarded-proto") or scheme).split(",")[0].strip()
-            )
-            host = (_header(scope, b"x-forwarded-host") or host or "").split(",")[
-                0
-            ].strip() or None
-        if not host:
-            server = scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
-        return f"{scheme}://{host}{scope.get('root_path', '')}".rstrip("/")
-
-    async def _card(self, scope: Scope, send: Send, *, head: bool) -> None:
-        answer = self._cards.respond(
-            self.base_url(scope),
-            if_none_match=_header(scope, b"if-none-match"),
-            if_modified_since=_header(scope, b"if-modified-since"),
-        )
-        headers = list(answer.headers)
-        if answer.body:
-            headers.append((b"content-length", str(len(answer.body)).encode()))
-        await send(
-            {"type": "http.response.start", "status": answer.status, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": b"" if head else answer.body})
+        """Absolute URL of this app for this request (see :mod:`.proxy`)."""
+        return self._front.base_url(scope)
 
     # --- bindings -------------------------------------------------------------------
 

@@ -2,12 +2,19 @@
 
 The card lists one interface per binding this server speaks (spec §8.3.1: every
 supported binding declared, first = preferred), each with protocol version ``1.0`` and
-an absolute URL derived from the request (``X-Forwarded-Proto`` / ``X-Forwarded-Host``
-are honoured behind a proxy). It is served at ``/.well-known/agent-card.json`` (and at
-the pre-0.3 ``/.well-known/agent.json``) with ``ETag`` (a content hash),
-``Last-Modified`` and ``Cache-Control: max-age``; conditional requests get ``304``
-(spec §8.6). With a signing key the card carries a JWS signature (spec §8.4), made
-once per base URL.
+an absolute URL. That URL is the configured public URL when there is one; otherwise it
+is derived from the request by the rules of :mod:`accord.server.proxy` (``Host``, and
+``X-Forwarded-Host`` / ``X-Forwarded-Proto`` from trusted proxies only, each validated),
+and the response then says so with ``Vary``. A signed card (spec §8.4) is never built
+from request headers: it is made for the public URL, or for the address the server is
+bound to, so a caller cannot obtain the publisher's signature over a host it chose.
+
+The card is served at ``/.well-known/agent-card.json`` (spec §8.2), at
+``/.well-known/agent-card`` and at the pre-0.3 ``/.well-known/agent.json``, with
+``ETag`` (a content hash), ``Last-Modified``, ``Cache-Control: public, max-age`` and
+``Access-Control-Allow-Origin: *`` (it is public; see :mod:`accord.server.cors`);
+conditional requests get ``304`` (spec §8.6) carrying the same ``Vary`` and CORS
+headers. Each distinct base URL's card is encoded (and signed) once.
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ __all__ = [
 BINDING_JSONRPC = "JSONRPC"
 BINDING_HTTP_JSON = "HTTP+JSON"
 
-#: Distinct base URLs whose encoded card is kept. Host headers come from clients, so the
-#: cache is bounded rather than keyed without limit.
+#: Distinct base URLs whose encoded card is kept. Unsigned cards may follow the Host
+#: header, which clients choose, so the cache is bounded rather than keyed without limit.
 MAX_CACHED_CARDS = 64
 
 
@@ -137,15 +144,27 @@ class CardCache:
         return body, etag
 
     def respond(
-        self, base_url: str, *, if_none_match: str | None, if_modified_since: str | None
+        self,
+        base_url: str,
+        *,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+        vary: tuple[str, ...] = (),
+        extra: tuple[tuple[bytes, bytes], ...] = (),
     ) -> CardResponse:
-        """Answer a GET of the card, honouring ``If-None-Match`` / ``If-Modified-Since``."""
+        """Answer a GET of the card, honouring ``If-None-Match`` / ``If-Modified-Since``.
+
+        ``vary`` names the request headers ``base_url`` was derived from (RFC 9110
+        §12.5.5); it and ``extra`` (e.g. CORS headers) go on ``200`` and ``304`` alike.
+        """
         body, etag = self._encoded(base_url)
         headers = (
             (b"content-type", b"application/json"),
             (b"cache-control", f"public, max-age={self._max_age}".encode()),
             (b"etag", etag.encode()),
             (b"last-modified", self._last_modified_text.encode()),
+            *(((b"vary", ", ".join(vary).encode()),) if vary else ()),
+            *extra,
         )
         if if_none_match is not None:
             tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}

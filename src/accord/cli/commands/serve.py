@@ -18,6 +18,15 @@ without one), verified against that CA bundle during the handshake and handed to
 app as the ASGI TLS extension (:mod:`accord.server.auth.tls`), where a
 ``MutualTLSVerifier`` reads them.
 
+Public URL, proxies, CORS (:mod:`accord.server.proxy`, :mod:`accord.server.cors`):
+``--public-url`` fixes the base URL the card advertises; ``--forwarded-allow-ips``
+names the proxies whose ``X-Forwarded-Host`` / ``X-Forwarded-Proto`` the app believes
+(default ``$FORWARDED_ALLOW_IPS``, else loopback, as uvicorn); ``--cors-allow-origins``
+(and ``--cors-allow-credentials``) let pages of other origins call the endpoints. The
+app alone decides about forwarded headers: uvicorn's own proxy-header rewriting is
+turned off, since it would replace the peer address the app checks (so uvicorn's
+access log shows the proxy's address).
+
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
 card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
 uvicorn shut down gracefully (the A2A app's lifespan stops the runtime, which records
@@ -30,11 +39,13 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import re
 import signal
 import sys
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +57,18 @@ if TYPE_CHECKING:
     from types import FrameType, ModuleType
 
     from accord.server import A2AApp
+    from accord.server.cors import CorsPolicy
 
-__all__ = ["DEFAULT_NAMES", "DEFAULT_TARGET", "default_target", "load_app", "run"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "DEFAULT_TARGET",
+    "PublicOptions",
+    "configure_app",
+    "default_target",
+    "load_app",
+    "public_options",
+    "run",
+]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
 DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
@@ -248,6 +269,57 @@ def tls_options(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(str(exc)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class PublicOptions:
+    """The validated ``--public-url`` / ``--forwarded-allow-ips`` / ``--cors-*`` flags."""
+
+    public_url: str | None
+    forwarded_allow_ips: str | None
+    cors: CorsPolicy | None
+
+
+def public_options(args: argparse.Namespace) -> PublicOptions:
+    """Check the public-URL, proxy and CORS flags before anything is loaded.
+
+    Raises:
+        UsageError: a flag's value is invalid (the message says which and why).
+    """
+    from accord.server.cors import CorsPolicy
+    from accord.server.proxy import ForwardedAllowList, check_public_url
+
+    url = getattr(args, "public_url", None)
+    ips = getattr(args, "forwarded_allow_ips", None)
+    if ips is None:
+        ips = os.environ.get("FORWARDED_ALLOW_IPS")
+    origins = getattr(args, "cors_allow_origins", None)
+    credentials = bool(getattr(args, "cors_allow_credentials", False))
+    try:
+        if url is not None:
+            url = check_public_url(url)
+        if ips is not None:
+            ForwardedAllowList(ips)
+        if credentials and not origins:
+            raise ValueError("--cors-allow-credentials needs --cors-allow-origins")
+        cors = (
+            CorsPolicy.from_list(origins, allow_credentials=credentials)
+            if origins
+            else None
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return PublicOptions(url, ips, cors)
+
+
+def configure_app(app: A2AApp, options: PublicOptions) -> None:
+    """Apply the flags given to ``app`` (an A2AApp keeps its own settings otherwise)."""
+    if options.public_url is not None:
+        app.public_url = options.public_url
+    if options.forwarded_allow_ips is not None:
+        app.forwarded_allow_ips = options.forwarded_allow_ips
+    if options.cors is not None:
+        app.cors = options.cors
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT / SIGTERM; return 0 after a graceful shutdown."""
     try:
@@ -259,7 +331,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     ssl_options = tls_options(args)
+    options = public_options(args)
     app, label = load_app(args.target, args.db)
+    configure_app(app, options)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
@@ -270,11 +344,19 @@ def run(args: argparse.Namespace) -> int:
             "/.well-known/jwks.json",
             flush=True,
         )
+        if app.public_url is None:
+            print(
+                "Note: the signed card names the address the server is bound to; "
+                "give --public-url to sign it for the URL partners use",
+                flush=True,
+            )
 
     def announce(port: int) -> None:
         print(f"Serving {app.agent.name} from {label}", flush=True)
         url = card_url(args.host, port, tls=bool(ssl_options))
         print(f"Agent card: {url}", flush=True)
+        if app.public_url is not None:
+            print(f"Advertised as: {app.public_url}", flush=True)
 
     from accord.server.tuning import tune_gc
 
@@ -299,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+        proxy_headers=False,  # the app checks forwarded headers (--forwarded-allow-ips)
         **ssl_options,
     )
     server = Server(config)

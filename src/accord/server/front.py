@@ -1,0 +1,272 @@
+"""The app's public face: the card, the JWK Set, the base URL and CORS.
+
+:class:`PublicFront` answers what needs no authentication, before any operation is
+routed: ``GET``/``HEAD`` of the card (:mod:`.card`) at every path in
+:data:`CARD_PATHS`, ``GET`` of the signing key's JWK Set, their ``OPTIONS`` (permissive
+CORS, :mod:`.cors`), and the CORS preflights of the endpoints when a policy is set.
+For every other request it returns the ``send`` the endpoint answer goes through,
+which adds the policy's CORS headers and ``Cache-Control: no-store``: answers are per
+caller, so a shared cache must never keep them. The one exception is a successful
+``GET .../extendedAgentCard``, which spec §8.6 wants cached per authenticated session:
+``Cache-Control: private, max-age`` (the card's max-age) with ``Vary`` naming the
+credential headers, so only the caller's own cache keeps it, per credential. The base
+URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .card import CardCache
+from .cors import PUBLIC_HEADERS, CorsPolicy, EndpointCors, public_preflight_headers
+from .proxy import (
+    DEFAULT_FORWARDED_ALLOW_IPS,
+    BaseUrl,
+    ForwardedAllowList,
+    bound_base_url,
+    check_public_url,
+    request_base_url,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from accord.security import JWK
+
+    from .agent import Agent
+
+__all__ = ["CARD_PATHS", "JWKS_PATH", "PublicFront"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Headers = tuple[tuple[bytes, bytes], ...]
+
+#: Where the card is served: the spec's path (§8.2), the extension-less form publishers
+#: are also told to serve, and the pre-0.3 name.
+CARD_PATHS = (
+    "/.well-known/agent-card.json",
+    "/.well-known/agent-card",
+    "/.well-known/agent.json",
+)
+#: The public JWK Set of the card signing key, when the app signs its card.
+JWKS_PATH = "/.well-known/jwks.json"
+_NO_STORE = b"no-store"
+#: The HTTP+JSON route of GetExtendedAgentCard (spec §11.3), with or without a tenant.
+_EXTENDED_CARD_ROUTE = "/extendedAgentCard"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _endpoint_send(send: Send, extra: Headers, success_cache: bytes) -> Send:
+    """``send`` adding ``extra`` and ``Cache-Control`` (``success_cache`` on a 2xx)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(bytes(k).lower() == b"cache-control" for k, _ in headers):
+                ok = 200 <= int(message["status"]) < 300
+                headers.append((b"cache-control", success_cache if ok else _NO_STORE))
+            headers.extend(extra)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+async def _answer(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    if status != 204:  # a 204 has no content headers (RFC 9110 §8.6)
+        headers = (
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        )
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class PublicFront:
+    """Card, JWK Set, base URL and CORS of one agent (the A2AApp's settings)."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        card_max_age: int,
+        signer: JWK | None = None,
+        public_url: str | None = None,
+        forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
+        cors: CorsPolicy | None = None,
+    ) -> None:
+        self._agent = agent
+        self._max_age = card_max_age
+        self.signer = signer
+        self.public_url = public_url
+        self.forwarded_allow_ips = forwarded_allow_ips
+        self.cors = cors
+
+    @property
+    def signer(self) -> JWK | None:
+        """The private key the card is signed with; setting it drops encoded cards.
+
+        Raises:
+            ValueError: (on setting) the key is not a private key.
+        """
+        return self._cards.signer
+
+    @signer.setter
+    def signer(self, signer: JWK | None) -> None:
+        if signer is not None and not signer.is_private:
+            raise ValueError("card_signer must be a private key")
+        self._cards = CardCache(
+            self._agent,
+            max_age=self._max_age,
+            last_modified=time.time(),
+            signer=signer,
+        )
+        # The public half of the signing key, for verifiers (spec §8.4.3).
+        self._jwks: bytes | None = None
+        if signer is not None:
+            from accord.security import JWKSet
+            from accord.types import encode
+
+            self._jwks = encode(JWKSet((signer.public(),)).to_dict())
+
+    @property
+    def public_url(self) -> str | None:
+        """The base URL the card advertises, or None to derive it from requests.
+
+        Raises:
+            ValueError: (on setting) not an ``http(s)://host[:port][/path]`` URL.
+        """
+        return self._public_url
+
+    @public_url.setter
+    def public_url(self, url: str | None) -> None:
+        self._public_url = None if url is None else check_public_url(url)
+
+    @property
+    def forwarded_allow_ips(self) -> tuple[str, ...]:
+        """Peers whose ``X-Forwarded-*`` headers are believed (set: str or iterable).
+
+        Raises:
+            ValueError: (on setting) an entry is not an address, a network or ``*``.
+        """
+        return self._forwarded.entries
+
+    @forwarded_allow_ips.setter
+    def forwarded_allow_ips(self, entries: str | Iterable[str]) -> None:
+        self._forwarded = ForwardedAllowList(entries)
+
+    @property
+    def cors(self) -> CorsPolicy | None:
+        """Which other origins may call the endpoints from a browser (None: none)."""
+        return None if self._cors is None else self._cors.policy
+
+    @cors.setter
+    def cors(self, policy: CorsPolicy | None) -> None:
+        self._cors: EndpointCors | None = None
+        if policy is not None:
+            from accord.protocol import OPERATIONS
+
+            methods = {route.verb for o in OPERATIONS for route in o.rest}
+            self._cors = EndpointCors(policy, methods, self._api_key_headers())
+
+    def _api_key_headers(self) -> list[str]:
+        """The headers the card's API-key schemes are sent in."""
+        return [
+            s.api_key_security_scheme.name
+            for s in self._agent.security_schemes.values()
+            if s.api_key_security_scheme is not None
+            and s.api_key_security_scheme.location == "header"
+        ]
+
+    def _endpoint_headers(self, path: str, method: str) -> tuple[Headers, bytes]:
+        """Extra headers and the success ``Cache-Control`` of an endpoint answer."""
+        # "/extendedAgentCard" or "/{tenant}/extendedAgentCard" (spec §11.3).
+        if (
+            method == "GET"
+            and path.endswith(_EXTENDED_CARD_ROUTE)
+            and path.count("/") <= 2
+        ):
+            # spec §8.6: cached per authenticated session, never by a shared cache.
+            vary = ", ".join(["Authorization", "Cookie", *self._api_key_headers()])
+            cache = f"private, max-age={self._max_age}".encode()
+            return ((b"vary", vary.encode()),), cache
+        return (), _NO_STORE
+
+    def base_url(self, scope: Scope) -> str:
+        """Absolute URL of the app for this request (rules: :mod:`.proxy`)."""
+        if self._public_url is not None:
+            return self._public_url
+        return request_base_url(scope, self._forwarded).url
+
+    def card_base(self, scope: Scope) -> BaseUrl:
+        """The base URL of the card served for ``scope``, and what it varies with."""
+        if self._public_url is not None:
+            return BaseUrl(self._public_url)
+        if self._cards.signer is not None:
+            # Signed only for the server's own address, never a caller-chosen host.
+            return BaseUrl(bound_base_url(scope))
+        return request_base_url(scope, self._forwarded)
+
+    async def serve(
+        self, scope: Scope, path: str, method: str, send: Send
+    ) -> Send | None:
+        """Answer the public routes and CORS preflights (then None).
+
+        Otherwise return the ``send`` an endpoint answers through (``no-store`` and
+        the CORS policy's headers added).
+        """
+        if path in CARD_PATHS or (path == JWKS_PATH and self._jwks is not None):
+            if method == "OPTIONS":  # public: the preflight is answered for everyone
+                await _answer(send, 204, public_preflight_headers(), b"")
+                return None
+            if path in CARD_PATHS and method in ("GET", "HEAD"):
+                await self._card(scope, send, head=method == "HEAD")
+                return None
+            if self._jwks is not None and method == "GET":
+                cache = f"public, max-age={self._max_age}".encode()
+                headers = ((b"cache-control", cache), *PUBLIC_HEADERS)
+                await _answer(send, 200, headers, self._jwks)
+                return None
+        extra, success_cache = self._endpoint_headers(path, method)
+        if self._cors is None:
+            return _endpoint_send(send, extra, success_cache)
+        origin = _header(scope, b"origin")
+        request_method = _header(scope, b"access-control-request-method")
+        if method == "OPTIONS" and origin is not None and request_method:
+            # A preflight never carries credentials (Fetch standard, CORS protocol).
+            status, headers, body = self._cors.preflight(
+                origin,
+                request_method,
+                _header(scope, b"access-control-request-headers"),
+            )
+            await _answer(send, status, headers, body)
+            return None
+        cors = self._cors.response_headers(origin)
+        return _endpoint_send(send, (*extra, *cors), success_cache)
+
+    async def _card(self, scope: Scope, send: Send, *, head: bool) -> None:
+        base = self.card_base(scope)
+        answer = self._cards.respond(
+            base.url,
+            if_none_match=_header(scope, b"if-none-match"),
+            if_modified_since=_header(scope, b"if-modified-since"),
+            vary=base.vary,
+            extra=PUBLIC_HEADERS,
+        )
+        headers = list(answer.headers)
+        if answer.body:
+            headers.append((b"content-length", str(len(answer.body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": b"" if head else answer.body})
