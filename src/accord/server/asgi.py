@@ -41,6 +41,7 @@ from accord.errors import (
     MethodNotFoundError,
     PayloadTooLargeError,
     ProtocolError,
+    UnavailableError,
 )
 from accord.protocol import Operation, versioning
 from accord.protocol.errors import spec_for
@@ -51,7 +52,7 @@ from .auth.verifier import RequestInfo
 from .card import CardCache
 from .context import CallContext
 from .handler import ExtendedCardSource, RequestHandler
-from .runtime import Runtime
+from .runtime import SHUTDOWN_GRACE, Runtime
 from .sse_response import send_event_stream
 from .streams import EventStream
 
@@ -130,6 +131,17 @@ class A2AApp:
     signs the served card (spec §8.4; once per base URL) and publishes its public
     key at ``/.well-known/jwks.json``.
 
+    ``shutdown_grace``: seconds running tasks may go on finishing once shutdown
+    begins (:meth:`begin_shutdown`, or the end of the lifespan); then they end FAILED
+    ("interrupted"), and every open stream and waiting blocking call receives that
+    final state. New messages are refused meanwhile (503, ``Retry-After``).
+
+    ``expose_errors``: when an agent raises, the partner's FAILED status message
+    names the exception (type and text). Off by default: the partner sees a generic
+    message with an error id, and the server logs the traceback (at ERROR) under
+    that id; an agent states a reason meant for the partner with ``ctx.fail(...)``.
+    Turn it on for development only.
+
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
     """
@@ -143,8 +155,14 @@ class A2AApp:
         trust_forwarded_headers: bool = True,
         auth: AuthConfig | Mapping[str, Verifier] | None = None,
         card_signer: JWK | None = None,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+        expose_errors: bool = False,
     ) -> None:
+        if shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
+        self.shutdown_grace = shutdown_grace
+        self.expose_errors = expose_errors
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
         self.trust_forwarded_headers = trust_forwarded_headers
@@ -174,6 +192,7 @@ class A2AApp:
         self._jwks: bytes | None = None
         self.card_signer = card_signer  # builds the card cache
         self._handler: RequestHandler | None = None
+        self._stopped = False
 
     @property
     def card_signer(self) -> JWK | None:
@@ -222,7 +241,11 @@ class A2AApp:
     async def running(self) -> AsyncIterator[A2AApp]:
         """Open the store and the runtime; requests are served while inside."""
         runtime = Runtime(
-            self.agent, self.store, max_running=self.limits.max_running_tasks
+            self.agent,
+            self.store,
+            max_running=self.limits.max_running_tasks,
+            shutdown_grace=self.shutdown_grace,
+            expose_errors=self.expose_errors,
         )
         async with self.store, runtime:
             self._handler = RequestHandler(
@@ -234,6 +257,7 @@ class A2AApp:
                 yield self
             finally:
                 self._handler = None
+                self._stopped = True
                 with anyio.CancelScope(shield=True):
                     await self.auth.aclose()
 
@@ -243,6 +267,24 @@ class A2AApp:
             return extended
         card = extended
         return lambda principal: card
+
+    def begin_shutdown(self) -> None:
+        """Start a graceful shutdown: refuse new work, let running tasks finish.
+
+        New messages and subscriptions are refused (UnavailableError, 503 with
+        ``Retry-After``); tasks still running after ``shutdown_grace`` seconds end
+        FAILED ("interrupted"), a final event every open stream and waiting blocking
+        call receives before its response ends; the other streams then end too.
+
+        Call it from the event loop's thread when the server starts shutting down,
+        before it waits for open connections: ``accord serve`` does (servers such as
+        uvicorn run the lifespan shutdown only after connections have closed). The
+        end of the lifespan calls it too, so a server without such a hook still
+        records every task's end. Returns at once; idempotent.
+        """
+        handler = self._handler
+        if handler is not None:
+            handler.runtime.begin_shutdown()
 
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
@@ -296,16 +338,38 @@ class A2AApp:
             await _respond(send, 200, self._jwks, extra=[(b"cache-control", cache)])
             return
         if self._handler is None:
-            await _respond(
-                send,
-                503,
-                b'{"error":"the A2A app is not running (lifespan not started)"}',
+            await self._not_running(
+                send, jsonrpc_route=method == "POST" and path in ("", "/")
             )
             return
         if method == "POST" and path in ("", "/"):
             await self._jsonrpc(scope, receive, send)
         else:
             await self._rest(scope, receive, send, method, path or "/")
+
+    async def _not_running(self, send: Send, *, jsonrpc_route: bool) -> None:
+        """503 in the binding's error shape: the runtime was never started.
+
+        Starting it lazily here is not possible: the runtime's task group needs an
+        owner that outlives requests and stops it at shutdown; only the lifespan (or
+        ``running()``) is one.
+        """
+        if self._stopped:
+            error = UnavailableError(
+                "The agent has shut down; retry in a moment (it may be restarting)"
+            )
+        else:
+            error = UnavailableError(
+                "The A2A app is not running: its lifespan was not started. When it is "
+                "mounted in Starlette or FastAPI, enter `app.running()` in the parent "
+                "app's lifespan (see the README, 'Writing an agent'); under an ASGI "
+                "server, enable the lifespan (uvicorn: --lifespan on)."
+            )
+        if jsonrpc_route:
+            await _respond(send, 503, jsonrpc.encode_error(None, error))
+        else:
+            _, payload = rest.encode_error(error)
+            await _respond(send, 503, payload, content_type=b"application/a2a+json")
 
     # --- card -----------------------------------------------------------------------
 

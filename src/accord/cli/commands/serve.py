@@ -20,9 +20,15 @@ app as the ASGI TLS extension (:mod:`accord.server.auth.tls`), where a
 ``MutualTLSVerifier`` reads them.
 
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
-card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
-uvicorn shut down gracefully (the A2A app's lifespan stops the runtime, which records
-interrupted tasks); the command then exits 0 instead of re-raising the signal.
+card URL is printed (with the real port when ``--port 0``).
+
+Shutdown. On SIGINT / SIGTERM uvicorn stops accepting connections, waits for the open
+ones, and only then runs the lifespan shutdown. So the shutdown starts in the app first
+(:meth:`A2AApp.begin_shutdown`): new messages are refused (503), running tasks get
+``--shutdown-grace`` seconds to finish, the rest end FAILED ("interrupted"), and every
+open stream and waiting blocking call receives that final state before its connection
+closes. uvicorn waits for connections a little longer than the grace
+(:data:`INTERRUPT_MARGIN`). The command then exits 0 instead of re-raising the signal.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import math
 import re
 import signal
 import sys
@@ -48,13 +55,13 @@ if TYPE_CHECKING:
 
     from accord.server import A2AApp
 
-__all__ = ["DEFAULT_NAMES", "default_target", "load_app", "run"]
+__all__ = ["DEFAULT_NAMES", "INTERRUPT_MARGIN", "default_target", "load_app", "run"]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
 DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
-#: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
-#: closing them; long enough for a blocking SendMessage to see its task end.
-GRACEFUL_SHUTDOWN = 5.0
+#: Seconds uvicorn waits for open connections beyond the app's shutdown grace: time for
+#: interrupted tasks to record their end and for the responses to reach the clients.
+INTERRUPT_MARGIN = 5.0
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
 
 
@@ -268,6 +275,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     ssl_options = tls_options(args)
     app, label = load_app(args.target, args.db)
+    grace = getattr(args, "shutdown_grace", None)
+    if grace is not None:
+        app.shutdown_grace = grace
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
@@ -294,10 +304,10 @@ def run(args: argparse.Namespace) -> int:
                 tune_gc()  # the app is built and listening: freeze the long-lived part
 
         async def shutdown(self, sockets: Any = None) -> None:
-            # uvicorn waits for open connections before the lifespan shutdown; end the
-            # SSE streams first (on the event loop, not in the signal handler) so an
-            # idle subscription does not hold the shutdown up.
-            app.close_streams()
+            # uvicorn waits for open connections before the lifespan shutdown: start
+            # the app's shutdown first (on the event loop, not in the signal handler),
+            # so streams and blocking calls get their task's final state and close.
+            app.begin_shutdown()
             await super().shutdown(sockets=sockets)
 
     config = uvicorn.Config(
@@ -306,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         lifespan="on",
-        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+        timeout_graceful_shutdown=math.ceil(app.shutdown_grace + INTERRUPT_MARGIN),
         **ssl_options,
     )
     server = Server(config)
