@@ -106,6 +106,7 @@ ERRORS_ALL = [
     "ExtendedAgentCardNotConfiguredError",
     "ExtensionSupportRequiredError",
     "HTTPStatusError",
+    "IncompleteStreamError",
     "InternalError",
     "InvalidAgentResponseError",
     "InvalidParamsError",
