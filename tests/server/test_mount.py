@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import runpy
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -15,7 +18,7 @@ from starlette.routing import Mount, Route
 from accord.client import Client, ClientConfig
 from accord.errors import HTTPStatusError, UnavailableError
 from accord.server import A2AApp, Agent, TaskContext
-from accord.types import AgentCard, AgentInterface, decode
+from accord.types import AgentCard, AgentInterface, Task, TaskState, decode
 from tests.helpers.cli import run_cli
 
 from .conftest import V1, serve, user_message
@@ -204,3 +207,30 @@ async def test_a_non_a2a_error_answer_shows_its_status_and_text(
         assert f"answered HTTP {status}" in message
         assert text in message
         assert len(message) < 400  # bounded: a big body is cut
+
+
+def _readme_block(heading: str) -> str:
+    """The first ``python`` code block after ``heading`` in the README, as written."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    after = text[text.index(heading) :]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start : after.index("```\n", start)]
+
+
+def test_readme_fastapi_mount_example_runs_as_written(tmp_path: Path) -> None:
+    source = _readme_block("### Mounting in FastAPI")
+    main = tmp_path / "main.py"
+    main.write_text(source, encoding="utf-8")
+    namespace = runpy.run_path(str(main), run_name="readme_main")
+    api = namespace["api"]
+    with serve(api) as url, httpx.Client(timeout=10) as http:
+        assert http.get(url + "/health").json() == {"status": "ok"}
+
+        async def call() -> None:
+            async with await Client.connect(url + "/agents/echo") as client:
+                task = await client.send_message("hi")
+                assert isinstance(task, Task)
+                assert task.status.state is TaskState.COMPLETED
+                assert task.artifacts[0].parts[0].text == "hi"
+
+        anyio.run(call)
