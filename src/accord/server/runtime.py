@@ -447,8 +447,8 @@ class Runtime:
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         error_id = secrets.token_hex(6)
-        # The traceback stays here; the partner gets the id to quote (spec §13: an
-        # agent's internals are not the partner's business).
+        # spec §3.3.2 (system errors): logged for diagnosis. The traceback stays
+        # here; the partner gets an id to quote, not the agent's internals.
         logger.error(
             "agent %r failed on task %s (error id %s)",
             self.agent.name,
@@ -476,9 +476,9 @@ class Runtime:
         if x.recorder.ended:
             return
         if x.cancel_reason == "shutdown":
-            # FAILED, not CANCELED: a2a.proto reserves CANCELED for a task "canceled
-            # before completion" (by CancelTask, spec §3.1.5); this one ended with an
-            # error on the server's side. See docs/spec-notes.md.
+            # FAILED ("finished with an error", spec §4.1.3 TaskState), not CANCELED:
+            # CANCELED answers a CancelTask (spec §3.1.5), and nobody asked for one.
+            # See docs/spec-notes.md.
             state, text = TaskState.FAILED, INTERRUPTED_MESSAGE
         else:
             state, text = TaskState.CANCELED, None
