@@ -330,3 +330,15 @@ async def test_ending_all_subscriptions_keeps_what_is_queued() -> None:
     assert broker.close_all() == 1
     with anyio.fail_after(2):
         assert [update async for update in sub] == [final]
+
+
+def test_serve_shutdown_grace_option() -> None:
+    from accord.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--shutdown-grace", "0"]).shutdown_grace == 0
+    assert parser.parse_args(["serve", "--shutdown-grace", "2.5"]).shutdown_grace == 2.5
+    assert parser.parse_args(["serve"]).shutdown_grace is None  # the app's own
+    for bad in ("-1", "soon", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", "--shutdown-grace", bad])

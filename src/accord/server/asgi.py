@@ -289,10 +289,11 @@ class A2AApp:
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
 
-        Call it when the server starts shutting down: servers such as uvicorn wait for
-        open connections to finish before running the lifespan shutdown, and a
-        subscription to a task waiting for input would otherwise hold them up. The
-        tasks themselves are not affected. Safe to call from the event loop's thread.
+        Each stream still sends the events already queued for it, but a task that is
+        still running never reaches its client's stream: prefer
+        :meth:`begin_shutdown`, which lets tasks finish or records their
+        interruption first, then ends the streams. The tasks themselves are not
+        affected. Safe to call from the event loop's thread.
         """
         handler = self._handler
         return 0 if handler is None else handler.runtime.broker.close_all()
