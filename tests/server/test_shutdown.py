@@ -20,9 +20,18 @@ from accord.client import Client, EventStream, MemoryTransport
 from accord.errors import UnavailableError
 from accord.server import A2AApp, Agent, ServerLimits, TaskContext
 from accord.server.broker import Broker, Update
-from accord.server.runtime import INTERRUPTED_MESSAGE
-from accord.stores import Scope, SQLiteTaskStore
-from accord.types import AgentInterface, StreamResponse, Task, TaskState
+from accord.server.runtime import INTERRUPTED_MESSAGE, Execution, Runtime
+from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore
+from accord.types import (
+    AgentInterface,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+    TaskState,
+)
 
 from .conftest import V1, serve, user_message
 from .scripted import make_agent
@@ -342,3 +351,32 @@ def test_serve_shutdown_grace_option() -> None:
     for bad in ("-1", "soon", "inf", "nan"):
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", "--shutdown-grace", bad])
+
+
+async def test_a_cancelled_owner_still_records_the_interruption() -> None:
+    # A hard stop (the owner of the runtime is cancelled, no drain) must not leave
+    # the task WORKING either.
+    h = Harness(grace=30)
+    store = MemoryTaskStore()
+    runtime = Runtime(h.app.agent, store, shutdown_grace=30)
+    message = Message(message_id="m-1", role=Role.USER, parts=(Part(text="work"),))
+    execution = Execution(
+        task_id="t-1",
+        context_id="c-1",
+        message=message,
+        request=SendMessageRequest(message=message),
+        scope=Scope(),
+        existing=False,
+    )
+    with anyio.fail_after(10), anyio.CancelScope() as outer:
+        async with store, runtime:
+            runtime.start(execution, None)
+            await h.running(1)
+            outer.cancel()
+            await anyio.sleep_forever()
+    async with store:
+        record = await store.get("t-1", scope=Scope())
+    assert record is not None
+    assert record.task.status.state is TaskState.FAILED
+    assert record.task.status.message is not None
+    assert record.task.status.message.text == INTERRUPTED_MESSAGE

@@ -438,6 +438,13 @@ class Runtime:
             if x.cancel_reason is not None:
                 with anyio.CancelScope(shield=True):
                     await self._record_cancel(x)
+        except anyio.get_cancelled_exc_class():
+            # The runtime's owner was cancelled (a hard stop, not the drain): the
+            # task still says how it ended rather than staying WORKING.
+            with anyio.move_on_after(INTERRUPT_TIMEOUT, shield=True):
+                x.cancel_reason = x.cancel_reason or "shutdown"
+                await self._record_cancel(x)
+            raise
         finally:
             self._live.pop(x.task_id, None)
             self.broker.publish(
