@@ -52,7 +52,7 @@ from .auth.verifier import RequestInfo
 from .card import CardCache
 from .context import CallContext
 from .handler import ExtendedCardSource, RequestHandler
-from .runtime import SHUTDOWN_GRACE, Runtime
+from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 from .sse_response import send_event_stream
 from .streams import EventStream
 
@@ -131,16 +131,10 @@ class A2AApp:
     signs the served card (spec §8.4; once per base URL) and publishes its public
     key at ``/.well-known/jwks.json``.
 
-    ``shutdown_grace``: seconds running tasks may go on finishing once shutdown
-    begins (:meth:`begin_shutdown`, or the end of the lifespan); then they end FAILED
-    ("interrupted"), and every open stream and waiting blocking call receives that
-    final state. New messages are refused meanwhile (503, ``Retry-After``).
-
-    ``expose_errors``: when an agent raises, the partner's FAILED status message
-    names the exception (type and text). Off by default: the partner sees a generic
-    message with an error id, and the server logs the traceback (at ERROR) under
-    that id; an agent states a reason meant for the partner with ``ctx.fail(...)``.
-    Turn it on for development only.
+    ``shutdown_grace``: seconds running tasks may finish once shutdown begins
+    (:meth:`begin_shutdown`); ``expose_errors``: show partners the text of an agent's
+    exception (development only; by default they get an error id, the log the
+    traceback). See :class:`~accord.server.runtime.Runtime`.
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
@@ -161,8 +155,7 @@ class A2AApp:
         if shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
-        self.shutdown_grace = shutdown_grace
-        self.expose_errors = expose_errors
+        self.shutdown_grace, self.expose_errors = shutdown_grace, expose_errors
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
         self.trust_forwarded_headers = trust_forwarded_headers
@@ -269,18 +262,12 @@ class A2AApp:
         return lambda principal: card
 
     def begin_shutdown(self) -> None:
-        """Start a graceful shutdown: refuse new work, let running tasks finish.
+        """Refuse new work (503), let tasks finish, then interrupt them (FAILED).
 
-        New messages and subscriptions are refused (UnavailableError, 503 with
-        ``Retry-After``); tasks still running after ``shutdown_grace`` seconds end
-        FAILED ("interrupted"), a final event every open stream and waiting blocking
-        call receives before its response ends; the other streams then end too.
-
-        Call it from the event loop's thread when the server starts shutting down,
-        before it waits for open connections: ``accord serve`` does (servers such as
-        uvicorn run the lifespan shutdown only after connections have closed). The
-        end of the lifespan calls it too, so a server without such a hook still
-        records every task's end. Returns at once; idempotent.
+        Call it from the event loop when the server starts shutting down, before it
+        waits for open connections (uvicorn does so before the lifespan ends; ``accord
+        serve`` calls this first), so streams and blocking calls get the final state.
+        See :meth:`Runtime.begin_shutdown <accord.server.runtime.Runtime.begin_shutdown>`.
         """
         handler = self._handler
         if handler is not None:
@@ -289,11 +276,8 @@ class A2AApp:
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
 
-        Each stream still sends the events already queued for it, but a task that is
-        still running never reaches its client's stream: prefer
-        :meth:`begin_shutdown`, which lets tasks finish or records their
-        interruption first, then ends the streams. The tasks themselves are not
-        affected. Safe to call from the event loop's thread.
+        Running tasks are not affected, so their final state never reaches these
+        streams: prefer :meth:`begin_shutdown`. Safe to call from the event loop.
         """
         handler = self._handler
         return 0 if handler is None else handler.runtime.broker.close_all()
@@ -338,39 +322,10 @@ class A2AApp:
             cache = f"public, max-age={self.limits.card_max_age}".encode()
             await _respond(send, 200, self._jwks, extra=[(b"cache-control", cache)])
             return
-        if self._handler is None:
-            await self._not_running(
-                send, jsonrpc_route=method == "POST" and path in ("", "/")
-            )
-            return
         if method == "POST" and path in ("", "/"):
             await self._jsonrpc(scope, receive, send)
         else:
             await self._rest(scope, receive, send, method, path or "/")
-
-    async def _not_running(self, send: Send, *, jsonrpc_route: bool) -> None:
-        """503 in the binding's error shape: the runtime was never started.
-
-        Starting it lazily here is not possible: the runtime's task group needs an
-        owner that outlives requests and stops it at shutdown; only the lifespan (or
-        ``running()``) is one.
-        """
-        if self._stopped:
-            error = UnavailableError(
-                "The agent has shut down; retry in a moment (it may be restarting)"
-            )
-        else:
-            error = UnavailableError(
-                "The A2A app is not running: its lifespan was not started. When it is "
-                "mounted in Starlette or FastAPI, enter `app.running()` in the parent "
-                "app's lifespan (see the README, 'Writing an agent'); under an ASGI "
-                "server, enable the lifespan (uvicorn: --lifespan on)."
-            )
-        if jsonrpc_route:
-            await _respond(send, 503, jsonrpc.encode_error(None, error))
-        else:
-            _, payload = rest.encode_error(error)
-            await _respond(send, 503, payload, content_type=b"application/a2a+json")
 
     # --- card -----------------------------------------------------------------------
 
@@ -579,7 +534,9 @@ class A2AApp:
     async def _dispatch(
         self, scope: Scope, operation: Operation, params: Any, ctx: CallContext
     ) -> Any:
-        handler = self.handler
+        handler = self._handler
+        if handler is None:  # no lazy start: the runtime needs an owner (the lifespan)
+            raise UnavailableError(STOPPED if self._stopped else NOT_STARTED)
         if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
             # spec §13.3: always authenticated, with a scheme the public card declares
             # (also when ordinary operations are anonymous).

@@ -75,6 +75,16 @@ SHUTDOWN_GRACE = 5.0
 #: Seconds cancelled executions get to record their interruption before the task group
 #: is cancelled outright (an agent that shields itself from cancellation).
 INTERRUPT_TIMEOUT = 5.0
+#: Why a request fails when the runtime was never started. It cannot start lazily on
+#: a request: its task group needs an owner that outlives requests and stops it.
+NOT_STARTED = (
+    "The A2A app is not running: its lifespan was not started. When it is mounted in "
+    "Starlette or FastAPI, enter `app.running()` in the parent app's lifespan (see the "
+    "README, 'Writing an agent'); under an ASGI server, enable the lifespan (uvicorn: "
+    "--lifespan on)."
+)
+#: Why a request fails after the runtime stopped.
+STOPPED = "The agent has shut down; retry in a moment (it may be restarting)"
 #: Status message of a task interrupted by a shutdown.
 INTERRUPTED_MESSAGE = (
     "Task interrupted: the server shut down before the agent finished. "
