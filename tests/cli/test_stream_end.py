@@ -34,7 +34,7 @@ WORKING = Task(id="t-cut", context_id="c-1", status=TaskStatus(state=TaskState.W
 
 
 async def _card(request: Request) -> Response:
-    base = str(request.base_url).rstrip("/")
+    base = str(request.url).removesuffix("/.well-known/agent-card.json")
     card = build_card(Agent(name="Stopping", description="stops mid-task"), base)
     return Response(encode(card), media_type="application/json")
 
@@ -53,12 +53,20 @@ async def _rpc(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def _framework_503(request: Request) -> Response:
+    # An error answer that is not A2A's (a framework's, a proxy's).
+    body = b'{"error":"the A2A app is not running (lifespan not started)"}'
+    return Response(body, status_code=503, media_type="application/json")
+
+
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     app = Starlette(
         routes=[
             Route("/.well-known/agent-card.json", _card),
             Route("/", _rpc, methods=["POST"]),
+            Route("/down/.well-known/agent-card.json", _card),
+            Route("/down/", _framework_503, methods=["POST"]),
         ]
     )
     with serve_in_thread(app) as base:
@@ -84,3 +92,13 @@ def test_a_blocking_answer_before_the_end_is_not_success(
         assert result.code == EXIT_FAILED
         assert "while task t-cut was still WORKING" in result.err
         assert "its outcome is unknown" in result.err
+
+
+def test_a_non_a2a_error_answer_is_shown_with_its_status_and_text(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    result = run_cli(capsys, "send", url + "/down", "hi", "--binding", "JSONRPC")
+    assert result.code == EXIT_FAILED
+    assert "answered HTTP 503 Service Unavailable" in result.err
+    assert "lifespan not started" in result.err
+    assert "JSON-RPC 2.0 response" not in result.err
