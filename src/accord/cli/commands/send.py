@@ -17,34 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["follow", "run"]
 
 
-def _cut(args: argparse.Namespace, exc: IncompleteStreamError) -> int:
-    """A stream that ended before its task did: say what happened and how to go on."""
-    import shlex
-    import sys
-
-    from .._errors import EXIT_CONNECT
-
-    url = shlex.quote(args.url)
-    if not exc.task_id:
-        print(
-            f"accord: the stream from {args.url} ended before it reported a task "
-            "(the connection closed early; the server may have stopped)",
-            file=sys.stderr,
-        )
-        return EXIT_CONNECT
-    state = exc.state.name if exc.state is not None else "unknown"
-    task_id = shlex.quote(exc.task_id)
-    resume = f" --last-event-id {exc.last_event_id}" if exc.last_event_id else ""
-    print(
-        f"accord: the stream ended while task {exc.task_id} was still {state}: the "
-        "connection closed before the task ended (the server may have stopped); its "
-        f"outcome is unknown — check it with `accord task get {url} {task_id}` or "
-        f"follow it with `accord task subscribe {url} {task_id}{resume}`",
-        file=sys.stderr,
-    )
-    return EXIT_CONNECT
-
-
 def run(args: argparse.Namespace) -> int:
     """Send the message; the exit code follows the task's final state."""
     import anyio
@@ -167,3 +139,35 @@ async def follow(stream: EventStream, args: argparse.Namespace) -> int:
             ]
         )
     return exit_code(task)
+
+
+def _cut(args: argparse.Namespace, exc: IncompleteStreamError) -> int:
+    """A stream that ended before its task did: say what happened and how to go on."""
+    import shlex
+    import sys
+
+    from .._errors import EXIT_CONNECT
+
+    url = shlex.quote(args.url)
+    if not exc.task_id:
+        print(
+            f"accord: the stream from {args.url} ended before it reported a task "
+            "(the connection closed early; the server may have stopped)",
+            file=sys.stderr,
+        )
+        return EXIT_CONNECT
+    state = exc.state.name if exc.state is not None else "unknown"
+    task_id = shlex.quote(exc.task_id)
+    resume = (
+        f" --last-event-id {shlex.quote(exc.last_event_id)}"
+        if exc.last_event_id
+        else ""
+    )
+    print(
+        f"accord: the stream ended while task {exc.task_id} was still {state}: the "
+        "connection closed before the task ended (the server may have stopped); its "
+        f"outcome is unknown — check it with `accord task get {url} {task_id}` or "
+        f"follow it with `accord task subscribe {url} {task_id}{resume}`",
+        file=sys.stderr,
+    )
+    return EXIT_CONNECT
