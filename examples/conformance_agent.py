@@ -215,16 +215,33 @@ async def _stream_artifact_chunked(ctx: TaskContext) -> None:
     await ctx.complete()
 
 
+async def _pause(
+    ctx: TaskContext, variable: str, default: float, factor: float = 1.0
+) -> bool:
+    """Sleep as long as ``variable`` says; a bad value fails the task, saying why.
+
+    The reason goes through ``ctx.fail``: an exception's text would reach the partner
+    only as an error id.
+    """
+    try:
+        seconds = _seconds(variable, default)
+    except ValueError as exc:
+        await ctx.fail(str(exc))
+        return False
+    await anyio.sleep(factor * seconds)
+    return True
+
+
 async def _long_running(ctx: TaskContext) -> None:
     await ctx.working()
-    await anyio.sleep(2 * _seconds("TCK_STREAMING_TIMEOUT", 2.0))
-    await ctx.complete()
+    if await _pause(ctx, "TCK_STREAMING_TIMEOUT", 2.0, factor=2):
+        await ctx.complete()
 
 
 async def _subscribe_target(ctx: TaskContext) -> None:
     await ctx.submit()  # visible (and subscribable) at once, SUBMITTED during the pause
-    await anyio.sleep(_seconds("TCK_SUBSCRIBE_DELAY", 3.0))
-    await _work_until_canceled(ctx)
+    if await _pause(ctx, "TCK_SUBSCRIBE_DELAY", 3.0):
+        await _work_until_canceled(ctx)
 
 
 async def _complete_any(ctx: TaskContext) -> None:

@@ -29,6 +29,7 @@ SLOW = (
     "security/test_jcs.py",
     "security/test_sdk_interop.py",
     "server/test_durability.py",
+    "server/test_shutdown_serve.py",
     "server/test_tuning.py",
     "cli/test_serve.py",
     "server/auth/test_mtls.py",

@@ -115,6 +115,7 @@ ERRORS_ALL = [
     "ExtendedAgentCardNotConfiguredError",
     "ExtensionSupportRequiredError",
     "HTTPStatusError",
+    "IncompleteStreamError",
     "InternalError",
     "InvalidAgentResponseError",
     "InvalidParamsError",

@@ -25,7 +25,8 @@
     ├── TransportError                      client side, below A2A
     │   ├── ConnectError                    could not reach the agent
     │   ├── TimeoutError                    no answer in time
-    │   └── HTTPStatusError                 an HTTP status that carries no A2A error
+    │   ├── HTTPStatusError                 an HTTP status that carries no A2A error
+    │   └── IncompleteStreamError           a stream ended before its task ended or paused
     ├── CardError                           an agent card could not be fetched or is invalid
     ├── SecurityError                       a signature, key or token failed verification
     │   ├── SignatureError                  the signature does not match (tampered, wrong key)
@@ -48,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from accord.types import TaskState
+
 __all__ = [
     "A2AError",
     "AlgorithmError",
@@ -58,6 +61,7 @@ __all__ = [
     "ExtendedAgentCardNotConfiguredError",
     "ExtensionSupportRequiredError",
     "HTTPStatusError",
+    "IncompleteStreamError",
     "InternalError",
     "InvalidAgentResponseError",
     "InvalidParamsError",
@@ -247,6 +251,36 @@ class HTTPStatusError(TransportError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
+
+
+class IncompleteStreamError(TransportError):
+    """Raised when a stream ends before its task reached a state that ends it.
+
+    A task stream ends at a terminal state, or at an interrupted one (INPUT_REQUIRED,
+    AUTH_REQUIRED) when the turn is over (spec §3.1.2, §11.7); a message-only stream
+    ends after its message. Anything else is a connection that closed early (the
+    server stopped, a proxy cut it): the outcome of the task is unknown, so this is
+    never reported as success. Resume with ``Client.subscribe(task_id,
+    last_event_id=...)`` or look the task up with ``get_task``.
+
+    Attributes:
+        task_id: the task the stream was about ("" if no event named one).
+        state: the last state the stream reported (None if it reported none).
+        last_event_id: the SSE id of the last event received, for resuming.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str = "",
+        state: TaskState | None = None,
+        last_event_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.state = state
+        self.last_event_id = last_event_id
 
 
 class CardError(A2AError):

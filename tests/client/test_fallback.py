@@ -61,7 +61,10 @@ async def test_an_unreachable_interface_falls_back_and_sticks() -> None:
 
 async def test_a_stream_falls_back_before_its_first_event() -> None:
     agent = FakeAgent()
-    events = [(status_event(TaskState.WORKING), "7")]
+    events = [
+        (status_event(TaskState.WORKING), "7"),
+        (status_event(TaskState.COMPLETED), "8"),
+    ]
     agent.on("SubscribeToTask", events)
     card = make_card(DOWN, interface("JSONRPC"))
     async with (

@@ -86,11 +86,12 @@ async def test_a_message_only_stream(agent: FakeAgent, client: Client) -> None:
     assert stream.last_event_id is None
 
 
-async def test_an_empty_stream_ends_at_once(agent: FakeAgent, client: Client) -> None:
+async def test_an_empty_stream_is_incomplete(agent: FakeAgent, client: Client) -> None:
     agent.on("SubscribeToTask", [])
 
     async with client.subscribe("t-1") as stream:
-        assert [event async for event in stream] == []
+        with pytest.raises(errors.IncompleteStreamError, match="before reporting"):
+            await anext(stream)
 
 
 async def test_subscribe_resumes_with_last_event_id(
@@ -152,7 +153,7 @@ async def test_a_jsonrpc_error_inside_the_stream_is_raised() -> None:
 
 
 async def test_keepalive_comments_are_ignored(binding: str) -> None:
-    event = StreamResponse(task=task())
+    event = StreamResponse(task=task(state=TaskState.COMPLETED))
     data = (
         jsonrpc.encode_stream_event(1, event)
         if binding == "JSONRPC"

@@ -27,7 +27,8 @@ exit codes:
   0  success (for send / task subscribe: the task did not end badly)
   1  the task ended FAILED, REJECTED or CANCELED, or the agent answered an error
   2  usage error (bad arguments, TARGET not found)
-  3  cannot connect to the agent (refused, DNS, TLS, timeout)
+  3  cannot connect to the agent (refused, DNS, TLS, timeout), or the
+     connection ended before the task did (e.g. the server stopped)
   4  authentication or authorization refused (HTTP 401/403)
   5  not found (unknown task, no agent card at the URL)
   130 interrupted (Ctrl-C)
@@ -113,6 +114,19 @@ def _seconds(value: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a positive number of seconds"
+        )
+    return seconds
+
+
+def _grace(value: str) -> float:
+    """An argparse type: a finite number of seconds, zero allowed."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds (0 or more)"
         )
     return seconds
 
@@ -383,6 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="info",
         choices=("critical", "error", "warning", "info", "debug", "trace"),
         help="server log level (default: info)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=_grace,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "on Ctrl-C/SIGTERM, how long running tasks may go on before they end "
+            "FAILED (interrupted); new messages get 503 meanwhile (default: the "
+            "app's shutdown_grace, 5)"
+        ),
     )
     tls = serve.add_argument_group("TLS (https and mutual TLS)")
     tls.add_argument(

@@ -12,17 +12,27 @@ SSE ids. A server may tag each event with an SSE ``id``. After every event,
 sticky: an event without its own id keeps the previous one). Pass it to
 :meth:`Client.subscribe(task_id, last_event_id=...) <accord.client.Client.subscribe>`
 to resume after a dropped connection (sent as ``Last-Event-ID``).
+
+How a stream ends. A task stream is complete when the last state it reported is
+terminal (COMPLETED, FAILED, CANCELED, REJECTED) or interrupted (INPUT_REQUIRED,
+AUTH_REQUIRED: the turn is over, spec §3.1.2, §11.7); a message-only stream is complete
+after its message. A stream that ends otherwise (the connection closed early, the
+server stopped) raises :class:`~accord.errors.IncompleteStreamError` instead of
+ending quietly, so a lost outcome is never mistaken for success.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
+from accord.errors import IncompleteStreamError
+from accord.protocol import lifecycle
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from types import TracebackType
 
-    from accord.types import StreamResponse
+    from accord.types import StreamResponse, TaskState
 
 __all__ = ["EventStream"]
 
@@ -48,6 +58,11 @@ class EventStream:
         self._closed = False
         #: SSE id of the event most recently returned, if the server sent ids.
         self.last_event_id: str | None = None
+        #: The task the stream is about, once an event named it ("" before).
+        self.task_id = ""
+        #: The last task state the stream reported (None before any).
+        self.state: TaskState | None = None
+        self._complete = False
 
     def __aiter__(self) -> Self:
         """Return the stream itself."""
@@ -59,19 +74,65 @@ class EventStream:
         Raises:
             StopAsyncIteration: the stream ended (or was closed).
             ProtocolError: the agent reported an error in or before the stream.
+            IncompleteStreamError: the stream ended before its task ended or paused
+                for the client (see the module docstring).
             TransportError: the connection failed.
         """
         if self._closed:
             raise StopAsyncIteration
         try:
             event, event_id = await anext(self._events)
+        except StopAsyncIteration:
+            self._closed = True
+            if not self._complete:
+                raise self._incomplete() from None
+            raise
         except BaseException:
-            # The iterator ended or failed and has already released its response.
+            # The iterator failed and has already released its response.
             self._closed = True
             raise
         if event_id is not None:
             self.last_event_id = event_id
+        self._track(event)
         return event
+
+    def _track(self, event: StreamResponse) -> None:
+        if event.message is not None:
+            self._complete = True  # spec §3.1.2: a message-only stream is one message
+            return
+        if event.task is not None:
+            self.task_id, status = event.task.id, event.task.status
+        elif event.status_update is not None:
+            self.task_id, status = (
+                event.status_update.task_id,
+                event.status_update.status,
+            )
+        else:
+            return
+        self.state = status.state
+        self._complete = lifecycle.ends_stream(status.state)
+
+    def _incomplete(self) -> IncompleteStreamError:
+        if self.state is None:
+            what = "before reporting any task state"
+        else:
+            what = (
+                f"while task {self.task_id} was {self.state.name}, neither finished "
+                "nor waiting for the client"
+            )
+        resume = (
+            f"; resume with subscribe({self.task_id!r}, last_event_id="
+            f"{self.last_event_id!r}) or check it with get_task({self.task_id!r})"
+            if self.task_id
+            else ""
+        )
+        return IncompleteStreamError(
+            f"The stream ended {what}: the connection closed early (the server may "
+            f"have stopped){resume}",
+            task_id=self.task_id,
+            state=self.state,
+            last_event_id=self.last_event_id,
+        )
 
     async def aclose(self) -> None:
         """Close the stream and its HTTP response; idempotent."""

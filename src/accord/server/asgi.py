@@ -45,6 +45,7 @@ from accord.errors import (
     MethodNotFoundError,
     PayloadTooLargeError,
     ProtocolError,
+    UnavailableError,
 )
 from accord.protocol import Operation, versioning
 from accord.protocol.errors import spec_for
@@ -56,7 +57,7 @@ from .context import CallContext
 from .front import PublicFront
 from .handler import ExtendedCardSource, RequestHandler
 from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
-from .runtime import Runtime
+from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 from .sse_response import send_event_stream
 from .streams import EventStream
 
@@ -144,6 +145,11 @@ class A2AApp:
     lets pages of other origins call the endpoints; without it only the card and JWK
     Set carry CORS headers.
 
+    ``shutdown_grace``: seconds running tasks may finish once shutdown begins
+    (:meth:`begin_shutdown`); ``expose_errors``: show partners the text of an agent's
+    exception (development only; by default they get an error id, the log the
+    traceback). See :class:`~accord.server.runtime.Runtime`.
+
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
     """
@@ -159,8 +165,13 @@ class A2AApp:
         public_url: str | None = None,
         forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
         cors: CorsPolicy | None = None,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+        expose_errors: bool = False,
     ) -> None:
+        if shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
+        self.shutdown_grace, self.expose_errors = shutdown_grace, expose_errors
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.limits = limits
         self._front = PublicFront(
@@ -195,6 +206,7 @@ class A2AApp:
                 agent.name,
             )
         self._handler: RequestHandler | None = None
+        self._stopped = False
 
     @property
     def card_signer(self) -> JWK | None:
@@ -264,7 +276,11 @@ class A2AApp:
     async def running(self) -> AsyncIterator[A2AApp]:
         """Open the store and the runtime; requests are served while inside."""
         runtime = Runtime(
-            self.agent, self.store, max_running=self.limits.max_running_tasks
+            self.agent,
+            self.store,
+            max_running=self.limits.max_running_tasks,
+            shutdown_grace=self.shutdown_grace,
+            expose_errors=self.expose_errors,
         )
         async with self.store, runtime:
             self._handler = RequestHandler(
@@ -276,6 +292,7 @@ class A2AApp:
                 yield self
             finally:
                 self._handler = None
+                self._stopped = True
                 with anyio.CancelScope(shield=True):
                     await self.auth.aclose()
 
@@ -286,13 +303,23 @@ class A2AApp:
         card = extended
         return lambda principal: card
 
+    def begin_shutdown(self) -> None:
+        """Refuse new work (503), let tasks finish, then interrupt them (FAILED).
+
+        Call it from the event loop when the server starts shutting down, before it
+        waits for open connections (uvicorn does so before the lifespan ends; ``accord
+        serve`` calls this first), so streams and blocking calls get the final state.
+        See :meth:`Runtime.begin_shutdown <accord.server.runtime.Runtime.begin_shutdown>`.
+        """
+        handler = self._handler
+        if handler is not None:
+            handler.runtime.begin_shutdown()
+
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
 
-        Call it when the server starts shutting down: servers such as uvicorn wait for
-        open connections to finish before running the lifespan shutdown, and a
-        subscription to a task waiting for input would otherwise hold them up. The
-        tasks themselves are not affected. Safe to call from the event loop's thread.
+        Running tasks are not affected, so their final state never reaches these
+        streams: prefer :meth:`begin_shutdown`. Safe to call from the event loop.
         """
         handler = self._handler
         return 0 if handler is None else handler.runtime.broker.close_all()
@@ -334,13 +361,6 @@ class A2AApp:
         if endpoint_send is None:  # the card, the JWK Set or a CORS preflight
             return
         send = endpoint_send
-        if self._handler is None:
-            await _respond(
-                send,
-                503,
-                b'{"error":"the A2A app is not running (lifespan not started)"}',
-            )
-            return
         if method == "POST" and path in ("", "/"):
             await self._jsonrpc(scope, receive, send)
         else:
@@ -525,7 +545,9 @@ class A2AApp:
     async def _dispatch(
         self, scope: Scope, operation: Operation, params: Any, ctx: CallContext
     ) -> Any:
-        handler = self.handler
+        handler = self._handler
+        if handler is None:  # no lazy start: the runtime needs an owner (the lifespan)
+            raise UnavailableError(STOPPED if self._stopped else NOT_STARTED)
         if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
             # spec §13.3: always authenticated, with a scheme the public card declares
             # (also when ordinary operations are anonymous).

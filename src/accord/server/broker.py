@@ -132,6 +132,12 @@ class Subscription:
         self._queue.clear()
         self._wake()
 
+    def end(self) -> None:
+        """Detach from the broker; the reader gets what is queued, then stops."""
+        self._broker._detach(self)
+        self._closed = True
+        self._wake()
+
     def __enter__(self) -> Subscription:
         return self
 
@@ -163,13 +169,15 @@ class Broker:
             sub._offer(update)
 
     def close_all(self) -> int:
-        """End every subscription (their iterators stop); returns how many were open.
+        """End every subscription; returns how many were open.
 
-        Used at shutdown so open streams finish instead of holding the server up.
+        Each reader still gets the updates already queued for it (a task's final
+        event, published just before), then its iterator stops. Used at shutdown so
+        open streams finish instead of holding the server up.
         """
         subs = [sub for group in self._subs.values() for sub in group]
         for sub in subs:
-            sub.close()
+            sub.end()
         return len(subs)
 
     def subscriber_count(self, task_id: str) -> int:

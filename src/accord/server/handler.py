@@ -30,6 +30,7 @@ from accord.errors import (
     TaskNotCancelableError,
     TaskNotFoundError,
     UnauthenticatedError,
+    UnavailableError,
     UnsupportedOperationError,
 )
 from accord.protocol import Capability, Operation, lifecycle
@@ -466,6 +467,12 @@ class RequestHandler:
         """
         scope = ctx.scope(req.tenant)
         record = await self._visible(req.id, scope)
+        if self.runtime.draining:
+            # A new stream now would only be ended by the shutdown it cannot outlive.
+            raise UnavailableError(
+                "The agent is shutting down; subscribe again in a moment",
+                metadata={"taskId": req.id},
+            )
         after: int | None = None
         if last_event_id is not None:
             if not last_event_id.strip().isdigit():

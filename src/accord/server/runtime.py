@@ -11,8 +11,16 @@ Theory of operation.
   becomes one event, checked against the lifecycle table, appended to the store with
   optimistic concurrency, then published to the :class:`~accord.server.broker.Broker`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
-  CANCELED under a shielded scope. Shutdown does the same for every live execution,
-  recording FAILED ("interrupted by shutdown") within a grace period.
+  CANCELED under a shielded scope.
+* An exception from the agent fails the task with a generic status message carrying an
+  error id; the traceback is logged at ERROR with the same id. The exception's text
+  reaches the partner only when the app opts in (``expose_errors``): an agent states a
+  deliberate reason with ``ctx.fail(...)``.
+* Shutdown (:meth:`Runtime.begin_shutdown`, or leaving the context): new work is refused
+  (UnavailableError, HTTP 503); running executions get ``shutdown_grace`` seconds to
+  finish; the rest are cancelled and record FAILED ("interrupted by shutdown"), which
+  every subscriber and every waiting blocking call receives as the final event; then
+  the remaining subscriptions (tasks waiting for input) end after their queued events.
 * Recovery: on entry, tasks a previous process left SUBMITTED or WORKING (it crashed or
   was killed) are marked FAILED with a message saying the work was interrupted, so no
   task stays WORKING forever.
@@ -21,6 +29,7 @@ Theory of operation.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +69,27 @@ logger = logging.getLogger(__name__)
 
 #: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
 YIELD_EVERY = 32
-#: How long shutdown waits for executions to record their interruption.
+#: Seconds running executions may go on finishing after shutdown begins (default of
+#: ``A2AApp(shutdown_grace=...)`` and ``accord serve --shutdown-grace``).
 SHUTDOWN_GRACE = 5.0
+#: Seconds cancelled executions get to record their interruption before the task group
+#: is cancelled outright (an agent that shields itself from cancellation).
+INTERRUPT_TIMEOUT = 5.0
+#: Why a request fails when the runtime was never started. It cannot start lazily on
+#: a request: its task group needs an owner that outlives requests and stops it.
+NOT_STARTED = (
+    "The A2A app is not running: its lifespan was not started. When it is mounted in "
+    "Starlette or FastAPI, enter `app.running()` in the parent app's lifespan (see the "
+    "README, 'Writing an agent'); under an ASGI server, enable the lifespan (uvicorn: "
+    "--lifespan on)."
+)
+#: Why a request fails after the runtime stopped.
+STOPPED = "The agent has shut down; retry in a moment (it may be restarting)"
+#: Status message of a task interrupted by a shutdown.
+INTERRUPTED_MESSAGE = (
+    "Task interrupted: the server shut down before the agent finished. "
+    "Send the message again (as a new task) to retry."
+)
 
 
 class Recorder:
@@ -240,7 +268,15 @@ class Execution:
 
 
 class Runtime:
-    """Owns the task group that runs executions, the broker, and the store."""
+    """Owns the task group that runs executions, the broker, and the store.
+
+    Args:
+        shutdown_grace: seconds running executions may go on finishing once shutdown
+            begins, before they are interrupted.
+        expose_errors: show an agent exception's type and text to the partner in the
+            FAILED status message (for development); by default the partner sees a
+            generic message with an error id, and the log has the traceback.
+    """
 
     def __init__(
         self,
@@ -250,7 +286,11 @@ class Runtime:
         broker: Broker | None = None,
         id_factory: Callable[[], str] = new_id,
         max_running: int = 10_000,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+        expose_errors: bool = False,
     ) -> None:
+        if shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
         self.store = store
         self.broker = broker or Broker()
@@ -258,12 +298,21 @@ class Runtime:
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
         self._closing = False
+        self._draining = False
+        self._drained = anyio.Event()
         self.max_running = max_running
+        self.shutdown_grace = shutdown_grace
+        self.expose_errors = expose_errors
 
     @property
     def running(self) -> bool:
         """True between entry and exit."""
         return self._tg is not None and not self._closing
+
+    @property
+    def draining(self) -> bool:
+        """True once shutdown has begun: no new work is accepted."""
+        return self._draining
 
     async def __aenter__(self) -> Runtime:
         await self.recover()
@@ -272,17 +321,65 @@ class Runtime:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        self._closing = True
-        for execution in list(self._live.values()):
-            execution.cancel("shutdown")
-        tg, self._tg = self._tg, None
+        self.begin_shutdown()
+        tg = self._tg
         assert tg is not None
-        with anyio.move_on_after(SHUTDOWN_GRACE) as grace:
-            for execution in list(self._live.values()):
-                await execution.done.wait()
-        if grace.cancelled_caught:
-            tg.cancel_scope.cancel()
+        # Shielded: the owner may be exiting because it was cancelled, and the tasks
+        # must still record how they ended (the drain itself is bounded in time).
+        with anyio.CancelScope(shield=True):
+            await self._drained.wait()
+        self._closing = True
+        self._tg = None
+        tg.cancel_scope.cancel()  # whatever ignored its cancellation
         return await tg.__aexit__(*exc_info)
+
+    def begin_shutdown(self) -> None:
+        """Stop accepting work; interrupt what still runs after the grace period.
+
+        Idempotent, and returns at once: the drain runs in the runtime's task group.
+        Call it when the server starts shutting down (``accord serve`` does, before
+        uvicorn waits for open connections), so that blocking calls and streams receive
+        their task's final state while their connections are still open. Leaving the
+        runtime's context calls it too.
+        """
+        if self._draining:
+            return
+        self._draining = True
+        if self._tg is None:
+            self._drained.set()
+            return
+        self._tg.start_soon(self._drain, name="accord-shutdown")
+
+    async def _drain(self) -> None:
+        try:
+            running = list(self._live.values())
+            if running:
+                logger.info(
+                    "shutting down: %d running task(s) get %.3g s to finish",
+                    len(running),
+                    self.shutdown_grace,
+                )
+            with anyio.move_on_after(self.shutdown_grace):
+                for execution in running:
+                    await execution.done.wait()
+            left = [x for x in running if not x.done.is_set()]
+            for execution in left:
+                execution.cancel("shutdown")
+            if left:
+                logger.warning(
+                    "shutting down: interrupting %d task(s) still running after the "
+                    "%.3g s grace period",
+                    len(left),
+                    self.shutdown_grace,
+                )
+            with anyio.move_on_after(INTERRUPT_TIMEOUT):
+                for execution in left:
+                    await execution.done.wait()
+            # Streams of tasks that run nowhere (waiting for input) end now, after the
+            # events already queued for them.
+            self.broker.close_all()
+        finally:
+            self._drained.set()
 
     async def recover(self) -> int:
         """Mark tasks left SUBMITTED/WORKING by a previous process as FAILED."""
@@ -316,6 +413,11 @@ class Runtime:
             raise RuntimeError(
                 "the runtime is not running (is the ASGI lifespan enabled?)"
             )
+        if self._draining:
+            raise UnavailableError(
+                "The agent is shutting down and accepts no new work; retry in a "
+                "moment (a restarted or another instance will take it)"
+            )
         if len(self._live) >= self.max_running:
             raise UnavailableError(
                 f"The agent is running {len(self._live)} tasks, its limit; retry later"
@@ -346,6 +448,13 @@ class Runtime:
             if x.cancel_reason is not None:
                 with anyio.CancelScope(shield=True):
                     await self._record_cancel(x)
+        except anyio.get_cancelled_exc_class():
+            # The runtime's owner was cancelled (a hard stop, not the drain): the
+            # task still says how it ended rather than staying WORKING.
+            with anyio.move_on_after(INTERRUPT_TIMEOUT, shield=True):
+                x.cancel_reason = x.cancel_reason or "shutdown"
+                await self._record_cancel(x)
+            raise
         finally:
             self._live.pop(x.task_id, None)
             self.broker.publish(
@@ -354,13 +463,27 @@ class Runtime:
             x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
-        logger.exception("agent %r failed on task %s", self.agent.name, x.task_id)
+        error_id = secrets.token_hex(6)
+        # spec §3.3.2 (system errors): logged for diagnosis. The traceback stays
+        # here; the partner gets an id to quote, not the agent's internals.
+        logger.error(
+            "agent %r failed on task %s (error id %s)",
+            self.agent.name,
+            x.task_id,
+            error_id,
+            exc_info=exc,
+        )
         if x.recorder.ended:
             return
-        if isinstance(exc, InvalidAgentResponseError):
-            text = f"Agent error: {exc.message}"
+        if not self.expose_errors:
+            text = (
+                f"Internal agent error (error id {error_id}); the agent's operator "
+                "can find the details in the server log under this id."
+            )
+        elif isinstance(exc, InvalidAgentResponseError):
+            text = f"Agent error: {exc.message} (error id {error_id})"
         else:
-            text = f"Agent error: {type(exc).__name__}: {exc}"
+            text = f"Agent error: {type(exc).__name__}: {exc} (error id {error_id})"
         try:
             await x.recorder.finish(TaskState.FAILED, text)
         except Exception:
@@ -370,7 +493,10 @@ class Runtime:
         if x.recorder.ended:
             return
         if x.cancel_reason == "shutdown":
-            state, text = TaskState.FAILED, "Task interrupted: the server shut down."
+            # FAILED ("finished with an error", spec §4.1.3 TaskState), not CANCELED:
+            # CANCELED answers a CancelTask (spec §3.1.5), and nobody asked for one.
+            # See docs/spec-notes.md.
+            state, text = TaskState.FAILED, INTERRUPTED_MESSAGE
         else:
             state, text = TaskState.CANCELED, None
         try:

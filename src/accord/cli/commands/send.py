@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from accord.errors import IncompleteStreamError
+
 from .._errors import UsageError
 
 if TYPE_CHECKING:
@@ -52,6 +54,32 @@ def exit_code(task: Task | None) -> int:
     return 1 if task is not None and task.status.state in BAD_END_STATES else 0
 
 
+def _unfinished(args: argparse.Namespace, task: Task) -> int:
+    """A blocking answer whose task still runs: say so, and do not exit 0.
+
+    A blocking SendMessage returns once the task is terminal or interrupted (spec
+    §3.1.1); an answer before that (a server that stopped waiting) leaves the
+    outcome unknown.
+    """
+    import shlex
+    import sys
+
+    from .._errors import EXIT_FAILED
+    from .._output import INTERRUPTED_STATES, TERMINAL_STATES
+
+    state = task.status.state
+    if state in TERMINAL_STATES or state in INTERRUPTED_STATES:
+        return exit_code(task)
+    url, task_id = shlex.quote(args.url), shlex.quote(task.id)
+    print(
+        f"accord: the agent answered while task {task.id} was still {state.name}; "
+        f"its outcome is unknown — follow it with `accord task subscribe {url} "
+        f"{task_id}` or check it with `accord task get {url} {task_id}`",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 async def _send(args: argparse.Namespace) -> int:
     from accord.types import Task
 
@@ -69,10 +97,10 @@ async def _send(args: argparse.Namespace) -> int:
         out.line(
             to_json({"task": reply} if isinstance(reply, Task) else {"message": reply})
         )
-        return exit_code(reply if isinstance(reply, Task) else None)
+        return _unfinished(args, reply) if isinstance(reply, Task) else 0
     if isinstance(reply, Task):
         out.lines([*task_lines(reply), *continue_hint(args.url, reply)])
-        return exit_code(reply)
+        return _unfinished(args, reply)
     out.lines(message_lines(reply))
     if reply.context_id:
         out.line(f"{'context:':<10}{reply.context_id}")
@@ -90,15 +118,18 @@ async def follow(stream: EventStream, args: argparse.Namespace) -> int:
 
     out = Printer()
     task: Task | None = None
-    async for event in stream:
-        if args.json:
-            out.line(to_json(event, compact=True))
-        else:
-            out.lines(event_lines(event))
-        if event.task is not None:
-            task = event.task
-        elif task is not None and event.status_update is not None:
-            task = replace(task, status=event.status_update.status)
+    try:
+        async for event in stream:
+            if args.json:
+                out.line(to_json(event, compact=True))
+            else:
+                out.lines(event_lines(event))
+            if event.task is not None:
+                task = event.task
+            elif task is not None and event.status_update is not None:
+                task = replace(task, status=event.status_update.status)
+    except IncompleteStreamError as exc:
+        return _cut(args, exc)
     if task is not None and not args.json:
         out.lines(
             [
@@ -108,3 +139,35 @@ async def follow(stream: EventStream, args: argparse.Namespace) -> int:
             ]
         )
     return exit_code(task)
+
+
+def _cut(args: argparse.Namespace, exc: IncompleteStreamError) -> int:
+    """A stream that ended before its task did: say what happened and how to go on."""
+    import shlex
+    import sys
+
+    from .._errors import EXIT_CONNECT
+
+    url = shlex.quote(args.url)
+    if not exc.task_id:
+        print(
+            f"accord: the stream from {args.url} ended before it reported a task "
+            "(the connection closed early; the server may have stopped)",
+            file=sys.stderr,
+        )
+        return EXIT_CONNECT
+    state = exc.state.name if exc.state is not None else "unknown"
+    task_id = shlex.quote(exc.task_id)
+    resume = (
+        f" --last-event-id {shlex.quote(exc.last_event_id)}"
+        if exc.last_event_id
+        else ""
+    )
+    print(
+        f"accord: the stream ended while task {exc.task_id} was still {state}: the "
+        "connection closed before the task ended (the server may have stopped); its "
+        f"outcome is unknown — check it with `accord task get {url} {task_id}` or "
+        f"follow it with `accord task subscribe {url} {task_id}{resume}`",
+        file=sys.stderr,
+    )
+    return EXIT_CONNECT

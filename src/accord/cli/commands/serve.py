@@ -28,9 +28,15 @@ turned off, since it would replace the peer address the app checks (so uvicorn's
 access log shows the proxy's address).
 
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
-card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
-uvicorn shut down gracefully (the A2A app's lifespan stops the runtime, which records
-interrupted tasks); the command then exits 0 instead of re-raising the signal.
+card URL is printed (with the real port when ``--port 0``).
+
+Shutdown. On SIGINT / SIGTERM uvicorn stops accepting connections, waits for the open
+ones, and only then runs the lifespan shutdown. So the shutdown starts in the app first
+(:meth:`A2AApp.begin_shutdown`): new messages are refused (503), running tasks get
+``--shutdown-grace`` seconds to finish, the rest end FAILED ("interrupted"), and every
+open stream and waiting blocking call receives that final state before its connection
+closes. uvicorn waits for connections a little longer than the grace
+(:data:`INTERRUPT_MARGIN`). The command then exits 0 instead of re-raising the signal.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import math
 import os
 import re
 import signal
@@ -62,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_NAMES",
     "DEFAULT_TARGET",
+    "INTERRUPT_MARGIN",
     "PublicOptions",
     "configure_app",
     "default_target",
@@ -72,9 +80,9 @@ __all__ = [
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
 DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
-#: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
-#: closing them; long enough for a blocking SendMessage to see its task end.
-GRACEFUL_SHUTDOWN = 5.0
+#: Seconds uvicorn waits for open connections beyond the app's shutdown grace: time for
+#: interrupted tasks to record their end and for the responses to reach the clients.
+INTERRUPT_MARGIN = 5.0
 #: What ``accord serve`` without TARGET serves.
 DEFAULT_TARGET = "accord.demo.receptionist:create_app"
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
@@ -334,6 +342,9 @@ def run(args: argparse.Namespace) -> int:
     options = public_options(args)
     app, label = load_app(args.target, args.db)
     configure_app(app, options)
+    grace = getattr(args, "shutdown_grace", None)
+    if grace is not None:
+        app.shutdown_grace = grace
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
@@ -368,10 +379,10 @@ def run(args: argparse.Namespace) -> int:
                 tune_gc()  # the app is built and listening: freeze the long-lived part
 
         async def shutdown(self, sockets: Any = None) -> None:
-            # uvicorn waits for open connections before the lifespan shutdown; end the
-            # SSE streams first (on the event loop, not in the signal handler) so an
-            # idle subscription does not hold the shutdown up.
-            app.close_streams()
+            # uvicorn waits for open connections before the lifespan shutdown: start
+            # the app's shutdown first (on the event loop, not in the signal handler),
+            # so streams and blocking calls get their task's final state and close.
+            app.begin_shutdown()
             await super().shutdown(sockets=sockets)
 
     config = uvicorn.Config(
@@ -380,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         lifespan="on",
-        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+        timeout_graceful_shutdown=math.ceil(app.shutdown_grace + INTERRUPT_MARGIN),
         proxy_headers=False,  # the app checks forwarded headers (--forwarded-allow-ips)
         **ssl_options,
     )

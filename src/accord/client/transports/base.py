@@ -42,7 +42,13 @@ if TYPE_CHECKING:
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
 
-__all__ = ["HttpTransport", "Transport", "looks_like"]
+__all__ = [
+    "HttpTransport",
+    "Transport",
+    "is_jsonrpc_response",
+    "is_status_body",
+    "looks_like",
+]
 
 
 class Transport(Protocol):
@@ -201,3 +207,32 @@ def looks_like(body: bytes, *keys: str) -> bool:
     except ParseError:
         return False
     return isinstance(value, dict) and any(k in value for k in keys)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = decode_json(body)
+    except ParseError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_jsonrpc_response(body: bytes) -> bool:
+    """True when ``body`` is a JSON-RPC 2.0 response object (``result`` or ``error``).
+
+    Stricter than :func:`looks_like`: a proxy's or a framework's ``{"error": "..."}``
+    is not one, and its HTTP status and text are what the caller needs to see.
+    """
+    obj = _json_object(body)
+    return (
+        obj is not None
+        and obj.get("jsonrpc") == "2.0"
+        and ("error" in obj or "result" in obj)
+    )
+
+
+def is_status_body(body: bytes) -> bool:
+    """True when ``body`` is an HTTP+JSON error (``{"error": {"message": ...}}``, spec §11.6)."""
+    obj = _json_object(body)
+    error = None if obj is None else obj.get("error")
+    return isinstance(error, dict) and isinstance(error.get("message"), str)

@@ -24,7 +24,7 @@ from accord.errors import InvalidAgentResponseError
 from accord.protocol.sse import MAX_EVENT_SIZE
 
 from .._http import is_event_stream, request_headers, status_error
-from .base import HttpTransport, looks_like
+from .base import HttpTransport, is_jsonrpc_response
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -98,7 +98,8 @@ class JsonRpcTransport(HttpTransport):
         """Run a unary operation; see :meth:`Transport.call`."""
         response = await self._send(self._request(operation, params, stream=False))
         body = response.content
-        if not response.is_success and not looks_like(body, "error", "result"):
+        if not response.is_success and not is_jsonrpc_response(body):
+            # Not from an A2A server (a proxy, an unstarted app): show status and text.
             raise status_error(response, self.url)
         return jsonrpc.parse_response(body, operation)
 
@@ -123,7 +124,7 @@ class JsonRpcTransport(HttpTransport):
     def _refuse(self, response: httpx.Response, operation: Operation) -> NoReturn:
         # A non-SSE answer to a stream request: an error sent before the stream began.
         body = response.content
-        if looks_like(body, "error", "result"):
+        if is_jsonrpc_response(body):
             jsonrpc.parse_response(body, operation)  # raises the server's error
         elif not response.is_success:
             raise status_error(response, self.url)

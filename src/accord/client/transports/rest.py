@@ -28,7 +28,7 @@ from accord.bindings import rest
 from accord.errors import InvalidAgentResponseError
 
 from .._http import is_event_stream, request_headers, status_error
-from .base import HttpTransport, looks_like
+from .base import HttpTransport, is_status_body
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -92,7 +92,8 @@ class RestTransport(HttpTransport):
     async def call(self, operation: Operation, params: Any) -> Any:
         """Run a unary operation; see :meth:`Transport.call`."""
         response = await self._send(self._request(operation, params, stream=False))
-        if not response.is_success and not looks_like(response.content, "error"):
+        if not response.is_success and not is_status_body(response.content):
+            # Not from an A2A server (a proxy, an unstarted app): show status and text.
             raise status_error(response, self.url)
         return rest.parse_response(response.status_code, response.content, operation)
 
@@ -143,7 +144,7 @@ class RestTransport(HttpTransport):
         # A non-SSE answer to a stream request: an error sent before the stream began.
         body = response.content
         if not response.is_success:
-            if not looks_like(body, "error"):
+            if not is_status_body(body):
                 raise status_error(response, self.url)
             rest.parse_response(response.status_code, body, operation)  # raises
         content_type = response.headers.get("content-type", "no content type")
