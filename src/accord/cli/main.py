@@ -15,28 +15,41 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for, explain
+from ._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    broken_pipe,
+    exit_code_for,
+    explain,
+    report,
+    silence_stdout,
+    unexpected,
+)
+from ._input import Source, is_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["EPILOG", "build_parser", "entry", "main"]
+__all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
 EPILOG = """\
 exit codes:
-  0  success (for send / task subscribe: the task did not end badly)
-  1  the task ended FAILED, REJECTED or CANCELED, or the agent answered an error
-  2  usage error (bad arguments, TARGET not found)
-  3  cannot connect to the agent (refused, DNS, TLS, timeout)
-  4  authentication or authorization refused (HTTP 401/403)
-  5  not found (unknown task, no agent card at the URL)
+  0   success (for send / task subscribe: the task did not end badly)
+  1   the task ended FAILED, REJECTED or CANCELED, or the agent answered an error
+  2   usage error (bad arguments, TARGET not found, a missing extra)
+  3   cannot connect to the agent (refused, DNS, TLS, timeout)
+  4   authentication or authorization refused (HTTP 401/403)
+  5   not found (unknown task, no agent card at the URL)
+  70  unexpected error: a bug in accord (ACCORD_DEBUG=1 shows the traceback)
   130 interrupted (Ctrl-C)
+  141 stdout closed by its reader (e.g. `| head`); nothing more is printed
 
 environment (read when the option is absent; values are never printed):
   ACCORD_TOKEN          bearer token (same as --token)
   ACCORD_API_KEY        API key, placed where the agent card says (same as --api-key)
   ACCORD_CLIENT_ID      OAuth 2.0 client id (same as --client-id)
   ACCORD_CLIENT_SECRET  OAuth 2.0 client secret (same as --client-secret)
+  ACCORD_DEBUG          set to 1 to see the traceback of an unexpected error
 
 examples:
   accord serve                                  # the demo Receptionist on :8000
@@ -44,7 +57,51 @@ examples:
   accord send http://127.0.0.1:8000 "Summary of call-1001"
   accord send http://127.0.0.1:8000 "Escalate call-1003" --stream
   accord task list http://127.0.0.1:8000 --status input-required
+
+`accord COMMAND --help` shows each command's options and examples.
 """
+
+
+def _examples(*lines: str) -> str:
+    """A subcommand's epilog: its examples (exit codes live in ``accord --help``)."""
+    shown = "".join(f"  {line}\n" for line in lines)
+    return f"examples:\n{shown}\nexit codes and environment variables: accord --help\n"
+
+
+_AGENT = "http://127.0.0.1:8000"
+#: Each subcommand's epilog, shown once under its own ``--help``.
+EXAMPLES = {
+    "SERVE": _examples(
+        "accord serve                           # the demo Receptionist",
+        "accord serve my_agent.py --port 9000   # your agent (file.py[:OBJ])",
+    ),
+    "CARD": _examples(
+        f"accord card {_AGENT}",
+        f"accord card {_AGENT}/.well-known/agent-card.json --json",
+    ),
+    "SIGN": _examples(
+        "accord keys generate --out signing",
+        "accord card sign card.json --key signing.pem --out signed.json",
+    ),
+    "VERIFY": _examples(
+        f"accord card verify {_AGENT} --trust signing.jwks.json",
+    ),
+    "SEND": _examples(
+        f'accord send {_AGENT} "Summary of call-1001"',
+        f'accord send {_AGENT} "Escalate call-1003" --stream',
+        f"accord send {_AGENT} - < message.txt       # the text from stdin",
+        f"accord send {_AGENT} @message.txt          # the text from a file",
+        f"accord send {_AGENT} --data @order.json    # a JSON data part from a file",
+        f'accord send {_AGENT} "the reason" --task-id ID   # answer INPUT_REQUIRED',
+    ),
+    "TASK_GET": _examples(f"accord task get {_AGENT} ID --history 10"),
+    "TASK_LIST": _examples(
+        f"accord task list {_AGENT}",
+        f"accord task list {_AGENT} --status input-required --json",
+    ),
+    "TASK_CANCEL": _examples(f"accord task cancel {_AGENT} ID"),
+    "TASK_SUBSCRIBE": _examples(f"accord task subscribe {_AGENT} ID"),
+}
 
 BINDING_CHOICES = {"JSONRPC": "JSONRPC", "HTTP+JSON": "HTTP+JSON", "REST": "HTTP+JSON"}
 STATE_NAMES = (
@@ -69,6 +126,9 @@ def _binding(value: str) -> str:
 
 
 def _json(value: str) -> Any:
+    """An argparse type: JSON text, or a :class:`Source` (``-``, ``@path``) read later."""
+    if is_source(value):
+        return Source(value)
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
@@ -263,7 +323,7 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
             "Sign CARD.json; the signed card is written to --out or stdout. "
             "Signatures already on the card are kept (key rotation)."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["SIGN"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sign.add_argument("card", metavar="CARD.json")
@@ -287,7 +347,7 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
             "signatures verifies with a trusted key. Exit 0 when one does, 1 with "
             "the reason when none does."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["VERIFY"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("card", metavar="URL_OR_FILE")
@@ -329,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
             "receptionist.key next to --db unless $ACCORD_API_KEYS lists the keys). "
             "Stop with Ctrl-C or SIGTERM (graceful)."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["SERVE"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("target", metavar="TARGET", nargs="?", help="the agent to serve")
@@ -376,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser(
         "card",
         help="fetch, validate and show an agent card",
-        epilog=EPILOG,
+        epilog=EXAMPLES["CARD"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(card)
@@ -388,16 +448,23 @@ def build_parser() -> argparse.ArgumentParser:
         "send",
         help="send a message and show the task it produces",
         description="Send a message (blocking by default; --stream shows events live).",
-        epilog=EPILOG,
+        epilog=EXAMPLES["SEND"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(send)
-    send.add_argument("text", metavar="TEXT", nargs="?", help="the message text")
+    send.add_argument(
+        "text",
+        metavar="TEXT",
+        nargs="?",
+        help="the message text; - reads it from stdin, @FILE from a file (UTF-8, "
+        "one trailing newline dropped)",
+    )
     send.add_argument(
         "--data",
         type=_json,
         metavar="JSON",
-        help="add a data part with this JSON value",
+        help="add a data part with this JSON value; - reads it from stdin, @FILE "
+        "from a file",
     )
     send.add_argument(
         "--task-id", metavar="ID", help="continue this task (e.g. after INPUT_REQUIRED)"
@@ -421,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     get = task_commands.add_parser(
         "get",
         help="show a task",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_GET"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(get)
@@ -438,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = task_commands.add_parser(
         "list",
         help="list tasks, newest first",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_LIST"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(listing)
@@ -466,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = task_commands.add_parser(
         "cancel",
         help="cancel a task",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_CANCEL"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(cancel)
@@ -477,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     subscribe = task_commands.add_parser(
         "subscribe",
         help="stream a task's events until it ends",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_SUBSCRIBE"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(subscribe)
@@ -505,7 +572,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``accord`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run ``accord`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Never raises (except ``SystemExit`` from nowhere): an unexpected exception becomes
+    a one-line message and exit code 70 unless ``$ACCORD_DEBUG`` asks for the
+    traceback; a closed stdout (``accord … | head``) ends the run quietly.
+    """
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, while a closed pipe can still be caught
+    except BrokenPipeError:
+        return silence_stdout()
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if tuple(argv[:2]) in COMPOUND_COMMANDS:
@@ -514,21 +595,44 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    module = importlib.import_module(f"accord.cli.commands.{args.module}")
     try:
+        module = importlib.import_module(f"accord.cli.commands.{args.module}")
         code: int = module.run(args)
     except KeyboardInterrupt:
         print("accord: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        # A reader that went away (`accord … | head`) ends the run quietly.
+        if broken_pipe(exc):
+            return silence_stdout()
         expected = exit_code_for(exc)
         if expected is None:
-            raise
-        print(f"accord: {explain(exc, args)}", file=sys.stderr, flush=True)
+            return unexpected(exc, f"accord {args.command}")
+        report(f"accord: {explain(exc, args)}")
         return expected
     return code
 
 
+#: Optional modules that libraries import whenever they are installed, which no
+#: client command uses: httpx's own command line (rich, click, pygments: ~0.1 s) and
+#: trio (httpcore probes for it: ~0.1 s). See bench/cli_startup.py.
+UNUSED_OPTIONAL_MODULES = ("httpx._main", "trio")
+
+
+def skip_unused_imports(argv: list[str]) -> None:
+    """Make the modules of :data:`UNUSED_OPTIONAL_MODULES` unimportable.
+
+    Only for a process that runs one client command and exits (:func:`entry`):
+    ``accord serve`` runs the user's agent, which may use them, so it is left alone;
+    a module already imported stays as it is.
+    """
+    if argv[:1] == ["serve"]:
+        return
+    for name in UNUSED_OPTIONAL_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "absent"
+
+
 def entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m accord.cli``)."""
+    skip_unused_imports(sys.argv[1:])
     sys.exit(main())

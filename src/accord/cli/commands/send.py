@@ -19,8 +19,17 @@ def run(args: argparse.Namespace) -> int:
     """Send the message; the exit code follows the task's final state."""
     import anyio
 
+    from .._input import STDIN, Source, read_json, read_text
+
     if args.text is None and args.data is None:
         raise UsageError("accord send: give the message TEXT, --data JSON, or both")
+    if args.text == STDIN and args.data == STDIN:
+        raise UsageError("accord send: only one of TEXT and --data can read stdin (-)")
+    # Read before connecting: a missing file fails fast, and stdin is not held open.
+    if args.text is not None:
+        args.text = read_text(args.text)
+    if isinstance(args.data, Source):
+        args.data = read_json(args.data)
     return anyio.run(_send, args)
 
 
