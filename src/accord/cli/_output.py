@@ -235,7 +235,11 @@ def card_lines(card: AgentCard) -> list[str]:
     if card.documentation_url:
         lines.append(row("documentation", card.documentation_url))
     for i, interface in enumerate(card.supported_interfaces):
-        extra = f"A2A {interface.protocol_version or '?'}"
+        extra = (
+            f"A2A {interface.protocol_version}"
+            if interface.protocol_version
+            else "A2A 1.0 assumed: no protocolVersion"
+        )
         if interface.tenant:
             extra += f", tenant {interface.tenant}"
         label = "interfaces" if i == 0 else ""

@@ -627,12 +627,31 @@ def skip_unused_imports(argv: list[str]) -> None:
     a module already imported stays as it is.
     """
     if argv[:1] == ["serve"]:
-        return
+        return  # defensive: entry() does not call it for serve
     for name in UNUSED_OPTIONAL_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "absent"
 
 
+def show_warnings() -> None:
+    """Print the library's warnings (e.g. a card's missing version) as CLI lines.
+
+    ``accord: warning: …`` on stderr, for a process that runs one client command
+    (:func:`entry`); ``accord serve`` leaves logging to uvicorn.
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("accord: warning: %(message)s"))
+    library = logging.getLogger("accord")
+    library.addHandler(handler)
+    library.setLevel(logging.WARNING)
+    library.propagate = False
+
+
 def entry() -> None:
     """Console-script entry point (also ``python -m accord.cli``)."""
-    skip_unused_imports(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv[:1] != ["serve"]:
+        skip_unused_imports(argv)
+        show_warnings()
     sys.exit(main())
