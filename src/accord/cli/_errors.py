@@ -140,6 +140,14 @@ def explain(exc: BaseException, args: Any = None) -> str:
     if isinstance(exc, TransportError) and not isinstance(exc, HTTPStatusError):
         return str(exc)
     status = _status(exc)
+    if isinstance(exc, CardError) and status in (401, 404) and str(exc)[:1].islower():
+        return str(exc)  # already says what happened (commands/_remote.fetch_card)
+    sent = getattr(args, "credentials_sent", None)
+    if sent and (isinstance(exc, UnauthenticatedError) or status == 401):
+        # The agent card was read and the request carried these: they were refused.
+        what = sent[0][0] if len(sent) == 1 else "the credentials"
+        options = ", ".join(option for _, option in sent)
+        return f"the server refused {what} (401): check {options}"
     if isinstance(exc, UnauthenticatedError) or status == 401:
         detail = exc.message if isinstance(exc, ProtocolError) else "HTTP 401"
         # What the agent card asks for, when commands/_remote.py could read it.
