@@ -24,6 +24,7 @@ from accord.errors import (
     ProtocolError,
     StoreError,
     TaskNotFoundError,
+    TimeoutError,
     TransportError,
     UnauthenticatedError,
 )
@@ -126,6 +127,20 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+def _timeout(exc: BaseException, url: str, seconds: float | None) -> str:
+    """A timeout, in the CLI's terms (``--timeout``, not the library's settings)."""
+    kinds = {type(e).__name__ for e in _chain(exc)}
+    limit = f" within {seconds:g} s" if seconds is not None else ""
+    if "ConnectTimeout" in kinds:
+        return f"timed out connecting to {url} — is the agent reachable?"
+    if "ReadTimeout" in kinds:
+        return (
+            f"no answer from {url}{limit} — pass a larger --timeout SECONDS for "
+            "long-running tasks"
+        )
+    return f"timed out talking to {url}{limit} — try again, or pass a larger --timeout"
+
+
 def explain(exc: BaseException, args: Any = None) -> str:
     """One actionable line for an expected failure (without the ``accord:`` prefix)."""
     exc = _leaf(exc)
@@ -137,6 +152,8 @@ def explain(exc: BaseException, args: Any = None) -> str:
             f"cannot connect to {url}: connection refused — is the agent running? "
             "start one with `accord serve`"
         )
+    if isinstance(exc, TimeoutError):
+        return _timeout(exc, url, getattr(args, "timeout", None))
     if isinstance(exc, TransportError) and not isinstance(exc, HTTPStatusError):
         return str(exc)
     status = _status(exc)

@@ -543,7 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     subscribe = task_commands.add_parser(
         "subscribe",
-        help="stream a task's events until it ends",
+        help="stream a task's events until it ends or waits for you",
+        description=(
+            "Show the task's current state at once, then its events as they happen, "
+            "until it ends. When it waits for the client (INPUT_REQUIRED, "
+            "AUTH_REQUIRED), say how to answer and exit (0), unless --keep-open."
+        ),
         epilog=EXAMPLES["TASK_SUBSCRIBE"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -551,6 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     subscribe.add_argument("task_id", metavar="ID")
     subscribe.add_argument(
         "--last-event-id", metavar="N", help="resume after this SSE event id"
+    )
+    subscribe.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="keep following while the task waits for input or authorization "
+        "(default: show how to answer and exit)",
     )
     _client_options(subscribe)
     subscribe.set_defaults(module="task", action="subscribe")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import UsageError
+from .._errors import UsageError, report
 
 if TYPE_CHECKING:
     import argparse
@@ -88,17 +88,29 @@ async def _send(args: argparse.Namespace) -> int:
     return 0
 
 
-async def follow(stream: EventStream, args: argparse.Namespace) -> int:
+async def follow(
+    stream: EventStream, args: argparse.Namespace, *, until_interrupted: bool = False
+) -> int:
     """Print a stream's events as they arrive; return the exit code of its end state.
 
-    Used by ``send --stream`` and ``task subscribe``.
+    Used by ``send --stream`` and ``task subscribe``. With ``until_interrupted``, stop
+    as soon as the task waits for the client (INPUT_REQUIRED / AUTH_REQUIRED): the
+    stream would stay open (spec §3.1.6) while nothing can happen until the user
+    answers, so the hint of how to answer is printed instead.
     """
     from accord.types import replace
 
-    from .._output import Printer, continue_hint, event_lines, to_json
+    from .._output import (
+        INTERRUPTED_STATES,
+        Printer,
+        continue_hint,
+        event_lines,
+        to_json,
+    )
 
     out = Printer()
     task: Task | None = None
+    waiting = None
     async for event in stream:
         if args.json:
             out.line(to_json(event, compact=True))
@@ -108,6 +120,15 @@ async def follow(stream: EventStream, args: argparse.Namespace) -> int:
             task = event.task
         elif task is not None and event.status_update is not None:
             task = replace(task, status=event.status_update.status)
+        if task is not None and task.status.state in INTERRUPTED_STATES:
+            if until_interrupted:
+                break
+            if getattr(args, "keep_open", False) and waiting != task.status.state:
+                waiting = task.status.state
+                report(
+                    f"accord: the task waits for the client ({waiting.name}); "
+                    "following until it ends (Ctrl-C to stop)"
+                )
     if task is not None and not args.json:
         out.lines(
             [

@@ -97,7 +97,7 @@ async def _subscribe(client: Client, args: argparse.Namespace) -> int:
         async with client.subscribe(
             args.task_id, last_event_id=args.last_event_id
         ) as stream:
-            return await follow(stream, args)
+            return await follow(stream, args, until_interrupted=not args.keep_open)
     except UnsupportedOperationError:
         # Spec §3.1.6: a terminal task cannot be subscribed to; show how it ended.
         task = await client.get_task(args.task_id)
