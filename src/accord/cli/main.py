@@ -505,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = task_commands.add_parser(
         "list",
         help="list tasks, newest first",
+        description=(
+            "List tasks, newest first: task id, state, last update (UTC) and context "
+            "id, shortened to fit a terminal (in full when piped; --json prints the "
+            "ListTasksResponse)."
+        ),
         epilog=EXAMPLES["TASK_LIST"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
