@@ -4,17 +4,27 @@ Theory of operation. :func:`main` builds the argparse tree (this module imports
 nothing heavier than argparse, so ``accord --help`` stays fast), imports the chosen
 command module from :mod:`accord.cli.commands` only then, and runs its ``run(args)``.
 Expected failures (``A2AError`` and friends) never print a traceback: :mod:`._errors`
-turns them into one actionable line on stderr and an exit code (see ``EPILOG``).
+turns them into one actionable line on stderr and an exit code (see ``EPILOG``); an
+unexpected one is one line too (exit 70) unless ``$ACCORD_DEBUG`` is set, and a
+closed stdout (``| head``) ends the run quietly (141). Help texts: :mod:`._help`;
+option types: :mod:`._argtypes`; process set-up of the console script:
+:mod:`._process`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._argtypes import binding as _binding
+from ._argtypes import count as _count
+from ._argtypes import header as _header
+from ._argtypes import json_value as _json
+from ._argtypes import seconds as _seconds
+from ._argtypes import state as _state
+from ._argtypes import url as _url
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -25,181 +35,10 @@ from ._errors import (
     silence_stdout,
     unexpected,
 )
-from ._input import Source, is_source
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from ._help import EPILOG, EXAMPLES
+from ._process import show_warnings, skip_unused_imports
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
-
-EPILOG = """\
-exit codes:
-  0   success (for send / task subscribe: the task did not end badly)
-  1   the task ended FAILED, REJECTED or CANCELED, or the agent answered an error
-  2   usage error (bad arguments, TARGET not found, a missing extra)
-  3   cannot connect to the agent (refused, DNS, TLS, timeout)
-  4   authentication or authorization refused (HTTP 401/403)
-  5   not found (unknown task, no agent card at the URL)
-  70  unexpected error: a bug in accord (ACCORD_DEBUG=1 shows the traceback)
-  130 interrupted (Ctrl-C)
-  141 stdout closed by its reader (e.g. `| head`); nothing more is printed
-
-environment (read when the option is absent; values are never printed):
-  ACCORD_TOKEN          bearer token (same as --token)
-  ACCORD_API_KEY        API key, placed where the agent card says (same as --api-key)
-  ACCORD_CLIENT_ID      OAuth 2.0 client id (same as --client-id)
-  ACCORD_CLIENT_SECRET  OAuth 2.0 client secret (same as --client-secret)
-  ACCORD_DEBUG          set to 1 to see the traceback of an unexpected error
-
-examples:
-  accord serve                                  # the demo Receptionist on :8000
-  accord card http://127.0.0.1:8000
-  accord send http://127.0.0.1:8000 "Summary of call-1001"
-  accord send http://127.0.0.1:8000 "Escalate call-1003" --stream
-  accord task list http://127.0.0.1:8000 --status input-required
-
-`accord COMMAND --help` shows each command's options and examples.
-"""
-
-
-def _examples(*lines: str) -> str:
-    """A subcommand's epilog: its examples (exit codes live in ``accord --help``)."""
-    shown = "".join(f"  {line}\n" for line in lines)
-    return f"examples:\n{shown}\nexit codes and environment variables: accord --help\n"
-
-
-_AGENT = "http://127.0.0.1:8000"
-#: Each subcommand's epilog, shown once under its own ``--help``.
-EXAMPLES = {
-    "SERVE": _examples(
-        "accord serve                           # the demo Receptionist",
-        "accord serve my_agent.py --port 9000   # your agent (file.py[:OBJ])",
-    ),
-    "CARD": _examples(
-        f"accord card {_AGENT}",
-        f"accord card {_AGENT}/.well-known/agent-card.json --json",
-    ),
-    "SIGN": _examples(
-        "accord keys generate --out signing",
-        "accord card sign card.json --key signing.pem --out signed.json",
-    ),
-    "VERIFY": _examples(
-        f"accord card verify {_AGENT} --trust signing.jwks.json",
-    ),
-    "SEND": _examples(
-        f'accord send {_AGENT} "Summary of call-1001"',
-        f'accord send {_AGENT} "Escalate call-1003" --stream',
-        f"accord send {_AGENT} - < message.txt       # the text from stdin",
-        f"accord send {_AGENT} @message.txt          # the text from a file",
-        f"accord send {_AGENT} --data @order.json    # a JSON data part from a file",
-        f'accord send {_AGENT} "the reason" --task-id ID   # answer INPUT_REQUIRED',
-    ),
-    "TASK_GET": _examples(f"accord task get {_AGENT} ID --history 10"),
-    "TASK_LIST": _examples(
-        f"accord task list {_AGENT}",
-        f"accord task list {_AGENT} --status input-required --json",
-    ),
-    "TASK_CANCEL": _examples(f"accord task cancel {_AGENT} ID"),
-    "TASK_SUBSCRIBE": _examples(f"accord task subscribe {_AGENT} ID"),
-}
-
-BINDING_CHOICES = {"JSONRPC": "JSONRPC", "HTTP+JSON": "HTTP+JSON", "REST": "HTTP+JSON"}
-STATE_NAMES = (
-    "submitted",
-    "working",
-    "completed",
-    "failed",
-    "canceled",
-    "input-required",
-    "rejected",
-    "auth-required",
-)
-
-
-def _binding(value: str) -> str:
-    binding = BINDING_CHOICES.get(value.upper())
-    if binding is None:
-        raise argparse.ArgumentTypeError(
-            f"unknown binding {value!r}; choose JSONRPC or HTTP+JSON"
-        )
-    return binding
-
-
-def _json(value: str) -> Any:
-    """An argparse type: JSON text, or a :class:`Source` (``-``, ``@path``) read later."""
-    if is_source(value):
-        return Source(value)
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(
-            f"not valid JSON ({exc.msg} at column {exc.colno})"
-        ) from None
-
-
-def _state(value: str) -> str:
-    name = value.strip().upper().removeprefix("TASK_STATE_").replace("-", "_")
-    if name.lower().replace("_", "-") not in STATE_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"unknown state {value!r}; choose one of: {', '.join(STATE_NAMES)}"
-        )
-    return name
-
-
-def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number within ``[minimum, maximum]``."""
-    allowed = f">= {minimum}" if maximum is None else f"{minimum}-{maximum}"
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{value!r} is not a whole number"
-            ) from None
-        if number < minimum or (maximum is not None and number > maximum):
-            raise argparse.ArgumentTypeError(f"{number} is out of range ({allowed})")
-        return number
-
-    return parse
-
-
-def _seconds(value: str) -> float:
-    """An argparse type: a positive number of seconds."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a positive number of seconds"
-        )
-    return seconds
-
-
-def _header(value: str) -> tuple[str, str]:
-    name, sep, content = value.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {value!r}")
-    return name.strip(), content.strip()
-
-
-def _url(value: str) -> str:
-    """An argparse type: an absolute http(s) URL (checked here, so a typo is a usage error)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(value)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        valid = False
-    if not valid:
-        hint = f"; did you mean http://{value}?" if "://" not in value else ""
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000{hint}"
-        )
-    return value
 
 
 def _remote(
@@ -627,41 +466,6 @@ def _run(argv: list[str] | None) -> int:
         report(f"accord: {explain(exc, args)}")
         return expected
     return code
-
-
-#: Optional modules that libraries import whenever they are installed, which no
-#: client command uses: httpx's own command line (rich, click, pygments: ~0.1 s) and
-#: trio (httpcore probes for it: ~0.1 s). See bench/cli_startup.py.
-UNUSED_OPTIONAL_MODULES = ("httpx._main", "trio")
-
-
-def skip_unused_imports(argv: list[str]) -> None:
-    """Make the modules of :data:`UNUSED_OPTIONAL_MODULES` unimportable.
-
-    Only for a process that runs one client command and exits (:func:`entry`):
-    ``accord serve`` runs the user's agent, which may use them, so it is left alone;
-    a module already imported stays as it is.
-    """
-    if argv[:1] == ["serve"]:
-        return  # defensive: entry() does not call it for serve
-    for name in UNUSED_OPTIONAL_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "absent"
-
-
-def show_warnings() -> None:
-    """Print the library's warnings (e.g. a card's missing version) as CLI lines.
-
-    ``accord: warning: …`` on stderr, for a process that runs one client command
-    (:func:`entry`); ``accord serve`` leaves logging to uvicorn.
-    """
-    import logging
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("accord: warning: %(message)s"))
-    library = logging.getLogger("accord")
-    library.addHandler(handler)
-    library.setLevel(logging.WARNING)
-    library.propagate = False
 
 
 def entry() -> None:
