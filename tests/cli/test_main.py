@@ -260,3 +260,18 @@ def test_missing_security_extra(tmp_path: Path) -> None:
         "accord: accord keys needs the security extra: pip install 'accord[security]'\n"
     )
     assert not list(tmp_path.iterdir())
+
+
+def test_a_bug_outside_a_command_is_one_line_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_main = sys.modules["accord.cli.main"]
+
+    def broken_parser() -> object:
+        raise AttributeError("no such option")
+
+    monkeypatch.delenv("ACCORD_DEBUG", raising=False)
+    monkeypatch.setattr(cli_main, "build_parser", broken_parser)
+    result = run_cli(capsys, "--version")
+    assert result.code == 70
+    assert result.err.startswith("accord: unexpected error (AttributeError: no such")

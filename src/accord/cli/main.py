@@ -438,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, while a closed pipe can still be caught
     except BrokenPipeError:
         return silence_stdout()
+    except KeyboardInterrupt:  # e.g. while the parser or a command imports
+        report("accord: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # outside a command, e.g. building the parser
+        return unexpected(exc)
     return code
 
 
