@@ -76,7 +76,10 @@ def test_no_card_is_not_found(capsys: pytest.CaptureFixture[str]) -> None:
     with serve_in_thread(static(404, b"nothing here", b"text/plain")) as base:
         result = run_cli(capsys, "card", base)
     assert result.code == 5
-    assert "HTTP 404" in result.err
+    assert result.err == (
+        f"accord: no Agent Card at {base}/.well-known/agent-card.json (404) — check "
+        "the URL: the agent's base URL, or the URL of its card\n"
+    )
 
 
 @pytest.mark.parametrize(("token", "code"), [(None, 4), ("wrong", 4), ("secret", 0)])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +31,32 @@ def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
     for command in ("serve", "card", "send", "task", "db"):
         assert command in result.out
     assert "exit codes:" in result.out
-    assert "5  not found" in result.out
+    assert "5   not found" in result.out
+    assert "141 stdout closed" in result.out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["card", "--help"],
+        ["send", "--help"],
+        ["task", "list", "--help"],
+        ["task", "subscribe", "--help"],
+        ["serve", "--help"],
+        ["card", "sign", "--help"],
+    ],
+)
+def test_subcommand_help_shows_its_own_examples_once(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    out = run_cli(capsys, *argv).out
+    assert out.count("examples:") == 1
+    # The exit-code table and environment belong to `accord --help` only.
+    assert "exit codes:" not in out
+    assert "ACCORD_CLIENT_SECRET  " not in out
+    assert "exit codes and environment variables: accord --help" in out
+    command = " ".join(a for a in argv if a != "--help")
+    assert f"  accord {command} " in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,12 +185,93 @@ def test_ctrl_c_exits_130(
     assert result.err == "accord: interrupted\n"
 
 
-def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+def _broken(args: object) -> int:
+    raise ZeroDivisionError("a bug")
+
+
+def test_a_bug_is_one_line_without_debug(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from accord.cli.commands import db
 
-    def broken(args: object) -> int:
-        raise ZeroDivisionError("a bug")
+    monkeypatch.delenv("ACCORD_DEBUG", raising=False)
+    monkeypatch.setattr(db, "run", _broken)
+    result = run_cli(capsys, "db", "migrate")
+    assert result.code == 70
+    assert result.err == (
+        "accord: unexpected error (ZeroDivisionError: a bug) — this is a bug in "
+        "accord; run again with ACCORD_DEBUG=1 for the traceback and report it\n"
+    )
 
-    monkeypatch.setattr(db, "run", broken)
+
+def test_a_bug_keeps_its_traceback_with_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.cli.commands import db
+
+    monkeypatch.setenv("ACCORD_DEBUG", "1")
+    monkeypatch.setattr(db, "run", _broken)
     with pytest.raises(ZeroDivisionError):
         main(["db", "migrate"])
+
+
+def test_a_bug_in_a_subprocess_prints_no_traceback(tmp_path: Path) -> None:
+    # A bug as a user meets it: the console script, output to a file.
+    script = (
+        "import sys\n"
+        "from accord.cli.commands import db\n"
+        "def broken(args):\n"
+        "    raise RuntimeError('boom')\n"
+        "db.run = broken\n"
+        "from accord.cli.main import entry\n"
+        "sys.argv = ['accord', 'db', 'migrate']\n"
+        "entry()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ACCORD_DEBUG"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 70
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("accord: unexpected error (RuntimeError: boom)")
+
+
+def test_missing_security_extra(tmp_path: Path) -> None:
+    # Without cryptography (simulated: the module is made unimportable).
+    script = (
+        "import sys\n"
+        "sys.modules['cryptography'] = None\n"
+        "from accord.cli.main import main\n"
+        f"sys.exit(main(['keys', 'generate', '--out', {str(tmp_path / 'k')!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "accord: accord keys needs the security extra: pip install 'accord[security]'\n"
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_bug_outside_a_command_is_one_line_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_main = sys.modules["accord.cli.main"]
+
+    def broken_parser() -> object:
+        raise AttributeError("no such option")
+
+    monkeypatch.delenv("ACCORD_DEBUG", raising=False)
+    monkeypatch.setattr(cli_main, "build_parser", broken_parser)
+    result = run_cli(capsys, "--version")
+    assert result.code == 70
+    assert result.err.startswith("accord: unexpected error (AttributeError: no such")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -299,7 +300,7 @@ def test_preferred_bindings_order_and_restrict() -> None:
     ]
 
 
-@pytest.mark.parametrize("version", ["", "0.3", "0.3.0", "2.0", "one"])
+@pytest.mark.parametrize("version", ["0.3", "0.3.0", "2.0", "one"])
 def test_other_protocol_versions_are_not_used(version: str) -> None:
     card = make_card(iface("JSONRPC", version))
 
@@ -308,6 +309,51 @@ def test_other_protocol_versions_are_not_used(version: str) -> None:
 
     assert "offers no interface this client can use" in str(caught.value)
     assert f"JSONRPC {version or '(no version)'} at {RPC_URL}" in str(caught.value)
+
+
+def test_an_entry_without_a_version_is_taken_as_1_0_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The official SDK's hello-world card: AgentInterface(url=…, protocol_binding=…).
+    card = make_card(iface("JSONRPC", "", url="http://rpc.test"))
+
+    with caplog.at_level(logging.WARNING, logger="accord.client.card"):
+        chosen = select_interface(card)
+
+    assert chosen.url == "http://rpc.test"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"agent {card.name!r} gives no protocolVersion (required by A2A spec "
+        "§8.3.1) for JSONRPC at http://rpc.test; assuming 1.0"
+    ]
+
+
+def test_a_stated_version_ranks_before_an_assumed_one() -> None:
+    card = make_card(
+        iface("JSONRPC", "", url="http://assumed.test"),
+        iface("JSONRPC", "0.3", url="http://old.test"),
+        iface("HTTP+JSON", "1.0", url="http://rest.test"),
+        iface("HTTP+JSON", "", url="http://rest-assumed.test"),
+    )
+
+    assert [i.url for i in suitable_interfaces(card)] == [
+        "http://rest.test",
+        "http://assumed.test",
+        "http://rest-assumed.test",
+    ]
+
+
+def test_a_preferred_binding_overrides_with_assumed_versions() -> None:
+    card = make_card(
+        iface("JSONRPC", "", url="http://rpc.test"),
+        iface("HTTP+JSON", "", url="http://rest.test"),
+    )
+
+    assert select_interface(card).url == "http://rpc.test"
+    assert select_interface(card, ("HTTP+JSON",)).url == "http://rest.test"
+    assert [i.url for i in suitable_interfaces(card, ("HTTP+JSON", "JSONRPC"))] == [
+        "http://rest.test",
+        "http://rpc.test",
+    ]
 
 
 def test_a_patch_version_is_the_same_version() -> None:

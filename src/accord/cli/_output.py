@@ -188,35 +188,79 @@ def event_lines(event: StreamResponse) -> list[str]:
     return message_lines(event.message)
 
 
-def task_table(tasks: Sequence[Task], *, artifacts: bool = False) -> list[str]:
-    """Tasks as aligned columns: id, state, last update, context (and artifact count)."""
+def _when(timestamp: str | None) -> str:
+    """A ProtoJSON timestamp as ``YYYY-MM-DD HH:MM:SS`` UTC (as given if unreadable)."""
+    from datetime import UTC, datetime
+
+    if not timestamp:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+#: Narrowest a shortened CONTEXT column gets before it is left out.
+_MIN_CONTEXT = 8
+
+
+def task_table(
+    tasks: Sequence[Task], *, artifacts: bool = False, width: int | None = None
+) -> list[str]:
+    """Tasks as aligned columns: id, state, last update (UTC), context (artifacts).
+
+    ``width`` (a terminal's columns) shortens the context id with ``…`` to fit, and
+    leaves it out when even a short one does not fit; task ids are never shortened
+    (they are what ``accord task get`` takes). ``None``: no limit (e.g. a pipe).
+    """
     if not tasks:
         return ["no tasks"]
-    header = (
-        "TASK",
-        "STATE",
-        "UPDATED",
-        "CONTEXT",
-        *(("ARTIFACTS",) if artifacts else ()),
-    )
-    rows = [header]
-    rows.extend(
+    gap = "  "
+    head = ("TASK", "STATE", "UPDATED")
+    tail = ("ARTIFACTS",) if artifacts else ()
+    rows = [
         (
             task.id,
             state_name(task.status.state),
-            task.status.timestamp or "-",
+            _when(task.status.timestamp),
             task.context_id or "-",
             *((str(len(task.artifacts)),) if artifacts else ()),
         )
         for task in tasks
-    )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return [
-        "  ".join(
-            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-        for row in rows
     ]
+    table = [(*head, "CONTEXT", *tail), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    context = len(head)
+    if width is not None:
+        others = sum(w for i, w in enumerate(widths) if i != context)
+        room = width - others - len(gap) * (len(widths) - 1)
+        if room < widths[context]:
+            if room >= _MIN_CONTEXT:
+                widths[context] = room
+                table = [
+                    (
+                        *row[:context],
+                        _shorten(row[context], room),
+                        *row[context + 1 :],
+                    )
+                    for row in table
+                ]
+            else:
+                table = [(*row[:context], *row[context + 1 :]) for row in table]
+                del widths[context]
+    return [
+        gap.join(
+            cell.ljust(size) for cell, size in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in table
+    ]
+
+
+def _shorten(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def card_lines(card: AgentCard) -> list[str]:
@@ -235,7 +279,11 @@ def card_lines(card: AgentCard) -> list[str]:
     if card.documentation_url:
         lines.append(row("documentation", card.documentation_url))
     for i, interface in enumerate(card.supported_interfaces):
-        extra = f"A2A {interface.protocol_version or '?'}"
+        extra = (
+            f"A2A {interface.protocol_version}"
+            if interface.protocol_version
+            else "A2A 1.0 assumed: no protocolVersion"
+        )
         if interface.tenant:
             extra += f", tenant {interface.tenant}"
         label = "interfaces" if i == 0 else ""

@@ -4,156 +4,42 @@ Theory of operation. :func:`main` builds the argparse tree (this module imports
 nothing heavier than argparse, so ``accord --help`` stays fast), imports the chosen
 command module from :mod:`accord.cli.commands` only then, and runs its ``run(args)``.
 Expected failures (``A2AError`` and friends) never print a traceback: :mod:`._errors`
-turns them into one actionable line on stderr and an exit code (see ``EPILOG``).
+turns them into one actionable line on stderr and an exit code (see ``EPILOG``); an
+unexpected one is one line too (exit 70) unless ``$ACCORD_DEBUG`` is set, and a
+closed stdout (``| head``) ends the run quietly (141). Help texts: :mod:`._help`;
+option types: :mod:`._argtypes`; process set-up of the console script:
+:mod:`._process`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, exit_code_for, explain
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-__all__ = ["EPILOG", "build_parser", "entry", "main"]
-
-EPILOG = """\
-exit codes:
-  0  success (for send / task subscribe: the task did not end badly)
-  1  the task ended FAILED, REJECTED or CANCELED, or the agent answered an error
-  2  usage error (bad arguments, TARGET not found)
-  3  cannot connect to the agent (refused, DNS, TLS, timeout), or the
-     connection ended before the task did (e.g. the server stopped)
-  4  authentication or authorization refused (HTTP 401/403)
-  5  not found (unknown task, no agent card at the URL)
-  130 interrupted (Ctrl-C)
-
-environment (read when the option is absent; values are never printed):
-  ACCORD_TOKEN          bearer token (same as --token)
-  ACCORD_API_KEY        API key, placed where the agent card says (same as --api-key)
-  ACCORD_CLIENT_ID      OAuth 2.0 client id (same as --client-id)
-  ACCORD_CLIENT_SECRET  OAuth 2.0 client secret (same as --client-secret)
-
-examples:
-  accord serve                                  # the demo Receptionist on :8000
-  accord card http://127.0.0.1:8000
-  accord send http://127.0.0.1:8000 "Summary of call-1001"
-  accord send http://127.0.0.1:8000 "Escalate call-1003" --stream
-  accord task list http://127.0.0.1:8000 --status input-required
-"""
-
-BINDING_CHOICES = {"JSONRPC": "JSONRPC", "HTTP+JSON": "HTTP+JSON", "REST": "HTTP+JSON"}
-STATE_NAMES = (
-    "submitted",
-    "working",
-    "completed",
-    "failed",
-    "canceled",
-    "input-required",
-    "rejected",
-    "auth-required",
+from ._argtypes import binding as _binding
+from ._argtypes import count as _count
+from ._argtypes import grace as _grace
+from ._argtypes import header as _header
+from ._argtypes import json_value as _json
+from ._argtypes import seconds as _seconds
+from ._argtypes import state as _state
+from ._argtypes import url as _url
+from ._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    broken_pipe,
+    exit_code_for,
+    explain,
+    report,
+    silence_stdout,
+    unexpected,
 )
+from ._help import EPILOG, EXAMPLES
+from ._process import show_warnings, skip_unused_imports
 
-
-def _binding(value: str) -> str:
-    binding = BINDING_CHOICES.get(value.upper())
-    if binding is None:
-        raise argparse.ArgumentTypeError(
-            f"unknown binding {value!r}; choose JSONRPC or HTTP+JSON"
-        )
-    return binding
-
-
-def _json(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(
-            f"not valid JSON ({exc.msg} at column {exc.colno})"
-        ) from None
-
-
-def _state(value: str) -> str:
-    name = value.strip().upper().removeprefix("TASK_STATE_").replace("-", "_")
-    if name.lower().replace("_", "-") not in STATE_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"unknown state {value!r}; choose one of: {', '.join(STATE_NAMES)}"
-        )
-    return name
-
-
-def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number within ``[minimum, maximum]``."""
-    allowed = f">= {minimum}" if maximum is None else f"{minimum}-{maximum}"
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{value!r} is not a whole number"
-            ) from None
-        if number < minimum or (maximum is not None and number > maximum):
-            raise argparse.ArgumentTypeError(f"{number} is out of range ({allowed})")
-        return number
-
-    return parse
-
-
-def _seconds(value: str) -> float:
-    """An argparse type: a positive number of seconds."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a positive number of seconds"
-        )
-    return seconds
-
-
-def _grace(value: str) -> float:
-    """An argparse type: a finite number of seconds, zero allowed."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a number of seconds (0 or more)"
-        )
-    return seconds
-
-
-def _header(value: str) -> tuple[str, str]:
-    name, sep, content = value.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {value!r}")
-    return name.strip(), content.strip()
-
-
-def _url(value: str) -> str:
-    """An argparse type: an absolute http(s) URL (checked here, so a typo is a usage error)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(value)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        valid = False
-    if not valid:
-        hint = f"; did you mean http://{value}?" if "://" not in value else ""
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000{hint}"
-        )
-    return value
+__all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
 
 def _remote(
@@ -277,7 +163,7 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
             "Sign CARD.json; the signed card is written to --out or stdout. "
             "Signatures already on the card are kept (key rotation)."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["SIGN"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sign.add_argument("card", metavar="CARD.json")
@@ -301,7 +187,7 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
             "signatures verifies with a trusted key. Exit 0 when one does, 1 with "
             "the reason when none does."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["VERIFY"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("card", metavar="URL_OR_FILE")
@@ -368,12 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
             "package.module[:OBJ]; OBJ is an Agent, an A2AApp, or a factory called as "
             "OBJ(db=PATH) that returns one (default names tried: app, agent, "
             "create_app, create_agent). An Agent gets a SQLite task store in --db; "
-            "an A2AApp keeps its own store. Without TARGET: the demo Receptionist "
-            "(accord.demo.receptionist; API key required: it is written to "
+            "an A2AApp keeps its own store. Without TARGET: the Receptionist from "
+            "examples/ (source checkout; API key required: it is written to "
             "receptionist.key next to --db unless $ACCORD_API_KEYS lists the keys). "
             "Stop with Ctrl-C or SIGTERM (graceful)."
         ),
-        epilog=EPILOG,
+        epilog=EXAMPLES["SERVE"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("target", metavar="TARGET", nargs="?", help="the agent to serve")
@@ -432,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     card = commands.add_parser(
         "card",
         help="fetch, validate and show an agent card",
-        epilog=EPILOG,
+        epilog=EXAMPLES["CARD"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(card)
@@ -444,16 +330,23 @@ def build_parser() -> argparse.ArgumentParser:
         "send",
         help="send a message and show the task it produces",
         description="Send a message (blocking by default; --stream shows events live).",
-        epilog=EPILOG,
+        epilog=EXAMPLES["SEND"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(send)
-    send.add_argument("text", metavar="TEXT", nargs="?", help="the message text")
+    send.add_argument(
+        "text",
+        metavar="TEXT",
+        nargs="?",
+        help="the message text; - reads it from stdin, @FILE from a file (UTF-8, "
+        "one trailing newline dropped)",
+    )
     send.add_argument(
         "--data",
         type=_json,
         metavar="JSON",
-        help="add a data part with this JSON value",
+        help="add a data part with this JSON value; - reads it from stdin, @FILE "
+        "from a file",
     )
     send.add_argument(
         "--task-id", metavar="ID", help="continue this task (e.g. after INPUT_REQUIRED)"
@@ -477,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     get = task_commands.add_parser(
         "get",
         help="show a task",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_GET"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(get)
@@ -494,7 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = task_commands.add_parser(
         "list",
         help="list tasks, newest first",
-        epilog=EPILOG,
+        description=(
+            "List tasks, newest first: task id, state, last update (UTC) and context "
+            "id, shortened to fit a terminal (in full when piped; --json prints the "
+            "ListTasksResponse)."
+        ),
+        epilog=EXAMPLES["TASK_LIST"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(listing)
@@ -522,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = task_commands.add_parser(
         "cancel",
         help="cancel a task",
-        epilog=EPILOG,
+        epilog=EXAMPLES["TASK_CANCEL"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(cancel)
@@ -532,14 +430,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     subscribe = task_commands.add_parser(
         "subscribe",
-        help="stream a task's events until it ends",
-        epilog=EPILOG,
+        help="stream a task's events until it ends or waits for you",
+        description=(
+            "Show the task's current state at once, then its events as they happen, "
+            "until it ends. When it waits for the client (INPUT_REQUIRED, "
+            "AUTH_REQUIRED), say how to answer and exit (0), unless --keep-open."
+        ),
+        epilog=EXAMPLES["TASK_SUBSCRIBE"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _remote(subscribe)
     subscribe.add_argument("task_id", metavar="ID")
     subscribe.add_argument(
         "--last-event-id", metavar="N", help="resume after this SSE event id"
+    )
+    subscribe.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="keep following while the task waits for input or authorization "
+        "(default: show how to answer and exit)",
     )
     _client_options(subscribe)
     subscribe.set_defaults(module="task", action="subscribe")
@@ -561,7 +470,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``accord`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run ``accord`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Never raises (except ``SystemExit`` from nowhere): an unexpected exception becomes
+    a one-line message and exit code 70 unless ``$ACCORD_DEBUG`` asks for the
+    traceback; a closed stdout (``accord … | head``) ends the run quietly.
+    """
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, while a closed pipe can still be caught
+    except BrokenPipeError:
+        return silence_stdout()
+    except KeyboardInterrupt:  # e.g. while the parser or a command imports
+        report("accord: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # outside a command, e.g. building the parser
+        return unexpected(exc)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if tuple(argv[:2]) in COMPOUND_COMMANDS:
@@ -570,21 +498,28 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (already printed)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    module = importlib.import_module(f"accord.cli.commands.{args.module}")
     try:
+        module = importlib.import_module(f"accord.cli.commands.{args.module}")
         code: int = module.run(args)
     except KeyboardInterrupt:
         print("accord: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        # A reader that went away (`accord … | head`) ends the run quietly.
+        if broken_pipe(exc):
+            return silence_stdout()
         expected = exit_code_for(exc)
         if expected is None:
-            raise
-        print(f"accord: {explain(exc, args)}", file=sys.stderr, flush=True)
+            return unexpected(exc, f"accord {args.command}")
+        report(f"accord: {explain(exc, args)}")
         return expected
     return code
 
 
 def entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m accord.cli``)."""
+    argv = sys.argv[1:]
+    if argv[:1] != ["serve"]:
+        skip_unused_imports(argv)
+        show_warnings()
     sys.exit(main())

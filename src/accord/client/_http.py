@@ -10,14 +10,22 @@ what to do next. An HTTP status that carries no A2A error body becomes
 
 The helpers for request headers live here too, so that ``A2A-Version`` is added in one
 place (spec §3.6.1: clients MUST send it on every request).
+
+:class:`DeferredTrustContext` is the TLS context of a client with default settings:
+loading the trusted roots (certifi's bundle, ~0.2 s) is put off until the first TLS
+handshake, so a client that only ever talks ``http://`` (a local agent, the CLI
+against loopback) never pays for it.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import sys
+import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SSE_MEDIA_TYPE",
+    "DeferredTrustContext",
     "is_event_stream",
     "map_httpx_exceptions",
     "request_headers",
@@ -39,6 +48,59 @@ __all__ = [
 SSE_MEDIA_TYPE = "text/event-stream"
 #: How much of an unexpected response body an error message quotes.
 _BODY_EXCERPT = 200
+
+
+class DeferredTrustContext(ssl.SSLContext):
+    """A client TLS context that loads its trusted roots on the first handshake.
+
+    The same trust as ``httpx.create_ssl_context()`` (``$SSL_CERT_FILE``, else
+    ``$SSL_CERT_DIR``, else certifi's bundle; hostname checked, certificate
+    required), loaded when :meth:`wrap_bio` or :meth:`wrap_socket` is first called.
+    Give it to httpx as ``verify=``.
+    """
+
+    def __new__(cls) -> DeferredTrustContext:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self) -> None:
+        # What ssl.create_default_context() sets besides the roots.
+        if sys.version_info >= (3, 13):
+            self.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and not sys.flags.ignore_environment:
+            self.keylog_filename = keylog
+        self._trust_loaded = False
+        self._trust_lock = threading.Lock()
+
+    @property
+    def trust_loaded(self) -> bool:
+        """True once the trusted roots are loaded (after the first handshake)."""
+        return self._trust_loaded
+
+    def load_trust(self) -> None:
+        """Load the trusted roots now, if not done yet (thread-safe, idempotent)."""
+        with self._trust_lock:
+            if self._trust_loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._trust_loaded = True
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        """Load the trusted roots, then wrap as :class:`ssl.SSLContext` does."""
+        self.load_trust()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        """Load the trusted roots, then wrap as :class:`ssl.SSLContext` does."""
+        self.load_trust()
+        return super().wrap_socket(*args, **kwargs)
 
 
 def request_headers(

@@ -31,6 +31,16 @@ signature is never fetched unless it is one of those URLs.
 ``supportedInterfaces`` entry whose ``protocolBinding`` and ``protocolVersion`` it
 supports; :func:`suitable_interfaces` lists every such entry (the later ones are
 fallbacks, spec §5.2 SHOULD) and :func:`select_interface` returns the first.
+
+*An entry without* ``protocolVersion`` (REQUIRED by spec §8.3.1, yet missing from
+cards built with the official SDK's ``AgentInterface(url=…, protocol_binding=…)``, its
+hello-world sample among them) is taken as ``1.0``, with a logged warning: the
+``supportedInterfaces`` list exists only from A2A 1.0 on (a v0.3 card has none, spec
+§3.6.2 and Appendix A), so an entry in it was written for 1.0. Such entries rank
+after every entry that does state a supported version, so a conforming entry always
+wins (spec §8.3.2: the client must support the version it picks; an assumed version
+is the weaker claim). ``ClientConfig.preferred_bindings`` (the CLI's ``--binding``)
+still picks the binding first.
 """
 
 from __future__ import annotations
@@ -64,6 +74,7 @@ if TYPE_CHECKING:
     from accord.security import JWKSet, TrustStore
 
 __all__ = [
+    "ASSUMED_VERSION",
     "WELL_KNOWN_PATH",
     "CardResolver",
     "card_url",
@@ -71,6 +82,7 @@ __all__ = [
     "fetch_jwks",
     "select_interface",
     "suitable_interfaces",
+    "unversioned",
 ]
 
 #: Registered well-known location of a v1.0 agent card (spec §8.2, RFC 8615).
@@ -391,13 +403,24 @@ class CardResolver:
             ) from None
 
 
+#: The version assumed for an interface that states none (see the module doc).
+ASSUMED_VERSION = "1.0"
+
+
 def _supports(interface: AgentInterface) -> bool:
+    """True when the interface states a version this client speaks."""
+    if not interface.protocol_version:
+        return False
     try:
-        version = normalize_version(interface.protocol_version or None)
+        version = normalize_version(interface.protocol_version)
     except ProtocolError:  # malformed version text
         return False
-    # An entry without a version would mean 0.3 (spec §3.6.2), which we do not speak.
-    return bool(interface.protocol_version) and version in SUPPORTED_VERSIONS
+    return version in SUPPORTED_VERSIONS
+
+
+def unversioned(interface: AgentInterface) -> bool:
+    """True when the interface has no ``protocolVersion`` (assumed ``1.0``)."""
+    return not interface.protocol_version
 
 
 def _describe(card: AgentCard) -> str:
@@ -414,9 +437,10 @@ def suitable_interfaces(
     """Every interface the client can use, best first (spec §8.3.2).
 
     With ``preferred`` empty: the card's entries whose binding this client speaks
-    (``JSONRPC``, ``HTTP+JSON``) and whose ``protocolVersion`` is 1.0, in card order.
+    (``JSONRPC``, ``HTTP+JSON``) and whose ``protocolVersion`` is 1.0, in card order,
+    then those that state no version (assumed 1.0, with a logged warning).
     With ``preferred`` given: only those bindings, ordered by ``preferred`` first and
-    card order second.
+    as above second.
 
     Raises:
         ValueError: ``preferred`` names a binding this client does not speak.
@@ -429,12 +453,22 @@ def suitable_interfaces(
             f"unsupported binding(s) {', '.join(unknown)}; "
             f"this client speaks {', '.join(BINDINGS)}"
         )
-    usable = [
-        i
-        for i in card.supported_interfaces
-        if i.protocol_binding.upper() in wanted and _supports(i)
+    candidates = [
+        i for i in card.supported_interfaces if i.protocol_binding.upper() in wanted
     ]
+    declared = [i for i in candidates if _supports(i)]
+    assumed = [i for i in candidates if unversioned(i)]
+    if assumed:
+        logger.warning(
+            "agent %r gives no protocolVersion (required by A2A spec §8.3.1) for "
+            "%s; assuming %s",
+            card.name,
+            ", ".join(f"{i.protocol_binding} at {i.url}" for i in assumed),
+            ASSUMED_VERSION,
+        )
+    usable = [*declared, *assumed]
     if preferred:
+        # Stable: within a binding, declared versions stay ahead of assumed ones.
         usable.sort(key=lambda i: wanted.index(i.protocol_binding.upper()))
     if not usable:
         legacy = " (a v0.3 card?)" if not card.supported_interfaces else ""

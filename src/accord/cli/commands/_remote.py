@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from accord.client import Client, ClientConfig, CredentialProvider
+    from accord.client import CardResolver, Client, ClientConfig, CredentialProvider
     from accord.types import AgentCard, SecurityScheme
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "client_config",
     "connect",
     "credentials",
+    "fetch_card",
+    "given_credentials",
     "http_client",
     "request_headers",
 ]
@@ -195,6 +197,122 @@ def auth_hint(card: AgentCard) -> str | None:
     return "the agent requires " + "; or ".join(alternatives)
 
 
+def given_credentials(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """What the options (or environment) supply: ``(what, which option)`` pairs.
+
+    Used to say which credential a server refused, e.g. ``("the API key",
+    "--api-key / $ACCORD_API_KEY")``. Never holds a value.
+    """
+    given = []
+    if _option(args, "api_key", ENV_API_KEY):
+        given.append(("the API key", f"--api-key / ${ENV_API_KEY}"))
+    if _option(args, "token", ENV_TOKEN):
+        given.append(("the token", f"--token / ${ENV_TOKEN}"))
+    if _option(args, "client_id", ENV_CLIENT_ID):
+        given.append(("the client credentials", "--client-id / --client-secret"))
+    if getattr(args, "cert", None):
+        given.append(("the client certificate", "--cert / --key"))
+    return given
+
+
+def _refused(given: list[tuple[str, str]]) -> str:
+    """``the API key`` / ``the credentials``: what a 401 refused."""
+    return given[0][0] if len(given) == 1 else "the credentials"
+
+
+async def fetch_card(
+    args: argparse.Namespace, http: httpx.AsyncClient, config: ClientConfig
+) -> AgentCard:
+    """The agent card at ``args.url``, with errors that say what happened.
+
+    * 404: ``no Agent Card at URL (404)``;
+    * 401 at a card URL other than the server's root card: the API key is not sent
+      with a card request (where it goes is written in the card), so when the root
+      card is public and says where, the request is made again with the key: a
+      wrong path then shows as 404, a wrong key as refused. Without a key, the
+      message points at the public root card (a mistyped path is the likely cause).
+
+    Raises:
+        CardError: as above (``status_code`` kept, for the exit code).
+    """
+    from urllib.parse import urlsplit
+
+    from accord.client import CardResolver
+    from accord.client.card import WELL_KNOWN_PATH, card_url
+    from accord.errors import CardError
+
+    target = card_url(args.url)
+    resolver = CardResolver(
+        http, timeouts=config.timeouts, headers=request_headers(args)
+    )
+    try:
+        return await _card_or_404(resolver, args.url, target)
+    except CardError as exc:
+        if exc.status_code != 401:
+            raise
+        refusal = exc
+    parts = urlsplit(target)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    root = origin + WELL_KNOWN_PATH
+    if root == target:
+        raise refusal
+    try:
+        public = await resolver.get(root)
+    except Exception:  # the root card is no help: report the first answer
+        raise refusal from None
+    key = _option(args, "api_key", ENV_API_KEY)
+    header = _api_key_header(public)
+    if key and header:
+        retry = CardResolver(
+            http,
+            timeouts=config.timeouts,
+            headers={**request_headers(args), header: key},
+        )
+        try:
+            return await _card_or_404(retry, args.url, target)
+        except CardError as exc:
+            if exc.status_code != 401:
+                raise
+        raise CardError(
+            f"the server refused the API key (401) for the agent card at {target}: "
+            f"check --api-key / ${ENV_API_KEY}",
+            status_code=401,
+        ) from None
+    given = given_credentials(args)
+    sent = f"; it refused {_refused(given)}" if given and not key else ""
+    raise CardError(
+        f"no public Agent Card at {target}: the server requires authentication "
+        f"there (401){sent}. Its card is at {root} — did you mean {origin}?",
+        status_code=401,
+    ) from None
+
+
+async def _card_or_404(resolver: CardResolver, url: str, target: str) -> AgentCard:
+    from accord.errors import CardError
+
+    try:
+        return await resolver.get(url)
+    except CardError as exc:
+        if exc.status_code == 404:
+            raise CardError(
+                f"no Agent Card at {target} (404) — check the URL: the agent's base "
+                "URL, or the URL of its card",
+                status_code=404,
+            ) from None
+        raise
+
+
+def _api_key_header(card: AgentCard) -> str | None:
+    """The header an API key goes in, when the card's only API-key scheme says so."""
+    headers = {
+        scheme.api_key_security_scheme.name
+        for scheme in card.security_schemes.values()
+        if scheme.api_key_security_scheme is not None
+        and scheme.api_key_security_scheme.location.lower() == "header"
+    }
+    return headers.pop() if len(headers) == 1 else None
+
+
 async def connect(args: argparse.Namespace) -> Client:
     """Fetch the card at ``args.url`` and open a client for it, with credentials.
 
@@ -202,22 +320,26 @@ async def connect(args: argparse.Namespace) -> Client:
         UnauthenticatedError: the card requires credentials the options do not
             supply (nothing is sent to the agent).
     """
-    from accord.client import CardResolver, Client
+    from accord.client import Client
     from accord.errors import UnauthenticatedError
 
     config = client_config(args)
     providers = credentials(args)
     async with http_client(args, providers) as http:
-        resolver = CardResolver(
-            http, timeouts=config.timeouts, headers=request_headers(args)
-        )
-        card = await resolver.get(args.url)
+        card = await fetch_card(args, http, config)
     args.auth_hint = auth_hint(card)
     try:
-        return Client(
+        client = Client(
             card, config=config, headers=dict(args.headers), credentials=providers
         )
     except UnauthenticatedError:
         raise UnauthenticatedError(
             "the credentials given do not fit the agent card; nothing was sent"
         ) from None
+    # From here on a 401 means the agent refused what was sent (_errors.explain).
+    # Client credentials are left to their own messages: a 401 may come from the
+    # token endpoint, which says what it refused.
+    given = given_credentials(args)
+    if not any(what == "the client credentials" for what, _ in given):
+        args.credentials_sent = given
+    return client

@@ -30,19 +30,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _card(args: argparse.Namespace) -> int:
-    from accord.client import CardResolver
     from accord.client.card import suitable_interfaces
     from accord.errors import CardError
 
     from .._output import Printer, card_lines, to_json
-    from ._remote import client_config, http_client, request_headers
+    from ._remote import client_config, fetch_card, http_client
 
     config = client_config(args)
     async with http_client(args) as http:
-        resolver = CardResolver(
-            http, timeouts=config.timeouts, headers=request_headers(args)
-        )
-        card = await resolver.get(args.url)
+        card = await fetch_card(args, http, config)
     out = Printer()
     if args.json:
         out.line(to_json(card))

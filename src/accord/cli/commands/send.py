@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from accord.errors import IncompleteStreamError
 
-from .._errors import UsageError
+from .._errors import UsageError, report
 
 if TYPE_CHECKING:
     import argparse
@@ -21,8 +21,17 @@ def run(args: argparse.Namespace) -> int:
     """Send the message; the exit code follows the task's final state."""
     import anyio
 
+    from .._input import STDIN, Source, read_json, read_text
+
     if args.text is None and args.data is None:
         raise UsageError("accord send: give the message TEXT, --data JSON, or both")
+    if args.text == STDIN and args.data == STDIN:
+        raise UsageError("accord send: only one of TEXT and --data can read stdin (-)")
+    # Read before connecting: a missing file fails fast, and stdin is not held open.
+    if args.text is not None:
+        args.text = read_text(args.text)
+    if isinstance(args.data, Source):
+        args.data = read_json(args.data)
     return anyio.run(_send, args)
 
 
@@ -107,17 +116,29 @@ async def _send(args: argparse.Namespace) -> int:
     return 0
 
 
-async def follow(stream: EventStream, args: argparse.Namespace) -> int:
+async def follow(
+    stream: EventStream, args: argparse.Namespace, *, until_interrupted: bool = False
+) -> int:
     """Print a stream's events as they arrive; return the exit code of its end state.
 
-    Used by ``send --stream`` and ``task subscribe``.
+    Used by ``send --stream`` and ``task subscribe``. With ``until_interrupted``, stop
+    as soon as the task waits for the client (INPUT_REQUIRED / AUTH_REQUIRED): the
+    stream would stay open (spec §3.1.6) while nothing can happen until the user
+    answers, so the hint of how to answer is printed instead.
     """
     from accord.types import replace
 
-    from .._output import Printer, continue_hint, event_lines, to_json
+    from .._output import (
+        INTERRUPTED_STATES,
+        Printer,
+        continue_hint,
+        event_lines,
+        to_json,
+    )
 
     out = Printer()
     task: Task | None = None
+    waiting = None
     try:
         async for event in stream:
             if args.json:
@@ -128,6 +149,15 @@ async def follow(stream: EventStream, args: argparse.Namespace) -> int:
                 task = event.task
             elif task is not None and event.status_update is not None:
                 task = replace(task, status=event.status_update.status)
+            if task is not None and task.status.state in INTERRUPTED_STATES:
+                if until_interrupted:
+                    break
+                if getattr(args, "keep_open", False) and waiting != task.status.state:
+                    waiting = task.status.state
+                    report(
+                        f"accord: the task waits for the client ({waiting.name}); "
+                        "following until it ends (Ctrl-C to stop)"
+                    )
     except IncompleteStreamError as exc:
         return _cut(args, exc)
     if task is not None and not args.json:

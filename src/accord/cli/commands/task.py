@@ -65,12 +65,24 @@ async def _list(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         out.line(to_json(page))
         return 0
-    lines = task_table(page.tasks, artifacts=args.include_artifacts)
+    lines = task_table(
+        page.tasks, artifacts=args.include_artifacts, width=_terminal_width()
+    )
     shown = f"{len(page.tasks)} of {page.total_size} task(s)"
     if page.next_page_token:
         shown += f"; next page: --page-token {page.next_page_token}"
     out.lines([*lines, shown])
     return 0
+
+
+def _terminal_width() -> int | None:
+    """The terminal's columns when stdout is one (else ``None``: no limit)."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 async def _cancel(client: Client, args: argparse.Namespace) -> int:
@@ -97,7 +109,7 @@ async def _subscribe(client: Client, args: argparse.Namespace) -> int:
         async with client.subscribe(
             args.task_id, last_event_id=args.last_event_id
         ) as stream:
-            return await follow(stream, args)
+            return await follow(stream, args, until_interrupted=not args.keep_open)
     except UnsupportedOperationError:
         # Spec §3.1.6: a terminal task cannot be subscribed to; show how it ended.
         task = await client.get_task(args.task_id)

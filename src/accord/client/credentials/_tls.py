@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .._http import DeferredTrustContext
+
 if TYPE_CHECKING:
     from accord.types import SecurityScheme
 
@@ -133,6 +135,7 @@ def http_client(
 ) -> httpx.AsyncClient:
     """The httpx client a :class:`~accord.client.Client` owns, with its TLS settings."""
     if config.ca_bundle is None and certificate is None:
-        return httpx.AsyncClient()
+        # Default trust, loaded at the first TLS handshake: http:// never pays for it.
+        return httpx.AsyncClient(verify=DeferredTrustContext())
     context = ssl_context(ca_bundle=config.ca_bundle, certificate=certificate)
     return httpx.AsyncClient(verify=context)
