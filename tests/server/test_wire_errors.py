@@ -119,6 +119,10 @@ def test_rest_unknown_route_and_wrong_verb(server_url: str, http: httpx.Client) 
     r = http.delete(server_url + "/message:send", headers=V1)
     assert r.status_code == 405
     assert "POST" in r.headers["allow"]
+    error = r.json()["error"]
+    assert error["code"] == 405  # the body's code is the status line's (spec §11.6)
+    assert error["status"] == "UNIMPLEMENTED"
+    assert error["details"][0]["reason"] == "METHOD_NOT_FOUND"
 
 
 def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
@@ -131,13 +135,32 @@ def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
     assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
-def test_wrong_content_type(server_url: str, http: httpx.Client) -> None:
+def test_wrong_content_type_is_content_type_not_supported(
+    server_url: str, http: httpx.Client
+) -> None:
+    # HTTP+JSON: 415 Unsupported Media Type (RFC 9110 §15.5.16), body code equal.
     r = http.post(
         server_url + "/message:send",
         content=b"hello",
         headers={**V1, "Content-Type": "text/plain"},
     )
-    assert r.status_code == 400
+    assert r.status_code == 415
+    error = r.json()["error"]
+    assert error["code"] == 415
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert error["details"][0]["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
+    assert "text/plain" in error["message"]
+    # JSON-RPC: ContentTypeNotSupportedError -32005 (spec §5.4), id unknown.
+    status, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}',
+        headers={**V1, "Content-Type": "text/plain"},
+    )
+    assert status == 200
+    assert answer["id"] is None
+    assert answer["error"]["code"] == -32005
+    assert answer["error"]["data"][0]["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
 
 
 def test_both_json_media_types_are_accepted(

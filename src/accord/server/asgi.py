@@ -34,10 +34,11 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 
+from accord._quote import shorten
 from accord.bindings import jsonrpc, rest
 from accord.errors import (
+    ContentTypeNotSupportedError,
     InternalError,
-    InvalidRequestError,
     MethodNotFoundError,
     PayloadTooLargeError,
     ProtocolError,
@@ -409,9 +410,7 @@ class A2AApp:
         request_id: jsonrpc.RequestId = None
         try:
             if not self._content_type_ok(scope):
-                raise InvalidRequestError(
-                    f"Unsupported Content-Type {_header(scope, b'content-type')!r}: send application/json"
-                )
+                raise _unsupported_content_type(scope, "application/json")
             try:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
@@ -465,9 +464,8 @@ class A2AApp:
         query = scope.get("query_string", b"").decode("latin-1")
         try:
             if method in ("POST", "PUT", "PATCH") and not self._content_type_ok(scope):
-                raise InvalidRequestError(
-                    f"Unsupported Content-Type {_header(scope, b'content-type')!r}: "
-                    "send application/a2a+json or application/json"
+                raise _unsupported_content_type(
+                    scope, "application/a2a+json or application/json"
                 )
             try:
                 body = await self._read_body(scope, receive)
@@ -478,13 +476,16 @@ class A2AApp:
             ctx = self._context(scope, query, principal)
             result = await self._dispatch(scope, call.operation, call.params, ctx)
         except ProtocolError as error:
-            status, payload = rest.encode_error(error)
             extra = _challenge_headers(error)
+            override: int | None = None
             if isinstance(error, MethodNotFoundError):
                 allowed = rest.allowed_methods(path)
                 if allowed:
-                    status = 405
+                    override = 405  # RFC 9110 §15.5.6, with Allow
                     extra.append((b"allow", ", ".join(allowed).encode()))
+            elif isinstance(error, _UnsupportedContentType):
+                override = 415  # RFC 9110 §15.5.16
+            status, payload = rest.encode_error(error, status=override)
             await _respond(
                 send, status, payload, content_type=b"application/a2a+json", extra=extra
             )
@@ -543,6 +544,18 @@ def _request_id(body: bytes) -> jsonrpc.RequestId:
         return rejection.request_id
     except ProtocolError:
         return None
+
+
+class _UnsupportedContentType(ContentTypeNotSupportedError):
+    """A request body whose Content-Type is not JSON (HTTP+JSON answers 415)."""
+
+
+def _unsupported_content_type(scope: Scope, expected: str) -> ProtocolError:
+    ctype = shorten(_header(scope, b"content-type") or "")
+    return _UnsupportedContentType(
+        f"Unsupported Content-Type {ctype!r}: send {expected}",
+        metadata={"contentType": ctype},
+    )
 
 
 def _challenge_headers(error: ProtocolError) -> list[tuple[bytes, bytes]]:
