@@ -55,7 +55,12 @@ from typing import Any, Generic, TypeVar
 
 from accord import types as t
 from accord._quote import shorten
-from accord.bindings._details import build_details, make_error, read_details
+from accord.bindings._details import (
+    build_details,
+    make_error,
+    read_details,
+    wire_message,
+)
 from accord.errors import (
     InvalidAgentResponseError,
     InvalidParamsError,
@@ -206,7 +211,7 @@ def encode_error(request_id: RequestId, error: ProtocolError) -> bytes:
     """Encode an error response with the table's code and typed details in ``data``."""
     body = {
         "code": spec_for(error).jsonrpc_code,
-        "message": error.message,
+        "message": wire_message(error),
         "data": build_details(error),
     }
     return _RESPONSE_HEAD + t.encode(request_id) + b',"error":' + t.encode(body) + b"}"

@@ -52,7 +52,13 @@ from typing import TYPE_CHECKING, Any
 from accord import types as t
 from accord._quote import shorten
 from accord.bindings import _routes
-from accord.bindings._details import build_details, make_error, read_details
+from accord.bindings._details import (
+    build_details,
+    make_error,
+    read_details,
+    wire_message,
+)
+from accord.bindings._media import UnsupportedMediaTypeError
 from accord.errors import (
     ContentTypeNotSupportedError,
     HTTPStatusError,
@@ -199,17 +205,22 @@ def encode_error(
 
     ``status`` replaces the error table's HTTP status, for refusals HTTP itself names
     more precisely: 405 Method Not Allowed for a path served under other verbs (RFC
-    9110 §15.5.6, sent with ``Allow``) and 415 Unsupported Media Type for a request
-    body that is not JSON (RFC 9110 §15.5.16). The body's ``code`` always equals the
+    9110 §15.5.6, sent with ``Allow``). An
+    :class:`~accord.bindings._media.UnsupportedMediaTypeError` (a request body that is
+    not JSON) is 415 Unsupported Media Type (RFC 9110 §15.5.16). The body's ``code`` always equals the
     status line (spec §11.6); the ErrorInfo ``reason`` still names the A2A error.
     """
     row = spec_for(error)
-    code = row.http_status if status is None else status
+    if status is None:
+        status = (
+            415 if isinstance(error, UnsupportedMediaTypeError) else row.http_status
+        )
+    code = status
     body = {
         "error": {
             "code": code,
             "status": _STATUS_NAMES.get(code, row.grpc_status),
-            "message": error.message,
+            "message": wire_message(error),
             "details": build_details(error),
         }
     }

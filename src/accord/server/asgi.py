@@ -34,10 +34,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 
-from accord._quote import shorten
 from accord.bindings import jsonrpc, rest
+from accord.bindings._media import check_content_type
 from accord.errors import (
-    ContentTypeNotSupportedError,
     InternalError,
     MethodNotFoundError,
     PayloadTooLargeError,
@@ -80,7 +79,6 @@ RETRY_AFTER = b"1"
 CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 #: The public JWK Set of the card signing key, when the app signs its card.
 JWKS_PATH = "/.well-known/jwks.json"
-_JSON_TYPES = ("application/json", "application/a2a+json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,19 +396,10 @@ class A2AApp:
             base_url=self.base_url(scope),
         )
 
-    @staticmethod
-    def _content_type_ok(scope: Scope) -> bool:
-        ctype = _header(scope, b"content-type")
-        if ctype is None:
-            return True
-        base = ctype.split(";")[0].strip().lower()
-        return base in _JSON_TYPES or base.endswith("+json")
-
     async def _jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id: jsonrpc.RequestId = None
         try:
-            if not self._content_type_ok(scope):
-                raise _unsupported_content_type(scope, "application/json")
+            check_content_type(_header(scope, b"content-type"), "application/json")
             try:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
@@ -463,9 +452,10 @@ class A2AApp:
     ) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         try:
-            if method in ("POST", "PUT", "PATCH") and not self._content_type_ok(scope):
-                raise _unsupported_content_type(
-                    scope, "application/a2a+json or application/json"
+            if method in ("POST", "PUT", "PATCH"):
+                check_content_type(
+                    _header(scope, b"content-type"),
+                    "application/a2a+json or application/json",
                 )
             try:
                 body = await self._read_body(scope, receive)
@@ -483,8 +473,6 @@ class A2AApp:
                 if allowed:
                     override = 405  # RFC 9110 §15.5.6, with Allow
                     extra.append((b"allow", ", ".join(allowed).encode()))
-            elif isinstance(error, _UnsupportedContentType):
-                override = 415  # RFC 9110 §15.5.16
             status, payload = rest.encode_error(error, status=override)
             await _respond(
                 send, status, payload, content_type=b"application/a2a+json", extra=extra
@@ -544,18 +532,6 @@ def _request_id(body: bytes) -> jsonrpc.RequestId:
         return rejection.request_id
     except ProtocolError:
         return None
-
-
-class _UnsupportedContentType(ContentTypeNotSupportedError):
-    """A request body whose Content-Type is not JSON (HTTP+JSON answers 415)."""
-
-
-def _unsupported_content_type(scope: Scope, expected: str) -> ProtocolError:
-    ctype = shorten(_header(scope, b"content-type") or "")
-    return _UnsupportedContentType(
-        f"Unsupported Content-Type {ctype!r}: send {expected}",
-        metadata={"contentType": ctype},
-    )
 
 
 def _challenge_headers(error: ProtocolError) -> list[tuple[bytes, bytes]]:
