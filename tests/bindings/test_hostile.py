@@ -8,7 +8,7 @@ from accord import errors as e
 from accord import types as t
 from accord._quote import MAX_QUOTED, shorten
 from accord.bindings import _details, jsonrpc, rest
-from accord.bindings._media import UnsupportedMediaTypeError, check_content_type
+from accord.bindings.media import UnsupportedMediaTypeError, check_content_type
 
 from .test_jsonrpc import error_object, rejection
 

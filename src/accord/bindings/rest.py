@@ -58,7 +58,7 @@ from accord.bindings._details import (
     read_details,
     wire_message,
 )
-from accord.bindings._media import UnsupportedMediaTypeError
+from accord.bindings.media import UnsupportedMediaTypeError
 from accord.errors import (
     ContentTypeNotSupportedError,
     HTTPStatusError,
@@ -206,7 +206,7 @@ def encode_error(
     ``status`` replaces the error table's HTTP status, for refusals HTTP itself names
     more precisely: 405 Method Not Allowed for a path served under other verbs (RFC
     9110 §15.5.6, sent with ``Allow``). An
-    :class:`~accord.bindings._media.UnsupportedMediaTypeError` (a request body that is
+    :class:`~accord.bindings.media.UnsupportedMediaTypeError` (a request body that is
     not JSON) is 415 Unsupported Media Type (RFC 9110 §15.5.16). The body's ``code`` always equals the
     status line (spec §11.6); the ErrorInfo ``reason`` still names the A2A error.
     """

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode
 import anyio
 
 from accord.bindings import jsonrpc, rest
-from accord.bindings._media import check_content_type
+from accord.bindings.media import check_content_type
 from accord.errors import (
     InternalError,
     MethodNotFoundError,

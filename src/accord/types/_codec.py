@@ -100,7 +100,8 @@ def decode_json(data: bytes | str, *, strict: bool = False) -> Any:
     except RecursionError:
         raise ParseError(_TOO_DEEP) from None
     if strict:
-        _check_strict(data.encode() if isinstance(data, str) else data, value)
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        _check_strict(raw, value)
     return value
 
 
