@@ -34,6 +34,7 @@ CORE_MODULES = [
 LATER_MODULES = ["accord.bindings", "accord.server", "accord.client", "accord.stores"]
 
 TYPES_ALL = [
+    "MAX_JSON_DEPTH",
     "UNSET",
     "APIKeySecurityScheme",
     "AgentCapabilities",

@@ -16,7 +16,7 @@ def test_constants() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["1.0", "1.0.3", " 1.0 ", "1.0.0", "01.00", "\t1.0\t"]
+    "value", ["1.0", "1.0.3", " 1.0 ", "1.0.0", "\t1.0\t", "1.0.10"]
 )
 def test_accepted(value: str) -> None:
     # Patch numbers are ignored in negotiation (spec §3.6, M068).
@@ -52,7 +52,23 @@ def test_unsupported_versions_are_refused(value: str, normalized: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["abc", "1", "1.", "v1.0", "1.0.0.0", "1.x", "1,0", "1.0-rc1", "\u0661.\u0660"],
+    [
+        *(
+            "abc",
+            "1",
+            "1.",
+            "v1.0",
+            "1.0.0.0",
+            "1.x",
+            "1,0",
+            "1.0-rc1",
+            "\u0661.\u0660",
+        ),
+        # Major.Minor strictly (spec §14.2.1): no leading zeros, no signs, and only
+        # HTTP's optional whitespace (SP, HTAB; RFC 9110 §5.6.3) around the value.
+        *("01.00", "1.00", "01.0", "+1.0", "1.0.01", "1 .0", "\n1.0", "1.0\r"),
+        *("\u00a01.0", "1.0\x0b", "9" * 5000 + ".0", "1." + "0" * 9),
+    ],
 )
 def test_malformed_versions_are_refused(value: str) -> None:
     with pytest.raises(VersionNotSupportedError) as info:
@@ -70,3 +86,10 @@ def test_several_supported_versions() -> None:
         v.negotiate("2.0", supported)
     assert info.value.metadata["supportedVersions"] == "0.3,1.0"
     assert "Supported: 0.3, 1.0" in info.value.message
+
+
+def test_a_huge_malformed_value_is_quoted_shortened() -> None:
+    with pytest.raises(VersionNotSupportedError) as info:
+        v.negotiate("9" * 5000 + ".0")
+    assert len(info.value.message) < 300
+    assert "\u2026" in info.value.message

@@ -119,6 +119,10 @@ def test_rest_unknown_route_and_wrong_verb(server_url: str, http: httpx.Client) 
     r = http.delete(server_url + "/message:send", headers=V1)
     assert r.status_code == 405
     assert "POST" in r.headers["allow"]
+    error = r.json()["error"]
+    assert error["code"] == 405  # the body's code is the status line's (spec §11.6)
+    assert error["status"] == "UNIMPLEMENTED"
+    assert error["details"][0]["reason"] == "METHOD_NOT_FOUND"
 
 
 def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
@@ -131,13 +135,32 @@ def test_rest_malformed_body(server_url: str, http: httpx.Client) -> None:
     assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
-def test_wrong_content_type(server_url: str, http: httpx.Client) -> None:
+def test_wrong_content_type_is_content_type_not_supported(
+    server_url: str, http: httpx.Client
+) -> None:
+    # HTTP+JSON: 415 Unsupported Media Type (RFC 9110 §15.5.16), body code equal.
     r = http.post(
         server_url + "/message:send",
         content=b"hello",
         headers={**V1, "Content-Type": "text/plain"},
     )
-    assert r.status_code == 400
+    assert r.status_code == 415
+    error = r.json()["error"]
+    assert error["code"] == 415
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert error["details"][0]["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
+    assert "text/plain" in error["message"]
+    # JSON-RPC: ContentTypeNotSupportedError -32005 (spec §5.4), id unknown.
+    status, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x"}}',
+        headers={**V1, "Content-Type": "text/plain"},
+    )
+    assert status == 200
+    assert answer["id"] is None
+    assert answer["error"]["code"] == -32005
+    assert answer["error"]["data"][0]["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
 
 
 def test_both_json_media_types_are_accepted(
@@ -162,3 +185,81 @@ def test_encoded_slash_stays_inside_the_task_id(
     details = r.json()["error"]["details"]
     assert details[0]["reason"] == "TASK_NOT_FOUND"
     assert details[0]["metadata"]["taskId"] == "a/b"
+
+
+def test_deep_nesting_is_a_parse_error_not_a_crash(
+    server_url: str, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    deep = b"[" * 983 + b"]" * 983
+    status, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":' + deep + b"}",
+    )
+    assert status == 200
+    assert answer["id"] is None
+    assert answer["error"]["code"] == -32700
+    assert "nested deeper than 100 levels" in answer["error"]["message"]
+    r = http.post(
+        server_url + "/message:send",
+        content=b'{"message":' + deep + b"}",
+        headers={**V1, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["details"][0]["reason"] == "PARSE_ERROR"
+    assert not [rec for rec in caplog.records if rec.levelno >= 40]
+
+
+def test_duplicate_method_is_refused(server_url: str, http: httpx.Client) -> None:
+    # A filter reading the first "method" (GetTask) must not let SendMessage through.
+    status, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"message":{"messageId":'
+        b'"m","role":"ROLE_USER","parts":[{"text":"echo x"}]}},"method":"SendMessage"}',
+    )
+    assert status == 200
+    assert answer["error"]["code"] == -32700
+    assert "'method' occurs more than once" in answer["error"]["message"]
+
+
+def test_a_huge_task_id_is_not_echoed_in_full(
+    server_url: str, http: httpx.Client
+) -> None:
+    huge = "t" * 5_000_000
+    body = b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"%s"}}' % (
+        huge.encode()
+    )
+    _, answer = rpc(http, server_url, body)
+    assert answer["error"]["code"] == -32001
+    assert len(answer["error"]["message"]) < 300
+    assert len(answer["error"]["data"][0]["metadata"]["taskId"]) <= 128
+    r = http.get(server_url + "/tasks/" + huge[:60_000], headers=V1)
+    assert r.status_code == 404
+    assert len(r.content) < 2_000
+
+
+def test_an_overlong_request_id_is_refused_with_id_null(
+    server_url: str, http: httpx.Client
+) -> None:
+    rid = "r" * 10_000
+    status, answer = rpc(
+        http,
+        server_url,
+        b'{"jsonrpc":"2.0","id":"%s","method":"GetTask","params":{"id":"x"}}'
+        % rid.encode(),
+    )
+    assert status == 200
+    assert answer["id"] is None
+    assert answer["error"]["code"] == -32600
+    assert "longer than 128" in answer["error"]["message"]
+
+
+def test_leading_zeros_in_the_version_are_refused(
+    server_url: str, http: httpx.Client
+) -> None:
+    r = http.get(server_url + "/tasks/x", headers={"A2A-Version": "01.00"})
+    assert r.status_code == 400
+    assert r.json()["error"]["details"][0]["reason"] == "VERSION_NOT_SUPPORTED"

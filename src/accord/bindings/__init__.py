@@ -8,10 +8,11 @@ server raised. Everything derives from the operations table
 
 * :mod:`accord.bindings.jsonrpc`: envelopes, method dispatch, error codes and ``data``.
 * :mod:`accord.bindings.rest`: routes, query strings, AIP-193 error bodies.
+* :mod:`accord.bindings.media`: the request Content-Type both accept.
 """
 
 from __future__ import annotations
 
-from accord.bindings import jsonrpc, rest
+from accord.bindings import jsonrpc, media, rest
 
-__all__ = ["jsonrpc", "rest"]
+__all__ = ["jsonrpc", "media", "rest"]

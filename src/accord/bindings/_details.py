@@ -7,7 +7,14 @@ message, each tagged with ``@type`` (ProtoJSON ``Any`` form, spec §3.3.2):
   domain ``a2a-protocol.org`` and the error's ``metadata`` string map;
 * ``google.rpc.BadRequest`` with ``fieldViolations`` when the error names bad fields.
 
-JSON-RPC puts the list in ``error.data``, REST in ``error.details``. Reading them back,
+JSON-RPC puts the list in ``error.data``, REST in ``error.details``.
+
+What an error sends is bounded whatever built it (:func:`wire_message`,
+:func:`build_details`): the message to :data:`MAX_MESSAGE` characters and each
+metadata value and field violation to :data:`MAX_DETAIL` characters, so that an error
+quoting a huge client-supplied value (a task id, a header) cannot amplify a request
+into a far larger answer. Messages quote client input through
+:func:`accord._quote.shorten` in the first place; these bounds are the backstop. Reading them back,
 the ErrorInfo ``reason`` identifies the error class first (several errors share an HTTP
 status, and peers built on the 1.0.0 tag use other codes, digest §6.3/§6.5); the
 binding-specific code is only the fallback. Detail objects we do not recognise are kept,
@@ -19,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from accord._quote import shorten
 from accord.errors import InternalError, ProtocolError
 from accord.protocol.errors import DOMAIN, from_reason, spec_for
 
@@ -28,18 +36,31 @@ if TYPE_CHECKING:
 __all__ = [
     "BAD_REQUEST_TYPE",
     "ERROR_INFO_TYPE",
+    "MAX_DETAIL",
+    "MAX_MESSAGE",
     "WireDetails",
     "build_details",
     "make_error",
     "read_details",
+    "wire_message",
 ]
 
 ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 
+#: Longest error message sent, in characters.
+MAX_MESSAGE = 2048
+#: Longest metadata value, field name or violation description sent, in characters.
+MAX_DETAIL = 512
+
 # Type URLs may use any host prefix ("type.googleapis.com/..."); match on the name.
 _ERROR_INFO_NAME = "/google.rpc.ErrorInfo"
 _BAD_REQUEST_NAME = "/google.rpc.BadRequest"
+
+
+def wire_message(error: ProtocolError) -> str:
+    """The message of ``error`` as sent: at most :data:`MAX_MESSAGE` characters."""
+    return shorten(error.message, MAX_MESSAGE)
 
 
 def build_details(error: ProtocolError) -> list[dict[str, Any]]:
@@ -55,14 +76,20 @@ def build_details(error: ProtocolError) -> list[dict[str, Any]]:
     }
     if error.metadata:
         # map<string, string>: coerce so a careless non-string value cannot break it.
-        info["metadata"] = {str(k): str(v) for k, v in error.metadata.items()}
+        info["metadata"] = {
+            shorten(str(k), MAX_DETAIL): shorten(str(v), MAX_DETAIL)
+            for k, v in error.metadata.items()
+        }
     details = [info]
     if error.field_violations:
         details.append(
             {
                 "@type": BAD_REQUEST_TYPE,
                 "fieldViolations": [
-                    {"field": field, "description": description}
+                    {
+                        "field": shorten(field, MAX_DETAIL),
+                        "description": shorten(description, MAX_DETAIL),
+                    }
                     for field, description in error.field_violations
                 ],
             }

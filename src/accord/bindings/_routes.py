@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
 from accord import types as t
+from accord._quote import shorten
 from accord.errors import InvalidParamsError
 from accord.protocol.operations import OPERATIONS, Operation
 
@@ -299,7 +300,12 @@ def coerce(field: QueryField, name: str, raw: str) -> Any:
             return lowered in _TRUE
         problem = "expected true or false"
     elif kind is _Kind.INT:
-        if _INT.match(raw) and _INT32_MIN <= (number := int(raw)) <= _INT32_MAX:
+        # The length check keeps int() clear of its 4300-digit limit (a ValueError).
+        if (
+            len(raw) <= 12
+            and _INT.match(raw)
+            and _INT32_MIN <= (number := int(raw)) <= _INT32_MAX
+        ):
             return number
         problem = "expected a decimal int32"
     elif kind is _Kind.ENUM:
@@ -308,7 +314,12 @@ def coerce(field: QueryField, name: str, raw: str) -> Any:
         for member in members:
             if raw == member.value:
                 return raw
-        if raw.isascii() and raw.isdigit() and int(raw) < len(members):
+        if (
+            raw.isascii()
+            and raw.isdigit()
+            and len(raw) <= 4
+            and int(raw) < len(members)
+        ):
             # Members are declared in proto number order (ProtoJSON accepts numbers).
             return members[int(raw)].value
         problem = f"expected a {field.enum_type.__name__} name or number"
@@ -319,7 +330,8 @@ def coerce(field: QueryField, name: str, raw: str) -> Any:
             problem = "expected an RFC 3339 timestamp"
         else:
             return raw
+    got = f"{problem}, got {shorten(raw)!r}"
     raise InvalidParamsError(
-        f"Invalid query parameter `{name}`: {problem}, got {raw!r}",
-        field_violations=[(field.json_name, f"{problem}, got {raw!r}")],
+        f"Invalid query parameter `{name}`: {got}",
+        field_violations=[(field.json_name, got)],
     )

@@ -9,18 +9,21 @@ its response message (digest §2.2). Streaming
 operations answer with SSE; the data of every event is a complete JSON-RPC response
 carrying one ``StreamResponse`` (digest §4.4).
 
-Server side, :func:`parse_request` reads the envelope without decoding ``params``
-(``accord.types.split_jsonrpc``), checks it, looks the method up, and only then decodes
-``params`` straight into the request type. Every refusal is a :class:`JsonRpcRejection`
-holding the JSON-RPC error to send and the request id when it could be read:
+Server side, :func:`parse_request` reads the body strictly (``accord.types.split_jsonrpc``:
+depth limit, no duplicate member names), checks the envelope, looks the method up, and
+only then converts ``params`` into the request type. Every refusal is a
+:class:`JsonRpcRejection` holding the JSON-RPC error to send and the request id when it
+could be read:
 
 ===================================================  ===========================
 problem                                              error
 ===================================================  ===========================
-body is not JSON                                     ParseError -32700, id null
+body is not JSON, nested deeper than                 ParseError -32700, id null
+``MAX_JSON_DEPTH``, or repeats a member name
 batch (array), non-object, ``jsonrpc`` != "2.0",     InvalidRequestError -32600
 missing/null/non-scalar ``id``, non-string method,
 scalar ``params`` (JSON-RPC 2.0 §4.2)
+id longer than :data:`MAX_ID_LENGTH`                 InvalidRequestError, id null
 unknown method                                       MethodNotFoundError -32601
 ``params`` an array, or not a valid request message  InvalidParamsError -32602
 ===================================================  ===========================
@@ -30,7 +33,8 @@ and ``"id": null`` are refused. ``params`` may be omitted (or ``null``) when the
 request message has no required field, e.g. ``GetExtendedAgentCard``.
 
 Responses are built by concatenating bytes around the encoded payload, and request
-ids are echoed exactly as received (a string stays a string, a number a number).
+ids are echoed exactly as received (a string stays a string, a number a number); an id
+is at most :data:`MAX_ID_LENGTH` characters so the echo stays small.
 Errors carry ``data``: a list of typed details, a ``google.rpc.ErrorInfo`` with the
 error's reason (SHOULD since 1.0.1, spec §9.5) and a ``google.rpc.BadRequest`` when the
 error names fields (see :mod:`accord.bindings._details`).
@@ -50,7 +54,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from accord import types as t
-from accord.bindings._details import build_details, make_error, read_details
+from accord._quote import shorten
+from accord.bindings._details import (
+    build_details,
+    make_error,
+    read_details,
+    wire_message,
+)
 from accord.errors import (
     InvalidAgentResponseError,
     InvalidParamsError,
@@ -62,6 +72,7 @@ from accord.protocol.errors import from_jsonrpc_code, spec_for
 from accord.protocol.operations import BY_METHOD, Operation
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "JsonRpcCall",
     "JsonRpcRejection",
     "RequestId",
@@ -78,8 +89,10 @@ __all__ = [
 #: error responses to requests whose id could not be read.
 RequestId = str | int | float | None
 
-#: Longest method name quoted back in a MethodNotFoundError message.
-_MAX_QUOTED = 64
+#: Longest request id accepted, in characters (a string) or digits (an integer); a
+#: longer one is refused as Invalid Request with id null (docs/spec-notes.md).
+MAX_ID_LENGTH = 128
+_ID_INT_BOUND = 10**MAX_ID_LENGTH
 
 _VERSION = "2.0"
 _RESPONSE_HEAD = b'{"jsonrpc":"2.0","id":'
@@ -133,6 +146,12 @@ def parse_request(body: bytes) -> JsonRpcCall:
             f"Invalid request: A2A requests carry a string or number id; got {what}"
         )
         raise JsonRpcRejection(error)
+    if not _short_id(request_id):
+        error = InvalidRequestError(
+            f"Invalid request: the id is longer than {MAX_ID_LENGTH} characters; "
+            "use a shorter id (a UUID is 36)"
+        )
+        raise JsonRpcRejection(error)
     if env.jsonrpc != _VERSION:
         error = InvalidRequestError('Invalid request: "jsonrpc" must be "2.0"')
         raise JsonRpcRejection(error, request_id)
@@ -142,18 +161,16 @@ def parse_request(body: bytes) -> JsonRpcCall:
         raise JsonRpcRejection(error, request_id)
     operation = BY_METHOD.get(method)
     if operation is None:
-        shown = method if len(method) <= _MAX_QUOTED else method[:_MAX_QUOTED] + "..."
         raise JsonRpcRejection(
-            MethodNotFoundError(f"Method not found: {shown!r}"), request_id
+            MethodNotFoundError(f"Method not found: {shorten(method)!r}"), request_id
         )
     params = env.params
-    first = params[:1]
     try:
-        if first == b"{":
-            value: Any = t.decode(params, operation.request_type)
-        elif first in (b"", b"n"):  # omitted or null: only if nothing is required
+        if type(params) is dict:
+            value: Any = t.convert(params, operation.request_type)
+        elif params is None:  # omitted or null: only if nothing is required
             value = t.convert({}, operation.request_type)
-        elif first == b"[":
+        elif type(params) is list:
             raise InvalidParamsError(
                 "Invalid params: A2A params are by-name (a JSON object), not an array"
             )
@@ -167,6 +184,13 @@ def parse_request(body: bytes) -> JsonRpcCall:
 def _valid_id(value: Any) -> bool:
     # JSON-RPC 2.0 §4: a string or a number; bool is not a number here.
     return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _short_id(value: str | int | float) -> bool:
+    # The response echoes the id (JSON-RPC 2.0 §5), so its size is bounded here.
+    if isinstance(value, str):
+        return len(value) <= MAX_ID_LENGTH
+    return not isinstance(value, int) or -_ID_INT_BOUND < value < _ID_INT_BOUND
 
 
 def encode_result(request_id: RequestId, result: Any) -> bytes:
@@ -187,7 +211,7 @@ def encode_error(request_id: RequestId, error: ProtocolError) -> bytes:
     """Encode an error response with the table's code and typed details in ``data``."""
     body = {
         "code": spec_for(error).jsonrpc_code,
-        "message": error.message,
+        "message": wire_message(error),
         "data": build_details(error),
     }
     return _RESPONSE_HEAD + t.encode(request_id) + b',"error":' + t.encode(body) + b"}"

@@ -24,7 +24,11 @@ No route for the path raises :class:`~accord.errors.MethodNotFoundError` (HTTP 4
 A path that exists under other verbs raises the same error, naming the allowed verbs:
 the error table has no "method not allowed" row, so the ASGI layer asks
 :func:`allowed_methods` and, when it is non-empty, answers 405 with an ``Allow``
-header instead of 404.
+header instead of 404 (``encode_error(error, status=405)``: body code 405, status
+UNIMPLEMENTED, reason METHOD_NOT_FOUND).
+
+Request bodies are read strictly (``strict=True`` decode: nesting depth limit, no
+duplicate member names), as ParseError (HTTP 400) otherwise.
 
 Responses are the ProtoJSON of the response message, unwrapped (GetTask answers the
 Task itself, Delete answers ``{}``); streamed events are bare ``StreamResponse`` JSON
@@ -46,8 +50,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from accord import types as t
+from accord._quote import shorten
 from accord.bindings import _routes
-from accord.bindings._details import build_details, make_error, read_details
+from accord.bindings._details import (
+    build_details,
+    make_error,
+    read_details,
+    wire_message,
+)
+from accord.bindings.media import UnsupportedMediaTypeError
 from accord.errors import (
     ContentTypeNotSupportedError,
     HTTPStatusError,
@@ -79,9 +90,6 @@ __all__ = [
     "parse_response",
     "parse_stream_event",
 ]
-
-#: Longest path quoted back in a MethodNotFoundError message.
-_MAX_QUOTED = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ def parse_request(method: str, path: str, query: str, body: bytes) -> RestCall:
                 )
             return RestCall(route.operation, _from_query(route, values, tenant, query))
         allowed.append(route.verb)
-    shown = path if len(path) <= _MAX_QUOTED else path[:_MAX_QUOTED] + "..."
+    shown = shorten(path)
     if not allowed:
         raise MethodNotFoundError(f"No A2A operation at {shown!r}")
     verbs = ", ".join(sorted(set(allowed)))
@@ -135,12 +143,14 @@ def _from_body(
     if not route.path_fields:
         # Hot path (message:send / message:stream): decode straight into the type.
         params: Any = (
-            t.convert({}, request_type) if empty else t.decode(body, request_type)
+            t.convert({}, request_type)
+            if empty
+            else t.decode(body, request_type, strict=True)
         )
         if params.tenant != tenant:
             params = t.replace(params, tenant=tenant)
         return params
-    obj = {} if empty else t.decode_json(body)
+    obj = {} if empty else t.decode_json(body, strict=True)
     if not isinstance(obj, dict):
         raise InvalidParamsError(
             f"Invalid {request_type.__name__}: the request body must be a JSON object"
@@ -182,18 +192,39 @@ def encode_stream_event(event: t.StreamResponse) -> bytes:
     return t.encode(event)
 
 
-def encode_error(error: ProtocolError) -> tuple[int, bytes]:
-    """Return the HTTP status and the AIP-193 error body for ``error`` (spec §11.6)."""
+#: gRPC status names for the HTTP statuses :func:`encode_error` may be told to use
+#: instead of the table's; 405 has no google.rpc mapping, and HTTP/gRPC gateways
+#: answer a verb no route takes with UNIMPLEMENTED.
+_STATUS_NAMES = {405: "UNIMPLEMENTED"}
+
+
+def encode_error(
+    error: ProtocolError, *, status: int | None = None
+) -> tuple[int, bytes]:
+    """Return the HTTP status and the AIP-193 error body for ``error`` (spec §11.6).
+
+    ``status`` replaces the error table's HTTP status, for refusals HTTP itself names
+    more precisely: 405 Method Not Allowed for a path served under other verbs (RFC
+    9110 §15.5.6, sent with ``Allow``). An
+    :class:`~accord.bindings.media.UnsupportedMediaTypeError` (a request body that is
+    not JSON) is 415 Unsupported Media Type (RFC 9110 §15.5.16). The body's ``code`` always equals the
+    status line (spec §11.6); the ErrorInfo ``reason`` still names the A2A error.
+    """
     row = spec_for(error)
+    if status is None:
+        status = (
+            415 if isinstance(error, UnsupportedMediaTypeError) else row.http_status
+        )
+    code = status
     body = {
         "error": {
-            "code": row.http_status,
-            "status": row.grpc_status,
-            "message": error.message,
+            "code": code,
+            "status": _STATUS_NAMES.get(code, row.grpc_status),
+            "message": wire_message(error),
             "details": build_details(error),
         }
     }
-    return row.http_status, t.encode(body)
+    return code, t.encode(body)
 
 
 # --- client side ---------------------------------------------------------------

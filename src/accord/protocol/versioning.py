@@ -5,12 +5,19 @@ A request names the protocol version it speaks in the ``A2A-Version`` header (or
 (spec §3.6.2). Patch numbers are ignored (``1.0.2`` is ``1.0``). A version the
 interface does not serve is refused with VersionNotSupportedError, which lists the
 versions that are served.
+
+The value has the form ``Major.Minor`` (spec §14.2.1), read strictly: each number is
+ASCII digits without a leading zero (``0``, ``1``, ``10``; not ``01`` or ``+1``), at
+most 8 of them, so ``01.00`` is malformed rather than a second spelling of ``1.0``.
+Only the optional whitespace HTTP allows around a field value (spaces and tabs, RFC
+9110 §5.5) is ignored.
 """
 
 from __future__ import annotations
 
 import re
 
+from accord._quote import shorten
 from accord.errors import VersionNotSupportedError
 
 __all__ = [
@@ -31,7 +38,10 @@ SUPPORTED_VERSIONS: tuple[str, ...] = (CURRENT_VERSION,)
 #: Header (and query parameter) name; header names are case-insensitive.
 VERSION_HEADER = "A2A-Version"
 
-_VERSION = re.compile(r"\s*(\d+)\.(\d+)(?:\.\d+)?\s*\Z", re.ASCII)
+_NUMBER = r"(0|[1-9][0-9]{0,7})"
+_VERSION = re.compile(rf"{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?\Z")
+#: Optional whitespace around an HTTP field value (RFC 9110 §5.6.3).
+_OWS = " \t"
 
 
 def normalize_version(value: str | None) -> str:
@@ -40,15 +50,17 @@ def normalize_version(value: str | None) -> str:
     Raises:
         VersionNotSupportedError: when the value is not a version number at all.
     """
-    if value is None or not value.strip():
+    text = "" if value is None else value.strip(_OWS)
+    if not text:
         return DEFAULT_VERSION
-    match = _VERSION.match(value)
+    match = _VERSION.match(text)
     if match is None:
         raise VersionNotSupportedError(
-            f"Malformed A2A-Version {value!r}: expected Major.Minor, e.g. {CURRENT_VERSION!r}",
+            f"Malformed A2A-Version {shorten(value or '')!r}: expected Major.Minor "
+            f"(digits, no leading zeros), e.g. {CURRENT_VERSION!r}",
             metadata={"supportedVersions": ",".join(SUPPORTED_VERSIONS)},
         )
-    return f"{int(match[1])}.{int(match[2])}"
+    return f"{match[1]}.{match[2]}"
 
 
 def negotiate(
@@ -64,7 +76,7 @@ def negotiate(
     if version not in supported:
         hint = (
             " (no A2A-Version header was sent, which means 0.3)"
-            if value is None or not value.strip()
+            if value is None or not value.strip(_OWS)
             else ""
         )
         raise VersionNotSupportedError(

@@ -39,9 +39,9 @@ from urllib.parse import parse_qsl, urlencode
 import anyio
 
 from accord.bindings import jsonrpc, rest
+from accord.bindings.media import check_content_type
 from accord.errors import (
     InternalError,
-    InvalidRequestError,
     MethodNotFoundError,
     PayloadTooLargeError,
     ProtocolError,
@@ -84,8 +84,6 @@ Send = Callable[[Message], Awaitable[None]]
 _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
-
-_JSON_TYPES = ("application/json", "application/a2a+json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,21 +426,10 @@ class A2AApp:
             base_url=self.base_url(scope),
         )
 
-    @staticmethod
-    def _content_type_ok(scope: Scope) -> bool:
-        ctype = _header(scope, b"content-type")
-        if ctype is None:
-            return True
-        base = ctype.split(";")[0].strip().lower()
-        return base in _JSON_TYPES or base.endswith("+json")
-
     async def _jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id: jsonrpc.RequestId = None
         try:
-            if not self._content_type_ok(scope):
-                raise InvalidRequestError(
-                    f"Unsupported Content-Type {_header(scope, b'content-type')!r}: send application/json"
-                )
+            check_content_type(_header(scope, b"content-type"), "application/json")
             try:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
@@ -495,10 +482,10 @@ class A2AApp:
     ) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         try:
-            if method in ("POST", "PUT", "PATCH") and not self._content_type_ok(scope):
-                raise InvalidRequestError(
-                    f"Unsupported Content-Type {_header(scope, b'content-type')!r}: "
-                    "send application/a2a+json or application/json"
+            if method in ("POST", "PUT", "PATCH"):
+                check_content_type(
+                    _header(scope, b"content-type"),
+                    "application/a2a+json or application/json",
                 )
             try:
                 body = await self._read_body(scope, receive)
@@ -509,13 +496,14 @@ class A2AApp:
             ctx = self._context(scope, query, principal)
             result = await self._dispatch(scope, call.operation, call.params, ctx)
         except ProtocolError as error:
-            status, payload = rest.encode_error(error)
             extra = _challenge_headers(error)
+            override: int | None = None
             if isinstance(error, MethodNotFoundError):
                 allowed = rest.allowed_methods(path)
                 if allowed:
-                    status = 405
+                    override = 405  # RFC 9110 §15.5.6, with Allow
                     extra.append((b"allow", ", ".join(allowed).encode()))
+            status, payload = rest.encode_error(error, status=override)
             await _respond(
                 send, status, payload, content_type=b"application/a2a+json", extra=extra
             )

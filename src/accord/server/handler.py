@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from accord._quote import shorten
 from accord.errors import (
     ConflictError,
     ContentTypeNotSupportedError,
@@ -221,7 +222,8 @@ class RequestHandler:
             record = await self.store.get(msg.task_id, scope=ctx.scope(req.tenant))
             if record is None:
                 raise TaskNotFoundError(
-                    f"Task {msg.task_id} not found", metadata={"taskId": msg.task_id}
+                    f"Task {shorten(msg.task_id)} not found",
+                    metadata={"taskId": shorten(msg.task_id)},
                 )
             task = record.task
             state = task.status.state
@@ -235,7 +237,7 @@ class RequestHandler:
             if msg.context_id and msg.context_id != task.context_id:
                 # spec §3.4.3: taskId and contextId that disagree are rejected.
                 raise InvalidParamsError(
-                    f"message.contextId {msg.context_id!r} does not match the context of "
+                    f"message.contextId {shorten(msg.context_id)!r} does not match the context of "
                     f"task {task.id} ({task.context_id!r})",
                     field_violations=[
                         ("message.contextId", "does not match the task's context")
@@ -379,7 +381,8 @@ class RequestHandler:
         record = await self.store.get(task_id, scope=scope)
         if record is None:
             raise TaskNotFoundError(
-                f"Task {task_id} not found", metadata={"taskId": task_id}
+                f"Task {shorten(task_id)} not found",
+                metadata={"taskId": shorten(task_id)},
             )
         return record
 

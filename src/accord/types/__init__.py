@@ -20,6 +20,7 @@ from ._card import (
     AgentSkill,
 )
 from ._codec import (
+    MAX_JSON_DEPTH,
     JsonRpcEnvelope,
     convert,
     decode,
@@ -87,6 +88,7 @@ from ._security import (
 )
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "UNSET",
     "APIKeySecurityScheme",
     "AgentCapabilities",

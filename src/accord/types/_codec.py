@@ -14,12 +14,27 @@ Theory of operation. Decoding has two paths:
 
 Encoding is plain msgspec: camelCase keys in proto field order, enum names, defaults
 omitted (except where a type opts out, e.g. ``ListTasksResponse``).
+
+Hostile input. Every decode turns nesting too deep for the decoder into a
+:class:`~accord.errors.ParseError` instead of a ``RecursionError``. A *strict* decode
+(``strict=True``, and :func:`split_jsonrpc`; the server uses it on every request body)
+also refuses, as ParseError:
+
+* JSON nested deeper than :data:`MAX_JSON_DEPTH` levels, so that no value deep enough
+  to overflow a later encode, copy or comparison is ever accepted;
+* objects with duplicate member names (RFC 8259 §4 leaves their meaning open; I-JSON,
+  RFC 7493 §2.3, forbids them): msgspec keeps the last, so a filter in front of the
+  server that reads the first would see a different request than the agent does.
+
+Both checks cost one C-level scan of the body and a walk over its containers on a
+well-formed request; see :func:`_check_strict` for why they are exact.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Callable
 from functools import cache
@@ -28,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import msgspec
 from msgspec import inspect as mi
 
+from accord._quote import shorten
 from accord.errors import InvalidParamsError, InvalidRequestError, ParseError
 
 from ._base import TIMESTAMP_PATTERN
@@ -36,6 +52,7 @@ if TYPE_CHECKING:
     import enum
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "JsonRpcEnvelope",
     "convert",
     "decode",
@@ -50,6 +67,12 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 _generic_decoder = msgspec.json.Decoder()
 
+#: Deepest nesting of arrays and objects a strict decode accepts (the default recursion
+#: limit of the protobuf parsers; A2A requests are about 8 levels deep).
+MAX_JSON_DEPTH = 100
+
+_TOO_DEEP = f"Invalid JSON payload: nested deeper than {MAX_JSON_DEPTH} levels"
+
 
 def encode(value: Any) -> bytes:
     """Encode an A2A value (or plain JSON-able data) as compact ProtoJSON bytes."""
@@ -61,16 +84,123 @@ def to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-def decode_json(data: bytes | str) -> Any:
+def decode_json(data: bytes | str, *, strict: bool = False) -> Any:
     """Parse JSON into plain Python values.
 
+    ``strict`` (for input from peers) also refuses nesting deeper than
+    :data:`MAX_JSON_DEPTH` and duplicate member names.
+
     Raises:
-        ParseError: when ``data`` is not valid UTF-8 JSON.
+        ParseError: when ``data`` is not valid UTF-8 JSON (or, strict, breaks a rule).
     """
     try:
-        return _generic_decoder.decode(data)
+        value = _generic_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise ParseError(f"Invalid JSON payload: {exc}") from None
+    except RecursionError:
+        raise ParseError(_TOO_DEEP) from None
+    if strict:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        _check_strict(raw, value)
+    return value
+
+
+def _check_strict(data: bytes, value: Any) -> None:
+    """Refuse ``value`` (decoded from ``data``) if too deep or with duplicate keys.
+
+    Depth: :func:`_members` measures the decoded value level by level, visiting
+    containers only.
+
+    Duplicates: outside strings, ``:`` occurs once per object member. So the body has
+    ``members + L`` colons, ``L`` being the literal colons inside its strings, and the
+    decoded value holds ``kept`` members, fewer than ``members`` exactly when a
+    duplicate was dropped. If the body's colons equal ``kept``, then ``members ==
+    kept`` (as ``members >= kept`` and ``L >= 0``): the common case, one C-level scan.
+    Otherwise the colons inside the decoded strings are counted, ``L + E`` with ``E``
+    the colons the body wrote as ``\\u003a``; with ``U >= E`` the number of such
+    escapes in the body, ``members + L + U == kept + L + E`` means both differences,
+    each >= 0, are zero. Only when that fails too is the body read again, slowly, to
+    name the duplicate.
+    """
+    if type(value) is not dict and type(value) is not list:
+        return
+    kept = _members(value)
+    colons = data.count(b":")
+    if colons == kept:
+        return
+    if b"\\" in data:
+        colons += data.count(b"\\u003a") + data.count(b"\\u003A")
+    if colons != kept + _string_colons(value):
+        _check_unique_keys(data)
+
+
+def _members(value: Any) -> int:
+    """The number of object members in ``value``, refusing nesting that is too deep."""
+    members = 0
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            if type(item) is dict:
+                members += len(item)
+                item = item.values()
+            for child in item:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)  # noqa: PERF401 (measured faster)
+        if not below:
+            return members
+        level = below
+    raise ParseError(_TOO_DEEP)
+
+
+def _string_colons(value: Any) -> int:
+    """The number of ``:`` in the strings (keys included) of a decoded value."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            for key in item:
+                if ":" in key:
+                    count += key.count(":")
+            item = item.values()
+        for child in item:
+            if type(child) is str:
+                if ":" in child:
+                    count += child.count(":")
+            elif type(child) is dict or type(child) is list:
+                stack.append(child)
+    return count
+
+
+def _check_unique_keys(data: bytes) -> None:
+    # Off the hot path: only bodies with a duplicate (or an escaped colon) get here,
+    # already known to be valid JSON no deeper than MAX_JSON_DEPTH.
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    raise _Duplicate(key)
+                seen.add(key)
+        return obj
+
+    try:
+        json.loads(data, object_pairs_hook=pairs)
+    except _Duplicate as dup:
+        raise ParseError(
+            f"Invalid JSON payload: the member name {shorten(dup.key)!r} occurs more "
+            "than once in an object (RFC 7493 §2.3); send each member once"
+        ) from None
+    except ValueError:  # pragma: no cover - msgspec accepted it already
+        raise ParseError("Invalid JSON payload") from None
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 @cache
@@ -78,14 +208,19 @@ def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(type_)
 
 
-def decode(data: bytes | str, type_: type[T]) -> T:
+def decode(data: bytes | str, type_: type[T], *, strict: bool = False) -> T:
     """Decode ProtoJSON bytes into ``type_``.
 
+    ``strict`` (for requests from peers) applies the rules of :func:`decode_json`'s
+    ``strict`` first.
+
     Raises:
-        ParseError: when ``data`` is not JSON.
+        ParseError: when ``data`` is not JSON (or, strict, breaks a rule).
         InvalidParamsError: when the JSON does not describe a valid ``type_``;
             the message and ``field_violations`` name the offending field.
     """
+    if strict:
+        return convert(decode_json(data, strict=True), type_)
     decoder: msgspec.json.Decoder[T] = _decoder(cast("Any", type_))
     try:
         return decoder.decode(data)
@@ -93,6 +228,8 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         pass
     except msgspec.DecodeError as exc:
         raise ParseError(f"Invalid JSON payload: {exc}") from None
+    except RecursionError:
+        raise ParseError(_TOO_DEEP) from None
     return _lenient(decode_json(data), type_)
 
 
@@ -106,6 +243,8 @@ def convert(obj: Any, type_: type[T]) -> T:
         return msgspec.convert(obj, type_)
     except msgspec.ValidationError:
         return _lenient(obj, type_)
+    except RecursionError:
+        raise ParseError(_TOO_DEEP) from None
 
 
 def _lenient(obj: Any, type_: type[T]) -> T:
@@ -259,51 +398,39 @@ def _base64_any(value: Any) -> Any:
 # --- JSON-RPC envelope -------------------------------------------------------------------
 
 
-class _Envelope(msgspec.Struct):
-    jsonrpc: Any = msgspec.UNSET
-    id: Any = msgspec.UNSET
-    method: Any = msgspec.UNSET
-    params: msgspec.Raw = msgspec.Raw(b"")
-
-
 class JsonRpcEnvelope(msgspec.Struct, frozen=True):
-    """The members of a JSON-RPC 2.0 request, with ``params`` still as raw JSON bytes.
+    """The members of a JSON-RPC 2.0 request, ``params`` as plain JSON values.
 
-    ``id`` is ``None`` for ``null`` and ``msgspec.UNSET`` (see :data:`has_id`) when absent.
+    ``id`` is ``None`` for ``null`` and when absent (see :data:`has_id`); ``params`` is
+    ``None`` for ``null`` or when absent, else the decoded value (any JSON type: the
+    caller checks it).
     """
 
     jsonrpc: Any
     id: Any
     method: Any
-    params: bytes
+    params: Any
     has_id: bool
 
 
-_envelope_decoder = msgspec.json.Decoder(_Envelope)
-
-
 def split_jsonrpc(data: bytes) -> JsonRpcEnvelope:
-    """Read the envelope of a JSON-RPC request without decoding ``params`` yet.
+    """Read a JSON-RPC request strictly (see :func:`decode_json`), ``params`` as values.
 
     Raises:
-        ParseError: the body is not JSON.
+        ParseError: the body is not JSON, is nested too deep or repeats a member name.
         InvalidRequestError: the body is JSON but not an object (e.g. a batch array).
     """
-    try:
-        env = _envelope_decoder.decode(data)
-    except msgspec.ValidationError:
-        value = decode_json(data)
+    value = decode_json(data, strict=True)
+    if type(value) is not dict:
         kind = "a batch (array)" if isinstance(value, list) else type(value).__name__
         raise InvalidRequestError(
             f"Invalid request: expected a JSON-RPC request object, got {kind}"
-        ) from None
-    except msgspec.DecodeError as exc:
-        raise ParseError(f"Invalid JSON payload: {exc}") from None
-    has_id = env.id is not msgspec.UNSET
+        )
+    get = value.get
     return JsonRpcEnvelope(
-        jsonrpc=None if env.jsonrpc is msgspec.UNSET else env.jsonrpc,
-        id=env.id if has_id else None,
-        method=None if env.method is msgspec.UNSET else env.method,
-        params=bytes(env.params),
-        has_id=has_id,
+        jsonrpc=get("jsonrpc"),
+        id=get("id"),
+        method=get("method"),
+        params=get("params"),
+        has_id="id" in value,
     )
