@@ -1,0 +1,287 @@
+"""Run the code blocks of one page in order, like a reader following along.
+
+One :class:`PageRunner` per page, with its own working folder and its own free port:
+
+* **URL.** ``127.0.0.1:8000`` and ``localhost:8000`` in a block become the page's
+  port, and every ``accord serve`` gets ``--port PORT`` (a later ``--port`` in the
+  block wins), so pages run in parallel without clashing.
+* **Servers.** A logical line (continuations joined) of an ``sh`` block that runs
+  ``accord serve`` starts that server in the background, the way a reader leaves it
+  running in another shell: the runner waits for its ``Agent card:`` line and goes on
+  with the next line. A new ``accord serve`` stops the previous one first (Ctrl-C);
+  the last one stops when the page ends, and must exit 0 without a traceback.
+* **Receptionist fixture.** A block that calls the page's URL while no server runs
+  gets the demo Receptionist (``accord serve`` in the page's folder), and
+  ``ACCORD_API_KEY`` is set to the key it wrote to ``receptionist.key``.
+* **Shell state.** Exported variables carry from one block to the next, Python blocks
+  included (``export ACCORD_API_KEY=...`` in one ``sh`` block is seen by the next
+  Python block). Every block starts in the page's folder, where ``examples/`` links to
+  the repository's examples.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Self
+
+from .blocks import REPO, Block
+
+__all__ = ["BlockFailed", "PageRunner", "free_port"]
+
+#: Longest wait for one block, and for a server to print its card URL.
+BLOCK_TIMEOUT = 120.0
+SERVER_START_TIMEOUT = 30.0
+SERVER_STOP_TIMEOUT = 20.0
+
+_URL = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+_SERVE = re.compile(r"^(?P<env>\s*(?:[A-Za-z_]\w*=\S*\s+)*)accord\s+serve\b")
+
+
+class BlockFailed(AssertionError):
+    """A code block (or the server it started) did not do what the page says."""
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _logical_lines(code: str) -> list[str]:
+    """Shell lines with backslash continuations joined (kept verbatim)."""
+    out: list[str] = []
+    current = ""
+    for line in code.splitlines():
+        current += line + "\n"
+        if not line.endswith("\\"):
+            out.append(current)
+            current = ""
+    if current:
+        out.append(current)
+    return out
+
+
+def _segments(code: str) -> list[tuple[bool, str]]:
+    """Split a shell block into ``(is_serve, text)`` runs, in order."""
+    segments: list[tuple[bool, str]] = []
+    shell = ""
+    for line in _logical_lines(code):
+        if _SERVE.match(line):
+            if shell.strip():
+                segments.append((False, shell))
+            shell = ""
+            segments.append((True, line))
+        else:
+            shell += line
+    if shell.strip():
+        segments.append((False, shell))
+    return segments
+
+
+def _output(what: str, out: str | None, err: str | None) -> str:
+    return f"{what}\n--- stdout\n{out or ''}\n--- stderr\n{err or ''}"
+
+
+class _Server:
+    """One ``accord serve`` started by a page, running in the background."""
+
+    def __init__(self, command: str, folder: Path, env: dict[str, str]) -> None:
+        self.command = command
+        self._log: IO[str] = (folder / f".server-{id(self)}.log").open("w+")
+        self.process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def stderr(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+    def wait_started(self, where: str) -> None:
+        """Block until the card URL is printed, or fail with the server's log."""
+        try:
+            while True:
+                line = self._lines.get(timeout=SERVER_START_TIMEOUT)
+                if line is None or line.startswith("Agent card: "):
+                    break
+        except queue.Empty:
+            line = None
+        if line is None:
+            self.kill()
+            raise BlockFailed(
+                _output(
+                    f"{where}: `{self.command.strip()}` printed no `Agent card:` line",
+                    "",
+                    self.stderr(),
+                )
+            )
+
+    def stop(self, where: str) -> None:
+        """Ctrl-C the server; it must shut down cleanly (exit 0, no traceback)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout=SERVER_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise BlockFailed(f"{where}: the server did not stop on Ctrl-C") from None
+        err = self.stderr()
+        self._close()
+        if code != 0 or "Traceback" in err:
+            raise BlockFailed(_output(f"{where}: the server exited {code}", "", err))
+
+    def kill(self) -> None:
+        """Stop the server at once (after a failure) and release its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.join(SERVER_STOP_TIMEOUT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if not self._log.closed:
+            self._log.close()
+
+
+class PageRunner:
+    """Runs one page's blocks in order in ``folder``, against port ``port``."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.url = f"127.0.0.1:{port}"
+        (folder / "examples").symlink_to(REPO / "examples")
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("ACCORD_", "PYTEST_"))
+        }
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONUNBUFFERED"] = "1"
+        self.env = env
+        self._server: _Server | None = None
+        self._last = "(page start)"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if exc_info[0] is None:
+            server.stop(f"{self._last} (end of page)")
+        else:
+            server.kill()
+
+    def run(self, block: Block) -> None:
+        """Run ``block``.
+
+        Raises:
+            BlockFailed: it exited non-zero, timed out, or its server misbehaved.
+        """
+        self._last = block.where
+        code = _URL.sub(lambda m: f"{m[1]}:{self.port}", block.code)
+        if block.title is not None:
+            (self.folder / block.title).write_text(code, encoding="utf-8")
+        if not block.runs:
+            return
+        if block.lang == "python":
+            self._needs_server(code, block)
+            script = self.folder / (block.title or f"_block_{block.line}.py")
+            script.write_text(code, encoding="utf-8")
+            self._process(block, [sys.executable, script.name])
+            return
+        for is_serve, text in _segments(code):
+            if is_serve:
+                self._serve(text, block.where)
+            else:
+                self._needs_server(text, block)
+                self._shell(block, text)
+
+    def _needs_server(self, code: str, block: Block) -> None:
+        if self._server is None and self.url in code:
+            self._serve("accord serve\n", f"{block.where} (Receptionist fixture)")
+            key = (self.folder / "receptionist.key").read_text().strip()
+            self.env.setdefault("ACCORD_API_KEY", key)
+
+    def _serve(self, line: str, where: str) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.stop(where)
+        command = _SERVE.sub(
+            lambda m: f"{m['env']}exec accord serve --port {self.port}",
+            line,
+            count=1,
+        )
+        server = _Server(command, self.folder, self.env)
+        server.wait_started(where)
+        self._server = server
+
+    def _shell(self, block: Block, text: str) -> None:
+        state = self.folder / ".env-state"
+        script = self.folder / f"_block_{block.line}.sh"
+        script.write_text(
+            f"set -euo pipefail\n{text}\nenv -0 > {state}\n", encoding="utf-8"
+        )
+        self._process(block, ["bash", script.name])
+        env = {}
+        for item in state.read_text().split("\0"):
+            key, sep, value = item.partition("=")
+            if sep and not key.startswith("BASH_FUNC_") and key not in {"_", "SHLVL"}:
+                env[key] = value
+        self.env = env
+
+    def _process(self, block: Block, argv: list[str]) -> None:
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=self.folder,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=BLOCK_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BlockFailed(
+                _output(
+                    f"{block.where}: still running after {BLOCK_TIMEOUT:.0f} s",
+                    str(exc.stdout),
+                    str(exc.stderr),
+                )
+            ) from None
+        if done.returncode != 0:
+            raise BlockFailed(
+                _output(
+                    f"{block.where}: `{block.lang}` block exited {done.returncode}",
+                    done.stdout,
+                    done.stderr,
+                )
+            )
