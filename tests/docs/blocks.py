@@ -114,7 +114,9 @@ def blocks_of(path: Path) -> list[Block]:
             if skip is not None:
                 reason = skip["reason"].strip()
                 if not reason:
-                    raise ValueError(f"{page}:{index + 1}: docs-test: skip needs a reason")
+                    raise ValueError(
+                        f"{page}:{index + 1}: docs-test: skip needs a reason"
+                    )
                 pending_skip = (index + 1, reason)
             elif _DIRECTIVE.match(line):
                 raise ValueError(
@@ -135,7 +137,9 @@ def blocks_of(path: Path) -> list[Block]:
         index += 1
         while index < len(lines):
             closing = lines[index].strip()
-            if closing.startswith(fence[0] * len(fence)) and not closing.strip(fence[0]):
+            if closing.startswith(fence[0] * len(fence)) and not closing.strip(
+                fence[0]
+            ):
                 break
             text = lines[index]
             body.append(text.removeprefix(indent) if text.startswith(indent) else text)
@@ -156,5 +160,7 @@ def blocks_of(path: Path) -> list[Block]:
             )
         )
     if pending_skip is not None:
-        raise ValueError(f"{page}:{pending_skip[0]}: docs-test: skip is not followed by a block")
+        raise ValueError(
+            f"{page}:{pending_skip[0]}: docs-test: skip is not followed by a block"
+        )
     return found

@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 import queue
 import re
+import select
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Self
 
@@ -42,7 +45,41 @@ SERVER_START_TIMEOUT = 30.0
 SERVER_STOP_TIMEOUT = 20.0
 
 _URL = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
-_SERVE = re.compile(r"^(?P<env>\s*(?:[A-Za-z_]\w*=\S*\s+)*)accord\s+serve\b")
+
+#: Run before every shell block. ``accord serve ARGS`` asks the runner (over two pipes)
+#: to start the server, so that it is the runner's own child; other ``accord``
+#: commands run as usual.
+_PRELUDE = """\
+set -euo pipefail
+accord() {
+    if [ "${1:-}" != serve ]; then
+        command accord "$@"
+        return
+    fi
+    shift
+    env -0 > "$DOCS_SERVE_ENV"
+    : > "$DOCS_SERVE_ARGS"
+    [ $# -eq 0 ] || printf '%s\\0' "$@" > "$DOCS_SERVE_ARGS"
+    echo serve >&"$DOCS_REQUEST_FD"
+    local reply
+    read -r reply <&"$DOCS_REPLY_FD"
+    [ "$reply" = ok ] || { echo "accord serve: $reply" >&2; return 1; }
+}
+"""
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    """The environment ``env -0`` wrote to ``path`` (bash's own variables left out)."""
+    env = {}
+    for item in path.read_bytes().decode().split("\0"):
+        key, sep, value = item.partition("=")
+        if (
+            sep
+            and not key.startswith(("BASH_FUNC_", "DOCS_"))
+            and key not in {"_", "SHLVL"}
+        ):
+            env[key] = value
+    return env
 
 
 class BlockFailed(AssertionError):
@@ -57,37 +94,6 @@ def free_port() -> int:
     return port
 
 
-def _logical_lines(code: str) -> list[str]:
-    """Shell lines with backslash continuations joined (kept verbatim)."""
-    out: list[str] = []
-    current = ""
-    for line in code.splitlines():
-        current += line + "\n"
-        if not line.endswith("\\"):
-            out.append(current)
-            current = ""
-    if current:
-        out.append(current)
-    return out
-
-
-def _segments(code: str) -> list[tuple[bool, str]]:
-    """Split a shell block into ``(is_serve, text)`` runs, in order."""
-    segments: list[tuple[bool, str]] = []
-    shell = ""
-    for line in _logical_lines(code):
-        if _SERVE.match(line):
-            if shell.strip():
-                segments.append((False, shell))
-            shell = ""
-            segments.append((True, line))
-        else:
-            shell += line
-    if shell.strip():
-        segments.append((False, shell))
-    return segments
-
-
 def _output(what: str, out: str | None, err: str | None) -> str:
     return f"{what}\n--- stdout\n{out or ''}\n--- stderr\n{err or ''}"
 
@@ -95,11 +101,11 @@ def _output(what: str, out: str | None, err: str | None) -> str:
 class _Server:
     """One ``accord serve`` started by a page, running in the background."""
 
-    def __init__(self, command: str, folder: Path, env: dict[str, str]) -> None:
-        self.command = command
+    def __init__(self, argv: list[str], folder: Path, env: dict[str, str]) -> None:
+        self.command = shlex.join(argv)
         self._log: IO[str] = (folder / f".server-{id(self)}.log").open("w+")
         self.process = subprocess.Popen(
-            ["bash", "-c", command],
+            argv,
             cwd=folder,
             env=env,
             stdout=subprocess.PIPE,
@@ -130,12 +136,12 @@ class _Server:
         except queue.Empty:
             line = None
         if line is None:
-            self.kill()
+            err = self.kill()
             raise BlockFailed(
                 _output(
                     f"{where}: `{self.command.strip()}` printed no `Agent card:` line",
                     "",
-                    self.stderr(),
+                    err,
                 )
             )
 
@@ -153,12 +159,14 @@ class _Server:
         if code != 0 or "Traceback" in err:
             raise BlockFailed(_output(f"{where}: the server exited {code}", "", err))
 
-    def kill(self) -> None:
-        """Stop the server at once (after a failure) and release its pipes."""
+    def kill(self) -> str:
+        """Stop the server at once (after a failure), release its pipes, return its log."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        err = self.stderr() if not self._log.closed else ""
         self._close()
+        return err
 
     def _close(self) -> None:
         self._reader.join(SERVER_STOP_TIMEOUT)
@@ -211,51 +219,107 @@ class PageRunner:
             (self.folder / block.title).write_text(code, encoding="utf-8")
         if not block.runs:
             return
+        self._needs_server(code, block)
         if block.lang == "python":
-            self._needs_server(code, block)
             script = self.folder / (block.title or f"_block_{block.line}.py")
             script.write_text(code, encoding="utf-8")
             self._process(block, [sys.executable, script.name])
-            return
-        for is_serve, text in _segments(code):
-            if is_serve:
-                self._serve(text, block.where)
-            else:
-                self._needs_server(text, block)
-                self._shell(block, text)
+        else:
+            self._shell(block, code)
 
     def _needs_server(self, code: str, block: Block) -> None:
         if self._server is None and self.url in code:
-            self._serve("accord serve\n", f"{block.where} (Receptionist fixture)")
+            self._serve([], f"{block.where} (Receptionist fixture)", self.env)
             key = (self.folder / "receptionist.key").read_text().strip()
             self.env.setdefault("ACCORD_API_KEY", key)
 
-    def _serve(self, line: str, where: str) -> None:
+    def _serve(self, args: list[str], where: str, env: dict[str, str]) -> None:
+        """Stop the running server, if any, then start ``accord serve ARGS``."""
         if self._server is not None:
             server, self._server = self._server, None
             server.stop(where)
-        command = _SERVE.sub(
-            lambda m: f"{m['env']}exec accord serve --port {self.port}",
-            line,
-            count=1,
+        accord = str(Path(sys.executable).parent / "accord")
+        server = _Server(
+            [accord, "serve", "--port", str(self.port), *args], self.folder, env
         )
-        server = _Server(command, self.folder, self.env)
         server.wait_started(where)
         self._server = server
 
-    def _shell(self, block: Block, text: str) -> None:
-        state = self.folder / ".env-state"
+    def _shell(self, block: Block, code: str) -> None:
+        """Run a shell block, serving its ``accord serve`` requests as they come."""
+        files = {
+            name: self.folder / f".{name}" for name in ("env", "serve-env", "args")
+        }
         script = self.folder / f"_block_{block.line}.sh"
         script.write_text(
-            f"set -euo pipefail\n{text}\nenv -0 > {state}\n", encoding="utf-8"
+            f"{_PRELUDE}{code}\nenv -0 > {files['env']}\n", encoding="utf-8"
         )
-        self._process(block, ["bash", script.name])
-        env = {}
-        for item in state.read_text().split("\0"):
-            key, sep, value = item.partition("=")
-            if sep and not key.startswith("BASH_FUNC_") and key not in {"_", "SHLVL"}:
-                env[key] = value
-        self.env = env
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        env = {
+            **self.env,
+            "DOCS_SERVE_ENV": str(files["serve-env"]),
+            "DOCS_SERVE_ARGS": str(files["args"]),
+            "DOCS_REQUEST_FD": str(request_w),
+            "DOCS_REPLY_FD": str(reply_r),
+        }
+        out, err = (
+            (self.folder / ".stdout").open("w+"),
+            (self.folder / ".stderr").open("w+"),
+        )
+        failure: BlockFailed | None = None
+        with (
+            out,
+            err,
+            open(request_r, "rb", buffering=0) as requests,
+            open(reply_w, "wb", 0) as replies,
+        ):
+            process = subprocess.Popen(
+                ["bash", script.name],
+                cwd=self.folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(request_w, reply_r),
+            )
+            os.close(request_w)
+            os.close(reply_r)
+            deadline = time.monotonic() + BLOCK_TIMEOUT
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    if not select.select([requests], [], [], left)[0]:
+                        continue
+                    if not requests.readline():
+                        break  # the block ended: it closed its end of the pipe
+                    try:
+                        args = files["args"].read_bytes().decode().split("\0")[:-1]
+                        self._serve(args, block.where, _read_env(files["serve-env"]))
+                    except BlockFailed as exc:
+                        failure = exc
+                        replies.write(b"the server did not start\n")
+                    else:
+                        replies.write(b"ok\n")
+                code_ = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                code_ = None
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if failure is not None:
+            raise failure
+        if code_ != 0:
+            what = (
+                f"still running after {BLOCK_TIMEOUT:.0f} s"
+                if code_ is None
+                else f"`{block.lang}` block exited {code_}"
+            )
+            raise BlockFailed(_output(f"{block.where}: {what}", stdout, stderr))
+        self.env = _read_env(files["env"])
 
     def _process(self, block: Block, argv: list[str]) -> None:
         try:

@@ -44,7 +44,7 @@ COMPILE_ONLY = {
 #: contains) -> why. The page's other blocks must pass; when a pending block passes,
 #: the test fails so that its entry is removed.
 PENDING = {
-    ("docs/tutorial.md", "--public-url"): (
+    ("docs/tutorial/index.md", "--public-url"): (
         "`accord serve --public-url URL --forwarded-allow-ips IPS` lands with the "
         "proxy slice of issue #7"
     ),
@@ -86,14 +86,22 @@ def test_compile_only_and_pending_entries_exist() -> None:
         assert any(marker in b.code for b in blocks_of(REPO / page)), (page, marker)
 
 
-@pytest.mark.parametrize("page", [REPO / p for p in COMPILE_ONLY], ids=list(COMPILE_ONLY))
+@pytest.mark.parametrize(
+    "page", [REPO / p for p in COMPILE_ONLY], ids=list(COMPILE_ONLY)
+)
 def test_compile_only_pages_parse(page: Path) -> None:
     for block in blocks_of(page):
         if block.lang == "python":
-            compile(block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            compile(
+                block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+            )
         elif block.lang in {"sh", "bash"}:
             done = subprocess.run(
-                ["bash", "-n"], input=block.code, capture_output=True, text=True, check=False
+                ["bash", "-n"],
+                input=block.code,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             assert done.returncode == 0, f"{block.where}: {done.stderr}"
 
@@ -114,7 +122,9 @@ def test_page_blocks_run(page: Path, tmp_path: Path) -> None:
             except BlockFailed:
                 expected_failures.append(f"{block.where}: {reason}")
             else:
-                pytest.fail(f"{block.where} passes now: remove its PENDING entry ({reason})")
+                pytest.fail(
+                    f"{block.where} passes now: remove its PENDING entry ({reason})"
+                )
     if expected_failures:
         pytest.xfail("; ".join(expected_failures))
 
