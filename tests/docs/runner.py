@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Self
+from typing import Self
 
 from .blocks import REPO, Block
 
@@ -51,20 +51,19 @@ _URL = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
 #: commands run as usual.
 _PRELUDE = """\
 set -euo pipefail
-accord() {
-    if [ "${1:-}" != serve ]; then
-        command accord "$@"
-        return
-    fi
-    shift
+__docs_serve() {
     env -0 > "$DOCS_SERVE_ENV"
     : > "$DOCS_SERVE_ARGS"
     [ $# -eq 0 ] || printf '%s\\0' "$@" > "$DOCS_SERVE_ARGS"
     echo serve >&"$DOCS_REQUEST_FD"
     local reply
     read -r reply <&"$DOCS_REPLY_FD"
-    [ "$reply" = ok ] || { echo "accord serve: $reply" >&2; return 1; }
+    [ "$reply" = ok ] || { echo "$1: $reply" >&2; return 1; }
 }
+accord() {
+    if [ "${1:-}" = serve ]; then __docs_serve "$@"; else command accord "$@"; fi
+}
+uvicorn() { __docs_serve uvicorn "$@"; }
 """
 
 
@@ -99,50 +98,51 @@ def _output(what: str, out: str | None, err: str | None) -> str:
 
 
 class _Server:
-    """One ``accord serve`` started by a page, running in the background."""
+    """One server (``accord serve`` or ``uvicorn``) started by a page, in the background."""
+
+    #: What a server prints once it listens.
+    READY = ("Agent card: ", "Uvicorn running on ")
 
     def __init__(self, argv: list[str], folder: Path, env: dict[str, str]) -> None:
-        self.command = shlex.join(argv)
-        self._log: IO[str] = (folder / f".server-{id(self)}.log").open("w+")
+        self.command = shlex.join([Path(argv[0]).name, *argv[1:]])
         self.process = subprocess.Popen(
             argv,
             cwd=folder,
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=self._log,
+            stderr=subprocess.STDOUT,
             text=True,
         )
-        self._lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
+        self._output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self._output.append(line)
             self._lines.put(line)
         self._lines.put(None)
 
-    def stderr(self) -> str:
-        self._log.seek(0)
-        return self._log.read()
+    def output(self) -> str:
+        """What the server printed so far (stdout and stderr)."""
+        return "".join(self._output)
 
     def wait_started(self, where: str) -> None:
-        """Block until the card URL is printed, or fail with the server's log."""
+        """Block until the server says it listens, or fail with what it printed."""
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        line: str | None = ""
         try:
-            while True:
-                line = self._lines.get(timeout=SERVER_START_TIMEOUT)
-                if line is None or line.startswith("Agent card: "):
-                    break
+            while line is not None and not any(r in line for r in self.READY):
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.01))
         except queue.Empty:
             line = None
         if line is None:
-            err = self.kill()
+            self.kill()
             raise BlockFailed(
-                _output(
-                    f"{where}: `{self.command.strip()}` printed no `Agent card:` line",
-                    "",
-                    err,
-                )
+                _output(f"{where}: `{self.command}` did not start", self.output(), "")
             )
 
     def stop(self, where: str) -> None:
@@ -153,27 +153,26 @@ class _Server:
             code = self.process.wait(timeout=SERVER_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise BlockFailed(f"{where}: the server did not stop on Ctrl-C") from None
-        err = self.stderr()
+            raise BlockFailed(
+                f"{where}: `{self.command}` did not stop on Ctrl-C"
+            ) from None
         self._close()
-        if code != 0 or "Traceback" in err:
-            raise BlockFailed(_output(f"{where}: the server exited {code}", "", err))
+        if code != 0 or "Traceback" in self.output():
+            raise BlockFailed(
+                _output(f"{where}: `{self.command}` exited {code}", self.output(), "")
+            )
 
-    def kill(self) -> str:
-        """Stop the server at once (after a failure), release its pipes, return its log."""
+    def kill(self) -> None:
+        """Stop the server at once (after a failure) and release its pipe."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        err = self.stderr() if not self._log.closed else ""
         self._close()
-        return err
 
     def _close(self) -> None:
         self._reader.join(SERVER_STOP_TIMEOUT)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        if not self._log.closed:
-            self._log.close()
 
 
 class PageRunner:
@@ -229,19 +228,28 @@ class PageRunner:
 
     def _needs_server(self, code: str, block: Block) -> None:
         if self._server is None and self.url in code:
-            self._serve([], f"{block.where} (Receptionist fixture)", self.env)
+            self._serve(["serve"], f"{block.where} (Receptionist fixture)", self.env)
             key = (self.folder / "receptionist.key").read_text().strip()
             self.env.setdefault("ACCORD_API_KEY", key)
 
     def _serve(self, args: list[str], where: str, env: dict[str, str]) -> None:
-        """Stop the running server, if any, then start ``accord serve ARGS``."""
+        """Stop the running server, if any, then start ``accord serve ...`` or
+        ``uvicorn ...`` (``args[0]``) on the page's port."""
         if self._server is not None:
             server, self._server = self._server, None
             server.stop(where)
-        accord = str(Path(sys.executable).parent / "accord")
-        server = _Server(
-            [accord, "serve", "--port", str(self.port), *args], self.folder, env
-        )
+        bin_dir = Path(sys.executable).parent
+        if args[0] == "serve":
+            argv = [
+                str(bin_dir / "accord"),
+                "serve",
+                "--port",
+                str(self.port),
+                *args[1:],
+            ]
+        else:
+            argv = [str(bin_dir / args[0]), "--port", str(self.port), *args[1:]]
+        server = _Server(argv, self.folder, env)
         server.wait_started(where)
         self._server = server
 
