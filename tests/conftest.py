@@ -16,7 +16,8 @@ TESTS = Path(__file__).parent
 
 #: Test modules (or folders) marked slow as a whole: the interop suite drives the
 #: official SDK's servers and clients; the conformance suite differential-tests the
-#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS.
+#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS; the docs
+#: harness runs every code block of the README and docs/ in subprocesses.
 SLOW = (
     "interop",
     "conformance",
@@ -27,6 +28,7 @@ SLOW = (
     "cli/test_serve.py",
     "server/auth/test_mtls.py",
     "test_clock.py",
+    "docs/test_code_blocks.py",
 )
 
 

@@ -129,85 +129,42 @@ def test_page_blocks_run(page: Path, tmp_path: Path) -> None:
         pytest.xfail("; ".join(expected_failures))
 
 
-# --- the harness itself can fail -------------------------------------------------
+def test_a_served_agent_runs_until_the_page_ends(tmp_path: Path) -> None:
+    """`accord serve` in a shell block starts the server; a failing start fails."""
+    page = tmp_path / "served.md"
+    page.write_text(
+        textwrap.dedent(
+            """
+            ```python title="tiny.py"
+            from accord.server import Agent, TaskContext
+
+            agent = Agent(name="Tiny", description="replies")
 
 
-def _page(tmp_path: Path, text: str) -> list[Block]:
-    path = tmp_path / "_harness_selftest.md"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return blocks_of(path)
+            @agent.executor
+            async def run(ctx: TaskContext) -> None:
+                await ctx.reply("pong")
+            ```
 
+            ```sh
+            accord serve tiny.py --db tiny.db
+            accord send http://127.0.0.1:8000 ping > reply.txt
+            ```
 
-def test_unknown_language_and_bare_fence_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown code block language 'pyhton'"):
-        _page(tmp_path, "```pyhton\nprint(1)\n```\n")
-    with pytest.raises(ValueError, match="a code block without a language"):
-        _page(tmp_path, "```\nprint(1)\n```\n")
-    with pytest.raises(ValueError, match="skip needs a reason"):
-        _page(tmp_path, "<!-- docs-test: skip -->\n```sh\nfalse\n```\n")
-    with pytest.raises(ValueError, match="unknown docs-test directive"):
-        _page(tmp_path, "<!-- docs-test: ignore -->\n```sh\nfalse\n```\n")
-    with pytest.raises(ValueError, match="unterminated"):
-        _page(tmp_path, "```sh\ntrue\n")
-
-
-def test_blocks_are_parsed_with_titles_skips_and_indentation(tmp_path: Path) -> None:
-    blocks = _page(
-        tmp_path,
-        """
-        * item
-
-          ```python title="a.py"
-          X = 1
-          ```
-
-        <!-- docs-test: skip needs the network -->
-        ```sh
-        pip install nothing
-        ```
-
-        ```console
-        $ whatever
-        ```
-        """,
+            ```sh
+            grep -q pong reply.txt
+            accord serve no_such_agent.py
+            ```
+            """
+        ),
+        encoding="utf-8",
     )
-    assert [(b.lang, b.title, b.skip, b.runs) for b in blocks] == [
-        ("python", "a.py", None, True),
-        ("sh", None, "needs the network", False),
-        ("console", None, None, False),
-    ]
-    assert blocks[0].code == "X = 1\n"
-
-
-def test_a_failing_block_fails_with_its_location(tmp_path: Path) -> None:
-    (block,) = _page(tmp_path, "```python\nraise SystemExit('broken docs')\n```\n")
-    with PageRunner(tmp_path, free_port()) as runner, pytest.raises(BlockFailed) as err:
-        runner.run(block)
-    assert "_harness_selftest.md:1: `python` block exited 1" in str(err.value)
-    assert "broken docs" in str(err.value)
-
-
-def test_shell_state_carries_and_a_failing_command_fails(tmp_path: Path) -> None:
-    blocks = _page(
-        tmp_path,
-        """
-        ```sh
-        export GREETING=hello
-        ```
-
-        ```python
-        import os
-        assert os.environ["GREETING"] == "hello"
-        ```
-
-        ```sh
-        false
-        echo not reached
-        ```
-        """,
-    )
-    with PageRunner(tmp_path, free_port()) as runner:
-        runner.run(blocks[0])
-        runner.run(blocks[1])
-        with pytest.raises(BlockFailed, match="`sh` block exited 1"):
-            runner.run(blocks[2])
+    tiny, served, broken = blocks_of(page)
+    work = tmp_path / "work"
+    work.mkdir()
+    with PageRunner(work, free_port()) as runner:
+        runner.run(tiny)
+        runner.run(served)
+        with pytest.raises(BlockFailed, match="did not start") as failed:
+            runner.run(broken)
+    assert "no such file" in str(failed.value)
