@@ -1,15 +1,17 @@
 """Run the code blocks of one page in order, like a reader following along.
 
-One :class:`PageRunner` per page, with its own working folder and its own free port:
+One :class:`PageRunner` per page, with its own working folder and its own free port
+(the conventions are in docs/contributing.md, "Code blocks"):
 
 * **URL.** ``127.0.0.1:8000`` and ``localhost:8000`` in a block become the page's
-  port, and every ``accord serve`` gets ``--port PORT`` (a later ``--port`` in the
-  block wins), so pages run in parallel without clashing.
-* **Servers.** A logical line (continuations joined) of an ``sh`` block that runs
-  ``accord serve`` starts that server in the background, the way a reader leaves it
-  running in another shell: the runner waits for its ``Agent card:`` line and goes on
-  with the next line. A new ``accord serve`` stops the previous one first (Ctrl-C);
-  the last one stops when the page ends, and must exit 0 without a traceback.
+  port, and every server the page starts listens there, so pages run in parallel.
+* **Servers.** In a shell block, ``accord serve ...`` and ``uvicorn ...`` are shell
+  functions (see :data:`_PRELUDE`) that ask the runner, over two pipes, to start the
+  server as the runner's own child with ``--port PORT`` (a later ``--port`` in the block
+  wins), the way a reader leaves it running in another shell. The runner waits until
+  it says it listens, then the block goes on. The next server of the page replaces it
+  (Ctrl-C first); the last one is stopped at the end of the page and must exit 0
+  without a traceback.
 * **Receptionist fixture.** A block that calls the page's URL while no server runs
   gets the demo Receptionist (``accord serve`` in the page's folder), and
   ``ACCORD_API_KEY`` is set to the key it wrote to ``receptionist.key``.

@@ -46,7 +46,7 @@ def test_diagram_has_every_transition_and_nothing_else() -> None:
     assert TaskState.UNSPECIFIED.name not in {name for edge in edges for name in edge}
 
 
-def test_a_stale_page_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stale_page_is_detected() -> None:
     script = _script()
     page = script.PAGE.read_text(encoding="utf-8")
     stale = page.replace("    WORKING --> COMPLETED\n", "")
