@@ -19,6 +19,8 @@ One :class:`PageRunner` per page, with its own working folder and its own free p
   included (``export ACCORD_API_KEY=...`` in one ``sh`` block is seen by the next
   Python block). Every block starts in the page's folder, where ``examples/`` links to
   the repository's examples.
+* **No installs.** ``pip`` / ``python -m pip`` in a shell block fail with a hint: a
+  block that installs packages must be marked ``<!-- docs-test: skip REASON -->``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ accord() {
     if [ "${1:-}" = serve ]; then __docs_serve "$@"; else command accord "$@"; fi
 }
 uvicorn() { __docs_serve uvicorn "$@"; }
+__docs_no_install() {
+    echo "docs-test: '$*' would change the test environment; mark this block with" \
+        "<!-- docs-test: skip installs packages --> on the line before its fence" >&2
+    return 1
+}
+pip() { __docs_no_install pip "$@"; }
+pip3() { __docs_no_install pip3 "$@"; }
+python() {
+    if [ "${1:-}" = -m ] && [ "${2:-}" = pip ]; then __docs_no_install python "$@"; fi
+    command python "$@"
+}
 """
 
 

@@ -94,3 +94,27 @@ def test_shell_state_carries_and_a_failing_command_fails(tmp_path: Path) -> None
         runner.run(blocks[1])
         with pytest.raises(BlockFailed, match="`sh` block exited 1"):
             runner.run(blocks[2])
+
+
+def test_installing_packages_is_refused(tmp_path: Path) -> None:
+    blocks = _page(
+        tmp_path,
+        """
+        ```sh
+        pip install --no-index nothing-at-all
+        ```
+
+        ```sh
+        python -m pip install --no-index nothing-at-all
+        ```
+
+        ```sh
+        python -c "print('plain python runs')"
+        ```
+        """,
+    )
+    with PageRunner(tmp_path, free_port()) as runner:
+        for block in blocks[:2]:
+            with pytest.raises(BlockFailed, match="would change the test environment"):
+                runner.run(block)
+        runner.run(blocks[2])
