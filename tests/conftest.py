@@ -22,7 +22,8 @@ os.environ.setdefault("ACCORD_DEMO_PACE", "0")
 #: Test modules (or folders) marked slow as a whole: the interop suite drives the
 #: official SDK's servers and clients; the conformance suite differential-tests the
 #: codec against protobuf with hypothesis; the rest start subprocesses or real TLS
-#: (test_packaging builds the wheel and installs it into a fresh virtual environment).
+#: (test_packaging builds the wheel and installs it into a fresh virtual environment;
+#: the docs harness runs every code block of the README and docs/ in subprocesses).
 SLOW = (
     "interop",
     "conformance",
@@ -35,6 +36,7 @@ SLOW = (
     "server/auth/test_mtls.py",
     "test_clock.py",
     "test_packaging.py",
+    "docs/test_code_blocks.py",
 )
 
 

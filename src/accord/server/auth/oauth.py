@@ -109,10 +109,13 @@ class OAuthVerifier:
         audience: the ``aud`` tokens must carry (this agent's identifier at the
             provider); ``None`` accepts only tokens without an ``aud`` claim
             (RFC 7519 §4.1.3).
-        client_id, client_secret: this server's credentials at the provider, used for
-            token introspection; without them opaque tokens are refused.
-        issuer, jwks_url, introspection_url: only for an ``oauth2`` scheme without
-            ``oauth2MetadataUrl``: where the provider's keys / introspection are.
+        client_id: this server's client id at the provider, used for token
+            introspection; without it (and ``client_secret``) opaque tokens are refused.
+        client_secret: the secret that goes with ``client_id``.
+        issuer: only for an ``oauth2`` scheme without ``oauth2MetadataUrl``: the
+            provider's issuer identifier.
+        jwks_url: likewise, where the provider's signing keys are.
+        introspection_url: likewise, the provider's introspection endpoint (RFC 7662).
         allow_insecure_http_for_tests: accept ``http://`` metadata, JWKS and
             introspection URLs on loopback hosts (test identity providers).
 
