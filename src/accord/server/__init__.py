@@ -8,6 +8,7 @@ from .broker import Broker
 from .card import build_card
 from .context import CallContext
 from .handler import RequestHandler
+from .limits import ConnectionLimits
 from .runtime import Runtime
 from .streams import EventStream
 
@@ -17,6 +18,7 @@ __all__ = [
     "AgentFunction",
     "Broker",
     "CallContext",
+    "ConnectionLimits",
     "Content",
     "EventStream",
     "RequestHandler",

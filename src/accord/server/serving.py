@@ -1,0 +1,475 @@
+"""Serve with uvicorn, bounded: header bytes and count, URL length, timeouts, a cap.
+
+uvicorn's httptools protocol puts no bound on request headers (a single 64 MiB header
+was buffered whole, for seconds), waits forever for slow headers or bodies, and keeps
+every socket a client opens (its ``limit_concurrency`` answers 503 per *request*, so
+idle sockets are never counted against it and can use up the file descriptors). The
+protocol classes here are uvicorn's own, with the bounds of a
+:class:`~accord.server.limits.ConnectionLimits` enforced on the wire:
+
+* header bytes are counted as they arrive, before the parser buffers them (431);
+  header fields are counted in the parser callbacks (431), the URL too (414);
+* one deadline per phase: from connecting (or the first byte of the next request) to
+  the end of the headers, then from there to the end of the body (408 and close);
+  the idle wait between requests is the keep-alive timeout;
+* the connection beyond ``max_connections`` is answered 503 with ``Retry-After`` as
+  soon as it is accepted, and closed.
+
+Refusals are short JSON bodies shaped like the HTTP+JSON binding's errors
+(``{"error": {"code", "status", "message"}}``, spec §11.6) with ``Connection: close``.
+The same classes add the ASGI TLS extension on TLS connections
+(:mod:`accord.server.auth.tls`), so one class carries both concerns.
+
+Running uvicorn yourself::
+
+    uvicorn.run(app, host="0.0.0.0", port=8000, **uvicorn_options(ConnectionLimits()))
+
+Needs the ``serve`` extra (uvicorn; httptools is used when installed, else h11).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import resource
+import time
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .auth.tls import attach_tls
+from .limits import ConnectionLimits
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+__all__ = [
+    "FD_RESERVE",
+    "BoundedH11Protocol",
+    "Parser",
+    "connection_cap",
+    "http_protocol",
+    "refusal",
+    "uvicorn_options",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File descriptors kept free for the app (store, logs, outgoing calls) when the
+#: connection cap is derived from the open-file limit.
+FD_RESERVE = 64
+#: Seconds a refused (over-capacity) connection may stay open for the client to read
+#: its 503; closing at once with the request unread could reset the connection first.
+_LINGER = 1.0
+#: Seconds between two "at capacity" warnings, so a flood does not flood the log too.
+_WARN_EVERY = 10.0
+_STATUS = {
+    408: ("Request Timeout", "DEADLINE_EXCEEDED"),
+    414: ("URI Too Long", "INVALID_ARGUMENT"),
+    431: ("Request Header Fields Too Large", "INVALID_ARGUMENT"),
+    503: ("Service Unavailable", "UNAVAILABLE"),
+}
+
+
+def refusal(status: int, message: str, *, retry_after: int | None = None) -> bytes:
+    """A complete HTTP/1.1 answer closing the connection, with a JSON error body."""
+    reason, code = _STATUS[status]
+    body = json.dumps(
+        {"error": {"code": status, "status": code, "message": message}}
+    ).encode()
+    head = [
+        f"HTTP/1.1 {status} {reason}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+    ]
+    if retry_after is not None:
+        head.append(f"retry-after: {retry_after}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+
+
+def connection_cap(limits: ConnectionLimits) -> int:
+    """``limits.max_connections``, lowered to fit the process's open-file limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return limits.max_connections
+    return max(1, min(limits.max_connections, soft - FD_RESERVE))
+
+
+class _Phase(Enum):
+    HEADERS = "headers"  # waiting for (the rest of) a request's headers
+    BODY = "body"  # headers in, body still arriving
+    APP = "app"  # request complete, the app is answering
+    IDLE = "idle"  # answered; keep-alive wait for the next request
+    DONE = "done"  # refused or upgraded: nothing more to enforce
+
+
+class _Guard:
+    """The bounds of one connection: phase, byte and field counts, the one deadline."""
+
+    def __init__(self, protocol: Any, limits: ConnectionLimits, cap: int) -> None:
+        self.protocol = protocol
+        self.limits = limits
+        self.cap = cap
+        self.phase = _Phase.HEADERS
+        self.header_bytes = 0
+        self.header_fields = 0
+        self.url_bytes = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.last_cycle: Any = None
+
+    # --- connection ------------------------------------------------------------
+
+    def opened(self) -> bool:
+        """After uvicorn counted the connection: False when it is one too many."""
+        protocol = self.protocol
+        if len(protocol.connections) > self.cap:
+            protocol.connections.discard(protocol)
+            self.phase = _Phase.DONE
+            _warn_capacity(type(protocol), self.cap)
+            protocol.transport.write(
+                refusal(
+                    503,
+                    f"The server is at capacity ({self.cap} connections); retry later.",
+                    retry_after=self.limits.retry_after,
+                )
+            )
+            self._arm(min(_LINGER, self.limits.header_timeout), self._close)
+            return False
+        self._arm(self.limits.header_timeout, self._headers_late)
+        return True
+
+    def closed(self) -> None:
+        self.phase = _Phase.DONE
+        self._cancel()
+
+    @property
+    def refused(self) -> bool:
+        return self.phase is _Phase.DONE
+
+    # --- input -----------------------------------------------------------------
+
+    def feed(self, data: bytes, parse: Callable[[bytes], None]) -> None:
+        """Give ``data`` to the parser, never more header bytes than allowed."""
+        while data and not self.refused:
+            if self.phase is _Phase.IDLE or self.phase is _Phase.APP:
+                self._next_request()
+            if self.phase is not _Phase.HEADERS:
+                parse(data)
+                return
+            room = self.limits.max_header_bytes - self.header_bytes
+            if room <= 0:
+                self.reject(
+                    431,
+                    f"Request headers exceed {self.limits.max_header_bytes} bytes.",
+                )
+                return
+            if len(data) <= room:
+                piece, data = data, b""
+            else:
+                piece, data = data[:room], data[room:]
+            self.header_bytes += len(piece)
+            parse(piece)
+
+    def url(self, size: int) -> bool:
+        """Count ``size`` more request-target bytes; False (414 sent) beyond the limit."""
+        self.url_bytes += size
+        if self.url_bytes > self.limits.max_request_line:
+            self.reject(
+                414,
+                f"The request target exceeds {self.limits.max_request_line} bytes.",
+            )
+            return False
+        return True
+
+    def header(self, count: int = 1) -> bool:
+        """Count ``count`` more header fields; False (431 sent) beyond the limit."""
+        self.header_fields += count
+        if self.header_fields > self.limits.max_headers:
+            self.reject(
+                431, f"More than {self.limits.max_headers} request header fields."
+            )
+            return False
+        return True
+
+    def headers_complete(self) -> None:
+        self.phase = _Phase.BODY
+        self._arm(self.limits.body_timeout, self._body_late)
+
+    def message_complete(self) -> None:
+        if self.phase is _Phase.BODY:
+            self.phase = _Phase.APP
+            self._cancel()
+
+    def response_complete(self) -> None:
+        # uvicorn arms its keep-alive timer (``keep_alive_timeout``) for the idle wait.
+        if self.phase is _Phase.APP:
+            self.phase = _Phase.IDLE
+
+    def upgraded(self) -> None:
+        self.closed()
+
+    def _next_request(self) -> None:
+        """The first bytes of a new request: its headers' clock starts."""
+        self.phase = _Phase.HEADERS
+        self.header_bytes = self.header_fields = self.url_bytes = 0
+        self._arm(self.limits.header_timeout, self._headers_late)
+
+    # --- refusals and deadlines ------------------------------------------------
+
+    def reject(self, status: int, message: str) -> None:
+        """Answer ``status`` (unless an answer is under way) and close."""
+        if self.refused:
+            return
+        self.phase = _Phase.DONE
+        self._cancel()
+        protocol = self.protocol
+        cycle = protocol.cycle
+        answering = cycle is not None and cycle.response_started
+        if cycle is not None and not cycle.response_complete:
+            # The app's receive() now reports a disconnect and its sends are dropped.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        logger.info("%s from %s: %s", status, _peer(protocol), message)
+        if not answering or cycle.response_complete:
+            protocol.transport.write(refusal(status, message))
+        protocol.transport.close()
+
+    def _headers_late(self) -> None:
+        if self._server_paused(self._headers_late):
+            return
+        if self.header_bytes == 0 and self.phase is _Phase.HEADERS:
+            self._close()  # connected but silent: nobody to answer
+            return
+        self.reject(
+            408,
+            f"Request headers not received within {self.limits.header_timeout:g} s.",
+        )
+
+    def _body_late(self) -> None:
+        if self._server_paused(self._body_late):
+            return
+        self.reject(
+            408, f"Request body not received within {self.limits.body_timeout:g} s."
+        )
+
+    def _server_paused(self, again: Callable[[], None]) -> bool:
+        """Reading is paused by the server (back-pressure): the client is not late."""
+        flow = self.protocol.flow
+        if flow is not None and flow.read_paused:
+            self._arm(min(self.limits.header_timeout, self.limits.body_timeout), again)
+            return True
+        return False
+
+    def _close(self) -> None:
+        self.phase = _Phase.DONE
+        self._cancel()
+        transport = self.protocol.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel()
+        self.timer = self.protocol.loop.call_later(delay, callback)
+
+    def _cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+def _peer(protocol: Any) -> str:
+    client = protocol.client
+    return f"{client[0]}:{client[1]}" if client else "a client"
+
+
+def _warn_capacity(cls: type[Any], cap: int) -> None:
+    now = time.monotonic()
+    if now - cls.warned_at >= _WARN_EVERY:
+        cls.warned_at = now
+        logger.warning(
+            "At capacity (%d open connections): refusing new ones with 503; "
+            "raise the limit (accord serve --limit-connections) if this is legitimate",
+            cap,
+        )
+
+
+class _Rejected(Exception):
+    """Stops the parser after a refusal was sent (uvicorn catches parser errors)."""
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with :class:`ConnectionLimits` and the ASGI TLS extension.
+
+    Used when httptools is not installed. Header fields and the URL are checked once
+    the request head is parsed (h11 parses it whole), within ``max_header_bytes``.
+    """
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    cap: ClassVar[int] = 1000
+    warned_at: ClassVar[float] = float("-inf")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limits = self.limits
+        self.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
+        # Our own count refuses first (431); h11's bound is only a backstop.
+        self.conn = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=limits.max_header_bytes + 1024
+        )
+        self.guard = _Guard(self, limits, self.cap)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.guard.opened():
+            attach_tls(self, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.closed()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.guard.refused:
+            return
+        self.guard.feed(data, self._parse)
+
+    def _parse(self, data: bytes) -> None:
+        super().data_received(data)
+        guard = self.guard
+        cycle = self.cycle
+        if guard.refused or cycle is None:
+            return
+        if cycle is not guard.last_cycle:
+            guard.last_cycle = cycle
+            scope = cycle.scope
+            target = len(scope["raw_path"]) + len(scope["query_string"])
+            if not (guard.url(target) and guard.header(len(list(scope["headers"])))):
+                return
+            guard.headers_complete()
+        if not cycle.more_body:
+            guard.message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.guard.response_complete()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self.guard.upgraded()
+        super().handle_websocket_upgrade(event)
+
+
+@functools.cache
+def _httptools_base() -> type[asyncio.Protocol] | None:
+    """The bounded httptools protocol class, or None without httptools."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is optional in uvicorn
+        return None
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with :class:`ConnectionLimits` and TLS info."""
+
+        limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+        cap: ClassVar[int] = 1000
+        warned_at: ClassVar[float] = float("-inf")
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.timeout_keep_alive = self.limits.keep_alive_timeout  # type: ignore[assignment]
+            self.guard = _Guard(self, self.limits, self.cap)
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if self.guard.opened():
+                attach_tls(self, transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.guard.closed()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self.guard.refused:
+                return
+            self.guard.feed(data, super().data_received)
+
+        def on_url(self, url: bytes) -> None:
+            if not self.guard.url(len(url)):
+                raise _Rejected
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if not self.guard.header():
+                raise _Rejected
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            self.guard.headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self.guard.message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self.guard.response_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            if not self.guard.refused:  # else the refusal is already sent
+                self.guard.closed()
+                super().send_400_response(msg)
+
+        def handle_websocket_upgrade(self) -> None:
+            self.guard.upgraded()
+            super().handle_websocket_upgrade()
+
+    return cast("type[asyncio.Protocol]", BoundedHttpToolsProtocol)
+
+
+#: ``parser`` values of :func:`http_protocol`.
+Parser = Literal["auto", "httptools", "h11"]
+
+
+@functools.cache
+def http_protocol(
+    limits: ConnectionLimits | None = None, parser: Parser = "auto"
+) -> type[asyncio.Protocol]:
+    """The protocol class to give uvicorn (``http=``) enforcing ``limits``.
+
+    ``parser`` ``"auto"`` is httptools when installed (``accord[serve]`` brings it),
+    else h11. The class also adds the ASGI TLS extension on TLS connections.
+
+    Raises:
+        ImportError: ``parser="httptools"`` without httptools installed.
+    """
+    limits = limits or ConnectionLimits()
+    base: type[asyncio.Protocol] | None = None
+    if parser != "h11":
+        base = _httptools_base()
+        if base is None and parser == "httptools":
+            raise ImportError("httptools is not installed: pip install httptools")
+    base = base or BoundedH11Protocol
+    namespace = {"limits": limits, "cap": connection_cap(limits)}
+    return type(f"Accord{base.__name__}", (base,), namespace)
+
+
+def uvicorn_options(limits: ConnectionLimits | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.Config`` / ``uvicorn.run`` enforcing ``limits``.
+
+    Example::
+
+        limits = ConnectionLimits(max_connections=200, header_timeout=5)
+        uvicorn.run(app, host="0.0.0.0", port=8000, **uvicorn_options(limits))
+
+    For HTTPS use :func:`accord.server.auth.tls.uvicorn_ssl_options` instead (give it
+    the same ``limits``): its protocol class carries both.
+    """
+    limits = limits or ConnectionLimits()
+    return {
+        "http": http_protocol(limits),
+        "timeout_keep_alive": limits.keep_alive_timeout,
+    }
