@@ -434,19 +434,23 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
 Parser = Literal["auto", "httptools", "h11"]
 
 
-@functools.cache
 def http_protocol(
     limits: ConnectionLimits | None = None, parser: Parser = "auto"
 ) -> type[asyncio.Protocol]:
     """The protocol class to give uvicorn (``http=``) enforcing ``limits``.
 
     ``parser`` ``"auto"`` is httptools when installed (``accord[serve]`` brings it),
-    else h11. The class also adds the ASGI TLS extension on TLS connections.
+    else h11. The class also adds the ASGI TLS extension on TLS connections. The
+    same arguments give the same class.
 
     Raises:
         ImportError: ``parser="httptools"`` without httptools installed.
     """
-    limits = limits or ConnectionLimits()
+    return _protocol_class(limits or ConnectionLimits(), parser)
+
+
+@functools.cache
+def _protocol_class(limits: ConnectionLimits, parser: Parser) -> type[asyncio.Protocol]:
     base: type[asyncio.Protocol] | None = None
     if parser != "h11":
         base = _httptools_base()

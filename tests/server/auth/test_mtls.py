@@ -183,6 +183,8 @@ def test_serve_tls_flags(pki: dict[str, object], tmp_path: Path) -> None:
 
     from accord.cli._errors import UsageError
     from accord.cli.commands.serve import card_url, tls_options
+    from accord.server import ConnectionLimits
+    from accord.server.serving import http_protocol
 
     def flags(**given: str | None) -> argparse.Namespace:
         names = ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs", "ssl_client_cert")
@@ -206,7 +208,8 @@ def test_serve_tls_flags(pki: dict[str, object], tmp_path: Path) -> None:
         )
     )
     assert options["ssl_cert_reqs"] == 2  # ssl.CERT_REQUIRED by default with a CA
-    assert options["http"].__name__.startswith("TLS")
+    # One protocol class: the TLS extension and the connection limits.
+    assert options["http"] is http_protocol(ConnectionLimits())
     assert card_url("127.0.0.1", 8443, tls=True).startswith("https://")
 
 

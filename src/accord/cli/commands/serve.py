@@ -47,14 +47,33 @@ if TYPE_CHECKING:
     from types import FrameType, ModuleType
 
     from accord.server import A2AApp
+    from accord.server.limits import ConnectionLimits
 
-__all__ = ["DEFAULT_NAMES", "default_target", "load_app", "run"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "LIMIT_FLAGS",
+    "connection_limits",
+    "default_target",
+    "load_app",
+    "run",
+    "server_options",
+]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
 DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
 #: Seconds uvicorn waits for open connections (e.g. SSE subscribers) at shutdown before
 #: closing them; long enough for a blocking SendMessage to see its task end.
 GRACEFUL_SHUTDOWN = 5.0
+#: ``ConnectionLimits`` field for each connection-limit flag (its argparse dest).
+LIMIT_FLAGS = {
+    "max_connections": "limit_connections",
+    "max_header_bytes": "max_header_bytes",
+    "max_headers": "max_headers",
+    "max_request_line": "max_request_line",
+    "header_timeout": "header_timeout",
+    "body_timeout": "body_timeout",
+    "keep_alive_timeout": "keep_alive_timeout",
+}
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
 
 
@@ -219,8 +238,39 @@ def card_url(host: str, port: int, *, tls: bool = False) -> str:
     return f"{scheme}://{host}:{port}/.well-known/agent-card.json"
 
 
-def tls_options(args: argparse.Namespace) -> dict[str, Any]:
+def connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    """The :class:`ConnectionLimits` of the flags (a default for each one not given).
+
+    Raises:
+        UsageError: a value the limits refuse.
+    """
+    from accord.server.limits import ConnectionLimits
+
+    given = {field: getattr(args, dest, None) for field, dest in LIMIT_FLAGS.items()}
+    try:
+        return ConnectionLimits(**{k: v for k, v in given.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``uvicorn.Config`` options of the flags: connection limits, TLS.
+
+    Raises:
+        UsageError: inconsistent or invalid flags.
+    """
+    from accord.server.serving import uvicorn_options
+
+    limits = connection_limits(args)
+    return {**uvicorn_options(limits), **tls_options(args, limits)}
+
+
+def tls_options(
+    args: argparse.Namespace, limits: ConnectionLimits | None = None
+) -> dict[str, Any]:
     """``uvicorn.Config`` options for the ``--ssl-*`` flags (empty without them).
+
+    ``limits`` go to the protocol class that also carries the TLS extension.
 
     Raises:
         UsageError: inconsistent flags.
@@ -251,6 +301,7 @@ def tls_options(args: argparse.Namespace) -> dict[str, Any]:
             keyfile=keyfile,
             ca_certs=ca_certs,
             client_cert=client_cert,
+            limits=limits,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -266,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    ssl_options = tls_options(args)
+    options = server_options(args)
     app, label = load_app(args.target, args.db)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
@@ -281,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(port: int) -> None:
         print(f"Serving {app.agent.name} from {label}", flush=True)
-        url = card_url(args.host, port, tls=bool(ssl_options))
+        url = card_url(args.host, port, tls="ssl_certfile" in options)
         print(f"Agent card: {url}", flush=True)
 
     from accord.server.tuning import tune_gc
@@ -307,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         lifespan="on",
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
-        **ssl_options,
+        **options,
     )
     server = Server(config)
     with _accord_logging(args.log_level), _swallow_signal_replay():
