@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import pytest
+import uvicorn
 
 from accord.server import ConnectionLimits
 from accord.server.serving import connection_cap, http_protocol, uvicorn_options
@@ -294,3 +295,10 @@ def test_the_cap_fits_the_open_file_limit() -> None:
         assert connection_cap(ConnectionLimits(max_connections=10)) == 10
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_uvicorn_command_line_can_name_the_bounded_protocol() -> None:
+    config = uvicorn.Config(app, http="accord.server.serving:BoundedProtocol")
+    config.load()
+    assert config.http_protocol_class is http_protocol(ConnectionLimits())
+    assert config.http_protocol_class.limits == ConnectionLimits()  # type: ignore[attr-defined]

@@ -24,6 +24,9 @@ Running uvicorn yourself::
 
     uvicorn.run(app, host="0.0.0.0", port=8000, **uvicorn_options(ConnectionLimits()))
 
+or, from uvicorn's command line with the default limits,
+``uvicorn module:app --http accord.server.serving:BoundedProtocol``.
+
 Needs the ``serve`` extra (uvicorn; httptools is used when installed, else h11).
 """
 
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FD_RESERVE",
     "BoundedH11Protocol",
+    "BoundedProtocol",
     "Parser",
     "connection_cap",
     "http_protocol",
@@ -477,3 +481,8 @@ def uvicorn_options(limits: ConnectionLimits | None = None) -> dict[str, Any]:
         "http": http_protocol(limits),
         "timeout_keep_alive": limits.keep_alive_timeout,
     }
+
+
+#: The class for the default limits, for uvicorn's command line:
+#: ``uvicorn module:app --http accord.server.serving:BoundedProtocol``.
+BoundedProtocol = http_protocol()

@@ -19,6 +19,14 @@ without one), verified against that CA bundle during the handshake and handed to
 app as the ASGI TLS extension (:mod:`accord.server.auth.tls`), where a
 ``MutualTLSVerifier`` reads them.
 
+Connection limits: uvicorn runs the protocol class of :mod:`accord.server.serving`,
+which bounds header bytes and fields, the URL, the time to send headers and body, idle
+keep-alive connections and the number of open connections
+(:class:`~accord.server.limits.ConnectionLimits`; ``--limit-connections``,
+``--max-header-bytes``, ``--max-headers``, ``--max-request-line``,
+``--header-timeout``, ``--body-timeout``, ``--keep-alive-timeout``; see
+``docs/security.md``).
+
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
 card URL is printed (with the real port when ``--port 0``). SIGINT / SIGTERM make
 uvicorn shut down gracefully (the A2A app's lifespan stops the runtime, which records
