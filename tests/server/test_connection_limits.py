@@ -43,7 +43,8 @@ HELD = threading.Event()
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """``/echo`` answers the body it read; ``/held`` waits for :data:`HELD`."""
+    """``/echo`` answers the body it read; ``/held`` waits for :data:`HELD`;
+    ``/early`` answers without reading the body."""
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -51,7 +52,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if message["type"] == "lifespan.shutdown":
                 return
     body = b""
-    more = True
+    more = scope["path"] != "/early"  # /early answers without reading the body
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -235,6 +236,25 @@ def test_keep_alive_requests_each_get_their_own_deadlines(base: str) -> None:
                 b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok"
             )
             assert _response(sock)[2] == b"ok"
+
+
+def test_pipelined_requests_each_get_their_own_field_count(base: str) -> None:
+    fields = "".join(f"X-{i}: v\r\n" for i in range(LIMITS.max_headers - 2))
+    request = f"GET /echo HTTP/1.1\r\nHost: t\r\n{fields}\r\n".encode()
+    with _connect(base) as sock:
+        sock.sendall(request * 3)  # one write: together over the limit
+        assert [_response(sock)[0] for _ in range(3)] == [200, 200, 200]
+
+
+def test_a_body_still_arriving_after_the_answer_is_not_answered_twice(
+    base: str,
+) -> None:
+    with _connect(base) as sock:
+        sock.sendall(b"POST /early HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+        sock.sendall(b"x" * 10)
+        assert _response(sock)[0] == 200
+        # The body deadline still closes the connection, with no second answer.
+        assert _closed_within(sock, LIMITS.body_timeout + SLACK) == b""
 
 
 def test_a_slow_app_is_not_cut_by_the_client_deadlines(base: str) -> None:

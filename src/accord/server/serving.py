@@ -200,8 +200,18 @@ class _Guard:
             return False
         return True
 
+    def message_begin(self) -> None:
+        """A request starts (httptools): its own field and URL counts, its clock.
+
+        Needed when several pipelined requests arrive in one read.
+        """
+        if self.phase is _Phase.IDLE or self.phase is _Phase.APP:
+            self._next_request()
+        self.header_fields = self.url_bytes = 0
+
     def headers_complete(self) -> None:
         self.phase = _Phase.BODY
+        self.header_bytes = 0
         self._arm(self.limits.body_timeout, self._body_late)
 
     def message_complete(self) -> None:
@@ -226,20 +236,24 @@ class _Guard:
     # --- refusals and deadlines ------------------------------------------------
 
     def reject(self, status: int, message: str) -> None:
-        """Answer ``status`` (unless an answer is under way) and close."""
+        """Answer ``status`` (unless an answer is under way or given) and close."""
         if self.refused:
             return
+        phase = self.phase
         self.phase = _Phase.DONE
         self._cancel()
         protocol = self.protocol
         cycle = protocol.cycle
-        answering = cycle is not None and cycle.response_started
         if cycle is not None and not cycle.response_complete:
             # The app's receive() now reports a disconnect and its sends are dropped.
             cycle.disconnected = True
             cycle.message_event.set()
+            answer = not cycle.response_started
+        else:
+            # Late body of a request already answered (e.g. 413): just close.
+            answer = phase is not _Phase.BODY
         logger.info("%s from %s: %s", status, _peer(protocol), message)
-        if not answering or cycle.response_complete:
+        if answer:
             protocol.transport.write(refusal(status, message))
         protocol.transport.close()
 
@@ -399,6 +413,10 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
             if self.guard.refused:
                 return
             self.guard.feed(data, super().data_received)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.guard.message_begin()
 
         def on_url(self, url: bytes) -> None:
             if not self.guard.url(len(url)):
