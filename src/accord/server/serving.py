@@ -33,22 +33,17 @@ Needs the ``serve`` extra (uvicorn; httptools is used when installed, else h11).
 from __future__ import annotations
 
 import functools
-import json
-import logging
-import resource
-import time
-from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ._guard import FD_RESERVE, Guard, connection_cap, refusal
 from .auth.tls import attach_tls
 from .limits import ConnectionLimits
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
 
 __all__ = [
     "FD_RESERVE",
@@ -60,260 +55,6 @@ __all__ = [
     "refusal",
     "uvicorn_options",
 ]
-
-logger = logging.getLogger(__name__)
-
-#: File descriptors kept free for the app (store, logs, outgoing calls) when the
-#: connection cap is derived from the open-file limit.
-FD_RESERVE = 64
-#: Seconds a refused (over-capacity) connection may stay open for the client to read
-#: its 503; closing at once with the request unread could reset the connection first.
-_LINGER = 1.0
-#: Seconds between two "at capacity" warnings, so a flood does not flood the log too.
-_WARN_EVERY = 10.0
-_STATUS = {
-    408: ("Request Timeout", "DEADLINE_EXCEEDED"),
-    414: ("URI Too Long", "INVALID_ARGUMENT"),
-    431: ("Request Header Fields Too Large", "INVALID_ARGUMENT"),
-    503: ("Service Unavailable", "UNAVAILABLE"),
-}
-
-
-def refusal(status: int, message: str, *, retry_after: int | None = None) -> bytes:
-    """A complete HTTP/1.1 answer closing the connection, with a JSON error body."""
-    reason, code = _STATUS[status]
-    body = json.dumps(
-        {"error": {"code": status, "status": code, "message": message}}
-    ).encode()
-    head = [
-        f"HTTP/1.1 {status} {reason}",
-        "content-type: application/json",
-        f"content-length: {len(body)}",
-        "connection: close",
-    ]
-    if retry_after is not None:
-        head.append(f"retry-after: {retry_after}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
-
-
-def connection_cap(limits: ConnectionLimits) -> int:
-    """``limits.max_connections``, lowered to fit the process's open-file limit."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return limits.max_connections
-    return max(1, min(limits.max_connections, soft - FD_RESERVE))
-
-
-class _Phase(Enum):
-    HEADERS = "headers"  # waiting for (the rest of) a request's headers
-    BODY = "body"  # headers in, body still arriving
-    APP = "app"  # request complete, the app is answering
-    IDLE = "idle"  # answered; keep-alive wait for the next request
-    DONE = "done"  # refused or upgraded: nothing more to enforce
-
-
-class _Guard:
-    """The bounds of one connection: phase, byte and field counts, the one deadline."""
-
-    def __init__(self, protocol: Any, limits: ConnectionLimits, cap: int) -> None:
-        self.protocol = protocol
-        self.limits = limits
-        self.cap = cap
-        self.phase = _Phase.HEADERS
-        self.header_bytes = 0
-        self.header_fields = 0
-        self.url_bytes = 0
-        self.timer: asyncio.TimerHandle | None = None
-        self.last_cycle: Any = None
-
-    # --- connection ------------------------------------------------------------
-
-    def opened(self) -> bool:
-        """After uvicorn counted the connection: False when it is one too many."""
-        protocol = self.protocol
-        if len(protocol.connections) > self.cap:
-            protocol.connections.discard(protocol)
-            self.phase = _Phase.DONE
-            _warn_capacity(type(protocol), self.cap)
-            protocol.transport.write(
-                refusal(
-                    503,
-                    f"The server is at capacity ({self.cap} connections); retry later.",
-                    retry_after=self.limits.retry_after,
-                )
-            )
-            self._arm(min(_LINGER, self.limits.header_timeout), self._close)
-            return False
-        self._arm(self.limits.header_timeout, self._headers_late)
-        return True
-
-    def closed(self) -> None:
-        self.phase = _Phase.DONE
-        self._cancel()
-
-    @property
-    def refused(self) -> bool:
-        return self.phase is _Phase.DONE
-
-    # --- input -----------------------------------------------------------------
-
-    def feed(self, data: bytes, parse: Callable[[bytes], None]) -> None:
-        """Give ``data`` to the parser, never more header bytes than allowed."""
-        while data and not self.refused:
-            if self.phase is _Phase.IDLE or self.phase is _Phase.APP:
-                self._next_request()
-            if self.phase is not _Phase.HEADERS:
-                parse(data)
-                return
-            room = self.limits.max_header_bytes - self.header_bytes
-            if room <= 0:
-                self.reject(
-                    431,
-                    f"Request headers exceed {self.limits.max_header_bytes} bytes.",
-                )
-                return
-            if len(data) <= room:
-                piece, data = data, b""
-            else:
-                piece, data = data[:room], data[room:]
-            self.header_bytes += len(piece)
-            parse(piece)
-
-    def url(self, size: int) -> bool:
-        """Count ``size`` more request-target bytes; False (414 sent) beyond the limit."""
-        self.url_bytes += size
-        if self.url_bytes > self.limits.max_request_line:
-            self.reject(
-                414,
-                f"The request target exceeds {self.limits.max_request_line} bytes.",
-            )
-            return False
-        return True
-
-    def header(self, count: int = 1) -> bool:
-        """Count ``count`` more header fields; False (431 sent) beyond the limit."""
-        self.header_fields += count
-        if self.header_fields > self.limits.max_headers:
-            self.reject(
-                431, f"More than {self.limits.max_headers} request header fields."
-            )
-            return False
-        return True
-
-    def message_begin(self) -> None:
-        """A request starts (httptools): its own field and URL counts, its clock.
-
-        Needed when several pipelined requests arrive in one read.
-        """
-        if self.phase is _Phase.IDLE or self.phase is _Phase.APP:
-            self._next_request()
-        self.header_fields = self.url_bytes = 0
-
-    def headers_complete(self) -> None:
-        self.phase = _Phase.BODY
-        self.header_bytes = 0
-        self._arm(self.limits.body_timeout, self._body_late)
-
-    def message_complete(self) -> None:
-        if self.phase is _Phase.BODY:
-            self.phase = _Phase.APP
-            self._cancel()
-
-    def response_complete(self) -> None:
-        # uvicorn arms its keep-alive timer (``keep_alive_timeout``) for the idle wait.
-        if self.phase is _Phase.APP:
-            self.phase = _Phase.IDLE
-
-    def upgraded(self) -> None:
-        self.closed()
-
-    def _next_request(self) -> None:
-        """The first bytes of a new request: its headers' clock starts."""
-        self.phase = _Phase.HEADERS
-        self.header_bytes = self.header_fields = self.url_bytes = 0
-        self._arm(self.limits.header_timeout, self._headers_late)
-
-    # --- refusals and deadlines ------------------------------------------------
-
-    def reject(self, status: int, message: str) -> None:
-        """Answer ``status`` (unless an answer is under way or given) and close."""
-        if self.refused:
-            return
-        phase = self.phase
-        self.phase = _Phase.DONE
-        self._cancel()
-        protocol = self.protocol
-        cycle = protocol.cycle
-        if cycle is not None and not cycle.response_complete:
-            # The app's receive() now reports a disconnect and its sends are dropped.
-            cycle.disconnected = True
-            cycle.message_event.set()
-            answer = not cycle.response_started
-        else:
-            # Late body of a request already answered (e.g. 413): just close.
-            answer = phase is not _Phase.BODY
-        logger.info("%s from %s: %s", status, _peer(protocol), message)
-        if answer:
-            protocol.transport.write(refusal(status, message))
-        protocol.transport.close()
-
-    def _headers_late(self) -> None:
-        if self._server_paused(self._headers_late):
-            return
-        if self.header_bytes == 0 and self.phase is _Phase.HEADERS:
-            self._close()  # connected but silent: nobody to answer
-            return
-        self.reject(
-            408,
-            f"Request headers not received within {self.limits.header_timeout:g} s.",
-        )
-
-    def _body_late(self) -> None:
-        if self._server_paused(self._body_late):
-            return
-        self.reject(
-            408, f"Request body not received within {self.limits.body_timeout:g} s."
-        )
-
-    def _server_paused(self, again: Callable[[], None]) -> bool:
-        """Reading is paused by the server (back-pressure): the client is not late."""
-        flow = self.protocol.flow
-        if flow is not None and flow.read_paused:
-            self._arm(min(self.limits.header_timeout, self.limits.body_timeout), again)
-            return True
-        return False
-
-    def _close(self) -> None:
-        self.phase = _Phase.DONE
-        self._cancel()
-        transport = self.protocol.transport
-        if transport is not None and not transport.is_closing():
-            transport.close()
-
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._cancel()
-        self.timer = self.protocol.loop.call_later(delay, callback)
-
-    def _cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
-def _peer(protocol: Any) -> str:
-    client = protocol.client
-    return f"{client[0]}:{client[1]}" if client else "a client"
-
-
-def _warn_capacity(cls: type[Any], cap: int) -> None:
-    now = time.monotonic()
-    if now - cls.warned_at >= _WARN_EVERY:
-        cls.warned_at = now
-        logger.warning(
-            "At capacity (%d open connections): refusing new ones with 503; "
-            "raise the limit (accord serve --limit-connections) if this is legitimate",
-            cap,
-        )
 
 
 class _Rejected(Exception):
@@ -339,7 +80,7 @@ class BoundedH11Protocol(H11Protocol):
         self.conn = h11.Connection(
             h11.SERVER, max_incomplete_event_size=limits.max_header_bytes + 1024
         )
-        self.guard = _Guard(self, limits, self.cap)
+        self.guard = Guard(self, limits, self.cap)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -398,7 +139,7 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.timeout_keep_alive = self.limits.keep_alive_timeout  # type: ignore[assignment]
-            self.guard = _Guard(self, self.limits, self.cap)
+            self.guard = Guard(self, self.limits, self.cap)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
