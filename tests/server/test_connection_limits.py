@@ -91,22 +91,25 @@ def _connect(url: str) -> socket.socket:
 
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Read one response (Content-Length framed) from ``sock``."""
+    """Read exactly one response (Content-Length framed) from ``sock``.
+
+    Byte by byte up to the blank line, so a pipelined next response stays unread.
+    """
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+    while not data.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
         if not chunk:
             raise AssertionError(f"connection closed before a response: {data!r}")
         data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
+    lines = data[:-4].decode("latin-1").split("\r\n")
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
+    body = b""
     while len(body) < length:
-        chunk = sock.recv(65536)
+        chunk = sock.recv(length - len(body))
         if not chunk:
             break
         body += chunk

@@ -94,16 +94,18 @@ class BoundedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self.guard.refused:
             return
-        self.guard.feed(data, self._parse)
+        self.guard.feed(data, super().data_received)
 
-    def _parse(self, data: bytes) -> None:
-        super().data_received(data)
+    def handle_events(self) -> None:
+        # Called for received data and, for a pipelined request, after an answer.
+        super().handle_events()
         guard = self.guard
         cycle = self.cycle
         if guard.refused or cycle is None:
             return
-        if cycle is not guard.last_cycle:
+        if cycle is not guard.last_cycle:  # h11 parsed a new request head
             guard.last_cycle = cycle
+            guard.message_begin()
             scope = cycle.scope
             target = len(scope["raw_path"]) + len(scope["query_string"])
             if not (guard.url(target) and guard.header(len(list(scope["headers"])))):
@@ -113,8 +115,9 @@ class BoundedH11Protocol(H11Protocol):
             guard.message_complete()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # Before uvicorn starts a pipelined request (from handle_events).
         self.guard.response_complete()
+        super().on_response_complete()
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         self.guard.upgraded()
