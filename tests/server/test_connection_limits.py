@@ -325,3 +325,24 @@ def test_uvicorn_command_line_can_name_the_bounded_protocol() -> None:
     config.load()
     assert config.http_protocol_class is http_protocol(ConnectionLimits())
     assert config.http_protocol_class.limits == ConnectionLimits()  # type: ignore[attr-defined]
+
+
+def test_a2a_app_treats_a_body_timeout_as_a_quiet_disconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from accord.server import A2AApp
+
+    from .scripted import make_agent
+
+    limits = ConnectionLimits(body_timeout=0.3)
+    with serve_in_thread(A2AApp(make_agent()), **uvicorn_options(limits)) as url:
+        with _connect(url) as sock:
+            sock.sendall(
+                b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            status, _, _ = _response(sock)
+        assert status == 408
+        assert _get(url, "/.well-known/agent-card.json") == 200
+    # Not an "Exception in ASGI application" traceback per slow client.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
