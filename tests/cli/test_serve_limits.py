@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
 from dataclasses import fields
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -14,6 +18,7 @@ from accord.server import ConnectionLimits
 from tests.helpers.cli import run_cli
 
 from . import agents
+from .test_serve import _card_line, _spawn
 
 FLAGS = [
     "--limit-connections", "7",
@@ -52,10 +57,8 @@ def test_without_flags_the_defaults_apply() -> None:
     assert connection_limits(_args()) == ConnectionLimits()  # type: ignore[arg-type]
 
 
-def test_tls_keeps_the_limits(tmp_path: object) -> None:
-    from pathlib import Path
-
-    pem = Path(str(tmp_path)) / "cert.pem"
+def test_tls_keeps_the_limits(tmp_path: Path) -> None:
+    pem = tmp_path / "cert.pem"
     pem.write_text("not read here")
     args = _args("--ssl-certfile", str(pem), "--header-timeout", "3")
     options = server_options(args)  # type: ignore[arg-type]
@@ -88,3 +91,29 @@ def test_bad_values_are_usage_errors(
     result = run_cli(capsys, "serve", *argv)
     assert result.code == 2
     assert argv[0] in result.err
+
+
+@pytest.mark.slow
+def test_accord_serve_enforces_the_flags(tmp_path: Path) -> None:
+    process = _spawn(
+        "--port", "0", "--db", "x.db", "--header-timeout", "0.5", "--max-headers", "5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        parts = urlsplit(_card_line(process))
+        address = (parts.hostname, parts.port)
+        with socket.create_connection(address, timeout=10) as slow:
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # and nothing more
+            assert slow.recv(100).startswith(b"HTTP/1.1 408 ")
+        many = "".join(f"X-{i}: v\r\n" for i in range(6))
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n".encode())
+            assert sock.recv(100).startswith(b"HTTP/1.1 431 ")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err

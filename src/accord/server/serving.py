@@ -33,6 +33,7 @@ Needs the ``serve`` extra (uvicorn; httptools is used when installed, else h11).
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import h11
@@ -55,6 +56,8 @@ __all__ = [
     "refusal",
     "uvicorn_options",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class _Rejected(Exception):
@@ -223,7 +226,16 @@ def _protocol_class(limits: ConnectionLimits, parser: Parser) -> type[asyncio.Pr
         if base is None and parser == "httptools":
             raise ImportError("httptools is not installed: pip install httptools")
     base = base or BoundedH11Protocol
-    namespace = {"limits": limits, "cap": connection_cap(limits)}
+    cap = connection_cap(limits)
+    if cap < limits.max_connections:
+        logger.info(
+            "Serving at most %d connections, not %d: the open-file limit (ulimit -n) "
+            "keeps %d descriptors for the app",
+            cap,
+            limits.max_connections,
+            FD_RESERVE,
+        )
+    namespace = {"limits": limits, "cap": cap}
     return type(f"Accord{base.__name__}", (base,), namespace)
 
 
