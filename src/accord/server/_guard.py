@@ -85,10 +85,14 @@ class Guard:
         self.cap = cap
         self.phase = _Phase.HEADERS
         self.header_bytes = 0
-        self.header_fields = 0
-        self.url_bytes = 0
-        self.timer: asyncio.TimerHandle | None = None
         self.last_cycle: Any = None
+        # One lazy timer: phases move ``deadline`` (loop time) and ``on_late``; the
+        # timer is re-armed only when it would fire too late, so a keep-alive request
+        # costs no timer calls in the common case.
+        self.deadline: float | None = None
+        self.on_late: Callable[[], None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
 
     # --- connection ------------------------------------------------------------
 
@@ -113,7 +117,7 @@ class Guard:
 
     def closed(self) -> None:
         self.phase = _Phase.DONE
-        self._cancel()
+        self._stop()
 
     @property
     def refused(self) -> bool:
@@ -143,35 +147,21 @@ class Guard:
             self.header_bytes += len(piece)
             parse(piece)
 
-    def url(self, size: int) -> bool:
-        """Count ``size`` more request-target bytes; False (414 sent) beyond the limit."""
-        self.url_bytes += size
-        if self.url_bytes > self.limits.max_request_line:
-            self.reject(
-                414,
-                f"The request target exceeds {self.limits.max_request_line} bytes.",
-            )
-            return False
-        return True
+    def head(self, target: int, fields: int) -> bool:
+        """A request head is parsed: check its target length and field count.
 
-    def header(self, count: int = 1) -> bool:
-        """Count ``count`` more header fields; False (431 sent) beyond the limit."""
-        self.header_fields += count
-        if self.header_fields > self.limits.max_headers:
-            self.reject(
-                431, f"More than {self.limits.max_headers} request header fields."
-            )
-            return False
-        return True
-
-    def message_begin(self) -> None:
-        """A request starts (httptools): its own field and URL counts, its clock.
-
-        Needed when several pipelined requests arrive in one read.
+        False when refused (414 or 431 sent). Called before the app sees the request.
         """
-        if self.phase is _Phase.IDLE or self.phase is _Phase.APP:
-            self._next_request()
-        self.header_fields = self.url_bytes = 0
+        limits = self.limits
+        if target > limits.max_request_line:
+            self.reject(
+                414, f"The request target exceeds {limits.max_request_line} bytes."
+            )
+            return False
+        if fields > limits.max_headers:
+            self.reject(431, f"More than {limits.max_headers} request header fields.")
+            return False
+        return True
 
     def headers_complete(self) -> None:
         self.phase = _Phase.BODY
@@ -181,7 +171,7 @@ class Guard:
     def message_complete(self) -> None:
         if self.phase is _Phase.BODY:
             self.phase = _Phase.APP
-            self._cancel()
+            self.deadline = None  # the app's time is its own
 
     def response_complete(self) -> None:
         # uvicorn arms its keep-alive timer (``keep_alive_timeout``) for the idle wait.
@@ -194,7 +184,7 @@ class Guard:
     def _next_request(self) -> None:
         """The first bytes of a new request: its headers' clock starts."""
         self.phase = _Phase.HEADERS
-        self.header_bytes = self.header_fields = self.url_bytes = 0
+        self.header_bytes = 0
         self._arm(self.limits.header_timeout, self._headers_late)
 
     # --- refusals and deadlines ------------------------------------------------
@@ -205,7 +195,7 @@ class Guard:
             return
         phase = self.phase
         self.phase = _Phase.DONE
-        self._cancel()
+        self._stop()
         protocol = self.protocol
         cycle = protocol.cycle
         if cycle is not None and not cycle.response_complete:
@@ -249,16 +239,39 @@ class Guard:
 
     def _close(self) -> None:
         self.phase = _Phase.DONE
-        self._cancel()
+        self._stop()
         transport = self.protocol.transport
         if transport is not None and not transport.is_closing():
             transport.close()
 
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        self._cancel()
-        self.timer = self.protocol.loop.call_later(delay, callback)
+    def _arm(self, delay: float, on_late: Callable[[], None]) -> None:
+        """The current phase must end within ``delay`` seconds, else ``on_late()``."""
+        loop = self.protocol.loop
+        deadline = loop.time() + delay
+        self.deadline = deadline
+        self.on_late = on_late
+        if self.timer is None or deadline < self.timer_at:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = loop.call_at(deadline, self._tick)
+            self.timer_at = deadline
 
-    def _cancel(self) -> None:
+    def _tick(self) -> None:
+        self.timer = None
+        deadline = self.deadline
+        if deadline is None or self.refused:
+            return  # the phase with a deadline ended in time
+        if self.protocol.loop.time() < deadline:  # moved later since armed
+            self.timer = self.protocol.loop.call_at(deadline, self._tick)
+            self.timer_at = deadline
+            return
+        on_late = self.on_late
+        self.deadline = self.on_late = None
+        if on_late is not None:
+            on_late()
+
+    def _stop(self) -> None:
+        self.deadline = self.on_late = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

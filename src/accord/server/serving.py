@@ -8,7 +8,8 @@ protocol classes here are uvicorn's own, with the bounds of a
 :class:`~accord.server.limits.ConnectionLimits` enforced on the wire:
 
 * header bytes are counted as they arrive, before the parser buffers them (431);
-  header fields are counted in the parser callbacks (431), the URL too (414);
+  header fields (431) and the URL length (414) are checked when the head is parsed,
+  before the app sees the request (the byte bound already caps both);
 * one deadline per phase: from connecting (or the first byte of the next request) to
   the end of the headers, then from there to the end of the body (408 and close);
   the idle wait between requests is the keep-alive timeout;
@@ -67,8 +68,9 @@ class _Rejected(Exception):
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with :class:`ConnectionLimits` and the ASGI TLS extension.
 
-    Used when httptools is not installed. Header fields and the URL are checked once
-    the request head is parsed (h11 parses it whole), within ``max_header_bytes``.
+    Used when httptools is not installed. h11 parses a head whole, then uvicorn
+    starts the app at once: a head refused for its fields or URL reaches the app as
+    a disconnect (with httptools it never reaches the app).
     """
 
     limits: ClassVar[ConnectionLimits] = ConnectionLimits()
@@ -108,10 +110,9 @@ class BoundedH11Protocol(H11Protocol):
             return
         if cycle is not guard.last_cycle:  # h11 parsed a new request head
             guard.last_cycle = cycle
-            guard.message_begin()
             scope = cycle.scope
             target = len(scope["raw_path"]) + len(scope["query_string"])
-            if not (guard.url(target) and guard.header(len(list(scope["headers"])))):
+            if not guard.head(target, len(list(scope["headers"]))):
                 return
             guard.headers_complete()
         if not cycle.more_body:
@@ -161,21 +162,10 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
                 return
             self.guard.feed(data, super().data_received)
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self.guard.message_begin()
-
-        def on_url(self, url: bytes) -> None:
-            if not self.guard.url(len(url)):
-                raise _Rejected
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            if not self.guard.header():
-                raise _Rejected
-            super().on_header(name, value)
-
         def on_headers_complete(self) -> None:
+            # Checked before uvicorn hands the request to the app.
+            if not self.guard.head(len(self.url), len(self.headers)):
+                raise _Rejected
             super().on_headers_complete()
             self.guard.headers_complete()
 
