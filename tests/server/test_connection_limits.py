@@ -346,3 +346,26 @@ def test_a2a_app_treats_a_body_timeout_as_a_quiet_disconnect(
         assert _get(url, "/.well-known/agent-card.json") == 200
     # Not an "Exception in ASGI application" traceback per slow client.
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_shorter_deadline_fires_before_a_pending_longer_one(parser: str) -> None:
+    limits = ConnectionLimits(header_timeout=30, body_timeout=0.3)
+    with _serve(limits, parser) as url, _connect(url) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nx")
+        started = time.monotonic()
+        assert _closed_within(sock, SLACK).startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - started < SLACK
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_deadlines_rearm_after_an_idle_spell(parser: str) -> None:
+    limits = ConnectionLimits(header_timeout=0.3, keep_alive_timeout=30)
+    with _serve(limits, parser) as url, _connect(url) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert _response(sock)[0] == 200
+        sock.settimeout(limits.header_timeout * 2)  # idle past the old deadline
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n")  # then stalls
+        assert _closed_within(sock, SLACK).startswith(b"HTTP/1.1 408 ")
