@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,10 @@ def refusal(status: int, message: str, *, retry_after: int | None = None) -> byt
 
 def connection_cap(limits: ConnectionLimits) -> int:
     """``limits.max_connections``, lowered to fit the process's open-file limit."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows: no RLIMIT_NOFILE
+        return limits.max_connections
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return limits.max_connections
