@@ -233,6 +233,60 @@ def _public_options(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _connection_limits(serve: argparse.ArgumentParser) -> None:
+    """``serve``'s connection-limit flags (defaults: ``ConnectionLimits``, tested)."""
+    limits = serve.add_argument_group(
+        "connection limits",
+        "Bounds on what a client can make the server hold (docs/security.md, "
+        "'Connection and header limits').",
+    )
+    limits.add_argument(
+        "--limit-connections",
+        type=_count(1),
+        metavar="N",
+        help="open connections at once; one more is answered 503 with Retry-After "
+        "and closed (default: 1000, at most `ulimit -n` - 64)",
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=_count(256),
+        metavar="BYTES",
+        help="request line + headers; beyond: 431 (default: 32768)",
+    )
+    limits.add_argument(
+        "--max-headers",
+        type=_count(1),
+        metavar="N",
+        help="header fields per request; beyond: 431 (default: 100)",
+    )
+    limits.add_argument(
+        "--max-request-line",
+        type=_count(16),
+        metavar="BYTES",
+        help="request target (URL) length; beyond: 414 (default: 8192)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time to send the request headers; beyond: 408 and close (default: 10)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time to send the request body after its headers; beyond: 408 and "
+        "close (default: 60)",
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="idle time a keep-alive connection waits for its next request "
+        "(default: 5)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``accord``."""
     from accord import __version__
@@ -313,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="client certificates (default: required with --ssl-ca-certs)",
     )
     _public_options(serve)
+    _connection_limits(serve)
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(

@@ -9,6 +9,7 @@ from .card import build_card
 from .context import CallContext
 from .cors import CorsPolicy
 from .handler import RequestHandler
+from .limits import ConnectionLimits
 from .runtime import Runtime
 from .streams import EventStream
 
@@ -18,6 +19,7 @@ __all__ = [
     "AgentFunction",
     "Broker",
     "CallContext",
+    "ConnectionLimits",
     "Content",
     "CorsPolicy",
     "EventStream",

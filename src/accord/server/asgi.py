@@ -110,6 +110,13 @@ class _TooLarge(Exception):
     pass
 
 
+class _ClientGone(BaseException):
+    """The client went away before its body was read: nothing to answer, no error.
+
+    A BaseException so the handlers' ``except Exception`` does not log it as a bug.
+    """
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -327,7 +334,10 @@ class A2AApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            try:
+                await self._http(scope, receive, send)
+            except _ClientGone:
+                logger.debug("client disconnected before sending its whole body")
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -380,7 +390,7 @@ class A2AApp:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise anyio.get_cancelled_exc_class()()
+                raise _ClientGone
             body = message.get("body", b"")
             size += len(body)
             if size > limit:

@@ -183,6 +183,8 @@ def test_serve_tls_flags(pki: dict[str, object], tmp_path: Path) -> None:
 
     from accord.cli._errors import UsageError
     from accord.cli.commands.serve import card_url, tls_options
+    from accord.server import ConnectionLimits
+    from accord.server.serving import http_protocol
 
     def flags(**given: str | None) -> argparse.Namespace:
         names = ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs", "ssl_client_cert")
@@ -206,7 +208,8 @@ def test_serve_tls_flags(pki: dict[str, object], tmp_path: Path) -> None:
         )
     )
     assert options["ssl_cert_reqs"] == 2  # ssl.CERT_REQUIRED by default with a CA
-    assert options["http"].__name__.startswith("TLS")
+    # One protocol class: the TLS extension and the connection limits.
+    assert options["http"] is http_protocol(ConnectionLimits())
     assert card_url("127.0.0.1", 8443, tls=True).startswith("https://")
 
 
@@ -278,3 +281,28 @@ def test_accord_serve_with_client_certificates(
     finally:
         process.terminate()
         process.communicate(timeout=15)
+
+
+def test_connection_limits_hold_on_tls_connections(pki: dict[str, object]) -> None:
+    """One protocol class: the principal from the certificate, and the limits."""
+    from accord.server import ConnectionLimits
+
+    ca, server = pki["ca"], pki["server"]
+    assert isinstance(ca, CA)
+    assert isinstance(server, Issued)
+    options = uvicorn_ssl_options(
+        certfile=str(server.cert),
+        keyfile=str(server.key),
+        ca_certs=str(ca.bundle),
+        limits=ConnectionLimits(max_headers=12),
+    )
+    with (
+        serve_in_thread(_app(MutualTLSVerifier()), **options) as url,
+        client(pki, "a") as http,
+    ):
+        caller = Caller(url, "JSONRPC", http)
+        assert caller.call("ListTasks", {}).status == 200
+        many = {f"x-extra-{i}": "v" for i in range(12)}
+        refused = http.get(url + "/.well-known/agent-card.json", headers=many)
+        assert refused.status_code == 431
+        assert "header fields" in refused.json()["error"]["message"]

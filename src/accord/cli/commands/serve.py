@@ -27,6 +27,14 @@ app alone decides about forwarded headers: uvicorn's own proxy-header rewriting 
 turned off, since it would replace the peer address the app checks (so uvicorn's
 access log shows the proxy's address).
 
+Connection limits: uvicorn runs the protocol class of :mod:`accord.server.serving`,
+which bounds header bytes and fields, the URL, the time to send headers and body, idle
+keep-alive connections and the number of open connections
+(:class:`~accord.server.limits.ConnectionLimits`; ``--limit-connections``,
+``--max-header-bytes``, ``--max-headers``, ``--max-request-line``,
+``--header-timeout``, ``--body-timeout``, ``--keep-alive-timeout``; see
+``docs/security.md``).
+
 uvicorn is the ``[serve]`` extra and is imported here only. Once the socket listens the
 card URL is printed (with the real port when ``--port 0``).
 
@@ -65,17 +73,21 @@ if TYPE_CHECKING:
 
     from accord.server import A2AApp
     from accord.server.cors import CorsPolicy
+    from accord.server.limits import ConnectionLimits
 
 __all__ = [
     "DEFAULT_NAMES",
     "DEFAULT_TARGET",
     "INTERRUPT_MARGIN",
+    "LIMIT_FLAGS",
     "PublicOptions",
     "configure_app",
+    "connection_limits",
     "default_target",
     "load_app",
     "public_options",
     "run",
+    "server_options",
 ]
 
 #: Names looked up in a TARGET module when no ``:OBJ`` is given, in this order.
@@ -85,6 +97,16 @@ DEFAULT_NAMES = ("app", "agent", "create_app", "create_agent")
 INTERRUPT_MARGIN = 5.0
 #: What ``accord serve`` without TARGET serves.
 DEFAULT_TARGET = "accord.demo.receptionist:create_app"
+#: ``ConnectionLimits`` field for each connection-limit flag (its argparse dest).
+LIMIT_FLAGS = {
+    "max_connections": "limit_connections",
+    "max_header_bytes": "max_header_bytes",
+    "max_headers": "max_headers",
+    "max_request_line": "max_request_line",
+    "header_timeout": "header_timeout",
+    "body_timeout": "body_timeout",
+    "keep_alive_timeout": "keep_alive_timeout",
+}
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z")
 
 
@@ -240,8 +262,39 @@ def card_url(host: str, port: int, *, tls: bool = False) -> str:
     return f"{scheme}://{host}:{port}/.well-known/agent-card.json"
 
 
-def tls_options(args: argparse.Namespace) -> dict[str, Any]:
+def connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    """The :class:`ConnectionLimits` of the flags (a default for each one not given).
+
+    Raises:
+        UsageError: a value the limits refuse.
+    """
+    from accord.server.limits import ConnectionLimits
+
+    given = {field: getattr(args, dest, None) for field, dest in LIMIT_FLAGS.items()}
+    try:
+        return ConnectionLimits(**{k: v for k, v in given.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``uvicorn.Config`` options of the flags: connection limits, TLS.
+
+    Raises:
+        UsageError: inconsistent or invalid flags.
+    """
+    from accord.server.serving import uvicorn_options
+
+    limits = connection_limits(args)
+    return {**uvicorn_options(limits), **tls_options(args, limits)}
+
+
+def tls_options(
+    args: argparse.Namespace, limits: ConnectionLimits | None = None
+) -> dict[str, Any]:
     """``uvicorn.Config`` options for the ``--ssl-*`` flags (empty without them).
+
+    ``limits`` go to the protocol class that also carries the TLS extension.
 
     Raises:
         UsageError: inconsistent flags.
@@ -272,6 +325,7 @@ def tls_options(args: argparse.Namespace) -> dict[str, Any]:
             keyfile=keyfile,
             ca_certs=ca_certs,
             client_cert=client_cert,
+            limits=limits,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -338,10 +392,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    ssl_options = tls_options(args)
-    options = public_options(args)
+    options = server_options(args)
+    public = public_options(args)
     app, label = load_app(args.target, args.db)
-    configure_app(app, options)
+    configure_app(app, public)
     grace = getattr(args, "shutdown_grace", None)
     if grace is not None:
         app.shutdown_grace = grace
@@ -364,7 +418,7 @@ def run(args: argparse.Namespace) -> int:
 
     def announce(port: int) -> None:
         print(f"Serving {app.agent.name} from {label}", flush=True)
-        url = card_url(args.host, port, tls=bool(ssl_options))
+        url = card_url(args.host, port, tls="ssl_certfile" in options)
         print(f"Agent card: {url}", flush=True)
         if app.public_url is not None:
             print(f"Advertised as: {app.public_url}", flush=True)
@@ -393,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=math.ceil(app.shutdown_grace + INTERRUPT_MARGIN),
         proxy_headers=False,  # the app checks forwarded headers (--forwarded-allow-ips)
-        **ssl_options,
+        **options,
     )
     server = Server(config)
     with _accord_logging(args.log_level), _swallow_signal_replay():

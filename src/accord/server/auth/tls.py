@@ -9,24 +9,27 @@ as the ASGI TLS extension specifies (``client_cert_chain`` as PEM strings, leaf 
 handshake would have failed otherwise; ``tls_version``). Only the leaf is available
 from Python's ``ssl`` module before 3.13.
 
-Use :func:`uvicorn_config` (or pass ``http=tls_http_protocol()`` to
-``uvicorn.Config``). Needs the ``serve`` extra (uvicorn).
+The protocol classes are those of :mod:`accord.server.serving`, which also enforce
+the connection limits (:class:`~accord.server.limits.ConnectionLimits`): one class
+for both concerns. Use :func:`uvicorn_ssl_options` (or pass
+``http=tls_http_protocol()`` to ``uvicorn.Config``). Serving needs the ``serve``
+extra (uvicorn); this module imports it only when a protocol class is asked for.
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Any, cast
-
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import MutableMapping
 
+    from ..limits import ConnectionLimits
+
 __all__ = [
     "CLIENT_CERT_MODES",
-    "TLSH11Protocol",
+    "attach_tls",
     "tls_extension",
     "tls_http_protocol",
     "uvicorn_ssl_options",
@@ -90,35 +93,27 @@ class _WithTLS:
         await self.app(scope, receive, send)
 
 
-def _attach(protocol: Any, transport: asyncio.BaseTransport) -> None:
+def attach_tls(protocol: Any, transport: asyncio.BaseTransport) -> None:
+    """Make ``protocol`` (a uvicorn HTTP protocol) add the TLS extension to its scopes.
+
+    A no-op on a connection that is not TLS.
+    """
     extension = tls_extension(transport)
     if extension is not None:
         protocol.app = _WithTLS(protocol.app, extension)
 
 
-class TLSH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus the ASGI TLS extension."""
+def tls_http_protocol(
+    limits: ConnectionLimits | None = None,
+) -> type[asyncio.Protocol]:
+    """The HTTP protocol class to give uvicorn: TLS extension plus ``limits``.
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        _attach(self, transport)
+    httptools when installed, else h11 (:func:`accord.server.serving.http_protocol`).
+    """
+    from ..limits import ConnectionLimits
+    from ..serving import http_protocol
 
-
-def tls_http_protocol() -> type[asyncio.Protocol]:
-    """The HTTP protocol class to give uvicorn (httptools when installed, else h11)."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:  # pragma: no cover - httptools is optional in uvicorn
-        return TLSH11Protocol
-
-    class TLSHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, plus the ASGI TLS extension."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            _attach(self, transport)
-
-    return cast("type[asyncio.Protocol]", TLSHttpToolsProtocol)
+    return http_protocol(limits or ConnectionLimits())
 
 
 def uvicorn_ssl_options(
@@ -127,11 +122,13 @@ def uvicorn_ssl_options(
     keyfile: str | None = None,
     ca_certs: str | None = None,
     client_cert: str | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config``: TLS, client certificates, the extension.
 
     ``client_cert`` is ``"required"`` (the default when ``ca_certs`` is given),
-    ``"optional"`` or ``"none"``.
+    ``"optional"`` or ``"none"``. ``limits`` are the connection limits the protocol
+    enforces (default :class:`~accord.server.limits.ConnectionLimits`).
 
     Raises:
         ValueError: client certificates asked for without a CA bundle to check them.
@@ -147,7 +144,7 @@ def uvicorn_ssl_options(
         "ssl_certfile": certfile,
         "ssl_keyfile": keyfile,
         "ssl_cert_reqs": CLIENT_CERT_MODES[mode],
-        "http": tls_http_protocol(),
+        "http": tls_http_protocol(limits),
     }
     if ca_certs:
         options["ssl_ca_certs"] = ca_certs

@@ -1,0 +1,62 @@
+"""Connection-level bounds of the HTTP server: :class:`ConnectionLimits`.
+
+These bound what a client can make the server hold before the application sees a
+request: bytes and count of request headers, the length of the request target, the
+time to send headers and body, idle keep-alive connections, and open connections.
+The uvicorn protocol in :mod:`accord.server.serving` enforces them (``accord serve``
+uses it; see ``docs/security.md``, "Connection and header limits"). This module is
+plain data, importable without uvicorn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["ConnectionLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Bounds on each connection and on how many there are; every one has a reason.
+
+    Attributes:
+        max_connections: open connections served at once. One more is answered 503
+            (with ``Retry-After``) and closed at once, so idle sockets cannot use up
+            the process's file descriptors and lock every other client out. Never more
+            than the open-file limit (``ulimit -n``) minus a reserve for the app.
+        max_header_bytes: request line plus headers, in bytes (431 beyond). 32 KiB
+            fits long bearer tokens and cookies; unbounded, one 64 MiB header kept
+            the server busy for seconds and held its memory.
+        max_headers: header fields per request (431 beyond).
+        max_request_line: bytes of the request target, the URL in the request line
+            (414 URI Too Long beyond).
+        header_timeout: seconds a client has, from connecting (or from the first byte
+            of its next request), to finish sending the request headers. Beyond: 408
+            and close, or just close when nothing was sent. Defeats slowloris clients
+            that send a header byte every few seconds.
+        body_timeout: seconds a client has, once the headers are in, to finish the
+            request body (408 and close beyond, or close if the answer has started).
+            A 10 MiB body (the app's default limit) needs ~175 KB/s.
+        keep_alive_timeout: seconds an idle keep-alive connection stays open after
+            an answer, waiting for the next request.
+        retry_after: the ``Retry-After`` (seconds) sent with the 503 at capacity.
+    """
+
+    max_connections: int = 1000
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    max_request_line: int = 8 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    keep_alive_timeout: float = 5.0
+    retry_after: int = 1
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"ConnectionLimits.{field.name} must be a number")
+            if value <= 0:
+                raise ValueError(
+                    f"ConnectionLimits.{field.name} must be positive, not {value!r}"
+                )
