@@ -127,6 +127,10 @@ EXTENDED_SKILL = AgentSkill(
 
 Step = Callable[[TaskContext], Awaitable[None]]
 
+#: How the agent waits out the TCK's timed pauses (``await pause(seconds)``); a test
+#: may swap in a gate so that its steps are ordered by events, not by the clock.
+pause: Callable[[float], Awaitable[None]] = anyio.sleep
+
 
 def _seconds(variable: str, default: float) -> float:
     """A duration in seconds from the environment, read now (not at import)."""
@@ -217,13 +221,13 @@ async def _stream_artifact_chunked(ctx: TaskContext) -> None:
 
 async def _long_running(ctx: TaskContext) -> None:
     await ctx.working()
-    await anyio.sleep(2 * _seconds("TCK_STREAMING_TIMEOUT", 2.0))
+    await pause(2 * _seconds("TCK_STREAMING_TIMEOUT", 2.0))
     await ctx.complete()
 
 
 async def _subscribe_target(ctx: TaskContext) -> None:
     await ctx.submit()  # visible (and subscribable) at once, SUBMITTED during the pause
-    await anyio.sleep(_seconds("TCK_SUBSCRIBE_DELAY", 3.0))
+    await pause(_seconds("TCK_SUBSCRIBE_DELAY", 3.0))
     await _work_until_canceled(ctx)
 
 

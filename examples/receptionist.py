@@ -42,7 +42,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -734,6 +734,9 @@ def _priority(reason: str) -> str:
 
 # --- the agent --------------------------------------------------------------------------
 
+#: How long a simulated step takes: seconds, or a coroutine function to await.
+Pause = float | Callable[[], Awaitable[None]]
+
 
 class Receptionist:
     """The behaviour of the agent; :func:`create_agent` wraps it in an :class:`Agent`.
@@ -741,7 +744,8 @@ class Receptionist:
     Args:
         db: SQLite file holding the receptionist's tables (the server's task file).
         clock: returns the current time (aware); injectable for tests.
-        pause: seconds of each simulated step of ``schedule_callback``.
+        pause: seconds of each simulated step of ``schedule_callback``, or a coroutine
+            function awaited for each step instead (tests pass a gate).
     """
 
     def __init__(
@@ -749,11 +753,18 @@ class Receptionist:
         db: str,
         *,
         clock: Callable[[], datetime] | None = None,
-        pause: float = 0.05,
+        pause: Pause = 0.05,
     ) -> None:
         self.db = _Database(db)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pause = pause
+
+    async def _step(self) -> None:
+        """One simulated step of work (see ``pause``)."""
+        if callable(self.pause):
+            await self.pause()
+        else:
+            await anyio.sleep(self.pause)
 
     def _example_window(self) -> str:
         day = (self.clock() + timedelta(days=1)).date().isoformat()
@@ -809,9 +820,9 @@ class Receptionist:
             return
 
         await ctx.working("Checking availability…")
-        await anyio.sleep(self.pause)
+        await self._step()
         await ctx.working("Reserving the slot…")
-        await anyio.sleep(self.pause)
+        await self._step()
         now = _iso(self.clock())
 
         def book(conn: sqlite3.Connection) -> int:
@@ -984,7 +995,7 @@ def create_agent(
     db: str,
     *,
     clock: Callable[[], datetime] | None = None,
-    pause: float = 0.05,
+    pause: Pause = 0.05,
     secured: bool = True,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
@@ -992,7 +1003,8 @@ def create_agent(
     Args:
         db: path of the SQLite file (the same file the server's task store uses).
         clock: returns the current aware time; windows are validated against it.
-        pause: seconds each simulated step of ``schedule_callback`` takes.
+        pause: seconds each simulated step of ``schedule_callback`` takes, or a
+            coroutine function awaited for each step instead.
         secured: declare (and so require) the ``X-API-Key`` API key; serve the
             agent with an API-key verifier, as :func:`create_app` does.
     """
@@ -1020,7 +1032,7 @@ def create_app(
     *,
     keys: ApiKeyRing | None = None,
     clock: Callable[[], datetime] | None = None,
-    pause: float = 0.05,
+    pause: Pause = 0.05,
 ) -> A2AApp:
     """The example configuration: the Receptionist, API keys required, tasks in ``db``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -46,7 +47,10 @@ RECEPTIONIST_KEY = "test-key-0123456789abcdef"
 
 
 def receptionist_app(
-    db: str | Path, *, pause: float = 0.005, api_key: str | None = None
+    db: str | Path,
+    *,
+    pause: float | Callable[[], Awaitable[None]] = 0.005,
+    api_key: str | None = None,
 ) -> A2AApp:
     """The Receptionist served with its tasks (and tables) in the SQLite file ``db``.
 
