@@ -16,7 +16,7 @@ from accord.protocol.sse import (
     encode_event,
 )
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None)
+SETTINGS = settings(deadline=None, database=None)  # examples: the profile (conftest)
 
 
 def decode_all(*chunks: bytes, decoder: SSEDecoder | None = None) -> list[SSEEvent]:

@@ -29,8 +29,8 @@ from accord.errors import InvalidParamsError, ParseError
 from tests.conformance.oracle import pb_class, proto_to_json
 from tests.conformance.strategies import WIRE_TYPES, strategy_for
 
+# Examples: the hypothesis profile (tests/conftest.py).
 SETTINGS = settings(
-    max_examples=25,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

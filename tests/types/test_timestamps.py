@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from accord import types as t
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None)
+SETTINGS = settings(deadline=None, database=None)  # examples: the profile (conftest)
 
 MOMENTS = st.datetimes(
     min_value=datetime(1, 1, 2),
