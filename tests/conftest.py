@@ -28,7 +28,8 @@ TESTS = Path(__file__).parent
 
 #: Test modules (or folders) marked slow as a whole: the interop suite drives the
 #: official SDK's servers and clients; the conformance suite differential-tests the
-#: codec against protobuf with hypothesis; the rest start subprocesses or real TLS.
+#: codec against protobuf with hypothesis; the rest start subprocesses (servers,
+#: lint-imports) or real TLS.
 SLOW = (
     "interop",
     "conformance",
@@ -39,6 +40,7 @@ SLOW = (
     "cli/test_serve.py",
     "server/auth/test_mtls.py",
     "test_clock.py",
+    "test_import_contracts.py",
 )
 _SLOW_PATHS = tuple(TESTS / entry for entry in SLOW)
 
