@@ -10,7 +10,7 @@ operations answer with SSE; the data of every event is a complete JSON-RPC respo
 carrying one ``StreamResponse`` (digest §4.4).
 
 Server side, :func:`parse_request` reads the envelope without decoding ``params``
-(``accord.types.split_jsonrpc``), checks it, looks the method up, and only then decodes
+(:func:`split_jsonrpc`), checks it, looks the method up, and only then decodes
 ``params`` straight into the request type. Every refusal is a :class:`JsonRpcRejection`
 holding the JSON-RPC error to send and the request id when it could be read:
 
@@ -61,8 +61,13 @@ from accord.errors import (
 from accord.protocol.errors import from_jsonrpc_code, spec_for
 from accord.protocol.operations import BY_METHOD, Operation
 
+# Implemented beside the codec (accord.types is the only msgspec caller); they belong
+# to this binding's API.
+from accord.types._codec import JsonRpcEnvelope, split_jsonrpc
+
 __all__ = [
     "JsonRpcCall",
+    "JsonRpcEnvelope",
     "JsonRpcRejection",
     "RequestId",
     "build_request",
@@ -72,6 +77,7 @@ __all__ = [
     "parse_request",
     "parse_response",
     "parse_stream_event",
+    "split_jsonrpc",
 ]
 
 #: A JSON-RPC request id: a string or a number; ``None`` (JSON ``null``) only in
@@ -119,7 +125,7 @@ def parse_request(body: bytes) -> JsonRpcCall:
             error each problem gets.
     """
     try:
-        env = t.split_jsonrpc(body)
+        env = split_jsonrpc(body)
     except ProtocolError as exc:  # ParseError, or InvalidRequestError for a batch
         if isinstance(exc, InvalidRequestError) and body.lstrip()[:1] == b"[":
             exc = InvalidRequestError(

@@ -53,7 +53,7 @@ from .context import CallContext
 from .handler import ExtendedCardSource, RequestHandler
 from .runtime import Runtime
 from .sse_response import send_event_stream
-from .streams import EventStream
+from .streams import HandlerStream
 
 if TYPE_CHECKING:
     from accord.security import JWK
@@ -446,7 +446,7 @@ class A2AApp:
             logger.exception("unexpected error in JSON-RPC request")
             await _respond(send, 200, jsonrpc.encode_error(request_id, InternalError()))
             return
-        if isinstance(result, EventStream):
+        if isinstance(result, HandlerStream):
             rid = request_id
             await send_event_stream(
                 receive,
@@ -494,7 +494,7 @@ class A2AApp:
             status, payload = rest.encode_error(InternalError())
             await _respond(send, status, payload, content_type=b"application/a2a+json")
             return
-        if isinstance(result, EventStream):
+        if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
                 send,

@@ -2,6 +2,7 @@
 
 Encode and decode with :func:`encode` / :func:`decode` (ProtoJSON, spec §5.5).
 Updates make new values: ``msgspec.structs.replace`` or :func:`replace`.
+The JSON-RPC envelope reader lives with its binding (:mod:`accord.bindings.jsonrpc`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ from ._card import (
     AgentProvider,
     AgentSkill,
 )
-from ._codec import (
-    JsonRpcEnvelope,
-    convert,
-    decode,
-    decode_json,
-    encode,
-    split_jsonrpc,
-    to_builtins,
-)
+from ._codec import convert, decode, decode_json, encode, to_builtins
 from ._core import (
     Artifact,
     Message,
@@ -95,7 +88,6 @@ __all__ = [
     "GetTaskRequest",
     "HTTPAuthSecurityScheme",
     "ImplicitOAuthFlow",
-    "JsonRpcEnvelope",
     "ListTaskPushNotificationConfigsRequest",
     "ListTaskPushNotificationConfigsResponse",
     "ListTasksRequest",
@@ -131,6 +123,5 @@ __all__ = [
     "normalize_timestamp",
     "parse_timestamp",
     "replace",
-    "split_jsonrpc",
     "to_builtins",
 ]
