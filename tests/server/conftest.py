@@ -151,8 +151,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
+    """One client per module: building one loads a CA bundle (tens of ms of CPU)."""
     with httpx.Client(timeout=20) as client:
         yield client
 

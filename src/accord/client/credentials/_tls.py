@@ -11,6 +11,7 @@ for agents behind a private CA.
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from typing import TYPE_CHECKING
@@ -128,11 +129,23 @@ def ssl_context(
     return context
 
 
+@functools.cache
+def _default_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process and shared.
+
+    Loading the CA bundle costs tens of milliseconds of CPU; a client per call (as
+    ``Client.connect`` and the CLI make) paid it every time. An ``SSLContext`` is safe
+    to share between connections and threads. ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
+    are read when it is first built.
+    """
+    return httpx.create_ssl_context()
+
+
 def http_client(
     config: ClientConfig, certificate: ClientCertificate | None = None
 ) -> httpx.AsyncClient:
     """The httpx client a :class:`~accord.client.Client` owns, with its TLS settings."""
     if config.ca_bundle is None and certificate is None:
-        return httpx.AsyncClient()
+        return httpx.AsyncClient(verify=_default_context())
     context = ssl_context(ca_bundle=config.ca_bundle, certificate=certificate)
     return httpx.AsyncClient(verify=context)
