@@ -42,7 +42,7 @@ SLOW = (
     "test_clock.py",
     "test_import_contracts.py",
 )
-_SLOW_PATHS = tuple(TESTS / entry for entry in SLOW)
+_SLOW_PATHS = tuple(str(TESTS / entry) for entry in SLOW)
 
 # Examples per property: a quick sample while developing, a thorough one in CI. A
 # test's own ``@settings`` may still narrow what it needs (deadline, health checks).
@@ -67,7 +67,9 @@ settings.load_profile(
 
 
 def _is_slow(path: Path) -> bool:
-    return any(path == s or s in path.parents for s in _SLOW_PATHS)
+    # Plain strings: this runs for every collected test.
+    where = str(path)
+    return any(where == s or where.startswith(s + os.sep) for s in _SLOW_PATHS)
 
 
 def _runs_slow(config: pytest.Config) -> bool:
