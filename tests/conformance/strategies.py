@@ -2,7 +2,7 @@
 
 The strategies are derived from the model's own schema (``msgspec.inspect``), so a new
 field is generated without touching this file, and they respect the model's validity
-rules (spec §5.7, digest §1.4):
+rules (spec §5.7, §4):
 
 * a field without a default is REQUIRED: strings are non-empty, enums are not
   ``*_UNSPECIFIED``;

@@ -1,4 +1,4 @@
-"""SSE encoder and incremental decoder (WHATWG HTML "Server-sent events"; digest §4.4)."""
+"""SSE encoder and incremental decoder (WHATWG HTML "Server-sent events"; spec §9.4.2, §11.7)."""
 
 from __future__ import annotations
 

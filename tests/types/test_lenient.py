@@ -1,6 +1,6 @@
 """The lenient ProtoJSON decoding path, and what it still refuses (spec §5.5, §5.7).
 
-Accepted (digest §1.1): original proto (snake_case) field names at any depth, enum
+Accepted (spec §5.5): original proto (snake_case) field names at any depth, enum
 numbers, int32 as strings or in exponent notation, URL-safe / unpadded base64, ``null``
 for any non-``Value`` field (= not set), unknown fields (v0.3 ``kind`` included), and
 ``{"data": null}`` as a data part holding JSON null.

@@ -1,4 +1,4 @@
-"""Timestamps (spec §5.6.1, digest §1.1).
+"""Timestamps (spec §5.6.1).
 
 Input: any RFC 3339 ``date-time`` within 0001-9999: any offset (normalised to ``Z``),
 0-9 fraction digits, ``T``/``Z`` in either case. Output: always UTC with exactly three

@@ -1,7 +1,7 @@
 """RequestHandler: one async method per A2A operation, independent of the binding.
 
 Bindings decode a request into the operation's request type; the handler applies the
-spec's rules (spec §3.1, digest §2.3) and returns the response value or an
+spec's rules (spec §3.1) and returns the response value or an
 :class:`HandlerStream`; errors are raised as :mod:`accord.errors` classes and the
 bindings translate them. :meth:`RequestHandler.dispatch` first authorizes the call
 (:mod:`accord.server.auth.access`: tenant binding, operation scopes, the task boundary)
@@ -89,7 +89,7 @@ ExtendedCardSource = Callable[["Principal"], AgentCard | Awaitable[AgentCard]]
 def trim_task(
     task: Task, history_length: int | None, *, artifacts: bool = True
 ) -> Task:
-    """Apply ``historyLength`` (digest §2.4) and optionally drop artifacts (ListTasks)."""
+    """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
     changes: dict[str, Any] = {}
     if history_length is not None and len(task.history) > history_length:
         changes["history"] = (
@@ -362,7 +362,7 @@ class RequestHandler:
                 yield None, event  # spec §4.1: a message-only stream is one message
                 return
             if first and event.task is None:
-                # The stream's first event is the task (digest §4.1); on a follow-up that
+                # The stream's first event is the task (spec §3.1.2, §3.1.6); on a follow-up that
                 # is the snapshot after the resume.
                 snapshot = update.task or await self._reload(x.task_id, x.scope)
                 event = StreamResponse(task=snapshot)

@@ -88,7 +88,7 @@ async def send_event_stream(
                     )
                 )
         except ProtocolError as error:
-            # spec §4 / digest §4.4: an error after the stream began is sent as an event.
+            # spec §9.4.2, §11.7: an error after the stream began is sent as an event.
             await emit(sse.encode_event(encode_error(error), event="error"))
         except Exception:
             logger.exception("stream failed")

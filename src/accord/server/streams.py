@@ -4,7 +4,7 @@
 application iterates; this one is what the request handler hands to a binding.)
 
 The handler builds one per SendStreamingMessage / SubscribeToTask after every check that
-must fail before the first event (digest §4.4); the ASGI layer frames it as SSE.
+must fail before the first event (spec §9.4.2, §11.7); the ASGI layer frames it as SSE.
 """
 
 from __future__ import annotations
