@@ -29,8 +29,10 @@ from accord.errors import InvalidParamsError, ParseError
 from tests.conformance.oracle import pb_class, proto_to_json
 from tests.conformance.strategies import WIRE_TYPES, strategy_for
 
-# Examples: the hypothesis profile (tests/conftest.py).
+# A quarter of the hypothesis profile's examples (tests/conftest.py): the property runs
+# for every wire type, each example through the protobuf oracle.
 SETTINGS = settings(
+    max_examples=max(5, settings.default.max_examples // 4),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
