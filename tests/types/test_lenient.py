@@ -31,8 +31,10 @@ from tests.conformance.strategies import WIRE_TYPES, strategy_for
 
 # A quarter of the hypothesis profile's examples (tests/conftest.py): the property runs
 # for every wire type, each example through the protobuf oracle.
+_PROFILE = settings.default
+assert _PROFILE is not None
 SETTINGS = settings(
-    max_examples=max(5, settings.default.max_examples // 4),
+    max_examples=max(5, _PROFILE.max_examples // 4),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
