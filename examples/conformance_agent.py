@@ -127,6 +127,10 @@ EXTENDED_SKILL = AgentSkill(
 
 Step = Callable[[TaskContext], Awaitable[None]]
 
+#: How the agent waits out the TCK's timed pauses (``await pause(seconds)``); a test
+#: may swap in a gate so that its steps are ordered by events, not by the clock.
+pause: Callable[[float], Awaitable[None]] = anyio.sleep
+
 
 def _seconds(variable: str, default: float) -> float:
     """A duration in seconds from the environment, read now (not at import)."""
@@ -228,7 +232,7 @@ async def _pause(
     except ValueError as exc:
         await ctx.fail(str(exc))
         return False
-    await anyio.sleep(factor * seconds)
+    await pause(factor * seconds)
     return True
 
 

@@ -49,8 +49,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from accord.types import TaskState
-
 __all__ = [
     "A2AError",
     "AlgorithmError",
@@ -265,7 +263,9 @@ class IncompleteStreamError(TransportError):
 
     Attributes:
         task_id: the task the stream was about ("" if no event named one).
-        state: the last state the stream reported (None if it reported none).
+        state: the last state the stream reported, an ``accord.types.TaskState``
+            (typed ``str`` here, which it is, because this module sits below
+            ``accord.types``); None if it reported none.
         last_event_id: the SSE id of the last event received, for resuming.
     """
 
@@ -274,7 +274,7 @@ class IncompleteStreamError(TransportError):
         message: str,
         *,
         task_id: str = "",
-        state: TaskState | None = None,
+        state: str | None = None,
         last_event_id: str | None = None,
     ) -> None:
         super().__init__(message)

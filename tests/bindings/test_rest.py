@@ -229,7 +229,7 @@ def test_build_request_refuses_wrong_params_type() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "name", "expected"),
     [
-        # Non-tenant routes win collisions (digest §14 q20) ...
+        # Non-tenant routes win collisions (spec §11.3) ...
         ("GET", "/tasks/tasks", "GetTask", {"id": "tasks"}),
         ("GET", "/tasks/extendedAgentCard", "GetTask", {"id": "extendedAgentCard"}),
         (

@@ -12,6 +12,7 @@ from accord.client import Client
 from accord.types import SendMessageConfiguration, Task
 from tests.helpers.cli import Result, run_cli
 from tests.helpers.examples import receptionist_app
+from tests.helpers.gates import FirstEventGate
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 
@@ -178,8 +179,14 @@ def test_cancel_unknown_exits_5(capsys: pytest.CaptureFixture[str], url: str) ->
 
 @pytest.fixture
 def slow_url(tmp_path: Path) -> Iterator[str]:
-    """A Receptionist whose callback steps take 0.15 s each."""
-    with serve_in_thread(receptionist_app(tmp_path / "slow.db", pace=0.15)) as base:
+    """A Receptionist whose callback steps wait until a subscriber got an event.
+
+    The booking then cannot finish before ``task subscribe`` is attached, whatever
+    the machine's load: its steps are gated, not timed.
+    """
+    gate = FirstEventGate()
+    app = receptionist_app(tmp_path / "slow.db", pace=gate.wait)
+    with serve_in_thread(gate.wrap(app)) as base:
         yield base
 
 

@@ -4,11 +4,11 @@ The comparison walks both JSON documents along the proto descriptor, so every fi
 compared with the rule its proto type calls for. Where the spec lets our encoder differ
 from protobuf's, the difference is accepted here and nowhere else:
 
-1. **Timestamps** (spec §5.6.1, digest §1.1). ProtoJSON prints 0, 3, 6 or 9 fraction
+1. **Timestamps** (spec §5.6.1, §5.5). ProtoJSON prints 0, 3, 6 or 9 fraction
    digits (``…:05Z`` when the milliseconds are zero); we always print exactly three
    (``…:05.000Z``, the spec's SHOULD). Timestamps are compared as instants, and ours
    must be in canonical form.
-2. **ListTasksResponse** (spec §3.1.4, digest §14 q10). Every field is REQUIRED and we
+2. **ListTasksResponse** (spec §3.1.4, §5.7). Every field is REQUIRED and we
    always emit all four, even at their default (``"nextPageToken": ""``); protobuf drops
    defaults. A top-level field we emit and protobuf omits must hold the proto default.
 3. **Numbers in Struct / Value** (proto ``struct.proto``). protobuf keeps every JSON

@@ -2,7 +2,7 @@
 
 The strategies are derived from the model's own schema (``msgspec.inspect``), so a new
 field is generated without touching this file, and they respect the model's validity
-rules (spec §5.7, digest §1.4):
+rules (spec §5.7, §4):
 
 * a field without a default is REQUIRED: strings are non-empty, enums are not
   ``*_UNSPECIFIED``;
@@ -41,14 +41,11 @@ __all__ = [
     "timestamps",
 ]
 
-#: Every Struct of accord.types that is an A2A wire message (JsonRpcEnvelope is a
-#: binding helper, not a proto message).
+#: Every Struct accord.types exports: each is an A2A wire message.
 WIRE_TYPES: tuple[type[msgspec.Struct], ...] = tuple(
     obj
     for name in t.__all__
-    if isinstance(obj := getattr(t, name), type)
-    and issubclass(obj, msgspec.Struct)
-    and obj is not t.JsonRpcEnvelope
+    if isinstance(obj := getattr(t, name), type) and issubclass(obj, msgspec.Struct)
 )
 
 #: The oneofs of the model: Struct -> its members (Python attribute names), in proto

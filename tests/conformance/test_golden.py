@@ -5,7 +5,7 @@ decode, and re-encode byte-equal to its compact form: fields in proto field-numb
 order, defaults omitted, canonical timestamps. protobuf must accept it strictly too.
 
 ``jsonrpc-error.*.json`` and ``rest-error.*.json`` are error envelopes shaped as in
-digest §6.4 (spec §9.5, §11.6); they are checked against the error table of
+spec §9.5, §11.6; they are checked against the error table of
 ``accord.protocol.errors``.
 """
 

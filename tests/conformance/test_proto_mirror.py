@@ -1,4 +1,4 @@
-"""The model mirrors the proto (style guide §3, digest §1.3).
+"""The model mirrors the proto (style guide §3, spec §4).
 
 Every ``lf.a2a.v1`` message has a Struct of the same name with the same fields (JSON
 names), in field-number order, with matching repeated / map / presence semantics and

@@ -194,7 +194,7 @@ INPUT_DIVERGENCES = [
         True,
         False,
     ),
-    # Digest §1.4: exactly one member of a oneof; protobuf only refuses two.
+    # Spec §4: exactly one member of a oneof; protobuf only refuses two.
     ("oneof with no member", t.Part, '{"mediaType":"text/plain"}', True, False),
     ("oneof with two members", t.Part, '{"text":"a","url":"b"}', False, False),
     # Proto3 enums are open: protobuf keeps an unknown number; A2A defines no meaning

@@ -13,14 +13,17 @@ import base64
 import itertools
 import json
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -49,6 +52,14 @@ COMPLETED = "TASK_STATE_COMPLETED"
 FAILED = "TASK_STATE_FAILED"
 CANCELED = "TASK_STATE_CANCELED"
 INPUT_REQUIRED = "TASK_STATE_INPUT_REQUIRED"
+
+
+def _agent_module() -> ModuleType:
+    """The module ``load_app`` imported ``conformance_agent.py`` as."""
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == str(AGENT_FILE):
+            return module
+    raise LookupError(f"{AGENT_FILE} is not loaded")
 
 
 def _load(db: Path) -> tuple[A2AApp, str]:
@@ -563,18 +574,25 @@ def test_resubscribe_task_completes_after_the_pause(
 def test_subscribe_during_the_pause_gets_the_completion(
     binding: Binding, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TCK_STREAMING_TIMEOUT", "0.1")
+    # The pause lasts until the subscriber is attached: a gate, not a duration.
+    attached = threading.Event()
+
+    async def gate(seconds: float) -> None:
+        with anyio.fail_after(20):
+            while not attached.is_set():  # noqa: ASYNC110 - set on the test's thread
+                await anyio.sleep(0.005)
+
+    monkeypatch.setattr(_agent_module(), "pause", gate)
     with binding.open_stream(
         "SendStreamingMessage", request(unique("test-resubscribe-message-id"))
     ) as events:
         first, second = next(events), next(events)
         assert summary(second) == ("status", WORKING)
         task_id = first["task"]["id"]
-        watched = binding.stream("SubscribeToTask", {"id": task_id})
-        assert [summary(e) for e in watched] == [
-            ("task", WORKING),
-            ("status", COMPLETED),
-        ]
+        with binding.open_stream("SubscribeToTask", {"id": task_id}) as watched:
+            assert summary(next(watched)) == ("task", WORKING)
+            attached.set()
+            assert [summary(e) for e in watched] == [("status", COMPLETED)]
         assert [summary(e) for e in events] == [("status", COMPLETED)]
     assert binding.get_task(task_id)["status"]["state"] == COMPLETED
 

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from accord.demo.receptionist import create_agent, create_app
+from accord.demo.receptionist import Pace, create_agent, create_app
 from accord.server import A2AApp
 from accord.server.auth import ApiKeyRing
 from accord.stores import SQLiteTaskStore
@@ -48,7 +48,10 @@ RECEPTIONIST_KEY = "test-key-0123456789abcdef"
 
 
 def receptionist_app(
-    db: str | Path, *, pace: float = 0.0, api_key: str | None = None
+    db: str | Path,
+    *,
+    pace: Pace = 0.0,
+    api_key: str | None = None,
 ) -> A2AApp:
     """The Receptionist (:mod:`accord.demo.receptionist`) with its tasks in ``db``.
 

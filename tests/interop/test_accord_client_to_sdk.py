@@ -143,7 +143,7 @@ async def test_extended_card(client: Client) -> None:
 async def test_the_interfaces_tenant_goes_with_every_request(
     client: Client, sdk_server: Served
 ) -> None:
-    # Spec §8.3.2 step 4 (digest §7.3, §10): the client copies the interface's
+    # Spec §8.3.2 step 4: the client copies the interface's
     # tenant into every request; REST carries it as the first path segment.
     assert client.card is not None
     assert client.interface is not None
@@ -236,7 +236,8 @@ async def test_streaming_a_message_reply(client: Client) -> None:
 
 
 async def test_stream_closes_at_input_required(client: Client) -> None:
-    # Digest §4.2 / §14 q4: both implementations end the stream at INPUT_REQUIRED.
+    # Spec §11.7 (§3.1.6 names terminal states only): both implementations
+    # end the stream at INPUT_REQUIRED.
     events = await collect(client, "ask")
     last = events[-1].status_update
     assert last is not None
@@ -490,7 +491,7 @@ async def test_push_delivery_reaches_the_webhook(
     deliveries = mine(await anyio.to_thread.run_sync(webhook.wait_for, finished))
     descriptor = pb_class("StreamResponse").DESCRIPTOR
     for delivery in deliveries:
-        # Spec §5.2 (digest §5.2): the configured credentials go in Authorization;
+        # Spec §4.3.2, §13.2: the configured credentials go in Authorization;
         # the token in X-A2A-Notification-Token, which v1.0 no longer names (D5).
         assert delivery.headers["authorization"] == "Bearer secret"
         # The SDK posts application/json; the spec prefers application/a2a+json

@@ -63,7 +63,7 @@ VERSIONS = {
     "no version": (({}, ""), REFUSED, REFUSED),
     # spec §3.6: Major.Minor must match. The SDK compares the major only (D2).
     "header 1.1": (({"A2A-Version": "1.1"}, ""), REFUSED, ACCEPTED),
-    # spec §3.6.1 / digest §7.1: HTTP clients MAY send it as a query parameter.
+    # spec §3.6.1: HTTP clients MAY send it as a query parameter.
     # The SDK ignores the query parameter and reads 0.3 (D2).
     "query 1.0": (({}, "?A2A-Version=1.0"), ACCEPTED, REFUSED),
 }
@@ -124,7 +124,7 @@ async def test_delete_answers_null_over_jsonrpc_and_empty_object_over_rest(
                 "sdk: JSON-RPC DeleteTaskPushNotificationConfig result null"
             }
             await client.cancel_task(task.id)
-    # ProtoJSON of google.protobuf.Empty is {} (digest §2.2); the SDK's JSON-RPC
+    # ProtoJSON of google.protobuf.Empty is {} (spec §5.5); the SDK's JSON-RPC
     # server answers null (v0.3 habit). Accord's client accepts both.
     assert json.loads(answers["JSONRPC"][2])["result"] is None
     # REST: 200 with {} (no 204 is specified); the SDK does exactly that.
@@ -188,7 +188,7 @@ async def test_both_clients_subscribe_with_post_and_both_servers_take_get(
             headers=V1,
         )
         task_id = sent.json()["task"]["id"]
-        # The proto annotation says GET, the spec's table POST (digest §14 q1).
+        # The proto annotation says GET, the spec's table POST (spec §11.3.2).
         async with http.stream(
             "GET", f"{server.url}/tasks/{task_id}:subscribe", headers=V1
         ) as stream:

@@ -196,7 +196,7 @@ async def test_extended_card_for_an_authenticated_caller(
 async def test_the_interfaces_tenant_goes_with_every_request(
     binding: str, accord_server: Served
 ) -> None:
-    # Spec §8.3.2 step 4 (digest §7.3, §10): the client copies the interface's
+    # Spec §8.3.2 step 4: the client copies the interface's
     # tenant into every request; REST carries it as the first path segment.
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     accord_server.recorder.clear()
@@ -281,7 +281,8 @@ async def test_streaming_a_message_reply(sdk: SdkClients) -> None:
 
 
 async def test_stream_closes_at_input_required(sdk: SdkClients) -> None:
-    # Digest §4.2 / §14 q4: both implementations end the stream at INPUT_REQUIRED.
+    # Spec §11.7 (§3.1.6 names terminal states only): both implementations
+    # end the stream at INPUT_REQUIRED.
     events = await stream(sdk, request("ask"))
     last = events[-1]
     assert last.status_update.status.state == pb.TASK_STATE_INPUT_REQUIRED

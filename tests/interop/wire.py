@@ -70,7 +70,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CARD_PATH = "/.well-known/agent-card.json"
 #: Errors A2A gives no JSON-RPC code and the SDK has no class for: they are
-#: transport-level refusals (HTTP 401/403, digest §14 q14), which the SDK's client
+#: transport-level refusals (HTTP 401/403, spec §3.3.2), which the SDK's client
 #: reports as a plain HTTP error (docs/interop.md D8).
 _TRANSPORT_REASONS = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"

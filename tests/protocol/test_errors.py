@@ -1,4 +1,4 @@
-"""The one error table (spec §5.4, digest §6.3)."""
+"""The one error table (spec §5.4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from accord import errors as e
 from accord.protocol import errors as table
 
-#: Digest §6.3, current (1.0.1) mapping: class -> (JSON-RPC code, gRPC status, HTTP).
+#: Spec §5.4, current (1.0.1) mapping: class -> (JSON-RPC code, gRPC status, HTTP).
 A2A_ERRORS: dict[type[e.ProtocolError], tuple[int, str, int]] = {
     e.TaskNotFoundError: (-32001, "NOT_FOUND", 404),
     e.TaskNotCancelableError: (-32002, "FAILED_PRECONDITION", 400),
@@ -23,7 +23,7 @@ A2A_ERRORS: dict[type[e.ProtocolError], tuple[int, str, int]] = {
     e.VersionNotSupportedError: (-32009, "FAILED_PRECONDITION", 400),
 }
 
-#: JSON-RPC 2.0 §5.1 codes, mapped for REST/gRPC as digest §6.3 notes.
+#: JSON-RPC 2.0 §5.1 codes, mapped for REST/gRPC as spec §5.4 notes.
 STANDARD_ERRORS: dict[type[e.ProtocolError], tuple[int, str, int, str]] = {
     e.ParseError: (-32700, "INVALID_ARGUMENT", 400, "PARSE_ERROR"),
     e.InvalidRequestError: (-32600, "INVALID_ARGUMENT", 400, "INVALID_REQUEST"),
@@ -32,7 +32,7 @@ STANDARD_ERRORS: dict[type[e.ProtocolError], tuple[int, str, int, str]] = {
     e.InternalError: (-32603, "INTERNAL", 500, "INTERNAL_ERROR"),
 }
 
-#: Digest §6.2 categories without an A2A code (digest §14 q14).
+#: Spec §3.3.2 categories without an A2A code.
 TRANSPORT_ERRORS: dict[type[e.ProtocolError], tuple[str, int]] = {
     e.UnauthenticatedError: ("UNAUTHENTICATED", 401),
     e.PermissionDeniedError: ("PERMISSION_DENIED", 403),

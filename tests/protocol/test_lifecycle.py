@@ -1,4 +1,4 @@
-"""The task lifecycle table and ``apply`` (spec §3, digest §3; no event loop).
+"""The task lifecycle table and ``apply`` (spec §3, §3.1; no event loop).
 
 The expected table is written out here from the theory in lifecycle.py's docstring,
 independently of the module's own sets:
@@ -27,7 +27,7 @@ ACTIVE = {S.SUBMITTED, S.WORKING}
 
 
 def allowed(current: S | None, new: S) -> bool:
-    """The intended table (lifecycle.py docstring, digest §3.2)."""
+    """The intended table (lifecycle.py docstring, spec §3.1.1, §3.1.6)."""
     if S.UNSPECIFIED in (current, new):
         return False
     if current is None:

@@ -1,4 +1,4 @@
-"""The operations table against the proto service and digest §2.1."""
+"""The operations table against the proto service and spec §5.3."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from accord.protocol.operations import Capability, RestRoute
 SERVICE = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"]
 RPCS = {m.name: m for m in SERVICE.methods}
 
-#: Digest §2.1: REST verb + path for each operation (tenant variants add a prefix).
+#: Spec §5.3: REST verb + path for each operation (tenant variants add a prefix).
 REST = {
     "SendMessage": [("POST", "/message:send")],
     "SendStreamingMessage": [("POST", "/message:stream")],
     "GetTask": [("GET", "/tasks/{id}")],
     "ListTasks": [("GET", "/tasks")],
     "CancelTask": [("POST", "/tasks/{id}:cancel")],
-    # Spec table POST, proto annotation GET: both are served (digest §14 q1).
+    # Spec table POST, proto annotation GET: both are served (spec §11.3.2).
     "SubscribeToTask": [
         ("POST", "/tasks/{id}:subscribe"),
         ("GET", "/tasks/{id}:subscribe"),
@@ -80,7 +80,7 @@ def test_types_and_streaming_match_the_rpc(operation: ops.Operation) -> None:
 
 
 @pytest.mark.parametrize("operation", ops.OPERATIONS, ids=lambda o: o.name)
-def test_rest_routes_as_in_the_digest(operation: ops.Operation) -> None:
+def test_rest_routes_as_in_the_spec(operation: ops.Operation) -> None:
     assert [(r.verb, r.path) for r in operation.rest] == REST[operation.name]
     for route in operation.rest:
         # GET/DELETE carry parameters in path + query, the others a body (spec §11.5).
@@ -98,7 +98,7 @@ def test_path_variables_are_request_fields(operation: ops.Operation) -> None:
 
 @pytest.mark.parametrize("operation", ops.OPERATIONS, ids=lambda o: o.name)
 def test_every_request_carries_a_tenant(operation: ops.Operation) -> None:
-    # Spec §10 / digest §10: tenant travels as the leading REST path segment.
+    # Spec §8.3.2 and a2a.proto's HTTP rules: tenant is the leading REST path segment.
     assert "tenant" in {f.encode_name for f in _fields(operation.request_type)}
 
 

@@ -1,4 +1,4 @@
-"""SSE encoder and incremental decoder (WHATWG HTML "Server-sent events"; digest §4.4)."""
+"""SSE encoder and incremental decoder (WHATWG HTML "Server-sent events"; spec §9.4.2, §11.7)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from accord.protocol.sse import (
     encode_event,
 )
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None)
+SETTINGS = settings(deadline=None, database=None)  # examples: the profile (conftest)
 
 
 def decode_all(*chunks: bytes, decoder: SSEDecoder | None = None) -> list[SSEEvent]:

@@ -1,4 +1,4 @@
-"""A2A-Version negotiation (spec §3.6, digest §7.2)."""
+"""A2A-Version negotiation (spec §3.6)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_constants() -> None:
     "value", ["1.0", "1.0.3", " 1.0 ", "1.0.0", "\t1.0\t", "1.0.10"]
 )
 def test_accepted(value: str) -> None:
-    # Patch numbers are ignored in negotiation (spec §3.6, M068).
+    # Patch numbers are ignored in negotiation (spec §3.6).
     assert v.negotiate(value) == "1.0"
 
 

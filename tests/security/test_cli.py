@@ -290,6 +290,7 @@ def test_verify_a_served_card_by_url(
         assert "JWKS at" in no_jwks.err
 
 
+@pytest.mark.slow  # a subprocess running `accord serve`
 def test_serve_sign_key_smoke(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

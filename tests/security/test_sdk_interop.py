@@ -148,7 +148,7 @@ def test_sdk_card_with_v03_compatibility_members_verifies_through_the_model(
     es256: JWK,
 ) -> None:
     # With a 0.3 interface the SDK serves url/preferredTransport/protocolVersion
-    # at the top level, which its signature does not cover (digest §14 q19).
+    # at the top level, which its signature does not cover (spec §8.4.1).
     hybrid = replace(
         CLEAN,
         supported_interfaces=(

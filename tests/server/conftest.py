@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -107,8 +107,13 @@ class Wire:
         *,
         headers: dict[str, str] | None = None,
         limit: int | None = None,
+        on_event: Callable[[str | None, Any], None] | None = None,
     ) -> list[tuple[str | None, Any]]:
-        """Return the (id, payload) of each SSE event until the server closes (or ``limit``)."""
+        """Return the (id, payload) of each SSE event until the server closes (or ``limit``).
+
+        ``on_event`` sees each event as it arrives: a test uses it to open a gate once
+        a subscriber is known to be attached.
+        """
         req = self.request(
             method, params, {"Accept": "text/event-stream", **(headers or {})}
         )
@@ -131,6 +136,8 @@ class Wire:
                         payload_json = payload_json.get("result", payload_json)
                     events.append((event_id, payload_json))
                     data = []
+                    if on_event is not None:
+                        on_event(event_id, payload_json)
                     if limit is not None and len(events) >= limit:
                         break
         return events
@@ -144,8 +151,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
+    """One client per module: building one loads a CA bundle (tens of ms of CPU)."""
     with httpx.Client(timeout=20) as client:
         yield client
 

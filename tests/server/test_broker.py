@@ -68,7 +68,7 @@ async def test_close_wakes_a_waiting_reader() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(read)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()  # the reader waits for an event
         assert broker.close_all() == 1
         with anyio.fail_after(2):
             await ended.wait()

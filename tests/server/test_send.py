@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import Wire, WireError, user_message
+from .scripted import GATE
 
 
 def send(wire: Wire, text: str, **config: object) -> Any:
@@ -42,9 +43,11 @@ def test_message_only_reply_creates_no_task(wire: Wire) -> None:
 
 
 def test_return_immediately_then_poll_until_done(wire: Wire) -> None:
-    result = send(wire, "slow 0.3", returnImmediately=True)
+    GATE.opened = False
+    result = send(wire, "gate", returnImmediately=True)
     task = result["task"]
     assert task["status"]["state"] in ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
+    GATE.opened = True
     deadline = time.monotonic() + 10
     while True:
         got = wire.call("GetTask", {"id": task["id"]})
@@ -52,7 +55,7 @@ def test_return_immediately_then_poll_until_done(wire: Wire) -> None:
             break
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert got["artifacts"][0]["parts"] == [{"text": "slow result"}]
+    assert got["artifacts"][0]["parts"] == [{"text": "through the gate"}]
 
 
 def test_agent_exception_fails_the_task_without_leaking_it(wire: Wire) -> None:

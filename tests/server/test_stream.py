@@ -91,18 +91,26 @@ def test_concurrent_subscribers_each_get_every_event_and_replay_by_last_event_id
         {"message": user_message("gate"), "configuration": {"returnImmediately": True}},
     )["task"]
     results: list[list[tuple[str | None, Any]]] = [[], []]
+    # Each subscriber reports its first event (the task snapshot): it is attached, so
+    # the gate may open without either of them missing an event.
+    attached = [threading.Event(), threading.Event()]
 
     def subscriber(slot: int) -> None:
         with httpx.Client(timeout=20) as http:
             results[slot] = Wire(server_url, wire.binding, http).stream(
-                "SubscribeToTask", {"id": task["id"]}
+                "SubscribeToTask",
+                {"id": task["id"]},
+                on_event=lambda _id, _payload: attached[slot].set(),
             )
 
     threads = [threading.Thread(target=subscriber, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
-    GATE.opened = True
+    try:
+        for event in attached:
+            assert event.wait(20), "a subscriber never received the task snapshot"
+    finally:
+        GATE.opened = True
     for t in threads:
         t.join(20)
     for events in results:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import time
+import threading
 from collections.abc import AsyncIterator, Callable
 
 import anyio
+import anyio.from_thread
 import pytest
 
 from accord.errors import StoreError
@@ -107,14 +108,22 @@ async def test_broken_transaction_fails_the_whole_batch(
         except StoreError as exc:
             errors.append(exc)
 
-    def slow(c: sqlite3.Connection) -> None:
-        time.sleep(0.05)  # in the worker thread: the next calls queue up meanwhile
+    entered = anyio.Event()
+    release = threading.Event()
+
+    def hold(c: sqlite3.Connection) -> None:
+        # In the worker thread: the next calls queue up until the test releases it.
+        anyio.from_thread.run_sync(entered.set)
+        assert release.wait(10), "never released"
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(run, slow)
-        await anyio.sleep(0.01)
+        tg.start_soon(run, hold)
+        with anyio.fail_after(10):
+            await entered.wait()
         tg.start_soon(run, insert(1))
         tg.start_soon(run, sabotage)
+        await anyio.wait_all_tasks_blocked()  # both are queued behind ``hold``
+        release.set()
 
     assert len(errors) == 2
     assert all(isinstance(e.__cause__, sqlite3.Error) for e in errors)

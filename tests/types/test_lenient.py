@@ -1,6 +1,6 @@
 """The lenient ProtoJSON decoding path, and what it still refuses (spec §5.5, §5.7).
 
-Accepted (digest §1.1): original proto (snake_case) field names at any depth, enum
+Accepted (spec §5.5): original proto (snake_case) field names at any depth, enum
 numbers, int32 as strings or in exponent notation, URL-safe / unpadded base64, ``null``
 for any non-``Value`` field (= not set), unknown fields (v0.3 ``kind`` included), and
 ``{"data": null}`` as a data part holding JSON null.
@@ -29,8 +29,12 @@ from accord.errors import InvalidParamsError, ParseError
 from tests.conformance.oracle import pb_class, proto_to_json
 from tests.conformance.strategies import WIRE_TYPES, strategy_for
 
+# A quarter of the hypothesis profile's examples (tests/conftest.py): the property runs
+# for every wire type, each example through the protobuf oracle.
+_PROFILE = settings.default
+assert _PROFILE is not None
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=max(5, _PROFILE.max_examples // 4),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -122,7 +122,7 @@ def test_send_message_response_refuses_two_members() -> None:
         t.SendMessageResponse(task=TASK, message=MESSAGE)
 
 
-# --- ProtoJSON presence on output (digest §1.1) --------------------------------------------
+# --- ProtoJSON presence on output (spec §5.7) --------------------------------------------
 
 
 @pytest.mark.parametrize(

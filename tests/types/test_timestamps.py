@@ -1,4 +1,4 @@
-"""Timestamps (spec §5.6.1, digest §1.1).
+"""Timestamps (spec §5.6.1).
 
 Input: any RFC 3339 ``date-time`` within 0001-9999: any offset (normalised to ``Z``),
 0-9 fraction digits, ``T``/``Z`` in either case. Output: always UTC with exactly three
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from accord import types as t
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None)
+SETTINGS = settings(deadline=None, database=None)  # examples: the profile (conftest)
 
 MOMENTS = st.datetimes(
     min_value=datetime(1, 1, 2),

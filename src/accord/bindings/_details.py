@@ -16,7 +16,7 @@ quoting a huge client-supplied value (a task id, a header) cannot amplify a requ
 into a far larger answer. Messages quote client input through
 :func:`accord._quote.shorten` in the first place; these bounds are the backstop. Reading them back,
 the ErrorInfo ``reason`` identifies the error class first (several errors share an HTTP
-status, and peers built on the 1.0.0 tag use other codes, digest §6.3/§6.5); the
+status, and peers built on the 1.0.0 tag use other codes, spec §5.4); the
 binding-specific code is only the fallback. Detail objects we do not recognise are kept,
 as a list, in ``ProtocolError.data``; non-list ``data`` from v0.3 peers is kept as is.
 """

@@ -5,21 +5,21 @@ segment matchers: a literal (``tasks``, ``message:send``), a variable naming a r
 field by its JSON name (``{id}``), or a variable with a custom-verb suffix
 (``{id}:cancel``, AIP-136). Variables match exactly one non-empty path segment
 (``{id=*}`` in the proto). Every route also exists behind a leading ``/{tenant}``
-segment (digest §2.1, §10).
+segment (spec §5.3, §8.3.2).
 
 Matching works on the *percent-encoded* path, split on ``/`` before decoding, so that
 ids and tenants may contain ``/``, ``:`` or spaces when the client encodes them (our
-client always does; digest §14 q20: tenants with ``/`` are otherwise inexpressible).
+client always does; spec §11.3: tenants with ``/`` are otherwise inexpressible).
 A verb suffix is matched literally (an encoded ``%3A`` belongs to the id); each
 variable is then percent-decoded (RFC 3986 §2.1, UTF-8).
 
-Precedence, when several templates match a path (digest §14 q20): routes without a
+Precedence, when several templates match a path (spec §11.3): routes without a
 tenant segment come first, then among those of the same kind the more literal
 template (``/tasks/{id}:subscribe`` before ``/tasks/{id}``). The first candidate whose
 verb matches wins; so ``GET /tasks/tasks`` is GetTask of task ``tasks`` and
 ``POST /tasks/message:send`` is SendMessage for tenant ``tasks``.
 
-Query strings (spec §11.5, digest §2.2): names are the camelCase JSON names (the proto
+Query strings (spec §11.5, §11.4): names are the camelCase JSON names (the proto
 snake_case names are accepted too); values are decoded as in
 ``application/x-www-form-urlencoded``, i.e. RFC 3986 percent-decoding plus ``+`` for a
 space, because that is what common HTTP clients (httpx, hence the official SDK) send.
@@ -237,7 +237,7 @@ class QueryField:
 def query_fields(request_type: type) -> dict[str, QueryField]:
     """Map query names (JSON and proto names) to the scalar fields of ``request_type``.
 
-    ``tenant`` is excluded: REST carries it only in the path (digest §2.2, §10).
+    ``tenant`` is excluded: REST carries it only in the path (spec §11.4, §8.3.2).
     """
     hints = typing.get_type_hints(request_type, include_extras=True)
     out: dict[str, QueryField] = {}

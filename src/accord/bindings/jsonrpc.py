@@ -5,15 +5,15 @@ out; nothing here does I/O, and the ASGI server and the client transport only mo
 bytes. The method name is the operation's name in the operations table
 (:data:`~accord.protocol.operations.OPERATIONS`, spec §9.4, PascalCase), ``params``
 is the ProtoJSON of the operation's request message and ``result`` the ProtoJSON of
-its response message (digest §2.2). Streaming
+its response message (spec §9.3). Streaming
 operations answer with SSE; the data of every event is a complete JSON-RPC response
-carrying one ``StreamResponse`` (digest §4.4).
+carrying one ``StreamResponse`` (spec §9.4.2).
 
-Server side, :func:`parse_request` reads the body strictly (``accord.types.split_jsonrpc``:
-depth limit, no duplicate member names), checks the envelope, looks the method up, and
-only then converts ``params`` into the request type. Every refusal is a
-:class:`JsonRpcRejection` holding the JSON-RPC error to send and the request id when it
-could be read:
+Server side, :func:`parse_request` reads the body strictly (:func:`split_jsonrpc`:
+depth limit, no duplicate member names, ``params`` left undecoded), checks the
+envelope, looks the method up, and only then converts ``params`` into the request
+type. Every refusal is a :class:`JsonRpcRejection` holding the JSON-RPC error to send
+and the request id when it could be read:
 
 ===================================================  ===========================
 problem                                              error
@@ -28,7 +28,7 @@ unknown method                                       MethodNotFoundError -32601
 ``params`` an array, or not a valid request message  InvalidParamsError -32602
 ===================================================  ===========================
 
-A2A requires every request to carry an id (digest §12.7), so notifications (no id)
+A2A requires every request to carry an id (spec §9.3), so notifications (no id)
 and ``"id": null`` are refused. ``params`` may be omitted (or ``null``) when the
 request message has no required field, e.g. ``GetExtendedAgentCard``.
 
@@ -42,7 +42,7 @@ error names fields (see :mod:`accord.bindings._details`).
 Client side, :func:`build_request` makes the request body, and :func:`parse_response` /
 :func:`parse_stream_event` turn an answer back into the response value or raise the
 :class:`~accord.errors.ProtocolError` subclass the server raised: by ErrorInfo reason
-first, then by JSON-RPC code (digest §6.5), keeping message, metadata and field
+first, then by JSON-RPC code (spec §9.5), keeping message, metadata and field
 violations. A v0.3 peer's non-list ``error.data`` is kept in ``ProtocolError.data``.
 An answer that is not a well-formed JSON-RPC response raises
 :class:`~accord.errors.InvalidAgentResponseError`.
@@ -71,9 +71,14 @@ from accord.errors import (
 from accord.protocol.errors import from_jsonrpc_code, spec_for
 from accord.protocol.operations import BY_METHOD, Operation
 
+# Implemented beside the codec (accord.types is the only msgspec caller); they belong
+# to this binding's API.
+from accord.types._codec import JsonRpcEnvelope, split_jsonrpc
+
 __all__ = [
     "MAX_ID_LENGTH",
     "JsonRpcCall",
+    "JsonRpcEnvelope",
     "JsonRpcRejection",
     "RequestId",
     "build_request",
@@ -83,6 +88,7 @@ __all__ = [
     "parse_request",
     "parse_response",
     "parse_stream_event",
+    "split_jsonrpc",
 ]
 
 #: A JSON-RPC request id: a string or a number; ``None`` (JSON ``null``) only in
@@ -132,7 +138,7 @@ def parse_request(body: bytes) -> JsonRpcCall:
             error each problem gets.
     """
     try:
-        env = t.split_jsonrpc(body)
+        env = split_jsonrpc(body)
     except ProtocolError as exc:  # ParseError, or InvalidRequestError for a batch
         if isinstance(exc, InvalidRequestError) and body.lstrip()[:1] == b"[":
             exc = InvalidRequestError(
@@ -201,7 +207,7 @@ def encode_result(request_id: RequestId, result: Any) -> bytes:
 
 
 def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes:
-    """Encode one streamed event as the JSON of an SSE ``data`` line (digest §4.4)."""
+    """Encode one streamed event as the JSON of an SSE ``data`` line (spec §9.4.2)."""
     return (
         _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(event) + b"}"
     )
@@ -321,7 +327,7 @@ def _parse_slow(body: str | bytes, type_: type[T], name: str) -> T:
         raise InvalidAgentResponseError(f"Invalid {name} response: no result or error")
     result = obj["result"]
     if result is None and type_ is t.Empty:
-        result = {}  # digest §14 q16: Delete answers {} (ProtoJSON) or null (SDK, v0.3)
+        result = {}  # spec §9.4.7: Delete answers {} (ProtoJSON) or null (SDK, v0.3)
     try:
         return t.convert(result, type_)
     except ProtocolError as exc:

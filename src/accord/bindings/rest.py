@@ -11,14 +11,14 @@ percent-encoded: the ASGI ``raw_path`` minus the interface's mount prefix), the 
 query string and the body, and returns a :class:`RestCall` holding a request value:
 
 * body routes (POST): the body is the ProtoJSON of the request message minus the fields
-  bound to the path (digest §2.2); an empty body means ``{}`` (``:cancel``,
+  bound to the path (spec §11.4); an empty body means ``{}`` (``:cancel``,
   ``:subscribe``);
 * query routes (GET/DELETE): scalar fields from the query string (spec §11.5);
   unknown parameters, ``A2A-Version`` among them (the caller reads it, spec §7.1),
   are ignored;
 * path variables fill the fields they name, overriding the body or query, and the
   tenant comes only from the leading path segment, never from the body or query
-  (digest §10).
+  (spec §8.3.2).
 
 No route for the path raises :class:`~accord.errors.MethodNotFoundError` (HTTP 404).
 A path that exists under other verbs raises the same error, naming the allowed verbs:
@@ -32,15 +32,15 @@ duplicate member names), as ParseError (HTTP 400) otherwise.
 
 Responses are the ProtoJSON of the response message, unwrapped (GetTask answers the
 Task itself, Delete answers ``{}``); streamed events are bare ``StreamResponse`` JSON
-(digest §4.4). Errors are ``google.rpc.Status`` in the AIP-193 wrapper with the HTTP
+(spec §11.7). Errors are ``google.rpc.Status`` in the AIP-193 wrapper with the HTTP
 status from the error table and typed ``details`` (spec §11.6):
 ``{"error":{"code":404,"status":"NOT_FOUND","message":..,"details":[ErrorInfo, ..]}}``.
 
 Client side, :func:`build_request` uses the operation's *first* route (POST for
-SubscribeToTask, digest §14 q1) and percent-encodes path variables; the transport
+SubscribeToTask, spec §11.3.2) and percent-encodes path variables; the transport
 encodes the query pairs. :func:`parse_response` maps error bodies back to the
 exception the server raised: by ErrorInfo reason, else by gRPC status name or HTTP
-status (including 409/415/502 from peers built on the 1.0.0 tag, digest §6.3). A non-2xx
+status (including 409/415/502 from peers built on the 1.0.0 tag, spec §5.4). A non-2xx
 answer without an A2A error body raises :class:`~accord.errors.HTTPStatusError`.
 """
 
@@ -188,7 +188,7 @@ def encode_response(result: Any) -> bytes:
 
 
 def encode_stream_event(event: t.StreamResponse) -> bytes:
-    """Encode one streamed event as the JSON of an SSE ``data`` line (digest §4.4)."""
+    """Encode one streamed event as the JSON of an SSE ``data`` line (spec §11.7)."""
     return t.encode(event)
 
 
@@ -304,7 +304,7 @@ def parse_response(status: int, body: bytes, operation: Operation) -> Any:
 def parse_stream_event(data: str | bytes) -> t.StreamResponse:
     """Decode the data of one SSE event of a streaming operation.
 
-    A2A does not say how REST reports an error once a stream has begun (digest §4.4);
+    A2A does not say how REST reports an error once a stream has begun (spec §11.7);
     an event holding an AIP-193 error body is raised as that error.
 
     Raises:
@@ -331,7 +331,7 @@ def _json_or_none(data: str | bytes) -> Any:
 
 
 #: Classes for error bodies without an A2A ErrorInfo, by gRPC status name, then by
-#: HTTP status; 409, 415 and 502 are the 1.0.0-tag mapping (digest §6.3).
+#: HTTP status; 409, 415 and 502 are the 1.0.0-tag mapping (spec §5.4).
 _BY_GRPC_STATUS: dict[str, type[ProtocolError]] = {
     "FAILED_PRECONDITION": UnsupportedOperationError,
     "UNIMPLEMENTED": UnsupportedOperationError,

@@ -44,7 +44,7 @@ __all__ = [
     "status_error",
 ]
 
-#: Media type of an SSE response (digest §4.4).
+#: Media type of an SSE response (spec §9.4.2, §11.7).
 SSE_MEDIA_TYPE = "text/event-stream"
 #: How much of an unexpected response body an error message quotes.
 _BODY_EXCERPT = 200

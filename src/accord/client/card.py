@@ -6,7 +6,7 @@ Theory of operation.
 containing ``/.well-known/``) or an agent's base URL, to which it appends
 ``/.well-known/agent-card.json`` (spec §8.2). A base URL with a path keeps its path
 (``https://host/agents/a`` → ``https://host/agents/a/.well-known/agent-card.json``):
-that is where path-hosted agents publish their cards (digest §14 q27).
+that is where path-hosted agents publish their cards (spec §8.2).
 
 *Caching* (spec §8.6, RFC 9111, per card URL). A fetched card is reused without a
 request while it is fresh: ``Cache-Control: max-age`` (minus ``Age``), else

@@ -21,7 +21,7 @@ request message; an interface without one sends none.
 (``TaskNotFoundError``…); failures below A2A are
 :class:`~accord.errors.TransportError` subclasses with one-line, actionable messages.
 
-*Credentials* (digest §9). ``credentials=`` takes providers
+*Credentials* (spec §7). ``credentials=`` takes providers
 (:mod:`accord.client.credentials`): the client reads the card's security requirements,
 chooses the first alternative the providers fully satisfy (or raises
 :class:`~accord.errors.UnauthenticatedError` listing what the card asks for, before
@@ -388,7 +388,7 @@ class Client:
 
         Arguments as :meth:`send_message`. The stream yields one ``message`` event,
         or a ``task`` event followed by status and artifact updates until the task is
-        terminal or interrupted (digest §4.1). The request is sent when the first
+        terminal or interrupted (spec §3.1.2, §3.1.6). The request is sent when the first
         event is awaited; errors surface there.
         """
         request = SendMessageRequest(

@@ -4,7 +4,7 @@ Nothing here reads the environment: the CLI (or a caller) builds these values an
 them to :class:`~accord.client.Client`, the transports and the card resolver.
 
 Theory of operation. Unary calls and streams need different read timeouts. A blocking
-``SendMessage`` (the spec's default, digest §2.3) only answers once the task is terminal
+``SendMessage`` (the spec's default, spec §3.2.2) only answers once the task is terminal
 or interrupted, so its read timeout must be long. An open SSE stream may stay silent for
 as long as the agent works, so a stream has no read timeout at all by default; the
 caller bounds it with a cancel scope (``anyio.fail_after``) if it wants one.
@@ -39,7 +39,7 @@ class ClientTimeouts:
     Attributes:
         connect: establishing a TCP/TLS connection.
         read: waiting for the response of a unary call. Long by default because a
-            blocking ``SendMessage`` waits for the task to finish (digest §2.3).
+            blocking ``SendMessage`` waits for the task to finish (spec §3.2.2).
         stream_read: silence allowed between bytes of an open SSE stream; ``None``
             (default) because an agent may legitimately work for a long time
             between events.

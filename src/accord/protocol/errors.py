@@ -1,12 +1,12 @@
 """The one error table: each ProtocolError with its reason, JSON-RPC code, HTTP and gRPC status.
 
-Source: spec §5.4 (current 1.0.1 text; digest §6.3). Standard JSON-RPC errors follow
-JSON-RPC 2.0 §5.1 and are mapped for REST/gRPC as digest §6.3 notes. Authentication,
-authorization and body-size errors have no A2A-assigned JSON-RPC code (digest §14 q14);
+Source: spec §5.4 (current 1.0.1 text). Standard JSON-RPC errors follow
+JSON-RPC 2.0 §5.1 and are mapped for REST/gRPC as spec §5.4 notes. Authentication,
+authorization and body-size errors have no A2A-assigned JSON-RPC code (spec §3.3.2);
 they use codes from the JSON-RPC application range and are identified by ``reason``.
 
 Clients map errors back by ErrorInfo ``reason`` first, then by code (spec §3.3.2,
-digest §6.5), because several errors share an HTTP status.
+spec §9.5), because several errors share an HTTP status.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ ERRORS: tuple[ErrorSpec, ...] = (
     ErrorSpec(e.MethodNotFoundError, "METHOD_NOT_FOUND", -32601, 404, "NOT_FOUND"),
     ErrorSpec(e.InvalidParamsError, "INVALID_PARAMS", -32602, 400, "INVALID_ARGUMENT"),
     ErrorSpec(e.InternalError, "INTERNAL_ERROR", -32603, 500, "INTERNAL"),
-    # Transport-level errors without an A2A code (digest §6.2, §14 q14)
+    # Transport-level errors without an A2A code (spec §3.3.2)
     ErrorSpec(
         e.PayloadTooLargeError, "PAYLOAD_TOO_LARGE", -31413, 413, "RESOURCE_EXHAUSTED"
     ),
@@ -112,7 +112,7 @@ ERRORS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         e.PermissionDeniedError, "PERMISSION_DENIED", -31403, 403, "PERMISSION_DENIED"
     ),
-    # A transient system error (digest §6.2 "System": UNAVAILABLE / 503).
+    # A transient system error (spec §3.3.2 "System": UNAVAILABLE / 503).
     ErrorSpec(e.UnavailableError, "UNAVAILABLE", -31503, 503, "UNAVAILABLE"),
 )
 

@@ -1,6 +1,6 @@
 """The task lifecycle as a table, and the pure function that applies an event to a task.
 
-Theory of operation (spec §3, digest §3). A task is created in some first state and
+Theory of operation (spec §3, §3.1). A task is created in some first state and
 moves through states by status updates. Terminal states (COMPLETED, FAILED, CANCELED,
 REJECTED) are final: no transition leaves them (task immutability, spec §3.2). The
 interrupted states (INPUT_REQUIRED, AUTH_REQUIRED) end a blocking call and a stream,
@@ -45,12 +45,12 @@ TERMINAL: frozenset[TaskState] = frozenset(
 )
 INTERRUPTED: frozenset[TaskState] = frozenset({S.INPUT_REQUIRED, S.AUTH_REQUIRED})
 ACTIVE: frozenset[TaskState] = frozenset({S.SUBMITTED, S.WORKING})
-#: Every non-terminal state may be canceled (spec §3.1.5, digest §3.1).
+#: Every non-terminal state may be canceled (spec §3.1.5, §3.2.2).
 CANCELABLE: frozenset[TaskState] = ACTIVE | INTERRUPTED
 
 _ONGOING = frozenset({S.WORKING}) | INTERRUPTED | TERMINAL
 
-#: States a task may be created in (an agent may skip SUBMITTED, digest §3.2).
+#: States a task may be created in (an agent may skip SUBMITTED, spec §3.1.1, §3.1.6).
 INITIAL: frozenset[TaskState] = frozenset({S.SUBMITTED}) | _ONGOING
 
 #: Legal next states of each state.
@@ -75,7 +75,7 @@ def is_terminal(state: TaskState) -> bool:
 def ends_stream(state: TaskState) -> bool:
     """True when a blocking call returns and a stream closes at ``state``.
 
-    Terminal and interrupted states (spec §3.2.2, §11.7; digest §4.2 recommendation).
+    Terminal and interrupted states (spec §3.2.2, §11.7).
     """
     return state in TERMINAL or state in INTERRUPTED
 
@@ -108,7 +108,7 @@ def apply(
     * a ``task`` snapshot replaces the task wholesale (a change of state is checked
       like a status update).
 
-    A task in a terminal state is immutable (digest §3.2): the only event it takes is
+    A task in a terminal state is immutable (spec §3.1.1, §3.1.6): the only event it takes is
     a snapshot in that same state, the final snapshot a server may re-send (§11.7).
 
     Raises:

@@ -1,4 +1,4 @@
-"""The one operations table: every A2A operation once (digest §2.1).
+"""The one operations table: every A2A operation once (spec §5.3).
 
 Each row gives the JSON-RPC method (identical to the gRPC rpc name), the REST routes
 (verb + path template relative to the interface URL; every route also exists with a
@@ -116,7 +116,7 @@ OPERATIONS: tuple[Operation, ...] = (
         t.SubscribeToTaskRequest,
         t.StreamResponse,
         streaming=True,
-        # The spec table says POST, the proto annotation says GET: accept both (digest §14 q1).
+        # The spec table says POST, the proto annotation says GET: accept both (spec §11.3.2).
         rest=(_post("/tasks/{id}:subscribe"), _get("/tasks/{id}:subscribe")),
         requires=Capability.STREAMING,
     ),

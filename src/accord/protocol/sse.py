@@ -4,7 +4,7 @@ Both follow the WHATWG HTML "Server-sent events" parsing rules: lines end in CRL
 or CR; a line starting with ``:`` is a comment (used for keep-alives); ``data`` lines of
 one event are joined with ``\\n``; ``id`` sets the last event id (ignored if it holds
 NUL); an empty line dispatches the event; an event with no data is dropped. A2A puts
-one JSON document in each event's data (spec §4 / digest §4.4) and uses ``id`` for the
+one JSON document in each event's data (spec §9.4.2, §11.7) and uses ``id`` for the
 per-task event sequence, so that a reconnecting subscriber can send ``Last-Event-ID``.
 
 The decoder is sans-IO in the h11 style: feed it whatever bytes arrived, get back the

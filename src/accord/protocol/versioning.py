@@ -1,4 +1,4 @@
-"""A2A-Version negotiation (spec §3.6, digest §7).
+"""A2A-Version negotiation (spec §3.6).
 
 A request names the protocol version it speaks in the ``A2A-Version`` header (or the
 ``A2A-Version`` query parameter for HTTP). A missing or empty value means ``0.3``

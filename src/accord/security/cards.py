@@ -28,7 +28,7 @@ it:
   exactly as received**: a newer signer put them in its canonical form, and dropping
   them would fail every card from a newer schema. A card carrying unknown members
   that the signer did *not* sign (e.g. v0.3 "hybrid" fields added when serving,
-  digest §14 q19) therefore fails this reading; see the second one below.
+  spec §8.4.1) therefore fails this reading; see the second one below.
 
 *Keys*. :func:`verify_card` uses only keys the verifier configured in a
 :class:`TrustStore`: pinned keys and JWK Sets from ``jwks_urls`` that the caller
@@ -37,7 +37,7 @@ A ``jku`` in a signature header only narrows the search to that set when it is o
 the configured ``jwks_urls``; a key location named by the signer alone is never
 trusted (RFC 8725 §3.10).
 
-*Two readings of a received card* (digest §14 q19). :func:`verify_card` checks each
+*Two readings of a received card* (spec §8.4.1). :func:`verify_card` checks each
 signature against the canonical form of the received JSON and, when that differs,
 against the canonical form of the card as :class:`~accord.types.AgentCard` reads it
 (unknown members dropped, absent REQUIRED fields added): the way a verifier built

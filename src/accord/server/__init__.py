@@ -1,30 +1,38 @@
-"""The A2A server: declare an :class:`Agent`, write one coroutine, serve an :class:`A2AApp`."""
+"""The A2A server: declare an :class:`Agent`, write one coroutine, serve an :class:`A2AApp`.
+
+What an agent author uses:
+
+* :class:`Agent`: the agent's identity, skills and capabilities (its card), and the
+  coroutine (:data:`AgentFunction`) that runs each task;
+* :class:`TaskContext`: what that coroutine receives: the message, the task, and the
+  progress API (``working``, ``add_artifact``, ``complete``…) taking :data:`Content`;
+* :class:`A2AApp`: the ASGI application serving the agent, tuned with
+  :class:`ServerLimits`; authentication is configured with :mod:`accord.server.auth`
+  and tasks are kept in an :mod:`accord.stores` store;
+* :func:`build_card`: the public card an agent serves at a base URL.
+
+The machinery underneath stays importable from its modules for advanced use (custom
+transports, embedding): :class:`~accord.server.handler.RequestHandler`,
+:class:`~accord.server.runtime.Runtime`, :class:`~accord.server.broker.Broker`,
+:class:`~accord.server.context.CallContext` and
+:class:`~accord.server.streams.HandlerStream`.
+"""
 
 from __future__ import annotations
 
 from .agent import Agent, AgentFunction, Content, TaskContext
 from .asgi import A2AApp, ServerLimits
-from .broker import Broker
 from .card import build_card
-from .context import CallContext
 from .cors import CorsPolicy
-from .handler import RequestHandler
 from .limits import ConnectionLimits
-from .runtime import Runtime
-from .streams import EventStream
 
 __all__ = [
     "A2AApp",
     "Agent",
     "AgentFunction",
-    "Broker",
-    "CallContext",
     "ConnectionLimits",
     "Content",
     "CorsPolicy",
-    "EventStream",
-    "RequestHandler",
-    "Runtime",
     "ServerLimits",
     "TaskContext",
     "build_card",

@@ -59,7 +59,7 @@ from .handler import ExtendedCardSource, RequestHandler
 from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
 from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 from .sse_response import send_event_stream
-from .streams import EventStream
+from .streams import HandlerStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -474,7 +474,7 @@ class A2AApp:
             logger.exception("unexpected error in JSON-RPC request")
             await _respond(send, 200, jsonrpc.encode_error(request_id, InternalError()))
             return
-        if isinstance(result, EventStream):
+        if isinstance(result, HandlerStream):
             rid = request_id
             await send_event_stream(
                 receive,
@@ -523,7 +523,7 @@ class A2AApp:
             status, payload = rest.encode_error(InternalError())
             await _respond(send, status, payload, content_type=b"application/a2a+json")
             return
-        if isinstance(result, EventStream):
+        if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
                 send,

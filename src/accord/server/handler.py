@@ -1,8 +1,8 @@
 """RequestHandler: one async method per A2A operation, independent of the binding.
 
 Bindings decode a request into the operation's request type; the handler applies the
-spec's rules (spec §3.1, digest §2.3) and returns the response value or an
-:class:`EventStream`; errors are raised as :mod:`accord.errors` classes and the
+spec's rules (spec §3.1) and returns the response value or an
+:class:`HandlerStream`; errors are raised as :mod:`accord.errors` classes and the
 bindings translate them. :meth:`RequestHandler.dispatch` first authorizes the call
 (:mod:`accord.server.auth.access`: tenant binding, operation scopes, the task boundary)
 from the caller and the request's tenant alone; every store read is then scoped to that
@@ -61,7 +61,7 @@ from accord.types import (
 
 from .auth.access import AccessPolicy
 from .runtime import Execution, Runtime
-from .streams import Events, EventStream, state_after
+from .streams import Events, HandlerStream, state_after
 
 if TYPE_CHECKING:
     from .auth.principal import Principal
@@ -91,7 +91,7 @@ ExtendedCardSource = Callable[["Principal"], AgentCard | Awaitable[AgentCard]]
 def trim_task(
     task: Task, history_length: int | None, *, artifacts: bool = True
 ) -> Task:
-    """Apply ``historyLength`` (digest §2.4) and optionally drop artifacts (ListTasks)."""
+    """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
     changes: dict[str, Any] = {}
     if history_length is not None and len(task.history) > history_length:
         changes["history"] = (
@@ -348,11 +348,11 @@ class RequestHandler:
 
     async def send_streaming_message(
         self, req: SendMessageRequest, ctx: CallContext
-    ) -> EventStream:
+    ) -> HandlerStream:
         """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
         execution, record = await self._prepare(req, ctx)
         sub = self._start(execution, record)
-        return EventStream(sub, self._turn_events(sub, execution))
+        return HandlerStream(sub, self._turn_events(sub, execution))
 
     async def _turn_events(self, sub: Subscription, x: Execution) -> Events:
         first = True
@@ -365,7 +365,7 @@ class RequestHandler:
                 yield None, event  # spec §4.1: a message-only stream is one message
                 return
             if first and event.task is None:
-                # The stream's first event is the task (digest §4.1); on a follow-up that
+                # The stream's first event is the task (spec §3.1.2, §3.1.6); on a follow-up that
                 # is the snapshot after the resume.
                 snapshot = update.task or await self._reload(x.task_id, x.scope)
                 event = StreamResponse(task=snapshot)
@@ -461,7 +461,7 @@ class RequestHandler:
         ctx: CallContext,
         *,
         last_event_id: str | None = None,
-    ) -> EventStream:
+    ) -> HandlerStream:
         """SubscribeToTask (spec §3.1.6): snapshot (or the missed events), then live events.
 
         With ``last_event_id`` (SSE ``Last-Event-ID``) the stream starts with the events
@@ -493,7 +493,7 @@ class RequestHandler:
                 metadata={"taskId": req.id},
             )
         sub = self._subscribe(req.id, scope)
-        return EventStream(sub, self._subscription_events(sub, req.id, scope, after))
+        return HandlerStream(sub, self._subscription_events(sub, req.id, scope, after))
 
     async def _subscription_events(
         self, sub: Subscription, task_id: str, scope: Scope, after: int | None

@@ -1,4 +1,4 @@
-"""The SSE response: frames an :class:`~accord.server.streams.EventStream` on ASGI.
+"""The SSE response: frames an :class:`~accord.server.streams.HandlerStream` on ASGI.
 
 One task sends frames while another watches for ``http.disconnect`` (whichever ends
 first cancels the other, as Starlette's StreamingResponse does) and a third sends a
@@ -21,7 +21,7 @@ from accord.protocol import sse
 if TYPE_CHECKING:
     from accord.types import StreamResponse
 
-    from .streams import EventStream
+    from .streams import HandlerStream
 
 __all__ = ["send_event_stream"]
 
@@ -34,7 +34,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 async def send_event_stream(
     receive: Receive,
     send: Send,
-    stream: EventStream,
+    stream: HandlerStream,
     encode: Callable[[StreamResponse], bytes],
     encode_error: Callable[[ProtocolError], bytes],
     *,
@@ -88,7 +88,7 @@ async def send_event_stream(
                     )
                 )
         except ProtocolError as error:
-            # spec §4 / digest §4.4: an error after the stream began is sent as an event.
+            # spec §9.4.2, §11.7: an error after the stream began is sent as an event.
             await emit(sse.encode_event(encode_error(error), event="error"))
         except Exception:
             logger.exception("stream failed")

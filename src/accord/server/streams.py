@@ -1,7 +1,10 @@
-"""EventStream: a validated stream of task events with their sequence numbers.
+"""HandlerStream: a validated stream of task events with their sequence numbers.
+
+(Named apart from the client's :class:`accord.client.EventStream`, which is what an
+application iterates; this one is what the request handler hands to a binding.)
 
 The handler builds one per SendStreamingMessage / SubscribeToTask after every check that
-must fail before the first event (digest §4.4); the ASGI layer frames it as SSE.
+must fail before the first event (spec §9.4.2, §11.7); the ASGI layer frames it as SSE.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from accord.types import StreamResponse, TaskState
 if TYPE_CHECKING:
     from .broker import Subscription, Update
 
-__all__ = ["EventStream", "Events", "state_after"]
+__all__ = ["Events", "HandlerStream", "state_after"]
 
 Events = AsyncIterator[tuple[int | None, StreamResponse]]
 
 
-class EventStream:
+class HandlerStream:
     """A validated stream of events with their per-task sequence numbers.
 
     Errors the spec wants before the first event were raised when it was created; use
@@ -38,7 +41,7 @@ class EventStream:
         self._sub.close()
         await self._events.aclose()  # type: ignore[attr-defined]
 
-    async def __aenter__(self) -> EventStream:
+    async def __aenter__(self) -> HandlerStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -57,3 +60,8 @@ def state_after(update: Update) -> TaskState | None:
     if event.task is not None:
         return event.task.status.state
     return None
+
+
+#: The name this class had before the client's ``EventStream`` became the only one;
+#: kept so that older imports of ``accord.server.streams.EventStream`` still work.
+EventStream = HandlerStream

@@ -47,12 +47,12 @@ __all__ = [
     "visible",
 ]
 
-#: States after which a task never changes again (digest §3.1: terminal class).
+#: States after which a task never changes again (spec §3.2.2: terminal class).
 TERMINAL_STATES = frozenset(
     {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELED, TaskState.REJECTED}
 )
 
-#: States in which an agent may still be working on the task (digest §3.1: active
+#: States in which an agent may still be working on the task (spec §3.2.2: active
 #: class); what a restarted server must recover.
 UNFINISHED_STATES = (TaskState.SUBMITTED, TaskState.WORKING)
 
@@ -111,7 +111,7 @@ def decode_cursor(token: str) -> SortKey:
 
 
 def effective_state(state: TaskState | None) -> TaskState | None:
-    """Return the state filter to apply; UNSPECIFIED means no filter (digest §1.2)."""
+    """Return the state filter to apply; UNSPECIFIED means no filter (spec §4.1.3)."""
     return None if state is TaskState.UNSPECIFIED else state
 
 

@@ -5,6 +5,7 @@ Updates make new values: ``msgspec.structs.replace`` or :func:`replace`.
 Build messages from plain values with :func:`user_message` (:func:`file_part`,
 :func:`data_part`); read results with :func:`text_of`, :func:`data_of`,
 :func:`files_of` and :func:`find_artifact`.
+The JSON-RPC envelope reader lives with its binding (:mod:`accord.bindings.jsonrpc`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,7 @@ from ._card import (
     AgentProvider,
     AgentSkill,
 )
-from ._codec import (
-    MAX_JSON_DEPTH,
-    JsonRpcEnvelope,
-    convert,
-    decode,
-    decode_json,
-    encode,
-    split_jsonrpc,
-    to_builtins,
-)
+from ._codec import MAX_JSON_DEPTH, convert, decode, decode_json, encode, to_builtins
 from ._content import (
     MessageContent,
     Readable,
@@ -111,7 +103,6 @@ __all__ = [
     "GetTaskRequest",
     "HTTPAuthSecurityScheme",
     "ImplicitOAuthFlow",
-    "JsonRpcEnvelope",
     "ListTaskPushNotificationConfigsRequest",
     "ListTaskPushNotificationConfigsResponse",
     "ListTasksRequest",
@@ -154,7 +145,6 @@ __all__ = [
     "normalize_timestamp",
     "parse_timestamp",
     "replace",
-    "split_jsonrpc",
     "text_of",
     "to_builtins",
     "user_message",

@@ -39,7 +39,7 @@ class A2AStruct(
 
 
 #: The RFC 3339 ``date-time`` syntax a timestamp must have on input (any offset, 0-9
-#: fraction digits; ProtoJSON parsers accept offsets and normalise them, digest §1.1).
+#: fraction digits; ProtoJSON parsers accept offsets and normalise them, spec §5.6.1).
 #: Field ranges are checked here so that a decode error can name the timestamp field;
 #: calendar checks (Feb 30) and the 0001-9999 range are left to :func:`parse_timestamp`.
 TIMESTAMP_PATTERN = (

@@ -1,4 +1,4 @@
-"""Agent discovery objects: AgentCard and its parts (digest §1.3 "Agent discovery")."""
+"""Agent discovery objects: AgentCard and its parts (spec §4.4 "Agent discovery")."""
 
 from __future__ import annotations
 

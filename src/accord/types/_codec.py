@@ -6,7 +6,7 @@ Theory of operation. Decoding has two paths:
   forbidden. Well-formed v1.0 JSON (camelCase names, enum names) takes this path only.
 * **Lenient path**: when the fast path refuses the input, the JSON is re-read as plain
   values and normalised against the type's schema the way a ProtoJSON parser would
-  accept it (spec §5.5, §5.7; digest §1.1): original snake_case field names are renamed,
+  accept it (spec §5.5, §5.7): original snake_case field names are renamed,
   enum numbers become names, int32 given as strings become numbers, URL-safe or unpadded
   base64 is accepted, ``null`` for a non-``Value`` field means "not set", and unknown
   fields are dropped. The result is converted again; what still fails is reported as an

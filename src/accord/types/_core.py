@@ -1,8 +1,8 @@
 """Core objects of A2A v1.0: Task, TaskStatus, Message, Part, Artifact, events.
 
-Mirrors ``lf.a2a.v1`` in ``specification/a2a.proto`` (digest §1.3), fields in proto
+Mirrors ``lf.a2a.v1`` in ``specification/a2a.proto`` (spec §4.1), fields in proto
 field-number order. Oneofs are optional fields plus a check that exactly one is set
-(digest §1.4); a typed property returns the member that is set.
+(spec §4); a typed property returns the member that is set.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
 
 
 class TaskState(enum.StrEnum):
-    """Lifecycle state of a task (digest §1.2); values are the proto enum names."""
+    """Lifecycle state of a task (spec §4.1.3); values are the proto enum names."""
 
     UNSPECIFIED = "TASK_STATE_UNSPECIFIED"
     SUBMITTED = "TASK_STATE_SUBMITTED"

@@ -1,4 +1,4 @@
-"""Push-notification configuration (digest §1.3, §5)."""
+"""Push-notification configuration (spec §4.3)."""
 
 from __future__ import annotations
 

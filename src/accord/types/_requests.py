@@ -1,4 +1,4 @@
-"""Request and response messages of the eleven A2A operations (digest §1.3, §2)."""
+"""Request and response messages of the eleven A2A operations (spec §3.2, §3.1)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class SendMessageConfiguration(A2AStruct, frozen=True, kw_only=True):
 
     accepted_output_modes: tuple[str, ...] = ()
     task_push_notification_config: TaskPushNotificationConfig | None = None
-    #: Limit on returned history (digest §2.4); unset = server default.
+    #: Limit on returned history (spec §3.2.4); unset = server default.
     history_length: Int32 | None = None
     #: False (default): block until the task is terminal or interrupted.
     return_immediately: bool = False
@@ -71,7 +71,7 @@ class GetTaskRequest(A2AStruct, frozen=True, kw_only=True):
 
 
 class ListTasksRequest(A2AStruct, frozen=True, kw_only=True):
-    """Input of ListTasks: filters and cursor pagination (digest §2.3 ListTasks)."""
+    """Input of ListTasks: filters and cursor pagination (spec §3.1.4 ListTasks)."""
 
     tenant: str = ""
     context_id: str = ""
@@ -101,7 +101,7 @@ class ListTasksResponse(
     forbid_unknown_fields=True,
     gc=False,
 ):
-    """Output of ListTasks. Every field is REQUIRED and always emitted (digest §2.3)."""
+    """Output of ListTasks. Every field is REQUIRED and always emitted (spec §3.1.4)."""
 
     tasks: tuple[Task, ...] = ()
     #: ``""`` on the last page.

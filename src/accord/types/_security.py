@@ -1,4 +1,4 @@
-"""Security schemes and requirements of an Agent Card (digest §1.3 "Security objects").
+"""Security schemes and requirements of an Agent Card (spec §4.5 "Security objects").
 
 ``SecurityScheme`` and ``OAuthFlows`` are oneofs: the JSON key is the discriminator
 (no ``type`` field in v1.0), exactly one member is set.

@@ -17,12 +17,14 @@ under test here) and records what every agent request carried.
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
+
+import anyio
 
 from accord.server import A2AApp, Agent, TaskContext, build_card
 from accord.types import (
@@ -40,6 +42,7 @@ from accord.types import (
     encode,
     replace,
 )
+from tests.helpers.gates import GATE_TIMEOUT
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -144,8 +147,9 @@ class Lab:
     #: Tokens the agent accepts (issued ones, until revoked).
     valid: set[str] = field(default_factory=set)
     expires_in: Any = 3600
-    #: Seconds the token endpoint takes to answer (widens races on purpose).
-    token_delay: float = 0.0
+    #: When set, the token endpoint answers only once the test opens this gate, so
+    #: concurrent callers all find the token expired before it is renewed.
+    token_gate: threading.Event | None = None
     #: Answer every agent request with 401, whatever it carries.
     reject_all: bool = False
 
@@ -154,7 +158,7 @@ class Lab:
         self.seen, self.token_requests, self.issued = [], [], []
         self.valid = set()
         self.discoveries = 0
-        self.expires_in, self.token_delay, self.reject_all = 3600, 0.0, False
+        self.expires_in, self.token_gate, self.reject_all = 3600, None, False
 
     def secure(
         self, schemes: dict[str, SecurityScheme], *requirements: SecurityRequirement
@@ -276,8 +280,11 @@ class Lab:
                 client_id, client_secret, form, headers.get("content-type", "")
             )
         )
-        if self.token_delay:
-            await asyncio.sleep(self.token_delay)
+        if self.token_gate is not None:
+            # Opened from the test's thread: a threading.Event, so poll it (bounded).
+            with anyio.fail_after(GATE_TIMEOUT):
+                while not self.token_gate.is_set():  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
         if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
             error = {"error": "invalid_client", "error_description": "unknown client"}
             await _respond(send, 401, encode(error), "application/json")

@@ -7,7 +7,8 @@ provider's clock is fake, so expiry is decided by the test, not by waiting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -167,6 +168,13 @@ async def test_token_without_expiry_is_kept_until_refused(lab: Lab, url: str) ->
     assert len(lab.token_requests) == 1
 
 
+async def seen(condition: Callable[[], bool]) -> None:
+    """Poll until ``condition()`` (the lab runs on the server's thread), bounded."""
+    with anyio.fail_after(10):
+        while not condition():  # noqa: ASYNC110 - set on another thread
+            await anyio.sleep(0.005)
+
+
 async def test_concurrent_callers_share_one_refresh(lab: Lab, url: str) -> None:
     secure_oauth(lab)
     lab.expires_in = 100
@@ -176,10 +184,13 @@ async def test_concurrent_callers_share_one_refresh(lab: Lab, url: str) -> None:
         await client.list_tasks()
         assert len(lab.token_requests) == 1
         clock.now += 1000  # expired
-        lab.token_delay = 0.2  # all 20 callers find it expired before it is renewed
+        lab.token_gate = threading.Event()
         async with anyio.create_task_group() as tg:
             for _ in range(20):
                 tg.start_soon(client.list_tasks)
+            await seen(lambda: len(lab.token_requests) == 2)  # the refresh is held
+            await anyio.wait_all_tasks_blocked()  # the other 19 wait for it
+            lab.token_gate.set()
 
     assert len(lab.token_requests) == 2
     assert [s.bearer for s in lab.agent_requests[1:]] == ["tok-2"] * 20
@@ -239,10 +250,15 @@ async def test_concurrent_401s_share_one_refresh(lab: Lab, url: str) -> None:
     async with connected(url, [provider()]) as client:
         await client.list_tasks()
         lab.valid.clear()
-        lab.token_delay = 0.1
+        lab.token_gate = threading.Event()
         async with anyio.create_task_group() as tg:
             for _ in range(10):
                 tg.start_soon(client.list_tasks)
+            # Every caller was refused with tok-1 and the refresh is held.
+            await seen(lambda: len(lab.agent_requests) == 11)
+            await seen(lambda: len(lab.token_requests) == 2)
+            await anyio.wait_all_tasks_blocked()
+            lab.token_gate.set()
 
     assert len(lab.token_requests) == 2
 

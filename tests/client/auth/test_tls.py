@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from accord.client import ApiKey, Client, ClientCertificate, ClientConfig
-from accord.client.credentials import ssl_context
+from accord.client.credentials import http_client, ssl_context
 from accord.errors import ConnectError, TransportError, UnauthenticatedError
 from accord.types import Task, TaskState
 
@@ -175,3 +175,13 @@ def test_unloadable_files_are_value_errors(
     )
     assert KEY_PASSWORD not in repr(certificate)
     assert repr(certificate).startswith("ClientCertificate(")
+
+
+async def test_default_clients_share_one_tls_context() -> None:
+    # Building a TLS context loads the CA bundle (tens of ms of CPU): once a process.
+    first = http_client(ClientConfig())
+    second = http_client(ClientConfig())
+    async with first, second:
+        contexts = [c._transport._pool._ssl_context for c in (first, second)]  # type: ignore[attr-defined]
+    assert contexts[0] is contexts[1]
+    assert contexts[0].verify_mode is ssl.CERT_REQUIRED

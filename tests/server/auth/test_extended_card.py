@@ -128,10 +128,10 @@ def test_capability_and_configuration_errors(http: httpx.Client) -> None:
     )
     with serve_in_thread(undeclared) as a, serve_in_thread(declared_only) as b:
         for binding in BINDINGS:
-            # Not declared: UnsupportedOperation, also for anonymous callers (M043).
+            # Not declared: UnsupportedOperation, also for anonymous callers (spec §3.3.4).
             off = Caller(a, binding, http).call("GetExtendedAgentCard", {})
             assert off.reason == "UNSUPPORTED_OPERATION"
-            # Declared, not configured: authentication first, then -32007 (M044).
+            # Declared, not configured: authentication first, then -32007 (spec §3.3.4).
             anonymous = Caller(b, binding, http).call("GetExtendedAgentCard", {})
             assert anonymous.status == 401
             alice = Caller(b, binding, http, {"X-API-Key": ALICE})

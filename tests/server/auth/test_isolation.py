@@ -5,7 +5,7 @@ same tenant, a principal of another tenant (on its own route and on the victim's
 and principals whose policy hook fails, try the first principal's tasks. Every
 attempt must answer exactly what the same call answers for a task id that does not
 exist (same status, headers and body, ids blanked): no existence oracle (spec §13.1,
-M019, M023, M031, M055, M123). The victim's tasks must be unchanged afterwards.
+§3.1.4, §3.3.2). The victim's tasks must be unchanged afterwards.
 Then the ``task_access`` hook widens access on purpose (a tenant administrator).
 """
 

@@ -3,3 +3,7 @@
 Modules import their heavy dependencies (client, server, uvicorn) inside ``run``, so
 that parsing arguments and ``accord --help`` stay fast.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -176,6 +176,8 @@ def _cut(args: argparse.Namespace, exc: IncompleteStreamError) -> int:
     import shlex
     import sys
 
+    from accord.types import TaskState
+
     from .._errors import EXIT_CONNECT
 
     url = shlex.quote(args.url)
@@ -186,7 +188,7 @@ def _cut(args: argparse.Namespace, exc: IncompleteStreamError) -> int:
             file=sys.stderr,
         )
         return EXIT_CONNECT
-    state = exc.state.name if exc.state is not None else "unknown"
+    state = TaskState(exc.state).name if exc.state is not None else "unknown"
     task_id = shlex.quote(exc.task_id)
     resume = (
         f" --last-event-id {shlex.quote(exc.last_event_id)}"

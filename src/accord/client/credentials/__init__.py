@@ -1,4 +1,4 @@
-"""Client credentials: read what the agent card requires, send what fits (digest §9).
+"""Client credentials: read what the agent card requires, send what fits (spec §7).
 
 Everyday use::
 

@@ -1,9 +1,9 @@
-"""Choosing credentials from the card's requirements, and sending them (digest §9).
+"""Choosing credentials from the card's requirements, and sending them (spec §7).
 
 Theory of operation.
 
 *Choice.* ``AgentCard.securityRequirements`` lists alternatives; every scheme within
-one alternative is required together, with the scopes it lists (digest §1.3). The
+one alternative is required together, with the scopes it lists (spec §4.5). The
 client takes the first alternative it can fully satisfy with what the caller supplied:
 
 * a list of providers: each scheme of the alternative gets a distinct provider that

@@ -1,4 +1,4 @@
-"""Static credentials: an API key, a bearer token, HTTP Basic (digest §9.2).
+"""Static credentials: an API key, a bearer token, HTTP Basic (spec §7.3).
 
 Each provider binds to a :class:`Placed` credential: one value set in a header, a query
 parameter or a cookie of every request. A static credential cannot be renewed, so a
@@ -61,7 +61,7 @@ class Placed:
 class ApiKey:
     """An API key, placed where the card's ``apiKeySecurityScheme`` says.
 
-    The scheme names the header, query parameter or cookie (digest §1.3, §9.2),
+    The scheme names the header, query parameter or cookie (spec §4.5.2, §7.3),
     so an API key is only sent to agents that declare one.
 
     Example::

@@ -11,6 +11,7 @@ for agents behind a private CA.
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from typing import TYPE_CHECKING
@@ -130,12 +131,31 @@ def ssl_context(
     return context
 
 
+def _default_context() -> ssl.SSLContext:
+    """The default-trust TLS context, shared by every client of this process.
+
+    Loading the CA bundle costs tens of milliseconds of CPU; a client per call (as
+    ``Client.connect`` and the CLI make) paid it every time. An ``SSLContext`` is safe
+    to share between connections and threads, and a :class:`DeferredTrustContext`
+    loads the roots only at its first handshake (an http:// client never does). The
+    roots come from ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, so one context is
+    kept per value of those two.
+    """
+    return _shared_context(
+        os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    )
+
+
+@functools.cache
+def _shared_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return DeferredTrustContext()
+
+
 def http_client(
     config: ClientConfig, certificate: ClientCertificate | None = None
 ) -> httpx.AsyncClient:
     """The httpx client a :class:`~accord.client.Client` owns, with its TLS settings."""
     if config.ca_bundle is None and certificate is None:
-        # Default trust, loaded at the first TLS handshake: http:// never pays for it.
-        return httpx.AsyncClient(verify=DeferredTrustContext())
+        return httpx.AsyncClient(verify=_default_context())
     context = ssl_context(ca_bundle=config.ca_bundle, certificate=certificate)
     return httpx.AsyncClient(verify=context)

@@ -10,11 +10,11 @@ inside :func:`~accord.client._http.map_httpx_exceptions`, and hands the body bac
 binding, which returns the decoded result or raises the :class:`ProtocolError` the
 server sent.
 
-Streams (digest §4.4): the response body is read chunk by chunk
+Streams (spec §9.4.2, §11.7): the response body is read chunk by chunk
 (``response.aiter_bytes()``) and fed to the sans-IO :class:`SSEDecoder`; each complete
 event is decoded by the binding and yielded together with its SSE ``id``, which the
 caller can send back as ``Last-Event-ID`` when it resubscribes. A response that is not
-``text/event-stream`` is an error answer sent before the stream began (digest §4.4):
+``text/event-stream`` is an error answer sent before the stream began (spec §9.4.2, §11.7):
 its body is read and the error it carries is raised. The HTTP response is closed in a
 ``finally`` block, so a consumer that stops iterating (``aclose()``, ``break`` inside
 ``async with aclosing(...)``) releases the connection at once.

@@ -1,9 +1,9 @@
-"""The JSON-RPC 2.0 transport (spec §9, digest §2.2).
+"""The JSON-RPC 2.0 transport (spec §9, §9.3).
 
 Every request is an HTTP ``POST`` of a JSON-RPC envelope to the interface URL with
 ``Content-Type: application/json``. Unary answers are one JSON-RPC response; the two
 streaming operations answer with ``text/event-stream`` whose every event's data is a
-complete JSON-RPC response carrying one ``StreamResponse`` (digest §4.4).
+complete JSON-RPC response carrying one ``StreamResponse`` (spec §9.4.2).
 
 Errors. A JSON-RPC error object (any HTTP status; the SDK sends 200) is turned back into
 the :class:`~accord.errors.ProtocolError` subclass the server raised by

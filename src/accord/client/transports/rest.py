@@ -1,4 +1,4 @@
-"""The HTTP+JSON (REST) transport (spec §11, digest §2.2).
+"""The HTTP+JSON (REST) transport (spec §11, §11.4).
 
 Each operation maps to a verb and a path below the interface's base URL (the route
 table lives in :mod:`accord.protocol.operations`;
@@ -14,7 +14,7 @@ Errors arrive as a ``google.rpc.Status`` in the AIP-193 wrapper
 such a body (a proxy, an auth middleware) is :class:`~accord.errors.HTTPStatusError`.
 
 SubscribeToTask: the spec's table says ``POST /tasks/{id}:subscribe`` while the proto's
-HTTP annotation says ``GET`` (digest §14 q1). This transport sends what the binding
+HTTP annotation says ``GET`` (spec §11.3.2). This transport sends what the binding
 builds and, on ``405 Method Not Allowed``, retries once with the operation's other
 verb.
 """
@@ -103,7 +103,7 @@ class RestTransport(HttpTransport):
         """Run a streaming operation; see :meth:`Transport.stream`."""
         response = await self._open(operation, params, last_event_id, verb=None)
         if response.status_code == 405:
-            # digest §14 q1: the peer routes SubscribeToTask with the other verb.
+            # spec §11.3.2: the peer routes SubscribeToTask with the other verb.
             alternative = self._other_verb(operation, response.request.method)
             if alternative is not None:
                 await self._close(response)

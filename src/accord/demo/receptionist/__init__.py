@@ -59,7 +59,7 @@ from ._card import (
     SKILLS,
 )
 from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
-from ._skills import DEFAULT_PACE, PACE_ENV, Receptionist, pace_from_env
+from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,6 +76,7 @@ __all__ = [
     "SECURITY",
     "SECURITY_SCHEMES",
     "SKILLS",
+    "Pace",
     "Receptionist",
     "create_agent",
     "create_app",
@@ -88,7 +89,7 @@ def create_agent(
     db: str,
     *,
     clock: Callable[[], datetime] | None = None,
-    pace: float | None = None,
+    pace: Pace | None = None,
     secured: bool = True,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
@@ -125,7 +126,7 @@ def create_app(
     *,
     keys: ApiKeyRing | None = None,
     clock: Callable[[], datetime] | None = None,
-    pace: float | None = None,
+    pace: Pace | None = None,
 ) -> A2AApp:
     """The example configuration: the Receptionist, API keys required, tasks in ``db``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,17 +33,21 @@ from ._store import Database
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from accord.server import TaskContext
 
-__all__ = ["DEFAULT_PACE", "PACE_ENV", "Receptionist", "pace_from_env"]
+__all__ = ["DEFAULT_PACE", "PACE_ENV", "Pace", "Receptionist", "pace_from_env"]
 
 #: Environment variable setting the seconds each progress step takes (e.g. ``0``).
 PACE_ENV = "ACCORD_DEMO_PACE"
 #: Seconds per progress step by default: a request takes about 1.5 s, slow enough
 #: for ``accord send --stream`` to show each update arrive.
 DEFAULT_PACE = 0.5
+
+#: How long a progress step takes: seconds, or a coroutine function awaited for each
+#: step instead (tests pass a gate, so steps wait for an event rather than a clock).
+Pace = float | Callable[[], Awaitable[None]]
 
 
 def pace_from_env(env: Mapping[str, str] = os.environ) -> float:
@@ -74,7 +79,8 @@ class Receptionist:
         clock: returns the current time (aware); injectable for tests.
         pace: seconds each progress step of a skill takes (a skill has three, so a
             request takes about three times this); default ``$ACCORD_DEMO_PACE``,
-            else :data:`DEFAULT_PACE`. 0 runs the skills at full speed (tests).
+            else :data:`DEFAULT_PACE`. 0 runs the skills at full speed (tests); a
+            coroutine function is awaited for each step instead.
     """
 
     def __init__(
@@ -82,9 +88,9 @@ class Receptionist:
         db: str,
         *,
         clock: Callable[[], datetime] | None = None,
-        pace: float | None = None,
+        pace: Pace | None = None,
     ) -> None:
-        if pace is not None and not pace >= 0:
+        if pace is not None and not callable(pace) and not pace >= 0:
             raise ValueError(f"pace must be a number of seconds >= 0, not {pace!r}")
         self.db = Database(db)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -97,7 +103,9 @@ class Receptionist:
         does, so that a streaming caller sees the updates arrive one by one.
         """
         await ctx.working(text)
-        if self.pace > 0:
+        if callable(self.pace):
+            await self.pace()
+        elif self.pace > 0:
             await anyio.sleep(self.pace)
 
     def _example_window(self) -> str:

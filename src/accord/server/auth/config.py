@@ -9,7 +9,7 @@ server enforces. :class:`AuthConfig` only adds *how to check* each scheme: a
 no verifier, a verifier names a scheme the card does not declare, or a verifier
 cannot serve its scheme.
 
-Requirement semantics (OpenAPI, digest §1.3): the requirements are alternatives; the
+Requirement semantics (OpenAPI, spec §4.5): the requirements are alternatives; the
 schemes inside one requirement are needed together; the scopes listed for a scheme
 must all be granted. An empty requirement (``SecurityRequirement()``) among them makes
 authentication optional: a caller that presents no credential is anonymous, while one

@@ -1,7 +1,7 @@
 """The :class:`Verifier` protocol and what a verifier is handed: a :class:`Credential`.
 
 Theory of operation. The framework, not the verifier, reads the credential from where
-the card's scheme says it travels (spec §7 / digest §9.2): an API key from the declared
+the card's scheme says it travels (spec §7, §7.3): an API key from the declared
 header, query parameter or cookie; an HTTP ``Authorization`` value for ``http`` schemes;
 a bearer token for OAuth 2.0 and OpenID Connect; the verified peer certificate for
 mutual TLS. So one declaration (the card) drives both what clients are told and what
