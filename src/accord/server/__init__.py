@@ -21,10 +21,10 @@ transports, embedding): :class:`~accord.server.handler.RequestHandler`,
 from __future__ import annotations
 
 from .agent import Agent, AgentFunction, Content, TaskContext
-from .asgi import A2AApp, ServerLimits
+from .asgi import A2AApp
 from .card import build_card
 from .cors import CorsPolicy
-from .limits import ConnectionLimits
+from .limits import ConnectionLimits, ServerLimits
 
 __all__ = [
     "A2AApp",

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -56,6 +56,7 @@ from .auth.verifier import RequestInfo
 from .context import CallContext
 from .front import PublicFront
 from .handler import ExtendedCardSource, RequestHandler
+from .limits import ServerLimits
 from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
 from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 from .sse_response import send_event_stream
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
     from .auth.verifier import Verifier
     from .cors import CorsPolicy
 
-__all__ = ["A2AApp", "ServerLimits"]
+__all__ = ["A2AApp"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,26 +85,6 @@ Send = Callable[[Message], Awaitable[None]]
 _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    """Bounds and timings of the server; every one has a reason.
-
-    Attributes:
-        max_body_bytes: largest request body accepted (413 beyond). 10 MiB leaves room
-            for inline file parts while refusing bodies meant to exhaust memory.
-        keepalive_interval: seconds of stream silence before an SSE comment is sent, so
-            proxies with idle timeouts (commonly 30-60 s) keep the connection open.
-        card_max_age: ``Cache-Control: max-age`` of the card, in seconds (spec §8.6).
-        max_running_tasks: agent executions running at once; beyond it SendMessage
-            answers UnavailableError (503) instead of queueing without bound.
-    """
-
-    max_body_bytes: int = 10 * 1024 * 1024
-    keepalive_interval: float = 15.0
-    card_max_age: int = 300
-    max_running_tasks: int = 10_000
 
 
 class _TooLarge(Exception):

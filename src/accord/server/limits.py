@@ -1,18 +1,19 @@
-"""Connection-level bounds of the HTTP server: :class:`ConnectionLimits`.
+"""Bounds of the server: :class:`ConnectionLimits` (HTTP) and :class:`ServerLimits` (A2A).
 
-These bound what a client can make the server hold before the application sees a
+Connection limits bound what a client can make the server hold before the application sees a
 request: bytes and count of request headers, the length of the request target, the
 time to send headers and body, idle keep-alive connections, and open connections.
 The uvicorn protocol in :mod:`accord.server.serving` enforces them (``accord serve``
-uses it; see ``docs/security.md``, "Connection and header limits"). This module is
-plain data, importable without uvicorn.
+uses it; see ``docs/security.md``, "Connection and header limits"). Server limits
+bound what the A2A app accepts and runs (:class:`~accord.server.A2AApp` enforces
+them). This module is plain data, importable without uvicorn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["ConnectionLimits"]
+__all__ = ["ConnectionLimits", "ServerLimits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,23 @@ class ConnectionLimits:
                 raise ValueError(
                     f"ConnectionLimits.{field.name} must be positive, not {value!r}"
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Bounds and timings of the server; every one has a reason.
+
+    Attributes:
+        max_body_bytes: largest request body accepted (413 beyond). 10 MiB leaves room
+            for inline file parts while refusing bodies meant to exhaust memory.
+        keepalive_interval: seconds of stream silence before an SSE comment is sent, so
+            proxies with idle timeouts (commonly 30-60 s) keep the connection open.
+        card_max_age: ``Cache-Control: max-age`` of the card, in seconds (spec §8.6).
+        max_running_tasks: agent executions running at once; beyond it SendMessage
+            answers UnavailableError (503) instead of queueing without bound.
+    """
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    keepalive_interval: float = 15.0
+    card_max_age: int = 300
+    max_running_tasks: int = 10_000
