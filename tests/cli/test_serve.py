@@ -165,6 +165,8 @@ def test_default_target_needs_no_checkout(
         ("tests.cli.no_such_module", "cannot import 'tests.cli.no_such_module'"),
         ("no/such/file.py", "no such file"),
         ("tests.cli.fakes", "defines none of app, agent, create_app, create_agent"),
+        ("", "names no file or module"),
+        (":app", "names no file or module"),
     ],
 )
 def test_bad_targets(tmp_path: Path, target: str, message: str) -> None:

@@ -186,6 +186,11 @@ def _resolve(target: str | None) -> tuple[Any, str]:
     if target is None:
         target = default_target()
     where, name = _split(target)
+    if not where.strip():
+        raise UsageError(
+            f"TARGET {target!r} names no file or module; give path/to/agent.py[:OBJ] "
+            "or package.module[:OBJ], or leave it out to serve the demo Receptionist"
+        )
     module = _load_file(Path(where)) if _is_file(where) else _import(where)
     if name is not None:
         return _attribute(module, name, where), f"{where}:{name}"
