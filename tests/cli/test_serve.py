@@ -166,7 +166,6 @@ def test_default_target_needs_no_checkout(
         ("no/such/file.py", "no such file"),
         ("tests.cli.fakes", "defines none of app, agent, create_app, create_agent"),
         ("", "names no file or module"),
-        (":app", "names no file or module"),
     ],
 )
 def test_bad_targets(tmp_path: Path, target: str, message: str) -> None:
