@@ -91,18 +91,8 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _refused(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        pending.extend(
-            e for e in (current.__cause__, current.__context__) if e is not None
-        )
+    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
+        return True
     return "connection refused" in str(exc).lower()
 
 

@@ -65,7 +65,31 @@ class _Rejected(Exception):
     """Stops the parser after a refusal was sent (uvicorn catches parser errors)."""
 
 
-class BoundedH11Protocol(H11Protocol):
+class _Guarded:
+    """What both bounded protocols do the same way: count, refuse, and add TLS info.
+
+    Mixed in before uvicorn's protocol class, so ``super()`` is uvicorn's. The
+    subclass sets ``self.guard`` in ``__init__``.
+    """
+
+    guard: Guard
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        if self.guard.opened():
+            attach_tls(self, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.closed()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        if self.guard.refused:
+            return
+        self.guard.feed(data, super().data_received)  # type: ignore[misc]
+
+
+class BoundedH11Protocol(_Guarded, H11Protocol):
     """uvicorn's h11 protocol with :class:`ConnectionLimits` and the ASGI TLS extension.
 
     Used when httptools is not installed. h11 parses a head whole, then uvicorn
@@ -86,20 +110,6 @@ class BoundedH11Protocol(H11Protocol):
             h11.SERVER, max_incomplete_event_size=limits.max_header_bytes + 1024
         )
         self.guard = Guard(self, limits, self.cap)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if self.guard.opened():
-            attach_tls(self, transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.guard.closed()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self.guard.refused:
-            return
-        self.guard.feed(data, super().data_received)
 
     def handle_events(self) -> None:
         # Called for received data and, for a pipelined request, after an answer.
@@ -136,7 +146,7 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
     except ImportError:  # pragma: no cover - httptools is optional in uvicorn
         return None
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    class BoundedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
         """uvicorn's httptools protocol with :class:`ConnectionLimits` and TLS info."""
 
         limits: ClassVar[ConnectionLimits] = ConnectionLimits()
@@ -147,20 +157,6 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
             super().__init__(*args, **kwargs)
             self.timeout_keep_alive = self.limits.keep_alive_timeout  # type: ignore[assignment]
             self.guard = Guard(self, self.limits, self.cap)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if self.guard.opened():
-                attach_tls(self, transport)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.guard.closed()
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            if self.guard.refused:
-                return
-            self.guard.feed(data, super().data_received)
 
         def on_headers_complete(self) -> None:
             # Checked before uvicorn hands the request to the app.
