@@ -15,15 +15,13 @@ Conventions (the full list is in docs/contributing.md, "Code blocks"):
 * A block that cannot run here is marked, visibly, by the line
   ``<!-- docs-test: skip REASON -->`` right before its fence.
 
-Nothing is skipped silently: :data:`COMPILE_ONLY` lists the pages whose blocks are
-fragments (parsed, not run) and :data:`PENDING` the blocks that wait for another
-change; a pending block that starts to pass fails the test until its entry goes.
+Nothing is skipped silently: besides the visible skip markers, :data:`PENDING` lists
+the blocks that wait for another change; a pending block that starts to pass fails the
+test until its entry goes.
 """
 
 from __future__ import annotations
 
-import ast
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -31,14 +29,6 @@ import pytest
 
 from .blocks import REPO, Block, blocks_of, pages
 from .runner import BlockFailed, PageRunner, free_port
-
-#: Pages written before this harness whose blocks are fragments (names defined
-#: elsewhere, placeholders): their Python blocks must parse and their shell blocks
-#: pass ``bash -n``. Make a page runnable, then delete its entry.
-COMPILE_ONLY = {
-    "docs/security.md": "configuration fragments (verifiers, keys) without their setup",
-    "docs/interop.md": "runs the interop suite itself (`pytest tests/interop`)",
-}
 
 #: Blocks expected to fail until another change lands: (page, text the block
 #: contains) -> why. The page's other blocks must pass; when a pending block passes,
@@ -51,12 +41,7 @@ def _page_id(path: Path) -> str:
 
 
 def _runnable_pages() -> list[Path]:
-    return [
-        page
-        for page in pages()
-        if _page_id(page) not in COMPILE_ONLY
-        and any(block.runs for block in blocks_of(page))
-    ]
+    return [page for page in pages() if any(block.runs for block in blocks_of(page))]
 
 
 def _pending(block: Block) -> str | None:
@@ -74,31 +59,9 @@ def test_every_block_says_what_it_is() -> None:
         assert block.skip is None or block.skip.strip(), block.where
 
 
-def test_compile_only_and_pending_entries_exist() -> None:
-    ids = {_page_id(page) for page in pages()}
-    assert set(COMPILE_ONLY) <= ids
+def test_pending_entries_exist() -> None:
     for page, marker in PENDING:
         assert any(marker in b.code for b in blocks_of(REPO / page)), (page, marker)
-
-
-@pytest.mark.parametrize(
-    "page", [REPO / p for p in COMPILE_ONLY], ids=list(COMPILE_ONLY)
-)
-def test_compile_only_pages_parse(page: Path) -> None:
-    for block in blocks_of(page):
-        if block.lang == "python":
-            compile(
-                block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-            )
-        elif block.lang in {"sh", "bash"}:
-            done = subprocess.run(
-                ["bash", "-n"],
-                input=block.code,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert done.returncode == 0, f"{block.where}: {done.stderr}"
 
 
 @pytest.mark.timeout(600)
