@@ -204,6 +204,19 @@ async def test_an_app_exception_is_raised_to_the_caller() -> None:
             await http.get("http://app.test/")
 
 
+async def test_the_callers_own_error_leaves_the_block_as_itself() -> None:
+    """Not wrapped in an ExceptionGroup by the transport's task group."""
+
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused):  # a group would not match
+        async with httpx.AsyncClient(transport=MemoryTransport(hello)) as http:
+            response = await http.get("http://app.test/")
+            assert response.status_code == 201
+            raise Refused
+
+
 async def test_an_app_exception_can_be_a_500(caplog: pytest.LogCaptureFixture) -> None:
     transport = MemoryTransport(failing_before, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport) as http:

@@ -292,7 +292,10 @@ class MemoryTransport(httpx.AsyncBaseTransport):
         if self._depth == 0 and self._stack is not None:
             stack, self._stack = self._stack, None
             try:
-                await stack.__aexit__(exc_type, exc, tb)
+                # The caller's own exception is not handed to the task group: it
+                # would come out wrapped in an ExceptionGroup. Python re-raises it
+                # as it is once this returns.
+                await stack.__aexit__(None, None, None)
             finally:
                 self._tg = None
 
