@@ -210,11 +210,14 @@ async def test_the_callers_own_error_leaves_the_block_as_itself() -> None:
     class Refused(Exception):
         pass
 
-    with pytest.raises(Refused):  # a group would not match
+    async def use_then_refuse() -> None:
         async with httpx.AsyncClient(transport=MemoryTransport(hello)) as http:
             response = await http.get("http://app.test/")
             assert response.status_code == 201
             raise Refused
+
+    with pytest.raises(Refused):  # a group would not match
+        await use_then_refuse()
 
 
 async def test_an_app_exception_can_be_a_500(caplog: pytest.LogCaptureFixture) -> None:
