@@ -65,8 +65,8 @@ from .streams import Events, HandlerStream, state_after
 
 if TYPE_CHECKING:
     from .auth.principal import Principal
-    from .broker import Subscription
     from .context import CallContext
+    from .events import Subscription
 from .card import interfaces
 
 __all__ = [
@@ -311,7 +311,7 @@ class RequestHandler:
         async def catch_up(after: int) -> list[StoredEvent]:
             return await self.store.events(task_id, after=after, scope=scope)
 
-        return self.runtime.broker.subscribe(task_id, catch_up=catch_up)
+        return self.runtime.events.subscribe(task_id, catch_up=catch_up)
 
     async def _reload(self, task_id: str, scope: Scope) -> Task:
         record = await self.store.get(task_id, scope=scope)

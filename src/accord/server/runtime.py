@@ -9,7 +9,8 @@ Theory of operation.
 * An :class:`Execution` is one call of the agent for one incoming message. Its
   :class:`Recorder` is the only writer of that task in this process: each progress call
   becomes one event, checked against the lifecycle table, appended to the store with
-  optimistic concurrency, then published to the :class:`~accord.server.broker.Broker`.
+  optimistic concurrency, then published to the runtime's
+  :class:`~accord.server.events.TaskEvents`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
   CANCELED under a shielded scope.
 * An exception from the agent fails the task with a generic status message carrying an
@@ -54,7 +55,7 @@ from accord.types import (
 )
 
 from .agent import Agent, Content, TaskContext, agent_message
-from .broker import Broker, Update
+from .events import LocalTaskEvents, TaskEvents, Update
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -186,7 +187,7 @@ class Recorder:
                 raise ValueError("reply() needs content")
             self.replied = True
             self.ended = True
-            self._runtime.broker.publish(
+            await self._runtime.events.publish(
                 self._x.task_id,
                 Update(seq=0, event=StreamResponse(message=message), task=None),
             )
@@ -204,7 +205,9 @@ class Recorder:
         )
         event = StreamResponse(task=task)
         self.record = await self._runtime.store.create(task, event, scope=x.scope)
-        self._runtime.broker.publish(x.task_id, Update(seq=1, event=event, task=task))
+        await self._runtime.events.publish(
+            x.task_id, Update(seq=1, event=event, task=task)
+        )
 
     async def _write(self, task: Task, event: StreamResponse) -> None:
         assert self.record is not None
@@ -212,7 +215,7 @@ class Recorder:
             task, event, expected_version=self.record.version
         )
         self.record = record
-        self._runtime.broker.publish(
+        await self._runtime.events.publish(
             self._x.task_id, Update(seq=record.version, event=event, task=task)
         )
         self._writes += 1
@@ -268,7 +271,7 @@ class Execution:
 
 
 class Runtime:
-    """Owns the task group that runs executions, the broker, and the store.
+    """Owns the task group that runs executions; writes the store, publishes events.
 
     Args:
         shutdown_grace: seconds running executions may go on finishing once shutdown
@@ -283,7 +286,7 @@ class Runtime:
         agent: Agent,
         store: TaskStore,
         *,
-        broker: Broker | None = None,
+        events: TaskEvents | None = None,
         id_factory: Callable[[], str] = new_id,
         max_running: int = 10_000,
         shutdown_grace: float = SHUTDOWN_GRACE,
@@ -293,7 +296,7 @@ class Runtime:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
         self.store = store
-        self.broker = broker or Broker()
+        self.events: TaskEvents = events if events is not None else LocalTaskEvents()
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
@@ -377,7 +380,7 @@ class Runtime:
                     await execution.done.wait()
             # Streams of tasks that run nowhere (waiting for input) end now, after the
             # events already queued for them.
-            self.broker.close_all()
+            self.events.close_all()
         finally:
             self._drained.set()
 
@@ -457,10 +460,14 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
-            self.broker.publish(
-                x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
-            )
-            x.done.set()
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self.events.publish(
+                        x.task_id,
+                        Update(seq=0, event=None, task=recorder.task, final=True),
+                    )
+            finally:
+                x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         error_id = secrets.token_hex(6)
@@ -524,7 +531,7 @@ class Runtime:
             StreamResponse(status_update=event),
             expected_version=record.version,
         )
-        self.broker.publish(
+        await self.events.publish(
             task.id,
             Update(
                 seq=stored.version,
