@@ -18,9 +18,11 @@ implementation through one parametrised fixture):
   published from the call on; ``after=n`` first reads the log after ``n``, then goes on
   live. Subscribe *before* reading the state you start from (the handler does), so
   nothing falls between the read and the subscription; overlap is skipped by ``seq``.
-* **Publishing never blocks on readers.** :meth:`TaskEvents.publish` is called by the
-  task's single writer after the event is durably stored. It must not wait for any
-  subscriber: each subscription has a bounded buffer; a subscriber that falls a whole
+* **Publishing never blocks.** :meth:`TaskEvents.publish` is called by the task's
+  single writer after the event is durably stored, also from the cleanup of a
+  cancelled execution, so it must not suspend: an implementation that does I/O (a
+  ``NOTIFY``) hands it to its own task through a bounded queue, or lets the store
+  send it in the append's transaction. Nor does it wait for any subscriber: each subscription has a bounded buffer; a subscriber that falls a whole
   buffer behind is marked *lagged*, its buffer is dropped, and its next read catches
   up from the log. Memory stays at (subscribers x buffer) at most.
 * **At-least-once wake-ups.** An implementation may deliver the update itself

@@ -461,11 +461,10 @@ class Runtime:
         finally:
             self._live.pop(x.task_id, None)
             try:
-                with anyio.CancelScope(shield=True):
-                    await self.events.publish(
-                        x.task_id,
-                        Update(seq=0, event=None, task=recorder.task, final=True),
-                    )
+                # Even when cancelled: publish never suspends (TaskEvents contract).
+                await self.events.publish(
+                    x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
+                )
             finally:
                 x.done.set()
 
