@@ -252,11 +252,7 @@ class LocalTaskEvents:
         return sub
 
     async def publish(self, task_id: str, update: Update) -> None:
-        """Offer ``update`` to every subscriber of ``task_id`` without blocking."""
-        self.publish_nowait(task_id, update)
-
-    def publish_nowait(self, task_id: str, update: Update) -> None:
-        """:meth:`publish`, callable outside a coroutine (it never suspends here)."""
+        """Offer ``update`` to every subscriber of ``task_id``; never suspends."""
         subs = self._subs.get(task_id)
         if subs:
             for sub in tuple(subs):

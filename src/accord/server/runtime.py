@@ -41,21 +41,17 @@ from accord._clock import new_id, now_timestamp
 from accord.errors import ConflictError, InvalidAgentResponseError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
-    UNSET,
-    Artifact,
     Message,
     SendMessageRequest,
     StreamResponse,
-    Task,
-    TaskArtifactUpdateEvent,
     TaskState,
     TaskStatus,
     TaskStatusUpdateEvent,
-    replace,
 )
 
-from .agent import Agent, Content, TaskContext, agent_message
+from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
+from .recorder import Recorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,8 +64,6 @@ __all__ = ["Execution", "Recorder", "Runtime"]
 
 logger = logging.getLogger(__name__)
 
-#: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
-YIELD_EVERY = 32
 #: Seconds running executions may go on finishing after shutdown begins (default of
 #: ``A2AApp(shutdown_grace=...)`` and ``accord serve --shutdown-grace``).
 SHUTDOWN_GRACE = 5.0
@@ -91,160 +85,6 @@ INTERRUPTED_MESSAGE = (
     "Task interrupted: the server shut down before the agent finished. "
     "Send the message again (as a new task) to retry."
 )
-
-
-class Recorder:
-    """The single writer of one task's events within an execution."""
-
-    def __init__(
-        self, runtime: Runtime, execution: Execution, record: TaskRecord | None
-    ) -> None:
-        self._runtime = runtime
-        self._x = execution
-        self.record = record
-        self.replied = False
-        #: True once the turn is over (terminal or interrupted state, or a reply).
-        self.ended = False
-        # Uncontended almost always (one agent writes sequentially): skip the yield.
-        self._lock = anyio.Lock(fast_acquire=True)
-        self._writes = 0
-
-    @property
-    def task(self) -> Task | None:
-        return None if self.record is None else self.record.task
-
-    def _ensure_open(self, what: str) -> None:
-        if self.ended:
-            state = self.task.status.state.name if self.task else "replied"
-            raise RuntimeError(
-                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
-                "return from the agent (a follow-up message starts a new call)"
-            )
-
-    async def status(
-        self, state: TaskState, content: Content | None, *, data: Any = UNSET
-    ) -> None:
-        async with self._lock:
-            self._ensure_open(f"set state {state.name}")
-            await self._write_status(state, content, data=data)
-
-    async def _write_status(
-        self, state: TaskState, content: Content | None, *, data: Any = UNSET
-    ) -> None:
-        message = agent_message(
-            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
-        )
-        status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
-        await self._create_if_needed()
-        assert self.record is not None
-        event = TaskStatusUpdateEvent(
-            task_id=self._x.task_id, context_id=self._x.context_id, status=status
-        )
-        task = lifecycle.apply(self.record.task, event)
-        await self._write(task, StreamResponse(status_update=event))
-        if lifecycle.ends_stream(state):
-            self.ended = True
-
-    async def artifact(
-        self, artifact: Artifact, *, append: bool, last_chunk: bool
-    ) -> None:
-        async with self._lock:
-            self._ensure_open("publish an artifact")
-            await self._create_if_needed()
-            assert self.record is not None
-            if append and all(
-                a.artifact_id != artifact.artifact_id
-                for a in self.record.task.artifacts
-            ):
-                raise ValueError(
-                    f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
-                )
-            event = TaskArtifactUpdateEvent(
-                task_id=self._x.task_id,
-                context_id=self._x.context_id,
-                artifact=artifact,
-                append=append,
-                last_chunk=last_chunk,
-            )
-            task = lifecycle.apply(self.record.task, event)
-            await self._write(task, StreamResponse(artifact_update=event))
-
-    async def submit(self) -> None:
-        async with self._lock:
-            self._ensure_open("submit the task")
-            await self._create_if_needed()
-
-    async def reply(self, content: Content, *, data: Any = UNSET) -> None:
-        async with self._lock:
-            self._ensure_open("reply")
-            if self.record is not None:
-                raise RuntimeError(
-                    "reply() answers with a Message instead of a task, but this message "
-                    "already has a task; use complete(...) to finish it with a message"
-                )
-            message = agent_message(content, context_id=self._x.context_id, data=data)
-            if message is None:
-                raise ValueError("reply() needs content")
-            self.replied = True
-            self.ended = True
-            await self._runtime.events.publish(
-                self._x.task_id,
-                Update(seq=0, event=StreamResponse(message=message), task=None),
-            )
-
-    async def _create_if_needed(self) -> None:
-        if self.record is not None:
-            return
-        x = self._x
-        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
-        task = Task(
-            id=x.task_id,
-            context_id=x.context_id,
-            status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
-            history=history,
-        )
-        event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=x.scope)
-        await self._runtime.events.publish(
-            x.task_id, Update(seq=1, event=event, task=task)
-        )
-
-    async def _write(self, task: Task, event: StreamResponse) -> None:
-        assert self.record is not None
-        record = await self._runtime.store.append(
-            task, event, expected_version=self.record.version
-        )
-        self.record = record
-        await self._runtime.events.publish(
-            self._x.task_id, Update(seq=record.version, event=event, task=task)
-        )
-        self._writes += 1
-        if self._writes % YIELD_EVERY == 0:
-            # A store that never suspends (memory) would let an agent that streams in
-            # a loop run to the end before any subscriber is served.
-            await anyio.lowlevel.checkpoint()
-
-    async def resume(self) -> None:
-        """Record the client's follow-up message and move the task back to WORKING."""
-        async with self._lock:
-            assert self.record is not None
-            x = self._x
-            status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
-            event = TaskStatusUpdateEvent(
-                task_id=x.task_id, context_id=x.context_id, status=status
-            )
-            task = lifecycle.apply(self.record.task, event)
-            task = lifecycle.apply(
-                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
-            )
-            await self._write(task, StreamResponse(status_update=event))
-
-    async def finish(self, state: TaskState, text: str | None) -> None:
-        """End the turn from the framework's side (auto-complete, error, cancel)."""
-        async with self._lock:
-            if self.ended:
-                return
-            await self._write_status(state, text)
 
 
 @dataclass(eq=False)
