@@ -12,13 +12,22 @@ import httpx
 import pytest
 
 from accord.client import Client, MemoryTransport
-from accord.errors import PermissionDeniedError, UnavailableError
+from accord.errors import PermissionDeniedError, TaskNotFoundError, UnavailableError
 from accord.protocol import op
 from accord.server import A2AApp, CallInfo, Engine, Interceptor, Outcome
 from accord.server.context import CallContext
 from accord.server.events import LocalTaskEvents
-from accord.stores import MemoryTaskStore
-from accord.types import AgentInterface, GetTaskRequest, ListTasksRequest, Task
+from accord.server.streams import Events, HandlerStream
+from accord.stores import MemoryTaskStore, StoredEvent
+from accord.types import (
+    AgentInterface,
+    GetTaskRequest,
+    ListTasksRequest,
+    StreamResponse,
+    Task,
+    TaskState,
+    TaskStatus,
+)
 
 from .scripted import make_agent
 
@@ -191,3 +200,41 @@ async def test_the_duration_covers_the_operation() -> None:
     async with engine.running():
         await dispatch(engine, "ListTasks", ListTasksRequest())
     assert seen[0].duration >= 0.05
+
+
+async def test_an_observed_stream_reports_an_error_after_its_first_event() -> None:
+    # What an interceptor's after() receives when a stream fails midway.
+    ended: list[tuple[Exception | None, int, bool]] = []
+
+    async def on_end(error: Exception | None, events: int, finished: bool) -> None:
+        ended.append((error, events, finished))
+
+    async def failing() -> Events:
+        yield (
+            1,
+            StreamResponse(
+                task=Task(id="t-1", status=TaskStatus(state=TaskState.WORKING))
+            ),
+        )
+        raise TaskNotFoundError("Task t-1 vanished")
+
+    async def no_log(after: int) -> list[StoredEvent]:
+        return []
+
+    sub = LocalTaskEvents().subscribe("t-1", catch_up=no_log)
+    stream = HandlerStream(sub, failing()).observed(on_end)
+    seen: list[int | None] = []
+
+    async def read() -> None:
+        async with stream:
+            async for seq, _ in stream:
+                seen.append(seq)
+
+    with pytest.raises(TaskNotFoundError):
+        await read()
+    assert seen == [1]
+    assert len(ended) == 1
+    error, events, finished = ended[0]
+    assert isinstance(error, TaskNotFoundError)
+    assert events == 1
+    assert not finished
