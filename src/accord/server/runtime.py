@@ -76,7 +76,8 @@ NOT_STARTED = (
     "The A2A app is not running: its lifespan was not started. When it is mounted in "
     "Starlette or FastAPI, enter `app.running()` in the parent app's lifespan (see the "
     "README, 'Writing an agent'); under an ASGI server, enable the lifespan (uvicorn: "
-    "--lifespan on)."
+    "--lifespan on). An app over a shared Engine (A2AApp.from_engine) serves while "
+    "its owner is inside `engine.running()`."
 )
 #: Why a request fails after the runtime stopped.
 STOPPED = "The agent has shut down; retry in a moment (it may be restarting)"
