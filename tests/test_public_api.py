@@ -185,9 +185,13 @@ PACKAGES: dict[str, list[str]] = {
         "A2AApp",
         "Agent",
         "AgentFunction",
+        "CallInfo",
         "ConnectionLimits",
         "Content",
         "CorsPolicy",
+        "Engine",
+        "Interceptor",
+        "Outcome",
         "ServerLimits",
         "TaskContext",
         "build_card",
@@ -305,7 +309,7 @@ PACKAGES: dict[str, list[str]] = {
 #: Names that left a package's ``__all__`` (API curation): they stay importable from
 #: the module that defines them, for advanced use.
 MOVED = {
-    "Broker": "accord.server.broker",
+    "LocalTaskEvents": "accord.server.events",
     "CallContext": "accord.server.context",
     "HandlerStream": "accord.server.streams",
     "RequestHandler": "accord.server.handler",

@@ -19,9 +19,9 @@ import pytest
 from accord.client import Client, EventStream, MemoryTransport
 from accord.errors import UnavailableError
 from accord.server import A2AApp, Agent, ServerLimits, TaskContext
-from accord.server.broker import Broker, Update
+from accord.server.events import LocalTaskEvents, Update
 from accord.server.runtime import INTERRUPTED_MESSAGE, Execution, Runtime
-from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore
+from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore, StoredEvent
 from accord.types import (
     AgentInterface,
     Message,
@@ -329,14 +329,18 @@ def test_running_task_limit_answers_503_with_retry_after(
         http.post(url + f"/tasks/{task_id}:cancel", headers=V1)
 
 
+async def _no_log(after: int) -> list[StoredEvent]:
+    raise AssertionError("the queued final event needs no catch-up")
+
+
 async def test_ending_all_subscriptions_keeps_what_is_queued() -> None:
     # A task's final event may be queued, not yet read, when shutdown ends the
     # streams: the reader still gets it.
-    broker = Broker()
-    sub = broker.subscribe("t-1")
+    events = LocalTaskEvents()
+    sub = events.subscribe("t-1", catch_up=_no_log)
     final = Update(seq=3, event=None, task=None, final=True)
-    broker.publish("t-1", final)
-    assert broker.close_all() == 1
+    await events.publish("t-1", final)
+    assert events.close_all() == 1
     with anyio.fail_after(2):
         assert [update async for update in sub] == [final]
 

@@ -9,11 +9,17 @@ What an agent author uses:
 * :class:`A2AApp`: the ASGI application serving the agent, tuned with
   :class:`ServerLimits`; authentication is configured with :mod:`accord.server.auth`
   and tasks are kept in an :mod:`accord.stores` store;
+* :class:`Engine`: what an A2AApp runs on (store, task events, executions, handler,
+  authentication, :class:`Interceptor` s); build one to share it between front ends;
+* :class:`Interceptor`: sees every operation (:class:`CallInfo`) and its
+  :class:`Outcome`, to refuse, audit or trace it;
 * :func:`build_card`: the public card an agent serves at a base URL.
 
 The machinery underneath stays importable from its modules for advanced use (custom
 transports, embedding): :class:`~accord.server.handler.RequestHandler`,
-:class:`~accord.server.runtime.Runtime`, :class:`~accord.server.broker.Broker`,
+:class:`~accord.server.runtime.Runtime`,
+:class:`~accord.server.events.LocalTaskEvents` (and the
+:class:`~accord.server.events.TaskEvents` interface),
 :class:`~accord.server.context.CallContext` and
 :class:`~accord.server.streams.HandlerStream`.
 """
@@ -24,15 +30,21 @@ from .agent import Agent, AgentFunction, Content, TaskContext
 from .asgi import A2AApp
 from .card import build_card
 from .cors import CorsPolicy
+from .engine import Engine
+from .interceptors import CallInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
 
 __all__ = [
     "A2AApp",
     "Agent",
     "AgentFunction",
+    "CallInfo",
     "ConnectionLimits",
     "Content",
     "CorsPolicy",
+    "Engine",
+    "Interceptor",
+    "Outcome",
     "ServerLimits",
     "TaskContext",
     "build_card",

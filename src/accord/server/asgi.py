@@ -12,19 +12,21 @@ The public routes, the card's base URL (``public_url``, trusted proxies) and COR
 :class:`~accord.server.front.PublicFront`'s; endpoint answers carry ``Cache-Control:
 no-store`` and CORS headers only under a configured :class:`~accord.server.cors.CorsPolicy`.
 
-Each request: read the body up to :attr:`ServerLimits.max_body_bytes` (else 413),
-authenticate it against the card's security requirements (401 with
-``WWW-Authenticate``, or 403; see :mod:`accord.server.auth`), decode with the binding,
-negotiate ``A2A-Version`` (spec §3.6.2), authorize and run the handler, encode the
-answer. The card itself stays public; every operation of both bindings, streams
-included, is authenticated before anything is read from the store or a stream starts.
+Each request goes through its binding's pipeline (:mod:`accord.server.pipelines`): body
+limit, authentication, decoding, version negotiation, then the
+:class:`~accord.server.engine.Engine`, which owns everything behind the front end
+(store, task events, executions, handler, authenticator, interceptors). The card
+itself stays public; every operation of both bindings, streams included, is
+authenticated before anything is read from the store or a stream starts.
 
 Streaming answers are SSE: each event carries ``id:`` = its per-task sequence number; a
 comment is sent as a keep-alive when the stream is idle; one task sends frames while
 another watches for ``http.disconnect`` and stops the stream (never the task).
 
-The runtime (task group, store) lives in the ASGI lifespan, or in :meth:`A2AApp.running`
-when the app is mounted inside a framework whose lifespan you control.
+An app built from an agent builds its own engine and runs it in the ASGI lifespan, or
+in :meth:`A2AApp.running` when the app is mounted inside a framework whose lifespan you
+control. An app built on a shared engine (:meth:`A2AApp.from_engine`) leaves the
+engine's lifetime to its owner (``async with engine.running(): ...``).
 """
 
 from __future__ import annotations
@@ -32,45 +34,27 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
 
-import anyio
-
-from accord.bindings import jsonrpc, rest
-from accord.bindings.media import check_content_type
-from accord.errors import (
-    InternalError,
-    MethodNotFoundError,
-    PayloadTooLargeError,
-    ProtocolError,
-    UnavailableError,
-)
-from accord.protocol import Operation, versioning
-from accord.protocol.errors import spec_for
-from accord.stores import MemoryTaskStore, TaskStore
-
-from .auth.config import AuthConfig, Authenticator
-from .auth.verifier import RequestInfo
-from .context import CallContext
+from .engine import Engine
 from .front import PublicFront
-from .handler import ExtendedCardSource, RequestHandler
 from .limits import ServerLimits
+from .pipelines import ClientGone, HttpBindings
 from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
-from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
-from .sse_response import send_event_stream
-from .streams import HandlerStream
+from .runtime import SHUTDOWN_GRACE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from accord.security import JWK
+    from accord.stores import TaskStore
 
     from .agent import Agent
-    from .auth.principal import Principal
+    from .auth.config import AuthConfig, Authenticator
     from .auth.verifier import Verifier
     from .cors import CorsPolicy
+    from .handler import RequestHandler
+    from .interceptors import Interceptor
 
 __all__ = ["A2AApp"]
 
@@ -81,29 +65,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
-_TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
-#: Seconds a client should wait before retrying after a 503 (at capacity).
-RETRY_AFTER = b"1"
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _ClientGone(BaseException):
-    """The client went away before its body was read: nothing to answer, no error.
-
-    A BaseException so the handlers' ``except Exception`` does not log it as a bug.
-    """
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
 
 class A2AApp:
     """An ASGI application serving one agent over JSON-RPC and HTTP+JSON.
@@ -112,6 +73,12 @@ class A2AApp:
 
         app = A2AApp(agent, store=SQLiteTaskStore("tasks.db"))
         # uvicorn module:app   — or mount it: Mount("/agents/echo", app)
+
+    The app is a front end over an :class:`~accord.server.engine.Engine`. Given an
+    agent it builds its own from ``store``, ``auth``, ``limits``, ``shutdown_grace``,
+    ``expose_errors`` and ``interceptors`` (see the Engine for each), and starts it in
+    its lifespan. Given ``engine=`` (or through :meth:`from_engine`) it shares that
+    engine with other front ends, and the engine's owner starts it.
 
     ``auth`` says how to check the security schemes the agent declares: an
     :class:`~accord.server.auth.AuthConfig`, or just ``{scheme name: verifier}``.
@@ -132,67 +99,118 @@ class A2AApp:
     Set carry CORS headers.
 
     ``shutdown_grace``: seconds running tasks may finish once shutdown begins
-    (:meth:`begin_shutdown`); ``expose_errors``: show partners the text of an agent's
-    exception (development only; by default they get an error id, the log the
-    traceback). See :class:`~accord.server.runtime.Runtime`.
+    (:meth:`begin_shutdown`; default 5); ``expose_errors``: show partners the text of
+    an agent's exception (development only; by default they get an error id, the log
+    the traceback). See :class:`~accord.server.runtime.Runtime`. ``interceptors`` see
+    every operation (:mod:`accord.server.interceptors`).
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
+        TypeError: neither an agent nor an engine, or engine settings given with an
+            engine (configure them on the engine).
     """
 
     def __init__(
         self,
-        agent: Agent,
+        agent: Agent | None = None,
         *,
+        engine: Engine | None = None,
         store: TaskStore | None = None,
-        limits: ServerLimits = ServerLimits(),
+        limits: ServerLimits | None = None,
         auth: AuthConfig | Mapping[str, Verifier] | None = None,
         card_signer: JWK | None = None,
         public_url: str | None = None,
         forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
         cors: CorsPolicy | None = None,
-        shutdown_grace: float = SHUTDOWN_GRACE,
-        expose_errors: bool = False,
+        shutdown_grace: float | None = None,
+        expose_errors: bool | None = None,
+        interceptors: Iterable[Interceptor] | None = None,
     ) -> None:
-        if shutdown_grace < 0:
-            raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
-        self.agent = agent
-        self.shutdown_grace, self.expose_errors = shutdown_grace, expose_errors
-        self.store: TaskStore = store if store is not None else MemoryTaskStore()
-        self.limits = limits
+        if engine is None:
+            if agent is None:
+                raise TypeError("A2AApp needs an agent, or engine=Engine(agent, ...)")
+            engine = Engine(
+                agent,
+                store=store,
+                auth=auth,
+                limits=limits if limits is not None else ServerLimits(),
+                shutdown_grace=SHUTDOWN_GRACE
+                if shutdown_grace is None
+                else shutdown_grace,
+                expose_errors=bool(expose_errors),
+                interceptors=interceptors or (),
+            )
+            self._owns_engine = True
+        else:
+            given = {
+                "agent": agent is not None and agent is not engine.agent,
+                "store": store is not None,
+                "auth": auth is not None,
+                "shutdown_grace": shutdown_grace is not None,
+                "expose_errors": expose_errors is not None,
+                "interceptors": interceptors is not None,
+            }
+            if any(given.values()):
+                names = ", ".join(name for name, set_ in given.items() if set_)
+                raise TypeError(
+                    f"A2AApp(engine=...) takes its {names} from the engine: pass them "
+                    "to Engine(...) instead"
+                )
+            self._owns_engine = False
+        self.engine = engine
+        self.limits = limits if limits is not None else engine.limits
         self._front = PublicFront(
-            agent,
-            card_max_age=limits.card_max_age,
+            engine.agent,
+            card_max_age=self.limits.card_max_age,
             signer=card_signer,
             public_url=public_url,
             forwarded_allow_ips=forwarded_allow_ips,
             cors=cors,
         )
-        config = (
-            auth
-            if isinstance(auth, AuthConfig)
-            else AuthConfig(verifiers=dict(auth or {}))
-        )
-        self.auth = Authenticator(
-            agent.security_schemes,
-            agent.security_requirements,
-            config,
-            realm=agent.name,
-            skill_requirements=[
-                r for s in agent.skills for r in s.security_requirements
-            ],
-        )
-        if agent.declare_extended_card and not any(
-            name in self.auth.verifiers for name in agent.security_schemes
-        ):
-            logger.warning(
-                "agent %r declares an extended card but no security scheme with a "
-                "verifier: GetExtendedAgentCard will always answer 401 (spec §13.3 "
-                "requires authentication)",
-                agent.name,
-            )
-        self._handler: RequestHandler | None = None
-        self._stopped = False
+        self._bindings = HttpBindings(self)
+
+    @classmethod
+    def from_engine(cls, engine: Engine, **front: Any) -> A2AApp:
+        """An ASGI front end over a shared ``engine`` (started by its owner).
+
+        ``front`` takes the front end's own settings: ``limits`` (body size,
+        keep-alive, card max-age), ``card_signer``, ``public_url``,
+        ``forwarded_allow_ips``, ``cors``.
+        """
+        return cls(engine=engine, **front)
+
+    @property
+    def agent(self) -> Agent:
+        """The agent served."""
+        return self.engine.agent
+
+    @property
+    def store(self) -> TaskStore:
+        """The engine's task store."""
+        return self.engine.store
+
+    @property
+    def auth(self) -> Authenticator:
+        """The engine's authenticator."""
+        return self.engine.auth
+
+    @property
+    def shutdown_grace(self) -> float:
+        """Seconds running tasks may finish once shutdown begins (the engine's).
+
+        Raises:
+            ValueError: (on setting) a negative value.
+        """
+        return self.engine.shutdown_grace
+
+    @shutdown_grace.setter
+    def shutdown_grace(self, grace: float) -> None:
+        self.engine.shutdown_grace = grace
+
+    @property
+    def expose_errors(self) -> bool:
+        """Whether partners see the text of an agent's exception (the engine's)."""
+        return self.engine.expose_errors
 
     @property
     def card_signer(self) -> JWK | None:
@@ -247,47 +265,25 @@ class A2AApp:
 
     @property
     def handler(self) -> RequestHandler:
-        """The running request handler.
+        """The running request handler (the engine's).
 
         Raises:
-            RuntimeError: when the app is not running (lifespan not started).
+            RuntimeError: when the engine is not running (lifespan not started).
         """
-        if self._handler is None:
-            raise RuntimeError(
-                "the A2A app is not running: start its lifespan or use running()"
-            )
-        return self._handler
+        return self.engine.handler
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[A2AApp]:
-        """Open the store and the runtime; requests are served while inside."""
-        runtime = Runtime(
-            self.agent,
-            self.store,
-            max_running=self.limits.max_running_tasks,
-            shutdown_grace=self.shutdown_grace,
-            expose_errors=self.expose_errors,
-        )
-        async with self.store, runtime:
-            self._handler = RequestHandler(
-                runtime,
-                extended_card=self._extended_card_source(),
-                access=self.auth.policy,
-            )
-            try:
-                yield self
-            finally:
-                self._handler = None
-                self._stopped = True
-                with anyio.CancelScope(shield=True):
-                    await self.auth.aclose()
+        """Run the app's engine; requests are served while inside.
 
-    def _extended_card_source(self) -> ExtendedCardSource | None:
-        extended = self.agent.extended_card
-        if extended is None or callable(extended):
-            return extended
-        card = extended
-        return lambda principal: card
+        An app over a shared engine (:meth:`from_engine`) does not start it: the
+        engine's owner does, around every front end.
+        """
+        if not self._owns_engine:
+            yield self
+            return
+        async with self.engine.running():
+            yield self
 
     def begin_shutdown(self) -> None:
         """Refuse new work (503), let tasks finish, then interrupt them (FAILED).
@@ -297,9 +293,7 @@ class A2AApp:
         serve`` calls this first), so streams and blocking calls get the final state.
         See :meth:`Runtime.begin_shutdown <accord.server.runtime.Runtime.begin_shutdown>`.
         """
-        handler = self._handler
-        if handler is not None:
-            handler.runtime.begin_shutdown()
+        self.engine.begin_shutdown()
 
     def close_streams(self) -> int:
         """End every open SSE stream (subscriptions and streaming sends) now.
@@ -307,8 +301,7 @@ class A2AApp:
         Running tasks are not affected, so their final state never reaches these
         streams: prefer :meth:`begin_shutdown`. Safe to call from the event loop.
         """
-        handler = self._handler
-        return 0 if handler is None else handler.runtime.broker.close_all()
+        return self.engine.close_streams()
 
     # --- ASGI entry -----------------------------------------------------------------
 
@@ -317,7 +310,7 @@ class A2AApp:
         if kind == "http":
             try:
                 await self._http(scope, receive, send)
-            except _ClientGone:
+            except ClientGone:
                 logger.debug("client disconnected before sending its whole body")
         elif kind == "lifespan":
             await self._lifespan(receive, send)
@@ -351,233 +344,10 @@ class A2AApp:
             return
         send = endpoint_send
         if method == "POST" and path in ("", "/"):
-            await self._jsonrpc(scope, receive, send)
+            await self._bindings.jsonrpc(scope, receive, send)
         else:
-            await self._rest(scope, receive, send, method, path or "/")
+            await self._bindings.rest(scope, receive, send, method, path or "/")
 
     def base_url(self, scope: Scope) -> str:
         """Absolute URL of this app for this request (see :mod:`.proxy`)."""
         return self._front.base_url(scope)
-
-    # --- bindings -------------------------------------------------------------------
-
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = self.limits.max_body_bytes
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _TooLarge
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _ClientGone
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                raise _TooLarge
-            chunks.append(body)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    def _too_large(self) -> PayloadTooLargeError:
-        return PayloadTooLargeError(
-            f"Request body exceeds the server's limit of {self.limits.max_body_bytes} bytes"
-        )
-
-    async def _authenticate(self, scope: Scope) -> Principal | None:
-        """The caller, per the card's requirements (401/403 raised before parsing)."""
-        if not self.auth.required:
-            return None
-        return await self.auth.authenticate(RequestInfo.from_scope(scope))
-
-    def _binding_query(self, query: str) -> str:
-        """The query string without API-key parameters (they are not request fields)."""
-        names = self.auth.credential_query_params
-        if not names or not query:
-            return query
-        pairs = parse_qsl(query, keep_blank_values=True)
-        return urlencode([(k, v) for k, v in pairs if k not in names])
-
-    def _context(
-        self, scope: Scope, query: str, principal: Principal | None = None
-    ) -> CallContext:
-        requested = _header(scope, b"a2a-version")
-        if requested is None and query:
-            for key, value in parse_qsl(query):
-                if key.lower() == "a2a-version":
-                    requested = value
-        version = versioning.negotiate(requested)
-        extensions = _header(scope, b"a2a-extensions") or ""
-        return CallContext(
-            owner="" if principal is None else principal.id,
-            version=version,
-            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
-            principal=principal,
-            base_url=self.base_url(scope),
-        )
-
-    async def _jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id: jsonrpc.RequestId = None
-        try:
-            check_content_type(_header(scope, b"content-type"), "application/json")
-            try:
-                body = await self._read_body(scope, receive)
-            except _TooLarge:
-                raise self._too_large() from None
-            try:
-                principal = await self._authenticate(scope)
-            except ProtocolError:
-                request_id = _request_id(body)
-                raise
-            try:
-                call = jsonrpc.parse_request(body)
-            except jsonrpc.JsonRpcRejection as rejection:
-                request_id = rejection.request_id
-                raise rejection.error from None
-            request_id = call.id
-            ctx = self._context(
-                scope, scope.get("query_string", b"").decode("latin-1"), principal
-            )
-            result = await self._dispatch(scope, call.operation, call.params, ctx)
-        except ProtocolError as error:
-            status = spec_for(error).http_status
-            # JSON-RPC errors travel in a 200 response; only transport-level refusals
-            # (size, authentication, capacity) use their HTTP status.
-            await _respond(
-                send,
-                status if status in _TRANSPORT_STATUSES else 200,
-                jsonrpc.encode_error(request_id, error),
-                extra=_challenge_headers(error),
-            )
-            return
-        except Exception:
-            logger.exception("unexpected error in JSON-RPC request")
-            await _respond(send, 200, jsonrpc.encode_error(request_id, InternalError()))
-            return
-        if isinstance(result, HandlerStream):
-            rid = request_id
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                lambda event: jsonrpc.encode_stream_event(rid, event),
-                lambda error: jsonrpc.encode_error(rid, error),
-                keepalive_interval=self.limits.keepalive_interval,
-            )
-        else:
-            await _respond(send, 200, jsonrpc.encode_result(request_id, result))
-
-    async def _rest(
-        self, scope: Scope, receive: Receive, send: Send, method: str, path: str
-    ) -> None:
-        query = scope.get("query_string", b"").decode("latin-1")
-        try:
-            if method in ("POST", "PUT", "PATCH"):
-                check_content_type(
-                    _header(scope, b"content-type"),
-                    "application/a2a+json or application/json",
-                )
-            try:
-                body = await self._read_body(scope, receive)
-            except _TooLarge:
-                raise self._too_large() from None
-            principal = await self._authenticate(scope)
-            call = rest.parse_request(method, path, self._binding_query(query), body)
-            ctx = self._context(scope, query, principal)
-            result = await self._dispatch(scope, call.operation, call.params, ctx)
-        except ProtocolError as error:
-            extra = _challenge_headers(error)
-            override: int | None = None
-            if isinstance(error, MethodNotFoundError):
-                allowed = rest.allowed_methods(path)
-                if allowed:
-                    override = 405  # RFC 9110 §15.5.6, with Allow
-                    extra.append((b"allow", ", ".join(allowed).encode()))
-            status, payload = rest.encode_error(error, status=override)
-            await _respond(
-                send, status, payload, content_type=b"application/a2a+json", extra=extra
-            )
-            return
-        except Exception:
-            logger.exception("unexpected error in HTTP+JSON request")
-            status, payload = rest.encode_error(InternalError())
-            await _respond(send, status, payload, content_type=b"application/a2a+json")
-            return
-        if isinstance(result, HandlerStream):
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                rest.encode_stream_event,
-                lambda e: rest.encode_error(e)[1],
-                keepalive_interval=self.limits.keepalive_interval,
-            )
-        else:
-            await _respond(
-                send,
-                200,
-                rest.encode_response(result),
-                content_type=b"application/a2a+json",
-            )
-
-    async def _dispatch(
-        self, scope: Scope, operation: Operation, params: Any, ctx: CallContext
-    ) -> Any:
-        handler = self._handler
-        if handler is None:  # no lazy start: the runtime needs an owner (the lifespan)
-            raise UnavailableError(STOPPED if self._stopped else NOT_STARTED)
-        if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
-            # spec §13.3: always authenticated, with a scheme the public card declares
-            # (also when ordinary operations are anonymous).
-            handler.check_capability(operation)
-            principal = await self.auth.authenticate_any(RequestInfo.from_scope(scope))
-            ctx = replace(ctx, owner=principal.id, principal=principal)
-        return await handler.dispatch(
-            operation, params, ctx, last_event_id=_header(scope, b"last-event-id")
-        )
-
-    # --- SSE ------------------------------------------------------------------------
-
-
-#: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated
-#: caller should not make the server parse megabytes just to echo an id).
-_ID_PARSE_LIMIT = 64 * 1024
-
-
-def _request_id(body: bytes) -> jsonrpc.RequestId:
-    """The JSON-RPC id of ``body`` if it can be read, else None (for early refusals)."""
-    if len(body) > _ID_PARSE_LIMIT:
-        return None
-    try:
-        return jsonrpc.parse_request(body).id
-    except jsonrpc.JsonRpcRejection as rejection:
-        return rejection.request_id
-    except ProtocolError:
-        return None
-
-
-def _challenge_headers(error: ProtocolError) -> list[tuple[bytes, bytes]]:
-    """``WWW-Authenticate`` headers for a 401/403 that carries challenges."""
-    challenges = getattr(error, "challenges", ())
-    return [(b"www-authenticate", c.encode("latin-1")) for c in challenges]
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    *,
-    content_type: bytes = b"application/json",
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if status == 503:
-        headers.append((b"retry-after", RETRY_AFTER))
-    if extra:
-        headers.extend(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

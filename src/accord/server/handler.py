@@ -12,7 +12,6 @@ missing one (spec §13.1).
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import replace as replace_fields
@@ -23,7 +22,6 @@ import anyio
 from accord._quote import shorten
 from accord.errors import (
     ConflictError,
-    ContentTypeNotSupportedError,
     ExtendedAgentCardNotConfiguredError,
     InternalError,
     InvalidParamsError,
@@ -48,7 +46,6 @@ from accord.types import (
     ListTaskPushNotificationConfigsResponse,
     ListTasksRequest,
     ListTasksResponse,
-    Role,
     SendMessageRequest,
     SendMessageResponse,
     StreamResponse,
@@ -60,13 +57,14 @@ from accord.types import (
 )
 
 from .auth.access import AccessPolicy
-from .runtime import Execution, Runtime
+from .intake import check_history_length, prepare
 from .streams import Events, HandlerStream, state_after
 
 if TYPE_CHECKING:
     from .auth.principal import Principal
-    from .broker import Subscription
     from .context import CallContext
+    from .events import Subscription
+    from .runtime import Execution, Runtime
 from .card import interfaces
 
 __all__ = [
@@ -100,14 +98,6 @@ def trim_task(
     if not artifacts and task.artifacts:
         changes["artifacts"] = ()
     return replace(task, **changes) if changes else task
-
-
-def _check_history_length(value: int | None, field: str) -> None:
-    if value is not None and value < 0:
-        raise InvalidParamsError(
-            f"{field} must be >= 0 (got {value})",
-            field_violations=[(field, "must be >= 0")],
-        )
 
 
 class RequestHandler:
@@ -200,98 +190,7 @@ class RequestHandler:
     async def _prepare(
         self, req: SendMessageRequest, ctx: CallContext
     ) -> tuple[Execution, TaskRecord | None]:
-        msg = req.message
-        if msg.role is not Role.USER:
-            raise InvalidParamsError(
-                f"message.role must be ROLE_USER for a client message (got {msg.role.value})",
-                field_violations=[("message.role", "must be ROLE_USER")],
-            )
-        config = req.configuration
-        if config is not None:
-            _check_history_length(config.history_length, "configuration.historyLength")
-            if (
-                config.task_push_notification_config is not None
-                and not self.agent.push_notifications
-            ):
-                raise PushNotificationNotSupportedError(
-                    "configuration.taskPushNotificationConfig was given, but this agent does "
-                    "not support push notifications"
-                )
-        self._check_input_modes(req)
-        if msg.task_id:
-            record = await self.store.get(msg.task_id, scope=ctx.scope(req.tenant))
-            if record is None:
-                raise TaskNotFoundError(
-                    f"Task {shorten(msg.task_id)} not found",
-                    metadata={"taskId": shorten(msg.task_id)},
-                )
-            task = record.task
-            state = task.status.state
-            if lifecycle.is_terminal(state):
-                # spec §3.1.1 / §3.2: terminal tasks are immutable; continue in a new task.
-                raise UnsupportedOperationError(
-                    f"Task {task.id} is {state.name} and accepts no more messages; send a new "
-                    f"message in context {task.context_id} (optionally with referenceTaskIds)",
-                    metadata={"taskId": task.id, "state": state.value},
-                )
-            if msg.context_id and msg.context_id != task.context_id:
-                # spec §3.4.3: taskId and contextId that disagree are rejected.
-                raise InvalidParamsError(
-                    f"message.contextId {shorten(msg.context_id)!r} does not match the context of "
-                    f"task {task.id} ({task.context_id!r})",
-                    field_violations=[
-                        ("message.contextId", "does not match the task's context")
-                    ],
-                )
-            if (
-                state not in lifecycle.INTERRUPTED
-                or self.runtime.live(task.id) is not None
-            ):
-                raise UnsupportedOperationError(
-                    f"Task {task.id} is still {state.name}; send the next message when it "
-                    "asks for input (INPUT_REQUIRED) or authorization (AUTH_REQUIRED)",
-                    metadata={"taskId": task.id, "state": state.value},
-                )
-            execution = Execution(
-                task_id=task.id,
-                context_id=task.context_id,
-                message=msg,
-                request=req,
-                # The task keeps its owner, also when a widened boundary (a tenant
-                # administrator) continues it.
-                scope=Scope(tenant=record.tenant, owner=record.owner),
-                existing=True,
-            )
-            return execution, record
-        execution = Execution(
-            task_id=self.runtime.new_id(),
-            # spec §3.4.1: the server may accept a client-chosen contextId or make one.
-            context_id=msg.context_id or self.runtime.new_id(),
-            message=msg,
-            request=req,
-            scope=ctx.owner_scope(req.tenant),
-            existing=False,
-        )
-        return execution, None
-
-    def _check_input_modes(self, req: SendMessageRequest) -> None:
-        accepted = self.agent.default_input_modes
-        if not accepted:
-            return
-        for i, part in enumerate(req.message.parts):
-            if part.media_type and not any(
-                fnmatch.fnmatchcase(
-                    part.media_type.split(";")[0].strip().lower(), m.lower()
-                )
-                for m in accepted
-            ):
-                raise ContentTypeNotSupportedError(
-                    f"message.parts[{i}] has media type {part.media_type!r}; this agent "
-                    f"accepts {', '.join(accepted)}",
-                    field_violations=[
-                        (f"message.parts[{i}].mediaType", "not accepted")
-                    ],
-                )
+        return await prepare(req, ctx, self.runtime)
 
     def _start(self, execution: Execution, record: TaskRecord | None) -> Subscription:
         if self.runtime.live(execution.task_id) is not None:
@@ -311,7 +210,7 @@ class RequestHandler:
         async def catch_up(after: int) -> list[StoredEvent]:
             return await self.store.events(task_id, after=after, scope=scope)
 
-        return self.runtime.broker.subscribe(task_id, catch_up=catch_up)
+        return self.runtime.events.subscribe(task_id, catch_up=catch_up)
 
     async def _reload(self, task_id: str, scope: Scope) -> Task:
         record = await self.store.get(task_id, scope=scope)
@@ -388,7 +287,7 @@ class RequestHandler:
 
     async def get_task(self, req: GetTaskRequest, ctx: CallContext) -> Task:
         """GetTask (spec §3.1.3)."""
-        _check_history_length(req.history_length, "historyLength")
+        check_history_length(req.history_length, "historyLength")
         record = await self._visible(req.id, ctx.scope(req.tenant))
         return trim_task(record.task, req.history_length)
 
@@ -404,7 +303,7 @@ class RequestHandler:
                     ("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
                 ],
             )
-        _check_history_length(req.history_length, "historyLength")
+        check_history_length(req.history_length, "historyLength")
         page = await self.store.list(
             TaskQuery(
                 scope=ctx.scope(req.tenant),

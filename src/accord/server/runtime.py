@@ -9,7 +9,8 @@ Theory of operation.
 * An :class:`Execution` is one call of the agent for one incoming message. Its
   :class:`Recorder` is the only writer of that task in this process: each progress call
   becomes one event, checked against the lifecycle table, appended to the store with
-  optimistic concurrency, then published to the :class:`~accord.server.broker.Broker`.
+  optimistic concurrency, then published to the runtime's
+  :class:`~accord.server.events.TaskEvents`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
   CANCELED under a shielded scope.
 * An exception from the agent fails the task with a generic status message carrying an
@@ -40,21 +41,17 @@ from accord._clock import new_id, now_timestamp
 from accord.errors import ConflictError, InvalidAgentResponseError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
-    UNSET,
-    Artifact,
     Message,
     SendMessageRequest,
     StreamResponse,
-    Task,
-    TaskArtifactUpdateEvent,
     TaskState,
     TaskStatus,
     TaskStatusUpdateEvent,
-    replace,
 )
 
-from .agent import Agent, Content, TaskContext, agent_message
-from .broker import Broker, Update
+from .agent import Agent, TaskContext, agent_message
+from .events import LocalTaskEvents, TaskEvents, Update
+from .recorder import Recorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,8 +64,6 @@ __all__ = ["Execution", "Recorder", "Runtime"]
 
 logger = logging.getLogger(__name__)
 
-#: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
-YIELD_EVERY = 32
 #: Seconds running executions may go on finishing after shutdown begins (default of
 #: ``A2AApp(shutdown_grace=...)`` and ``accord serve --shutdown-grace``).
 SHUTDOWN_GRACE = 5.0
@@ -81,7 +76,8 @@ NOT_STARTED = (
     "The A2A app is not running: its lifespan was not started. When it is mounted in "
     "Starlette or FastAPI, enter `app.running()` in the parent app's lifespan (see the "
     "README, 'Writing an agent'); under an ASGI server, enable the lifespan (uvicorn: "
-    "--lifespan on)."
+    "--lifespan on). An app over a shared Engine (A2AApp.from_engine) serves while "
+    "its owner is inside `engine.running()`."
 )
 #: Why a request fails after the runtime stopped.
 STOPPED = "The agent has shut down; retry in a moment (it may be restarting)"
@@ -90,158 +86,6 @@ INTERRUPTED_MESSAGE = (
     "Task interrupted: the server shut down before the agent finished. "
     "Send the message again (as a new task) to retry."
 )
-
-
-class Recorder:
-    """The single writer of one task's events within an execution."""
-
-    def __init__(
-        self, runtime: Runtime, execution: Execution, record: TaskRecord | None
-    ) -> None:
-        self._runtime = runtime
-        self._x = execution
-        self.record = record
-        self.replied = False
-        #: True once the turn is over (terminal or interrupted state, or a reply).
-        self.ended = False
-        # Uncontended almost always (one agent writes sequentially): skip the yield.
-        self._lock = anyio.Lock(fast_acquire=True)
-        self._writes = 0
-
-    @property
-    def task(self) -> Task | None:
-        return None if self.record is None else self.record.task
-
-    def _ensure_open(self, what: str) -> None:
-        if self.ended:
-            state = self.task.status.state.name if self.task else "replied"
-            raise RuntimeError(
-                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
-                "return from the agent (a follow-up message starts a new call)"
-            )
-
-    async def status(
-        self, state: TaskState, content: Content | None, *, data: Any = UNSET
-    ) -> None:
-        async with self._lock:
-            self._ensure_open(f"set state {state.name}")
-            await self._write_status(state, content, data=data)
-
-    async def _write_status(
-        self, state: TaskState, content: Content | None, *, data: Any = UNSET
-    ) -> None:
-        message = agent_message(
-            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
-        )
-        status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
-        await self._create_if_needed()
-        assert self.record is not None
-        event = TaskStatusUpdateEvent(
-            task_id=self._x.task_id, context_id=self._x.context_id, status=status
-        )
-        task = lifecycle.apply(self.record.task, event)
-        await self._write(task, StreamResponse(status_update=event))
-        if lifecycle.ends_stream(state):
-            self.ended = True
-
-    async def artifact(
-        self, artifact: Artifact, *, append: bool, last_chunk: bool
-    ) -> None:
-        async with self._lock:
-            self._ensure_open("publish an artifact")
-            await self._create_if_needed()
-            assert self.record is not None
-            if append and all(
-                a.artifact_id != artifact.artifact_id
-                for a in self.record.task.artifacts
-            ):
-                raise ValueError(
-                    f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
-                )
-            event = TaskArtifactUpdateEvent(
-                task_id=self._x.task_id,
-                context_id=self._x.context_id,
-                artifact=artifact,
-                append=append,
-                last_chunk=last_chunk,
-            )
-            task = lifecycle.apply(self.record.task, event)
-            await self._write(task, StreamResponse(artifact_update=event))
-
-    async def submit(self) -> None:
-        async with self._lock:
-            self._ensure_open("submit the task")
-            await self._create_if_needed()
-
-    async def reply(self, content: Content, *, data: Any = UNSET) -> None:
-        async with self._lock:
-            self._ensure_open("reply")
-            if self.record is not None:
-                raise RuntimeError(
-                    "reply() answers with a Message instead of a task, but this message "
-                    "already has a task; use complete(...) to finish it with a message"
-                )
-            message = agent_message(content, context_id=self._x.context_id, data=data)
-            if message is None:
-                raise ValueError("reply() needs content")
-            self.replied = True
-            self.ended = True
-            self._runtime.broker.publish(
-                self._x.task_id,
-                Update(seq=0, event=StreamResponse(message=message), task=None),
-            )
-
-    async def _create_if_needed(self) -> None:
-        if self.record is not None:
-            return
-        x = self._x
-        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
-        task = Task(
-            id=x.task_id,
-            context_id=x.context_id,
-            status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
-            history=history,
-        )
-        event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=x.scope)
-        self._runtime.broker.publish(x.task_id, Update(seq=1, event=event, task=task))
-
-    async def _write(self, task: Task, event: StreamResponse) -> None:
-        assert self.record is not None
-        record = await self._runtime.store.append(
-            task, event, expected_version=self.record.version
-        )
-        self.record = record
-        self._runtime.broker.publish(
-            self._x.task_id, Update(seq=record.version, event=event, task=task)
-        )
-        self._writes += 1
-        if self._writes % YIELD_EVERY == 0:
-            # A store that never suspends (memory) would let an agent that streams in
-            # a loop run to the end before any subscriber is served.
-            await anyio.lowlevel.checkpoint()
-
-    async def resume(self) -> None:
-        """Record the client's follow-up message and move the task back to WORKING."""
-        async with self._lock:
-            assert self.record is not None
-            x = self._x
-            status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
-            event = TaskStatusUpdateEvent(
-                task_id=x.task_id, context_id=x.context_id, status=status
-            )
-            task = lifecycle.apply(self.record.task, event)
-            task = lifecycle.apply(
-                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
-            )
-            await self._write(task, StreamResponse(status_update=event))
-
-    async def finish(self, state: TaskState, text: str | None) -> None:
-        """End the turn from the framework's side (auto-complete, error, cancel)."""
-        async with self._lock:
-            if self.ended:
-                return
-            await self._write_status(state, text)
 
 
 @dataclass(eq=False)
@@ -268,7 +112,7 @@ class Execution:
 
 
 class Runtime:
-    """Owns the task group that runs executions, the broker, and the store.
+    """Owns the task group that runs executions; writes the store, publishes events.
 
     Args:
         shutdown_grace: seconds running executions may go on finishing once shutdown
@@ -283,7 +127,7 @@ class Runtime:
         agent: Agent,
         store: TaskStore,
         *,
-        broker: Broker | None = None,
+        events: TaskEvents | None = None,
         id_factory: Callable[[], str] = new_id,
         max_running: int = 10_000,
         shutdown_grace: float = SHUTDOWN_GRACE,
@@ -293,7 +137,7 @@ class Runtime:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
         self.agent = agent
         self.store = store
-        self.broker = broker or Broker()
+        self.events: TaskEvents = events if events is not None else LocalTaskEvents()
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
@@ -377,7 +221,7 @@ class Runtime:
                     await execution.done.wait()
             # Streams of tasks that run nowhere (waiting for input) end now, after the
             # events already queued for them.
-            self.broker.close_all()
+            self.events.close_all()
         finally:
             self._drained.set()
 
@@ -457,10 +301,13 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
-            self.broker.publish(
-                x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
-            )
-            x.done.set()
+            try:
+                # Even when cancelled: publish never suspends (TaskEvents contract).
+                await self.events.publish(
+                    x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
+                )
+            finally:
+                x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         error_id = secrets.token_hex(6)
@@ -524,7 +371,7 @@ class Runtime:
             StreamResponse(status_update=event),
             expected_version=record.version,
         )
-        self.broker.publish(
+        await self.events.publish(
             task.id,
             Update(
                 seq=stored.version,

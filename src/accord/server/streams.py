@@ -9,17 +9,21 @@ must fail before the first event (spec §9.4.2, §11.7); the ASGI layer frames i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from accord.types import StreamResponse, TaskState
 
 if TYPE_CHECKING:
-    from .broker import Subscription, Update
+    from .events import Subscription, Update
 
-__all__ = ["Events", "HandlerStream", "state_after"]
+__all__ = ["Events", "HandlerStream", "StreamEnd", "state_after"]
 
 Events = AsyncIterator[tuple[int | None, StreamResponse]]
+#: Told how an observed stream ended: ``(error or None, events sent, finished)``;
+#: ``finished`` is False when the stream was closed before its last event (the client
+#: went away).
+StreamEnd = Callable[[Exception | None, int, bool], Awaitable[None]]
 
 
 class HandlerStream:
@@ -32,14 +36,44 @@ class HandlerStream:
     def __init__(self, subscription: Subscription, events: Events) -> None:
         self._sub = subscription
         self._events = events
+        self._on_end: StreamEnd | None = None
+        self._sent = 0
+        self._error: Exception | None = None
+        self._finished = False
 
     def __aiter__(self) -> Events:
         return self._events
+
+    def observed(self, on_end: StreamEnd) -> HandlerStream:
+        """This stream, telling ``on_end`` how it ended once it is closed.
+
+        Used by the engine's interceptors (:mod:`accord.server.interceptors`): the end
+        of a streaming operation is when its stream closes, not when it starts.
+        """
+        stream = HandlerStream(self._sub, self._events)
+        stream._events = stream._tally(self._events)
+        stream._on_end = on_end
+        return stream
+
+    async def _tally(self, events: Events) -> Events:
+        try:
+            async for item in events:
+                self._sent += 1
+                yield item
+        except Exception as exc:
+            self._error = exc
+            raise
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        self._finished = True
 
     async def aclose(self) -> None:
         """Stop the stream and release its subscription."""
         self._sub.close()
         await self._events.aclose()  # type: ignore[attr-defined]
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            await on_end(self._error, self._sent, self._finished)
 
     async def __aenter__(self) -> HandlerStream:
         return self

@@ -1,0 +1,258 @@
+"""The Engine: everything that serves one agent, behind any number of front ends.
+
+An :class:`Engine` owns the task store, the task events
+(:class:`~accord.server.events.TaskEvents`), the executions (the
+:class:`~accord.server.runtime.Runtime` and its task group), the request handler, the
+authenticator and the interceptors, with one async lifetime::
+
+    engine = Engine(agent, store=SQLiteTaskStore("tasks.db"))
+    async with engine.running():
+        ...  # serve requests: A2AApp.from_engine(engine), and later a gRPC server
+
+Front ends are thin: they read a request off their transport, authenticate it with
+:meth:`Engine.authenticate`, decode it with their binding, call :meth:`Engine.dispatch`
+and encode the answer. :class:`~accord.server.A2AApp` (ASGI) builds its own engine when
+given an agent, and then starts it in its lifespan as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from accord.errors import UnavailableError
+from accord.stores import MemoryTaskStore, TaskStore
+
+from .auth.config import AuthConfig, Authenticator
+from .events import LocalTaskEvents, TaskEvents
+from .handler import ExtendedCardSource, RequestHandler
+from .interceptors import CallInfo, Interceptor, intercept
+from .limits import ServerLimits
+from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+
+    from accord.protocol import Operation
+
+    from .agent import Agent
+    from .auth.principal import Principal
+    from .auth.verifier import RequestInfo, Verifier
+    from .context import CallContext
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    """One agent's store, events, executions, handler and authentication.
+
+    Args:
+        agent: the agent served.
+        store: where tasks are kept (default: a new :class:`~accord.stores.MemoryTaskStore`).
+        events: how subscribers learn about new task events (default: in-process
+            :class:`~accord.server.events.LocalTaskEvents`).
+        auth: how to check the security schemes the agent declares: an
+            :class:`~accord.server.auth.AuthConfig`, or ``{scheme name: verifier}``.
+        limits: :attr:`ServerLimits.max_running_tasks` applies here (front ends use
+            the rest).
+        shutdown_grace: seconds running tasks may finish once shutdown begins.
+        expose_errors: show partners the text of an agent's exception (development).
+        interceptors: see :mod:`accord.server.interceptors`; run in this order.
+
+    Raises:
+        AuthConfigError: ``auth`` does not fit the agent's declared security.
+        ValueError: ``shutdown_grace`` is negative.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        store: TaskStore | None = None,
+        events: TaskEvents | None = None,
+        auth: AuthConfig | Mapping[str, Verifier] | None = None,
+        limits: ServerLimits = ServerLimits(),
+        shutdown_grace: float = SHUTDOWN_GRACE,
+        expose_errors: bool = False,
+        interceptors: Iterable[Interceptor] = (),
+    ) -> None:
+        self.agent = agent
+        self.store: TaskStore = store if store is not None else MemoryTaskStore()
+        self.events: TaskEvents = events if events is not None else LocalTaskEvents()
+        self.limits = limits
+        self.shutdown_grace = shutdown_grace
+        self.expose_errors = expose_errors
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        config = (
+            auth
+            if isinstance(auth, AuthConfig)
+            else AuthConfig(verifiers=dict(auth or {}))
+        )
+        self.auth = Authenticator(
+            agent.security_schemes,
+            agent.security_requirements,
+            config,
+            realm=agent.name,
+            skill_requirements=[
+                r for s in agent.skills for r in s.security_requirements
+            ],
+        )
+        if agent.declare_extended_card and not any(
+            name in self.auth.verifiers for name in agent.security_schemes
+        ):
+            logger.warning(
+                "agent %r declares an extended card but no security scheme with a "
+                "verifier: GetExtendedAgentCard will always answer 401 (spec §13.3 "
+                "requires authentication)",
+                agent.name,
+            )
+        self._handler: RequestHandler | None = None
+        self._entered = False
+        self._stopped = False
+
+    @property
+    def shutdown_grace(self) -> float:
+        """Seconds running tasks may finish once shutdown begins (read on start).
+
+        Raises:
+            ValueError: (on setting) a negative value.
+        """
+        return self._shutdown_grace
+
+    @shutdown_grace.setter
+    def shutdown_grace(self, grace: float) -> None:
+        if grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0 (got {grace})")
+        self._shutdown_grace = grace
+
+    @property
+    def is_running(self) -> bool:
+        """True while inside :meth:`running` (requests are served)."""
+        return self._handler is not None
+
+    @property
+    def handler(self) -> RequestHandler:
+        """The running request handler.
+
+        Raises:
+            RuntimeError: when the engine is not running.
+        """
+        if self._handler is None:
+            raise RuntimeError(
+                "the A2A engine is not running: start its lifespan or use running()"
+            )
+        return self._handler
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Engine]:
+        """Open the store and the runtime; requests are served while inside.
+
+        Raises:
+            RuntimeError: the engine is already running (its front ends share one
+                lifetime: start it once, around all of them).
+        """
+        if self._entered:
+            raise RuntimeError(
+                "this engine is already running: enter running() once, around every "
+                "front end that shares it"
+            )
+        self._entered = True
+        try:
+            runtime = Runtime(
+                self.agent,
+                self.store,
+                events=self.events,
+                max_running=self.limits.max_running_tasks,
+                shutdown_grace=self.shutdown_grace,
+                expose_errors=self.expose_errors,
+            )
+            async with self.store, runtime:
+                self._handler = RequestHandler(
+                    runtime,
+                    extended_card=self._extended_card_source(),
+                    access=self.auth.policy,
+                )
+                try:
+                    yield self
+                finally:
+                    self._handler = None
+                    self._stopped = True
+                    with anyio.CancelScope(shield=True):
+                        await self.auth.aclose()
+        finally:
+            self._entered = False
+
+    def _extended_card_source(self) -> ExtendedCardSource | None:
+        extended = self.agent.extended_card
+        if extended is None or callable(extended):
+            return extended
+        card = extended
+        return lambda principal: card
+
+    def begin_shutdown(self) -> None:
+        """Refuse new work (503), let tasks finish, then interrupt them (FAILED).
+
+        See :meth:`Runtime.begin_shutdown <accord.server.runtime.Runtime.begin_shutdown>`.
+        """
+        handler = self._handler
+        if handler is not None:
+            handler.runtime.begin_shutdown()
+
+    def close_streams(self) -> int:
+        """End every open stream now (running tasks are not affected); how many."""
+        handler = self._handler
+        return 0 if handler is None else handler.runtime.events.close_all()
+
+    async def authenticate(self, request: RequestInfo) -> Principal | None:
+        """The caller, per the card's requirements (401/403 raised before parsing)."""
+        if not self.auth.required:
+            return None
+        return await self.auth.authenticate(request)
+
+    async def dispatch(
+        self,
+        operation: Operation,
+        params: Any,
+        ctx: CallContext,
+        *,
+        binding: str,
+        credentials: Callable[[], RequestInfo],
+        last_event_id: str | None = None,
+    ) -> Any:
+        """Run one decoded operation through the interceptors and the handler.
+
+        ``credentials`` gives the request's credentials when an operation needs an
+        authentication the front end did not do (GetExtendedAgentCard, spec §13.3);
+        ``last_event_id`` (SSE ``Last-Event-ID``) applies to SubscribeToTask.
+
+        Raises:
+            UnavailableError: the engine is not running (not started, or stopped).
+        """
+        started = time.monotonic()
+        handler = self._handler
+        if handler is None:  # no lazy start: the runtime needs an owner (the lifespan)
+            raise UnavailableError(STOPPED if self._stopped else NOT_STARTED)
+        if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
+            # spec §13.3: always authenticated, with a scheme the public card declares
+            # (also when ordinary operations are anonymous).
+            handler.check_capability(operation)
+            principal = await self.auth.authenticate_any(credentials())
+            ctx = replace(ctx, owner=principal.id, principal=principal)
+        if not self.interceptors:
+            return await handler.dispatch(
+                operation, params, ctx, last_event_id=last_event_id
+            )
+        return await intercept(
+            self.interceptors,
+            CallInfo(operation, params, ctx, binding, started),
+            lambda: handler.dispatch(
+                operation, params, ctx, last_event_id=last_event_id
+            ),
+        )

@@ -1,0 +1,145 @@
+"""Message intake: what a SendMessage must satisfy before the agent runs (spec §3.1.1).
+
+:func:`prepare` checks the request (role, configuration, accepted media types) and,
+for a follow-up message, the task it continues (visible, not terminal, same context,
+waiting for input), then makes the :class:`~accord.server.runtime.Execution` the
+runtime will run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING
+
+from accord._quote import shorten
+from accord.errors import (
+    ContentTypeNotSupportedError,
+    InvalidParamsError,
+    PushNotificationNotSupportedError,
+    TaskNotFoundError,
+    UnsupportedOperationError,
+)
+from accord.protocol import lifecycle
+from accord.stores.base import Scope
+from accord.types import Role
+
+from .runtime import Execution
+
+if TYPE_CHECKING:
+    from accord.stores.base import TaskRecord
+    from accord.types import SendMessageRequest
+
+    from .agent import Agent
+    from .context import CallContext
+    from .runtime import Runtime
+
+__all__ = ["check_history_length", "check_input_modes", "prepare"]
+
+
+def check_history_length(value: int | None, field: str) -> None:
+    """Refuse a negative ``historyLength`` (spec §3.2.4)."""
+    if value is not None and value < 0:
+        raise InvalidParamsError(
+            f"{field} must be >= 0 (got {value})",
+            field_violations=[(field, "must be >= 0")],
+        )
+
+
+async def prepare(
+    req: SendMessageRequest, ctx: CallContext, runtime: Runtime
+) -> tuple[Execution, TaskRecord | None]:
+    """Check a SendMessage and make its :class:`Execution` (with the task it continues).
+
+    Raises the spec's errors before the agent runs: a non-user message, a bad
+    configuration, an unaccepted media type; for a follow-up (``message.taskId``) a
+    task that is invisible, terminal, in another context, or not waiting for input.
+    """
+    msg = req.message
+    if msg.role is not Role.USER:
+        raise InvalidParamsError(
+            f"message.role must be ROLE_USER for a client message (got {msg.role.value})",
+            field_violations=[("message.role", "must be ROLE_USER")],
+        )
+    config = req.configuration
+    if config is not None:
+        check_history_length(config.history_length, "configuration.historyLength")
+        if (
+            config.task_push_notification_config is not None
+            and not runtime.agent.push_notifications
+        ):
+            raise PushNotificationNotSupportedError(
+                "configuration.taskPushNotificationConfig was given, but this agent does "
+                "not support push notifications"
+            )
+    check_input_modes(runtime.agent, req)
+    if msg.task_id:
+        record = await runtime.store.get(msg.task_id, scope=ctx.scope(req.tenant))
+        if record is None:
+            raise TaskNotFoundError(
+                f"Task {shorten(msg.task_id)} not found",
+                metadata={"taskId": shorten(msg.task_id)},
+            )
+        task = record.task
+        state = task.status.state
+        if lifecycle.is_terminal(state):
+            # spec §3.1.1 / §3.2: terminal tasks are immutable; continue in a new task.
+            raise UnsupportedOperationError(
+                f"Task {task.id} is {state.name} and accepts no more messages; send a new "
+                f"message in context {task.context_id} (optionally with referenceTaskIds)",
+                metadata={"taskId": task.id, "state": state.value},
+            )
+        if msg.context_id and msg.context_id != task.context_id:
+            # spec §3.4.3: taskId and contextId that disagree are rejected.
+            raise InvalidParamsError(
+                f"message.contextId {shorten(msg.context_id)!r} does not match the context of "
+                f"task {task.id} ({task.context_id!r})",
+                field_violations=[
+                    ("message.contextId", "does not match the task's context")
+                ],
+            )
+        if state not in lifecycle.INTERRUPTED or runtime.live(task.id) is not None:
+            raise UnsupportedOperationError(
+                f"Task {task.id} is still {state.name}; send the next message when it "
+                "asks for input (INPUT_REQUIRED) or authorization (AUTH_REQUIRED)",
+                metadata={"taskId": task.id, "state": state.value},
+            )
+        execution = Execution(
+            task_id=task.id,
+            context_id=task.context_id,
+            message=msg,
+            request=req,
+            # The task keeps its owner, also when a widened boundary (a tenant
+            # administrator) continues it.
+            scope=Scope(tenant=record.tenant, owner=record.owner),
+            existing=True,
+        )
+        return execution, record
+    execution = Execution(
+        task_id=runtime.new_id(),
+        # spec §3.4.1: the server may accept a client-chosen contextId or make one.
+        context_id=msg.context_id or runtime.new_id(),
+        message=msg,
+        request=req,
+        scope=ctx.owner_scope(req.tenant),
+        existing=False,
+    )
+    return execution, None
+
+
+def check_input_modes(agent: Agent, req: SendMessageRequest) -> None:
+    """Refuse parts whose media type the card's ``defaultInputModes`` do not accept."""
+    accepted = agent.default_input_modes
+    if not accepted:
+        return
+    for i, part in enumerate(req.message.parts):
+        if part.media_type and not any(
+            fnmatch.fnmatchcase(
+                part.media_type.split(";")[0].strip().lower(), m.lower()
+            )
+            for m in accepted
+        ):
+            raise ContentTypeNotSupportedError(
+                f"message.parts[{i}] has media type {part.media_type!r}; this agent "
+                f"accepts {', '.join(accepted)}",
+                field_violations=[(f"message.parts[{i}].mediaType", "not accepted")],
+            )

@@ -1,0 +1,196 @@
+"""Recorder: the single writer of one task's events within an execution.
+
+Each progress call of the agent (through its :class:`~accord.server.agent.TaskContext`)
+becomes one event: checked against the lifecycle table (spec §4.1.3), appended to the
+store with optimistic concurrency, then published to the runtime's
+:class:`~accord.server.events.TaskEvents`. A lock keeps one write at a time (an agent
+that writes from several of its own tasks still gets a linear log).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+
+from accord._clock import now_timestamp
+from accord.protocol import lifecycle
+from accord.types import (
+    UNSET,
+    Artifact,
+    StreamResponse,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+    replace,
+)
+
+from .agent import Content, agent_message
+from .events import Update
+
+if TYPE_CHECKING:
+    from accord.stores import TaskRecord
+
+    from .runtime import Execution, Runtime
+
+__all__ = ["YIELD_EVERY", "Recorder"]
+
+#: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
+YIELD_EVERY = 32
+
+
+class Recorder:
+    """The single writer of one task's events within an execution."""
+
+    def __init__(
+        self, runtime: Runtime, execution: Execution, record: TaskRecord | None
+    ) -> None:
+        self._runtime = runtime
+        self._x = execution
+        self.record = record
+        self.replied = False
+        #: True once the turn is over (terminal or interrupted state, or a reply).
+        self.ended = False
+        # Uncontended almost always (one agent writes sequentially): skip the yield.
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._writes = 0
+
+    @property
+    def task(self) -> Task | None:
+        return None if self.record is None else self.record.task
+
+    def _ensure_open(self, what: str) -> None:
+        if self.ended:
+            state = self.task.status.state.name if self.task else "replied"
+            raise RuntimeError(
+                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
+                "return from the agent (a follow-up message starts a new call)"
+            )
+
+    async def status(
+        self, state: TaskState, content: Content | None, *, data: Any = UNSET
+    ) -> None:
+        async with self._lock:
+            self._ensure_open(f"set state {state.name}")
+            await self._write_status(state, content, data=data)
+
+    async def _write_status(
+        self, state: TaskState, content: Content | None, *, data: Any = UNSET
+    ) -> None:
+        message = agent_message(
+            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
+        )
+        status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
+        await self._create_if_needed()
+        assert self.record is not None
+        event = TaskStatusUpdateEvent(
+            task_id=self._x.task_id, context_id=self._x.context_id, status=status
+        )
+        task = lifecycle.apply(self.record.task, event)
+        await self._write(task, StreamResponse(status_update=event))
+        if lifecycle.ends_stream(state):
+            self.ended = True
+
+    async def artifact(
+        self, artifact: Artifact, *, append: bool, last_chunk: bool
+    ) -> None:
+        async with self._lock:
+            self._ensure_open("publish an artifact")
+            await self._create_if_needed()
+            assert self.record is not None
+            if append and all(
+                a.artifact_id != artifact.artifact_id
+                for a in self.record.task.artifacts
+            ):
+                raise ValueError(
+                    f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
+                )
+            event = TaskArtifactUpdateEvent(
+                task_id=self._x.task_id,
+                context_id=self._x.context_id,
+                artifact=artifact,
+                append=append,
+                last_chunk=last_chunk,
+            )
+            task = lifecycle.apply(self.record.task, event)
+            await self._write(task, StreamResponse(artifact_update=event))
+
+    async def submit(self) -> None:
+        async with self._lock:
+            self._ensure_open("submit the task")
+            await self._create_if_needed()
+
+    async def reply(self, content: Content, *, data: Any = UNSET) -> None:
+        async with self._lock:
+            self._ensure_open("reply")
+            if self.record is not None:
+                raise RuntimeError(
+                    "reply() answers with a Message instead of a task, but this message "
+                    "already has a task; use complete(...) to finish it with a message"
+                )
+            message = agent_message(content, context_id=self._x.context_id, data=data)
+            if message is None:
+                raise ValueError("reply() needs content")
+            self.replied = True
+            self.ended = True
+            await self._runtime.events.publish(
+                self._x.task_id,
+                Update(seq=0, event=StreamResponse(message=message), task=None),
+            )
+
+    async def _create_if_needed(self) -> None:
+        if self.record is not None:
+            return
+        x = self._x
+        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
+        task = Task(
+            id=x.task_id,
+            context_id=x.context_id,
+            status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
+            history=history,
+        )
+        event = StreamResponse(task=task)
+        self.record = await self._runtime.store.create(task, event, scope=x.scope)
+        await self._runtime.events.publish(
+            x.task_id, Update(seq=1, event=event, task=task)
+        )
+
+    async def _write(self, task: Task, event: StreamResponse) -> None:
+        assert self.record is not None
+        record = await self._runtime.store.append(
+            task, event, expected_version=self.record.version
+        )
+        self.record = record
+        await self._runtime.events.publish(
+            self._x.task_id, Update(seq=record.version, event=event, task=task)
+        )
+        self._writes += 1
+        if self._writes % YIELD_EVERY == 0:
+            # A store that never suspends (memory) would let an agent that streams in
+            # a loop run to the end before any subscriber is served.
+            await anyio.lowlevel.checkpoint()
+
+    async def resume(self) -> None:
+        """Record the client's follow-up message and move the task back to WORKING."""
+        async with self._lock:
+            assert self.record is not None
+            x = self._x
+            status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
+            event = TaskStatusUpdateEvent(
+                task_id=x.task_id, context_id=x.context_id, status=status
+            )
+            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(
+                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
+            )
+            await self._write(task, StreamResponse(status_update=event))
+
+    async def finish(self, state: TaskState, text: str | None) -> None:
+        """End the turn from the framework's side (auto-complete, error, cancel)."""
+        async with self._lock:
+            if self.ended:
+                return
+            await self._write_status(state, text)

@@ -1,0 +1,234 @@
+"""The TaskEvents contract (accord.server.events), run against every implementation.
+
+A second implementation (PostgreSQL LISTEN/NOTIFY) joins by adding a parameter to the
+``make_events`` fixture; every test below then runs against it too. The task's log is
+a real store: subscribers catch up from it exactly as the server's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pytest
+
+from accord.server.events import (
+    LocalTaskEvents,
+    Subscription,
+    TaskEvents,
+    Update,
+)
+from accord.stores import MemoryTaskStore, Scope, StoredEvent
+from accord.types import StreamResponse, Task, TaskState, TaskStatus
+
+pytestmark = pytest.mark.anyio
+
+SCOPE = Scope(tenant="", owner="")
+MakeEvents = Callable[[int], TaskEvents]
+
+
+@pytest.fixture(params=["local"])
+def make_events(request: pytest.FixtureRequest) -> MakeEvents:
+    """Builds the implementation under test with a given subscriber buffer."""
+    assert request.param == "local"
+    return lambda buffer: LocalTaskEvents(buffer=buffer)
+
+
+def task(n: int) -> Task:
+    return Task(
+        id="t",
+        context_id="c",
+        status=TaskStatus(state=TaskState.WORKING),
+        metadata={"n": n},
+    )
+
+
+class Log:
+    """Task ``t``'s event log in a real store; ``write`` appends and returns the update."""
+
+    def __init__(self, store: MemoryTaskStore) -> None:
+        self.store = store
+        self.version = 0
+
+    async def write(self) -> Update:
+        n = self.version + 1
+        event = StreamResponse(task=task(n))
+        if self.version == 0:
+            record = await self.store.create(task(n), event, scope=SCOPE)
+        else:
+            record = await self.store.append(
+                task(n), event, expected_version=self.version
+            )
+        self.version = record.version
+        return Update(seq=record.version, event=event, task=task(n))
+
+    async def catch_up(self, after: int) -> list[StoredEvent]:
+        return await self.store.events("t", after=after, scope=SCOPE)
+
+
+@pytest.fixture
+async def log() -> AsyncIterator[Log]:
+    async with MemoryTaskStore() as store:
+        yield Log(store)
+
+
+async def read(sub: Subscription, until: int) -> list[int]:
+    got: list[int] = []
+    with anyio.fail_after(5):
+        async for update in sub:
+            got.append(update.seq)
+            if update.seq >= until:
+                break
+    return got
+
+
+async def test_each_subscriber_gets_every_update_in_order(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    subs = [events.subscribe("t", catch_up=log.catch_up) for _ in range(3)]
+    for _ in range(10):
+        await events.publish("t", await log.write())
+    for sub in subs:
+        assert await read(sub, 10) == list(range(1, 11))
+        sub.close()
+    assert events.subscriber_count("t") == 0
+
+
+async def test_a_slow_subscriber_catches_up_from_the_log_without_loss(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(4)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        for _ in range(20):  # overflows the buffer of 4 while nobody reads
+            await events.publish("t", await log.write())
+        for _ in range(30):
+            log_update = await log.write()
+            await events.publish("t", log_update)
+        assert await read(sub, 50) == list(range(1, 51))  # nothing lost, nothing twice
+
+
+async def test_publishing_never_waits_for_a_reader(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(8)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        updates = [await log.write() for _ in range(200)]
+        with anyio.fail_after(5):  # 25 buffers' worth, nobody reading
+            for update in updates:
+                await events.publish("t", update)
+        assert await read(sub, 200) == list(range(1, 201))
+
+
+async def test_lost_or_merged_wake_ups_lose_nothing(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        await events.publish("t", await log.write())
+        assert await read(sub, 1) == [1]
+        for _ in range(4):
+            await log.write()  # stored, but their wake-ups are lost...
+        await events.publish("t", await log.write())  # ...or merged into this one
+        assert await read(sub, 6) == [2, 3, 4, 5, 6]
+
+
+async def test_subscribing_after_a_seq_replays_the_log_then_goes_live(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    for _ in range(6):
+        await events.publish("t", await log.write())
+    with events.subscribe("t", catch_up=log.catch_up, after=3) as sub:
+        assert await read(sub, 6) == [4, 5, 6]
+        await events.publish("t", await log.write())
+        assert await read(sub, 7) == [7]
+
+
+async def test_replay_overlap_is_skipped(make_events: MakeEvents, log: Log) -> None:
+    events = make_events(100)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        updates = [await log.write() for _ in range(5)]
+        sub.last_seq = 3  # e.g. a snapshot at version 3 was already sent
+        for update in updates[1:]:
+            await events.publish("t", update)
+        assert await read(sub, 5) == [4, 5]
+
+
+async def test_updates_outside_the_log_reach_subscribers_in_this_process(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        await events.publish("t", await log.write())
+        final = Update(seq=0, event=None, task=None, final=True)
+        await events.publish("t", final)
+        with anyio.fail_after(5):
+            assert (await sub.__anext__()).seq == 1
+            assert await sub.__anext__() == final
+
+
+async def test_close_all_ends_streams_after_what_is_queued(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    sub = events.subscribe("t", catch_up=log.catch_up)
+    update = await log.write()
+    await events.publish("t", update)
+    assert events.close_all() == 1
+    with anyio.fail_after(5):
+        assert [u.seq async for u in sub] == [1]
+    assert events.subscriber_count("t") == 0
+
+
+async def test_close_wakes_a_waiting_reader(make_events: MakeEvents, log: Log) -> None:
+    events = make_events(100)
+    sub = events.subscribe("t", catch_up=log.catch_up)
+    ended = anyio.Event()
+
+    async def reader() -> None:
+        async for _ in sub:
+            pass
+        ended.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        await anyio.wait_all_tasks_blocked()  # the reader waits for an event
+        sub.close()
+        with anyio.fail_after(5):
+            await ended.wait()
+    assert events.subscriber_count("t") == 0
+
+
+async def test_other_tasks_events_are_not_delivered(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = make_events(100)
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        await events.publish("other", Update(seq=1, event=None, task=None))
+        await events.publish("t", await log.write())
+        assert await read(sub, 1) == [1]
+        assert events.subscriber_count("other") == 0
+
+
+# --- the in-process implementation and the Subscription helper ----------------------
+
+
+async def test_notify_makes_the_reader_catch_up_from_its_last_seq(log: Log) -> None:
+    # What a wake-up-only implementation (LISTEN/NOTIFY) calls on its subscriptions.
+    events = LocalTaskEvents()
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        for _ in range(3):
+            await log.write()
+        sub.notify()
+        sub.notify()  # merged wake-ups are harmless
+        assert await read(sub, 3) == [1, 2, 3]
+
+
+def test_buffer_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        LocalTaskEvents(buffer=0)
+
+
+def test_the_local_implementation_satisfies_the_interface() -> None:
+    assert isinstance(LocalTaskEvents(), TaskEvents)
