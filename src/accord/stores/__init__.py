@@ -12,7 +12,7 @@ ahead of time (``accord db migrate``); the stores also migrate when they open.
 
 from __future__ import annotations
 
-from accord.stores._open import migrate, open_store
+from accord.stores._open import is_postgres_url, migrate, open_store
 from accord.stores._sqlite_db import create_database_file
 from accord.stores.base import (
     MAX_PAGE_SIZE,
@@ -37,6 +37,7 @@ __all__ = [
     "TaskRecord",
     "TaskStore",
     "create_database_file",
+    "is_postgres_url",
     "migrate",
     "open_store",
 ]

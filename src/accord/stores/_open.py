@@ -6,6 +6,7 @@ works without the ``postgres`` extra installed.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from accord.stores.sqlite import SQLiteTaskStore
@@ -17,12 +18,12 @@ if TYPE_CHECKING:
 __all__ = ["is_postgres_url", "migrate", "open_store"]
 
 
-def is_postgres_url(value: str) -> bool:
+def is_postgres_url(value: str | os.PathLike[str]) -> bool:
     """Return whether ``value`` names a PostgreSQL database (``postgres[ql]://...``)."""
-    return value.startswith(("postgresql://", "postgres://"))
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str, *, retention: float | None = None) -> TaskStore:
+def open_store(db: str | os.PathLike[str], *, retention: float | None = None) -> TaskStore:
     """The (unopened) task store for ``db``: PostgreSQL for a URL, else a SQLite file.
 
     Use it as ``async with open_store(db) as store: ...`` (or hand it to ``A2AApp``).
@@ -33,11 +34,11 @@ def open_store(db: str, *, retention: float | None = None) -> TaskStore:
     if is_postgres_url(db):
         from accord.stores.postgres import PostgresTaskStore
 
-        return PostgresTaskStore(db, retention=retention)
+        return PostgresTaskStore(str(db), retention=retention)
     return SQLiteTaskStore(db, retention=retention)
 
 
-def migrate(db: str) -> list[int]:
+def migrate(db: str | os.PathLike[str]) -> list[int]:
     """Create or upgrade the task database ``db`` (a PostgreSQL URL or a SQLite file).
 
     Blocking. Returns the migration versions applied (``[]`` when up to date).
@@ -49,5 +50,5 @@ def migrate(db: str) -> list[int]:
     if is_postgres_url(db):
         from accord.stores._postgres_db import migrate as migrate_postgres
 
-        return migrate_postgres(db)
+        return migrate_postgres(str(db))
     return migrate_sqlite(db)
