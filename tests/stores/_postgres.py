@@ -74,6 +74,4 @@ async def fresh_schema() -> AsyncIterator[tuple[str, str]]:
         yield schema, schema_url(schema)
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(
-                admin, f"DROP SCHEMA {schema} CASCADE"
-            )
+            await anyio.to_thread.run_sync(admin, f"DROP SCHEMA {schema} CASCADE")

@@ -17,7 +17,7 @@ import pytest
 
 from accord.cli.main import main as cli_main
 from accord.errors import ConflictError, StoreError
-from accord.stores import Scope, TaskQuery, migrate, open_store
+from accord.stores import TaskQuery, migrate, open_store
 from accord.stores import postgres as pg_module
 from accord.stores._postgres_db import apply_migrations, migrations
 from accord.stores.postgres import PostgresTaskStore
@@ -92,9 +92,11 @@ async def test_migrate_and_open_refuse_a_newer_schema(
 ) -> None:
     _, url = schema
     await anyio.to_thread.run_sync(migrate, url)
-    await rows(url, "INSERT INTO schema_version (version) VALUES (99) RETURNING version")
+    await rows(
+        url, "INSERT INTO schema_version (version) VALUES (99) RETURNING version"
+    )
 
-    with pytest.raises(StoreError, match="schema version 99.*upgrade Accord"):
+    with pytest.raises(StoreError, match=r"schema version 99.*upgrade Accord"):
         await anyio.to_thread.run_sync(migrate, url)
     with pytest.raises(StoreError, match="schema version 99"):
         async with PostgresTaskStore(url):
@@ -213,9 +215,7 @@ async def test_row_level_security_scopes_every_query(
     app_role: tuple[str, str],
 ) -> None:
     _, url = app_role
-    async with PostgresTaskStore(
-        url, row_level_security=True, migrate=False
-    ) as store:
+    async with PostgresTaskStore(url, row_level_security=True, migrate=False) as store:
         for task_id, scope in [("home", ALICE), ("acme", ALICE_AT_ACME)]:
             task = make_task(task_id)
             await store.create(task, created(task), scope=scope)
@@ -233,7 +233,7 @@ async def test_row_level_security_scopes_every_query(
     def raw() -> tuple[list[tuple[object, ...]], ...]:
         with psycopg.connect(url, autocommit=True) as conn:
             forgot = [
-                conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0]  # noqa: S608
+                conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
                 for table in (
                     "tasks",
                     "task_events",
@@ -383,7 +383,12 @@ async def test_an_appended_chunk_writes_one_row(schema: tuple[str, str]) -> None
         for version in range(1, 21):
             task = _with_chunk(task, chunk)
             await store.append(task, _chunk(task, chunk), expected_version=version)
-            now = dict(await rows(url, "SELECT idx, xmin::text FROM task_parts"))
+            now: dict[object, object] = {
+                idx: xmin
+                for idx, xmin in await rows(
+                    url, "SELECT idx, xmin::text FROM task_parts"
+                )
+            }
             new = set(now) - set(seen)
             assert len(new) == 1
             assert all(now[idx] == xmin for idx, xmin in seen.items())

@@ -6,13 +6,14 @@ works without the ``postgres`` extra installed.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from accord.stores.sqlite import SQLiteTaskStore
 from accord.stores.sqlite import migrate as migrate_sqlite
 
 if TYPE_CHECKING:
+    import os
+
     from accord.stores.base import TaskStore
 
 __all__ = ["is_postgres_url", "migrate", "open_store"]
@@ -23,7 +24,9 @@ def is_postgres_url(value: str | os.PathLike[str]) -> bool:
     return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str | os.PathLike[str], *, retention: float | None = None) -> TaskStore:
+def open_store(
+    db: str | os.PathLike[str], *, retention: float | None = None
+) -> TaskStore:
     """The (unopened) task store for ``db``: PostgreSQL for a URL, else a SQLite file.
 
     Use it as ``async with open_store(db) as store: ...`` (or hand it to ``A2AApp``).

@@ -25,14 +25,14 @@ import re
 from contextlib import closing, contextmanager
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from accord.errors import StoreError
 
 try:
     import psycopg
-    import psycopg_pool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "the PostgreSQL task store needs psycopg: pip install 'accord[postgres]'"
@@ -41,12 +41,16 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from psycopg.rows import TupleRow
+
 __all__ = [
     "CONNECT_TIMEOUT",
     "STATEMENT_TIMEOUT",
+    "ConnectionPool",
     "apply_migrations",
-    "describe",
     "check_schema",
+    "connect_kwargs",
+    "describe",
     "migrate",
     "migrations",
     "store_errors",
@@ -91,7 +95,7 @@ def store_errors(url: str, doing: str) -> Iterator[None]:
     """Re-raise psycopg and pool errors raised in the block as StoreError."""
     try:
         yield
-    except psycopg_pool.PoolTimeout as exc:
+    except PoolTimeout as exc:
         raise StoreError(
             f"{doing}: no connection to {describe(url)} within {CONNECT_TIMEOUT:g} s "
             f"({exc}); check that PostgreSQL is running and reachable at that address, "
@@ -114,7 +118,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connect_kwargs(url: str) -> dict[str, object]:
+def connect_kwargs(url: str) -> dict[str, Any]:
     """Connection options every store connection to ``url`` is opened with.
 
     The statement timeout is added to the ``options`` the URL may already carry (a
@@ -132,11 +136,11 @@ def connect_kwargs(url: str) -> dict[str, object]:
 
 @contextmanager
 def transaction(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: psycopg.Connection[TupleRow],
     *,
     tenant: str | None = None,
     all_tenants: bool = False,
-) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+) -> Iterator[psycopg.Cursor[TupleRow]]:
     """Run the block in one transaction on ``conn``; roll back if it raises.
 
     With ``tenant`` the transaction sets ``accord.tenant`` (row-level security sees that
@@ -171,7 +175,7 @@ def migrations() -> tuple[tuple[int, str], ...]:
 
 
 def apply_migrations(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: psycopg.Connection[TupleRow],
     known: tuple[tuple[int, str], ...] | None = None,
 ) -> list[int]:
     """Bring the schema on ``conn`` to the newest version; return the versions applied.
@@ -189,9 +193,9 @@ def apply_migrations(
         cur.execute(_LOCK)
         cur.execute(_SCHEMA_VERSION_DDL)
         done = {row[0] for row in cur.execute("SELECT version FROM schema_version")}
-        if done and max(done) > latest:  # type: ignore[type-var]
+        if done and max(done) > latest:
             raise StoreError(
-                f"the task database has schema version {max(done)}, but this Accord "  # type: ignore[type-var]
+                f"the task database has schema version {max(done)}, but this Accord "
                 f"only knows versions up to {latest}: upgrade Accord to use it"
             )
         for version, script in known:
@@ -203,7 +207,7 @@ def apply_migrations(
     return applied
 
 
-def check_schema(conn: psycopg.Connection[tuple[object, ...]], url: str) -> None:
+def check_schema(conn: psycopg.Connection[TupleRow], url: str) -> None:
     """Check that the schema on ``conn`` is at the newest version this Accord knows.
 
     Raises:
@@ -235,6 +239,6 @@ def migrate(url: str) -> list[int]:
     """
     with (
         store_errors(url, "migrating the task database"),
-        closing(psycopg.connect(url, **connect_kwargs(url))) as conn,  # type: ignore[arg-type]
+        closing(psycopg.connect(url, **connect_kwargs(url))) as conn,
     ):
         return apply_migrations(conn)

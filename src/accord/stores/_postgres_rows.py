@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     import psycopg
+    from psycopg.rows import TupleRow
 
     from accord.stores._sqlite_layout import Plan
 
-    Cursor = psycopg.Cursor[tuple[object, ...]]
+    Cursor = psycopg.Cursor[TupleRow]
 
 __all__ = ["load_tasks", "text", "write_rows"]
 
@@ -112,19 +113,19 @@ def load_tasks(cur: Cursor, heads: Sequence[tuple[str, str]]) -> list[Task]:
     if not heads:
         return []
     children: dict[str, _Children] = {}
-    rows: Iterable[tuple[object, ...]] = cur.execute(
+    rows: Iterable[TupleRow] = cur.execute(
         _SELECT_CHILDREN, {"ids": [task_id for task_id, _ in heads]}
     )
     for task_id, kind, idx, _, body in rows:
-        into = children.get(task_id)  # type: ignore[call-overload]
+        into = children.get(task_id)
         if into is None:
-            into = children[task_id] = _Children()  # type: ignore[index]
+            into = children[task_id] = _Children()
         if kind == 0:
-            into.messages.append(decode(body, Message))  # type: ignore[arg-type]
+            into.messages.append(decode(body, Message))
         elif kind == 1:
-            into.artifacts.append((idx, decode(body, Artifact)))  # type: ignore[arg-type]
+            into.artifacts.append((idx, decode(body, Artifact)))
         else:
-            into.parts.setdefault(idx, []).append(decode(body, Part))  # type: ignore[arg-type]
+            into.parts.setdefault(idx, []).append(decode(body, Part))
     tasks = []
     for task_id, body in heads:
         head = decode(body, Task)

@@ -71,10 +71,10 @@ from accord.stores._common import (
 )
 from accord.stores._postgres_db import (
     CONNECT_TIMEOUT,
+    ConnectionPool,
     apply_migrations,
     check_schema,
     connect_kwargs,
-    psycopg_pool,
     store_errors,
     transaction,
 )
@@ -88,10 +88,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import psycopg
+    from psycopg.rows import TupleRow
 
     from accord.stores.base import Scope
 
-    Cursor = psycopg.Cursor[tuple[object, ...]]
+    Cursor = psycopg.Cursor[TupleRow]
 
 __all__ = [
     "PURGE_BATCH",
@@ -200,7 +201,7 @@ class PostgresTaskStore:
         self._rls = row_level_security
         self._pool_size = pool_size
         self._migrate = migrate
-        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._pool: ConnectionPool | None = None
         self._limiter: anyio.CapacityLimiter | None = None
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
         self._lock = threading.Lock()  # guards _written (worker threads)
@@ -222,8 +223,8 @@ class PostgresTaskStore:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(pool.close)
 
-    def _open(self) -> psycopg_pool.ConnectionPool:
-        pool = psycopg_pool.ConnectionPool(
+    def _open(self) -> ConnectionPool:
+        pool = ConnectionPool(
             self._url,
             min_size=1,
             max_size=self._pool_size,
@@ -307,7 +308,6 @@ class PostgresTaskStore:
             if row is None:
                 raise ConflictError(f"task {task.id!r} does not exist")
             owner, tenant, version = row
-            assert isinstance(owner, str) and isinstance(tenant, str)  # noqa: S101
             if version != expected_version:
                 raise ConflictError(
                     f"task {task.id!r} is at version {version}, not {expected_version}"
@@ -341,8 +341,8 @@ class PostgresTaskStore:
             return [
                 StoredEvent(
                     task_id=task_id,
-                    seq=seq,  # type: ignore[arg-type]
-                    event=decode(body, StreamResponse),  # type: ignore[arg-type]
+                    seq=seq,
+                    event=decode(body, StreamResponse),
                 )
                 for seq, body in cur.execute(_SELECT_EVENTS, params)
             ]
@@ -394,12 +394,12 @@ class PostgresTaskStore:
             else:
                 total = cur.execute(count_sql, params).fetchall()[0][0]
             heads = [(r[0], r[1]) for r in rows[:size]]
-            tasks = tuple(load_tasks(cur, heads))  # type: ignore[arg-type]
+            tasks = tuple(load_tasks(cur, heads))
             more = len(rows) > size
             return TaskPage(
                 tasks=tasks,
                 next_cursor=encode_cursor(sort_key(tasks[-1])) if more else "",
-                total_size=total,  # type: ignore[arg-type]
+                total_size=total,
             )
 
         return await self._run(run, tenant=scope.tenant)
@@ -427,9 +427,7 @@ class PostgresTaskStore:
 
     # --- plumbing -------------------------------------------------------------------
 
-    async def _purge(
-        self, sql: str, params: tuple[object, ...], *, batches: int | None
-    ) -> int:
+    async def _purge(self, sql: str, params: TupleRow, *, batches: int | None) -> int:
         """Run the batched DELETE ``sql`` until it deletes less than a batch."""
         deleted, done = 0, 0
         while batches is None or done < batches:
@@ -504,10 +502,10 @@ class PostgresTaskStore:
             _log.warning("retention sweep failed: %s", exc)
 
 
-def _records(cur: Cursor, rows: builtins.list[tuple[object, ...]]) -> list[TaskRecord]:
-    tasks = load_tasks(cur, [(r[0], r[1]) for r in rows])  # type: ignore[misc]
+def _records(cur: Cursor, rows: builtins.list[TupleRow]) -> list[TaskRecord]:
+    tasks = load_tasks(cur, [(r[0], r[1]) for r in rows])
     return [
-        TaskRecord(task=task, owner=r[2], tenant=r[3], version=r[4])  # type: ignore[arg-type]
+        TaskRecord(task=task, owner=r[2], tenant=r[3], version=r[4])
         for task, r in zip(tasks, rows, strict=True)
     ]
 
