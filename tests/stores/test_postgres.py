@@ -15,6 +15,8 @@ import anyio.to_thread
 import psycopg
 import pytest
 
+from accord.cli._errors import UsageError
+from accord.cli.commands.serve import load_app
 from accord.cli.main import main as cli_main
 from accord.errors import ConflictError, StoreError
 from accord.stores import TaskQuery, migrate, open_store
@@ -126,6 +128,21 @@ async def test_cli_db_migrate_on_postgres(
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["applied"] == []
+
+
+async def test_serve_wraps_an_agent_in_the_postgres_store(
+    schema: tuple[str, str],
+) -> None:
+    _, url = schema
+    app, _ = await anyio.to_thread.run_sync(load_app, "tests.cli.agents:agent", url)
+    assert isinstance(app.store, PostgresTaskStore)
+    # Migrated up front, so a bad --db fails before the server starts.
+    assert await rows(url, "SELECT version FROM schema_version") == [(1,)]
+
+
+def test_serve_refuses_the_demo_on_postgres() -> None:
+    with pytest.raises(UsageError, match="Receptionist keeps its tables in SQLite"):
+        load_app(None, "postgresql://postgres@127.0.0.1/test")
 
 
 def test_open_store_picks_the_store_by_the_db_value() -> None:
