@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from accord.cli._errors import UsageError
 from accord.cli.commands.serve import load_app
@@ -27,6 +28,8 @@ from accord.types import Artifact, Part, StreamResponse, Task, TaskState, replac
 
 from ._helpers import ALICE, ALICE_AT_ACME, created, make_task, status_changed, ts
 from ._postgres import admin, fresh_schema, schema_url
+from .test_sqlite_layout import _edit as layout_edit
+from .test_sqlite_layout import _edits as layout_edits
 
 pytestmark = pytest.mark.anyio
 
@@ -315,34 +318,74 @@ async def test_purge_deletes_in_bounded_batches(
         assert await store.get("young", scope=ALICE) is not None
 
 
-async def test_retention_sweeps_after_a_write(schema: tuple[str, str]) -> None:
+async def test_retention_sweeps_in_bounded_batches_after_writes(
+    schema: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, url = schema
-    async with PostgresTaskStore(url, retention=0) as store:
-        done = make_task("done", state=TaskState.COMPLETED)
-        await store.create(done, created(done), scope=ALICE)
-        # The sweep after that write ran before it: the next write's sweep is due
-        # only after the interval, so a fresh store over the same schema sweeps.
-    async with PostgresTaskStore(url, retention=0) as store:
-        live = make_task("live", state=TaskState.WORKING)
-        await store.create(live, created(live), scope=ALICE)
-        assert await store.get("done", scope=ALICE) is None
-        assert await store.get("live", scope=ALICE) is not None
+    async with PostgresTaskStore(url) as store:
+        for n in range(5):
+            old = make_task(f"old-{n}", state=TaskState.COMPLETED)
+            await store.create(old, created(old), scope=ALICE)
+        for task in (
+            make_task("recent", state=TaskState.COMPLETED),
+            make_task("old-but-running", state=TaskState.WORKING),
+        ):
+            await store.create(task, created(task), scope=ALICE)
+    await rows(
+        url,
+        "UPDATE tasks SET updated_at = now() - interval '2 hours' WHERE id LIKE 'old%'",
+    )
+    monkeypatch.setattr(pg_module, "PURGE_BATCH", 2)
+    monkeypatch.setattr(pg_module, "SWEEP_BATCHES", 2)
+    left = "SELECT id FROM tasks WHERE id LIKE 'old-%' ORDER BY id"
+
+    async with PostgresTaskStore(url, retention=3600) as store:
+        first = make_task("w1")
+        await store.create(first, created(first), scope=ALICE)
+        # One sweep deletes at most two batches of two...
+        assert len(await rows(url, left)) == 2
+        # ...and a backlog makes the next write sweep again, without waiting.
+        second = make_task("w2")
+        await store.create(second, created(second), scope=ALICE)
+        assert await rows(url, left) == [("old-but-running",)]
+        assert await store.get("recent", scope=ALICE) is not None
 
 
 # --- errors ---------------------------------------------------------------------
 
 
-async def test_unreachable_server_is_a_store_error_saying_what_to_do(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pg_module, "CONNECT_TIMEOUT", 0.5)
+async def test_unreachable_server_is_a_store_error_saying_what_to_do() -> None:
     url = "postgresql://postgres:secret@127.0.0.1:1/test"
-    with pytest.raises(StoreError, match="check that PostgreSQL is running") as caught:
-        async with PostgresTaskStore(url):
+    with pytest.raises(
+        StoreError, match=r"within 0\.5 s; check that PostgreSQL is running"
+    ) as caught:
+        async with PostgresTaskStore(url, connect_timeout=0.5):
             pass
     assert "secret" not in str(caught.value)
     with pytest.raises(StoreError, match="cannot reach postgresql://postgres@"):
         await anyio.to_thread.run_sync(migrate, url)
+
+
+async def test_a_statement_stuck_on_a_lock_times_out(schema: tuple[str, str]) -> None:
+    _, url = schema
+    async with PostgresTaskStore(url, statement_timeout=0.2) as store:
+        task = make_task("t1")
+        await store.create(task, created(task), scope=ALICE)
+        holder: psycopg.Connection[tuple[object, ...]]
+        holder = await anyio.to_thread.run_sync(lambda: psycopg.connect(url))
+        try:
+            lock = "SELECT 1 FROM tasks WHERE id = 't1' FOR UPDATE"
+            await anyio.to_thread.run_sync(holder.execute, lock)  # opens a transaction
+            working = make_task("t1", state=TaskState.WORKING, at=1)
+            with pytest.raises(StoreError, match=r"cancel.*lock"):
+                await store.append(working, status_changed(working), expected_version=1)
+        finally:
+            await anyio.to_thread.run_sync(holder.close)
+        # Once the lock is gone, the append goes through.
+        record = await store.append(
+            working, status_changed(working), expected_version=1
+        )
+        assert record.version == 2
 
 
 async def test_driver_errors_are_store_errors(schema: tuple[str, str]) -> None:
@@ -363,6 +406,8 @@ async def test_store_must_be_open() -> None:
         PostgresTaskStore("postgresql://u@h/db", retention=-1)
     with pytest.raises(ValueError, match="pool_size"):
         PostgresTaskStore("postgresql://u@h/db", pool_size=0)
+    with pytest.raises(ValueError, match="timeout"):
+        PostgresTaskStore("postgresql://u@h/db", statement_timeout=0)
 
 
 # --- layout: an appended chunk costs one row ------------------------------------
@@ -415,3 +460,44 @@ async def test_an_appended_chunk_writes_one_row(schema: tuple[str, str]) -> None
         record = await store.get("t1", scope=ALICE)
         assert record is not None
         assert record.task == task
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(edits=layout_edits())
+def test_every_read_is_the_snapshot_written(edits: list[tuple[str, int]]) -> None:
+    """Random edits (appends, replacements, truncations) read back exactly, from the
+    store that wrote them and from a fresh one that remembers nothing."""
+
+    async def scenario() -> None:
+        async with fresh_schema() as (_, url):
+            counter = [0]
+            async with PostgresTaskStore(url) as store:
+                task = make_task("t1", state=TaskState.WORKING, note="hello")
+                record = await store.create(task, created(task), scope=ALICE)
+                for op, n in edits:
+                    task = layout_edit(task, op, n, counter)
+                    record = await store.append(
+                        task, StreamResponse(task=task), expected_version=record.version
+                    )
+                    got = await store.get("t1", scope=ALICE)
+                    assert got is not None
+                    assert got.task == task
+                page = await store.list(TaskQuery(scope=ALICE))
+                assert page.tasks == (task,)
+            async with PostgresTaskStore(url) as store:
+                got = await store.get("t1", scope=ALICE)
+                assert got is not None
+                assert got.task == task
+                task = _with_chunk(task, "after a restart")
+                await store.append(
+                    task, StreamResponse(task=task), expected_version=record.version
+                )
+                again = await store.get("t1", scope=ALICE)
+                assert again is not None
+                assert again.task == task
+
+    anyio.run(scenario)

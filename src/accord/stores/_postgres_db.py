@@ -91,15 +91,23 @@ def describe(url: str) -> str:
 
 
 @contextmanager
-def store_errors(url: str, doing: str) -> Iterator[None]:
+def store_errors(
+    url: str, doing: str, *, connect_timeout: float = CONNECT_TIMEOUT
+) -> Iterator[None]:
     """Re-raise psycopg and pool errors raised in the block as StoreError."""
     try:
         yield
     except PoolTimeout as exc:
         raise StoreError(
-            f"{doing}: no connection to {describe(url)} within {CONNECT_TIMEOUT:g} s "
-            f"({exc}); check that PostgreSQL is running and reachable at that address, "
-            "or that the pool is not exhausted by long-running calls"
+            f"{doing}: no connection to {describe(url)} within {connect_timeout:g} s; "
+            "check that PostgreSQL is running and reachable at that address, or that "
+            "the pool is not exhausted by long-running calls"
+        ) from exc
+    except psycopg.errors.QueryCanceled as exc:
+        raise StoreError(
+            f"{doing} on {describe(url)} was cancelled: {_first_line(exc)} (another "
+            "session may hold the task's lock, or the server is overloaded; the "
+            "statement timeout is the store's statement_timeout)"
         ) from exc
     except psycopg.OperationalError as exc:
         raise StoreError(
@@ -118,7 +126,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connect_kwargs(url: str) -> dict[str, Any]:
+def connect_kwargs(
+    url: str,
+    *,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    statement_timeout: float = STATEMENT_TIMEOUT,
+) -> dict[str, Any]:
     """Connection options every store connection to ``url`` is opened with.
 
     The statement timeout is added to the ``options`` the URL may already carry (a
@@ -126,10 +139,11 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     """
     options = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
     # Milliseconds; also bounds how long an append waits for a task's row lock.
-    timeout = f"-c statement_timeout={round(STATEMENT_TIMEOUT * 1000)}"
+    timeout = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
     return {
         "autocommit": True,
-        "connect_timeout": max(1, round(CONNECT_TIMEOUT)),
+        # libpq takes whole seconds (at least 2 are used whatever is asked).
+        "connect_timeout": max(1, round(connect_timeout)),
         "options": f"{options} {timeout}".strip(),
     }
 

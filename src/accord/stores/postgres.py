@@ -71,6 +71,7 @@ from accord.stores._common import (
 )
 from accord.stores._postgres_db import (
     CONNECT_TIMEOUT,
+    STATEMENT_TIMEOUT,
     ConnectionPool,
     apply_migrations,
     check_schema,
@@ -86,6 +87,7 @@ from accord.types import StreamResponse, Task, decode, format_timestamp
 if TYPE_CHECKING:
     import builtins
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
     import psycopg
     from psycopg.rows import TupleRow
@@ -176,9 +178,14 @@ class PostgresTaskStore:
             row-level security policies (serve as a role that does not own the
             tables; docs/postgres.md).
         pool_size: most connections open at once; calls beyond wait for one (at most
-            ``CONNECT_TIMEOUT`` seconds, then StoreError).
+            ``connect_timeout``, then StoreError).
         migrate: apply pending migrations on open (needs DDL rights). With False the
             store only checks that the schema is the one it knows.
+        connect_timeout: seconds to wait for a connection (to the server, or a free
+            one from the pool) before StoreError.
+        statement_timeout: seconds any one statement may run (including waiting for a
+            task's row lock) before PostgreSQL cancels it and the call raises
+            StoreError.
 
     Use as ``async with PostgresTaskStore(url) as store: ...``.
     """
@@ -191,11 +198,17 @@ class PostgresTaskStore:
         row_level_security: bool = False,
         pool_size: int = POOL_SIZE,
         migrate: bool = True,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        statement_timeout: float = STATEMENT_TIMEOUT,
     ) -> None:
         if retention is not None and retention < 0:
             raise ValueError("retention must be >= 0 seconds or None")
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
+        if connect_timeout <= 0 or statement_timeout <= 0:
+            raise ValueError("connect_timeout and statement_timeout must be > 0")
+        self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
         self._url = url
         self._retention = retention
         self._rls = row_level_security
@@ -228,14 +241,18 @@ class PostgresTaskStore:
             self._url,
             min_size=1,
             max_size=self._pool_size,
-            kwargs=connect_kwargs(self._url),
-            timeout=CONNECT_TIMEOUT,
+            kwargs=connect_kwargs(
+                self._url,
+                connect_timeout=self._connect_timeout,
+                statement_timeout=self._statement_timeout,
+            ),
+            timeout=self._connect_timeout,
             open=False,
             name="accord-tasks",
         )
         try:
-            with store_errors(self._url, "opening the task store"):
-                pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            with self._errors("opening the task store"):
+                pool.open(wait=True, timeout=self._connect_timeout)
                 with pool.connection() as conn:
                     if self._migrate:
                         apply_migrations(conn)
@@ -465,7 +482,7 @@ class PostgresTaskStore:
 
         def call() -> T:
             with (
-                store_errors(self._url, "a task store call"),
+                self._errors("a task store call"),
                 pool.connection() as conn,
                 transaction(
                     conn,
@@ -485,6 +502,9 @@ class PostgresTaskStore:
         if write and self._retention is not None:
             await self._sweep()
         return result
+
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        return store_errors(self._url, doing, connect_timeout=self._connect_timeout)
 
     async def _sweep(self) -> None:
         """Delete terminal tasks last written more than ``retention`` seconds ago."""
