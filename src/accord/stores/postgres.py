@@ -24,9 +24,9 @@ not the process's.
   query that forgets its tenant filter sees nothing. Calls without a tenant (append,
   which the contract keys by task id alone; recovery; retention) set
   ``accord.all_tenants`` instead.
-* **ListTasks** uses the ordering and cursor of :mod:`accord.stores._common`; the
-  filters and the keyset condition ``(status_ts, id) < (...)`` walk the indexes of the
-  migration; the total is counted in the same statement (one snapshot).
+* **ListTasks** (:mod:`accord.stores._postgres_list`) uses the ordering and cursor of
+  :mod:`accord.stores._common`; the filters and the keyset condition walk the indexes
+  of the migration; the total is counted in the same statement (one snapshot).
 * **Retention.** ``purge_finished`` and the ``retention`` sweep delete in batches of
   :data:`PURGE_BATCH` tasks, one short transaction each (``FOR UPDATE SKIP LOCKED``),
   so a large purge never holds locks for long nor blocks another instance's sweep. The
@@ -62,9 +62,6 @@ from accord.errors import ConflictError, StoreError
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
-    decode_cursor,
-    effective_page_size,
-    effective_state,
     effective_timestamp,
     encode_cursor,
     sort_key,
@@ -79,6 +76,7 @@ from accord.stores._postgres_db import (
     store_errors,
     transaction,
 )
+from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_rows import load_tasks, text, write_rows
 from accord.stores._sqlite_layout import plan
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
@@ -373,43 +371,16 @@ class PostgresTaskStore:
             InvalidParamsError: the cursor is not one this store issued.
             StoreError: the database failed.
         """
-        below = decode_cursor(query.cursor) if query.cursor else None
-        scope = query.scope
-        where, params = ["tenant = %s"], [scope.tenant]
-        if scope.owner is not None:
-            where.append("owner = %s")
-            params.append(scope.owner)
-        if query.context_id:
-            where.append("context_id = %s")
-            params.append(query.context_id)
-        if (state := effective_state(query.state)) is not None:
-            where.append("state = %s")
-            params.append(state.value)
-        if (after := effective_timestamp(query.status_after)) is not None:
-            # Spec §3.1.4: statusTimestampAfter keeps status.timestamp >= value.
-            where.append("status_ts >= %s")
-            params.append(after)
-        matching = " AND ".join(where)
-        count_sql = f"SELECT count(*) FROM tasks WHERE {matching}"
-        page_where = matching
-        page_params: list[object] = [*params, *params]
-        if below is not None:
-            page_where += " AND (status_ts, id) < (%s, %s)"
-            page_params.extend(below)
-        size = effective_page_size(query.page_size)
-        page_params.append(size + 1)  # one extra row tells whether a next page exists
-        # The total in the same statement: one snapshot for the count and the page.
-        page_sql = (
-            f"SELECT id, body, ({count_sql}) FROM tasks WHERE {page_where}"
-            " ORDER BY status_ts DESC, id DESC LIMIT %s"
-        )
+        statements = list_statements(query)
+        size = statements.size
 
         def run(cur: Cursor) -> TaskPage:
-            rows = cur.execute(page_sql, page_params).fetchall()
+            rows = cur.execute(statements.page_sql, statements.page_params).fetchall()
             if rows:
                 total = rows[0][2]
             else:
-                total = cur.execute(count_sql, params).fetchall()[0][0]
+                count = cur.execute(statements.count_sql, statements.count_params)
+                total = count.fetchall()[0][0]
             heads = [(r[0], r[1]) for r in rows[:size]]
             tasks = tuple(load_tasks(cur, heads))
             more = len(rows) > size
@@ -419,7 +390,7 @@ class PostgresTaskStore:
                 total_size=total,
             )
 
-        return await self._run(run, tenant=scope.tenant)
+        return await self._run(run, tenant=query.scope.tenant)
 
     # ``builtins.list``: in this class body ``list`` names the method above.
     async def unfinished(self) -> builtins.list[TaskRecord]:
