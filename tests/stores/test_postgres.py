@@ -534,7 +534,7 @@ async def test_list_pages_walk_an_index_without_sorting(
             # A tiny table would be scanned whole anyway: ask what the indexes allow.
             conn.execute("SET enable_seqscan = off")
             explained = conn.execute(
-                f"EXPLAIN {statements.page_sql}",  # type: ignore[arg-type]
+                f"EXPLAIN {statements.page_sql}",
                 statements.page_params,
             ).fetchall()
             return "\n".join(str(row[0]) for row in explained)
