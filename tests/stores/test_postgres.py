@@ -353,6 +353,24 @@ async def test_retention_sweeps_in_bounded_batches_after_writes(
         assert await store.get("recent", scope=ALICE) is not None
 
 
+async def test_a_failed_sweep_does_not_fail_the_write(
+    schema: tuple[str, str],
+    app_role: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    role, url = app_role
+    revoke = f"REVOKE DELETE ON {schema[0]}.tasks FROM {role}"
+    await anyio.to_thread.run_sync(admin, revoke)
+    async with PostgresTaskStore(
+        url, retention=0, row_level_security=True, migrate=False
+    ) as store:
+        task = make_task("t1")
+        await store.create(task, created(task), scope=ALICE)
+        assert await store.get("t1", scope=ALICE) is not None
+    assert "retention sweep failed" in caplog.text
+    assert "permission denied" in caplog.text
+
+
 # --- errors ---------------------------------------------------------------------
 
 

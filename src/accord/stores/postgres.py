@@ -444,8 +444,9 @@ class PostgresTaskStore:
     ) -> T:
         """Run ``fn`` in one transaction on a pooled connection, in a worker thread.
 
-        ``tenant`` None marks a call that spans tenants (maintenance). A failed write
-        forgets the remembered snapshots (the rows may differ from them now).
+        ``tenant`` None marks a call that spans tenants (maintenance). After a
+        ``write``, the retention sweep runs when due. Snapshots are remembered only
+        after their transaction committed, so a failed call leaves nothing to forget.
         """
         pool, limiter = self._pool, self._limiter
         if pool is None or limiter is None:
@@ -463,13 +464,7 @@ class PostgresTaskStore:
             ):
                 return fn(cur)
 
-        try:
-            result = await anyio.to_thread.run_sync(call, limiter=limiter)
-        except StoreError:
-            if write:
-                with self._lock:
-                    self._written.clear()
-            raise
+        result = await anyio.to_thread.run_sync(call, limiter=limiter)
         if write and self._retention is not None:
             await self._sweep()
         return result
