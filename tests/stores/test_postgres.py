@@ -419,6 +419,14 @@ async def test_driver_errors_are_store_errors(schema: tuple[str, str]) -> None:
         assert await store.get("t1", scope=ALICE) is None  # rolled back
 
 
+async def test_a_store_opens_once(schema: tuple[str, str]) -> None:
+    _, url = schema
+    async with PostgresTaskStore(url) as store:
+        with pytest.raises(RuntimeError, match="already open"):
+            await store.__aenter__()
+    await store.__aexit__(None, None, None)  # closing twice is harmless
+
+
 async def test_store_must_be_open() -> None:
     with pytest.raises(RuntimeError, match="async with"):
         await PostgresTaskStore("postgresql://u@h/db").get("t", scope=ALICE)
