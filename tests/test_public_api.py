@@ -232,7 +232,9 @@ PACKAGES: dict[str, list[str]] = {
         "TaskRecord",
         "TaskStore",
         "create_database_file",
+        "is_postgres_url",
         "migrate",
+        "open_store",
     ],
     "accord.types": [
         "MAX_JSON_DEPTH",

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
 
+from ._postgres import empty, migrated_schema
 
-@pytest.fixture(params=["memory", "sqlite"])
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a migrated schema for this test process, dropped at the end."""
+    with migrated_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
 ) -> AsyncIterator[TaskStore]:
-    """Yield an open, empty store; SQLite uses a real file in ``tmp_path``."""
+    """Yield an open, empty store.
+
+    SQLite uses a real file in ``tmp_path``; PostgreSQL this process's schema on the
+    local server (``postgres_url``), emptied first.
+    """
     impl: TaskStore
+    if request.param == "postgres":
+        from accord.stores.postgres import PostgresTaskStore
+
+        url = request.getfixturevalue("postgres_url")
+        await anyio.to_thread.run_sync(empty, url)
+        async with PostgresTaskStore(url) as pg:
+            yield pg
+        return
     if request.param == "memory":
         impl = MemoryTaskStore()
     else:

@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Run an agent with uvicorn. TARGET is path/to/file.py[:OBJ] or "
             "package.module[:OBJ]; OBJ is an Agent, an A2AApp, or a factory called as "
             "OBJ(db=PATH) that returns one (default names tried: app, agent, "
-            "create_app, create_agent). An Agent gets a SQLite task store in --db; "
+            "create_app, create_agent). An Agent gets the task store --db names "
+            "(a SQLite file, or a postgresql:// URL); "
             "an A2AApp keeps its own store. Without TARGET: the Receptionist from "
             "examples/ (source checkout; API key required: it is written to "
             "receptionist.key next to --db unless $ACCORD_API_KEYS lists the keys). "
@@ -329,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--db",
         default="accord.db",
-        metavar="PATH",
-        help="SQLite file for tasks (default: accord.db)",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL for tasks (default: accord.db)",
     )
     serve.add_argument(
         "--log-level",
@@ -508,7 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     _client_options(subscribe)
     subscribe.set_defaults(module="task", action="subscribe")
 
-    db = commands.add_parser("db", help="manage the SQLite task database")
+    db = commands.add_parser(
+        "db", help="manage the task database (SQLite or PostgreSQL)"
+    )
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = db_commands.add_parser(
         "migrate", help="create or upgrade the database schema"
@@ -516,8 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--db",
         default="accord.db",
-        metavar="PATH",
-        help="SQLite file (default: accord.db)",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL (default: accord.db)",
     )
     migrate.add_argument("--json", action="store_true", help="print the result as JSON")
     migrate.set_defaults(module="db", action="migrate")

@@ -1,14 +1,18 @@
-"""Task storage: the :class:`TaskStore` contract and its in-memory and SQLite stores.
+"""Task storage: the :class:`TaskStore` contract and its memory, SQLite and PostgreSQL stores.
 
 ``MemoryTaskStore`` is bounded and volatile (development, tests, stateless agents);
-``SQLiteTaskStore`` is durable on one file and survives restarts. Both pass the same
-contract suite (``tests/stores``). :func:`migrate` creates or upgrades a SQLite database
-ahead of time (``accord db migrate``); the store also migrates when it opens.
+``SQLiteTaskStore`` is durable on one file and survives restarts;
+``accord.stores.postgres.PostgresTaskStore`` (the ``postgres`` extra, imported only
+from that module) is shared by any number of instances. All pass the same contract
+suite (``tests/stores``). :func:`open_store` picks the store a ``--db`` value names (a
+``postgresql://`` URL or a SQLite file); :func:`migrate` creates or upgrades either
+ahead of time (``accord db migrate``); the stores also migrate when they open.
 :func:`create_database_file` creates a database file owner-only (0600).
 """
 
 from __future__ import annotations
 
+from accord.stores._open import is_postgres_url, migrate, open_store
 from accord.stores._sqlite_db import create_database_file
 from accord.stores.base import (
     MAX_PAGE_SIZE,
@@ -20,7 +24,7 @@ from accord.stores.base import (
     TaskStore,
 )
 from accord.stores.memory import MemoryTaskStore
-from accord.stores.sqlite import SQLiteTaskStore, migrate
+from accord.stores.sqlite import SQLiteTaskStore
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -33,5 +37,7 @@ __all__ = [
     "TaskRecord",
     "TaskStore",
     "create_database_file",
+    "is_postgres_url",
     "migrate",
+    "open_store",
 ]

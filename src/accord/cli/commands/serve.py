@@ -4,7 +4,8 @@ Theory of operation. TARGET names a Python object, ``path/to/file.py[:OBJ]`` or
 ``package.module[:OBJ]`` (OBJ may be dotted). The object may be:
 
 * an :class:`~accord.server.A2AApp`: served as is (it brings its own store);
-* an :class:`~accord.server.Agent`: wrapped in ``A2AApp(agent, store=SQLiteTaskStore(db))``;
+* an :class:`~accord.server.Agent`: wrapped in ``A2AApp(agent, store=open_store(db))``,
+  a SQLite file or, for a ``postgresql://`` URL, the PostgreSQL store;
 * a factory (function or class): called as ``OBJ(db=PATH)`` (or ``OBJ()`` when it takes
   no ``db``), returning either of the above.
 
@@ -222,8 +223,15 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
     """
     from accord.server import A2AApp, Agent
     from accord.server.auth import AuthConfigError
-    from accord.stores import SQLiteTaskStore, migrate
+    from accord.stores import is_postgres_url, migrate, open_store
 
+    if target is None and is_postgres_url(db):
+        # The demo keeps its own tables (API keys, appointments) in its SQLite file.
+        raise UsageError(
+            "the demo Receptionist keeps its tables in SQLite: give --db a file, or "
+            "serve your own agent on PostgreSQL (`accord serve app.py --db "
+            "postgresql://...`)"
+        )
     obj, label = _resolve(target)
     if not isinstance(obj, A2AApp | Agent):
         if not callable(obj):
@@ -247,7 +255,7 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
     # rather than in the server's lifespan.
     migrate(db)
     try:
-        return A2AApp(obj, store=SQLiteTaskStore(db)), label
+        return A2AApp(obj, store=open_store(db)), label
     except AuthConfigError as exc:
         raise UsageError(
             f"{label}: {exc} (an Agent that declares security requirements must be "
