@@ -21,8 +21,10 @@ import pytest
 
 from accord.client import Client, EventStream, MemoryTransport
 from accord.server import A2AApp, Agent, Engine, TaskContext
-from accord.server.events import LocalTaskEvents, Update
+from accord.server.events import LocalTaskEvents, Subscription, Update
+from accord.server.pg_events import PostgresTaskEvents
 from accord.stores import MemoryTaskStore, Scope, StoredEvent
+from accord.stores.postgres import PostgresTaskStore
 from accord.types import AgentInterface, StreamResponse, Task, TaskState
 from tests.stores._postgres import (
     SERVER,
@@ -33,10 +35,6 @@ from tests.stores._postgres import (
 
 pytestmark = pytest.mark.anyio
 
-pg_events = pytest.importorskip("accord.server.pg_events")
-postgres = pytest.importorskip("accord.stores.postgres")
-PostgresTaskEvents = pg_events.PostgresTaskEvents
-PostgresTaskStore = postgres.PostgresTaskStore
 
 BASE = "http://agent.test"
 SCOPE = Scope(tenant="", owner="")
@@ -70,11 +68,9 @@ class Instance:
 
 
 @asynccontextmanager
-async def instance(
-    url: str, agent: Agent, stack: AsyncExitStack, **events_options: object
-) -> AsyncIterator[Instance]:
+async def instance(url: str, agent: Agent) -> AsyncIterator[Instance]:
     store = PostgresTaskStore(url)
-    events = PostgresTaskEvents(url, **events_options)
+    events = PostgresTaskEvents(url, fallback_poll=None)  # wake-ups alone must do
     engine = Engine(agent, store=store, events=events)
     app = A2AApp.from_engine(engine)
     face = AgentInterface(
@@ -89,18 +85,14 @@ async def instance(
 
 
 @asynccontextmanager
-async def two_instances(
-    **events_options: object,
-) -> AsyncIterator[tuple[Instance, Instance, anyio.abc.ObjectSendStream[int]]]:
+async def two_instances() -> AsyncIterator[
+    tuple[Instance, Instance, anyio.abc.ObjectSendStream[int]]
+]:
     send, receive = anyio.create_memory_object_stream[int](1000)
     agent = stepping_agent(receive)
     async with fresh_schema() as (_, url), AsyncExitStack() as stack:
-        a = await stack.enter_async_context(
-            instance(url, agent, stack, **events_options)
-        )
-        b = await stack.enter_async_context(
-            instance(url, agent, stack, **events_options)
-        )
+        a = await stack.enter_async_context(instance(url, agent))
+        b = await stack.enter_async_context(instance(url, agent))
         async with send, receive:
             yield a, b, send
 
@@ -131,7 +123,7 @@ async def logged(store: PostgresTaskStore, task_id: str) -> list[StoredEvent]:
 
 
 async def test_a_subscriber_on_b_follows_a_task_running_on_a() -> None:
-    async with two_instances(fallback_poll=None) as (a, b, steps):
+    async with two_instances() as (a, b, steps):
         a_stream, task_id = await started_on(a, 20)
         async with a_stream, b.client.subscribe(task_id) as b_stream:
             with anyio.fail_after(10):
@@ -155,7 +147,7 @@ async def test_a_subscriber_on_b_follows_a_task_running_on_a() -> None:
 # MemoryTransport path, not in the events; reported with this slice).
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_resuming_on_b_with_last_event_id_loses_and_repeats_nothing() -> None:
-    async with two_instances(fallback_poll=None) as (a, b, steps):
+    async with two_instances() as (a, b, steps):
         a_stream, task_id = await started_on(a, 30)
         async with a_stream:
             with anyio.fail_after(10):
@@ -204,7 +196,7 @@ async def test_subscribers_get_every_event_after_their_listen_connection_is_lost
             await set_connections(name, allowed=False)
             await terminate(b.notifier.listener_pid)
             with anyio.fail_after(10):
-                while b.notifier.listening:
+                while b.notifier.listening:  # noqa: ASYNC110 - another task's state
                     await anyio.sleep(0.01)
             for _ in range(5):  # NOTIFYed while B hears nothing
                 await a.publish(writer.task_id, await writer.write())
@@ -304,10 +296,7 @@ class Writer:
         return await self.store.events(self.task_id, after=after, scope=SCOPE)
 
 
-async def take(sub: object, count: int) -> list[Update]:
-    from accord.server.events import Subscription
-
-    assert isinstance(sub, Subscription)
+async def take(sub: Subscription, count: int) -> list[Update]:
     got: list[Update] = []
     async for update in sub:
         got.append(update)
@@ -325,9 +314,11 @@ async def set_connections(database: str, *, allowed: bool) -> None:
 async def terminate(pid: int | None) -> None:
     """End the server process ``pid`` and wait until it is gone."""
     assert pid is not None
+
+    def alive() -> bool:
+        return bool(admin(f"SELECT 1 FROM pg_stat_activity WHERE pid = {pid}"))
+
     await anyio.to_thread.run_sync(admin, f"SELECT pg_terminate_backend({pid})")
     with anyio.fail_after(10):
-        while await anyio.to_thread.run_sync(
-            admin, f"SELECT 1 FROM pg_stat_activity WHERE pid = {pid}"
-        ):
+        while await anyio.to_thread.run_sync(alive):  # noqa: ASYNC110 - server state
             await anyio.sleep(0.01)
