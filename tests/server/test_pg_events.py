@@ -322,3 +322,54 @@ async def terminate(pid: int | None) -> None:
     with anyio.fail_after(10):
         while await anyio.to_thread.run_sync(alive):  # noqa: ASYNC110 - server state
             await anyio.sleep(0.01)
+
+
+async def test_a_wake_up_before_a_follow_ups_first_event_replays_no_earlier_turn() -> (
+    None
+):
+    events: list[PostgresTaskEvents] = []
+
+    async def ask_then_finish(ctx: TaskContext) -> None:
+        if not ctx.is_follow_up:
+            await ctx.ask_for_input("and then?")
+            return
+        # Before the follow-up's reader saw anything: as the safety-net poll or a
+        # reconnect may, at any moment.
+        events[0].wake_all()
+        await ctx.complete("done")
+
+    agent = Agent(ask_then_finish, name="Asker", description="Asks once")
+    async with fresh_schema() as (_, url), AsyncExitStack() as stack:
+        one = await stack.enter_async_context(instance(url, agent))
+        events.append(one.events)
+        first = await one.client.send_message("start")
+        assert isinstance(first, Task)
+        assert first.status.state is TaskState.INPUT_REQUIRED
+        with anyio.fail_after(10):
+            async with one.client.send_streaming_message(
+                "go on", task_id=first.id
+            ) as stream:
+                states = [
+                    event.status_update.status.state
+                    async for event in stream
+                    if event.status_update is not None
+                ]
+    assert TaskState.INPUT_REQUIRED not in states  # nothing of the first turn
+    assert states[-1] is TaskState.COMPLETED
+
+
+async def test_wake_ups_that_failed_to_send_are_sent_after_reconnecting() -> None:
+    async with fresh_schema() as (_, url), PostgresTaskStore(url) as store:
+        writer = Writer(store, "t-" + uuid.uuid4().hex)
+        async with (
+            PostgresTaskEvents(url, fallback_poll=None) as a,
+            PostgresTaskEvents(url, fallback_poll=None) as b,
+        ):
+            with b.subscribe(writer.task_id, catch_up=writer.catch_up) as sub:
+                await a.publish(writer.task_id, await writer.write())
+                with anyio.fail_after(10):
+                    assert [u.seq for u in await take(sub, 1)] == [1]
+                await terminate(a.notifier.sender_pid)  # A's NOTIFY connection
+                await a.publish(writer.task_id, await writer.write())
+                with anyio.fail_after(10):
+                    assert [u.seq for u in await take(sub, 1)] == [2]

@@ -199,6 +199,11 @@ class RequestHandler:
                 metadata={"taskId": execution.task_id},
             )
         sub = self._subscribe(execution.task_id, execution.scope)
+        if record is not None:
+            # A follow-up: its stream starts after the task's current version, so a
+            # wake-up before its first event (TaskEvents may send one at any time)
+            # reads the log from there, not the earlier turns again.
+            sub.last_seq = record.version
         try:
             self.runtime.start(execution, record)
         except BaseException:

@@ -190,6 +190,8 @@ class PostgresNotifier:
         self.listening = False
         #: The LISTEN connection's server process id (diagnostics, tests).
         self.listener_pid: int | None = None
+        #: The sending connection's server process id, once it is open.
+        self.sender_pid: int | None = None
 
     # --- out ---------------------------------------------------------------------
 
@@ -248,6 +250,7 @@ class PostgresNotifier:
                         conn = await anyio.to_thread.run_sync(
                             self._connect, "accord-notify"
                         )
+                        self.sender_pid = conn.info.backend_pid
                     await anyio.to_thread.run_sync(
                         _execute, conn, _NOTIFY, (channel, payloads)
                     )
