@@ -373,3 +373,37 @@ async def test_wake_ups_that_failed_to_send_are_sent_after_reconnecting() -> Non
                 await a.publish(writer.task_id, await writer.write())
                 with anyio.fail_after(10):
                     assert [u.seq for u in await take(sub, 1)] == [2]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # see the resume test above
+async def test_a_wake_up_before_a_resumed_stream_grows_replays_nothing() -> None:
+    async with two_instances() as (a, b, steps):
+        a_stream, task_id = await started_on(a, 2)
+
+        async def chunked() -> bool:
+            log = await logged(b.store, task_id)
+            return log[-1].event.artifact_update is not None
+
+        got: list[int] = []
+        async with a_stream:
+            with anyio.fail_after(10):
+                await steps.send(0)
+                while not await chunked():  # noqa: ASYNC110 - A's progress
+                    await anyio.sleep(0.01)
+                last = (await logged(b.store, task_id))[-1].seq
+                async with (
+                    b.client.subscribe(task_id, last_event_id=str(last)) as resumed,
+                    anyio.create_task_group() as tg,
+                ):
+
+                    async def first() -> None:
+                        await anext(resumed)
+                        got.append(int(resumed.last_event_id or "0"))
+
+                    tg.start_soon(first)
+                    while not b.events.subscriber_count(task_id):  # noqa: ASYNC110
+                        await anyio.sleep(0.01)
+                    b.events.wake_all()  # before the log grows past `last`
+                    await steps.send(1)
+                await follow(a_stream)
+        assert got == [last + 1]

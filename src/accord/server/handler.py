@@ -411,6 +411,9 @@ class RequestHandler:
             if lifecycle.is_terminal(record.task.status.state):
                 return
         else:
+            # The position is known before any event: a wake-up that arrives before
+            # the log grows past ``after`` must read from there, not from the start.
+            sub.last_seq = after
             for stored in await self.store.events(task_id, after=after, scope=scope):
                 yield stored.seq, stored.event
                 sub.last_seq = stored.seq
