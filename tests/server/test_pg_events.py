@@ -182,7 +182,9 @@ async def test_subscribers_get_every_event_after_their_listen_connection_is_lost
         async with (
             log_a,
             PostgresTaskEvents(url, fallback_poll=None) as a,
-            PostgresTaskEvents(url, fallback_poll=None) as b,
+            PostgresTaskEvents(
+                url, fallback_poll=None, reconnect_delay=(0.01, 0.05)
+            ) as b,
         ):
             writer = Writer(log_a, "t-" + uuid.uuid4().hex)
             subs = [b.subscribe(writer.task_id, catch_up=writer.catch_up) for _ in "xy"]
