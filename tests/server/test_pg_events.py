@@ -409,3 +409,40 @@ async def test_a_wake_up_before_a_resumed_stream_grows_replays_nothing() -> None
                     await steps.send(1)
                 await follow(a_stream)
         assert got == [last + 1]
+
+
+def test_channels_are_per_schema_and_fit_an_identifier() -> None:
+    from accord.stores.postgres_notify import channel_name
+
+    assert channel_name("team_a") == "accord_events:team_a"
+    assert channel_name("team_a") != channel_name("team_b")
+    long_a, long_b = "a" * 63, "a" * 62 + "b"
+    assert len(channel_name(long_a).encode()) <= 63
+    assert channel_name(long_a) != channel_name(long_b)
+
+
+def test_payloads_that_are_not_wake_ups_are_ignored() -> None:
+    from accord.stores.postgres_notify import Wake
+
+    assert Wake.parse("abcd1234 00ff 7") == Wake("abcd1234", "00ff", 7)
+    for junk in ("", "hello", "a b c", "a b -1", "a b 1 2"):
+        assert Wake.parse(junk) is None
+
+
+def test_options_are_checked() -> None:
+    url = "postgresql://h/db"
+    with pytest.raises(ValueError, match="fallback_poll"):
+        PostgresTaskEvents(url, fallback_poll=0)
+    with pytest.raises(ValueError, match="max_pending"):
+        PostgresTaskEvents(url, max_pending=0)
+    with pytest.raises(ValueError, match="positive"):
+        PostgresTaskEvents(url, buffer=0)
+
+
+async def test_events_run_once_at_a_time() -> None:
+    async with fresh_schema() as (_, url), PostgresTaskEvents(url) as events:
+        with pytest.raises(RuntimeError, match="already running"):
+            await events.__aenter__()
+        with pytest.raises(RuntimeError, match="already running"):
+            async with events.notifier.running():
+                pass
