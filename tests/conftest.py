@@ -43,6 +43,7 @@ SLOW = (
     "server/test_durability.py",
     "server/test_shutdown_serve.py",
     "server/test_tuning.py",
+    "server/test_pg_events_processes.py",
     "cli/test_serve.py",
     "server/auth/test_mtls.py",
     "test_clock.py",

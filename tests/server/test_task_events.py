@@ -1,18 +1,22 @@
 """The TaskEvents contract (accord.server.events), run against every implementation.
 
-A second implementation (PostgreSQL LISTEN/NOTIFY) joins by adding a parameter to the
-``make_events`` fixture; every test below then runs against it too. The task's log is
-a real store: subscribers catch up from it exactly as the server's do.
+Every implementation is a parameter of the ``make_events`` fixture: the in-process
+one, PostgreSQL LISTEN/NOTIFY as one instance, and PostgreSQL as two instances that
+publish on one and subscribe on the other (every update then crosses PostgreSQL;
+the two process-local clauses of the contract skip there). The task's log is a real
+store: subscribers catch up from it exactly as the server's do.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import anyio
 import pytest
 
 from accord.server.events import (
+    CatchUp,
     LocalTaskEvents,
     Subscription,
     TaskEvents,
@@ -20,18 +24,66 @@ from accord.server.events import (
 )
 from accord.stores import MemoryTaskStore, Scope, StoredEvent
 from accord.types import StreamResponse, Task, TaskState, TaskStatus
+from tests.stores._postgres import fresh_schema
 
 pytestmark = pytest.mark.anyio
 
 SCOPE = Scope(tenant="", owner="")
-MakeEvents = Callable[[int], TaskEvents]
+MakeEvents = Callable[[int], Awaitable[TaskEvents]]
 
 
-@pytest.fixture(params=["local"])
-def make_events(request: pytest.FixtureRequest) -> MakeEvents:
+class Pair:
+    """Two instances on one database: publishes on ``a``, subscribes on ``b``."""
+
+    def __init__(self, a: TaskEvents, b: TaskEvents) -> None:
+        self.a, self.b = a, b
+
+    async def publish(self, task_id: str, update: Update) -> None:
+        await self.a.publish(task_id, update)
+
+    def subscribe(
+        self, task_id: str, *, catch_up: CatchUp, after: int | None = None
+    ) -> Subscription:
+        return self.b.subscribe(task_id, catch_up=catch_up, after=after)
+
+    def close_all(self) -> int:
+        return self.b.close_all()
+
+    def subscriber_count(self, task_id: str) -> int:
+        return self.b.subscriber_count(task_id)
+
+
+@pytest.fixture(params=["local", "postgres", "postgres-pair"])
+async def make_events(request: pytest.FixtureRequest) -> AsyncIterator[MakeEvents]:
     """Builds the implementation under test with a given subscriber buffer."""
-    assert request.param == "local"
-    return lambda buffer: LocalTaskEvents(buffer=buffer)
+    if request.param == "local":
+
+        async def local(buffer: int) -> TaskEvents:
+            return LocalTaskEvents(buffer=buffer)
+
+        yield local
+        return
+    from accord.server.pg_events import PostgresTaskEvents
+
+    async with fresh_schema() as (_, url), AsyncExitStack() as stack:
+
+        async def instance(buffer: int) -> PostgresTaskEvents:
+            # No safety-net poll: the wake-ups alone must deliver everything.
+            events = PostgresTaskEvents(url, buffer=buffer, fallback_poll=None)
+            return await stack.enter_async_context(events)
+
+        async def postgres(buffer: int) -> TaskEvents:
+            if request.param == "postgres":
+                return await instance(buffer)
+            return Pair(await instance(buffer), await instance(buffer))
+
+        yield postgres
+
+
+def process_local(events: TaskEvents) -> None:
+    """Skip a clause of the contract that holds only within one process."""
+    if isinstance(events, Pair):
+        pytest.skip("process-local by contract (seq-0 updates, what is queued)")
 
 
 def task(n: int) -> Task:
@@ -85,7 +137,7 @@ async def read(sub: Subscription, until: int) -> list[int]:
 async def test_each_subscriber_gets_every_update_in_order(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     subs = [events.subscribe("t", catch_up=log.catch_up) for _ in range(3)]
     for _ in range(10):
         await events.publish("t", await log.write())
@@ -98,7 +150,7 @@ async def test_each_subscriber_gets_every_update_in_order(
 async def test_a_slow_subscriber_catches_up_from_the_log_without_loss(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(4)
+    events = await make_events(4)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         for _ in range(20):  # overflows the buffer of 4 while nobody reads
             await events.publish("t", await log.write())
@@ -111,7 +163,7 @@ async def test_a_slow_subscriber_catches_up_from_the_log_without_loss(
 async def test_publishing_never_waits_for_a_reader(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(8)
+    events = await make_events(8)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         updates = [await log.write() for _ in range(200)]
         with anyio.fail_after(5):  # 25 buffers' worth, nobody reading
@@ -123,7 +175,7 @@ async def test_publishing_never_waits_for_a_reader(
 async def test_lost_or_merged_wake_ups_lose_nothing(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         await events.publish("t", await log.write())
         assert await read(sub, 1) == [1]
@@ -136,7 +188,7 @@ async def test_lost_or_merged_wake_ups_lose_nothing(
 async def test_subscribing_after_a_seq_replays_the_log_then_goes_live(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     for _ in range(6):
         await events.publish("t", await log.write())
     with events.subscribe("t", catch_up=log.catch_up, after=3) as sub:
@@ -146,7 +198,7 @@ async def test_subscribing_after_a_seq_replays_the_log_then_goes_live(
 
 
 async def test_replay_overlap_is_skipped(make_events: MakeEvents, log: Log) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         updates = [await log.write() for _ in range(5)]
         sub.last_seq = 3  # e.g. a snapshot at version 3 was already sent
@@ -158,7 +210,8 @@ async def test_replay_overlap_is_skipped(make_events: MakeEvents, log: Log) -> N
 async def test_updates_outside_the_log_reach_subscribers_in_this_process(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
+    process_local(events)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         await events.publish("t", await log.write())
         final = Update(seq=0, event=None, task=None, final=True)
@@ -171,7 +224,8 @@ async def test_updates_outside_the_log_reach_subscribers_in_this_process(
 async def test_close_all_ends_streams_after_what_is_queued(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
+    process_local(events)
     sub = events.subscribe("t", catch_up=log.catch_up)
     update = await log.write()
     await events.publish("t", update)
@@ -182,7 +236,7 @@ async def test_close_all_ends_streams_after_what_is_queued(
 
 
 async def test_close_wakes_a_waiting_reader(make_events: MakeEvents, log: Log) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     sub = events.subscribe("t", catch_up=log.catch_up)
     ended = anyio.Event()
 
@@ -203,7 +257,7 @@ async def test_close_wakes_a_waiting_reader(make_events: MakeEvents, log: Log) -
 async def test_other_tasks_events_are_not_delivered(
     make_events: MakeEvents, log: Log
 ) -> None:
-    events = make_events(100)
+    events = await make_events(100)
     with events.subscribe("t", catch_up=log.catch_up) as sub:
         await events.publish("other", Update(seq=1, event=None, task=None))
         await events.publish("t", await log.write())

@@ -18,8 +18,9 @@ given an agent, and then starts it in its lifespan as before.
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from .auth.verifier import RequestInfo, Verifier
     from .context import CallContext
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "default_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ class Engine:
     Args:
         agent: the agent served.
         store: where tasks are kept (default: a new :class:`~accord.stores.MemoryTaskStore`).
-        events: how subscribers learn about new task events (default: in-process
-            :class:`~accord.server.events.LocalTaskEvents`).
+        events: how subscribers learn about new task events. By default
+            :class:`~accord.server.pg_events.PostgresTaskEvents` on the store's
+            database when the store is a
+            :class:`~accord.stores.postgres.PostgresTaskStore` (shared by instances),
+            else the in-process :class:`~accord.server.events.LocalTaskEvents`. An
+            implementation that is an async context manager runs for the engine's
+            lifetime (entered after the store opens, left before it closes).
         auth: how to check the security schemes the agent declares: an
             :class:`~accord.server.auth.AuthConfig`, or ``{scheme name: verifier}``.
         limits: :attr:`ServerLimits.max_running_tasks` applies here (front ends use
@@ -85,7 +91,9 @@ class Engine:
     ) -> None:
         self.agent = agent
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
-        self.events: TaskEvents = events if events is not None else LocalTaskEvents()
+        self.events: TaskEvents = (
+            events if events is not None else default_events(self.store)
+        )
         self.limits = limits
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
@@ -173,7 +181,12 @@ class Engine:
                 shutdown_grace=self.shutdown_grace,
                 expose_errors=self.expose_errors,
             )
-            async with self.store, runtime:
+            events: AbstractAsyncContextManager[object] = (
+                self.events
+                if isinstance(self.events, AbstractAsyncContextManager)
+                else nullcontext()
+            )
+            async with self.store, events, runtime:
                 self._handler = RequestHandler(
                     runtime,
                     extended_card=self._extended_card_source(),
@@ -256,3 +269,20 @@ class Engine:
                 operation, params, ctx, last_event_id=last_event_id
             ),
         )
+
+
+def default_events(store: TaskStore) -> TaskEvents:
+    """The task events an :class:`Engine` uses with ``store`` when given none.
+
+    A :class:`~accord.stores.postgres.PostgresTaskStore` is shared by instances, so
+    its subscribers must hear of the other instances' events:
+    :class:`~accord.server.pg_events.PostgresTaskEvents` on the store's database. Any
+    other store serves one process: :class:`~accord.server.events.LocalTaskEvents`.
+    """
+    # A PostgresTaskStore means its module is loaded; psycopg is imported only then.
+    postgres = sys.modules.get("accord.stores.postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresTaskStore):
+        from .pg_events import PostgresTaskEvents
+
+        return PostgresTaskEvents(store.url)
+    return LocalTaskEvents()

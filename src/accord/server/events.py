@@ -6,6 +6,8 @@ subscriber that wakes reads what it has not seen yet, so a lost or merged wake-u
 costs a store read, never an event. This module defines the interface, the
 :class:`Subscription` every implementation hands out, and :class:`LocalTaskEvents`, the
 in-process implementation (one server process; the default).
+:class:`~accord.server.pg_events.PostgresTaskEvents` extends it across instances that
+share a PostgreSQL store (LISTEN/NOTIFY).
 
 The contract (``tests/server/test_task_events.py`` checks it against every
 implementation through one parametrised fixture):
@@ -28,8 +30,10 @@ implementation through one parametrised fixture):
 * **At-least-once wake-ups.** An implementation may deliver the update itself
   (:meth:`Subscription.offer`, the fast path: no store read) or only say that the log
   grew (:meth:`Subscription.notify`: the subscriber reads the log). Several wake-ups
-  may be merged into one; a duplicate wake-up is harmless. A PostgreSQL implementation
-  can ``NOTIFY`` the task id and ``seq`` and call ``notify()`` on its listeners.
+  may be merged into one; a duplicate wake-up is harmless, and may come at any time,
+  also before a subscription's first update: a subscriber that starts from a known
+  position sets ``last_seq`` to it first. The PostgreSQL implementation ``NOTIFY`` s
+  the task and ``seq`` and calls ``notify()`` on the other instances' subscribers.
 * **Updates outside the log** (``seq`` 0: a Message reply, the end of an execution)
   are delivered by offer only, to subscribers of the same process. Nothing else relies
   on them across processes.

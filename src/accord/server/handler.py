@@ -199,6 +199,11 @@ class RequestHandler:
                 metadata={"taskId": execution.task_id},
             )
         sub = self._subscribe(execution.task_id, execution.scope)
+        if record is not None:
+            # A follow-up: its stream starts after the task's current version, so a
+            # wake-up before its first event (TaskEvents may send one at any time)
+            # reads the log from there, not the earlier turns again.
+            sub.last_seq = record.version
         try:
             self.runtime.start(execution, record)
         except BaseException:
@@ -406,6 +411,9 @@ class RequestHandler:
             if lifecycle.is_terminal(record.task.status.state):
                 return
         else:
+            # The position is known before any event: a wake-up that arrives before
+            # the log grows past ``after`` must read from there, not from the start.
+            sub.last_seq = after
             for stored in await self.store.events(task_id, after=after, scope=scope):
                 yield stored.seq, stored.event
                 sub.last_seq = stored.seq

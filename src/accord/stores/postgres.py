@@ -218,6 +218,11 @@ class PostgresTaskStore:
         self._lock = threading.Lock()  # guards _written (worker threads)
         self._written: OrderedDict[str, tuple[int, Task]] = OrderedDict()
 
+    @property
+    def url(self) -> str:
+        """The database URL the store was given (task events connect to it too)."""
+        return self._url
+
     async def __aenter__(self) -> Self:
         """Open the pool (waiting for a first connection) and migrate or check."""
         if self._pool is not None:
