@@ -388,7 +388,10 @@ async def test_unreachable_server_is_a_store_error_saying_what_to_do() -> None:
 
 async def test_a_statement_stuck_on_a_lock_times_out(schema: tuple[str, str]) -> None:
     _, url = schema
-    async with PostgresTaskStore(url, statement_timeout=0.2) as store:
+    # Migrate first with the default timeout: the DDL of a migration can take longer
+    # than the short timeout below on a busy machine; only the append must hit it.
+    await anyio.to_thread.run_sync(migrate, url)
+    async with PostgresTaskStore(url, statement_timeout=0.5, migrate=False) as store:
         task = make_task("t1")
         await store.create(task, created(task), scope=ALICE)
         holder: psycopg.Connection[tuple[object, ...]]
