@@ -350,6 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
             "app's shutdown_grace, 5)"
         ),
     )
+    serve.add_argument(
+        "--lease-seconds",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "how long a running task's lease lasts without a heartbeat: when this "
+            "instance stops, another one sharing --db takes its tasks over after at "
+            "most this long (default: the app's lease_seconds, 10)"
+        ),
+    )
     tls = serve.add_argument_group("TLS (https and mutual TLS)")
     tls.add_argument(
         "--ssl-certfile", metavar="PEM", help="server certificate: serve https"
