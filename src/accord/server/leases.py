@@ -12,6 +12,12 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   CancelTask would) and tells which leases were lost (expired and claimed elsewhere,
   for example after this process was paused for longer than a lease): those executions
   stop at once and write nothing more, since the task now belongs to another instance.
+* **Fencing.** An instance that cannot renew (the database is unreachable, or slow)
+  stops its own executions once :data:`FENCE` of a lease has passed since its last
+  renewal was sent, before the lease can expire and be claimed elsewhere: a
+  watchdog task checks every ``lease_seconds / 8``, independently of the renewal call,
+  which may hang. So a task never runs on two instances at once, as long as the
+  instances' clocks run at the same rate.
 * **Release.** When an execution ends, its lease is deleted.
 * **Sweep.** Every ``lease_seconds / 2`` (and once at start-up), the instance claims
   expired leases (:meth:`~accord.stores.base.TaskStore.claim_expired`: each goes to
@@ -29,6 +35,7 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
     from .runtime import Execution, Runtime
 
 __all__ = [
+    "FENCE",
     "LEASE_EXPIRED_MESSAGE",
     "LEASE_LOST",
     "LEASE_SECONDS",
@@ -59,6 +67,9 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = 10.0
 #: Expired leases one sweep claims at most; a backlog is taken by the next sweeps.
 SWEEP_BATCH = 100
+#: Fraction of a lease after the last renewal sent at which an instance that could not
+#: renew stops its executions (see the module docstring).
+FENCE = 0.7
 #: Cancel reason of an execution whose lease was claimed by another instance.
 LEASE_LOST = "lease lost"
 #: Status message of a task whose instance stopped while running it.
@@ -80,6 +91,10 @@ class Leases:
         self.seconds = seconds
         #: This instance's name in the store's lease rows.
         self.holder = holder
+        #: time.monotonic() when the last successful renewal was sent.
+        self._renewed = time.monotonic()
+        #: time.monotonic() when the running sweep's claim was sent.
+        self._claim_sent = self._renewed
 
     async def acquire(self, x: Execution) -> Lease:
         """Take the lease of ``x``'s task.
@@ -87,6 +102,7 @@ class Leases:
         Raises:
             UnsupportedOperationError: someone holds it (the task is running).
         """
+        x.leased_at = time.monotonic()
         lease = await self.runtime.store.acquire_lease(
             x.task_id, tenant=x.scope.tenant, holder=self.holder, seconds=self.seconds
         )
@@ -117,6 +133,7 @@ class Leases:
     async def renew(self) -> None:
         """Renew every lease held; cancel executions asked to stop or that lost theirs."""
         live = self.runtime.live_executions()
+        sent = time.monotonic()
         try:
             held = await self.runtime.store.renew_leases(
                 holder=self.holder, seconds=self.seconds
@@ -124,6 +141,7 @@ class Leases:
         except StoreError as exc:
             logger.warning("lease heartbeat failed (retrying): %s", exc)
             return
+        self._renewed = max(self._renewed, sent)
         leases = {lease.task_id: lease for lease in held}
         for x in live:
             if self.runtime.live(x.task_id) is not x:
@@ -137,6 +155,29 @@ class Leases:
                 x.cancel(LEASE_LOST)
             elif lease.cancel_requested:
                 x.cancel("canceled by client")
+
+    async def watchdog(self) -> None:
+        """Stop executions whose lease may have expired (runtime's task group)."""
+        while True:
+            await anyio.sleep(self.seconds / 8)
+            self.fence()
+
+    def fence(self) -> int:
+        """Stop the executions not renewed for :data:`FENCE` of a lease; how many."""
+        now = time.monotonic()
+        stopped = 0
+        for x in self.runtime.live_executions():
+            since = now - max(self._renewed, x.leased_at)
+            if since >= FENCE * self.seconds and x.cancel_reason is None:
+                logger.warning(
+                    "task %s: its lease could not be renewed for %.3g s; stopping it "
+                    "here before another instance takes it over",
+                    x.task_id,
+                    since,
+                )
+                x.cancel(LEASE_LOST)
+                stopped += 1
+        return stopped
 
     # --- recovery -----------------------------------------------------------------------
 
@@ -153,6 +194,7 @@ class Leases:
         """Take over the tasks whose instance stopped; return how many were claimed."""
         if self.runtime.draining:
             return 0
+        self._claim_sent = time.monotonic()
         claimed = await self.runtime.store.claim_expired(
             holder=self.holder, seconds=self.seconds, limit=SWEEP_BATCH
         )
@@ -201,6 +243,7 @@ class Leases:
             scope=Scope(tenant=record.tenant, owner=record.owner),
             existing=True,
             attempt=lease.attempt,
+            leased_at=self._claim_sent,
         )
         try:
             self.runtime.launch(x, record)

@@ -108,6 +108,8 @@ class Execution:
     done: anyio.Event = None  # type: ignore[assignment]
     #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
     attempt: int = 1
+    #: time.monotonic() when its lease was requested (leases.py: fencing).
+    leased_at: float = 0.0
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -179,6 +181,7 @@ class Runtime:
         await self._tg.__aenter__()
         self._tg.start_soon(self.leases.heartbeat, name="accord-lease-heartbeat")
         self._tg.start_soon(self.leases.sweeper, name="accord-lease-sweep")
+        self._tg.start_soon(self.leases.watchdog, name="accord-lease-watchdog")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
