@@ -44,6 +44,7 @@ class Partition:
         self.inner = inner
         self.cut = False
         self.renewals = 0
+        self.renewed = anyio.Event()
 
     async def __aenter__(self) -> Partition:
         await self.inner.__aenter__()
@@ -58,9 +59,12 @@ class Partition:
         async def call(*args: Any, **kwargs: Any) -> Any:
             if self.cut:
                 raise StoreError("partitioned from the database (test)")
+            result = await method(*args, **kwargs)
             if name == "renew_leases":
                 self.renewals += 1
-            return await method(*args, **kwargs)
+                self.renewed.set()
+                self.renewed = anyio.Event()
+            return result
 
         return call
 
@@ -118,9 +122,11 @@ class Instances:
 
     async def state_on_b(self, task_id: str, done: Callable[[TaskState], bool]) -> Task:
         """Wait (polling B's GetTask) until the task's state satisfies ``done``."""
-        while not done((task := await self.client_b.get_task(task_id)).status.state):
-            await anyio.sleep(0.02)
-        return task
+        while True:
+            task = await self.client_b.get_task(task_id)
+            if done(task.status.state):
+                return task
+            await anyio.sleep(0.02)  # B's store is written by A: nothing wakes B
 
 
 @asynccontextmanager
@@ -148,7 +154,6 @@ async def store_pair(
     else:
         from accord.stores import migrate
         from accord.stores.postgres import PostgresTaskStore
-
         from tests.stores._postgres import fresh_schema
 
         async with fresh_schema() as (_, url):
@@ -208,7 +213,7 @@ async def test_a_live_instances_task_is_never_taken_over(
         task_id = await x.start_on_a()
         # Well over a lease duration, renewed all along.
         while x.partition.renewals < 7:
-            await anyio.sleep(LEASE / 8)
+            await x.partition.renewed.wait()
         assert await x.b.handler.runtime.leases.sweep() == 0
         task = await x.client_b.get_task(task_id)
         assert task.status.state is TaskState.WORKING
