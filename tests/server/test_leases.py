@@ -23,9 +23,19 @@ import pytest
 from accord.client import Client, MemoryTransport
 from accord.errors import StoreError
 from accord.server import A2AApp, Agent, Engine, TaskContext
-from accord.server.leases import LEASE_EXPIRED_MESSAGE
-from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
-from accord.types import AgentInterface, SendMessageConfiguration, Task, TaskState
+from accord.server.leases import LEASE_EXPIRED_MESSAGE, LEASE_SECONDS
+from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore, TaskStore
+from accord.types import (
+    AgentInterface,
+    Message,
+    Part,
+    Role,
+    SendMessageConfiguration,
+    StreamResponse,
+    Task,
+    TaskState,
+    TaskStatus,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -272,3 +282,86 @@ async def test_cancel_on_b_reaches_the_agent_on_a(kind: str, tmp_path: Path) -> 
         assert ("stop", "A", task_id, 1) in x.lab.journal
         # A sees the stored request on its next heartbeat (every LEASE / 4).
         assert took < LEASE
+
+
+# --- without a second store: one shared memory store -------------------------------
+
+
+async def test_a_lost_lease_stops_the_execution_without_writing() -> None:
+    # Instance A was paused past its lease (the store's clock jumps): B claims the
+    # task and runs it again; A's next heartbeat finds the lease gone and A stops
+    # without writing, so the task is B's alone.
+    now = [1000.0]
+    store = MemoryTaskStore(clock=lambda: now[0])
+    lab = Lab()
+    a = Engine(lab.agent("A", retry_safe=True), store=store, lease_seconds=LEASE)
+    b = Engine(lab.agent("B", retry_safe=True), store=store, lease_seconds=LEASE)
+    async with a.running(), b.running(), client(A2AApp.from_engine(a)) as client_a:
+        with anyio.fail_after(10):
+            config = SendMessageConfiguration(return_immediately=True)
+            sent = await client_a.send_message("go", configuration=config)
+            assert isinstance(sent, Task)
+            await lab.wait_for(("start", "A", sent.id, 1))
+            now[0] += 10 * LEASE
+            # No suspension between the jump and the claim: A cannot renew first.
+            assert await b.handler.runtime.leases.sweep() == 1
+            await lab.wait_for(("start", "B", sent.id, 2))
+            rerun = b.handler.runtime.live(sent.id)
+            assert rerun is not None
+            assert rerun.attempt == 2
+            await lab.wait_for(("stop", "A", sent.id, 1))
+            lab.gate.set()
+            await rerun.done.wait()
+    events = await store.events(sent.id, after=0, scope=Scope())
+    states = [
+        e.event.status_update.status.state
+        for e in events
+        if e.event.status_update is not None
+    ]
+    assert TaskState.CANCELED not in states
+    assert TaskState.FAILED not in states
+    assert states[-1] is TaskState.COMPLETED
+
+
+async def test_an_unfinished_task_without_a_lease_is_taken_over() -> None:
+    # A task left WORKING by a version without leases (or an instance that died
+    # between creating the task and leasing it) is ended once silent for a lease.
+    store = MemoryTaskStore()
+    message = Message(message_id="m-1", role=Role.USER, parts=(Part(text="hi"),))
+    task = Task(
+        id="old",
+        context_id="c-1",
+        status=TaskStatus(state=TaskState.WORKING),
+        history=(message,),
+    )
+    await store.create(task, StreamResponse(task=task), scope=Scope())
+    lab = Lab()
+    engine = Engine(lab.agent("A", retry_safe=False), store=store, lease_seconds=0.2)
+    async with engine.running():
+        with anyio.fail_after(10):
+            while (record := await store.get("old", scope=Scope())) is not None:
+                if record.task.status.state is not TaskState.WORKING:
+                    break
+                await anyio.sleep(0.02)
+    assert record is not None
+    assert record.task.status.state is TaskState.FAILED
+    assert record.task.status.message is not None
+    assert record.task.status.message.text == LEASE_EXPIRED_MESSAGE
+
+
+def test_lease_seconds_settings() -> None:
+    from accord.cli.main import build_parser
+
+    agent = Lab().agent("A", retry_safe=False)
+    assert Engine(agent).lease_seconds == LEASE_SECONDS
+    assert A2AApp(agent, lease_seconds=2).engine.lease_seconds == 2
+    with pytest.raises(ValueError, match="lease_seconds must be > 0"):
+        Engine(agent, lease_seconds=0)
+    with pytest.raises(TypeError, match="lease_seconds"):
+        A2AApp(engine=Engine(agent), lease_seconds=2)
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--lease-seconds", "1.5"]).lease_seconds == 1.5
+    assert parser.parse_args(["serve"]).lease_seconds is None  # the app's own
+    for bad in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", "--lease-seconds", bad])

@@ -23,6 +23,7 @@ from ._argtypes import count as _count
 from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
+from ._argtypes import lease as _lease
 from ._argtypes import seconds as _seconds
 from ._argtypes import state as _state
 from ._argtypes import url as _url
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--lease-seconds",
-        type=_seconds,
+        type=_lease,
         default=None,
         metavar="SECONDS",
         help=(

@@ -6,8 +6,10 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   (:meth:`Leases.acquire`); an execution whose task is leased by anyone else is
   refused (the task is already processing a message, maybe on another instance).
 * **Heartbeat.** One task in the runtime's task group renews every lease this instance
-  holds, in one store call, every ``lease_seconds / 4``: three renewals can fail before
-  the lease expires. The answer also carries the cancel requests (CancelTask received
+  holds, in one store call, every ``lease_seconds / 4`` (at most every
+  :data:`HEARTBEAT_MAX` seconds): two renewals can fail before the instance fences
+  itself, three before the lease expires. One write per instance per beat, whatever
+  the number of tasks. The answer also carries the cancel requests (CancelTask received
   by another instance: the execution is cancelled and records CANCELED, as a local
   CancelTask would) and tells which leases were lost (expired and claimed elsewhere,
   for example after this process was paused for longer than a lease): those executions
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FENCE",
+    "HEARTBEAT_MAX",
     "LEASE_EXPIRED_MESSAGE",
     "LEASE_LOST",
     "LEASE_SECONDS",
@@ -65,6 +68,9 @@ logger = logging.getLogger(__name__)
 #: --lease-seconds``): how long a task of a crashed instance may stay WORKING before a
 #: surviving instance takes it over.
 LEASE_SECONDS = 10.0
+#: Longest gap (seconds) between two heartbeats, whatever the lease: a cancel request
+#: reaches the instance running the task within it.
+HEARTBEAT_MAX = 1.0
 #: Expired leases one sweep claims at most; a backlog is taken by the next sweeps.
 SWEEP_BATCH = 100
 #: Fraction of a lease after the last renewal sent at which an instance that could not
@@ -127,7 +133,7 @@ class Leases:
     async def heartbeat(self) -> None:
         """Renew this instance's leases forever (runs in the runtime's task group)."""
         while True:
-            await anyio.sleep(self.seconds / 4)
+            await anyio.sleep(min(self.seconds / 4, HEARTBEAT_MAX))
             await self.renew()
 
     async def renew(self) -> None:
