@@ -284,6 +284,20 @@ async def test_cancel_on_b_reaches_the_agent_on_a(kind: str, tmp_path: Path) -> 
         assert took < LEASE
 
 
+async def test_cancel_of_a_task_whose_instance_stopped_ends_canceled(
+    kind: str, tmp_path: Path
+) -> None:
+    # The cancel request waits on the lease; the instance that claims the expired
+    # lease honours it instead of failing or re-running the task.
+    async with instances(kind, tmp_path, retry_safe=True) as x:
+        task_id = await x.start_on_a()
+        x.partition.cut = True
+        task = await x.client_b.cancel_task(task_id)
+        assert task.status.state is TaskState.CANCELED
+        assert ("stop", "A", task_id, 1) in x.lab.journal
+        assert not [e for e in x.lab.journal if e[1] == "B"]
+
+
 # --- without a second store: one shared memory store -------------------------------
 
 
