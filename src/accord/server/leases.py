@@ -121,12 +121,15 @@ class Leases:
         return lease
 
     async def release(self, x: Execution) -> None:
-        """Delete the lease of ``x``'s task (bounded, also when cancelled)."""
-        with anyio.move_on_after(self.seconds, shield=True):
-            try:
-                await self.runtime.store.release_lease(x.task_id, holder=self.holder)
-            except StoreError as exc:  # it expires; a sweep finds the task finished
-                logger.warning("could not release the lease of %s: %s", x.task_id, exc)
+        """Delete the lease of ``x``'s task.
+
+        Not shielded: when the runtime is cancelled outright the lease simply expires,
+        and the sweep that claims it finds the task ended and deletes it.
+        """
+        try:
+            await self.runtime.store.release_lease(x.task_id, holder=self.holder)
+        except StoreError as exc:  # it expires; a sweep finds the task ended
+            logger.warning("could not release the lease of %s: %s", x.task_id, exc)
 
     # --- heartbeat ----------------------------------------------------------------------
 

@@ -154,8 +154,9 @@ class Runtime:
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
-        #: Task id -> set once the lease of its ended execution is released.
-        self._releasing: dict[str, anyio.Event] = {}
+        #: Task id of an ended execution whose lease is being released -> the Event
+        #: a follow-up turn waits on (created by the first one that waits).
+        self._releasing: dict[str, anyio.Event | None] = {}
         self._closing = False
         self._draining = False
         self._drained = anyio.Event()
@@ -261,8 +262,11 @@ class Runtime:
             UnavailableError: shutting down, or at the running-task limit.
         """
         self._check_open()
-        released = self._releasing.get(execution.task_id)
-        if released is not None:  # the previous turn is handing its lease back
+        if execution.task_id in self._releasing:
+            # The previous turn of this task is handing its lease back.
+            released = self._releasing[execution.task_id]
+            if released is None:
+                released = self._releasing[execution.task_id] = anyio.Event()
             await released.wait()
         await self.leases.acquire(execution)
         try:
@@ -324,7 +328,7 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
-            released = self._releasing[x.task_id] = anyio.Event()
+            self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
                 # It must follow the pop at once: a follow-up message may start the
@@ -335,9 +339,9 @@ class Runtime:
                 )
                 await self.leases.release(x)
             finally:
-                if self._releasing.get(x.task_id) is released:
-                    del self._releasing[x.task_id]
-                released.set()
+                released = self._releasing.pop(x.task_id, None)
+                if released is not None:
+                    released.set()
                 x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
