@@ -1,6 +1,7 @@
-"""kill -9 one of three ``accord serve`` instances sharing PostgreSQL (slow).
+"""kill -9 one of three ``accord serve`` instances sharing a database (slow).
 
-Three instances serve a retry-safe agent on one database with 1-second leases. Tasks
+Three instances serve a retry-safe agent on one database (PostgreSQL, and one SQLite
+file) with 1-second leases. Tasks
 run on every instance; the first one is killed with SIGKILL. Then:
 
 * every acknowledged task is still there (read through another instance);
@@ -178,7 +179,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def test_kill_9_one_of_three_instances(tmp_path: Path) -> None:
+async def test_kill_9_one_of_three_instances_on_postgres(tmp_path: Path) -> None:
     async with fresh_schema() as (_, url):
         await anyio.to_thread.run_sync(migrate, url)
         await anyio.to_thread.run_sync(scenario, tmp_path, url)
+
+
+async def test_kill_9_one_of_three_instances_on_one_sqlite_file(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "shared.db")
+    await anyio.to_thread.run_sync(migrate, db)
+    await anyio.to_thread.run_sync(scenario, tmp_path, db)
