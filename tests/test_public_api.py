@@ -223,6 +223,7 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "accord.stores": [
         "MAX_PAGE_SIZE",
+        "Lease",
         "MemoryTaskStore",
         "SQLiteTaskStore",
         "Scope",

@@ -24,5 +24,7 @@ if __name__ == "__main__":
     app = A2AApp(
         Agent(work, name="Durable", description="for tests"),
         store=SQLiteTaskStore(sys.argv[1]),
+        # Short, so the restarted process takes the killed one's tasks over at once.
+        lease_seconds=0.5,
     )
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

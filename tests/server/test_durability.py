@@ -86,7 +86,14 @@ def test_kill_9_then_restart_keeps_acknowledged_tasks(tmp_path: Path) -> None:
                 assert task["status"]["state"] == "TASK_STATE_COMPLETED"
                 assert task["artifacts"][0]["parts"] == [{"text": "done"}]
             for task_id in running:
-                task = http.get(f"{base}/tasks/{task_id}", headers=V1).json()
+                # Taken over once its lease (0.5 s) expired: within a sweep or two.
+                deadline = time.monotonic() + 10
+                while True:
+                    task = http.get(f"{base}/tasks/{task_id}", headers=V1).json()
+                    if task["status"]["state"] != "TASK_STATE_WORKING":
+                        break
+                    assert time.monotonic() < deadline, "still WORKING"
+                    time.sleep(0.05)
                 assert task["status"]["state"] == "TASK_STATE_FAILED"
                 assert "interrupted" in task["status"]["message"]["parts"][0]["text"]
             listed = http.get(base + "/tasks", headers=V1).json()

@@ -374,7 +374,7 @@ async def test_a_cancelled_owner_still_records_the_interruption() -> None:
     )
     with anyio.fail_after(10), anyio.CancelScope() as outer:
         async with store, runtime:
-            runtime.start(execution, None)
+            await runtime.start(execution, None)
             await h.running(1)
             outer.cancel()
             await anyio.sleep_forever()

@@ -98,6 +98,7 @@ def empty(url: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM tasks")
+        conn.execute("DELETE FROM task_leases")
 
 
 @asynccontextmanager

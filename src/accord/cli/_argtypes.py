@@ -24,6 +24,7 @@ __all__ = [
     "grace",
     "header",
     "json_value",
+    "lease",
     "seconds",
     "state",
     "url",
@@ -116,6 +117,19 @@ def _grace(value: str) -> float:
     return seconds
 
 
+def _lease(value: str) -> float:
+    """An argparse type: a finite, positive number of seconds."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds (more than 0)"
+        )
+    return seconds
+
+
 def _header(value: str) -> tuple[str, str]:
     name, sep, content = value.partition(":")
     if not sep or not name.strip():
@@ -147,5 +161,6 @@ state = _state
 count = _count
 seconds = _seconds
 grace = _grace
+lease = _lease
 header = _header
 url = _url

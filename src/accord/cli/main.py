@@ -23,6 +23,7 @@ from ._argtypes import count as _count
 from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
+from ._argtypes import lease as _lease
 from ._argtypes import seconds as _seconds
 from ._argtypes import state as _state
 from ._argtypes import url as _url
@@ -348,6 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
             "on Ctrl-C/SIGTERM, how long running tasks may go on before they end "
             "FAILED (interrupted); new messages get 503 meanwhile (default: the "
             "app's shutdown_grace, 5)"
+        ),
+    )
+    serve.add_argument(
+        "--lease-seconds",
+        type=_lease,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "how long a running task's lease lasts without a heartbeat: when this "
+            "instance stops, another one sharing --db takes its tasks over after at "
+            "most this long (default: the app's lease_seconds, 10)"
         ),
     )
     tls = serve.add_argument_group("TLS (https and mutual TLS)")

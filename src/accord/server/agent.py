@@ -141,6 +141,7 @@ class Agent:
         | Callable[[Principal], AgentCard | Awaitable[AgentCard]]
         | None = None,
         declare_extended_card: bool | None = None,
+        retry_safe: bool = False,
     ) -> None:
         if not name:
             raise ValueError("an agent needs a name")
@@ -166,6 +167,10 @@ class Agent:
         #: authenticated callers; the public card then says
         #: ``capabilities.extendedAgentCard``.
         self.extended_card = extended_card
+        #: Running a task again from its last message does no harm (no double booking,
+        #: no double payment): when the instance running it stops, another instance
+        #: runs it again (``ctx.attempt`` > 1) instead of ending it FAILED.
+        self.retry_safe = retry_safe
         self.declare_extended_card = (
             extended_card is not None
             if declare_extended_card is None
@@ -239,6 +244,17 @@ class TaskContext:
     def request_metadata(self) -> dict[str, Any]:
         """The ``metadata`` of the SendMessage request."""
         return dict(self._x.request.metadata or {})
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first run; n > 1 when another instance re-runs the task because the
+        instance running it stopped (only for ``Agent(retry_safe=True)``)."""
+        return self._x.attempt
+
+    @property
+    def is_retry(self) -> bool:
+        """True when this run repeats one that was interrupted (``attempt > 1``)."""
+        return self._x.attempt > 1
 
     @property
     def owner(self) -> str:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine import Engine
 from .front import PublicFront
+from .leases import LEASE_SECONDS
 from .limits import ServerLimits
 from .pipelines import ClientGone, HttpBindings
 from .proxy import DEFAULT_FORWARDED_ALLOW_IPS
@@ -102,7 +103,9 @@ class A2AApp:
     (:meth:`begin_shutdown`; default 5); ``expose_errors``: show partners the text of
     an agent's exception (development only; by default they get an error id, the log
     the traceback). See :class:`~accord.server.runtime.Runtime`. ``interceptors`` see
-    every operation (:mod:`accord.server.interceptors`).
+    every operation (:mod:`accord.server.interceptors`). ``lease_seconds``: how soon
+    another instance sharing the store takes over the tasks of one that stopped
+    (default 10; :mod:`accord.server.leases`).
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
@@ -125,6 +128,7 @@ class A2AApp:
         shutdown_grace: float | None = None,
         expose_errors: bool | None = None,
         interceptors: Iterable[Interceptor] | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         if engine is None:
             if agent is None:
@@ -139,6 +143,7 @@ class A2AApp:
                 else shutdown_grace,
                 expose_errors=bool(expose_errors),
                 interceptors=interceptors or (),
+                lease_seconds=LEASE_SECONDS if lease_seconds is None else lease_seconds,
             )
             self._owns_engine = True
         else:
@@ -149,6 +154,7 @@ class A2AApp:
                 "shutdown_grace": shutdown_grace is not None,
                 "expose_errors": expose_errors is not None,
                 "interceptors": interceptors is not None,
+                "lease_seconds": lease_seconds is not None,
             }
             if any(given.values()):
                 names = ", ".join(name for name, set_ in given.items() if set_)

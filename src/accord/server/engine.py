@@ -33,6 +33,7 @@ from .auth.config import AuthConfig, Authenticator
 from .events import LocalTaskEvents, TaskEvents
 from .handler import ExtendedCardSource, RequestHandler
 from .interceptors import CallInfo, Interceptor, intercept
+from .leases import LEASE_SECONDS
 from .limits import ServerLimits
 from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 
@@ -71,10 +72,13 @@ class Engine:
         shutdown_grace: seconds running tasks may finish once shutdown begins.
         expose_errors: show partners the text of an agent's exception (development).
         interceptors: see :mod:`accord.server.interceptors`; run in this order.
+        lease_seconds: how long a running task's lease lasts without a heartbeat, so
+            how soon another instance sharing the store takes over the tasks of one
+            that stopped (:mod:`accord.server.leases`).
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
-        ValueError: ``shutdown_grace`` is negative.
+        ValueError: ``shutdown_grace`` is negative or ``lease_seconds`` not positive.
     """
 
     def __init__(
@@ -88,8 +92,12 @@ class Engine:
         shutdown_grace: float = SHUTDOWN_GRACE,
         expose_errors: bool = False,
         interceptors: Iterable[Interceptor] = (),
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be > 0 (got {lease_seconds})")
         self.agent = agent
+        self.lease_seconds = lease_seconds
         self.store: TaskStore = store if store is not None else MemoryTaskStore()
         self.events: TaskEvents = (
             events if events is not None else default_events(self.store)
@@ -180,6 +188,7 @@ class Engine:
                 max_running=self.limits.max_running_tasks,
                 shutdown_grace=self.shutdown_grace,
                 expose_errors=self.expose_errors,
+                lease_seconds=self.lease_seconds,
             )
             events: AbstractAsyncContextManager[object] = (
                 self.events

@@ -79,6 +79,9 @@ __all__ = [
 DEFAULT_PAGE_SIZE = 50
 #: How long CancelTask waits for a running agent to stop before answering.
 CANCEL_WAIT = 10.0
+#: Seconds between store reads while CancelTask waits for another instance to record
+#: the cancellation (when no task event wakes it first).
+CANCEL_POLL = 0.05
 
 
 #: Builds the extended card for an authenticated caller (spec §3.1.11: it may differ
@@ -192,7 +195,9 @@ class RequestHandler:
     ) -> tuple[Execution, TaskRecord | None]:
         return await prepare(req, ctx, self.runtime)
 
-    def _start(self, execution: Execution, record: TaskRecord | None) -> Subscription:
+    async def _start(
+        self, execution: Execution, record: TaskRecord | None
+    ) -> Subscription:
         if self.runtime.live(execution.task_id) is not None:
             raise UnsupportedOperationError(
                 f"Task {execution.task_id} is already processing a message",
@@ -205,7 +210,7 @@ class RequestHandler:
             # reads the log from there, not the earlier turns again.
             sub.last_seq = record.version
         try:
-            self.runtime.start(execution, record)
+            await self.runtime.start(execution, record)
         except BaseException:
             sub.close()
             raise
@@ -231,7 +236,7 @@ class RequestHandler:
         config = req.configuration
         immediately = config is not None and config.return_immediately
         last: Task | None = None
-        with self._start(execution, record) as sub:
+        with await self._start(execution, record) as sub:
             async for update in sub:
                 if update.final:
                     last = update.task or last
@@ -255,7 +260,7 @@ class RequestHandler:
     ) -> HandlerStream:
         """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
         execution, record = await self._prepare(req, ctx)
-        sub = self._start(execution, record)
+        sub = await self._start(execution, record)
         return HandlerStream(sub, self._turn_events(sub, execution))
 
     async def _turn_events(self, sub: Subscription, x: Execution) -> Events:
@@ -335,17 +340,23 @@ class RequestHandler:
         scope = ctx.scope(req.tenant)
         record = await self._visible(req.id, scope)
         execution = self.runtime.live(req.id)
-        if execution is not None and not lifecycle.is_terminal(
-            record.task.status.state
-        ):
+        signalled = False
+        if lifecycle.is_terminal(record.task.status.state):
+            pass
+        elif execution is not None:
             execution.cancel("canceled by client")
             with anyio.move_on_after(CANCEL_WAIT):
                 await execution.done.wait()
             record = await self._visible(req.id, scope)
+        elif await self.store.request_cancel(req.id):
+            # Another instance runs it: it sees the stored request on its next
+            # heartbeat (sooner when the task events wake it) and records CANCELED.
+            signalled = True
+            record = await self._await_end(req.id, scope)
         while True:
             state = record.task.status.state
             if lifecycle.is_terminal(state):
-                if state is TaskState.CANCELED and execution is not None:
+                if state is TaskState.CANCELED and (execution or signalled):
                     return record.task
                 raise TaskNotCancelableError(
                     f"Task {req.id} is {state.name} and can no longer be canceled",
@@ -358,6 +369,22 @@ class RequestHandler:
                 return record.task
             except ConflictError:
                 record = await self._visible(req.id, scope)
+
+    async def _await_end(self, task_id: str, scope: Scope) -> TaskRecord:
+        """Wait (at most CANCEL_WAIT) for a task running elsewhere to end; reload it.
+
+        Woken by the task's events when they cross instances; otherwise the store is
+        read every :data:`CANCEL_POLL` seconds.
+        """
+        with self._subscribe(task_id, scope) as sub, anyio.move_on_after(CANCEL_WAIT):
+            while True:
+                record = await self._visible(task_id, scope)
+                if lifecycle.is_terminal(record.task.status.state):
+                    return record
+                with anyio.move_on_after(CANCEL_POLL):
+                    async for _ in sub:
+                        break
+        return await self._visible(task_id, scope)
 
     async def subscribe_to_task(
         self,

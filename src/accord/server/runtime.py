@@ -22,9 +22,12 @@ Theory of operation.
   finish; the rest are cancelled and record FAILED ("interrupted by shutdown"), which
   every subscriber and every waiting blocking call receives as the final event; then
   the remaining subscriptions (tasks waiting for input) end after their queued events.
-* Recovery: on entry, tasks a previous process left SUBMITTED or WORKING (it crashed or
-  was killed) are marked FAILED with a message saying the work was interrupted, so no
-  task stays WORKING forever.
+* Leases (:mod:`accord.server.leases`): every execution holds its task's lease in the
+  store, renewed by a heartbeat task in the runtime's task group; a sweep task takes
+  over the tasks of instances that stopped (their leases expired), re-running them when
+  the agent is ``retry_safe`` and ending them FAILED otherwise. A live instance's work
+  is never touched, so any number of instances can share one store, and a restarted
+  process finds its predecessor's tasks once their leases expire.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import anyio
 import anyio.lowlevel
 
 from accord._clock import new_id, now_timestamp
-from accord.errors import ConflictError, InvalidAgentResponseError, UnavailableError
+from accord.errors import InvalidAgentResponseError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
     Message,
@@ -51,6 +54,7 @@ from accord.types import (
 
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
+from .leases import LEASE_LOST, LEASE_SECONDS, Leases
 from .recorder import Recorder
 
 if TYPE_CHECKING:
@@ -102,6 +106,10 @@ class Execution:
     cancel_scope: anyio.CancelScope | None = None
     cancel_reason: str | None = None
     done: anyio.Event = None  # type: ignore[assignment]
+    #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
+    attempt: int = 1
+    #: time.monotonic() when its lease was requested (leases.py: fencing).
+    leased_at: float = 0.0
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -120,6 +128,9 @@ class Runtime:
         expose_errors: show an agent exception's type and text to the partner in the
             FAILED status message (for development); by default the partner sees a
             generic message with an error id, and the log has the traceback.
+        lease_seconds: how long a task's lease lasts without a heartbeat: how soon
+            another instance takes over the tasks of one that stopped.
+        instance_id: this instance's name in the store's leases (default: unique).
     """
 
     def __init__(
@@ -132,6 +143,8 @@ class Runtime:
         max_running: int = 10_000,
         shutdown_grace: float = SHUTDOWN_GRACE,
         expose_errors: bool = False,
+        lease_seconds: float = LEASE_SECONDS,
+        instance_id: str | None = None,
     ) -> None:
         if shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
@@ -141,12 +154,18 @@ class Runtime:
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
+        #: Task id of an ended execution whose lease is being released -> the Event
+        #: a follow-up turn waits on (created by the first one that waits).
+        self._releasing: dict[str, anyio.Event | None] = {}
         self._closing = False
         self._draining = False
         self._drained = anyio.Event()
         self.max_running = max_running
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
+        self.leases = Leases(
+            self, seconds=lease_seconds, holder=instance_id or f"instance-{new_id()}"
+        )
 
     @property
     def running(self) -> bool:
@@ -159,9 +178,11 @@ class Runtime:
         return self._draining
 
     async def __aenter__(self) -> Runtime:
-        await self.recover()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._tg.start_soon(self.leases.heartbeat, name="accord-lease-heartbeat")
+        self._tg.start_soon(self.leases.sweeper, name="accord-lease-sweep")
+        self._tg.start_soon(self.leases.watchdog, name="accord-lease-watchdog")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
@@ -225,34 +246,46 @@ class Runtime:
         finally:
             self._drained.set()
 
-    async def recover(self) -> int:
-        """Mark tasks left SUBMITTED/WORKING by a previous process as FAILED."""
-        count = 0
-        for record in await self.store.unfinished():
-            if record.task.id in self._live:
-                continue
-            try:
-                await self.force_state(
-                    record,
-                    TaskState.FAILED,
-                    "Task interrupted: the server stopped while this task was running. "
-                    "Send the request again to retry.",
-                )
-                count += 1
-            except ConflictError:
-                continue
-        if count:
-            logger.warning(
-                "marked %d interrupted task(s) as FAILED after restart", count
-            )
-        return count
-
     def live(self, task_id: str) -> Execution | None:
         """The execution currently running for ``task_id`` in this process, if any."""
         return self._live.get(task_id)
 
-    def start(self, execution: Execution, record: TaskRecord | None) -> None:
-        """Run ``execution`` in the runtime's task group."""
+    def live_executions(self) -> list[Execution]:
+        """The executions running in this process now."""
+        return list(self._live.values())
+
+    async def start(self, execution: Execution, record: TaskRecord | None) -> None:
+        """Take the task's lease, then run ``execution`` in the runtime's task group.
+
+        Raises:
+            UnsupportedOperationError: the task is running (here or elsewhere).
+            UnavailableError: shutting down, or at the running-task limit.
+        """
+        self._check_open()
+        if execution.task_id in self._releasing:
+            # The previous turn of this task is handing its lease back.
+            released = self._releasing[execution.task_id]
+            if released is None:
+                released = self._releasing[execution.task_id] = anyio.Event()
+            await released.wait()
+        await self.leases.acquire(execution)
+        try:
+            self.launch(execution, record)
+        except BaseException:
+            await self.leases.release(execution)
+            raise
+
+    def launch(self, execution: Execution, record: TaskRecord | None) -> None:
+        """Run ``execution``, whose lease this instance holds, in the task group."""
+        self._check_open()
+        execution.recorder = Recorder(self, execution, record)
+        execution.done = anyio.Event()
+        self._live[execution.task_id] = execution
+        self._tg.start_soon(  # type: ignore[union-attr]  # _check_open
+            self._run, execution, name=f"accord-task-{execution.task_id}"
+        )
+
+    def _check_open(self) -> None:
         if self._tg is None or self._closing:
             raise RuntimeError(
                 "the runtime is not running (is the ASGI lifespan enabled?)"
@@ -266,12 +299,6 @@ class Runtime:
             raise UnavailableError(
                 f"The agent is running {len(self._live)} tasks, its limit; retry later"
             )
-        execution.recorder = Recorder(self, execution, record)
-        execution.done = anyio.Event()
-        self._live[execution.task_id] = execution
-        self._tg.start_soon(
-            self._run, execution, name=f"accord-task-{execution.task_id}"
-        )
 
     async def _run(self, x: Execution) -> None:
         recorder = x.recorder
@@ -281,7 +308,7 @@ class Runtime:
                 if x.cancel_reason is not None:
                     scope.cancel()
                 try:
-                    if x.existing:
+                    if x.existing and x.attempt == 1:
                         await recorder.resume()
                     await self.agent.execute(TaskContext(x))
                 except Exception as exc:
@@ -301,12 +328,20 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
+            self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
+                # It must follow the pop at once: a follow-up message may start the
+                # next execution of this task as soon as this one is not live, and
+                # its subscription must not receive this execution's end.
                 await self.events.publish(
                     x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
                 )
+                await self.leases.release(x)
             finally:
+                released = self._releasing.pop(x.task_id, None)
+                if released is not None:
+                    released.set()
                 x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
@@ -337,8 +372,8 @@ class Runtime:
             logger.exception("could not record the failure of task %s", x.task_id)
 
     async def _record_cancel(self, x: Execution) -> None:
-        if x.recorder.ended:
-            return
+        if x.recorder.ended or x.cancel_reason == LEASE_LOST:
+            return  # lost: the task belongs to the instance that took it over
         if x.cancel_reason == "shutdown":
             # FAILED ("finished with an error", spec §4.1.3 TaskState), not CANCELED:
             # CANCELED answers a CancelTask (spec §3.1.5), and nobody asked for one.

@@ -16,6 +16,7 @@ from accord.stores._open import is_postgres_url, migrate, open_store
 from accord.stores._sqlite_db import create_database_file
 from accord.stores.base import (
     MAX_PAGE_SIZE,
+    Lease,
     Scope,
     StoredEvent,
     TaskPage,
@@ -28,6 +29,7 @@ from accord.stores.sqlite import SQLiteTaskStore
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "Lease",
     "MemoryTaskStore",
     "SQLiteTaskStore",
     "Scope",

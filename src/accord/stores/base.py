@@ -19,6 +19,20 @@ behaves exactly like a task that does not exist (spec §13.1: no existence oracl
 Owner ``None`` in a :class:`Scope` means "any owner" and is reserved for the server's
 own maintenance (recovery, retention), never for a request.
 
+**Execution leases** (multi-instance recovery). The instance that runs a task holds a
+:class:`Lease` on it: taken atomically when an execution starts
+(:meth:`TaskStore.acquire_lease`; ``None`` when someone holds one already), renewed by
+the instance's heartbeat (:meth:`TaskStore.renew_leases`, which also reports cancel
+requests, :meth:`TaskStore.request_cancel`), deleted when the execution ends
+(:meth:`TaskStore.release_lease`). A lease not renewed in time has *expired*: its
+instance is presumed gone. :meth:`TaskStore.claim_expired` hands each expired lease to
+exactly one caller, with ``attempt`` one higher. An unfinished task (SUBMITTED or
+WORKING) with no lease at all whose last write is older than the lease duration is
+claimed the same way (a task from before leases existed, or whose instance died
+between creating it and taking the lease), as attempt 2. Lease expiry is measured on
+the store's clock (PostgreSQL's ``now()``; the host's clock for SQLite, which all
+instances on one file share), so instance clocks need not agree.
+
 Stores raise :class:`~accord.errors.StoreError` subclasses, never driver exceptions.
 Stores import only ``accord.types`` and ``accord.errors`` (import-linter contract).
 """
@@ -35,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "Lease",
     "Scope",
     "StoredEvent",
     "TaskPage",
@@ -103,6 +118,24 @@ class TaskPage:
     next_cursor: str
     #: Number of tasks matching the query before pagination.
     total_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right of one instance (``holder``) to run one task, until ``expires_at``.
+
+    ``attempt`` is 1 for the first execution and grows by one each time an expired
+    lease is claimed. ``expires_at`` is in seconds on the store's clock (epoch seconds
+    for the durable stores). ``cancel_requested`` is set by a CancelTask that reached
+    an instance not running the task; the holder sees it on its next renewal.
+    """
+
+    task_id: str
+    tenant: str
+    holder: str
+    attempt: int
+    expires_at: float
+    cancel_requested: bool = False
 
 
 @runtime_checkable
@@ -174,5 +207,49 @@ class TaskStore(Protocol):
 
         A task goes when its status timestamp is before ``older_than`` (a canonical
         timestamp).
+        """
+        ...
+
+    # --- execution leases (see the module docstring) --------------------------------
+
+    async def acquire_lease(
+        self, task_id: str, *, tenant: str, holder: str, seconds: float
+    ) -> Lease | None:
+        """Take the lease on ``task_id`` for ``seconds``, attempt 1, if nobody has one.
+
+        Returns None when a lease exists (live or expired: an expired lease belongs to
+        :meth:`claim_expired`). The task need not exist yet.
+        """
+        ...
+
+    async def renew_leases(
+        self, *, holder: str, seconds: float
+    ) -> builtins.list[Lease]:
+        """Extend every lease ``holder`` holds to ``seconds`` from now; return them.
+
+        A lease missing from the result was lost (it expired and was claimed), so its
+        execution must stop. ``cancel_requested`` tells which ones to cancel.
+        """
+        ...
+
+    async def release_lease(self, task_id: str, *, holder: str) -> None:
+        """Delete the lease on ``task_id`` if ``holder`` still holds it."""
+        ...
+
+    async def request_cancel(self, task_id: str) -> bool:
+        """Mark the lease on ``task_id`` as cancel-requested; False if there is none."""
+        ...
+
+    async def expired_leases(self) -> builtins.list[Lease]:
+        """Return the leases that have expired and are not claimed yet."""
+        ...
+
+    async def claim_expired(
+        self, *, holder: str, seconds: float, limit: int = 100
+    ) -> builtins.list[Lease]:
+        """Atomically take over up to ``limit`` expired leases (and lease-less orphans).
+
+        Each is handed to exactly one caller, even across processes, with
+        ``attempt`` one higher, held by ``holder`` for ``seconds``.
         """
         ...

@@ -27,6 +27,8 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Self
 
 from accord.errors import ConflictError, StoreError
@@ -43,7 +45,15 @@ from accord.stores._common import (
     sort_key,
     visible,
 )
-from accord.stores.base import Scope, StoredEvent, TaskPage, TaskQuery, TaskRecord
+from accord.stores.base import (
+    Lease,
+    Scope,
+    StoredEvent,
+    TaskPage,
+    TaskQuery,
+    TaskRecord,
+)
+from accord.types import format_timestamp
 
 if TYPE_CHECKING:
     import builtins
@@ -118,6 +128,8 @@ class MemoryTaskStore:
         self._by_scope: dict[tuple[str, str], dict[str, None]] = {}
         #: Finished task id -> clock time of its last update, oldest first.
         self._finished: OrderedDict[str, float] = OrderedDict()
+        #: Execution leases by task id; expiry on ``clock``.
+        self._leases: dict[str, Lease] = {}
 
     async def __aenter__(self) -> Self:
         """Return the store; there is nothing to open."""
@@ -279,6 +291,78 @@ class MemoryTaskStore:
         for task_id in doomed:
             self._drop(task_id)
         return len(doomed)
+
+    # --- execution leases --------------------------------------------------------------
+
+    async def acquire_lease(
+        self, task_id: str, *, tenant: str, holder: str, seconds: float
+    ) -> Lease | None:
+        """Take the lease on ``task_id`` (attempt 1) unless one exists."""
+        if task_id in self._leases:
+            return None
+        lease = Lease(task_id, tenant, holder, 1, self._clock() + seconds)
+        self._leases[task_id] = lease
+        return lease
+
+    async def renew_leases(
+        self, *, holder: str, seconds: float
+    ) -> builtins.list[Lease]:
+        """Extend every lease ``holder`` holds; return them."""
+        expires_at = self._clock() + seconds
+        held = [
+            replace(lease, expires_at=expires_at)
+            for lease in self._leases.values()
+            if lease.holder == holder
+        ]
+        for lease in held:
+            self._leases[lease.task_id] = lease
+        return held
+
+    async def release_lease(self, task_id: str, *, holder: str) -> None:
+        """Delete the lease on ``task_id`` if ``holder`` holds it."""
+        lease = self._leases.get(task_id)
+        if lease is not None and lease.holder == holder:
+            del self._leases[task_id]
+
+    async def request_cancel(self, task_id: str) -> bool:
+        """Mark the lease on ``task_id`` cancel-requested; False if there is none."""
+        lease = self._leases.get(task_id)
+        if lease is None:
+            return False
+        self._leases[task_id] = replace(lease, cancel_requested=True)
+        return True
+
+    async def expired_leases(self) -> builtins.list[Lease]:
+        """Return the leases past their expiry."""
+        now = self._clock()
+        return [lease for lease in self._leases.values() if lease.expires_at <= now]
+
+    async def claim_expired(
+        self, *, holder: str, seconds: float, limit: int = 100
+    ) -> builtins.list[Lease]:
+        """Take over up to ``limit`` expired leases and lease-less unfinished tasks."""
+        self._expire()
+        now = self._clock()
+        claimed = [
+            replace(lease, holder=holder, attempt=lease.attempt + 1)
+            for lease in self._leases.values()
+            if lease.expires_at <= now
+        ][:limit]
+        cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=seconds))
+        for entry in self._tasks.values():
+            if len(claimed) >= limit:
+                break
+            task = entry[TASK]
+            if (
+                task.status.state in UNFINISHED_STATES
+                and task.id not in self._leases
+                and entry[UPDATED] < cutoff
+            ):
+                claimed.append(Lease(task.id, entry[TENANT], holder, 2, 0.0))
+        claimed = [replace(lease, expires_at=now + seconds) for lease in claimed]
+        for lease in claimed:
+            self._leases[lease.task_id] = lease
+        return claimed
 
     # --- bookkeeping ----------------------------------------------------------------
 

@@ -76,6 +76,7 @@ from accord.stores._postgres_db import (
     store_errors,
     transaction,
 )
+from accord.stores._postgres_leases import PostgresLeases
 from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_rows import load_tasks, text, write_rows
 from accord.stores._sqlite_layout import plan
@@ -164,7 +165,7 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class PostgresTaskStore:
+class PostgresTaskStore(PostgresLeases):
     """Store tasks and their event logs in PostgreSQL, shareable by many instances.
 
     Args:

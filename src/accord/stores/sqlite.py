@@ -63,6 +63,7 @@ from accord.stores._common import (
 from accord.stores._lane import Lane
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
 from accord.stores._sqlite_layout import plan
+from accord.stores._sqlite_leases import SQLiteLeases
 from accord.stores._sqlite_rows import load_task, text, write_rows
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
 from accord.types import StreamResponse, Task, decode, format_timestamp
@@ -121,7 +122,7 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class SQLiteTaskStore:
+class SQLiteTaskStore(SQLiteLeases):
     """Store tasks and their event logs in a SQLite database file.
 
     Args:

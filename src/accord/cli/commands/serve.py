@@ -412,6 +412,9 @@ def run(args: argparse.Namespace) -> int:
     grace = getattr(args, "shutdown_grace", None)
     if grace is not None:
         app.shutdown_grace = grace
+    lease = getattr(args, "lease_seconds", None)
+    if lease is not None:
+        app.engine.lease_seconds = lease
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 

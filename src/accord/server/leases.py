@@ -1,0 +1,275 @@
+"""Execution leases: which instance runs a task, and recovery of the ones that stopped.
+
+Theory of operation (the store side: :mod:`accord.stores.base`).
+
+* **Acquire.** Every execution takes the task's lease before it runs
+  (:meth:`Leases.acquire`); an execution whose task is leased by anyone else is
+  refused (the task is already processing a message, maybe on another instance).
+* **Heartbeat.** One task in the runtime's task group renews every lease this instance
+  holds, in one store call, every ``lease_seconds / 4`` (at most every
+  :data:`HEARTBEAT_MAX` seconds): two renewals can fail before the instance fences
+  itself, three before the lease expires. One write per instance per beat, whatever
+  the number of tasks. The answer also carries the cancel requests (CancelTask received
+  by another instance: the execution is cancelled and records CANCELED, as a local
+  CancelTask would) and tells which leases were lost (expired and claimed elsewhere,
+  for example after this process was paused for longer than a lease): those executions
+  stop at once and write nothing more, since the task now belongs to another instance.
+* **Fencing.** An instance that cannot renew (the database is unreachable, or slow)
+  stops its own executions once :data:`FENCE` of a lease has passed since its last
+  renewal was sent, before the lease can expire and be claimed elsewhere: a
+  watchdog task checks every ``lease_seconds / 8``, independently of the renewal call,
+  which may hang. So a task never runs on two instances at once, as long as the
+  instances' clocks run at the same rate.
+* **Release.** When an execution ends, its lease is deleted.
+* **Sweep.** Every ``lease_seconds / 2`` (and once at start-up), the instance claims
+  expired leases (:meth:`~accord.stores.base.TaskStore.claim_expired`: each goes to
+  exactly one instance) and the unfinished tasks without any lease that have not been
+  written for a whole lease (tasks from before leases existed, or whose instance died
+  between creating the task and leasing it; a live execution always holds its lease
+  before its first write, so such a task has nobody running it). A claimed task still
+  SUBMITTED or WORKING is re-run here when the agent declares itself safe to retry
+  (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``) and otherwise
+  ended FAILED with :data:`LEASE_EXPIRED_MESSAGE`, the safe default. A cancel request
+  made before the takeover ends it CANCELED instead. A live instance's tasks are never
+  touched: their leases do not expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from accord.errors import ConflictError, StoreError, UnsupportedOperationError
+from accord.stores import Scope
+from accord.types import Role, SendMessageRequest, TaskState
+
+if TYPE_CHECKING:
+    from accord.stores import Lease, TaskRecord
+    from accord.types import Message
+
+    from .runtime import Execution, Runtime
+
+__all__ = [
+    "FENCE",
+    "HEARTBEAT_MAX",
+    "LEASE_EXPIRED_MESSAGE",
+    "LEASE_LOST",
+    "LEASE_SECONDS",
+    "SWEEP_BATCH",
+    "Leases",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default lease duration in seconds (``Engine(lease_seconds=...)``, ``accord serve
+#: --lease-seconds``): how long a task of a crashed instance may stay WORKING before a
+#: surviving instance takes it over.
+LEASE_SECONDS = 10.0
+#: Longest gap (seconds) between two heartbeats, whatever the lease: a cancel request
+#: reaches the instance running the task within it.
+HEARTBEAT_MAX = 1.0
+#: Expired leases one sweep claims at most; a backlog is taken by the next sweeps.
+SWEEP_BATCH = 100
+#: Fraction of a lease after the last renewal sent at which an instance that could not
+#: renew stops its executions (see the module docstring).
+FENCE = 0.7
+#: Cancel reason of an execution whose lease was claimed by another instance.
+LEASE_LOST = "lease lost"
+#: Status message of a task whose instance stopped while running it.
+LEASE_EXPIRED_MESSAGE = (
+    "Task interrupted: the instance running it stopped before the agent finished. "
+    "Send the message again (as a new task) to retry."
+)
+
+_RUNNING = (TaskState.SUBMITTED, TaskState.WORKING)
+
+
+class Leases:
+    """The lease side of a :class:`~accord.server.runtime.Runtime` (see module doc)."""
+
+    def __init__(self, runtime: Runtime, *, seconds: float, holder: str) -> None:
+        if seconds <= 0:
+            raise ValueError(f"lease_seconds must be > 0 (got {seconds})")
+        self.runtime = runtime
+        self.seconds = seconds
+        #: This instance's name in the store's lease rows.
+        self.holder = holder
+        #: time.monotonic() when the last successful renewal was sent.
+        self._renewed = time.monotonic()
+        #: time.monotonic() when the running sweep's claim was sent.
+        self._claim_sent = self._renewed
+
+    async def acquire(self, x: Execution) -> Lease:
+        """Take the lease of ``x``'s task.
+
+        Raises:
+            UnsupportedOperationError: someone holds it (the task is running).
+        """
+        x.leased_at = time.monotonic()
+        lease = await self.runtime.store.acquire_lease(
+            x.task_id, tenant=x.scope.tenant, holder=self.holder, seconds=self.seconds
+        )
+        if lease is None:
+            raise UnsupportedOperationError(
+                f"Task {x.task_id} is already processing a message (possibly on "
+                "another instance); send the next message when it asks for input",
+                metadata={"taskId": x.task_id},
+            )
+        return lease
+
+    async def release(self, x: Execution) -> None:
+        """Delete the lease of ``x``'s task.
+
+        Not shielded: when the runtime is cancelled outright the lease simply expires,
+        and the sweep that claims it finds the task ended and deletes it.
+        """
+        try:
+            await self.runtime.store.release_lease(x.task_id, holder=self.holder)
+        except StoreError as exc:  # it expires; a sweep finds the task ended
+            logger.warning("could not release the lease of %s: %s", x.task_id, exc)
+
+    # --- heartbeat ----------------------------------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Renew this instance's leases forever (runs in the runtime's task group)."""
+        while True:
+            await anyio.sleep(min(self.seconds / 4, HEARTBEAT_MAX))
+            await self.renew()
+
+    async def renew(self) -> None:
+        """Renew every lease held; cancel executions asked to stop or that lost theirs."""
+        live = self.runtime.live_executions()
+        sent = time.monotonic()
+        try:
+            held = await self.runtime.store.renew_leases(
+                holder=self.holder, seconds=self.seconds
+            )
+        except StoreError as exc:
+            logger.warning("lease heartbeat failed (retrying): %s", exc)
+            return
+        self._renewed = max(self._renewed, sent)
+        leases = {lease.task_id: lease for lease in held}
+        for x in live:
+            if self.runtime.live(x.task_id) is not x:
+                continue  # ended meanwhile
+            lease = leases.get(x.task_id)
+            if lease is None:
+                logger.warning(
+                    "task %s: another instance took over its lease; stopping here",
+                    x.task_id,
+                )
+                x.cancel(LEASE_LOST)
+            elif lease.cancel_requested:
+                x.cancel("canceled by client")
+
+    async def watchdog(self) -> None:
+        """Stop executions whose lease may have expired (runtime's task group)."""
+        while True:
+            await anyio.sleep(self.seconds / 8)
+            self.fence()
+
+    def fence(self) -> int:
+        """Stop the executions not renewed for :data:`FENCE` of a lease; how many."""
+        now = time.monotonic()
+        stopped = 0
+        for x in self.runtime.live_executions():
+            since = now - max(self._renewed, x.leased_at)
+            if since >= FENCE * self.seconds and x.cancel_reason is None:
+                logger.warning(
+                    "task %s: its lease could not be renewed for %.3g s; stopping it "
+                    "here before another instance takes it over",
+                    x.task_id,
+                    since,
+                )
+                x.cancel(LEASE_LOST)
+                stopped += 1
+        return stopped
+
+    # --- recovery -----------------------------------------------------------------------
+
+    async def sweeper(self) -> None:
+        """Claim expired leases now and every ``seconds / 2`` (runtime's task group)."""
+        while True:
+            try:
+                await self.sweep()
+            except StoreError as exc:
+                logger.warning("lease sweep failed (retrying): %s", exc)
+            await anyio.sleep(self.seconds / 2)
+
+    async def sweep(self) -> int:
+        """Take over the tasks whose instance stopped; return how many were claimed."""
+        if self.runtime.draining:
+            return 0
+        self._claim_sent = time.monotonic()
+        claimed = await self.runtime.store.claim_expired(
+            holder=self.holder, seconds=self.seconds, limit=SWEEP_BATCH
+        )
+        for lease in claimed:
+            await self._take_over(lease)
+        return len(claimed)
+
+    async def _take_over(self, lease: Lease) -> None:
+        runtime = self.runtime
+        scope = Scope(tenant=lease.tenant, owner=None)
+        for _ in range(3):
+            record = await runtime.store.get(lease.task_id, scope=scope)
+            if record is None or record.task.status.state not in _RUNNING:
+                break  # never created, or it ended: nothing left to do
+            if lease.cancel_requested:
+                state, text = TaskState.CANCELED, None
+            elif runtime.agent.retry_safe and self._rerun(record, lease):
+                return  # the execution owns the lease now
+            else:
+                state, text = TaskState.FAILED, LEASE_EXPIRED_MESSAGE
+            try:
+                await runtime.force_state(record, state, text)
+            except ConflictError:
+                continue  # written meanwhile: look again
+            logger.warning(
+                "task %s: its instance stopped (lease expired); ended %s",
+                lease.task_id,
+                state.name,
+            )
+            break
+        await runtime.store.release_lease(lease.task_id, holder=self.holder)
+
+    def _rerun(self, record: TaskRecord, lease: Lease) -> bool:
+        """Start the task's last message again here, as attempt ``lease.attempt``."""
+        from .runtime import Execution  # runtime imports this module
+
+        message = _last_user_message(record)
+        if message is None:
+            return False
+        task = record.task
+        x = Execution(
+            task_id=task.id,
+            context_id=task.context_id,
+            message=message,
+            request=SendMessageRequest(tenant=lease.tenant, message=message),
+            scope=Scope(tenant=record.tenant, owner=record.owner),
+            existing=True,
+            attempt=lease.attempt,
+            leased_at=self._claim_sent,
+        )
+        try:
+            self.runtime.launch(x, record)
+        except Exception as exc:  # shutting down, or at the running limit
+            logger.warning("task %s: cannot re-run it here: %s", task.id, exc)
+            return False
+        logger.warning(
+            "task %s: its instance stopped (lease expired); running it again here "
+            "(attempt %d)",
+            task.id,
+            lease.attempt,
+        )
+        return True
+
+
+def _last_user_message(record: TaskRecord) -> Message | None:
+    for message in reversed(record.task.history or ()):
+        if message.role is Role.USER:
+            return message
+    return None

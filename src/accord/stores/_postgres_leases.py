@@ -1,0 +1,137 @@
+"""Execution leases of the PostgreSQL store (the contract: :mod:`accord.stores.base`).
+
+Expiry is on the database's clock (``now()``), so instances whose clocks disagree still
+agree on which leases expired. :meth:`PostgresLeases.claim_expired` locks the expired
+rows it takes with ``FOR UPDATE SKIP LOCKED``: instances sweeping at once each get
+different leases and never wait for each other. Lease-less orphans are claimed by an
+``INSERT ... ON CONFLICT DO NOTHING``: of two instances inserting the same lease, one
+wins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+from accord.stores._common import UNFINISHED_STATES
+from accord.stores.base import Lease
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import psycopg
+    from psycopg.rows import TupleRow
+
+    Cursor = psycopg.Cursor[TupleRow]
+
+__all__ = ["PostgresLeases"]
+
+T = TypeVar("T")
+
+_UNFINISHED = [s.value for s in UNFINISHED_STATES]
+_COLUMNS = (
+    "task_id, tenant, holder, attempt, extract(epoch FROM expires_at)::float8,"
+    " cancel_requested"
+)
+_UNTIL = "now() + make_interval(secs => %s)"
+_INSERT = (
+    "INSERT INTO task_leases (task_id, tenant, holder, attempt, expires_at)"
+    f" VALUES (%s, %s, %s, %s, {_UNTIL}) ON CONFLICT (task_id) DO NOTHING"
+    f" RETURNING {_COLUMNS}"
+)
+_RENEW = (
+    f"UPDATE task_leases SET expires_at = {_UNTIL} WHERE holder = %s"
+    f" RETURNING {_COLUMNS}"
+)
+_RELEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
+_CANCEL = "UPDATE task_leases SET cancel_requested = true WHERE task_id = %s"
+_EXPIRED = f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now()"
+_CLAIM = (
+    f"UPDATE task_leases SET holder = %s, attempt = attempt + 1, expires_at = {_UNTIL}"
+    " WHERE task_id IN (SELECT task_id FROM task_leases WHERE expires_at <= now()"
+    " ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    f" RETURNING {_COLUMNS}"
+)
+_ORPHANS = (
+    "SELECT id, tenant FROM tasks t WHERE state = ANY(%s)"
+    " AND updated_at < now() - make_interval(secs => %s)"
+    " AND NOT EXISTS (SELECT 1 FROM task_leases l WHERE l.task_id = t.id)"
+    " LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+
+
+def _leases(rows: list[TupleRow]) -> list[Lease]:
+    return [Lease(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+class PostgresLeases:
+    """The lease methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
+
+    async def _run(
+        self, fn: Callable[[Cursor], T], *, tenant: str | None, write: bool = False
+    ) -> T:
+        raise NotImplementedError  # pragma: no cover - provided by the store
+
+    async def acquire_lease(
+        self, task_id: str, *, tenant: str, holder: str, seconds: float
+    ) -> Lease | None:
+        """Take the lease on ``task_id`` (attempt 1) unless one exists."""
+
+        def run(cur: Cursor) -> Lease | None:
+            cur.execute(_INSERT, (task_id, tenant, holder, 1, seconds))
+            rows = _leases(cur.fetchall())
+            return rows[0] if rows else None
+
+        return await self._run(run, tenant=None)
+
+    async def renew_leases(self, *, holder: str, seconds: float) -> list[Lease]:
+        """Extend every lease ``holder`` holds; return them."""
+
+        def run(cur: Cursor) -> list[Lease]:
+            cur.execute(_RENEW, (seconds, holder))
+            return _leases(cur.fetchall())
+
+        return await self._run(run, tenant=None)
+
+    async def release_lease(self, task_id: str, *, holder: str) -> None:
+        """Delete the lease on ``task_id`` if ``holder`` holds it."""
+
+        def run(cur: Cursor) -> None:
+            cur.execute(_RELEASE, (task_id, holder))
+
+        await self._run(run, tenant=None)
+
+    async def request_cancel(self, task_id: str) -> bool:
+        """Mark the lease on ``task_id`` cancel-requested; False if there is none."""
+
+        def run(cur: Cursor) -> bool:
+            cur.execute(_CANCEL, (task_id,))
+            return cur.rowcount == 1
+
+        return await self._run(run, tenant=None)
+
+    async def expired_leases(self) -> list[Lease]:
+        """Return the leases past their expiry."""
+
+        def run(cur: Cursor) -> list[Lease]:
+            cur.execute(_EXPIRED)
+            return _leases(cur.fetchall())
+
+        return await self._run(run, tenant=None)
+
+    async def claim_expired(
+        self, *, holder: str, seconds: float, limit: int = 100
+    ) -> list[Lease]:
+        """Take over up to ``limit`` expired leases and lease-less unfinished tasks."""
+
+        def run(cur: Cursor) -> list[Lease]:
+            cur.execute(_CLAIM, (holder, seconds, limit))
+            claimed = _leases(cur.fetchall())
+            left = limit - len(claimed)
+            if left > 0:
+                cur.execute(_ORPHANS, (_UNFINISHED, seconds, left))
+                for task_id, tenant in cur.fetchall():
+                    cur.execute(_INSERT, (task_id, tenant, holder, 2, seconds))
+                    claimed.extend(_leases(cur.fetchall()))
+            return claimed
+
+        return await self._run(run, tenant=None)
