@@ -21,14 +21,12 @@ Every psycopg exception is re-raised as :class:`~accord.errors.StoreError` by
 
 from __future__ import annotations
 
-import re
 from contextlib import closing, contextmanager
-from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from accord.errors import StoreError
+from accord.stores._migrations import shipped
 
 try:
     import psycopg
@@ -66,7 +64,6 @@ CONNECT_TIMEOUT = 10.0
 #: runs this long is stuck on a lock or a sick server, and is better cancelled.
 STATEMENT_TIMEOUT = 30.0
 
-_FILE_NAME = re.compile(r"(?P<version>\d{4})_[A-Za-z0-9_]+\.sql\Z")
 
 _SCHEMA_VERSION_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -170,22 +167,9 @@ def transaction(
         yield cur
 
 
-@cache
 def migrations() -> tuple[tuple[int, str], ...]:
     """Return ``(version, sql)`` of every PostgreSQL migration shipped, in order."""
-    folder = resources.files("accord.stores") / "_sql" / "postgres"
-    found: list[tuple[int, str]] = []
-    for item in folder.iterdir():
-        match = _FILE_NAME.match(item.name)
-        if match is not None:
-            found.append((int(match["version"]), item.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _ in found]
-    if versions != list(range(1, len(found) + 1)):  # pragma: no cover - packaging bug
-        raise StoreError(
-            f"Accord's PostgreSQL migrations are not numbered 1..n: {versions}"
-        )
-    return tuple(found)
+    return shipped("postgres")
 
 
 def apply_migrations(

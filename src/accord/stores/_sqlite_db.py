@@ -21,15 +21,13 @@ version newer than the newest file is refused: a newer Accord wrote it.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 from contextlib import closing, contextmanager
-from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from accord.errors import StoreError
 from accord.stores._common import now_timestamp
+from accord.stores._migrations import shipped
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,7 +49,6 @@ BUSY_TIMEOUT_MS = 5_000
 #: combination of filters (at most 2**5 of them), plus a dozen fixed statements.
 STATEMENT_CACHE = 128
 
-_FILE_NAME = re.compile(r"(?P<version>\d{4})_[A-Za-z0-9_]+\.sql\Z")
 
 _SCHEMA_VERSION_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -129,22 +126,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-@cache
 def migrations() -> tuple[tuple[int, str], ...]:
-    """Return ``(version, sql)`` of every migration shipped with Accord, in order."""
-    folder = resources.files("accord.stores") / "_sql" / "sqlite"
-    found: list[tuple[int, str]] = []
-    for item in folder.iterdir():
-        match = _FILE_NAME.match(item.name)
-        if match is not None:
-            found.append((int(match["version"]), item.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _ in found]
-    if versions != list(range(1, len(found) + 1)):  # pragma: no cover - packaging bug
-        raise StoreError(
-            f"Accord's SQLite migrations are not numbered 1..n: {versions}"
-        )
-    return tuple(found)
+    """Return ``(version, sql)`` of every SQLite migration shipped, in order."""
+    return shipped("sqlite")
 
 
 def _statements(script: str) -> Iterator[str]:
