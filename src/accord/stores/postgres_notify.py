@@ -249,9 +249,7 @@ class PostgresNotifier:
             self._cancels.add(key)
 
     def _has_pending(self) -> bool:
-        return bool(
-            self._pending or self._flood or self._cancels or self._cancel_flood
-        )
+        return bool(self._pending or self._flood or self._cancels or self._cancel_flood)
 
     def _take(self) -> list[str]:
         me = self.instance
