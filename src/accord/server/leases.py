@@ -76,7 +76,7 @@ logger = logging.getLogger(__name__)
 #: surviving instance takes it over.
 LEASE_SECONDS = 10.0
 #: Longest gap (seconds) between two heartbeats, whatever the lease: a cancel request
-#: reaches the instance running the task within it.
+#: whose wake-up was lost reaches the instance running the task within it.
 HEARTBEAT_MAX = 1.0
 #: Expired leases one sweep claims at most; a backlog is taken by the next sweeps.
 SWEEP_BATCH = 100
