@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from accord.server.events import (
+    CancelWake,
     CatchUp,
     LocalTaskEvents,
     Subscription,
@@ -51,6 +52,12 @@ class Pair:
 
     def subscriber_count(self, task_id: str) -> int:
         return self.b.subscriber_count(task_id)
+
+    def cancel_requested(self, task_id: str) -> None:
+        self.a.cancel_requested(task_id)
+
+    def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
+        return self.b.watch_cancel(task_id, wake)
 
 
 @pytest.fixture(params=["local", "postgres", "postgres-pair"])
@@ -263,6 +270,72 @@ async def test_other_tasks_events_are_not_delivered(
         await events.publish("t", await log.write())
         assert await read(sub, 1) == [1]
         assert events.subscriber_count("other") == 0
+
+
+class Woken:
+    """A cancel watcher: counts its wake-ups; ``armed`` is set by the next one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._event = anyio.Event()
+
+    def __call__(self) -> None:
+        self.count += 1
+        self._event.set()
+        self._event = anyio.Event()
+
+    def armed(self) -> anyio.Event:
+        return self._event
+
+
+async def woken_by(event: anyio.Event) -> None:
+    with anyio.fail_after(5):
+        await event.wait()
+
+
+async def test_a_cancel_request_wakes_the_watchers_of_that_task_only(
+    make_events: MakeEvents,
+) -> None:
+    events = await make_events(100)
+    mine, twice, other = Woken(), Woken(), Woken()
+    stops = [
+        events.watch_cancel("t", mine),
+        events.watch_cancel("t", twice),
+        events.watch_cancel("t", twice),  # the same function, watching twice
+        events.watch_cancel("other", other),
+    ]
+    woken = mine.armed()
+    events.cancel_requested("t")
+    await woken_by(woken)
+    assert (mine.count, twice.count, other.count) == (1, 2, 0)
+    for stop in stops:
+        stop()
+        stop()  # idempotent
+    # Stopped: nobody is woken. Wake-ups of one sender arrive in order, so a fresh
+    # watcher woken by a later request shows that the earlier one was not delivered.
+    events.cancel_requested("t")
+    last = Woken()
+    stop_last = events.watch_cancel("later", last)
+    woken = last.armed()
+    events.cancel_requested("later")
+    await woken_by(woken)
+    stop_last()
+    assert (mine.count, twice.count, other.count, last.count) == (1, 2, 0, 1)
+
+
+async def test_a_cancel_wake_up_is_not_a_subscriber_update(
+    make_events: MakeEvents, log: Log
+) -> None:
+    events = await make_events(100)
+    woken = Woken()
+    with events.subscribe("t", catch_up=log.catch_up) as sub:
+        stop = events.watch_cancel("t", woken)
+        waiting = woken.armed()
+        events.cancel_requested("t")
+        await woken_by(waiting)
+        stop()
+        await events.publish("t", await log.write())
+        assert await read(sub, 1) == [1]  # the log's update, nothing before it
 
 
 # --- the in-process implementation and the Subscription helper ----------------------

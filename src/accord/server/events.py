@@ -40,6 +40,15 @@ implementation through one parametrised fixture):
 * **Shutdown.** :meth:`TaskEvents.close_all` ends every subscription after what is
   already queued for it (so a task's final event, published just before, still
   arrives); a subscription's reader then stops iterating.
+* **Cancel wake-ups** (a second, separate kind, for the runtime, never for
+  subscribers). A CancelTask received by an instance that does not run the task
+  stores a cancel request on the task's lease (the signal itself), then calls
+  :meth:`TaskEvents.cancel_requested`. It never suspends, and calls the ``wake`` of
+  every :meth:`TaskEvents.watch_cancel` of that task, in this process at once and on
+  the other instances (PostgreSQL) a NOTIFY later; the runtime that runs the task
+  watches it for as long as it runs and, woken, reads the stored request right away.
+  A wake-up carries nothing but "look now": it may be lost (the heartbeat still
+  finds the stored request) or spurious (the read finds none).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SUBSCRIBER_BUFFER",
+    "CancelWake",
     "CatchUp",
     "LocalTaskEvents",
     "Subscription",
@@ -89,6 +99,10 @@ class Update:
 #: Reads a task's logged events after a sequence number (the store's ``events``,
 #: scoped to what the subscriber may see).
 CatchUp = Callable[[int], Awaitable[list[StoredEvent]]]
+
+#: Called (on the event loop, must not block) when a cancel request may have been
+#: stored for a watched task: the watcher reads the stored request.
+CancelWake = Callable[[], None]
 
 
 class Subscription:
@@ -227,6 +241,17 @@ class TaskEvents(Protocol):
         """How many subscriptions ``task_id`` has in this process."""
         ...
 
+    def cancel_requested(self, task_id: str) -> None:
+        """Wake whoever watches ``task_id`` (any instance): a cancel request is stored.
+
+        Call it after the request is durably stored; never suspends.
+        """
+        ...
+
+    def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
+        """Call ``wake`` on cancel requests for ``task_id`` until the returned stop."""
+        ...
+
 
 class LocalTaskEvents:
     """The in-process :class:`TaskEvents`: updates are handed to subscribers directly.
@@ -240,6 +265,7 @@ class LocalTaskEvents:
             raise ValueError("subscriber buffer must be a positive integer")
         self._buffer = buffer
         self._subs: dict[str, set[Subscription]] = {}
+        self._cancel_watches: dict[str, list[CancelWake]] = {}
 
     def subscribe(
         self, task_id: str, *, catch_up: CatchUp, after: int | None = None
@@ -277,6 +303,42 @@ class LocalTaskEvents:
     def subscriber_count(self, task_id: str) -> int:
         """How many subscribers ``task_id`` has (for tests and metrics)."""
         return len(self._subs.get(task_id, ()))
+
+    def cancel_requested(self, task_id: str) -> None:
+        """Call the wakes watching ``task_id`` in this process, now; never suspends."""
+        for wake in tuple(self._cancel_watches.get(task_id, ())):
+            wake()
+
+    def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
+        """Call ``wake`` on every cancel request for ``task_id`` until stopped.
+
+        Returns the function that stops watching (idempotent).
+        """
+        self._cancel_watches.setdefault(task_id, []).append(wake)
+        watching = True
+
+        def stop() -> None:
+            nonlocal watching
+            if watching:
+                watching = False
+                self._unwatch_cancel(task_id, wake)
+
+        return stop
+
+    def cancel_watch_count(self, task_id: str) -> int:
+        """How many watchers ``task_id``'s cancel requests have here (tests, metrics)."""
+        return len(self._cancel_watches.get(task_id, ()))
+
+    def _unwatch_cancel(self, task_id: str, wake: CancelWake) -> None:
+        wakes = self._cancel_watches.get(task_id)
+        if wakes is not None:
+            # By identity: the same bound method may watch twice.
+            for i, other in enumerate(wakes):
+                if other is wake:
+                    del wakes[i]
+                    break
+            if not wakes:
+                del self._cancel_watches[task_id]
 
     def _detach(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.task_id)

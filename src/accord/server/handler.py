@@ -349,8 +349,10 @@ class RequestHandler:
                 await execution.done.wait()
             record = await self._visible(req.id, scope)
         elif await self.store.request_cancel(req.id):
-            # Another instance runs it: it sees the stored request on its next
-            # heartbeat (sooner when the task events wake it) and records CANCELED.
+            # Another instance runs it: the cancel wake-up makes it read the stored
+            # request at once (else it finds it at its next heartbeat); it records
+            # CANCELED, whose event wakes _await_end here.
+            self.runtime.events.cancel_requested(req.id)
             signalled = True
             record = await self._await_end(req.id, scope)
         while True:

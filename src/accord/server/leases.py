@@ -14,6 +14,13 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   CancelTask would) and tells which leases were lost (expired and claimed elsewhere,
   for example after this process was paused for longer than a lease): those executions
   stop at once and write nothing more, since the task now belongs to another instance.
+* **Cancel wake-up.** The instance that stores a cancel request also sends a cancel
+  wake-up through the task events (:meth:`~accord.server.events.TaskEvents.cancel_requested`;
+  a NOTIFY on PostgreSQL). The runtime watches the tasks it runs; woken, it calls
+  :meth:`Leases.nudge`, and the heartbeat renews *now*: the same one store call, the
+  same cancellation, milliseconds after the CancelTask instead of up to a heartbeat
+  later. Wake-ups that come during a renewal are served by one more renewal right
+  after it (never two at once). A lost wake-up costs the wait for the next beat.
 * **Fencing.** An instance that cannot renew (the database is unreachable, or slow)
   stops its own executions once :data:`FENCE` of a lease has passed since its last
   renewal was sent, before the lease can expire and be claimed elsewhere: a
@@ -69,7 +76,7 @@ logger = logging.getLogger(__name__)
 #: surviving instance takes it over.
 LEASE_SECONDS = 10.0
 #: Longest gap (seconds) between two heartbeats, whatever the lease: a cancel request
-#: reaches the instance running the task within it.
+#: whose wake-up was lost reaches the instance running the task within it.
 HEARTBEAT_MAX = 1.0
 #: Expired leases one sweep claims at most; a backlog is taken by the next sweeps.
 SWEEP_BATCH = 100
@@ -101,6 +108,10 @@ class Leases:
         self._renewed = time.monotonic()
         #: time.monotonic() when the running sweep's claim was sent.
         self._claim_sent = self._renewed
+        #: Set by :meth:`nudge`: the heartbeat renews without waiting for its beat.
+        self._nudged = anyio.Event()
+        #: Renewals made early because of a nudge (diagnostics, tests).
+        self.nudged_renewals = 0
 
     async def acquire(self, x: Execution) -> Lease:
         """Take the lease of ``x``'s task.
@@ -134,10 +145,24 @@ class Leases:
     # --- heartbeat ----------------------------------------------------------------------
 
     async def heartbeat(self) -> None:
-        """Renew this instance's leases forever (runs in the runtime's task group)."""
+        """Renew this instance's leases forever (runs in the runtime's task group).
+
+        Every beat, or at once after :meth:`nudge`.
+        """
         while True:
-            await anyio.sleep(min(self.seconds / 4, HEARTBEAT_MAX))
+            with anyio.move_on_after(min(self.seconds / 4, HEARTBEAT_MAX)):
+                await self._nudged.wait()
+            if self._nudged.is_set():
+                self._nudged = anyio.Event()
+                self.nudged_renewals += 1
             await self.renew()
+
+    def nudge(self) -> None:
+        """Renew now (a cancel request may be stored for a task running here).
+
+        Never suspends: called by the task events on a cancel wake-up.
+        """
+        self._nudged.set()
 
     async def renew(self) -> None:
         """Renew every lease held; cancel executions asked to stop or that lost theirs."""

@@ -17,6 +17,11 @@ share one statement and one commit. The cost is a round trip after the append
 (``bench/pg_events_latency.py`` measures the whole path from one instance's publish
 to another instance's subscriber).
 
+Cancel wake-ups (:meth:`PostgresTaskEvents.cancel_requested`) go the same way, as a
+message of their own kind: the instance whose runtime watches the task (it runs it)
+maps the task key to the watched task ids and calls their ``wake``; the runtime then
+reads the stored cancel request at once instead of at its next heartbeat.
+
 Two safety nets: whenever the LISTEN connection is re-established, every subscriber
 reads the log once (what was published while it was down); and every
 ``fallback_poll`` seconds every subscriber does (a wake-up lost some other way, for
@@ -39,6 +44,7 @@ from accord.stores.postgres_notify import (
     CONNECT_TIMEOUT,
     MAX_PENDING,
     RECONNECT_DELAY,
+    WAKE_ALL,
     PostgresNotifier,
     task_key,
 )
@@ -46,7 +52,9 @@ from accord.stores.postgres_notify import (
 from .events import DEFAULT_SUBSCRIBER_BUFFER, LocalTaskEvents
 
 if TYPE_CHECKING:
-    from .events import CatchUp, Subscription, Update
+    from collections.abc import Callable
+
+    from .events import CancelWake, CatchUp, Subscription, Update
 
 __all__ = ["FALLBACK_POLL", "PostgresTaskEvents"]
 
@@ -96,6 +104,7 @@ class PostgresTaskEvents(LocalTaskEvents):
             reconnect_delay=reconnect_delay,
         )
         self._keys: dict[str, set[str]] = {}  # task key -> task ids subscribed to
+        self._cancel_keys: dict[str, set[str]] = {}  # task key -> task ids watched
         self._stack: AsyncExitStack | None = None
 
     async def __aenter__(self) -> Self:
@@ -142,6 +151,35 @@ class PostgresTaskEvents(LocalTaskEvents):
             for sub in tuple(self._subs.get(task_id, ())):
                 if sub.last_seq < seq:
                     sub.notify()
+
+    def cancel_requested(self, task_id: str) -> None:
+        """Wake ``task_id``'s cancel watchers here now, elsewhere by NOTIFY."""
+        super().cancel_requested(task_id)
+        self.notifier.send_cancel(task_id)
+
+    def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
+        """Call ``wake`` on cancel requests for ``task_id`` from any instance."""
+        self._cancel_keys.setdefault(task_key(task_id), set()).add(task_id)
+        return super().watch_cancel(task_id, wake)
+
+    def wake_cancel(self, key: str) -> None:
+        """Another instance stored a cancel request for the task(s) with ``key``."""
+        if key == WAKE_ALL:
+            task_ids: tuple[str, ...] = tuple(self._cancel_watches)
+        else:
+            task_ids = tuple(self._cancel_keys.get(key, ()))
+        for task_id in task_ids:
+            super().cancel_requested(task_id)
+
+    def _unwatch_cancel(self, task_id: str, wake: CancelWake) -> None:
+        super()._unwatch_cancel(task_id, wake)
+        if task_id not in self._cancel_watches:
+            key = task_key(task_id)
+            ids = self._cancel_keys.get(key)
+            if ids is not None:
+                ids.discard(task_id)
+                if not ids:
+                    del self._cancel_keys[key]
 
     def wake_all(self) -> None:
         """Make every subscription read its log (it may have missed a wake-up)."""

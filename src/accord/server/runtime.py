@@ -12,7 +12,10 @@ Theory of operation.
   optimistic concurrency, then published to the runtime's
   :class:`~accord.server.events.TaskEvents`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
-  CANCELED under a shielded scope.
+  CANCELED under a shielded scope. A CancelTask received by another instance is a
+  request stored on the lease; every execution watches its task's cancel wake-ups
+  (:meth:`~accord.server.events.TaskEvents.watch_cancel`), which make the lease
+  heartbeat read the request at once (:meth:`~accord.server.leases.Leases.nudge`).
 * An exception from the agent fails the task with a generic status message carrying an
   error id; the traceback is logged at ERROR with the same id. The exception's text
   reaches the partner only when the app opts in (``expose_errors``): an agent states a
@@ -92,6 +95,10 @@ INTERRUPTED_MESSAGE = (
 )
 
 
+def _nothing() -> None:
+    """The default of :attr:`Execution.unwatch_cancel`."""
+
+
 @dataclass(eq=False)
 class Execution:
     """One call of the agent for one incoming message."""
@@ -110,6 +117,8 @@ class Execution:
     attempt: int = 1
     #: time.monotonic() when its lease was requested (leases.py: fencing).
     leased_at: float = 0.0
+    #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
+    unwatch_cancel: Callable[[], None] = _nothing
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -281,6 +290,9 @@ class Runtime:
         execution.recorder = Recorder(self, execution, record)
         execution.done = anyio.Event()
         self._live[execution.task_id] = execution
+        execution.unwatch_cancel = self.events.watch_cancel(
+            execution.task_id, self.leases.nudge
+        )
         self._tg.start_soon(  # type: ignore[union-attr]  # _check_open
             self._run, execution, name=f"accord-task-{execution.task_id}"
         )
@@ -328,6 +340,7 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
+            x.unwatch_cancel()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).

@@ -23,6 +23,14 @@ Theory of operation.
   noticed by TCP keepalives) is reopened with exponential backoff; every time LISTEN
   is (re-)established the handler's ``wake_all`` runs, so whatever was published
   while the connection was down is read from the log.
+* **Cancel wake-ups.** :meth:`PostgresNotifier.send_cancel` queues the second kind of
+  message, ``"<instance> <task key> cancel"``: a cancel request was stored for the
+  task, and the instance running it should read it now rather than at its next
+  heartbeat. They travel with the log wake-ups (same channel, connection and
+  statement, sent first), merge per task, and flood into ``"<instance> * cancel"``
+  (every instance looks) beyond ``max_pending``. Each (re-)established LISTEN also
+  calls the handler's ``wake_cancel`` with :data:`WAKE_ALL`: a cancel wake-up sent while
+  the connection was down is not waited for until the heartbeat.
 * **Payload.** ``"<instance> <task key> <seq>"``: the task key is a 96-bit BLAKE2b
   hash of the task id (:func:`task_key`), so every payload is under 60 bytes whatever
   the id (PostgreSQL's limit is 8,000) and task ids are not broadcast to every role
@@ -102,6 +110,8 @@ _KEEPALIVES = {
     "keepalives_interval": 2,
     "keepalives_count": 3,
 }
+#: The last field of a cancel wake-up's payload.
+_CANCEL = "cancel"
 _NOTIFY = "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p"
 
 
@@ -120,17 +130,25 @@ def channel_name(schema: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Wake:
-    """One received wake-up: who sent it, for which task key, up to which ``seq``."""
+    """One received wake-up: who sent it, for which task key, up to which ``seq``.
+
+    ``cancel`` marks a cancel wake-up (``seq`` is then 0).
+    """
 
     instance: str
     key: str
     seq: int
+    cancel: bool = False
 
     @classmethod
     def parse(cls, payload: str) -> Wake | None:
         """The wake-up in ``payload``, or None when it is not one of ours."""
         parts = payload.split(" ")
-        if len(parts) != 3 or not parts[2].isdigit():
+        if len(parts) != 3:
+            return None
+        if parts[2] == _CANCEL:
+            return cls(parts[0], parts[1], 0, cancel=True)
+        if not parts[2].isdigit():
             return None
         return cls(parts[0], parts[1], int(parts[2]))
 
@@ -144,6 +162,10 @@ class WakeHandler(Protocol):
 
     def wake_all(self) -> None:
         """Any log may have grown (LISTEN was re-established, or a flood merged)."""
+        ...
+
+    def wake_cancel(self, key: str) -> None:
+        """A cancel request was stored for the task(s) with ``key`` (any: WAKE_ALL)."""
         ...
 
 
@@ -180,6 +202,8 @@ class PostgresNotifier:
         self.instance = secrets.token_hex(4)
         self._pending: dict[str, int] = {}
         self._flood = False
+        self._cancels: set[str] = set()
+        self._cancel_flood = False
         self._in_flight = False
         self._ready: anyio.Event | None = None
         self._sent: anyio.Event | None = None
@@ -210,14 +234,38 @@ class PostgresNotifier:
         if ready is not None:
             ready.set()
 
+    def send_cancel(self, task_id: str) -> None:
+        """Queue a cancel wake-up for ``task_id``; never suspends."""
+        self._queue_cancel(task_key(task_id))
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.set()
+
+    def _queue_cancel(self, key: str) -> None:
+        if key == WAKE_ALL or len(self._cancels) >= self._max_pending:
+            self._cancel_flood = True
+            self._cancels.clear()
+        elif not self._cancel_flood:
+            self._cancels.add(key)
+
+    def _has_pending(self) -> bool:
+        return bool(self._pending or self._flood or self._cancels or self._cancel_flood)
+
     def _take(self) -> list[str]:
         me = self.instance
-        if self._flood:
-            payloads = [f"{me} {WAKE_ALL} 0"]
+        # Cancel wake-ups first: someone is waiting for each of them.
+        if self._cancel_flood:
+            payloads = [f"{me} {WAKE_ALL} {_CANCEL}"]
         else:
-            payloads = [f"{me} {key} {seq}" for key, seq in self._pending.items()]
+            payloads = [f"{me} {key} {_CANCEL}" for key in self._cancels]
+        if self._flood:
+            payloads.append(f"{me} {WAKE_ALL} 0")
+        else:
+            payloads.extend(f"{me} {key} {seq}" for key, seq in self._pending.items())
         self._pending = {}
         self._flood = False
+        self._cancels = set()
+        self._cancel_flood = False
         return payloads
 
     def _put_back(self, payloads: list[str]) -> None:
@@ -225,7 +273,9 @@ class PostgresNotifier:
             wake = Wake.parse(payload)
             if wake is None:  # pragma: no cover - we wrote it
                 continue
-            if wake.key == WAKE_ALL:
+            if wake.cancel:
+                self._queue_cancel(wake.key)
+            elif wake.key == WAKE_ALL:
                 self._flood = True
                 self._pending.clear()
             elif not self._flood:
@@ -236,7 +286,7 @@ class PostgresNotifier:
         failures = 0
         try:
             while True:
-                if not self._pending and not self._flood:
+                if not self._has_pending():
                     sent, self._sent = self._sent, None
                     if sent is not None:
                         sent.set()
@@ -275,7 +325,7 @@ class PostgresNotifier:
     async def _flush(self) -> None:
         """Wait (bounded) until what is pending was sent."""
         with anyio.move_on_after(FLUSH_TIMEOUT):
-            while self._pending or self._flood or self._in_flight:
+            while self._has_pending() or self._in_flight:
                 sent = self._sent = self._sent or anyio.Event()
                 await sent.wait()
 
@@ -297,7 +347,9 @@ class PostgresNotifier:
                 if not started:
                     started = True
                     task_status.started()
-                self._handler.wake_all()  # whatever happened while we were away
+                # Whatever happened while we were away: logs and cancel requests.
+                self._handler.wake_all()
+                self._handler.wake_cancel(WAKE_ALL)
                 await self._receive(conn.pgconn)
             except psycopg.Error as exc:
                 if not started:
@@ -328,7 +380,9 @@ class PostgresNotifier:
                 wake = Wake.parse(note.extra.decode(errors="replace"))
                 if wake is None or wake.instance == self.instance:
                     continue
-                if wake.key == WAKE_ALL:
+                if wake.cancel:
+                    self._handler.wake_cancel(wake.key)
+                elif wake.key == WAKE_ALL:
                     self._handler.wake_all()
                 else:
                     self._handler.wake(wake.key, wake.seq)
