@@ -28,6 +28,7 @@ One :class:`PageRunner` per page, with its own working folder and its own free p
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -256,12 +257,11 @@ class PageRunner:
         """Stop the server running on the same port, if any, then start ``accord serve
         ...`` or ``uvicorn ...`` (``args[0]``) on the page's port (or on its second
         port, when ``args`` ask for it)."""
-        port = self.port
-        for flag, value in zip(args, args[1:], strict=False):
-            if flag == "--port" and value == str(self.second_port):
-                port = self.second_port
-        if f"--port={self.second_port}" in args:
-            port = self.second_port
+        second = str(self.second_port)
+        asks = f"--port={second}" in args or any(
+            pair == ("--port", second) for pair in itertools.pairwise(args)
+        )
+        port = self.second_port if asks else self.port
         old = self._servers.pop(port, None)
         if old is not None:
             old.stop(where)

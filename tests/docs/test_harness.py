@@ -149,4 +149,6 @@ def test_a_server_on_port_8001_runs_beside_the_first(tmp_path: Path) -> None:
         for block in blocks:
             runner.run(block)
         assert runner.second_port != runner.port
-        assert f"127.0.0.1:{runner.second_port}" in (tmp_path / "_block_15.py").read_text()
+        assert (
+            f"127.0.0.1:{runner.second_port}" in (tmp_path / "_block_15.py").read_text()
+        )
