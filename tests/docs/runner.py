@@ -9,9 +9,12 @@ One :class:`PageRunner` per page, with its own working folder and its own free p
   functions (see :data:`_PRELUDE`) that ask the runner, over two pipes, to start the
   server as the runner's own child with ``--port PORT`` (a later ``--port`` in the block
   wins), the way a reader leaves it running in another shell. The runner waits until
-  it says it listens, then the block goes on. The next server of the page replaces it
-  (Ctrl-C first); the last one is stopped at the end of the page and must exit 0
-  without a traceback.
+  it says it listens, then the block goes on. The next server of the page on the same
+  port replaces it (Ctrl-C first); the last ones are stopped at the end of the page
+  and must exit 0 without a traceback.
+* **A second server.** ``127.0.0.1:8001``, ``localhost:8001`` and ``--port 8001``
+  become a second free port of the page: a server started with ``--port 8001`` runs
+  beside the one on the first port (a second instance, in a reader's third shell).
 * **Receptionist fixture.** A block that calls the page's URL while no server runs
   gets the demo Receptionist (``accord serve`` in the page's folder), and
   ``ACCORD_API_KEY`` is set to the key it wrote to ``receptionist.key``.
@@ -25,6 +28,7 @@ One :class:`PageRunner` per page, with its own working folder and its own free p
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -49,6 +53,7 @@ SERVER_START_TIMEOUT = 30.0
 SERVER_STOP_TIMEOUT = 20.0
 
 _URL = re.compile(r"\b(127\.0\.0\.1|localhost):8000\b")
+_SECOND = re.compile(r"(\b127\.0\.0\.1:|\blocalhost:|--port[ =])8001\b")
 
 #: Run before every shell block. ``accord serve ARGS`` asks the runner (over two pipes)
 #: to start the server, so that it is the runner's own child; other ``accord``
@@ -196,6 +201,7 @@ class PageRunner:
     def __init__(self, folder: Path, port: int) -> None:
         self.folder = folder
         self.port = port
+        self.second_port = free_port()
         self.url = f"127.0.0.1:{port}"
         (folder / "examples").symlink_to(REPO / "examples")
         env = {
@@ -206,20 +212,19 @@ class PageRunner:
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONUNBUFFERED"] = "1"
         self.env = env
-        self._server: _Server | None = None
+        self._servers: dict[int, _Server] = {}
         self._last = "(page start)"
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        if exc_info[0] is None:
-            server.stop(f"{self._last} (end of page)")
-        else:
-            server.kill()
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if exc_info[0] is None:
+                server.stop(f"{self._last} (end of page)")
+            else:
+                server.kill()
 
     def run(self, block: Block) -> None:
         """Run ``block``.
@@ -229,6 +234,7 @@ class PageRunner:
         """
         self._last = block.where
         code = _URL.sub(lambda m: f"{m[1]}:{self.port}", block.code)
+        code = _SECOND.sub(lambda m: f"{m[1]}{self.second_port}", code)
         if block.title is not None:
             (self.folder / block.title).write_text(code, encoding="utf-8")
         if not block.runs:
@@ -242,17 +248,23 @@ class PageRunner:
             self._shell(block, code)
 
     def _needs_server(self, code: str, block: Block) -> None:
-        if self._server is None and self.url in code:
+        if self.port not in self._servers and self.url in code:
             self._serve(["serve"], f"{block.where} (Receptionist fixture)", self.env)
             key = (self.folder / "receptionist.key").read_text().strip()
             self.env.setdefault("ACCORD_API_KEY", key)
 
     def _serve(self, args: list[str], where: str, env: dict[str, str]) -> None:
-        """Stop the running server, if any, then start ``accord serve ...`` or
-        ``uvicorn ...`` (``args[0]``) on the page's port."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            server.stop(where)
+        """Stop the server running on the same port, if any, then start ``accord serve
+        ...`` or ``uvicorn ...`` (``args[0]``) on the page's port (or on its second
+        port, when ``args`` ask for it)."""
+        second = str(self.second_port)
+        asks = f"--port={second}" in args or any(
+            pair == ("--port", second) for pair in itertools.pairwise(args)
+        )
+        port = self.second_port if asks else self.port
+        old = self._servers.pop(port, None)
+        if old is not None:
+            old.stop(where)
         bin_dir = Path(sys.executable).parent
         if args[0] == "serve":
             argv = [
@@ -266,7 +278,7 @@ class PageRunner:
             argv = [str(bin_dir / args[0]), "--port", str(self.port), *args[1:]]
         server = _Server(argv, self.folder, env)
         server.wait_started(where)
-        self._server = server
+        self._servers[port] = server
 
     def _shell(self, block: Block, code: str) -> None:
         """Run a shell block, serving its ``accord serve`` requests as they come."""

@@ -118,3 +118,37 @@ def test_installing_packages_is_refused(tmp_path: Path) -> None:
             with pytest.raises(BlockFailed, match="would change the test environment"):
                 runner.run(block)
         runner.run(blocks[2])
+
+
+def test_a_server_on_port_8001_runs_beside_the_first(tmp_path: Path) -> None:
+    blocks = _page(
+        tmp_path,
+        """
+        ```python title="hello.py"
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"hello"})
+        ```
+
+        ```sh
+        uvicorn hello:app
+        uvicorn hello:app --port 8001
+        ```
+
+        ```python
+        import httpx
+
+        for url in ("http://127.0.0.1:8000/", "http://127.0.0.1:8001/"):
+            assert httpx.get(url).text == "hello", url
+        ```
+        """,
+    )
+    with PageRunner(tmp_path, free_port()) as runner:
+        for block in blocks:
+            runner.run(block)
+        assert runner.second_port != runner.port
+        assert (
+            f"127.0.0.1:{runner.second_port}" in (tmp_path / "_block_15.py").read_text()
+        )
