@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from accord.stores import Scope
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .auth.principal import Principal
 
 __all__ = ["CallContext"]
@@ -25,8 +27,9 @@ class CallContext:
         principal: the authenticated caller, None when anonymous.
         boundary: the task scope authorization decided for this call (see
             :meth:`RequestHandler.authorize`); None until then.
-        base_url: the agent's absolute URL as this caller sees it (used to fill the
-            interfaces of an extended card that lists none).
+        base_url_of: computes the agent's absolute URL as this caller sees it
+            (:attr:`base_url`), on demand: only an extended card that lists no
+            interfaces needs it, and deriving it checks the peer and the headers.
     """
 
     owner: str = ""
@@ -34,7 +37,12 @@ class CallContext:
     extensions: tuple[str, ...] = ()
     principal: Principal | None = None
     boundary: Scope | None = None
-    base_url: str = ""
+    base_url_of: Callable[[], str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The agent's absolute URL as this caller sees it (``""`` when unknown)."""
+        return "" if self.base_url_of is None else self.base_url_of()
 
     def scope(self, tenant: str) -> Scope:
         """The boundary of task reads for a request addressed to ``tenant``.

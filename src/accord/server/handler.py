@@ -510,8 +510,9 @@ class RequestHandler:
         card = self._extended_card(ctx.principal)
         if inspect.isawaitable(card):
             card = await card
-        if not card.supported_interfaces and ctx.base_url:
+        base_url = "" if card.supported_interfaces else ctx.base_url
+        if base_url:
             # An extended card that lists no interfaces is served at the same ones as
             # the public card, as seen by this caller (proxy headers included).
-            card = replace(card, supported_interfaces=interfaces(ctx.base_url))
+            card = replace(card, supported_interfaces=interfaces(base_url))
         return card

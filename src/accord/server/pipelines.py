@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -129,7 +130,7 @@ class HttpBindings:
             version=version,
             extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
             principal=principal,
-            base_url=self._app.base_url(scope),
+            base_url_of=partial(self._app.base_url, scope),
         )
 
     async def jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -116,7 +116,11 @@ class ForwardedAllowList:
         ValueError: an entry is neither an address, a network nor ``*``.
     """
 
-    __slots__ = ("_all", "_networks", "entries")
+    __slots__ = ("_all", "_known", "_networks", "entries")
+
+    #: Peer addresses whose verdict is remembered (parsing an address per request
+    #: costs more than the rest of the check); the memory is cleared when full.
+    MEMORY = 1024
 
     def __init__(self, entries: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS):
         items = entries.split(",") if isinstance(entries, str) else list(entries)
@@ -136,6 +140,7 @@ class ForwardedAllowList:
         self.entries = cleaned
         self._all = "*" in cleaned
         self._networks = tuple(networks)
+        self._known: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"ForwardedAllowList({','.join(self.entries)!r})"
@@ -146,11 +151,19 @@ class ForwardedAllowList:
             return True
         if not client:
             return False
-        try:
-            address = ipaddress.ip_address(str(client[0]))
-        except ValueError:
-            return False
-        return any(address in network for network in self._networks)
+        host = str(client[0])
+        verdict = self._known.get(host)
+        if verdict is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                verdict = False
+            else:
+                verdict = any(address in network for network in self._networks)
+            if len(self._known) >= self.MEMORY:
+                self._known.clear()
+            self._known[host] = verdict
+        return verdict
 
 
 @dataclass(frozen=True, slots=True)
