@@ -21,21 +21,17 @@ the wake-up's. One run at a time; the first 5 warm up.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import anyio
 import httpx
-import psycopg
+from _latency import percentile_line, scratch_schema
 
 from accord.client import Client, MemoryTransport
 from accord.server import A2AApp, Agent, Engine, TaskContext
 from accord.server import leases as leases_module
-from accord.stores import migrate
 from accord.stores.postgres import PostgresTaskStore
 from accord.types import AgentInterface, SendMessageConfiguration, Task, TaskState
 
@@ -111,33 +107,16 @@ async def measure(url: str, runs: int) -> tuple[list[float], list[float]]:
     return to_agent, answered
 
 
-def _line(name: str, values: list[float]) -> str:
-    ordered = sorted(values)
-    p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return (
-        f"{name:<22} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   max {ordered[-1]:6.2f} ms"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(args.url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}".encode())
-    try:
-        url = f"{args.url}?options={quote(f'-csearch_path={schema}')}"
-        migrate(url)
+    with scratch_schema(args.url) as url:
         to_agent, answered = anyio.run(measure, url, args.runs)
-    finally:
-        with psycopg.connect(args.url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
     print(f"{args.runs} cancels, CancelTask on B -> agent on A (PostgreSQL NOTIFY)")
-    print(_line("B cancel -> A agent", to_agent))
-    print(_line("CancelTask answer", answered))
+    print(percentile_line("B cancel -> A agent", to_agent))
+    print(percentile_line("CancelTask answer", answered))
 
 
 if __name__ == "__main__":

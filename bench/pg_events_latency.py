@@ -20,17 +20,15 @@ The official SDK's cluster mode polls the database every 0.5 s for events (p50 a
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import uuid
-from urllib.parse import quote
 
 import anyio
-import psycopg
+from _latency import percentile_line, scratch_schema
 
 from accord.server.events import Update
 from accord.server.pg_events import PostgresTaskEvents
-from accord.stores import Scope, StoredEvent, migrate
+from accord.stores import Scope, StoredEvent
 from accord.stores.postgres import PostgresTaskStore
 from accord.types import StreamResponse, Task, TaskState, TaskStatus
 
@@ -83,33 +81,16 @@ async def measure(url: str, events: int) -> tuple[list[float], list[float]]:
     return publish_to_b, append_to_b
 
 
-def _line(name: str, values: list[float]) -> str:
-    ordered = sorted(values)
-    p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return (
-        f"{name:<16} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   max {ordered[-1]:6.2f} ms"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(args.url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}".encode())
-    try:
-        url = f"{args.url}?options={quote(f'-csearch_path={schema}')}"
-        migrate(url)
+    with scratch_schema(args.url) as url:
         publish_to_b, append_to_b = anyio.run(measure, url, args.events)
-    finally:
-        with psycopg.connect(args.url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
     print(f"{args.events} events, A -> B through PostgreSQL LISTEN/NOTIFY")
-    print(_line("publish -> B", publish_to_b))
-    print(_line("append -> B", append_to_b))
+    print(percentile_line("publish -> B", publish_to_b, 16))
+    print(percentile_line("append -> B", append_to_b, 16))
 
 
 if __name__ == "__main__":

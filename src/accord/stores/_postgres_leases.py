@@ -66,10 +66,11 @@ def _leases(rows: list[TupleRow]) -> list[Lease]:
 class PostgresLeases:
     """The lease methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
 
-    async def _run(
-        self, fn: Callable[[Cursor], T], *, tenant: str | None, write: bool = False
-    ) -> T:
-        raise NotImplementedError  # pragma: no cover - provided by the store
+    if TYPE_CHECKING:  # provided by the store this class is mixed into
+
+        async def _run(
+            self, fn: Callable[[Cursor], T], *, tenant: str | None, write: bool = False
+        ) -> T: ...
 
     async def acquire_lease(
         self, task_id: str, *, tenant: str, holder: str, seconds: float

@@ -56,8 +56,9 @@ def _lease(row: tuple[str, str, str, int, float, int]) -> Lease:
 class SQLiteLeases:
     """The lease methods of :class:`~accord.stores.SQLiteTaskStore` (a mixin)."""
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError  # pragma: no cover - provided by the store
+    if TYPE_CHECKING:  # provided by the store this class is mixed into
+
+        async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
     async def acquire_lease(
         self, task_id: str, *, tenant: str, holder: str, seconds: float
