@@ -4,11 +4,12 @@ The README's section "Run several instances" says what a proxy in front of insta
 must do and gives an nginx configuration; these tests run that very configuration
 (``tests/deploy/nginx.py``) with two instances on one fresh PostgreSQL schema, and a
 client that talks to the proxy alone (the HTTP+JSON binding, so that nginx's access
-log names each operation and the instance that answered it). They show: the Agent Card
-advertises the proxy, requests go to both instances, any instance finds any task,
-streams go through unbuffered to their end, and one instance stopping leaves the
+log names each operation and the instance that answered it; both bindings where an
+instance dies). They show: the Agent Card advertises the proxy (from the forwarded
+headers, or the public URL), requests go to both instances, any instance finds any
+task, streams go through unbuffered to their end, and one instance stopping leaves the
 service answering; a request the stopped instance had already received is lost (nginx
-does not resend a POST) but its task is not.
+does not resend a POST: 502, or a stream cut short) but its task is not.
 
 Slow (subprocesses); skipped without nginx (``scripts/nginx`` installs it), except in
 CI, where they fail.
@@ -195,12 +196,15 @@ async def test_streams_through_nginx_deliver_every_event(
     assert subscribed == {"A", "B"}
 
 
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
 async def test_one_instance_stopped_the_proxy_still_answers(
-    forwarded: Deployment,
+    forwarded: Deployment, binding: str
 ) -> None:
     d = forwarded
     with anyio.fail_after(120):
-        async with await Client.connect(d.proxy.url, config=REST) as client:
+        async with await Client.connect(
+            d.proxy.url, config=ClientConfig(preferred_bindings=(binding,))
+        ) as client:
             # A blocking SendMessage held by one instance, which is then killed: the
             # request had reached it, so nginx does not resend it (a POST), and the
             # client gets 502 Bad Gateway.
@@ -263,12 +267,15 @@ async def test_an_instance_that_stops_is_skipped_post_included(
     assert all(status == "200" for status, _ in tried), tried
 
 
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
 async def test_a_stream_cut_by_a_dying_instance_resumes_through_the_proxy(
-    forwarded: Deployment,
+    forwarded: Deployment, binding: str
 ) -> None:
     d = forwarded
     with anyio.fail_after(120):
-        async with await Client.connect(d.proxy.url, config=REST) as client:
+        async with await Client.connect(
+            d.proxy.url, config=ClientConfig(preferred_bindings=(binding,))
+        ) as client:
             stream = client.send_streaming_message("hold-x")
             async with stream:
                 async for event in stream:
