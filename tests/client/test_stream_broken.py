@@ -1,14 +1,15 @@
-"""A stream whose connection breaks after naming its task says how to resume.
+"""Event streams as a proxy may pass them on: cut short, or compressed.
 
 Behind a proxy, an instance that dies mid-stream does not close the connection cleanly:
 the proxy cuts the chunked body short, and httpx reports a protocol error. Once the
 stream has named its task, the client raises IncompleteStreamError (a TransportError)
 with the task id and the last SSE id, as for a stream that ended early; before that,
-the TransportError stays as it is.
+the TransportError stays as it is. And a body a proxy compressed is still decoded.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -79,3 +80,24 @@ async def test_a_broken_connection_before_any_event_stays_a_transport_error() ->
             await anext(stream)
     assert not isinstance(caught.value, errors.IncompleteStreamError)
     assert "complete message body" in str(caught.value)
+
+
+async def test_a_compressed_event_stream_is_decoded() -> None:
+    """An encoded body (a proxy may gzip it) goes through httpx's decoders."""
+    frames = _frame(StreamResponse(task=task()), "1") + _frame(
+        status_event(TaskState.COMPLETED), "2"
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, content=gzip.compress(frames))
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http,
+        Client(make_card(interface("HTTP+JSON")), http=http) as client,
+        client.subscribe("t-1") as stream,
+    ):
+        events = [event async for event in stream]
+    assert len(events) == 2
+    assert stream.state is TaskState.COMPLETED
+    assert stream.last_event_id == "2"
