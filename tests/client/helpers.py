@@ -84,7 +84,10 @@ def agent_message(text: str = "hi") -> Message:
 
 #: httpx's byte streams are async generators that trio reports when a response is
 #: closed before its end (encode/httpx#3686, fix pending in encode/httpx#3777). The
-#: client closes what it owns; these warnings name httpx/httpcore internals only.
+#: client closes what it owns (the body iterator it reads, see transports/base.py:
+#: over MemoryTransport nothing is left), but the generators httpx nests inside its
+#: own streams (MockTransport ``content=``, the network via httpcore) stay out of its
+#: reach; these warnings name httpx/httpcore internals only.
 HTTPX_TRIO_WARNINGS = pytest.mark.filterwarnings(
     r"ignore:Async generator 'http(x|core)\.[^']*' was garbage collected:ResourceWarning"
 )

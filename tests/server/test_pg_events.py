@@ -142,10 +142,6 @@ async def test_a_subscriber_on_b_follows_a_task_running_on_a() -> None:
         assert got[-1][1].status_update.status.state is TaskState.COMPLETED
 
 
-# Only on asyncio: on trio, closing a client stream part-way through leaves httpx's
-# response generators to the garbage collector (a ResourceWarning in the client's
-# MemoryTransport path, not in the events; reported with this slice).
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_resuming_on_b_with_last_event_id_loses_and_repeats_nothing() -> None:
     async with two_instances() as (a, b, steps):
         a_stream, task_id = await started_on(a, 30)
@@ -382,7 +378,6 @@ async def test_wake_ups_that_failed_to_send_are_sent_after_reconnecting() -> Non
                     assert [u.seq for u in await take(sub, 1)] == [2]
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # see the resume test above
 async def test_a_wake_up_before_a_resumed_stream_grows_replays_nothing() -> None:
     async with two_instances() as (a, b, steps):
         a_stream, task_id = await started_on(a, 2)

@@ -18,14 +18,16 @@ terminal (COMPLETED, FAILED, CANCELED, REJECTED) or interrupted (INPUT_REQUIRED,
 AUTH_REQUIRED: the turn is over, spec §3.1.2, §11.7); a message-only stream is complete
 after its message. A stream that ends otherwise (the connection closed early, the
 server stopped) raises :class:`~accord.errors.IncompleteStreamError` instead of
-ending quietly, so a lost outcome is never mistaken for success.
+ending quietly, so a lost outcome is never mistaken for success; so does a connection
+that breaks once the stream has named its task (e.g. a body cut short by a proxy whose
+upstream died), with what is needed to resume.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from accord.errors import IncompleteStreamError
+from accord.errors import IncompleteStreamError, TransportError
 from accord.protocol import lifecycle
 
 if TYPE_CHECKING:
@@ -74,8 +76,8 @@ class EventStream:
         Raises:
             StopAsyncIteration: the stream ended (or was closed).
             ProtocolError: the agent reported an error in or before the stream.
-            IncompleteStreamError: the stream ended before its task ended or paused
-                for the client (see the module docstring).
+            IncompleteStreamError: the stream ended, or its connection broke, before
+                its task ended or paused for the client (see the module docstring).
             TransportError: the connection failed.
         """
         if self._closed:
@@ -87,8 +89,15 @@ class EventStream:
             if not self._complete:
                 raise self._incomplete() from None
             raise
-        except BaseException:
+        except TransportError as exc:
             # The iterator failed and has already released its response.
+            self._closed = True
+            if type(exc) is TransportError and self.task_id and not self._complete:
+                # The connection broke mid-stream (a proxy cuts the body short when
+                # the instance behind it dies): say how to resume.
+                raise self._incomplete() from exc
+            raise
+        except BaseException:
             self._closed = True
             raise
         if event_id is not None:

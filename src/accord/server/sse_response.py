@@ -66,17 +66,24 @@ async def send_event_stream(
             if time.monotonic() - last_sent >= interval:
                 await emit(sse.encode_comment("keep-alive"))
 
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"text/event-stream"),
-                (b"cache-control", b"no-cache"),
-                (b"x-accel-buffering", b"no"),
-            ],
-        }
-    )
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+    except BaseException:
+        # The stream's subscription is already open: release it when the response
+        # cannot even start (the client went away, the request was cancelled).
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+        raise
     async with stream, anyio.create_task_group() as tg:
         tg.start_soon(watch_disconnect)
         tg.start_soon(keepalive)

@@ -11,7 +11,8 @@ binding, which returns the decoded result or raises the :class:`ProtocolError` t
 server sent.
 
 Streams (spec §9.4.2, §11.7): the response body is read chunk by chunk
-(``response.aiter_bytes()``) and fed to the sans-IO :class:`SSEDecoder`; each complete
+(the response stream itself, or ``response.aiter_bytes()`` for an encoded body)
+and fed to the sans-IO :class:`SSEDecoder`; each complete
 event is decoded by the binding and yielded together with its SSE ``id``, which the
 caller can send back as ``Last-Event-ID`` when it resubscribes. A response that is not
 ``text/event-stream`` is an error answer sent before the stream began (spec §9.4.2, §11.7):
@@ -22,8 +23,7 @@ its body is read and the error it carries is raised. The HTTP response is closed
 
 from __future__ import annotations
 
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Protocol, Self, cast
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import anyio
 import httpx
@@ -181,9 +181,7 @@ class HttpTransport:
     async def _sse(self, response: httpx.Response) -> AsyncGenerator[SSEEvent, None]:
         """The SSE events of an open response, decoded incrementally."""
         decoder = SSEDecoder(self._max_event_size)
-        # aiter_bytes() is an async generator; close it deterministically.
-        body = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
-        async with aclosing(body) as chunks:
+        async with _closing(_body(response)) as chunks:
             while True:
                 # Translate only the I/O, never what the consumer throws in at `yield`.
                 with map_httpx_exceptions(self.url):
@@ -198,6 +196,41 @@ class HttpTransport:
                     ) from None
                 for event in events:
                     yield event
+
+
+#: ``Content-Encoding`` values under which the body on the wire is the body itself.
+_IDENTITY = frozenset({"", "identity"})
+
+
+def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed response, as an iterator the caller closes.
+
+    ``response.aiter_bytes()`` iterates ``aiter_raw()``, which iterates the response
+    stream, each an async generator of httpx, and closing the outer one leaves the inner
+    ones to the garbage collector (trio reports each as a ResourceWarning). Without a
+    content encoding, the stream's own iterator is the body: one generator, which the
+    caller closes. An encoded body (rare for SSE) still needs httpx's decoders.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    stream = response.stream
+    if encoding in _IDENTITY and isinstance(stream, httpx.AsyncByteStream):
+        return aiter(stream)
+    return response.aiter_bytes()
+
+
+class _closing:
+    """``aclosing`` for an async iterator that may have no ``aclose`` method."""
+
+    def __init__(self, iterator: AsyncIterator[bytes]) -> None:
+        self._iterator = iterator
+
+    async def __aenter__(self) -> AsyncIterator[bytes]:
+        return self._iterator
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        close = getattr(self._iterator, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def looks_like(body: bytes, *keys: str) -> bool:
