@@ -140,6 +140,10 @@ class _Lost(Exception):
         self.at_commit = at_commit
 
 
+class _NoConnection(Exception):
+    """No pooled connection within the wait."""
+
+
 class Calls:
     """Run store calls on ``pool`` with the rules of the module docstring."""
 
@@ -183,9 +187,12 @@ class Calls:
                 with store_errors(
                     self._url, doing, connect_timeout=self._connect_timeout
                 ):
-                    result = self._attempt(
-                        fn, begin, verify if settling else None, wait
-                    )
+                    try:
+                        result = self._attempt(
+                            fn, begin, verify if settling else None, wait
+                        )
+                    except PoolTimeout as exc:  # not store_errors' generic text
+                        raise _NoConnection from exc
             except _Lost as lost:
                 self.retries += 1
                 if lost.at_commit and not settling:
@@ -206,8 +213,8 @@ class Calls:
                     raise self._unavailable(
                         doing, f"the connection was lost {attempt} times ({lost})"
                     ) from lost
-            except PoolTimeout as exc:
-                self._mark_down(doing, exc)
+            except _NoConnection as exc:
+                self._mark_down(doing, exc.__cause__ or exc)
                 raise self._unavailable(
                     doing, f"no connection could be made within {wait:g} s"
                 ) from exc
