@@ -34,7 +34,9 @@ def server_binaries() -> Path | None:
         return Path(env) if (Path(env) / "pg_ctl").exists() else None
     found = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0
+        ),
     )
     if found:
         return found[-1].parent

@@ -85,7 +85,9 @@ def _cut_once(
         done = True
         if after_commit:
             retry.commit(conn)
-        _admin(admin_url, "SELECT pg_terminate_backend(%s, 10000)", conn.info.backend_pid)
+        _admin(
+            admin_url, "SELECT pg_terminate_backend(%s, 10000)", conn.info.backend_pid
+        )
         if after_commit:
             conn.execute("SELECT 1")  # the answer to COMMIT is "lost": surface it
         else:
@@ -116,7 +118,9 @@ async def test_terminated_connections_are_replaced_without_failing_a_call(
     assert not _calls(store).unreachable
 
 
-@pytest.mark.parametrize("after_commit", [True, False], ids=["committed", "rolled-back"])
+@pytest.mark.parametrize(
+    "after_commit", [True, False], ids=["committed", "rolled-back"]
+)
 async def test_append_with_unknown_commit_outcome_is_applied_once(
     store: PostgresTaskStore, private_postgres: PrivateCluster, after_commit: bool
 ) -> None:
@@ -137,10 +141,14 @@ async def test_append_with_unknown_commit_outcome_is_applied_once(
     assert stored.task.status.state is TaskState.WORKING
     # The store goes on from there: the next append is at version 2.
     done = replace(working, status=replace(working.status, state=TaskState.COMPLETED))
-    assert (await store.append(done, status_changed(done), expected_version=2)).version == 3
+    assert (
+        await store.append(done, status_changed(done), expected_version=2)
+    ).version == 3
 
 
-@pytest.mark.parametrize("after_commit", [True, False], ids=["committed", "rolled-back"])
+@pytest.mark.parametrize(
+    "after_commit", [True, False], ids=["committed", "rolled-back"]
+)
 async def test_create_with_unknown_commit_outcome_is_applied_once(
     store: PostgresTaskStore, private_postgres: PrivateCluster, after_commit: bool
 ) -> None:

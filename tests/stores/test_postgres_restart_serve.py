@@ -18,6 +18,11 @@ a crash) while all that runs, and then:
 * no task stays SUBMITTED or WORKING: each ends COMPLETED, or FAILED with the lease
   message when the outage interrupted it (the sweep of either instance).
 
+``long`` keeps PostgreSQL down for more than a lease instead: calls are refused with
+UNAVAILABLE (none hangs), A fences the held task (stops it without writing), and after
+PostgreSQL is back a sweep ends it FAILED with the lease message, which B's subscriber
+sees.
+
 The timings (restart, first success after it) are printed, never asserted.
 """
 
@@ -46,7 +51,7 @@ from accord.types import SendMessageConfiguration, Task, TaskState
 from tests.helpers.pg_cluster import PrivateCluster
 from tests.helpers.uvicorn_thread import serve_in_thread
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(240)]
 
 LEASE = 6.0
 SENDERS = 6
@@ -103,6 +108,9 @@ class Load:
     def acked_since(self, when: float) -> int:
         return sum(1 for _, at in self.acked if at >= when)
 
+    def refused_since(self, when: float) -> int:
+        return sum(1 for _, at in self.errors if at >= when)
+
 
 async def _sender(client: Client, name: str, load: Load) -> None:
     n = 0
@@ -130,7 +138,8 @@ async def _until(predicate: object, seconds: float) -> None:
 async def _clients(*bases: str) -> AsyncIterator[list[Client]]:
     async with AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(await Client.connect(base)) for base in bases
+            await stack.enter_async_context(await Client.connect(base))
+            for base in bases
         ]
         yield clients
 
@@ -142,10 +151,11 @@ async def _follow(client: Client, task_id: str, seen: list[TaskState]) -> None:
                 seen.append(stream.state)
 
 
-@pytest.mark.parametrize("mode", ["fast", "immediate"])
+@pytest.mark.parametrize("mode", ["fast", "immediate", "long"])
 async def test_restart_under_load(
     private_postgres: PrivateCluster, schema_url: str, mode: str
 ) -> None:
+    """``fast``/``immediate``: a restart; ``long``: down for longer than a lease."""
     gate = threading.Event()
     with _instance(schema_url, gate) as base_a, _instance(schema_url, gate) as base_b:
         async with _clients(base_a, base_b) as (a, b):
@@ -162,13 +172,27 @@ async def test_restart_under_load(
                 await _until(lambda: len(load.acked) >= 2 * SENDERS, 60)
 
                 began = time.monotonic()
-                await anyio.to_thread.run_sync(private_postgres.restart, mode)
+                if mode == "long":
+                    await anyio.to_thread.run_sync(private_postgres.stop, "immediate")
+                    # Down until A has fenced the held task and calls were refused.
+                    await _until(
+                        lambda: (
+                            time.monotonic() - began > LEASE
+                            and load.refused_since(began) >= 2
+                        ),
+                        120,
+                    )
+                    await anyio.to_thread.run_sync(private_postgres.start)
+                else:
+                    await anyio.to_thread.run_sync(private_postgres.restart, mode)
                 back = time.monotonic()
                 # Both instances serve again, without a restart of their own.
                 await _until(lambda: load.acked_since(back) >= 2 * SENDERS, 60)
                 first = min(at for _, at in load.acked if at >= back)
                 gate.set()
-                await _until(lambda: TaskState.COMPLETED in seen_on_b, 60)
+                # After a long outage A fenced the held task; a sweep ends it FAILED.
+                end = TaskState.FAILED if mode == "long" else TaskState.COMPLETED
+                await _until(lambda: end in seen_on_b, 4 * LEASE + 60)
                 load.stop.set()
             print(
                 f"\n{mode} restart: PostgreSQL down {back - began:.2f} s; first call "
