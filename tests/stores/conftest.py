@@ -9,7 +9,6 @@ import anyio.to_thread
 import pytest
 
 from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
-
 from tests.helpers.pg_cluster import PrivateCluster, private_cluster
 
 from ._postgres import empty, migrated_schema

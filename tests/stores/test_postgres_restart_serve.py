@@ -69,7 +69,7 @@ def _agent(gate: threading.Event) -> Agent:
     async def work(ctx: TaskContext) -> None:
         await ctx.working()
         if ctx.text == "hold":
-            while not gate.is_set():  # released from the test's thread
+            while not gate.is_set():  # noqa: ASYNC110 - set from the test's thread
                 await anyio.sleep(0.02)
         await ctx.add_artifact(ctx.text.upper())
         await ctx.complete("done")
@@ -130,7 +130,7 @@ async def _sender(client: Client, name: str, load: Load) -> None:
 async def _until(predicate: object, seconds: float) -> None:
     assert callable(predicate)
     with anyio.fail_after(seconds):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - state of other tasks and threads
             await anyio.sleep(0.02)
 
 
@@ -148,7 +148,7 @@ async def _follow(client: Client, task_id: str, seen: list[TaskState]) -> None:
     async with client.subscribe(task_id) as stream:
         async for _ in stream:
             if stream.state is not None:
-                seen.append(stream.state)
+                seen.append(stream.state)  # noqa: PERF401 - read while it streams
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate", "long"])
@@ -222,7 +222,7 @@ async def _check_nothing_left_running(store: PostgresTaskStore) -> None:
         return [r.task for r in await store.unfinished()]
 
     with anyio.fail_after(4 * LEASE + 30):  # interrupted tasks: swept after a lease
-        while await running():
+        while await running():  # noqa: ASYNC110 - the database's state
             await anyio.sleep(0.1)
     with psycopg.connect(store.url) as conn:
         states = conn.execute("SELECT id, state FROM tasks").fetchall()
