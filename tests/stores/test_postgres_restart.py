@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from urllib.parse import quote
 
 import anyio
@@ -229,3 +230,34 @@ async def test_opening_while_the_database_is_down_fails_with_a_clear_error(
     text = str(raised.value)
     assert f"127.0.0.1:{private_postgres.port}" in text
     assert "check that PostgreSQL is running" in text
+
+
+async def test_a_busy_pool_is_not_taken_for_a_down_database(schema_url: str) -> None:
+    async with PostgresTaskStore(schema_url, pool_size=1, connect_timeout=1) as busy:
+        task = make_task("t-1")
+        await busy.create(task, created(task), scope=ALICE)
+        working = replace(task, status=replace(task.status, state=TaskState.WORKING))
+        with psycopg.connect(schema_url) as locker:  # holds the task's row lock
+            locker.execute("SELECT 1 FROM tasks WHERE id = 't-1' FOR UPDATE")
+            async with anyio.create_task_group() as tg:
+                # The append waits for the lock on the pool's only connection.
+                tg.start_soon(
+                    partial(busy.append, expected_version=1),
+                    working,
+                    status_changed(working),
+                )
+                with anyio.fail_after(30):
+                    while _calls(busy)._pool.get_stats().get("pool_available", 1):  # noqa: ASYNC110 - the pool's state
+                        await anyio.sleep(0.01)
+                with pytest.raises(StoreUnavailableError, match="busy; raise"):
+                    await busy.get("t-1", scope=ALICE)
+                assert not _calls(busy).unreachable
+                locker.rollback()
+    assert (await _get_version(schema_url)) == 2
+
+
+async def _get_version(url: str) -> int:
+    async with PostgresTaskStore(url) as store:
+        record = await store.get("t-1", scope=ALICE)
+    assert record is not None
+    return record.version

@@ -14,14 +14,14 @@ a crash) while all that runs, and then:
   hung;
 * both instances serve new calls again, without being restarted;
 * B's subscriber sees the task held on A complete (A's NOTIFY reaches B's reconnected
-  LISTEN, or B reads the log when it reconnects);
+  LISTEN, or B reads the log when it reconnects), on the stream it opened before;
 * no task stays SUBMITTED or WORKING: each ends COMPLETED, or FAILED with the lease
   message when the outage interrupted it (the sweep of either instance).
 
 ``long`` keeps PostgreSQL down for more than a lease instead: calls are refused with
 UNAVAILABLE (none hangs), A fences the held task (stops it without writing), and after
 PostgreSQL is back a sweep ends it FAILED with the lease message, which B's subscriber
-sees.
+sees (its stream may end UNAVAILABLE meanwhile: it resumes with Last-Event-ID).
 
 The timings (restart, first success after it) are printed, never asserted.
 """
@@ -144,11 +144,22 @@ async def _clients(*bases: str) -> AsyncIterator[list[Client]]:
         yield clients
 
 
-async def _follow(client: Client, task_id: str, seen: list[TaskState]) -> None:
-    async with client.subscribe(task_id) as stream:
-        async for _ in stream:
-            if stream.state is not None:
-                seen.append(stream.state)  # noqa: PERF401 - read while it streams
+async def _follow(
+    client: Client, task_id: str, seen: list[TaskState], resumed: list[str]
+) -> None:
+    """Follow the task to its end; resume (Last-Event-ID) after an UNAVAILABLE."""
+    last: str | None = None
+    while True:
+        try:
+            async with client.subscribe(task_id, last_event_id=last) as stream:
+                async for _ in stream:
+                    last = stream.last_event_id or last
+                    if stream.state is not None:
+                        seen.append(stream.state)
+                return
+        except UnavailableError as exc:  # the store was down: retry, as told
+            resumed.append(str(exc))
+            await anyio.sleep(0.5)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate", "long"])
@@ -164,9 +175,10 @@ async def test_restart_under_load(
             )
             assert isinstance(held, Task)
             seen_on_b: list[TaskState] = []
+            resumed: list[str] = []
             load = Load()
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_follow, b, held.id, seen_on_b)
+                tg.start_soon(_follow, b, held.id, seen_on_b, resumed)
                 for i in range(SENDERS):
                     tg.start_soon(_sender, (a, b)[i % 2], f"s{i}", load)
                 await _until(lambda: len(load.acked) >= 2 * SENDERS, 60)
@@ -201,6 +213,8 @@ async def test_restart_under_load(
             )
             for error, _ in load.errors:
                 assert isinstance(error, UnavailableError), repr(error)
+            if mode != "long":  # a restart is ridden through: the same stream
+                assert resumed == []
 
             async with PostgresTaskStore(schema_url) as store:
                 await _check_acknowledged(store, load)

@@ -182,7 +182,7 @@ class Calls:
         started = time.monotonic()
         settling = False  # the last attempt lost its COMMIT: run ``verify`` first
         for attempt in range(1, ATTEMPTS + 1):
-            wait = UNREACHABLE_WAIT if self.unreachable else self._connect_timeout
+            wait = self.wait()
             try:
                 with store_errors(
                     self._url, doing, connect_timeout=self._connect_timeout
@@ -197,7 +197,6 @@ class Calls:
                 self.retries += 1
                 if lost.at_commit and not settling:
                     if verify is None and not rerun_unknown:
-                        self._mark_down(doing, lost)
                         raise self._unavailable(
                             doing,
                             f"the connection was lost during COMMIT ({lost}), so "
@@ -214,6 +213,12 @@ class Calls:
                         doing, f"the connection was lost {attempt} times ({lost})"
                     ) from lost
             except _NoConnection as exc:
+                if not self.unreachable and self._reachable():
+                    raise StoreUnavailableError(
+                        f"{doing}: no free connection to {describe(self._url)} "
+                        f"within {wait:g} s: every pooled connection is busy; raise "
+                        "the store's pool_size, or look for slow calls"
+                    ) from exc
                 self._mark_down(doing, exc.__cause__ or exc)
                 raise self._unavailable(
                     doing, f"no connection could be made within {wait:g} s"
@@ -259,6 +264,28 @@ class Calls:
                     conn.execute("ROLLBACK")
             raise
         return result
+
+    def wait(self) -> float:
+        """Seconds a call may wait for a connection now."""
+        return UNREACHABLE_WAIT if self.unreachable else self._connect_timeout
+
+    def no_slot(self, doing: str) -> StoreUnavailableError:
+        """The error of a call that found no free connection within :meth:`wait`."""
+        if self.unreachable:
+            return self._unavailable(doing, "no connection could be made")
+        return StoreUnavailableError(
+            f"{doing}: no free connection to {describe(self._url)} within "
+            f"{self.wait():g} s: every pooled connection is busy; raise the store's "
+            "pool_size, or look for slow calls"
+        )
+
+    def _reachable(self) -> bool:
+        """Whether a new connection can be made now (the pool may be only busy)."""
+        try:
+            psycopg.connect(self._url, connect_timeout=2).close()
+        except psycopg.Error:
+            return False
+        return True
 
     def _unavailable(self, doing: str, why: str) -> StoreUnavailableError:
         return StoreUnavailableError(

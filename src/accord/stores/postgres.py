@@ -33,6 +33,12 @@ not the process's.
   sweep runs after a write, at most once per :data:`RETENTION_SWEEP_INTERVAL`; there is
   no background task.
 
+* **Lost connections** (a PostgreSQL restart, a killed backend): the call runs again
+  on a new connection when that is safe, and a write whose COMMIT answer was lost is
+  verified, never applied twice; a database that stays down fails calls fast with
+  :class:`~accord.errors.StoreUnavailableError` (503 at the API). The rules, per
+  operation, are the table of :mod:`accord.stores._postgres_retry`.
+
 Every psycopg exception is re-raised as :class:`~accord.errors.StoreError`.
 
 **Driver choice, measured.** Accord runs on anyio and its tests run on asyncio and trio;
@@ -187,7 +193,8 @@ class PostgresTaskStore(PostgresLeases):
         migrate: apply pending migrations on open (needs DDL rights). With False the
             store only checks that the schema is the one it knows.
         connect_timeout: seconds to wait for a connection (to the server, or a free
-            one from the pool) before StoreError.
+            one from the pool) before StoreUnavailableError; once the database is
+            known unreachable, calls wait at most 1 s until it is back.
         statement_timeout: seconds any one statement may run (including waiting for a
             task's row lock) before PostgreSQL cancels it and the call raises
             StoreError.
@@ -222,6 +229,7 @@ class PostgresTaskStore(PostgresLeases):
         self._pool: ConnectionPool | None = None
         self._calls: Calls | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._threads: anyio.CapacityLimiter | None = None  # worker threads
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
         self._lock = threading.Lock()  # guards _written (worker threads)
         self._written: OrderedDict[str, tuple[int, Task]] = OrderedDict()
@@ -238,6 +246,7 @@ class PostgresTaskStore(PostgresLeases):
         self._pool = await anyio.to_thread.run_sync(self._open)
         self._calls = Calls(self._pool, self._url, self._connect_timeout)
         self._limiter = anyio.CapacityLimiter(self._pool_size)
+        self._threads = anyio.CapacityLimiter(self._pool_size)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -508,7 +517,18 @@ class PostgresTaskStore(PostgresLeases):
                 rerun_unknown=rerun_unknown,
             )
 
-        result = await anyio.to_thread.run_sync(call, limiter=limiter)
+        # The wait for a free connection is bounded here too: calls beyond pool_size
+        # queue on the limiter, before the pool's own timeout can apply.
+        acquired = False
+        with anyio.move_on_after(calls.wait()):
+            await limiter.acquire()
+            acquired = True
+        if not acquired:
+            raise calls.no_slot("a task store call")
+        try:
+            result = await anyio.to_thread.run_sync(call, limiter=self._threads)
+        finally:
+            limiter.release()
         if write and self._retention is not None:
             await self._sweep()
         return result
