@@ -62,8 +62,11 @@ attempt on the next call) for up to ``connect_timeout``, which rides through a q
 restart. Once a call has failed that way the database is *known unreachable*: later
 calls wait only :data:`UNREACHABLE_WAIT` before failing with
 :class:`~accord.errors.StoreUnavailableError` (HTTP 503, ``Retry-After``), instead of
-each holding its request for the whole timeout; the first call that gets a connection
-ends that state. Both transitions are logged once (warning, then info).
+each holding its request for the whole timeout; the first call that gets through ends
+that state. Both transitions are logged once (warning, then info). A wait that times
+out while PostgreSQL accepts a new connection (checked once) is a busy pool, not a
+down database: the error says so and nothing is marked. The store bounds the wait of
+calls queued beyond ``pool_size`` (its limiter) by :meth:`Calls.wait` as well.
 """
 
 from __future__ import annotations
