@@ -54,7 +54,8 @@ GRPC_CODES = {
 PROTOCOL_ERRORS = [
     obj
     for _, obj in inspect.getmembers(e, inspect.isclass)
-    if issubclass(obj, e.ProtocolError) and obj is not e.ProtocolError
+    if issubclass(obj, e.ProtocolError)
+    and obj is not e.ProtocolError
     # A store error that is also a protocol error travels as that one (its base's row).
     and not issubclass(obj, e.StoreError)
 ]
