@@ -217,11 +217,7 @@ class Calls:
                     ) from lost
             except _NoConnection as exc:
                 if not self.unreachable and self._reachable():
-                    raise StoreUnavailableError(
-                        f"{doing}: no free connection to {describe(self._url)} "
-                        f"within {wait:g} s: every pooled connection is busy; raise "
-                        "the store's pool_size, or look for slow calls"
-                    ) from exc
+                    raise self.no_slot(doing) from exc
                 self._mark_down(doing, exc.__cause__ or exc)
                 raise self._unavailable(
                     doing, f"no connection could be made within {wait:g} s"
@@ -278,8 +274,8 @@ class Calls:
             return self._unavailable(doing, "no connection could be made")
         return StoreUnavailableError(
             f"{doing}: no free connection to {describe(self._url)} within "
-            f"{self.wait():g} s: every pooled connection is busy; raise the store's "
-            "pool_size, or look for slow calls"
+            f"{self.wait():g} s: every pooled connection is in use (calls slowed by "
+            "the database, or more load than the store's pool_size serves)"
         )
 
     def _reachable(self) -> bool:
