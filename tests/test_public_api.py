@@ -145,6 +145,7 @@ PACKAGES: dict[str, list[str]] = {
         "SecurityError",
         "SignatureError",
         "StoreError",
+        "StoreUnavailableError",
         "TaskNotCancelableError",
         "TaskNotFoundError",
         "TimeoutError",

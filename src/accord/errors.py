@@ -35,7 +35,9 @@
     │   ├── AlgorithmError                  algorithm not allowed (``none``, HS* with a public key)
     │   └── TokenError                      a token is malformed or its claims fail (.reason)
     └── StoreError                          a task store failed
-        └── ConflictError                   optimistic-concurrency version mismatch
+        ├── ConflictError                   optimistic-concurrency version mismatch
+        └── StoreUnavailableError           the database cannot be reached (also an
+                                            UnavailableError: HTTP 503, retry later)
 
 Misuse of the API raises ``TypeError`` / ``ValueError`` / ``RuntimeError``, never
 ``A2AError``. The mapping of each ``ProtocolError`` to JSON-RPC codes, HTTP statuses,
@@ -74,6 +76,7 @@ __all__ = [
     "SecurityError",
     "SignatureError",
     "StoreError",
+    "StoreUnavailableError",
     "TaskNotCancelableError",
     "TaskNotFoundError",
     "TimeoutError",
@@ -337,3 +340,22 @@ class StoreError(A2AError):
 
 class ConflictError(StoreError):
     """Raised when a write lost an optimistic-concurrency race (stale ``version``)."""
+
+
+class StoreUnavailableError(StoreError, UnavailableError):
+    """Raised when the task store's database cannot be reached (down, restarting).
+
+    Also an :class:`UnavailableError`, so a request that meets it is answered
+    UNAVAILABLE (HTTP 503 with ``Retry-After``, spec §3.3.2) and the client may retry.
+    The wire carries :attr:`message`, a fixed text that names no host; ``str()`` is
+    :attr:`detail`, the operator's message (which database, what to check).
+    """
+
+    default_message = "The task store is unreachable; retry later"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.default_message)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail

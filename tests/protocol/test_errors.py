@@ -54,13 +54,23 @@ GRPC_CODES = {
 PROTOCOL_ERRORS = [
     obj
     for _, obj in inspect.getmembers(e, inspect.isclass)
-    if issubclass(obj, e.ProtocolError) and obj is not e.ProtocolError
+    if issubclass(obj, e.ProtocolError)
+    and obj is not e.ProtocolError
+    # A store error that is also a protocol error travels as that one (its base's row).
+    and not issubclass(obj, e.StoreError)
 ]
 
 
 def _reason(cls: type) -> str:
     """ErrorInfo reason: UPPER_SNAKE_CASE of the name minus ``Error`` (spec §5.4)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__.removesuffix("Error")).upper()
+
+
+def test_an_unreachable_store_travels_as_unavailable() -> None:
+    error = e.StoreUnavailableError("PostgreSQL at postgresql://db:5432/x is down")
+    assert table.spec_for(error) is table.spec_for(e.UnavailableError)
+    assert error.message == e.StoreUnavailableError.default_message  # names no host
+    assert "db:5432" in str(error)  # the operator's text
 
 
 def test_table_is_exhaustive() -> None:

@@ -9,6 +9,7 @@ import anyio.to_thread
 import pytest
 
 from accord.stores import MemoryTaskStore, SQLiteTaskStore, TaskStore
+from tests.helpers.pg_cluster import PrivateCluster, private_cluster
 
 from ._postgres import empty, migrated_schema
 
@@ -44,3 +45,20 @@ async def store(
         impl = SQLiteTaskStore(tmp_path / "tasks.db")
     async with impl:
         yield impl
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of this test module's own, free to restart or crash.
+
+    Skips (with the reason) only when the server binaries are not installed.
+    """
+    try:
+        cluster = private_cluster()
+        running = cluster.__enter__()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield running
+    finally:
+        cluster.__exit__(None, None, None)

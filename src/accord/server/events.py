@@ -136,8 +136,19 @@ class Subscription:
         self._backlog: deque[Update] = deque()
 
     def offer(self, update: Update) -> None:
-        """Queue ``update`` without blocking (a full buffer makes the reader catch up)."""
-        if self.lagged or self._closed:
+        """Queue ``update`` without blocking (a full buffer makes the reader catch up).
+
+        An update that is not in the event log (``seq`` 0: the end of an execution, a
+        direct reply) is queued even while the reader is to catch up, which cannot
+        bring it back: after a store outage a blocking SendMessage would otherwise
+        wait for an end that was dropped.
+        """
+        if self._closed:
+            return
+        if self.lagged:
+            if not update.seq:
+                self._queue.append(update)
+                self._wake()
             return
         if len(self._queue) >= self._buffer:
             # Too slow: drop what is queued and catch up from the event log instead.

@@ -251,6 +251,9 @@ class RequestHandler:
                 if immediately or lifecycle.ends_stream(last.status.state):
                     break
         if last is None:
+            if isinstance(execution.error, UnavailableError):
+                # The store was down before the task was created: nothing was kept.
+                raise execution.error
             raise InternalError("The agent ended without a task or a reply")
         history = None if config is None else config.history_length
         return SendMessageResponse(task=trim_task(last, history))

@@ -27,7 +27,10 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   watchdog task checks every ``lease_seconds / 8``, independently of the renewal call,
   which may hang. So a task never runs on two instances at once, as long as the
   instances' clocks run at the same rate.
-* **Release.** When an execution ends, its lease is deleted.
+* **Release.** When an execution ends, its lease is deleted. A renewed lease with
+  nothing running it here (its release failed: the database was down as the execution
+  ended, or a take-over stopped part-way) is released by the heartbeat, so the task
+  becomes an orphan that a sweep ends, instead of a lease renewed forever.
 * **Sweep.** Every ``lease_seconds / 2`` (and once at start-up), the instance claims
   expired leases (:meth:`~accord.stores.base.TaskStore.claim_expired`: each goes to
   exactly one instance) and the unfinished tasks without any lease that have not been
@@ -112,6 +115,8 @@ class Leases:
         self._nudged = anyio.Event()
         #: Renewals made early because of a nudge (diagnostics, tests).
         self.nudged_renewals = 0
+        #: Tasks whose lease is being taken (acquire, take-over) and not running yet.
+        self._starting: set[str] = set()
 
     async def acquire(self, x: Execution) -> Lease:
         """Take the lease of ``x``'s task.
@@ -120,9 +125,16 @@ class Leases:
             UnsupportedOperationError: someone holds it (the task is running).
         """
         x.leased_at = time.monotonic()
-        lease = await self.runtime.store.acquire_lease(
-            x.task_id, tenant=x.scope.tenant, holder=self.holder, seconds=self.seconds
-        )
+        self._starting.add(x.task_id)
+        try:
+            lease = await self.runtime.store.acquire_lease(
+                x.task_id,
+                tenant=x.scope.tenant,
+                holder=self.holder,
+                seconds=self.seconds,
+            )
+        finally:  # the caller launches it with no checkpoint in between
+            self._starting.discard(x.task_id)
         if lease is None:
             raise UnsupportedOperationError(
                 f"Task {x.task_id} is already processing a message (possibly on "
@@ -177,6 +189,7 @@ class Leases:
             return
         self._renewed = max(self._renewed, sent)
         leases = {lease.task_id: lease for lease in held}
+        await self._release_stale(leases)
         for x in live:
             if self.runtime.live(x.task_id) is not x:
                 continue  # ended meanwhile
@@ -189,6 +202,23 @@ class Leases:
                 x.cancel(LEASE_LOST)
             elif lease.cancel_requested:
                 x.cancel("canceled by client")
+
+    async def _release_stale(self, leases: dict[str, Lease]) -> None:
+        """Release the leases held here with nothing running them.
+
+        An execution's own release can fail (the database was down as it ended);
+        renewed with the others, such a lease would keep its task unfinished forever.
+        Released, the task is an orphan that a sweep ends (or re-runs) a lease later.
+        """
+        for task_id in leases:
+            if self.runtime.live(task_id) is None and task_id not in self._starting:
+                try:
+                    await self.runtime.store.release_lease(task_id, holder=self.holder)
+                except StoreError as exc:
+                    logger.warning(
+                        "could not release the lease of %s: %s", task_id, exc
+                    )
+                    return
 
     async def watchdog(self) -> None:
         """Stop executions whose lease may have expired (runtime's task group)."""
@@ -232,8 +262,13 @@ class Leases:
         claimed = await self.runtime.store.claim_expired(
             holder=self.holder, seconds=self.seconds, limit=SWEEP_BATCH
         )
-        for lease in claimed:
-            await self._take_over(lease)
+        self._starting.update(lease.task_id for lease in claimed)
+        try:
+            for lease in claimed:
+                await self._take_over(lease)
+                self._starting.discard(lease.task_id)
+        finally:  # failed part-way: what is left is released by the next renewal
+            self._starting.difference_update(lease.task_id for lease in claimed)
         return len(claimed)
 
     async def _take_over(self, lease: Lease) -> None:

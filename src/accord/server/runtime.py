@@ -119,6 +119,8 @@ class Execution:
     leased_at: float = 0.0
     #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
     unwatch_cancel: Callable[[], None] = _nothing
+    #: The exception the agent (or the store under it) raised, if any.
+    error: Exception | None = None
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -358,6 +360,7 @@ class Runtime:
                 x.done.set()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
+        x.error = exc
         error_id = secrets.token_hex(6)
         # spec §3.3.2 (system errors): logged for diagnosis. The traceback stays
         # here; the partner gets an id to quote, not the agent's internals.

@@ -5,7 +5,8 @@ Theory of operation. The store talks to PostgreSQL through a bounded pool of
 (``anyio.to_thread``), so it works on asyncio and trio alike (see
 :mod:`accord.stores.postgres` for the measurement behind that choice). Connections are
 in autocommit mode; every store operation is one explicit transaction
-(:func:`transaction`).
+(``BEGIN`` ... ``COMMIT``, run by :mod:`accord.stores._postgres_retry`, which also
+decides what to do when the connection is lost).
 
 Migrations are the numbered files ``_sql/postgres/NNNN_name.sql`` shipped as package
 data; the ``schema_version`` table lists the versions applied. :func:`apply_migrations`
@@ -46,13 +47,13 @@ __all__ = [
     "STATEMENT_TIMEOUT",
     "ConnectionPool",
     "apply_migrations",
+    "begin",
     "check_schema",
     "connect_kwargs",
     "describe",
     "migrate",
     "migrations",
     "store_errors",
-    "transaction",
 ]
 
 #: Seconds to wait for a connection to the server (and for a free pooled connection)
@@ -145,26 +146,23 @@ def connect_kwargs(
     }
 
 
-@contextmanager
-def transaction(
-    conn: psycopg.Connection[TupleRow],
+def begin(
+    cur: psycopg.Cursor[TupleRow],
     *,
     tenant: str | None = None,
     all_tenants: bool = False,
-) -> Iterator[psycopg.Cursor[TupleRow]]:
-    """Run the block in one transaction on ``conn``; roll back if it raises.
+) -> None:
+    """Set the transaction's tenant for row-level security (after ``BEGIN``).
 
     With ``tenant`` the transaction sets ``accord.tenant`` (row-level security sees that
     tenant's rows); with ``all_tenants`` it sets ``accord.all_tenants`` (maintenance
     sees every row). Both are ``SET LOCAL``: they end with the transaction, so a pooled
     connection never carries one request's tenant into the next.
     """
-    with conn.transaction(), conn.cursor() as cur:
-        if tenant is not None:
-            cur.execute("SELECT set_config('accord.tenant', %s, true)", (tenant,))
-        elif all_tenants:
-            cur.execute("SELECT set_config('accord.all_tenants', 'on', true)")
-        yield cur
+    if tenant is not None:
+        cur.execute("SELECT set_config('accord.tenant', %s, true)", (tenant,))
+    elif all_tenants:
+        cur.execute("SELECT set_config('accord.all_tenants', 'on', true)")
 
 
 def migrations() -> tuple[tuple[int, str], ...]:

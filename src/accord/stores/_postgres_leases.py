@@ -42,6 +42,7 @@ _RENEW = (
     f"UPDATE task_leases SET expires_at = {_UNTIL} WHERE holder = %s"
     f" RETURNING {_COLUMNS}"
 )
+_HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE task_id = %s AND holder = %s"
 _RELEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
 _CANCEL = "UPDATE task_leases SET cancel_requested = true WHERE task_id = %s"
 _EXPIRED = f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now()"
@@ -69,7 +70,13 @@ class PostgresLeases:
     if TYPE_CHECKING:  # provided by the store this class is mixed into
 
         async def _run(
-            self, fn: Callable[[Cursor], T], *, tenant: str | None, write: bool = False
+            self,
+            fn: Callable[[Cursor], T],
+            *,
+            tenant: str | None,
+            write: bool = False,
+            verify: Callable[[Cursor], T | None] | None = None,
+            rerun_unknown: bool = True,
         ) -> T: ...
 
     async def acquire_lease(
@@ -82,7 +89,12 @@ class PostgresLeases:
             rows = _leases(cur.fetchall())
             return rows[0] if rows else None
 
-        return await self._run(run, tenant=None)
+        def mine(cur: Cursor) -> Lease | None:  # COMMIT outcome unknown
+            cur.execute(_HELD, (task_id, holder))
+            rows = _leases(cur.fetchall())
+            return rows[0] if rows else None
+
+        return await self._run(run, tenant=None, verify=mine)
 
     async def renew_leases(self, *, holder: str, seconds: float) -> list[Lease]:
         """Extend every lease ``holder`` holds; return them."""
@@ -135,4 +147,5 @@ class PostgresLeases:
                     claimed.extend(_leases(cur.fetchall()))
             return claimed
 
-        return await self._run(run, tenant=None)
+        # COMMIT outcome unknown: fail; what it claimed expires and is claimed again.
+        return await self._run(run, tenant=None, rerun_unknown=False)

@@ -33,6 +33,12 @@ not the process's.
   sweep runs after a write, at most once per :data:`RETENTION_SWEEP_INTERVAL`; there is
   no background task.
 
+* **Lost connections** (a PostgreSQL restart, a killed backend): the call runs again
+  on a new connection when that is safe, and a write whose COMMIT answer was lost is
+  verified, never applied twice; a database that stays down fails calls fast with
+  :class:`~accord.errors.StoreUnavailableError` (503 at the API). The rules, per
+  operation, are the table of :mod:`accord.stores._postgres_retry`.
+
 Every psycopg exception is re-raised as :class:`~accord.errors.StoreError`.
 
 **Driver choice, measured.** Accord runs on anyio and its tests run on asyncio and trio;
@@ -71,13 +77,14 @@ from accord.stores._postgres_db import (
     STATEMENT_TIMEOUT,
     ConnectionPool,
     apply_migrations,
+    begin,
     check_schema,
     connect_kwargs,
     store_errors,
-    transaction,
 )
 from accord.stores._postgres_leases import PostgresLeases
 from accord.stores._postgres_list import list_statements
+from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
 from accord.stores._sqlite_layout import plan
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
@@ -144,6 +151,11 @@ _UPDATE_TASK = (
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, tenant, seq, event) VALUES (%s, %s, %s, %s)"
 )
+# What a write whose COMMIT outcome is unknown left: the event at a seq, and the version.
+_SELECT_WRITTEN = (
+    "SELECT t.owner, t.tenant, t.version, e.event FROM tasks t"
+    " LEFT JOIN task_events e ON e.task_id = t.id AND e.seq = %s WHERE t.id = %s"
+)
 _SELECT_EVENTS = (
     "SELECT e.seq, e.event FROM task_events e JOIN tasks t ON t.id = e.task_id"
     " WHERE e.task_id = %s AND e.seq > %s AND t.tenant = %s"
@@ -181,7 +193,8 @@ class PostgresTaskStore(PostgresLeases):
         migrate: apply pending migrations on open (needs DDL rights). With False the
             store only checks that the schema is the one it knows.
         connect_timeout: seconds to wait for a connection (to the server, or a free
-            one from the pool) before StoreError.
+            one from the pool) before StoreUnavailableError; once the database is
+            known unreachable, calls wait at most 1 s until it is back.
         statement_timeout: seconds any one statement may run (including waiting for a
             task's row lock) before PostgreSQL cancels it and the call raises
             StoreError.
@@ -214,7 +227,9 @@ class PostgresTaskStore(PostgresLeases):
         self._pool_size = pool_size
         self._migrate = migrate
         self._pool: ConnectionPool | None = None
+        self._calls: Calls | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._threads: anyio.CapacityLimiter | None = None  # worker threads
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
         self._lock = threading.Lock()  # guards _written (worker threads)
         self._written: OrderedDict[str, tuple[int, Task]] = OrderedDict()
@@ -229,12 +244,14 @@ class PostgresTaskStore(PostgresLeases):
         if self._pool is not None:
             raise RuntimeError("PostgresTaskStore is already open")
         self._pool = await anyio.to_thread.run_sync(self._open)
+        self._calls = Calls(self._pool, self._url, self._connect_timeout)
         self._limiter = anyio.CapacityLimiter(self._pool_size)
+        self._threads = anyio.CapacityLimiter(self._pool_size)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         """Close the pool (waits for the calls in progress)."""
-        pool, self._pool = self._pool, None
+        pool, self._pool, self._calls = self._pool, None, None
         if pool is None:
             return
         with anyio.CancelScope(shield=True):
@@ -251,6 +268,7 @@ class PostgresTaskStore(PostgresLeases):
                 statement_timeout=self._statement_timeout,
             ),
             timeout=self._connect_timeout,
+            reconnect_timeout=RECONNECT_WINDOW,
             open=False,
             name="accord-tasks",
         )
@@ -284,16 +302,23 @@ class PostgresTaskStore(PostgresLeases):
         tenant = scope.tenant
         rows = plan(None, task)
         head = (task.id, tenant, owner, task.context_id, task.status.state.value)
+        first = text(event)
+        record = TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
 
         def run(cur: Cursor) -> TaskRecord:
             cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
             if cur.rowcount != 1:
                 raise ConflictError(f"task {task.id!r} already exists")
             write_rows(cur, task.id, tenant, rows)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, 1, text(event)))
-            return TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
+            cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+            return record
 
-        record = await self._run(run, tenant=tenant, write=True)
+        def applied(cur: Cursor) -> TaskRecord | None:
+            # COMMIT outcome unknown: our row and first event mean it committed.
+            found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
+            return record if found == (owner, tenant, 1, first) else None
+
+        record = await self._run(run, tenant=tenant, write=True, verify=applied)
         self._remember(task, 1)
         return record
 
@@ -321,6 +346,7 @@ class PostgresTaskStore(PostgresLeases):
             StoreError: the database failed.
         """
         seq = expected_version + 1
+        body = text(event)
         with self._lock:
             known = self._written.pop(task.id, None)
 
@@ -341,10 +367,18 @@ class PostgresTaskStore(PostgresLeases):
                 (task.context_id, state, _ts(task), seq, text(update.head), task.id),
             )
             write_rows(cur, task.id, tenant, update)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, seq, text(event)))
+            cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
-        record = await self._run(run, tenant=None, write=True)
+        def applied(cur: Cursor) -> TaskRecord | None:
+            # COMMIT outcome unknown: our event at ``seq`` means it committed; the
+            # version still at ``expected_version`` means it did not (run again).
+            found = cur.execute(_SELECT_WRITTEN, (seq, task.id)).fetchone()
+            if found is None or found[3] != body or found[2] < seq:
+                return None
+            return TaskRecord(task=task, owner=found[0], tenant=found[1], version=seq)
+
+        record = await self._run(run, tenant=None, write=True, verify=applied)
         self._remember(task, seq)
         return record
 
@@ -446,31 +480,55 @@ class PostgresTaskStore(PostgresLeases):
                 self._written.popitem(last=False)
 
     async def _run(
-        self, fn: Callable[[Cursor], T], *, tenant: str | None, write: bool = False
+        self,
+        fn: Callable[[Cursor], T],
+        *,
+        tenant: str | None,
+        write: bool = False,
+        verify: Callable[[Cursor], T | None] | None = None,
+        rerun_unknown: bool = True,
     ) -> T:
         """Run ``fn`` in one transaction on a pooled connection, in a worker thread.
 
-        ``tenant`` None marks a call that spans tenants (maintenance). After a
-        ``write``, the retention sweep runs when due. Snapshots are remembered only
-        after their transaction committed, so a failed call leaves nothing to forget.
+        ``tenant`` None marks a call that spans tenants (maintenance). A lost
+        connection is handled by the rules of :mod:`accord.stores._postgres_retry`:
+        ``verify`` settles a write whose COMMIT outcome is unknown (its result when
+        applied, None when not: then ``fn`` runs again); without it such a call runs
+        again, or fails if not ``rerun_unknown``. After a ``write``, the retention
+        sweep runs when due. Snapshots are remembered only after their transaction
+        committed, so a failed call leaves nothing to forget.
         """
-        pool, limiter = self._pool, self._limiter
-        if pool is None or limiter is None:
+        calls, limiter = self._calls, self._limiter
+        if calls is None or limiter is None:
             raise RuntimeError("PostgresTaskStore is not open; use 'async with store:'")
+        rls = self._rls
+
+        def start(cur: Cursor) -> None:
+            begin(
+                cur, tenant=tenant if rls else None, all_tenants=rls and tenant is None
+            )
 
         def call() -> T:
-            with (
-                self._errors("a task store call"),
-                pool.connection() as conn,
-                transaction(
-                    conn,
-                    tenant=tenant if self._rls else None,
-                    all_tenants=self._rls and tenant is None,
-                ) as cur,
-            ):
-                return fn(cur)
+            return calls.run(
+                fn,
+                begin=start,
+                doing="a task store call",
+                verify=verify,
+                rerun_unknown=rerun_unknown,
+            )
 
-        result = await anyio.to_thread.run_sync(call, limiter=limiter)
+        # The wait for a free connection is bounded here too: calls beyond pool_size
+        # queue on the limiter, before the pool's own timeout can apply.
+        acquired = False
+        with anyio.move_on_after(calls.wait()):
+            await limiter.acquire()
+            acquired = True
+        if not acquired:
+            raise calls.no_slot("a task store call")
+        try:
+            result = await anyio.to_thread.run_sync(call, limiter=self._threads)
+        finally:
+            limiter.release()
         if write and self._retention is not None:
             await self._sweep()
         return result
