@@ -60,6 +60,9 @@ class Pair:
     def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
         return self.b.watch_cancel(task_id, wake)
 
+    def refresh(self, task_id: str) -> None:
+        self.b.refresh(task_id)
+
     def work_queued(self) -> None:
         self.a.work_queued()
 

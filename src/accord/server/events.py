@@ -264,6 +264,10 @@ class TaskEvents(Protocol):
         """Call ``wake`` on cancel requests for ``task_id`` until the returned stop."""
         ...
 
+    def refresh(self, task_id: str) -> None:
+        """Make the subscribers of ``task_id`` in this process read its log now."""
+        ...
+
     def work_queued(self) -> None:
         """Wake every work watcher (any instance): work was queued in the store.
 
@@ -348,6 +352,11 @@ class LocalTaskEvents:
                 self._unwatch_cancel(task_id, wake)
 
         return stop
+
+    def refresh(self, task_id: str) -> None:
+        """Make the subscribers of ``task_id`` read its log (a wake-up from outside)."""
+        for sub in tuple(self._subs.get(task_id, ())):
+            sub.notify()
 
     def work_queued(self) -> None:
         """Call every work watcher of this process, now; never suspends."""

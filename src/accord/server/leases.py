@@ -35,7 +35,9 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   between creating the task and leasing it; a live execution always holds its lease
   before its first write, so such a task has nobody running it). A claimed task still
   SUBMITTED or WORKING is re-run here when the agent declares itself safe to retry
-  (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``) and otherwise
+  (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``; when this instance
+  is at its running limit, the task is queued instead, for an instance with room:
+  :mod:`accord.server.queue`) and otherwise
   ended FAILED with :data:`LEASE_EXPIRED_MESSAGE`, the safe default. A cancel request
   made before the takeover ends it CANCELED instead. A live instance's tasks are never
   touched: their leases do not expire.
@@ -67,6 +69,7 @@ __all__ = [
     "LEASE_SECONDS",
     "SWEEP_BATCH",
     "Leases",
+    "last_user_message",
 ]
 
 logger = logging.getLogger(__name__)
@@ -233,10 +236,11 @@ class Leases:
             holder=self.holder, seconds=self.seconds, limit=SWEEP_BATCH
         )
         for lease in claimed:
-            await self._take_over(lease)
+            await self.take_over(lease)
         return len(claimed)
 
-    async def _take_over(self, lease: Lease) -> None:
+    async def take_over(self, lease: Lease) -> None:
+        """End, re-run or re-queue the task of a claimed lease (``attempt`` > 1)."""
         runtime = self.runtime
         scope = Scope(tenant=lease.tenant, owner=None)
         for _ in range(3):
@@ -245,6 +249,10 @@ class Leases:
                 break  # never created, or it ended: nothing left to do
             if lease.cancel_requested:
                 state, text = TaskState.CANCELED, None
+            elif runtime.agent.retry_safe and runtime.full:
+                # No room here: an instance with room runs it (accord.server.queue).
+                await runtime.queue.requeue(lease)
+                return
             elif runtime.agent.retry_safe and self._rerun(record, lease):
                 return  # the execution owns the lease now
             else:
@@ -265,7 +273,7 @@ class Leases:
         """Start the task's last message again here, as attempt ``lease.attempt``."""
         from .runtime import Execution  # runtime imports this module
 
-        message = _last_user_message(record)
+        message = last_user_message(record)
         if message is None:
             return False
         task = record.task
@@ -293,7 +301,8 @@ class Leases:
         return True
 
 
-def _last_user_message(record: TaskRecord) -> Message | None:
+def last_user_message(record: TaskRecord) -> Message | None:
+    """The task's latest client message (what a re-run or a claimed run answers)."""
     for message in reversed(record.task.history or ()):
         if message.role is Role.USER:
             return message
