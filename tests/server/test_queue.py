@@ -246,10 +246,8 @@ async def test_a_stream_at_the_limit_streams_the_free_instances_events(
 ) -> None:
     async with cluster(kind, tmp_path) as x:
         await x.fill_a()
-        events: list[StreamResponse] = []
         async with x.a.client.send_streaming_message("quick") as stream:
-            async for event in stream:
-                events.append(event)
+            events: list[StreamResponse] = [event async for event in stream]
         assert events[0].task is not None
         assert events[0].task.status.state is TaskState.SUBMITTED
         artifacts = [e.artifact_update for e in events if e.artifact_update]
@@ -322,7 +320,7 @@ async def test_a_full_queue_answers_unavailable(kind: str, tmp_path: Path) -> No
         await x.fill_a()
         for _ in range(2):
             assert await x.a.client.send_message("quick", configuration=NOW)
-        with pytest.raises(UnavailableError, match="saturated.*retry later"):
+        with pytest.raises(UnavailableError, match=r"saturated.*retry later"):
             await x.a.client.send_message("quick", configuration=NOW)
         assert await x.store.queued_count() == 2
 
@@ -346,9 +344,7 @@ async def test_cancel_of_a_queued_task_withdraws_it_at_once(
         x.lab.gate.set()
         await x.until(other.id, TaskState.COMPLETED)
         assert x.lab.runs(task.id) == []  # never ran anywhere
-        assert (await x.a.client.get_task(task.id)).status.state is (
-            TaskState.CANCELED
-        )
+        assert (await x.a.client.get_task(task.id)).status.state is (TaskState.CANCELED)
 
 
 async def test_cancel_after_the_claim_reaches_the_claimer(
@@ -382,7 +378,7 @@ async def test_a_takeover_at_the_limit_is_queued_not_failed(
         store = x.store
         await store.create(orphan, StreamResponse(task=orphan), scope=Scope())
         await store.acquire_lease("orphan", tenant="", holder="dead", seconds=-1)
-        while await store.queued_count() == 0:  # A's sweep (every half lease)
+        while await store.queued_count() == 0:  # noqa: ASYNC110 - A's sweep, elsewhere
             await anyio.sleep(0.02)
         record = await store.get("orphan", scope=Scope())
         assert record is not None

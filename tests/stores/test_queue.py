@@ -141,9 +141,13 @@ async def test_claims_and_withdraws_race_one_winner_per_row(store: TaskStore) ->
             claimed.extend(x.task_id for x in batch)
 
     async def withdraw() -> None:
-        for n in reversed(range(20)):
-            if await store.withdraw(f"t{n:02}"):
-                withdrawn.append(f"t{n:02}")
+        withdrawn.extend(
+            [
+                f"t{n:02}"
+                for n in reversed(range(20))
+                if await store.withdraw(f"t{n:02}")
+            ]
+        )
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(claim)

@@ -123,7 +123,9 @@ class WorkQueue:
             await runtime.leases.release(x)
             raise
         if not handed:  # pragma: no cover - the lease was lost within the call
-            logger.warning("task %s: could not queue it (its lease was lost)", x.task_id)
+            logger.warning(
+                "task %s: could not queue it (its lease was lost)", x.task_id
+            )
             return
         logger.info(
             "task %s: %d tasks running here (the limit); queued for any instance",

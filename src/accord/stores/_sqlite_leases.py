@@ -36,8 +36,7 @@ _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE holder = ?"
 _RELEASE = "DELETE FROM task_leases WHERE task_id = ? AND holder = ?"
 _CANCEL = "UPDATE task_leases SET cancel_requested = 1 WHERE task_id = ?"
 _EXPIRED = (
-    f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= ? AND holder <> ''"
-    " LIMIT ?"
+    f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= ? AND holder <> '' LIMIT ?"
 )
 _CLAIM = (
     "UPDATE task_leases SET holder = ?, attempt = attempt + 1, expires_at = ?"
