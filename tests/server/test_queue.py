@@ -389,3 +389,26 @@ async def test_a_takeover_at_the_limit_is_queued_not_failed(
             done = await x.until("orphan", TaskState.COMPLETED)
         assert done.artifacts[-1].parts[0].text == "hi on B"
         assert x.lab.runs("orphan") == [("start", "B", "orphan", 2, True)]
+
+
+def test_limit_settings() -> None:
+    from accord.cli.commands.serve import configure_limits
+    from accord.cli.main import build_parser
+
+    assert ServerLimits().max_queued_tasks == 10_000
+    with pytest.raises(ValueError, match="max_running_tasks must be >= 1"):
+        ServerLimits(max_running_tasks=0)
+    with pytest.raises(ValueError, match="max_queued_tasks must be >= 0"):
+        ServerLimits(max_queued_tasks=-1)
+    parser = build_parser()
+    args = parser.parse_args(["serve", "--max-running", "3", "--max-queued", "0"])
+    app = A2AApp(Lab().agent("A", retry_safe=False))
+    configure_limits(app, args)
+    assert app.engine.limits.max_running_tasks == 3
+    assert app.engine.limits.max_queued_tasks == 0
+    untouched = A2AApp(Lab().agent("A", retry_safe=False))
+    configure_limits(untouched, parser.parse_args(["serve"]))
+    assert untouched.engine.limits == ServerLimits()
+    for bad in (["--max-running", "0"], ["--max-queued", "-1"], ["--max-running", "x"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["serve", *bad])
