@@ -54,12 +54,17 @@ class Lab:
 
     def __init__(self) -> None:
         self.journal: list[Entry] = []
+        #: task id -> (request metadata, accepted output modes) the agent saw.
+        self.requests: dict[str, tuple[object, object]] = {}
         self.gate = anyio.Event()
         self._changed = anyio.Event()
 
     def agent(self, instance: str, *, retry_safe: bool) -> Agent:
         async def work(ctx: TaskContext) -> None:
             entry = (instance, ctx.task_id, ctx.attempt, ctx.is_follow_up)
+            config = ctx.configuration
+            modes = None if config is None else config.accepted_output_modes
+            self.requests[ctx.task_id] = (ctx.request_metadata, modes)
             self._note("start", *entry)
             if ctx.text == "reply":
                 await ctx.reply(f"hello from {instance}")
@@ -217,6 +222,23 @@ async def test_return_immediately_at_the_limit_runs_on_the_free_instance(
         assert x.b is not None
         assert x.b.runtime.queue.claimed == 1
         assert x.a.runtime.queue.claimed == 0
+
+
+async def test_the_claimer_sees_the_requests_configuration_and_metadata(
+    kind: str, tmp_path: Path
+) -> None:
+    async with cluster(kind, tmp_path) as x:
+        await x.fill_a()
+        config = SendMessageConfiguration(
+            return_immediately=True, accepted_output_modes=("text/plain",)
+        )
+        task = await x.a.client.send_message(
+            "quick", configuration=config, metadata={"trace": "t-1"}
+        )
+        assert isinstance(task, Task)
+        await x.until(task.id, TaskState.COMPLETED)
+        assert x.lab.runs(task.id)[0][1] == "B"
+        assert x.lab.requests[task.id] == ({"trace": "t-1"}, ("text/plain",))
 
 
 async def test_below_the_limit_the_receiving_instance_runs_it(

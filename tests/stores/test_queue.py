@@ -154,3 +154,15 @@ async def test_claims_and_withdraws_race_one_winner_per_row(store: TaskStore) ->
         tg.start_soon(withdraw)
     assert not set(claimed) & set(withdrawn)
     assert sorted(claimed + withdrawn) == [f"t{n:02}" for n in range(20)]
+
+
+async def test_the_request_travels_to_the_claimer_only(store: TaskStore) -> None:
+    await store.acquire_lease("t1", tenant="", holder="a", seconds=60)
+    assert await store.queue_lease("t1", holder="a", request='{"metadata":{"k":1}}')
+    await queue(store, "t2")  # no request
+    first, second = await store.claim_queued(holder="b", seconds=60, limit=2)
+    assert (first.task_id, first.request) == ("t1", '{"metadata":{"k":1}}')
+    assert (second.task_id, second.request) == ("t2", "")
+    # Not carried around by the heartbeat.
+    held = await store.renew_leases(holder="b", seconds=60)
+    assert {x.request for x in held} == {""}

@@ -32,6 +32,9 @@ Theory of operation (the store side: "Queued work" in :mod:`accord.stores.base`)
 * **Cancel.** CancelTask of a queued task withdraws it
   (:meth:`~accord.stores.base.TaskStore.withdraw`) and ends it CANCELED at once; when
   a claim won the race, the cancel request reaches the claimer like any other.
+* **The request.** The claimer runs the task's latest client message with the
+  request's ``configuration`` and ``metadata``, which the queued row carries (JSON;
+  ``ctx.configuration`` and ``ctx.request_metadata`` are the same wherever it runs).
 * **reply().** A queued first run already has its task (the client was answered
   with it), so ``ctx.reply(...)`` there completes the task with the reply as its
   status message instead of answering with a bare Message.
@@ -49,18 +52,26 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from accord.errors import ConflictError, StoreError, UnavailableError
+from accord.errors import A2AError, ConflictError, StoreError, UnavailableError
 from accord.stores import Scope
-from accord.types import SendMessageRequest, TaskState
+from accord.types import (
+    SendMessageConfiguration,
+    SendMessageRequest,
+    TaskState,
+    convert,
+    decode_json,
+    encode,
+)
 
 from .recorder import Recorder
 
 if TYPE_CHECKING:
     from accord.stores import Lease, TaskRecord
+    from accord.types import Message
 
     from .runtime import Execution, Runtime
 
-__all__ = ["CLAIM_TIMEOUT", "WAIT_POLL", "WorkQueue", "saturated"]
+__all__ = ["CLAIM_TIMEOUT", "WAIT_POLL", "WorkQueue", "options", "request", "saturated"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +128,7 @@ class WorkQueue:
             else:
                 await x.recorder.resume()
             handed = await runtime.store.queue_lease(
-                x.task_id, holder=runtime.leases.holder
+                x.task_id, holder=runtime.leases.holder, request=options(x.request)
             )
         except BaseException:
             await runtime.leases.release(x)
@@ -140,7 +151,7 @@ class WorkQueue:
         runtime = self.runtime
         try:
             handed = await runtime.store.queue_lease(
-                lease.task_id, holder=runtime.leases.holder
+                lease.task_id, holder=runtime.leases.holder, request=lease.request
             )
         except StoreError as exc:  # it expires; another instance takes it over
             logger.warning("task %s: could not queue it again: %s", lease.task_id, exc)
@@ -190,6 +201,8 @@ class WorkQueue:
                         await self.claim()
                 except StoreError as exc:
                     logger.warning("claiming queued work failed (retrying): %s", exc)
+                except Exception:  # a bug must not stop the runtime's task group
+                    logger.exception("claiming queued work failed (retrying)")
         finally:
             stop()
 
@@ -233,16 +246,19 @@ class WorkQueue:
                 task_id=task.id,
                 context_id=task.context_id,
                 message=message,
-                request=SendMessageRequest(tenant=lease.tenant, message=message),
+                request=request(lease, message),
                 scope=Scope(tenant=record.tenant, owner=record.owner),
                 # A follow-up was moved back to WORKING when it was queued.
                 existing=task.status.state is not TaskState.SUBMITTED,
                 queued=True,
             )
             x.leased_at = claim_sent
+            if runtime.draining:
+                await self.requeue(lease)
+                return
             try:
                 runtime.launch(x, record)
-            except UnavailableError:  # full again meanwhile, or draining
+            except UnavailableError:  # full again meanwhile
                 await self.requeue(lease)
                 return
             self.claimed += 1
@@ -259,3 +275,37 @@ class WorkQueue:
                 self._waiting.discard(task_id)
             else:
                 events.refresh(task_id)
+
+
+def options(req: SendMessageRequest) -> str:
+    """What a queued row carries of ``req`` besides its message (JSON, or "")."""
+    if req.configuration is None and not req.metadata:
+        return ""
+    return encode(
+        {"configuration": req.configuration, "metadata": req.metadata}
+    ).decode()
+
+
+def request(lease: Lease, message: Message) -> SendMessageRequest:
+    """The request a claimed row stands for: its message, with the queued options."""
+    plain = SendMessageRequest(tenant=lease.tenant, message=message)
+    if not lease.request:
+        return plain
+    try:
+        data = decode_json(lease.request)
+        config = data.get("configuration")
+        return SendMessageRequest(
+            tenant=lease.tenant,
+            message=message,
+            configuration=None
+            if config is None
+            else convert(config, SendMessageConfiguration),
+            metadata=data.get("metadata"),
+        )
+    except (A2AError, AttributeError) as exc:  # not ours: run it without options
+        logger.warning(
+            "task %s: unreadable request options in its queued row: %s",
+            lease.task_id,
+            exc,
+        )
+        return plain

@@ -30,7 +30,7 @@ T = TypeVar("T")
 _UNFINISHED = [s.value for s in UNFINISHED_STATES]
 _COLUMNS = (
     "task_id, tenant, holder, attempt, extract(epoch FROM expires_at)::float8,"
-    " cancel_requested"
+    " cancel_requested, request"
 )
 _UNTIL = "now() + make_interval(secs => %s)"
 _INSERT = (
@@ -59,18 +59,21 @@ _CLAIM = (
 # then finds the row held: of a claim and a withdraw of one row, one wins.
 _QUEUE = (
     "UPDATE task_leases SET holder = '', attempt = attempt - 1,"
-    " expires_at = clock_timestamp() WHERE task_id = %s AND holder = %s"
-    " AND holder <> ''"
+    " expires_at = clock_timestamp(), request = %s WHERE task_id = %s"
+    " AND holder = %s AND holder <> ''"
 )
 _QUEUED_COUNT = "SELECT count(*) FROM task_leases WHERE holder = ''"
 _CLAIM_QUEUED = (
-    "WITH picked AS (SELECT task_id, expires_at AS queued_at FROM task_leases"
-    " WHERE holder = '' ORDER BY expires_at, task_id LIMIT %s"
+    "WITH picked AS (SELECT task_id, expires_at AS queued_at, request"
+    " FROM task_leases WHERE holder = '' ORDER BY expires_at, task_id LIMIT %s"
     " FOR UPDATE SKIP LOCKED),"
+    # The request goes to the claimer only: the heartbeat does not carry it around.
     " taken AS (UPDATE task_leases l SET holder = %s, attempt = attempt + 1,"
-    f" expires_at = {_UNTIL} FROM picked WHERE l.task_id = picked.task_id"
+    f" expires_at = {_UNTIL}, request = '' FROM picked"
+    " WHERE l.task_id = picked.task_id"
     " RETURNING l.task_id, l.tenant, l.holder, l.attempt,"
-    " extract(epoch FROM l.expires_at)::float8, l.cancel_requested, picked.queued_at)"
+    " extract(epoch FROM l.expires_at)::float8, l.cancel_requested, picked.request,"
+    " picked.queued_at)"
     " SELECT * FROM taken ORDER BY queued_at, task_id"
 )
 _WITHDRAW = "DELETE FROM task_leases WHERE task_id = %s AND holder = ''"
@@ -83,7 +86,7 @@ _ORPHANS = (
 
 
 def _leases(rows: list[TupleRow]) -> list[Lease]:
-    return [Lease(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return [Lease(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
 class PostgresLeases:
@@ -162,11 +165,13 @@ class PostgresLeases:
 
     # --- queued work -------------------------------------------------------------------
 
-    async def queue_lease(self, task_id: str, *, holder: str) -> bool:
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
         """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
 
         def run(cur: Cursor) -> bool:
-            cur.execute(_QUEUE, (task_id, holder))
+            cur.execute(_QUEUE, (request, task_id, holder))
             return cur.rowcount == 1
 
         return await self._run(run, tenant=None)

@@ -26,9 +26,11 @@ __all__ = ["SQLiteLeases"]
 T = TypeVar("T")
 
 _UNFINISHED = tuple(s.value for s in UNFINISHED_STATES)
-_COLUMNS = "task_id, tenant, holder, attempt, expires_at, cancel_requested"
+_COLUMNS = "task_id, tenant, holder, attempt, expires_at, cancel_requested, request"
 _INSERT = (
-    f"INSERT INTO task_leases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0)"
+    "INSERT INTO task_leases"
+    " (task_id, tenant, holder, attempt, expires_at, cancel_requested)"
+    " VALUES (?, ?, ?, ?, ?, 0)"
     " ON CONFLICT (task_id) DO NOTHING"
 )
 _RENEW = "UPDATE task_leases SET expires_at = ? WHERE holder = ?"
@@ -44,17 +46,18 @@ _CLAIM = (
 )
 # Queued rows (holder ''): expires_at is when they were queued, the queue's order.
 _QUEUE = (
-    "UPDATE task_leases SET holder = '', attempt = attempt - 1, expires_at = ?"
-    " WHERE task_id = ? AND holder = ? AND holder <> ''"
+    "UPDATE task_leases SET holder = '', attempt = attempt - 1, expires_at = ?,"
+    " request = ? WHERE task_id = ? AND holder = ? AND holder <> ''"
 )
 _QUEUED_COUNT = "SELECT count(*) FROM task_leases WHERE holder = ''"
 _QUEUED = (
     f"SELECT {_COLUMNS} FROM task_leases WHERE holder = ''"
     " ORDER BY expires_at, task_id LIMIT ?"
 )
+# The request goes to the claimer only: the heartbeat does not carry it around.
 _TAKE = (
-    "UPDATE task_leases SET holder = ?, attempt = attempt + 1, expires_at = ?"
-    " WHERE task_id = ? AND holder = ''"
+    "UPDATE task_leases SET holder = ?, attempt = attempt + 1, expires_at = ?,"
+    " request = '' WHERE task_id = ? AND holder = ''"
 )
 _WITHDRAW = "DELETE FROM task_leases WHERE task_id = ? AND holder = ''"
 _ORPHANS = (
@@ -65,9 +68,9 @@ _ORPHANS = (
 )
 
 
-def _lease(row: tuple[str, str, str, int, float, int]) -> Lease:
-    task_id, tenant, holder, attempt, expires_at, cancel = row
-    return Lease(task_id, tenant, holder, attempt, expires_at, bool(cancel))
+def _lease(row: tuple[str, str, str, int, float, int, str]) -> Lease:
+    task_id, tenant, holder, attempt, expires_at, cancel, request = row
+    return Lease(task_id, tenant, holder, attempt, expires_at, bool(cancel), request)
 
 
 class SQLiteLeases:
@@ -158,11 +161,13 @@ class SQLiteLeases:
 
     # --- queued work -------------------------------------------------------------------
 
-    async def queue_lease(self, task_id: str, *, holder: str) -> bool:
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
         """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
 
         def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(_QUEUE, (time.time(), task_id, holder))
+            cur = conn.execute(_QUEUE, (time.time(), request, task_id, holder))
             return cur.rowcount == 1
 
         return await self._write(run)

@@ -141,7 +141,9 @@ class Lease:
     lease is claimed. ``expires_at`` is in seconds on the store's clock (epoch seconds
     for the durable stores). ``cancel_requested`` is set by a CancelTask that reached
     an instance not running the task; the holder sees it on its next renewal.
-    A queued row (:data:`QUEUED` holder) has ``expires_at`` = when it was queued.
+    A queued row (:data:`QUEUED` holder) has ``expires_at`` = when it was queued,
+    and carries ``request``: what :meth:`TaskStore.queue_lease` was given (opaque to
+    the store; the server keeps the request's options there).
     """
 
     task_id: str
@@ -150,6 +152,7 @@ class Lease:
     attempt: int
     expires_at: float
     cancel_requested: bool = False
+    request: str = ""
 
 
 @runtime_checkable
@@ -270,12 +273,14 @@ class TaskStore(Protocol):
 
     # --- queued work (see the module docstring) ---------------------------------------
 
-    async def queue_lease(self, task_id: str, *, holder: str) -> bool:
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
         """Hand the lease ``holder`` holds on ``task_id`` to the queue.
 
         The row becomes queued (:data:`QUEUED` holder, ``attempt`` one lower, queued
-        now), keeping its cancel request. False (nothing changed) when ``holder`` does
-        not hold it.
+        now, carrying ``request``), keeping its cancel request. False (nothing
+        changed) when ``holder`` does not hold it.
         """
         ...
 

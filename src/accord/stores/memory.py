@@ -371,7 +371,9 @@ class MemoryTaskStore:
 
     # --- queued work ---------------------------------------------------------------
 
-    async def queue_lease(self, task_id: str, *, holder: str) -> bool:
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
         """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
         lease = self._leases.get(task_id)
         if lease is None or lease.holder != holder or holder == QUEUED:
@@ -379,7 +381,11 @@ class MemoryTaskStore:
         # Re-inserted: the dict's order is the queue's order (oldest first).
         del self._leases[task_id]
         self._leases[task_id] = replace(
-            lease, holder=QUEUED, attempt=lease.attempt - 1, expires_at=self._clock()
+            lease,
+            holder=QUEUED,
+            attempt=lease.attempt - 1,
+            expires_at=self._clock(),
+            request=request,
         )
         return True
 
@@ -406,7 +412,8 @@ class MemoryTaskStore:
                     )
                 )
         for lease in claimed:
-            self._leases[lease.task_id] = lease
+            # The request goes to the claimer only (as in the SQL stores).
+            self._leases[lease.task_id] = replace(lease, request="")
         return claimed
 
     async def withdraw(self, task_id: str) -> bool:
