@@ -336,6 +336,23 @@ async def test_one_full_instance_runs_its_queue_when_a_slot_frees(
         assert x.a.runtime.queue.claimed == 3
 
 
+async def test_a_draining_instance_claims_nothing(kind: str, tmp_path: Path) -> None:
+    async with cluster(kind, tmp_path, b=None) as x:
+        blocker = await x.fill_a()
+        task = await x.a.client.send_message("quick", configuration=NOW)
+        assert isinstance(task, Task)
+        x.a.engine.begin_shutdown()
+        x.lab.gate.set()
+        await x.until(blocker, TaskState.COMPLETED)  # a slot is free, but draining
+        assert await x.a.runtime.queue.claim() == 0
+        assert await x.store.queued_count() == 1
+        assert x.lab.runs(task.id) == []
+        # It waits, SUBMITTED, for an instance that has room.
+        assert (await x.a.client.get_task(task.id)).status.state is (
+            TaskState.SUBMITTED
+        )
+
+
 async def test_a_full_queue_answers_unavailable(kind: str, tmp_path: Path) -> None:
     limits = ServerLimits(max_running_tasks=1, max_queued_tasks=2)
     async with cluster(kind, tmp_path, a=limits, b=None) as x:
