@@ -300,6 +300,21 @@ async def test_a_follow_up_at_the_limit_is_resumed_once_and_run_elsewhere(
         ]
         users = [m.text for m in done.history if m.role is Role.USER]
         assert users == ["ask", "monday"]  # the follow-up recorded once
+        log = await x.store.events(asked.id, after=0, scope=Scope(owner=None))
+        states = [
+            (e.event.status_update.status.state, e.event.status_update.status.message)
+            for e in log
+            if e.event.status_update is not None
+        ]
+        after_input = states[
+            [s for s, _ in states].index(TaskState.INPUT_REQUIRED) + 1 :
+        ]
+        # Resumed once, by A when it queued it; then B's own progress.
+        assert [(s, m.text if m else None) for s, m in after_input] == [
+            (TaskState.WORKING, None),
+            (TaskState.WORKING, "on it"),
+            (TaskState.COMPLETED, None),
+        ]
 
 
 async def test_a_reply_on_queued_work_completes_its_task(
