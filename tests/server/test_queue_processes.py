@@ -1,9 +1,10 @@
-"""Three ``accord serve --max-running 1`` processes on one PostgreSQL database (slow).
+"""Three ``accord serve --max-running 1`` processes on one database (slow).
 
 Instance V runs a task that holds its one slot until the test lets it go (a file
 appears). Tasks sent to V with ``returnImmediately`` are answered SUBMITTED at once,
 queued in the database, and run by whichever of the other two instances is free
-(work wake-ups cross by NOTIFY). The agent writes a journal line (task, process id)
+(on PostgreSQL work wake-ups cross by NOTIFY; processes on one SQLite file find the
+queued work at their periodic claim, every half lease). The agent writes a journal line (task, process id)
 when it starts and ends each run: every task runs exactly once, never on V, and all
 complete.
 """
@@ -69,6 +70,7 @@ AGENT = textwrap.dedent(
 def serve(folder: Path, url: str) -> tuple[subprocess.Popen[str], str]:
     argv = [sys.executable, "-m", "accord.cli", "serve", "lab.py", "--db", url]
     argv += ["--port", "0", "--max-running", "1", "--shutdown-grace", "0"]
+    argv += ["--lease-seconds", "1"]
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -182,3 +184,11 @@ async def test_queued_work_runs_on_whichever_instance_is_free(tmp_path: Path) ->
     async with fresh_schema() as (_, url):
         await anyio.to_thread.run_sync(migrate, url)
         await anyio.to_thread.run_sync(scenario, tmp_path, url)
+
+
+async def test_queued_work_runs_on_whichever_instance_is_free_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "shared.db")
+    await anyio.to_thread.run_sync(migrate, db)
+    await anyio.to_thread.run_sync(scenario, tmp_path, db)
