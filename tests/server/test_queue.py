@@ -30,6 +30,7 @@ from accord.types import (
     Part,
     Role,
     SendMessageConfiguration,
+    SendMessageRequest,
     StreamResponse,
     Task,
     TaskState,
@@ -466,3 +467,60 @@ def test_limit_settings() -> None:
     for bad in (["--max-running", "0"], ["--max-queued", "-1"], ["--max-running", "x"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["serve", *bad])
+
+
+async def test_a_cancel_request_on_queued_work_ends_it_when_claimed(
+    kind: str, tmp_path: Path
+) -> None:
+    # A CancelTask that came while the task was being queued marks the lease; the
+    # claimer ends the task CANCELED instead of running it.
+    async with cluster(kind, tmp_path, b=None) as x:
+        blocker = await x.fill_a()
+        task = await x.a.client.send_message("quick", configuration=NOW)
+        assert isinstance(task, Task)
+        assert await x.store.request_cancel(task.id)
+        x.lab.gate.set()
+        await x.until(blocker, TaskState.COMPLETED)
+        await x.until(task.id, TaskState.CANCELED)
+        assert x.lab.runs(task.id) == []
+        assert await x.store.queued_count() == 0
+
+
+async def test_a_claim_the_runtime_cannot_start_goes_back_to_the_queue(
+    kind: str, tmp_path: Path
+) -> None:
+    async with cluster(kind, tmp_path, b=None) as x:
+        await x.fill_a()
+        task = await x.a.client.send_message("quick", configuration=NOW)
+        assert isinstance(task, Task)
+        runtime = x.a.runtime
+        x.a.engine.begin_shutdown()
+        # Claimed just before the drain began: the claimer hands it back.
+        (lease,) = await x.store.claim_queued(
+            holder=runtime.leases.holder, seconds=LEASE, limit=1
+        )
+        await runtime.queue._start(lease, 0.0)
+        (again,) = await x.store.claim_queued(holder="other", seconds=LEASE, limit=1)
+        assert (again.task_id, again.attempt) == (task.id, 1)
+        assert x.lab.runs(task.id) == []
+
+
+def test_request_options_round_trip() -> None:
+    from accord.server.queue import options, request
+    from accord.stores import Lease
+
+    message = Message(message_id="m-1", role=Role.USER, parts=(Part(text="hi"),))
+    plain = SendMessageRequest(tenant="acme", message=message)
+    assert options(plain) == ""
+    lease = Lease("t", "acme", "b", 1, 0.0)
+    assert request(lease, message) == plain
+    full = SendMessageRequest(
+        tenant="acme",
+        message=message,
+        configuration=SendMessageConfiguration(accepted_output_modes=("text/plain",)),
+        metadata={"k": [1, 2]},
+    )
+    carried = Lease("t", "acme", "b", 1, 0.0, request=options(full))
+    assert request(carried, message) == full
+    for junk in ("not json", "[1, 2]", '{"configuration": {"historyLength": "x"}}'):
+        assert request(Lease("t", "acme", "b", 1, 0.0, request=junk), message) == plain

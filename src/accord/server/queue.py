@@ -235,7 +235,9 @@ class WorkQueue:
             if record is None or record.task.status.state not in _RUNNABLE:
                 break  # withdrawn and ended, or never created: nothing to run
             message = last_user_message(record)
-            if lease.cancel_requested or message is None:
+            if message is None:  # pragma: no cover - queued tasks keep their message
+                break
+            if lease.cancel_requested:  # asked while it was being queued
                 try:
                     await runtime.force_state(record, TaskState.CANCELED, None)
                 except ConflictError:
