@@ -86,8 +86,8 @@ _RUNNABLE = (TaskState.SUBMITTED, TaskState.WORKING)
 def saturated(queued: int) -> UnavailableError:
     """The error of a message refused because the queue is full."""
     return UnavailableError(
-        f"The agent is saturated: every instance is at its running-task limit and "
-        f"{queued} tasks are already queued (the queue's limit); retry later"
+        f"The agent is saturated: this instance runs as many tasks as it may, and "
+        f"{queued} tasks already wait in the queue (its limit); retry later"
     )
 
 

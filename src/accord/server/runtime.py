@@ -367,7 +367,6 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
-            self.queue.freed()
             x.unwatch_cancel()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:
@@ -384,6 +383,7 @@ class Runtime:
                 if released is not None:
                     released.set()
                 x.done.set()
+                self.queue.freed()  # a slot is free: queued work may start
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         error_id = secrets.token_hex(6)
