@@ -222,5 +222,6 @@ def test_cancel_wake_up_payloads() -> None:
         "abcd1234", "00ff", 0, cancel=True
     )
     assert Wake.parse("abcd1234 * cancel") == Wake("abcd1234", "*", 0, cancel=True)
-    for junk in ("a b Cancel", "a cancel", "a b cancel x"):
+    assert Wake.parse("abcd1234 * work") == Wake("abcd1234", "*", 0, work=True)
+    for junk in ("a b Cancel", "a cancel", "a b cancel x", "a work", "a * Work"):
         assert Wake.parse(junk) is None

@@ -293,10 +293,13 @@ def test_shutdown_marks_running_tasks_interrupted(
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-def test_running_task_limit_answers_503_with_retry_after(
+def test_a_full_queue_answers_503_with_retry_after(
     tmp_path: Path, anyio_backend: str
 ) -> None:
-    app = A2AApp(make_agent(), limits=ServerLimits(max_running_tasks=1))
+    # At its running limit the instance queues new work; with no queue (bound 0)
+    # the agent is saturated.
+    limits = ServerLimits(max_running_tasks=1, max_queued_tasks=0)
+    app = A2AApp(make_agent(), limits=limits)
     with serve(app) as url, httpx.Client(timeout=10) as http:
         first = http.post(
             url + "/message:send",
@@ -312,6 +315,7 @@ def test_running_task_limit_answers_503_with_retry_after(
         )
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "1"
+        assert "saturated" in busy.json()["error"]["message"]
         assert busy.json()["error"]["details"][0]["reason"] == "UNAVAILABLE"
         rpc = http.post(
             url + "/",

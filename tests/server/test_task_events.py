@@ -22,6 +22,7 @@ from accord.server.events import (
     Subscription,
     TaskEvents,
     Update,
+    WorkWake,
 )
 from accord.stores import MemoryTaskStore, Scope, StoredEvent
 from accord.types import StreamResponse, Task, TaskState, TaskStatus
@@ -58,6 +59,15 @@ class Pair:
 
     def watch_cancel(self, task_id: str, wake: CancelWake) -> Callable[[], None]:
         return self.b.watch_cancel(task_id, wake)
+
+    def refresh(self, task_id: str) -> None:
+        self.b.refresh(task_id)
+
+    def work_queued(self) -> None:
+        self.a.work_queued()
+
+    def watch_work(self, wake: WorkWake) -> Callable[[], None]:
+        return self.b.watch_work(wake)
 
 
 @pytest.fixture(params=["local", "postgres", "postgres-pair"])
@@ -336,6 +346,29 @@ async def test_a_cancel_wake_up_is_not_a_subscriber_update(
         stop()
         await events.publish("t", await log.write())
         assert await read(sub, 1) == [1]  # the log's update, nothing before it
+
+
+async def test_queued_work_wakes_every_work_watcher_until_stopped(
+    make_events: MakeEvents,
+) -> None:
+    events = await make_events(100)
+    first, second = Woken(), Woken()
+    stop_first = events.watch_work(first)
+    stop_second = events.watch_work(second)
+    waits = [first.armed(), second.armed()]
+    events.work_queued()
+    for event in waits:
+        await woken_by(event)
+    stop_first()
+    stop_first()  # idempotent
+    # Wake-ups of one sender arrive in order: once ``second`` saw the next one,
+    # ``first`` would have seen it too had it still been watching.
+    waiting = second.armed()
+    events.work_queued()
+    await woken_by(waiting)
+    stop_second()
+    assert first.count == 1
+    assert second.count >= 2  # a re-established LISTEN may add one
 
 
 # --- the in-process implementation and the Subscription helper ----------------------

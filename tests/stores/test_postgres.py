@@ -59,11 +59,12 @@ async def rows(url: str, sql: str) -> list[tuple[object, ...]]:
 
 async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> None:
     _, url = schema
-    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2]
+    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3]
     assert await anyio.to_thread.run_sync(migrate, url) == []
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
+        (3,),
     ]
 
 
@@ -80,23 +81,24 @@ async def test_concurrent_migrators_apply_each_version_exactly_once(
         for _ in range(6):
             tg.start_soon(one)
 
-    assert sorted(results) == [[], [], [], [], [], [1, 2]]
+    assert sorted(results) == [[], [], [], [], [], [1, 2, 3]]
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
+        (3,),
     ]
 
 
 async def test_a_later_migration_applies_on_top(schema: tuple[str, str]) -> None:
     _, url = schema
-    extra = (*migrations(), (3, "CREATE TABLE later (x integer);"))
+    extra = (*migrations(), (4, "CREATE TABLE later (x integer);"))
 
     def run() -> list[int]:
         with psycopg.connect(url, autocommit=True) as conn:
             apply_migrations(conn)
             return apply_migrations(conn, extra)
 
-    assert await anyio.to_thread.run_sync(run) == [3]
+    assert await anyio.to_thread.run_sync(run) == [4]
     assert await rows(url, "SELECT count(*) FROM later") == [(0,)]
 
 
@@ -151,6 +153,7 @@ async def test_serve_wraps_an_agent_in_the_postgres_store(
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
+        (3,),
     ]
 
 

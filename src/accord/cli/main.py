@@ -362,6 +362,27 @@ def build_parser() -> argparse.ArgumentParser:
             "most this long (default: the app's lease_seconds, 10)"
         ),
     )
+    serve.add_argument(
+        "--max-running",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help=(
+            "tasks this instance runs at once; beyond, new work is queued in --db and "
+            "run by whichever instance sharing it has room (default: the app's "
+            "limits, 10000)"
+        ),
+    )
+    serve.add_argument(
+        "--max-queued",
+        type=_count(0),
+        default=None,
+        metavar="N",
+        help=(
+            "queued tasks --db holds at most; beyond, messages get 503 (the agent is "
+            "saturated; retry later) (default: the app's limits, 10000)"
+        ),
+    )
     tls = serve.add_argument_group("TLS (https and mutual TLS)")
     tls.add_argument(
         "--ssl-certfile", metavar="PEM", help="server certificate: serve https"

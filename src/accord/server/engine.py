@@ -67,8 +67,9 @@ class Engine:
             lifetime (entered after the store opens, left before it closes).
         auth: how to check the security schemes the agent declares: an
             :class:`~accord.server.auth.AuthConfig`, or ``{scheme name: verifier}``.
-        limits: :attr:`ServerLimits.max_running_tasks` applies here (front ends use
-            the rest).
+        limits: :attr:`ServerLimits.max_running_tasks` and
+            :attr:`ServerLimits.max_queued_tasks` apply here (front ends use the
+            rest).
         shutdown_grace: seconds running tasks may finish once shutdown begins.
         expose_errors: show partners the text of an agent's exception (development).
         interceptors: see :mod:`accord.server.interceptors`; run in this order.
@@ -186,6 +187,7 @@ class Engine:
                 self.store,
                 events=self.events,
                 max_running=self.limits.max_running_tasks,
+                max_queued=self.limits.max_queued_tasks,
                 shutdown_grace=self.shutdown_grace,
                 expose_errors=self.expose_errors,
                 lease_seconds=self.lease_seconds,

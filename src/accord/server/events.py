@@ -49,6 +49,14 @@ implementation through one parametrised fixture):
   watches it for as long as it runs and, woken, reads the stored request right away.
   A wake-up carries nothing but "look now": it may be lost (the heartbeat still
   finds the stored request) or spurious (the read finds none).
+* **Work wake-ups** (a third kind, for the runtime). An instance that queued work
+  (:mod:`accord.server.queue`: its own running limit was reached) calls
+  :meth:`TaskEvents.work_queued`; it never suspends and calls every
+  :meth:`TaskEvents.watch_work` ``wake``, in this process at once and on the other
+  instances (PostgreSQL) a NOTIFY later. A woken runtime with free room claims queued
+  work from the store. Again only "look now": lost (each runtime also looks at its
+  periodic sweep and whenever one of its executions ends) or spurious (nothing left to
+  claim) costs nothing but time or a read.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ __all__ = [
     "Subscription",
     "TaskEvents",
     "Update",
+    "WorkWake",
 ]
 
 #: Events buffered per subscriber before it is detached and made to catch up from the
@@ -103,6 +112,9 @@ CatchUp = Callable[[int], Awaitable[list[StoredEvent]]]
 #: Called (on the event loop, must not block) when a cancel request may have been
 #: stored for a watched task: the watcher reads the stored request.
 CancelWake = Callable[[], None]
+#: Called (on the event loop, must not block) when work may have been queued: the
+#: watcher claims what it has room for.
+WorkWake = Callable[[], None]
 
 
 class Subscription:
@@ -263,6 +275,21 @@ class TaskEvents(Protocol):
         """Call ``wake`` on cancel requests for ``task_id`` until the returned stop."""
         ...
 
+    def refresh(self, task_id: str) -> None:
+        """Make the subscribers of ``task_id`` in this process read its log now."""
+        ...
+
+    def work_queued(self) -> None:
+        """Wake every work watcher (any instance): work was queued in the store.
+
+        Call it after the queued row is durably stored; never suspends.
+        """
+        ...
+
+    def watch_work(self, wake: WorkWake) -> Callable[[], None]:
+        """Call ``wake`` whenever work may have been queued, until the returned stop."""
+        ...
+
 
 class LocalTaskEvents:
     """The in-process :class:`TaskEvents`: updates are handed to subscribers directly.
@@ -277,6 +304,7 @@ class LocalTaskEvents:
         self._buffer = buffer
         self._subs: dict[str, set[Subscription]] = {}
         self._cancel_watches: dict[str, list[CancelWake]] = {}
+        self._work_watches: list[WorkWake] = []
 
     def subscribe(
         self, task_id: str, *, catch_up: CatchUp, after: int | None = None
@@ -333,6 +361,35 @@ class LocalTaskEvents:
             if watching:
                 watching = False
                 self._unwatch_cancel(task_id, wake)
+
+        return stop
+
+    def refresh(self, task_id: str) -> None:
+        """Make the subscribers of ``task_id`` read its log (a wake-up from outside)."""
+        for sub in tuple(self._subs.get(task_id, ())):
+            sub.notify()
+
+    def work_queued(self) -> None:
+        """Call every work watcher of this process, now; never suspends."""
+        for wake in tuple(self._work_watches):
+            wake()
+
+    def watch_work(self, wake: WorkWake) -> Callable[[], None]:
+        """Call ``wake`` whenever work may have been queued, until stopped.
+
+        Returns the function that stops watching (idempotent).
+        """
+        self._work_watches.append(wake)
+        watching = True
+
+        def stop() -> None:
+            nonlocal watching
+            if watching:
+                watching = False
+                for i, other in enumerate(self._work_watches):
+                    if other is wake:
+                        del self._work_watches[i]
+                        break
 
         return stop
 

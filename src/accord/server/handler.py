@@ -351,6 +351,10 @@ class RequestHandler:
             with anyio.move_on_after(CANCEL_WAIT):
                 await execution.done.wait()
             record = await self._visible(req.id, scope)
+        elif await self.store.withdraw(req.id):
+            # Queued (accord.server.queue): nobody runs it and now nobody will; it
+            # ends CANCELED below, at once.
+            pass
         elif await self.store.request_cancel(req.id):
             # Another instance runs it: the cancel wake-up makes it read the stored
             # request at once (else it finds it at its next heartbeat); it records

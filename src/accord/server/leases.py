@@ -38,7 +38,9 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   between creating the task and leasing it; a live execution always holds its lease
   before its first write, so such a task has nobody running it). A claimed task still
   SUBMITTED or WORKING is re-run here when the agent declares itself safe to retry
-  (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``) and otherwise
+  (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``; when this instance
+  is at its running limit, the task is queued instead, for an instance with room:
+  :mod:`accord.server.queue`) and otherwise
   ended FAILED with :data:`LEASE_EXPIRED_MESSAGE`, the safe default. A cancel request
   made before the takeover ends it CANCELED instead. A live instance's tasks are never
   touched: their leases do not expire.
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
@@ -57,6 +60,8 @@ from accord.stores import Scope
 from accord.types import Role, SendMessageRequest, TaskState
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from accord.stores import Lease, TaskRecord
     from accord.types import Message
 
@@ -70,6 +75,7 @@ __all__ = [
     "LEASE_SECONDS",
     "SWEEP_BATCH",
     "Leases",
+    "last_user_message",
 ]
 
 logger = logging.getLogger(__name__)
@@ -125,16 +131,14 @@ class Leases:
             UnsupportedOperationError: someone holds it (the task is running).
         """
         x.leased_at = time.monotonic()
-        self._starting.add(x.task_id)
-        try:
+        # The caller launches it with no checkpoint in between.
+        with self.starting((x.task_id,)):
             lease = await self.runtime.store.acquire_lease(
                 x.task_id,
                 tenant=x.scope.tenant,
                 holder=self.holder,
                 seconds=self.seconds,
             )
-        finally:  # the caller launches it with no checkpoint in between
-            self._starting.discard(x.task_id)
         if lease is None:
             raise UnsupportedOperationError(
                 f"Task {x.task_id} is already processing a message (possibly on "
@@ -142,6 +146,17 @@ class Leases:
                 metadata={"taskId": x.task_id},
             )
         return lease
+
+    @contextmanager
+    def starting(self, task_ids: Iterable[str]) -> Iterator[None]:
+        """Mark leases held here whose executions are not running yet (see
+        :meth:`_release_stale`): taken, claimed, or being handed to the queue."""
+        ids = set(task_ids) - self._starting
+        self._starting |= ids
+        try:
+            yield
+        finally:
+            self._starting -= ids
 
     async def release(self, x: Execution) -> None:
         """Delete the lease of ``x``'s task.
@@ -262,16 +277,13 @@ class Leases:
         claimed = await self.runtime.store.claim_expired(
             holder=self.holder, seconds=self.seconds, limit=SWEEP_BATCH
         )
-        self._starting.update(lease.task_id for lease in claimed)
-        try:
+        with self.starting(lease.task_id for lease in claimed):
             for lease in claimed:
-                await self._take_over(lease)
-                self._starting.discard(lease.task_id)
-        finally:  # failed part-way: what is left is released by the next renewal
-            self._starting.difference_update(lease.task_id for lease in claimed)
+                await self.take_over(lease)
         return len(claimed)
 
-    async def _take_over(self, lease: Lease) -> None:
+    async def take_over(self, lease: Lease) -> None:
+        """End, re-run or re-queue the task of a claimed lease (``attempt`` > 1)."""
         runtime = self.runtime
         scope = Scope(tenant=lease.tenant, owner=None)
         for _ in range(3):
@@ -280,6 +292,10 @@ class Leases:
                 break  # never created, or it ended: nothing left to do
             if lease.cancel_requested:
                 state, text = TaskState.CANCELED, None
+            elif runtime.agent.retry_safe and runtime.full:
+                # No room here: an instance with room runs it (accord.server.queue).
+                await runtime.queue.requeue(lease)
+                return
             elif runtime.agent.retry_safe and self._rerun(record, lease):
                 return  # the execution owns the lease now
             else:
@@ -300,7 +316,7 @@ class Leases:
         """Start the task's last message again here, as attempt ``lease.attempt``."""
         from .runtime import Execution  # runtime imports this module
 
-        message = _last_user_message(record)
+        message = last_user_message(record)
         if message is None:
             return False
         task = record.task
@@ -328,7 +344,8 @@ class Leases:
         return True
 
 
-def _last_user_message(record: TaskRecord) -> Message | None:
+def last_user_message(record: TaskRecord) -> Message | None:
+    """The task's latest client message (what a re-run or a claimed run answers)."""
     for message in reversed(record.task.history or ()):
         if message.role is Role.USER:
             return message

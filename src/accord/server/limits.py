@@ -73,11 +73,26 @@ class ServerLimits:
         keepalive_interval: seconds of stream silence before an SSE comment is sent, so
             proxies with idle timeouts (commonly 30-60 s) keep the connection open.
         card_max_age: ``Cache-Control: max-age`` of the card, in seconds (spec §8.6).
-        max_running_tasks: agent executions running at once; beyond it SendMessage
-            answers UnavailableError (503) instead of queueing without bound.
+        max_running_tasks: agent executions this instance runs at once. Beyond it,
+            new work is queued in the task store, and whichever instance sharing the
+            store has room runs it (:mod:`accord.server.queue`).
+        max_queued_tasks: queued tasks the store holds at most (all instances
+            together); beyond it SendMessage answers UnavailableError (503: the
+            agent is saturated, retry later) instead of queueing without bound.
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
     keepalive_interval: float = 15.0
     card_max_age: int = 300
     max_running_tasks: int = 10_000
+    max_queued_tasks: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.max_running_tasks < 1:
+            raise ValueError(
+                f"ServerLimits.max_running_tasks must be >= 1, not {self.max_running_tasks}"
+            )
+        if self.max_queued_tasks < 0:
+            raise ValueError(
+                f"ServerLimits.max_queued_tasks must be >= 0, not {self.max_queued_tasks}"
+            )

@@ -22,6 +22,10 @@ message of their own kind: the instance whose runtime watches the task (it runs 
 maps the task key to the watched task ids and calls their ``wake``; the runtime then
 reads the stored cancel request at once instead of at its next heartbeat.
 
+Work wake-ups (:meth:`PostgresTaskEvents.work_queued`, a third kind) tell every
+other instance that work was queued (an instance at its running limit); each calls its
+work watchers, and a runtime with room claims it (:mod:`accord.server.queue`).
+
 Two safety nets: whenever the LISTEN connection is re-established, every subscriber
 reads the log once (what was published while it was down); and every
 ``fallback_poll`` seconds every subscriber does (a wake-up lost some other way, for
@@ -170,6 +174,15 @@ class PostgresTaskEvents(LocalTaskEvents):
             task_ids = tuple(self._cancel_keys.get(key, ()))
         for task_id in task_ids:
             super().cancel_requested(task_id)
+
+    def work_queued(self) -> None:
+        """Wake the work watchers here now, and on the other instances by NOTIFY."""
+        super().work_queued()
+        self.notifier.send_work()
+
+    def wake_work(self) -> None:
+        """Another instance queued work (or LISTEN was re-established)."""
+        super().work_queued()
 
     def _unwatch_cancel(self, task_id: str, wake: CancelWake) -> None:
         super()._unwatch_cancel(task_id, wake)

@@ -31,6 +31,8 @@ Theory of operation.
   the agent is ``retry_safe`` and ending them FAILED otherwise. A live instance's work
   is never touched, so any number of instances can share one store, and a restarted
   process finds its predecessor's tasks once their leases expire.
+* Where work runs (:mod:`accord.server.queue`): here, below ``max_running``; at the
+  limit the task is queued in the store and whichever instance has room claims it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from accord.types import (
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, Leases
+from .queue import WorkQueue
 from .recorder import Recorder
 
 if TYPE_CHECKING:
@@ -121,6 +124,8 @@ class Execution:
     unwatch_cancel: Callable[[], None] = _nothing
     #: The exception the agent (or the store under it) raised, if any.
     error: Exception | None = None
+    #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.
+    queued: bool = False
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -142,6 +147,9 @@ class Runtime:
         lease_seconds: how long a task's lease lasts without a heartbeat: how soon
             another instance takes over the tasks of one that stopped.
         instance_id: this instance's name in the store's leases (default: unique).
+        max_running: executions running here at once; beyond, new work is queued
+            for any instance (:mod:`accord.server.queue`).
+        max_queued: queued tasks the store may hold; beyond, UnavailableError.
     """
 
     def __init__(
@@ -156,6 +164,7 @@ class Runtime:
         expose_errors: bool = False,
         lease_seconds: float = LEASE_SECONDS,
         instance_id: str | None = None,
+        max_queued: int = 10_000,
     ) -> None:
         if shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
@@ -177,11 +186,22 @@ class Runtime:
         self.leases = Leases(
             self, seconds=lease_seconds, holder=instance_id or f"instance-{new_id()}"
         )
+        self.queue = WorkQueue(self, max_queued=max_queued, interval=lease_seconds / 2)
 
     @property
     def running(self) -> bool:
         """True between entry and exit."""
         return self._tg is not None and not self._closing
+
+    @property
+    def live_count(self) -> int:
+        """How many executions run here now."""
+        return len(self._live)
+
+    @property
+    def full(self) -> bool:
+        """True when ``max_running`` executions run here (new work is queued)."""
+        return len(self._live) >= self.max_running
 
     @property
     def draining(self) -> bool:
@@ -194,6 +214,7 @@ class Runtime:
         self._tg.start_soon(self.leases.heartbeat, name="accord-lease-heartbeat")
         self._tg.start_soon(self.leases.sweeper, name="accord-lease-sweep")
         self._tg.start_soon(self.leases.watchdog, name="accord-lease-watchdog")
+        self._tg.start_soon(self.queue.claimer, name="accord-queue-claimer")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
@@ -268,17 +289,23 @@ class Runtime:
     async def start(self, execution: Execution, record: TaskRecord | None) -> None:
         """Take the task's lease, then run ``execution`` in the runtime's task group.
 
+        At the running-task limit the task is queued instead, for any instance with
+        room (:meth:`WorkQueue.defer <accord.server.queue.WorkQueue.defer>`).
+
         Raises:
             UnsupportedOperationError: the task is running (here or elsewhere).
-            UnavailableError: shutting down, or at the running-task limit.
+            UnavailableError: shutting down, or the queue is full.
         """
-        self._check_open()
+        self._check_open(limit=False)
         if execution.task_id in self._releasing:
             # The previous turn of this task is handing its lease back.
             released = self._releasing[execution.task_id]
             if released is None:
                 released = self._releasing[execution.task_id] = anyio.Event()
             await released.wait()
+        if len(self._live) >= self.max_running:
+            await self.queue.defer(execution, record)
+            return
         await self.leases.acquire(execution)
         try:
             self.launch(execution, record)
@@ -299,7 +326,7 @@ class Runtime:
             self._run, execution, name=f"accord-task-{execution.task_id}"
         )
 
-    def _check_open(self) -> None:
+    def _check_open(self, *, limit: bool = True) -> None:
         if self._tg is None or self._closing:
             raise RuntimeError(
                 "the runtime is not running (is the ASGI lifespan enabled?)"
@@ -309,7 +336,7 @@ class Runtime:
                 "The agent is shutting down and accepts no new work; retry in a "
                 "moment (a restarted or another instance will take it)"
             )
-        if len(self._live) >= self.max_running:
+        if limit and len(self._live) >= self.max_running:
             raise UnavailableError(
                 f"The agent is running {len(self._live)} tasks, its limit; retry later"
             )
@@ -322,7 +349,7 @@ class Runtime:
                 if x.cancel_reason is not None:
                     scope.cancel()
                 try:
-                    if x.existing and x.attempt == 1:
+                    if x.existing and x.attempt == 1 and not x.queued:
                         await recorder.resume()
                     await self.agent.execute(TaskContext(x))
                 except Exception as exc:
@@ -358,6 +385,7 @@ class Runtime:
                 if released is not None:
                     released.set()
                 x.done.set()
+                self.queue.freed()  # a slot is free: queued work may start
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         x.error = exc

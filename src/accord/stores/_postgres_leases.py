@@ -30,7 +30,7 @@ T = TypeVar("T")
 _UNFINISHED = [s.value for s in UNFINISHED_STATES]
 _COLUMNS = (
     "task_id, tenant, holder, attempt, extract(epoch FROM expires_at)::float8,"
-    " cancel_requested"
+    " cancel_requested, request"
 )
 _UNTIL = "now() + make_interval(secs => %s)"
 _INSERT = (
@@ -45,13 +45,40 @@ _RENEW = (
 _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE task_id = %s AND holder = %s"
 _RELEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
 _CANCEL = "UPDATE task_leases SET cancel_requested = true WHERE task_id = %s"
-_EXPIRED = f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now()"
+_EXPIRED = (
+    f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now() AND holder <> ''"
+)
 _CLAIM = (
     f"UPDATE task_leases SET holder = %s, attempt = attempt + 1, expires_at = {_UNTIL}"
     " WHERE task_id IN (SELECT task_id FROM task_leases WHERE expires_at <= now()"
-    " ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " AND holder <> '' ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
     f" RETURNING {_COLUMNS}"
 )
+# Queued rows (holder ''): expires_at is when they were queued, the queue's order.
+# FOR UPDATE re-checks ``holder = ''`` on the latest row version, so a row withdrawn
+# or claimed meanwhile is skipped; a withdraw (DELETE) waits for a claim in flight and
+# then finds the row held: of a claim and a withdraw of one row, one wins.
+_QUEUE = (
+    "UPDATE task_leases SET holder = '', attempt = attempt - 1,"
+    " expires_at = clock_timestamp(), request = %s WHERE task_id = %s"
+    " AND holder = %s AND holder <> ''"
+)
+_QUEUED_COUNT = "SELECT count(*) FROM task_leases WHERE holder = ''"
+_CLAIM_QUEUED = (
+    "WITH picked AS (SELECT task_id, expires_at AS queued_at, request"
+    " FROM task_leases WHERE holder = '' ORDER BY expires_at, task_id LIMIT %s"
+    " FOR UPDATE SKIP LOCKED),"
+    # The request goes to the claimer only: the heartbeat does not carry it around.
+    " taken AS (UPDATE task_leases l SET holder = %s, attempt = attempt + 1,"
+    f" expires_at = {_UNTIL}, request = '' FROM picked"
+    " WHERE l.task_id = picked.task_id"
+    " RETURNING l.task_id, l.tenant, l.holder, l.attempt,"
+    " extract(epoch FROM l.expires_at)::float8, l.cancel_requested, picked.request,"
+    " picked.queued_at)"
+    " SELECT * FROM taken ORDER BY queued_at, task_id"
+)
+_HOLDER = "SELECT holder FROM task_leases WHERE task_id = %s"
+_WITHDRAW = "DELETE FROM task_leases WHERE task_id = %s AND holder = ''"
 _ORPHANS = (
     "SELECT id, tenant FROM tasks t WHERE state = ANY(%s)"
     " AND updated_at < now() - make_interval(secs => %s)"
@@ -61,7 +88,7 @@ _ORPHANS = (
 
 
 def _leases(rows: list[TupleRow]) -> list[Lease]:
-    return [Lease(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return [Lease(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
 class PostgresLeases:
@@ -149,3 +176,55 @@ class PostgresLeases:
 
         # COMMIT outcome unknown: fail; what it claimed expires and is claimed again.
         return await self._run(run, tenant=None, rerun_unknown=False)
+
+    # --- queued work -------------------------------------------------------------------
+
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
+        """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
+
+        def run(cur: Cursor) -> bool:
+            cur.execute(_QUEUE, (request, task_id, holder))
+            return cur.rowcount == 1
+
+        def handed(cur: Cursor) -> bool | None:  # COMMIT outcome unknown
+            cur.execute(_HOLDER, (task_id,))
+            row = cur.fetchone()
+            # Still ours: it did not commit (run it again). Queued, claimed since, or
+            # already run and released: it did.
+            return None if row is not None and row[0] == holder else True
+
+        return await self._run(run, tenant=None, verify=handed)
+
+    async def queued_count(self) -> int:
+        """How many queued rows there are."""
+
+        def run(cur: Cursor) -> int:
+            cur.execute(_QUEUED_COUNT)
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(run, tenant=None)
+
+    async def claim_queued(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> list[Lease]:
+        """Take up to ``limit`` queued rows, oldest first (attempt one higher)."""
+
+        def run(cur: Cursor) -> list[Lease]:
+            cur.execute(_CLAIM_QUEUED, (limit, holder, seconds))
+            return _leases(cur.fetchall())
+
+        # COMMIT outcome unknown: fail; what it claimed is released by the heartbeat
+        # (nothing runs it here) and ended or re-run by a sweep a lease later.
+        return await self._run(run, tenant=None, rerun_unknown=False)
+
+    async def withdraw(self, task_id: str) -> bool:
+        """Delete ``task_id``'s queued row; False when it is not queued."""
+
+        def run(cur: Cursor) -> bool:
+            cur.execute(_WITHDRAW, (task_id,))
+            return cur.rowcount == 1
+
+        return await self._run(run, tenant=None)

@@ -26,20 +26,40 @@ __all__ = ["SQLiteLeases"]
 T = TypeVar("T")
 
 _UNFINISHED = tuple(s.value for s in UNFINISHED_STATES)
-_COLUMNS = "task_id, tenant, holder, attempt, expires_at, cancel_requested"
+_COLUMNS = "task_id, tenant, holder, attempt, expires_at, cancel_requested, request"
 _INSERT = (
-    f"INSERT INTO task_leases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0)"
+    "INSERT INTO task_leases"
+    " (task_id, tenant, holder, attempt, expires_at, cancel_requested)"
+    " VALUES (?, ?, ?, ?, ?, 0)"
     " ON CONFLICT (task_id) DO NOTHING"
 )
 _RENEW = "UPDATE task_leases SET expires_at = ? WHERE holder = ?"
 _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE holder = ?"
 _RELEASE = "DELETE FROM task_leases WHERE task_id = ? AND holder = ?"
 _CANCEL = "UPDATE task_leases SET cancel_requested = 1 WHERE task_id = ?"
-_EXPIRED = f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= ? LIMIT ?"
+_EXPIRED = (
+    f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= ? AND holder <> '' LIMIT ?"
+)
 _CLAIM = (
     "UPDATE task_leases SET holder = ?, attempt = attempt + 1, expires_at = ?"
     " WHERE task_id = ? AND expires_at <= ?"
 )
+# Queued rows (holder ''): expires_at is when they were queued, the queue's order.
+_QUEUE = (
+    "UPDATE task_leases SET holder = '', attempt = attempt - 1, expires_at = ?,"
+    " request = ? WHERE task_id = ? AND holder = ? AND holder <> ''"
+)
+_QUEUED_COUNT = "SELECT count(*) FROM task_leases WHERE holder = ''"
+_QUEUED = (
+    f"SELECT {_COLUMNS} FROM task_leases WHERE holder = ''"
+    " ORDER BY expires_at, task_id LIMIT ?"
+)
+# The request goes to the claimer only: the heartbeat does not carry it around.
+_TAKE = (
+    "UPDATE task_leases SET holder = ?, attempt = attempt + 1, expires_at = ?,"
+    " request = '' WHERE task_id = ? AND holder = ''"
+)
+_WITHDRAW = "DELETE FROM task_leases WHERE task_id = ? AND holder = ''"
 _ORPHANS = (
     "SELECT id, tenant FROM tasks"
     f" WHERE state IN ({', '.join('?' * len(_UNFINISHED))}) AND updated_at < ?"
@@ -48,9 +68,9 @@ _ORPHANS = (
 )
 
 
-def _lease(row: tuple[str, str, str, int, float, int]) -> Lease:
-    task_id, tenant, holder, attempt, expires_at, cancel = row
-    return Lease(task_id, tenant, holder, attempt, expires_at, bool(cancel))
+def _lease(row: tuple[str, str, str, int, float, int, str]) -> Lease:
+    task_id, tenant, holder, attempt, expires_at, cancel, request = row
+    return Lease(task_id, tenant, holder, attempt, expires_at, bool(cancel), request)
 
 
 class SQLiteLeases:
@@ -136,5 +156,58 @@ class SQLiteLeases:
                     conn.execute(_INSERT, (task_id, tenant, holder, 2, expires_at))
                     claimed.append(Lease(task_id, tenant, holder, 2, expires_at))
             return claimed
+
+        return await self._write(run)
+
+    # --- queued work -------------------------------------------------------------------
+
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
+        """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(_QUEUE, (time.time(), request, task_id, holder))
+            return cur.rowcount == 1
+
+        return await self._write(run)
+
+    async def queued_count(self) -> int:
+        """How many queued rows there are."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute(_QUEUED_COUNT).fetchone()
+            return int(row[0])
+
+        return await self._write(run)
+
+    async def claim_queued(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> list[Lease]:
+        """Take up to ``limit`` queued rows, oldest first (attempt one higher)."""
+
+        def run(conn: sqlite3.Connection) -> list[Lease]:
+            expires_at = time.time() + seconds
+            claimed: list[Lease] = []
+            for row in conn.execute(_QUEUED, (limit,)).fetchall():
+                old = _lease(row)
+                conn.execute(_TAKE, (holder, expires_at, old.task_id))
+                claimed.append(
+                    replace(
+                        old,
+                        holder=holder,
+                        attempt=old.attempt + 1,
+                        expires_at=expires_at,
+                    )
+                )
+            return claimed
+
+        return await self._write(run)
+
+    async def withdraw(self, task_id: str) -> bool:
+        """Delete ``task_id``'s queued row; False when it is not queued."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_WITHDRAW, (task_id,)).rowcount == 1
 
         return await self._write(run)

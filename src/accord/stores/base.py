@@ -33,6 +33,16 @@ between creating it and taking the lease), as attempt 2. Lease expiry is measure
 the store's clock (PostgreSQL's ``now()``; the host's clock for SQLite, which all
 instances on one file share), so instance clocks need not agree.
 
+**Queued work** is a lease row nobody holds (``holder`` ``""``, :data:`QUEUED`): work
+that any instance may start. An instance hands a lease it holds to the queue
+(:meth:`TaskStore.queue_lease`: ``attempt`` one lower, so that the claim gives the same
+attempt again; queued since the store's *now*); :meth:`TaskStore.claim_queued` hands
+queued rows out, oldest first, each to exactly one caller, with ``attempt`` one higher
+(a queued first run is claimed as attempt 1); :meth:`TaskStore.withdraw` deletes a
+queued row nobody claimed (CancelTask), and of a withdraw and a claim of one row
+exactly one succeeds. Queued rows are not expired leases: :meth:`expired_leases` and
+:meth:`claim_expired` never return them, nor is a queued task an orphan.
+
 Stores raise :class:`~accord.errors.StoreError` subclasses, never driver exceptions.
 Stores import only ``accord.types`` and ``accord.errors`` (import-linter contract).
 """
@@ -49,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "QUEUED",
     "Lease",
     "Scope",
     "StoredEvent",
@@ -60,6 +71,8 @@ __all__ = [
 
 #: Largest ListTasks page (spec §3.1.4: page size 1..100).
 MAX_PAGE_SIZE = 100
+#: The ``holder`` of a queued lease row: nobody holds it; any instance may claim it.
+QUEUED = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +141,9 @@ class Lease:
     lease is claimed. ``expires_at`` is in seconds on the store's clock (epoch seconds
     for the durable stores). ``cancel_requested`` is set by a CancelTask that reached
     an instance not running the task; the holder sees it on its next renewal.
+    A queued row (:data:`QUEUED` holder) has ``expires_at`` = when it was queued,
+    and carries ``request``: what :meth:`TaskStore.queue_lease` was given (opaque to
+    the store; the server keeps the request's options there).
     """
 
     task_id: str
@@ -136,6 +152,7 @@ class Lease:
     attempt: int
     expires_at: float
     cancel_requested: bool = False
+    request: str = ""
 
 
 @runtime_checkable
@@ -252,4 +269,35 @@ class TaskStore(Protocol):
         Each is handed to exactly one caller, even across processes, with
         ``attempt`` one higher, held by ``holder`` for ``seconds``.
         """
+        ...
+
+    # --- queued work (see the module docstring) ---------------------------------------
+
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
+        """Hand the lease ``holder`` holds on ``task_id`` to the queue.
+
+        The row becomes queued (:data:`QUEUED` holder, ``attempt`` one lower, queued
+        now, carrying ``request``), keeping its cancel request. False (nothing
+        changed) when ``holder`` does not hold it.
+        """
+        ...
+
+    async def queued_count(self) -> int:
+        """How many queued rows there are (the queue's bound is checked against it)."""
+        ...
+
+    async def claim_queued(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> builtins.list[Lease]:
+        """Atomically take up to ``limit`` queued rows, oldest first.
+
+        Each is handed to exactly one caller, even across processes, with ``attempt``
+        one higher, held by ``holder`` for ``seconds``; returned oldest first.
+        """
+        ...
+
+    async def withdraw(self, task_id: str) -> bool:
+        """Delete ``task_id``'s queued row; False when it is not queued (or claimed)."""
         ...

@@ -46,6 +46,7 @@ from accord.stores._common import (
     visible,
 )
 from accord.stores.base import (
+    QUEUED,
     Lease,
     Scope,
     StoredEvent,
@@ -335,7 +336,11 @@ class MemoryTaskStore:
     async def expired_leases(self) -> builtins.list[Lease]:
         """Return the leases past their expiry."""
         now = self._clock()
-        return [lease for lease in self._leases.values() if lease.expires_at <= now]
+        return [
+            lease
+            for lease in self._leases.values()
+            if lease.expires_at <= now and lease.holder != QUEUED
+        ]
 
     async def claim_expired(
         self, *, holder: str, seconds: float, limit: int = 100
@@ -346,7 +351,7 @@ class MemoryTaskStore:
         claimed = [
             replace(lease, holder=holder, attempt=lease.attempt + 1)
             for lease in self._leases.values()
-            if lease.expires_at <= now
+            if lease.expires_at <= now and lease.holder != QUEUED
         ][:limit]
         cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=seconds))
         for entry in self._tasks.values():
@@ -363,6 +368,61 @@ class MemoryTaskStore:
         for lease in claimed:
             self._leases[lease.task_id] = lease
         return claimed
+
+    # --- queued work ---------------------------------------------------------------
+
+    async def queue_lease(
+        self, task_id: str, *, holder: str, request: str = ""
+    ) -> bool:
+        """Hand ``holder``'s lease on ``task_id`` to the queue (attempt one lower)."""
+        lease = self._leases.get(task_id)
+        if lease is None or lease.holder != holder or holder == QUEUED:
+            return False
+        # Re-inserted: the dict's order is the queue's order (oldest first).
+        del self._leases[task_id]
+        self._leases[task_id] = replace(
+            lease,
+            holder=QUEUED,
+            attempt=lease.attempt - 1,
+            expires_at=self._clock(),
+            request=request,
+        )
+        return True
+
+    async def queued_count(self) -> int:
+        """How many queued rows there are."""
+        return sum(1 for lease in self._leases.values() if lease.holder == QUEUED)
+
+    async def claim_queued(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> builtins.list[Lease]:
+        """Take up to ``limit`` queued rows, oldest first (attempt one higher)."""
+        expires_at = self._clock() + seconds
+        claimed: builtins.list[Lease] = []
+        for lease in self._leases.values():
+            if len(claimed) >= limit:
+                break
+            if lease.holder == QUEUED:
+                claimed.append(
+                    replace(
+                        lease,
+                        holder=holder,
+                        attempt=lease.attempt + 1,
+                        expires_at=expires_at,
+                    )
+                )
+        for lease in claimed:
+            # The request goes to the claimer only (as in the SQL stores).
+            self._leases[lease.task_id] = replace(lease, request="")
+        return claimed
+
+    async def withdraw(self, task_id: str) -> bool:
+        """Delete ``task_id``'s queued row; False when it is not queued."""
+        lease = self._leases.get(task_id)
+        if lease is None or lease.holder != QUEUED:
+            return False
+        del self._leases[task_id]
+        return True
 
     # --- bookkeeping ----------------------------------------------------------------
 

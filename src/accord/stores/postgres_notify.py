@@ -31,6 +31,10 @@ Theory of operation.
   (every instance looks) beyond ``max_pending``. Each (re-)established LISTEN also
   calls the handler's ``wake_cancel`` with :data:`WAKE_ALL`: a cancel wake-up sent while
   the connection was down is not waited for until the heartbeat.
+* **Work wake-ups.** :meth:`PostgresNotifier.send_work` queues the third kind,
+  ``"<instance> * work"``: work was queued in the store, and an instance with room
+  should claim it. Any number of them merge into one (sent first with the cancel
+  wake-ups); each (re-)established LISTEN calls the handler's ``wake_work`` too.
 * **Payload.** ``"<instance> <task key> <seq>"``: the task key is a 96-bit BLAKE2b
   hash of the task id (:func:`task_key`), so every payload is under 60 bytes whatever
   the id (PostgreSQL's limit is 8,000) and task ids are not broadcast to every role
@@ -112,6 +116,8 @@ _KEEPALIVES = {
 }
 #: The last field of a cancel wake-up's payload.
 _CANCEL = "cancel"
+#: The last field of a work wake-up's payload.
+_WORK = "work"
 _NOTIFY = "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p"
 
 
@@ -132,13 +138,14 @@ def channel_name(schema: str) -> str:
 class Wake:
     """One received wake-up: who sent it, for which task key, up to which ``seq``.
 
-    ``cancel`` marks a cancel wake-up (``seq`` is then 0).
+    ``cancel`` marks a cancel wake-up, ``work`` a work wake-up (``seq`` is then 0).
     """
 
     instance: str
     key: str
     seq: int
     cancel: bool = False
+    work: bool = False
 
     @classmethod
     def parse(cls, payload: str) -> Wake | None:
@@ -148,6 +155,8 @@ class Wake:
             return None
         if parts[2] == _CANCEL:
             return cls(parts[0], parts[1], 0, cancel=True)
+        if parts[2] == _WORK:
+            return cls(parts[0], WAKE_ALL, 0, work=True)
         if not parts[2].isdigit():
             return None
         return cls(parts[0], parts[1], int(parts[2]))
@@ -166,6 +175,10 @@ class WakeHandler(Protocol):
 
     def wake_cancel(self, key: str) -> None:
         """A cancel request was stored for the task(s) with ``key`` (any: WAKE_ALL)."""
+        ...
+
+    def wake_work(self) -> None:
+        """Work was queued by another instance (or may have been: LISTEN was down)."""
         ...
 
 
@@ -204,6 +217,7 @@ class PostgresNotifier:
         self._flood = False
         self._cancels: set[str] = set()
         self._cancel_flood = False
+        self._work = False
         self._in_flight = False
         self._ready: anyio.Event | None = None
         self._sent: anyio.Event | None = None
@@ -241,6 +255,13 @@ class PostgresNotifier:
         if ready is not None:
             ready.set()
 
+    def send_work(self) -> None:
+        """Queue a work wake-up (merged with any pending one); never suspends."""
+        self._work = True
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.set()
+
     def _queue_cancel(self, key: str) -> None:
         if key == WAKE_ALL or len(self._cancels) >= self._max_pending:
             self._cancel_flood = True
@@ -249,7 +270,13 @@ class PostgresNotifier:
             self._cancels.add(key)
 
     def _has_pending(self) -> bool:
-        return bool(self._pending or self._flood or self._cancels or self._cancel_flood)
+        return bool(
+            self._pending
+            or self._flood
+            or self._cancels
+            or self._cancel_flood
+            or self._work
+        )
 
     def _take(self) -> list[str]:
         me = self.instance
@@ -258,6 +285,8 @@ class PostgresNotifier:
             payloads = [f"{me} {WAKE_ALL} {_CANCEL}"]
         else:
             payloads = [f"{me} {key} {_CANCEL}" for key in self._cancels]
+        if self._work:
+            payloads.append(f"{me} {WAKE_ALL} {_WORK}")
         if self._flood:
             payloads.append(f"{me} {WAKE_ALL} 0")
         else:
@@ -266,6 +295,7 @@ class PostgresNotifier:
         self._flood = False
         self._cancels = set()
         self._cancel_flood = False
+        self._work = False
         return payloads
 
     def _put_back(self, payloads: list[str]) -> None:
@@ -275,6 +305,8 @@ class PostgresNotifier:
                 continue
             if wake.cancel:
                 self._queue_cancel(wake.key)
+            elif wake.work:
+                self._work = True
             elif wake.key == WAKE_ALL:
                 self._flood = True
                 self._pending.clear()
@@ -350,6 +382,7 @@ class PostgresNotifier:
                 # Whatever happened while we were away: logs and cancel requests.
                 self._handler.wake_all()
                 self._handler.wake_cancel(WAKE_ALL)
+                self._handler.wake_work()
                 await self._receive(conn.pgconn)
             except psycopg.Error as exc:
                 if not started:
@@ -382,6 +415,8 @@ class PostgresNotifier:
                     continue
                 if wake.cancel:
                     self._handler.wake_cancel(wake.key)
+                elif wake.work:
+                    self._handler.wake_work()
                 elif wake.key == WAKE_ALL:
                     self._handler.wake_all()
                 else:

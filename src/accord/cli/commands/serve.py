@@ -83,6 +83,7 @@ __all__ = [
     "LIMIT_FLAGS",
     "PublicOptions",
     "configure_app",
+    "configure_limits",
     "connection_limits",
     "default_target",
     "load_app",
@@ -395,6 +396,22 @@ def configure_app(app: A2AApp, options: PublicOptions) -> None:
         app.cors = options.cors
 
 
+def configure_limits(app: A2AApp, args: argparse.Namespace) -> None:
+    """Apply ``--max-running`` / ``--max-queued`` to the app's engine (read on start)."""
+    changes = {
+        field: value
+        for field, flag in (
+            ("max_running_tasks", "max_running"),
+            ("max_queued_tasks", "max_queued"),
+        )
+        if (value := getattr(args, flag, None)) is not None
+    }
+    if changes:
+        from dataclasses import replace
+
+        app.engine.limits = replace(app.engine.limits, **changes)
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT / SIGTERM; return 0 after a graceful shutdown."""
     try:
@@ -415,6 +432,7 @@ def run(args: argparse.Namespace) -> int:
     lease = getattr(args, "lease_seconds", None)
     if lease is not None:
         app.engine.lease_seconds = lease
+    configure_limits(app, args)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
