@@ -545,7 +545,7 @@ async def test_a_heartbeat_while_work_is_queued_or_claimed_keeps_its_lease(
 
         async def renew_then_start(lease: object, sent: float) -> None:
             await b.leases.renew()  # B's beat between its claim and the start
-            await start(lease, sent)  # type: ignore[arg-type]
+            await start(lease, sent)
 
         monkeypatch.setattr(store, "queue_lease", renew_then_queue)
         monkeypatch.setattr(b.queue, "_start", renew_then_start)
