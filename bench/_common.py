@@ -90,6 +90,12 @@ def server_args(description: str) -> argparse.Namespace:
         default=1.0,
         help="seconds a finished task is kept (with --store retention)",
     )
+    parser.add_argument(
+        "--pg-pool",
+        type=int,
+        default=0,
+        help="Accord's PostgresTaskStore pool_size (0: its default; bench/cluster_probe.py)",
+    )
     parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument(

@@ -65,14 +65,18 @@ async def echo(ctx: TaskContext) -> None:
         await ctx.complete()
 
 
-def make_store(kind: str, db: str, retention: float) -> TaskStore:
+def make_store(kind: str, db: str, retention: float, pg_pool: int = 0) -> TaskStore:
     """The task store the command line asks for."""
     if kind == "sqlite":
         return SQLiteTaskStore(db)
     if kind == "postgres":
         from accord.stores.postgres import PostgresTaskStore
 
-        return PostgresTaskStore(db)
+        return (
+            PostgresTaskStore(db, pool_size=pg_pool)
+            if pg_pool
+            else PostgresTaskStore(db)
+        )
     if kind == "retention":
         return MemoryTaskStore(retention=retention)
     return MemoryTaskStore()
@@ -80,7 +84,9 @@ def make_store(kind: str, db: str, retention: float) -> TaskStore:
 
 def main() -> None:
     args = server_args(__doc__ or "")
-    app = A2AApp(agent, store=make_store(args.store, args.db, args.retention))
+    app = A2AApp(
+        agent, store=make_store(args.store, args.db, args.retention, args.pg_pool)
+    )
     tune_gc()  # what `accord serve` does once the app is built
     serve(app, args)
 

@@ -176,7 +176,13 @@ class Instance:
     """One server process on PostgreSQL, pinned to ``core``, always stopped."""
 
     def __init__(
-        self, side: str, db_url: str, core: int, settings: Settings, workdir: Path
+        self,
+        side: str,
+        db_url: str,
+        core: int,
+        settings: Settings,
+        workdir: Path,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.side = side
         self.port = harness.free_port()
@@ -197,6 +203,7 @@ class Instance:
                 settings.http,
                 "--loop",
                 settings.loop,
+                *extra,
             ],
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -245,19 +252,30 @@ class Instance:
 
 @contextlib.contextmanager
 def cluster(
-    side: str, count: int, settings: Settings, workdir: Path
+    side: str,
+    count: int,
+    settings: Settings,
+    workdir: Path,
+    *,
+    query: str = "",
+    extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, list[Instance]]]:
     """``count`` instances of ``side`` on a fresh database (its name), stopped after.
 
     The instances start one after the other (each creates or checks its schema at
-    start; two doing so at once on an empty database could race).
+    start; two doing so at once on an empty database could race). ``query`` is added
+    to the servers' database URL (``options=...``), ``extra`` to their command line
+    (``bench/cluster_probe.py``).
     """
     cores = [harness.SERVER_CORE, harness.LOAD_CORE] if count > 1 else [0]
     with fresh_database(settings.admin_url) as (name, url):
+        if query:
+            url = f"{url}{'&' if '?' in url else '?'}{query}"
         instances: list[Instance] = []
         try:
             for i in range(count):
-                inst = Instance(side, url, cores[i % len(cores)], settings, workdir)
+                core = cores[i % len(cores)]
+                inst = Instance(side, url, core, settings, workdir, extra)
                 instances.append(inst)
                 inst.start()
             yield name, instances
@@ -447,46 +465,67 @@ def run_load(
     return result
 
 
+def measure_round(
+    side: str,
+    count: int,
+    settings: Settings,
+    workdir: Path,
+    *,
+    query: str = "",
+    extra: tuple[str, ...] = (),
+) -> Round:
+    """Fresh database and instances, 1 s of warm-up, one measured wrk run."""
+    loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    with cluster(side, count, settings, workdir, query=query, extra=extra) as (
+        db_name,
+        instances,
+    ):
+        base = read_stats(settings.admin_url, db_name)
+        warm = run_load(instances, settings, workdir, settings.warmup)
+        cpu = CpuWindow(db_name=db_name, servers=[x.pid for x in instances])
+        wrk = run_load(instances, settings, workdir, settings.duration, cpu)
+        for inst in instances:
+            inst.stop()
+        wait_no_backends(settings.admin_url, db_name)
+        end = read_stats(settings.admin_url, db_name)
+    stats = DbStats(
+        xacts=end.xacts - base.xacts,
+        rows=end.rows - base.rows,
+        wal_syncs=end.wal_syncs - base.wal_syncs,
+    )
+    return Round(
+        wrk=wrk,
+        cpu=cpu,
+        loadavg=loadavg,
+        db=stats,
+        all_requests=warm.requests + wrk.requests,
+    )
+
+
+def describe(r: Round) -> str:
+    """One log line's worth of a round."""
+    cpu = r.cpu
+    return (
+        f"{r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+        f"{r.per_server_cpu:,.0f} req/server-CPU-s; per request: "
+        f"{r.per_request('xacts'):.1f} transactions, {r.per_request('rows'):.1f} "
+        f"rows written, {r.per_request('wal_syncs'):.2f} WAL flushes; CPU share: servers "
+        f"{r.share(cpu.server_s):.0%}, its PG backends {r.share(cpu.pg_run_s):.0%}, "
+        f"rest of PG {r.share(cpu.pg_rest_s):.0%}, other {r.share(cpu.other_s):.0%}, "
+        f"idle {max(0.0, 1 - r.share(cpu.busy_s)):.0%}; loadavg {r.loadavg}; top other: "
+        + ", ".join(f"{n} {c:.1f} s" for n, c in cpu.top_other)
+        + (f"; {r.wrk.bad + r.wrk.socket_errors} bad" if r.wrk.bad else "")
+    )
+
+
 def measure_scenario(count: int, settings: Settings, workdir: Path) -> Scenario:
     """Blocking SendMessage against ``count`` instances per side, alternating rounds."""
     result = Scenario(instances=count)
     for i in range(settings.rounds):
         for side in harness.round_order(SIDES, i):
-            loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-            with cluster(side, count, settings, workdir) as (db_name, instances):
-                base = read_stats(settings.admin_url, db_name)
-                warm = run_load(instances, settings, workdir, settings.warmup)
-                cpu = CpuWindow(db_name=db_name, servers=[x.pid for x in instances])
-                wrk = run_load(instances, settings, workdir, settings.duration, cpu)
-                for inst in instances:
-                    inst.stop()
-                wait_no_backends(settings.admin_url, db_name)
-                end = read_stats(settings.admin_url, db_name)
-            stats = DbStats(
-                xacts=end.xacts - base.xacts,
-                rows=end.rows - base.rows,
-                wal_syncs=end.wal_syncs - base.wal_syncs,
-            )
-            r = Round(
-                wrk=wrk,
-                cpu=cpu,
-                loadavg=loadavg,
-                db=stats,
-                all_requests=warm.requests + wrk.requests,
-            )
+            r = measure_round(side, count, settings, workdir)
             result.rounds.setdefault(side, []).append(r)
-            log(
-                f"{count} instance(s), round {i + 1} {SHORT[side]}: {r.rps:,.0f} req/s, "
-                f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
-                f"{r.per_server_cpu:,.0f} req/server-CPU-s; per request: "
-                f"{r.per_request('xacts'):.1f} transactions, {r.per_request('rows'):.1f} "
-                f"rows written, {r.per_request('wal_syncs'):.2f} WAL flushes; CPU share: servers "
-                f"{r.share(cpu.server_s):.0%}, its PG backends {r.share(cpu.pg_run_s):.0%}, "
-                f"rest of PG {r.share(cpu.pg_rest_s):.0%}, other {r.share(cpu.other_s):.0%}, "
-                f"idle {max(0.0, 1 - r.share(cpu.busy_s)):.0%}; loadavg {loadavg}; top other: "
-                + ", ".join(f"{n} {c:.1f} s" for n, c in cpu.top_other)
-                + (f"; {r.wrk.bad + r.wrk.socket_errors} bad" if r.wrk.bad else "")
-            )
+            log(f"{count} instance(s), round {i + 1} {SHORT[side]}: {describe(r)}")
     return result
 
 
