@@ -5,13 +5,13 @@ load and accounting as ``bench/cluster.py``, rounds rotating through variants of
 setup so each is compared with the default under the same machine conditions:
 
 * ``accord``: Accord as shipped (``PostgresTaskStore(url)``, pool of 10);
-* ``accord, pool 32``: ``pool_size=32`` (as many connections as wrk's requests in
+* ``accord pool_size=32``: ``pool_size=32`` (as many connections as wrk's requests in
   flight): is the pool what limits the concurrency of commits?
-* ``accord, synchronous_commit=off``: the server's sessions do not wait for the WAL
+* ``accord synchronous_commit=off``: the server's sessions do not wait for the WAL
   flush (``options=-csynchronous_commit=off`` in the URL). A diagnostic only, not a
   setting to ship (a crash could lose acknowledged tasks): the difference is what the
   WAL flushes of the request's commits cost;
-* ``sdk`` and ``sdk, synchronous_commit=off``: the same for the SDK's cluster mode.
+* ``sdk`` and ``sdk synchronous_commit=off``: the same for the SDK's cluster mode.
 
 Prints one table (medians) and writes it to ``bench/out/cluster-probe.md``.
 """
@@ -33,10 +33,10 @@ import cluster
 SYNC_OFF = "options=-csynchronous_commit%3Doff"
 VARIANTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "accord": ("accord", "", ()),
-    "accord, pool 32": ("accord", "", ("--pg-pool", "32")),
-    "accord, synchronous_commit=off": ("accord", SYNC_OFF, ()),
+    "accord pool_size=32": ("accord", "", ("--pg-pool", "32")),
+    "accord synchronous_commit=off": ("accord", SYNC_OFF, ()),
     "sdk": ("sdk", "", ()),
-    "sdk, synchronous_commit=off": ("sdk", SYNC_OFF, ()),
+    "sdk synchronous_commit=off": ("sdk", SYNC_OFF, ()),
 }
 
 

@@ -128,6 +128,26 @@ def make_card(port: int) -> AgentCard:
     )
 
 
+def asyncpg_url(db: str) -> tuple[str, dict[str, str]]:
+    """SQLAlchemy's asyncpg URL for ``db``, and the ``options=-cNAME=VALUE`` settings
+    of its query (libpq's spelling, which asyncpg does not take) as server settings."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(db)
+    query, settings = [], {}
+    for key, value in parse_qsl(parts.query):
+        if key != "options":
+            query.append((key, value))
+            continue
+        for option in value.split():
+            name, _, setting = option.removeprefix("-c").partition("=")
+            settings[name] = setting
+    url = urlunsplit(
+        ("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), "")
+    )
+    return url, settings
+
+
 def make_app(port: int, store_kind: str, db: str) -> Starlette:
     """The Starlette app serving the SDK echo agent."""
     engine: Any = None
@@ -140,8 +160,10 @@ def make_app(port: int, store_kind: str, db: str) -> Starlette:
         )
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        url = db.replace("postgresql://", "postgresql+asyncpg://", 1)
-        engine = create_async_engine(url)
+        url, settings = asyncpg_url(db)
+        engine = create_async_engine(
+            url, connect_args={"server_settings": settings} if settings else {}
+        )
         store = VersionedDatabaseTaskStore(engine)
         stream = DatabaseTaskEventStream(engine)
     elif store_kind == "sqlite":
