@@ -39,6 +39,7 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -965,7 +966,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM / SIGHUP / SIGINT end the run through the ``finally`` blocks that stop
+    the servers and wrk and drop the databases (SIGINT is ignored by a shell's
+    background jobs, so it is set here too)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _stop_on_signal)
     args = parse_args(argv)
     settings = make_settings(args)
     only = {m.strip() for m in args.only.split(",") if m.strip()}
