@@ -370,10 +370,13 @@ def run_wrk(
     duration: float,
     limit: int = 0,
     pid: int | None = None,
+    ports: tuple[int, ...] = (),
 ) -> WrkResult:
     """Run wrk against ``port`` for ``duration`` s, or until ``limit`` responses.
 
     With ``pid``, also measures the CPU the server used and how busy its core was.
+    With ``ports`` (several servers, ``bench/cluster.py``), wrk runs one thread per
+    port and ``send.lua`` sends thread i to the i-th of them.
     """
     marker = workdir / f"wrk-{uuid.uuid4().hex}.done"
     prefix = uuid.uuid4().hex[:12]
@@ -382,7 +385,7 @@ def run_wrk(
         LOAD_CORE,
         [
             "wrk",
-            "-t1",
+            f"-t{max(1, len(ports))}",
             f"-c{settings.connections}",
             f"-d{seconds}s",
             "--timeout",
@@ -399,6 +402,9 @@ def run_wrk(
     )
     cpu0 = process_cpu(pid) if pid else 0.0
     busy0 = core_busy(SERVER_CORE) if pid else 0.0
+    env = dict(os.environ)
+    if ports:
+        env["BENCH_PORTS"] = " ".join(str(p) for p in ports)
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -406,6 +412,7 @@ def run_wrk(
         text=True,
         start_new_session=True,
         preexec_fn=pin_preexec(LOAD_CORE),
+        env=env,
     )
     try:
         if limit:

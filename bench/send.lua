@@ -7,6 +7,10 @@
 --   MARKER  file created when LIMIT is reached (the driver then stops wrk with SIGINT)
 -- done() prints one line "BENCH_JSON {...}" with the counts and latency percentiles (us).
 -- A response counts as bad unless it is HTTP 200 with a JSON-RPC "result" and no "error".
+-- Several servers (bench/cluster.py): BENCH_PORTS="8101 8102" in the environment sends
+-- wrk's thread i to the i-th port on 127.0.0.1 (round robin; run wrk with -t<ports>),
+-- each thread with its share of the connections; the latency statistics are wrk's,
+-- over all threads.
 
 local text = "hello"
 local limit = 0
@@ -20,6 +24,12 @@ bad = 0
 
 function setup(thread)
   thread:set("thread_no", #threads + 1)
+  local ports = os.getenv("BENCH_PORTS")
+  if ports and ports ~= "" then
+    local list = {}
+    for port in string.gmatch(ports, "%d+") do table.insert(list, port) end
+    thread.addr = wrk.lookup("127.0.0.1", list[(#threads % #list) + 1])[1]
+  end
   table.insert(threads, thread)
 end
 
