@@ -49,7 +49,12 @@ class Recorder:
         self, runtime: Runtime, execution: Execution, record: TaskRecord | None
     ) -> None:
         self._runtime = runtime
-        self._x = execution
+        # The execution's fields, not the execution: it holds this recorder, and a
+        # cycle would leave every finished execution to the cyclic GC (bench/README.md).
+        self._task_id = execution.task_id
+        self._context_id = execution.context_id
+        self._message = execution.message
+        self._scope = execution.scope
         self.record = record
         self.replied = False
         #: True once the turn is over (terminal or interrupted state, or a reply).
@@ -66,7 +71,7 @@ class Recorder:
         if self.ended:
             state = self.task.status.state.name if self.task else "replied"
             raise RuntimeError(
-                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
+                f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
                 "return from the agent (a follow-up message starts a new call)"
             )
 
@@ -81,13 +86,13 @@ class Recorder:
         self, state: TaskState, content: Content | None, *, data: Any = UNSET
     ) -> None:
         message = agent_message(
-            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
+            content, task_id=self._task_id, context_id=self._context_id, data=data
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
         await self._create_if_needed()
         assert self.record is not None
         event = TaskStatusUpdateEvent(
-            task_id=self._x.task_id, context_id=self._x.context_id, status=status
+            task_id=self._task_id, context_id=self._context_id, status=status
         )
         task = lifecycle.apply(self.record.task, event)
         await self._write(task, StreamResponse(status_update=event))
@@ -109,8 +114,8 @@ class Recorder:
                     f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
                 )
             event = TaskArtifactUpdateEvent(
-                task_id=self._x.task_id,
-                context_id=self._x.context_id,
+                task_id=self._task_id,
+                context_id=self._context_id,
                 artifact=artifact,
                 append=append,
                 last_chunk=last_chunk,
@@ -131,31 +136,31 @@ class Recorder:
                     "reply() answers with a Message instead of a task, but this message "
                     "already has a task; use complete(...) to finish it with a message"
                 )
-            message = agent_message(content, context_id=self._x.context_id, data=data)
+            message = agent_message(content, context_id=self._context_id, data=data)
             if message is None:
                 raise ValueError("reply() needs content")
             self.replied = True
             self.ended = True
             await self._runtime.events.publish(
-                self._x.task_id,
+                self._task_id,
                 Update(seq=0, event=StreamResponse(message=message), task=None),
             )
 
     async def _create_if_needed(self) -> None:
         if self.record is not None:
             return
-        x = self._x
-        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
+        task_id, context_id = self._task_id, self._context_id
+        history = (replace(self._message, task_id=task_id, context_id=context_id),)
         task = Task(
-            id=x.task_id,
-            context_id=x.context_id,
+            id=task_id,
+            context_id=context_id,
             status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
             history=history,
         )
         event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=x.scope)
+        self.record = await self._runtime.store.create(task, event, scope=self._scope)
         await self._runtime.events.publish(
-            x.task_id, Update(seq=1, event=event, task=task)
+            task_id, Update(seq=1, event=event, task=task)
         )
 
     async def _write(self, task: Task, event: StreamResponse) -> None:
@@ -165,7 +170,7 @@ class Recorder:
         )
         self.record = record
         await self._runtime.events.publish(
-            self._x.task_id, Update(seq=record.version, event=event, task=task)
+            self._task_id, Update(seq=record.version, event=event, task=task)
         )
         self._writes += 1
         if self._writes % YIELD_EVERY == 0:
@@ -177,14 +182,14 @@ class Recorder:
         """Record the client's follow-up message and move the task back to WORKING."""
         async with self._lock:
             assert self.record is not None
-            x = self._x
+            task_id, context_id = self._task_id, self._context_id
             status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
             event = TaskStatusUpdateEvent(
-                task_id=x.task_id, context_id=x.context_id, status=status
+                task_id=task_id, context_id=context_id, status=status
             )
             task = lifecycle.apply(self.record.task, event)
             task = lifecycle.apply(
-                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
+                task, replace(self._message, task_id=task_id, context_id=context_id)
             )
             await self._write(task, StreamResponse(status_update=event))
 
