@@ -18,6 +18,7 @@ from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from accord._quote import shorten
 from accord.errors import (
@@ -237,6 +238,10 @@ class RequestHandler:
         immediately = config is not None and config.return_immediately
         last: Task | None = None
         with await self._start(execution, record) as sub:
+            # One turn of the event loop first: the execution was just scheduled, and
+            # an agent that never waits (the store does not suspend) has ended by then,
+            # so its updates are queued and the loop below needs no wake-up Event.
+            await anyio.lowlevel.checkpoint()
             async for update in sub:
                 if update.final:
                     last = update.task or last

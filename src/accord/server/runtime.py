@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -112,13 +112,30 @@ class Execution:
     recorder: Recorder = None  # type: ignore[assignment]  # set by Runtime.start
     cancel_scope: anyio.CancelScope | None = None
     cancel_reason: str | None = None
-    done: anyio.Event = None  # type: ignore[assignment]
     #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
     attempt: int = 1
     #: time.monotonic() when its lease was requested (leases.py: fencing).
     leased_at: float = 0.0
     #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
     unwatch_cancel: Callable[[], None] = _nothing
+    #: True once the execution has ended (its task recorded, its lease released).
+    ended: bool = field(default=False, init=False)
+    _done: anyio.Event | None = field(default=None, init=False, repr=False)
+
+    @property
+    def done(self) -> anyio.Event:
+        """Set once the execution has ended; made on first use (most are never
+        awaited, and an Event per execution is measurable on the blocking path)."""
+        if self._done is None:
+            self._done = anyio.Event()
+            if self.ended:
+                self._done.set()
+        return self._done
+
+    def _finish(self) -> None:
+        self.ended = True
+        if self._done is not None:
+            self._done.set()
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -236,7 +253,7 @@ class Runtime:
             with anyio.move_on_after(self.shutdown_grace):
                 for execution in running:
                     await execution.done.wait()
-            left = [x for x in running if not x.done.is_set()]
+            left = [x for x in running if not x.ended]
             for execution in left:
                 execution.cancel("shutdown")
             if left:
@@ -288,7 +305,6 @@ class Runtime:
         """Run ``execution``, whose lease this instance holds, in the task group."""
         self._check_open()
         execution.recorder = Recorder(self, execution, record)
-        execution.done = anyio.Event()
         self._live[execution.task_id] = execution
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
@@ -355,7 +371,7 @@ class Runtime:
                 released = self._releasing.pop(x.task_id, None)
                 if released is not None:
                     released.set()
-                x.done.set()
+                x._finish()
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         error_id = secrets.token_hex(6)
