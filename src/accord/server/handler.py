@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -166,7 +165,7 @@ class RequestHandler:
         boundary = await self.access.authorize(
             operation.name, tenant, ctx.principal, ctx.owner
         )
-        return replace_fields(ctx, boundary=boundary)
+        return ctx.with_boundary(boundary)
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""

@@ -342,7 +342,7 @@ class Runtime:
                 except Exception as exc:
                     await self._fail(x, exc)
                 else:
-                    if not recorder.replied:
+                    if not recorder.ended:  # (a reply or a final state ends it too)
                         await recorder.finish(TaskState.COMPLETED, None)
             if x.cancel_reason is not None:
                 with anyio.CancelScope(shield=True):
