@@ -195,14 +195,17 @@ class RequestHandler:
     ) -> tuple[Execution, TaskRecord | None]:
         return await prepare(req, ctx, self.runtime)
 
-    async def _start(
-        self, execution: Execution, record: TaskRecord | None
-    ) -> Subscription:
+    def _check_idle(self, execution: Execution) -> None:
         if self.runtime.live(execution.task_id) is not None:
             raise UnsupportedOperationError(
                 f"Task {execution.task_id} is already processing a message",
                 metadata={"taskId": execution.task_id},
             )
+
+    async def _start(
+        self, execution: Execution, record: TaskRecord | None
+    ) -> Subscription:
+        self._check_idle(execution)
         sub = self._subscribe(execution.task_id, execution.scope)
         if record is not None:
             # A follow-up: its stream starts after the task's current version, so a
@@ -235,7 +238,20 @@ class RequestHandler:
         execution, record = await self._prepare(req, ctx)
         config = req.configuration
         immediately = config is not None and config.return_immediately
+        history = None if config is None else config.history_length
         last: Task | None = None
+        if not immediately and self.runtime.can_run_inline():
+            # The call waits for the turn to end anyway: run it in this task, and the
+            # answer is what the execution ended with (no subscription, no wake-ups).
+            self._check_idle(execution)
+            await self.runtime.run_inline(execution, record)
+            recorder = execution.recorder
+            if recorder.reply_message is not None:
+                return SendMessageResponse(message=recorder.reply_message)
+            last = recorder.task
+            if last is None:
+                raise InternalError("The agent ended without a task or a reply")
+            return SendMessageResponse(task=trim_task(last, history))
         with await self._start(execution, record) as sub:
             # One turn of the event loop first: the execution was just scheduled, and
             # an agent that never waits (the store does not suspend) has ended by then,
@@ -256,7 +272,6 @@ class RequestHandler:
                     break
         if last is None:
             raise InternalError("The agent ended without a task or a reply")
-        history = None if config is None else config.history_length
         return SendMessageResponse(task=trim_task(last, history))
 
     async def send_streaming_message(

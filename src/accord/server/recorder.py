@@ -34,6 +34,7 @@ from .events import Update
 
 if TYPE_CHECKING:
     from accord.stores import TaskRecord
+    from accord.types import Message
 
     from .runtime import Execution, Runtime
 
@@ -95,11 +96,17 @@ class Recorder:
         self._message = execution.message
         self._scope = execution.scope
         self.record = record
-        self.replied = False
+        #: The Message the agent answered with (reply), if it did.
+        self.reply_message: Message | None = None
         #: True once the turn is over (terminal or interrupted state, or a reply).
         self.ended = False
         self._lock = _WriteLock()
         self._writes = 0
+
+    @property
+    def replied(self) -> bool:
+        """True when the agent answered with a Message instead of a task."""
+        return self.reply_message is not None
 
     @property
     def task(self) -> Task | None:
@@ -177,7 +184,7 @@ class Recorder:
             message = agent_message(content, context_id=self._context_id, data=data)
             if message is None:
                 raise ValueError("reply() needs content")
-            self.replied = True
+            self.reply_message = message
             self.ended = True
             await self._runtime.events.publish(
                 self._task_id,
