@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,3 +40,26 @@ def test_new_id_is_a_version_4_uuid() -> None:
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
         assert str(parsed) == value
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    # new_id reads random bytes ahead; a child made by fork must not reuse the rest.
+    code = (
+        "import os\n"
+        "from accord._clock import new_id\n"
+        "new_id()\n"
+        "r, w = os.pipe()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.write(w, ' '.join(new_id() for _ in range(3)).encode())\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print(os.read(r, 1000).decode())\n"
+        "print(' '.join(new_id() for _ in range(3)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    child, parent = (set(line.split()) for line in out.stdout.splitlines())
+    assert len(child) == len(parent) == 3
+    assert not child & parent

@@ -555,3 +555,29 @@ async def test_a_heartbeat_while_work_is_queued_or_claimed_keeps_its_lease(
         done = await x.until(task.id, TaskState.COMPLETED, TaskState.FAILED)
         assert done.status.state is TaskState.COMPLETED
         assert x.lab.runs(task.id) == [("start", "B", task.id, 1, False)]
+
+
+async def test_blocking_sends_arriving_together_never_overshoot_the_limit(
+    kind: str, tmp_path: Path
+) -> None:
+    """Sends admitted at once (each taking its lease) count against ``max_running``
+    before they run: the ones beyond it are queued, none is refused or runs extra."""
+    limits = ServerLimits(max_running_tasks=2)
+    async with cluster(kind, tmp_path, a=limits, b=None) as x:
+        results: list[Task] = []
+
+        async def send() -> None:
+            task = await x.a.client.send_message("block")
+            assert isinstance(task, Task)
+            results.append(task)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(send)
+            while len(x.lab.journal) < 2 or await x.store.queued_count() < 4:
+                assert x.a.runtime.live_count <= 2
+                await anyio.sleep(0.02)
+            assert len(x.lab.journal) == 2  # two started, four wait in the queue
+            x.lab.gate.set()
+        assert [t.status.state for t in results] == [TaskState.COMPLETED] * 6
+        assert len({t.id for t in results}) == 6

@@ -44,6 +44,18 @@ class CallContext:
         """The agent's absolute URL as this caller sees it (``""`` when unknown)."""
         return "" if self.base_url_of is None else self.base_url_of()
 
+    def with_boundary(self, boundary: Scope) -> CallContext:
+        """This context with its task boundary decided (``dataclasses.replace``, in
+        a third of the time: it runs once per request)."""
+        return CallContext(
+            owner=self.owner,
+            version=self.version,
+            extensions=self.extensions,
+            principal=self.principal,
+            boundary=boundary,
+            base_url_of=self.base_url_of,
+        )
+
     def scope(self, tenant: str) -> Scope:
         """The boundary of task reads for a request addressed to ``tenant``.
 

@@ -64,8 +64,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import anyio
 
@@ -91,12 +90,12 @@ __all__ = [
 DEFAULT_SUBSCRIBER_BUFFER = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
+class Update(NamedTuple):
     """One published event: its sequence number, the event, and the task after it.
 
     ``seq`` 0 marks an event that is not part of the task's log (a Message reply).
-    ``final`` marks the end of one execution (its turn is over).
+    ``final`` marks the end of one execution (its turn is over). A NamedTuple: a few
+    are made per event, and it is made in half the time of a frozen dataclass.
     """
 
     seq: int

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import replace as replace_fields
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from accord._quote import shorten
 from accord.errors import (
@@ -165,7 +165,7 @@ class RequestHandler:
         boundary = await self.access.authorize(
             operation.name, tenant, ctx.principal, ctx.owner
         )
-        return replace_fields(ctx, boundary=boundary)
+        return ctx.with_boundary(boundary)
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""
@@ -195,14 +195,17 @@ class RequestHandler:
     ) -> tuple[Execution, TaskRecord | None]:
         return await prepare(req, ctx, self.runtime)
 
-    async def _start(
-        self, execution: Execution, record: TaskRecord | None
-    ) -> Subscription:
+    def _check_idle(self, execution: Execution) -> None:
         if self.runtime.live(execution.task_id) is not None:
             raise UnsupportedOperationError(
                 f"Task {execution.task_id} is already processing a message",
                 metadata={"taskId": execution.task_id},
             )
+
+    async def _start(
+        self, execution: Execution, record: TaskRecord | None
+    ) -> Subscription:
+        self._check_idle(execution)
         sub = self._subscribe(execution.task_id, execution.scope)
         if record is not None:
             # A follow-up: its stream starts after the task's current version, so a
@@ -235,8 +238,25 @@ class RequestHandler:
         execution, record = await self._prepare(req, ctx)
         config = req.configuration
         immediately = config is not None and config.return_immediately
+        history = None if config is None else config.history_length
         last: Task | None = None
+        if not immediately and self.runtime.can_run_inline():
+            # The call waits for the turn to end anyway: run it in this task, and the
+            # answer is what the execution ended with (no subscription, no wake-ups).
+            self._check_idle(execution)
+            await self.runtime.run_inline(execution, record)
+            recorder = execution.recorder
+            if recorder.reply_message is not None:
+                return SendMessageResponse(message=recorder.reply_message)
+            last = recorder.task
+            if last is None:
+                raise self._no_task(execution)
+            return SendMessageResponse(task=trim_task(last, history))
         with await self._start(execution, record) as sub:
+            # One turn of the event loop first: the execution was just scheduled, and
+            # an agent that never waits (the store does not suspend) has ended by then,
+            # so its updates are queued and the loop below needs no wake-up Event.
+            await anyio.lowlevel.checkpoint()
             async for update in sub:
                 if update.final:
                     last = update.task or last
@@ -251,12 +271,16 @@ class RequestHandler:
                 if immediately or lifecycle.ends_stream(last.status.state):
                     break
         if last is None:
-            if isinstance(execution.error, UnavailableError):
-                # The store was down before the task was created: nothing was kept.
-                raise execution.error
-            raise InternalError("The agent ended without a task or a reply")
-        history = None if config is None else config.history_length
+            raise self._no_task(execution)
         return SendMessageResponse(task=trim_task(last, history))
+
+    @staticmethod
+    def _no_task(execution: Execution) -> Exception:
+        """Why a blocking send that ended with neither a task nor a reply fails."""
+        if isinstance(execution.error, UnavailableError):
+            # The store was down before the task was created: nothing was kept.
+            return execution.error
+        return InternalError("The agent ended without a task or a reply")
 
     async def send_streaming_message(
         self, req: SendMessageRequest, ctx: CallContext

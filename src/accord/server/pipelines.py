@@ -124,11 +124,13 @@ class HttpBindings:
                 if key.lower() == "a2a-version":
                     requested = value
         version = versioning.negotiate(requested)
-        extensions = _header(scope, b"a2a-extensions") or ""
+        extensions = _header(scope, b"a2a-extensions")
         return CallContext(
             owner="" if principal is None else principal.id,
             version=version,
-            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
+            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip())
+            if extensions
+            else (),
             principal=principal,
             base_url_of=partial(self._app.base_url, scope),
         )

@@ -9,6 +9,7 @@ that writes from several of its own tasks still gets a linear log).
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -33,6 +34,7 @@ from .events import Update
 
 if TYPE_CHECKING:
     from accord.stores import TaskRecord
+    from accord.types import Message
 
     from .runtime import Execution, Runtime
 
@@ -42,6 +44,44 @@ __all__ = ["YIELD_EVERY", "Recorder"]
 YIELD_EVERY = 32
 
 
+class _WriteLock:
+    """One write at a time, in order of arrival; made for the uncontended case.
+
+    An agent writes sequentially almost always, so taking the lock costs one
+    cancellation check (as ``anyio.Lock(fast_acquire=True)`` would) and no task
+    bookkeeping or backend lookup; a writer that finds it held parks on an Event.
+    """
+
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[anyio.Event] = deque()
+
+    async def __aenter__(self) -> None:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        while self._held:
+            woken = anyio.Event()
+            self._waiters.append(woken)
+            try:
+                await woken.wait()
+            except BaseException:
+                if woken.is_set():
+                    self._wake_next()  # pass on the wake-up this writer will not use
+                else:
+                    self._waiters.remove(woken)
+                raise
+        self._held = True
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._held = False
+        self._wake_next()
+
+    def _wake_next(self) -> None:
+        if not self._held and self._waiters:
+            self._waiters.popleft().set()
+
+
 class Recorder:
     """The single writer of one task's events within an execution."""
 
@@ -49,14 +89,26 @@ class Recorder:
         self, runtime: Runtime, execution: Execution, record: TaskRecord | None
     ) -> None:
         self._runtime = runtime
-        self._x = execution
+        # The execution's fields, not the execution: it holds this recorder, and a
+        # cycle would leave every finished execution to the cyclic GC (bench/README.md).
+        self._task_id = execution.task_id
+        self._context_id = execution.context_id
+        self._message = execution.message
+        self._scope = execution.scope
+        #: A queued first run: the client already has the task (queue.py).
+        self._queued_first = execution.queued and not execution.existing
         self.record = record
-        self.replied = False
+        #: The Message the agent answered with (reply), if it did.
+        self.reply_message: Message | None = None
         #: True once the turn is over (terminal or interrupted state, or a reply).
         self.ended = False
-        # Uncontended almost always (one agent writes sequentially): skip the yield.
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._lock = _WriteLock()
         self._writes = 0
+
+    @property
+    def replied(self) -> bool:
+        """True when the agent answered with a Message instead of a task."""
+        return self.reply_message is not None
 
     @property
     def task(self) -> Task | None:
@@ -66,7 +118,7 @@ class Recorder:
         if self.ended:
             state = self.task.status.state.name if self.task else "replied"
             raise RuntimeError(
-                f"cannot {what}: this turn of task {self._x.task_id} is over ({state}); "
+                f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
                 "return from the agent (a follow-up message starts a new call)"
             )
 
@@ -81,13 +133,13 @@ class Recorder:
         self, state: TaskState, content: Content | None, *, data: Any = UNSET
     ) -> None:
         message = agent_message(
-            content, task_id=self._x.task_id, context_id=self._x.context_id, data=data
+            content, task_id=self._task_id, context_id=self._context_id, data=data
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
         await self._create_if_needed()
         assert self.record is not None
         event = TaskStatusUpdateEvent(
-            task_id=self._x.task_id, context_id=self._x.context_id, status=status
+            task_id=self._task_id, context_id=self._context_id, status=status
         )
         task = lifecycle.apply(self.record.task, event)
         await self._write(task, StreamResponse(status_update=event))
@@ -109,8 +161,8 @@ class Recorder:
                     f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
                 )
             event = TaskArtifactUpdateEvent(
-                task_id=self._x.task_id,
-                context_id=self._x.context_id,
+                task_id=self._task_id,
+                context_id=self._context_id,
                 artifact=artifact,
                 append=append,
                 last_chunk=last_chunk,
@@ -126,42 +178,40 @@ class Recorder:
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
         async with self._lock:
             self._ensure_open("reply")
-            if self.record is not None and self._x.queued and not self._x.existing:
-                # A queued first run: the client already has the task (queue.py),
-                # so the reply completes it instead.
+            if self.record is not None and self._queued_first:
+                # The client already has the task, so the reply completes it.
                 await self._write_status(TaskState.COMPLETED, content, data=data)
-                self.replied = True
                 return
             if self.record is not None:
                 raise RuntimeError(
                     "reply() answers with a Message instead of a task, but this message "
                     "already has a task; use complete(...) to finish it with a message"
                 )
-            message = agent_message(content, context_id=self._x.context_id, data=data)
+            message = agent_message(content, context_id=self._context_id, data=data)
             if message is None:
                 raise ValueError("reply() needs content")
-            self.replied = True
+            self.reply_message = message
             self.ended = True
             await self._runtime.events.publish(
-                self._x.task_id,
+                self._task_id,
                 Update(seq=0, event=StreamResponse(message=message), task=None),
             )
 
     async def _create_if_needed(self) -> None:
         if self.record is not None:
             return
-        x = self._x
-        history = (replace(x.message, task_id=x.task_id, context_id=x.context_id),)
+        task_id, context_id = self._task_id, self._context_id
+        history = (replace(self._message, task_id=task_id, context_id=context_id),)
         task = Task(
-            id=x.task_id,
-            context_id=x.context_id,
+            id=task_id,
+            context_id=context_id,
             status=TaskStatus(state=TaskState.SUBMITTED, timestamp=now_timestamp()),
             history=history,
         )
         event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=x.scope)
+        self.record = await self._runtime.store.create(task, event, scope=self._scope)
         await self._runtime.events.publish(
-            x.task_id, Update(seq=1, event=event, task=task)
+            task_id, Update(seq=1, event=event, task=task)
         )
 
     async def _write(self, task: Task, event: StreamResponse) -> None:
@@ -171,7 +221,7 @@ class Recorder:
         )
         self.record = record
         await self._runtime.events.publish(
-            self._x.task_id, Update(seq=record.version, event=event, task=task)
+            self._task_id, Update(seq=record.version, event=event, task=task)
         )
         self._writes += 1
         if self._writes % YIELD_EVERY == 0:
@@ -183,14 +233,14 @@ class Recorder:
         """Record the client's follow-up message and move the task back to WORKING."""
         async with self._lock:
             assert self.record is not None
-            x = self._x
+            task_id, context_id = self._task_id, self._context_id
             status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
             event = TaskStatusUpdateEvent(
-                task_id=x.task_id, context_id=x.context_id, status=status
+                task_id=task_id, context_id=context_id, status=status
             )
             task = lifecycle.apply(self.record.task, event)
             task = lifecycle.apply(
-                task, replace(x.message, task_id=x.task_id, context_id=x.context_id)
+                task, replace(self._message, task_id=task_id, context_id=context_id)
             )
             await self._write(task, StreamResponse(status_update=event))
 

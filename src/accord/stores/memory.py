@@ -65,28 +65,26 @@ if TYPE_CHECKING:
 __all__ = ["MemoryTaskStore"]
 
 
-#: One logged event: (seq, event).
-_Logged = tuple[int, "StreamResponse"]
-
-
-#: A stored task: (task, owner, tenant, version, events, sort key, updated_at). A plain
-#: tuple, rebuilt on every write rather than mutated: once every item is untracked
-#: (Tasks are ``gc=False`` Structs; a finished task's log is frozen into a tuple)
-#: CPython's cyclic collector untracks it, so a store holding 100,000 finished tasks
-#: adds nothing to the cost of a full collection (before: ~100 ms per full pass,
-#: bench/RESULTS.md). Only exact tuples are untracked, hence no NamedTuple. The events
-#: are a list while the task runs; ``updated_at`` is the wall-clock time of the last
+#: A stored task: (task, owner, tenant, version, updated_at). A plain tuple of atomic
+#: values and ``gc=False`` Structs, rebuilt on every write rather than mutated, so
+#: CPython's cyclic collector untracks it at its first generation-0 pass: a store
+#: holding 100,000 finished tasks adds nothing to the cost of later collections
+#: (before: ~100 ms per full pass, bench/RESULTS.md). Nothing in it may be a tuple made
+#: for it (a sort key, a log): the collector reorders what it scans and meets the entry
+#: before such a tuple is untracked, which kept entries tracked until a full pass (up
+#: to 160,000 tracked tuples; a 20 ms generation-1 pass). Only exact tuples are
+#: untracked, hence no NamedTuple. ``updated_at`` is the wall-clock time of the last
 #: write, for ``purge_finished`` of tasks without a status timestamp.
-_Entry = tuple[
-    "Task", str, str, int, "list[_Logged] | tuple[_Logged, ...]", SortKey, str
-]
+_Entry = tuple["Task", str, str, int, str]
 TASK: Final = 0
 OWNER: Final = 1
 TENANT: Final = 2
 VERSION: Final = 3
-EVENTS: Final = 4
-KEY: Final = 5
-UPDATED: Final = 6
+UPDATED: Final = 4
+
+
+def _key(entry: _Entry) -> SortKey:
+    return sort_key(entry[TASK])
 
 
 def _record(entry: _Entry) -> TaskRecord:
@@ -129,6 +127,10 @@ class MemoryTaskStore:
         self._by_scope: dict[tuple[str, str], dict[str, None]] = {}
         #: Finished task id -> clock time of its last update, oldest first.
         self._finished: OrderedDict[str, float] = OrderedDict()
+        #: Task id -> its event log: the event of seq n at index n - 1. A list while
+        #: the task runs, frozen into a tuple once it ends (of ``gc=False`` Structs:
+        #: the collector untracks it, see _Entry).
+        self._logs: dict[str, list[StreamResponse] | tuple[StreamResponse, ...]] = {}
         #: Execution leases by task id; expiry on ``clock``.
         self._leases: dict[str, Lease] = {}
 
@@ -157,19 +159,9 @@ class MemoryTaskStore:
         if self._max_tasks is not None and len(self._tasks) >= self._max_tasks:
             self._evict_one()
         finished = task.status.state in TERMINAL_STATES
-        events: list[_Logged] | tuple[_Logged, ...] = (
-            ((1, event),) if finished else [(1, event)]
-        )
-        entry: _Entry = (
-            task,
-            owner,
-            scope.tenant,
-            1,
-            events,
-            sort_key(task),
-            now_timestamp(),
-        )
+        entry: _Entry = (task, owner, scope.tenant, 1, now_timestamp())
         self._tasks[task.id] = entry
+        self._logs[task.id] = (event,) if finished else [event]
         self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
         self._track(task)
         return _record(entry)
@@ -199,21 +191,14 @@ class MemoryTaskStore:
                 f"task {task.id!r} is at version {entry[VERSION]}, not {expected_version}"
             )
         seq = expected_version + 1
-        events = entry[EVENTS]
+        events = self._logs[task.id]
         if isinstance(events, tuple):
             events = list(events)
-        events.append((seq, event))
-        if task.status.state in TERMINAL_STATES:
-            events = tuple(events)  # finished: freeze the log (see _Entry)
-        entry = (
-            task,
-            entry[OWNER],
-            entry[TENANT],
-            seq,
-            events,
-            sort_key(task),
-            now_timestamp(),
-        )
+        events.append(event)
+        finished = task.status.state in TERMINAL_STATES
+        # Finished: freeze the log (see _logs); the collector untracks the tuple.
+        self._logs[task.id] = tuple(events) if finished else events
+        entry = (task, entry[OWNER], entry[TENANT], seq, now_timestamp())
         self._tasks[task.id] = entry
         self._track(task)
         return _record(entry)
@@ -230,9 +215,10 @@ class MemoryTaskStore:
         if entry is None or not visible(scope, entry[OWNER], entry[TENANT]):
             return []
         # seq n is at index n - 1: the events after ``after`` start at index ``after``.
+        start = max(after, 0)
         return [
             StoredEvent(task_id=task_id, seq=seq, event=event)
-            for seq, event in entry[EVENTS][max(after, 0) :]
+            for seq, event in enumerate(self._logs[task_id][start:], start + 1)
         ]
 
     async def list(self, query: TaskQuery) -> TaskPage:
@@ -251,15 +237,15 @@ class MemoryTaskStore:
             for entry in self._candidates(query.scope)
             if (not context_id or entry[TASK].context_id == context_id)
             and (state is None or entry[TASK].status.state == state)
-            and (after is None or entry[KEY][0] >= after)
+            and (after is None or (entry[TASK].status.timestamp or "") >= after)
         ]
         remaining = (
-            matching if below is None else [e for e in matching if e[KEY] < below]
+            matching if below is None else [e for e in matching if _key(e) < below]
         )
         size = effective_page_size(query.page_size)
-        window = heapq.nlargest(size + 1, remaining, key=lambda e: e[KEY])
+        window = heapq.nlargest(size + 1, remaining, key=_key)
         page = window[:size]
-        next_cursor = encode_cursor(page[-1][KEY]) if len(window) > size else ""
+        next_cursor = encode_cursor(_key(page[-1])) if len(window) > size else ""
         return TaskPage(
             tasks=tuple(e[TASK] for e in page),
             next_cursor=next_cursor,
@@ -287,7 +273,10 @@ class MemoryTaskStore:
         doomed = [
             task_id
             for task_id in self._finished
-            if ((entry := self._tasks[task_id])[KEY][0] or entry[UPDATED]) < cutoff
+            if (
+                (entry := self._tasks[task_id])[TASK].status.timestamp or entry[UPDATED]
+            )
+            < cutoff
         ]
         for task_id in doomed:
             self._drop(task_id)
@@ -463,6 +452,7 @@ class MemoryTaskStore:
 
     def _drop(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id)
+        del self._logs[task_id]
         self._finished.pop(task_id, None)
         ids = self._by_scope[(entry[TENANT], entry[OWNER])]
         del ids[task_id]
