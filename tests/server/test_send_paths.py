@@ -131,7 +131,7 @@ async def test_a_follow_up_waits_for_the_previous_turn_to_hand_its_lease_back(
         async with anyio.create_task_group() as tg:
             tg.start_soon(follow_up)
             # It waits on the release (an Event appears for it), not on anything else.
-            while runtime._releasing.get(first.id) is None:
+            while runtime._releasing.get(first.id) is None:  # noqa: ASYNC110 - no event for it
                 await anyio.sleep(0.01)
             assert answers == []
             store.release_gate.set()
