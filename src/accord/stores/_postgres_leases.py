@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     Cursor = psycopg.Cursor[TupleRow]
 
-__all__ = ["PostgresLeases"]
+__all__ = ["INSERT_LEASE", "RELEASE_LEASE", "PostgresLeases"]
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ _COLUMNS = (
     " cancel_requested, request"
 )
 _UNTIL = "now() + make_interval(secs => %s)"
-_INSERT = (
+INSERT_LEASE = (
     "INSERT INTO task_leases (task_id, tenant, holder, attempt, expires_at)"
     f" VALUES (%s, %s, %s, %s, {_UNTIL}) ON CONFLICT (task_id) DO NOTHING"
     f" RETURNING {_COLUMNS}"
@@ -43,7 +43,7 @@ _RENEW = (
     f" RETURNING {_COLUMNS}"
 )
 _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE task_id = %s AND holder = %s"
-_RELEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
+RELEASE_LEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
 _CANCEL = "UPDATE task_leases SET cancel_requested = true WHERE task_id = %s"
 _EXPIRED = (
     f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now() AND holder <> ''"
@@ -112,7 +112,7 @@ class PostgresLeases:
         """Take the lease on ``task_id`` (attempt 1) unless one exists."""
 
         def run(cur: Cursor) -> Lease | None:
-            cur.execute(_INSERT, (task_id, tenant, holder, 1, seconds))
+            cur.execute(INSERT_LEASE, (task_id, tenant, holder, 1, seconds))
             rows = _leases(cur.fetchall())
             return rows[0] if rows else None
 
@@ -136,7 +136,7 @@ class PostgresLeases:
         """Delete the lease on ``task_id`` if ``holder`` holds it."""
 
         def run(cur: Cursor) -> None:
-            cur.execute(_RELEASE, (task_id, holder))
+            cur.execute(RELEASE_LEASE, (task_id, holder))
 
         await self._run(run, tenant=None)
 
@@ -170,7 +170,7 @@ class PostgresLeases:
             if left > 0:
                 cur.execute(_ORPHANS, (_UNFINISHED, seconds, left))
                 for task_id, tenant in cur.fetchall():
-                    cur.execute(_INSERT, (task_id, tenant, holder, 2, seconds))
+                    cur.execute(INSERT_LEASE, (task_id, tenant, holder, 2, seconds))
                     claimed.extend(_leases(cur.fetchall()))
             return claimed
 

@@ -82,7 +82,7 @@ from accord.stores._postgres_db import (
     connect_kwargs,
     store_errors,
 )
-from accord.stores._postgres_leases import PostgresLeases
+from accord.stores._postgres_leases import INSERT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
@@ -288,12 +288,20 @@ class PostgresTaskStore(PostgresLeases):
     # --- TaskStore ------------------------------------------------------------------
 
     async def create(
-        self, task: Task, event: StreamResponse, *, scope: Scope
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        scope: Scope,
+        holder: str | None = None,
+        seconds: float = 0.0,
     ) -> TaskRecord:
-        """Store a new task (version 1) and its first event (seq 1).
+        """Store a new task (version 1) and its first event (seq 1), and its lease
+        held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
 
         Raises:
-            ConflictError: a task with this id already exists (in any scope).
+            ConflictError: a task with this id already exists (in any scope), or a
+                lease on it does.
             StoreError: the database failed.
         """
         owner = scope.owner
@@ -311,10 +319,15 @@ class PostgresTaskStore(PostgresLeases):
                 raise ConflictError(f"task {task.id!r} already exists")
             write_rows(cur, task.id, tenant, rows)
             cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+            if holder is not None:
+                cur.execute(INSERT_LEASE, (task.id, tenant, holder, 1, seconds))
+                if cur.rowcount != 1:  # raised inside the transaction: rolled back
+                    raise ConflictError(f"task {task.id!r} is leased already")
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
-            # COMMIT outcome unknown: our row and first event mean it committed.
+            # COMMIT outcome unknown: our row and first event mean it committed (with
+            # the lease, written by the same transaction).
             found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
             return record if found == (owner, tenant, 1, first) else None
 
@@ -337,9 +350,15 @@ class PostgresTaskStore(PostgresLeases):
         return await self._run(run, tenant=scope.tenant)
 
     async def append(
-        self, task: Task, event: StreamResponse, *, expected_version: int
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        release: str | None = None,
     ) -> TaskRecord:
-        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``;
+        delete the task's lease if ``release`` holds it (same transaction).
 
         Raises:
             ConflictError: the task is at another version, or does not exist.
@@ -368,6 +387,8 @@ class PostgresTaskStore(PostgresLeases):
             )
             write_rows(cur, task.id, tenant, update)
             cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
+            if release is not None:
+                cur.execute(RELEASE_LEASE, (task.id, release))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         def applied(cur: Cursor) -> TaskRecord | None:
