@@ -90,8 +90,9 @@ class Recorder:
             task_id=self._x.task_id, context_id=self._x.context_id, status=status
         )
         task = lifecycle.apply(self.record.task, event)
-        await self._write(task, StreamResponse(status_update=event))
-        if lifecycle.ends_stream(state):
+        final = lifecycle.ends_stream(state)
+        await self._write(task, StreamResponse(status_update=event), final=final)
+        if final:
             self.ended = True
 
     async def artifact(
@@ -159,15 +160,18 @@ class Recorder:
             history=history,
         )
         event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=x.scope)
+        self.record = await self._runtime.leases.create(x, task, event)
         await self._runtime.events.publish(
             x.task_id, Update(seq=1, event=event, task=task)
         )
 
-    async def _write(self, task: Task, event: StreamResponse) -> None:
+    async def _write(
+        self, task: Task, event: StreamResponse, *, final: bool = False
+    ) -> None:
         assert self.record is not None
-        record = await self._runtime.store.append(
-            task, event, expected_version=self.record.version
+        # The write that ends the turn releases the lease (leases.py).
+        record = await self._runtime.leases.append(
+            self._x, task, event, expected_version=self.record.version, final=final
         )
         self.record = record
         await self._runtime.events.publish(

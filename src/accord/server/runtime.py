@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -59,7 +59,7 @@ from accord.types import (
 
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases
+from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
 
@@ -126,6 +126,9 @@ class Execution:
     error: Exception | None = None
     #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.
     queued: bool = False
+    #: Where its lease is (leases.py: taken with the task's creation, released with
+    #: its last write).
+    lease: LeaseHold = field(default_factory=LeaseHold)
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -306,7 +309,10 @@ class Runtime:
         if len(self._live) >= self.max_running:
             await self.queue.defer(execution, record)
             return
-        await self.leases.acquire(execution)
+        if record is None:
+            self.leases.with_creation(execution)  # new task: leased as it is created
+        else:
+            await self.leases.acquire(execution)
         try:
             self.launch(execution, record)
         except BaseException:
