@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     Cursor = psycopg.Cursor[TupleRow]
 
-__all__ = ["INSERT_LEASE", "RELEASE_LEASE", "PostgresLeases"]
+__all__ = ["GRANT_LEASE", "RELEASE_LEASE", "PostgresLeases"]
 
 T = TypeVar("T")
 
@@ -33,10 +33,15 @@ _COLUMNS = (
     " cancel_requested, request"
 )
 _UNTIL = "now() + make_interval(secs => %s)"
-INSERT_LEASE = (
+_INSERT = (
     "INSERT INTO task_leases (task_id, tenant, holder, attempt, expires_at)"
     f" VALUES (%s, %s, %s, %s, {_UNTIL}) ON CONFLICT (task_id) DO NOTHING"
     f" RETURNING {_COLUMNS}"
+)
+# A new task's lease, written with the task (fails on an existing lease).
+GRANT_LEASE = (
+    "INSERT INTO task_leases (task_id, tenant, holder, attempt, expires_at)"
+    f" VALUES (%s, %s, %s, 1, {_UNTIL})"
 )
 _RENEW = (
     f"UPDATE task_leases SET expires_at = {_UNTIL} WHERE holder = %s"
@@ -112,7 +117,7 @@ class PostgresLeases:
         """Take the lease on ``task_id`` (attempt 1) unless one exists."""
 
         def run(cur: Cursor) -> Lease | None:
-            cur.execute(INSERT_LEASE, (task_id, tenant, holder, 1, seconds))
+            cur.execute(_INSERT, (task_id, tenant, holder, 1, seconds))
             rows = _leases(cur.fetchall())
             return rows[0] if rows else None
 
@@ -170,7 +175,7 @@ class PostgresLeases:
             if left > 0:
                 cur.execute(_ORPHANS, (_UNFINISHED, seconds, left))
                 for task_id, tenant in cur.fetchall():
-                    cur.execute(INSERT_LEASE, (task_id, tenant, holder, 2, seconds))
+                    cur.execute(_INSERT, (task_id, tenant, holder, 2, seconds))
                     claimed.extend(_leases(cur.fetchall()))
             return claimed
 

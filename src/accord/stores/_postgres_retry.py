@@ -174,8 +174,15 @@ class Calls:
         doing: str,
         verify: Callable[[Cursor], T | None] | None = None,
         rerun_unknown: bool = True,
+        pipeline: bool = False,
     ) -> T:
         """Run ``fn`` in one transaction (``begin`` opens it); blocking.
+
+        With ``pipeline``, ``BEGIN``, ``begin`` and ``fn`` run in psycopg's pipeline
+        mode: statements go out without waiting for each other's answers, until ``fn``
+        reads a result (or syncs by leaving a nested ``conn.pipeline()`` block), so a
+        transaction costs a round trip per result it needs, not per statement. ``fn``
+        must then read no ``rowcount`` before a sync.
 
         Raises:
             StoreUnavailableError: no connection, or lost on every attempt, or the
@@ -192,7 +199,7 @@ class Calls:
                 ):
                     try:
                         result = self._attempt(
-                            fn, begin, verify if settling else None, wait
+                            fn, begin, verify if settling else None, wait, pipeline
                         )
                     except PoolTimeout as exc:  # not store_errors' generic text
                         raise _NoConnection from exc
@@ -233,26 +240,34 @@ class Calls:
         begin: Callable[[Cursor], None],
         verify: Callable[[Cursor], T | None] | None,
         wait: float,
+        pipeline: bool = False,
     ) -> T:
         with self._pool.connection(timeout=wait) as conn:
             if verify is not None:
                 found = self._transaction(conn, begin, verify)
                 if found is not None:
                     return found
-            return self._transaction(conn, begin, fn)
+            return self._transaction(conn, begin, fn, pipeline)
 
     def _transaction(
         self,
         conn: Connection,
         begin: Callable[[Cursor], None],
         fn: Callable[[Cursor], T],
+        pipeline: bool = False,
     ) -> T:
         committing = False
         try:
             with conn.cursor() as cur:
-                cur.execute("BEGIN")
-                begin(cur)
-                result = fn(cur)
+                if pipeline:
+                    with conn.pipeline():
+                        cur.execute("BEGIN")
+                        begin(cur)
+                        result = fn(cur)
+                else:
+                    cur.execute("BEGIN")
+                    begin(cur)
+                    result = fn(cur)
             committing = True
             self.commit(conn)
         except BaseException as exc:

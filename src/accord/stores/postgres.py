@@ -76,13 +76,14 @@ from accord.stores._postgres_db import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
     ConnectionPool,
+    UniqueViolation,
     apply_migrations,
     begin,
     check_schema,
     connect_kwargs,
     store_errors,
 )
-from accord.stores._postgres_leases import INSERT_LEASE, RELEASE_LEASE, PostgresLeases
+from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
@@ -137,7 +138,7 @@ _UNFINISHED = [s.value for s in UNFINISHED_STATES]
 
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
-    " body) VALUES (%s, %s, %s, %s, %s, %s, 1, %s) ON CONFLICT (id) DO NOTHING"
+    " body) VALUES (%s, %s, %s, %s, %s, %s, 1, %s)"
 )
 _SELECT_TASK = (
     "SELECT id, body, owner, tenant, version FROM tasks"
@@ -314,15 +315,20 @@ class PostgresTaskStore(PostgresLeases):
         record = TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
 
         def run(cur: Cursor) -> TaskRecord:
-            cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
-            if cur.rowcount != 1:
-                raise ConflictError(f"task {task.id!r} already exists")
-            write_rows(cur, task.id, tenant, rows)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
-            if holder is not None:
-                cur.execute(INSERT_LEASE, (task.id, tenant, holder, 1, seconds))
-                if cur.rowcount != 1:  # raised inside the transaction: rolled back
-                    raise ConflictError(f"task {task.id!r} is leased already")
+            # Pipelined: one round trip from BEGIN to here. A task or lease that
+            # exists fails its INSERT (rolled back with the rest).
+            try:
+                with cur.connection.pipeline():
+                    cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
+                    write_rows(cur, task.id, tenant, rows)
+                    cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+                    if holder is not None:
+                        cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
+            except UniqueViolation as exc:
+                raise ConflictError(
+                    f"task {task.id!r} already exists"
+                    + ("" if holder is None else " or is leased already")
+                ) from exc
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
@@ -331,7 +337,9 @@ class PostgresTaskStore(PostgresLeases):
             found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
             return record if found == (owner, tenant, 1, first) else None
 
-        record = await self._run(run, tenant=tenant, write=True, verify=applied)
+        record = await self._run(
+            run, tenant=tenant, write=True, verify=applied, pipeline=True
+        )
         self._remember(task, 1)
         return record
 
@@ -370,6 +378,7 @@ class PostgresTaskStore(PostgresLeases):
             known = self._written.pop(task.id, None)
 
         def run(cur: Cursor) -> TaskRecord:
+            # Pipelined: BEGIN to this lock is one round trip, the writes another.
             row = cur.execute(_LOCK_TASK, (task.id,)).fetchone()
             if row is None:
                 raise ConflictError(f"task {task.id!r} does not exist")
@@ -381,14 +390,22 @@ class PostgresTaskStore(PostgresLeases):
             old = known[1] if known is not None and known[0] == version else None
             update = plan(old, task)
             state = task.status.state.value
-            cur.execute(
-                _UPDATE_TASK,
-                (task.context_id, state, _ts(task), seq, text(update.head), task.id),
-            )
-            write_rows(cur, task.id, tenant, update)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
-            if release is not None:
-                cur.execute(RELEASE_LEASE, (task.id, release))
+            with cur.connection.pipeline():
+                cur.execute(
+                    _UPDATE_TASK,
+                    (
+                        task.context_id,
+                        state,
+                        _ts(task),
+                        seq,
+                        text(update.head),
+                        task.id,
+                    ),
+                )
+                write_rows(cur, task.id, tenant, update)
+                cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
+                if release is not None:
+                    cur.execute(RELEASE_LEASE, (task.id, release))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         def applied(cur: Cursor) -> TaskRecord | None:
@@ -399,7 +416,9 @@ class PostgresTaskStore(PostgresLeases):
                 return None
             return TaskRecord(task=task, owner=found[0], tenant=found[1], version=seq)
 
-        record = await self._run(run, tenant=None, write=True, verify=applied)
+        record = await self._run(
+            run, tenant=None, write=True, verify=applied, pipeline=True
+        )
         self._remember(task, seq)
         return record
 
@@ -508,8 +527,11 @@ class PostgresTaskStore(PostgresLeases):
         write: bool = False,
         verify: Callable[[Cursor], T | None] | None = None,
         rerun_unknown: bool = True,
+        pipeline: bool = False,
     ) -> T:
         """Run ``fn`` in one transaction on a pooled connection, in a worker thread.
+
+        ``pipeline``: see :meth:`~accord.stores._postgres_retry.Calls.run`.
 
         ``tenant`` None marks a call that spans tenants (maintenance). A lost
         connection is handled by the rules of :mod:`accord.stores._postgres_retry`:
@@ -536,6 +558,7 @@ class PostgresTaskStore(PostgresLeases):
                 doing="a task store call",
                 verify=verify,
                 rerun_unknown=rerun_unknown,
+                pipeline=pipeline,
             )
 
         # The wait for a free connection is bounded here too: calls beyond pool_size
