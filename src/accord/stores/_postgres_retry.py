@@ -178,11 +178,12 @@ class Calls:
     ) -> T:
         """Run ``fn`` in one transaction (``begin`` opens it); blocking.
 
-        With ``pipeline``, ``BEGIN``, ``begin`` and ``fn`` run in psycopg's pipeline
-        mode: statements go out without waiting for each other's answers, until ``fn``
-        reads a result (or syncs by leaving a nested ``conn.pipeline()`` block), so a
-        transaction costs a round trip per result it needs, not per statement. ``fn``
-        must then read no ``rowcount`` before a sync.
+        With ``pipeline``, ``BEGIN``, ``begin``, ``fn`` and ``COMMIT`` run in psycopg's
+        pipeline mode: statements go out without waiting for each other's answers, so
+        the transaction costs one round trip plus one per result ``fn`` reads, not one
+        per statement. ``fn`` must then read no ``rowcount``, and a statement's error
+        surfaces after ``fn`` returns (``on_error`` translates it). Requires
+        ``verify``: a lost connection always leaves the outcome unknown.
 
         Raises:
             StoreUnavailableError: no connection, or lost on every attempt, or the
@@ -260,20 +261,25 @@ class Calls:
         try:
             with conn.cursor() as cur:
                 if pipeline:
+                    # COMMIT goes out with the statements: a loss anywhere in the
+                    # pipeline leaves the outcome unknown (``verify`` settles it).
+                    committing = True
                     with conn.pipeline():
                         cur.execute("BEGIN")
                         begin(cur)
                         result = fn(cur)
-                else:
-                    cur.execute("BEGIN")
-                    begin(cur)
-                    result = fn(cur)
+                        self.commit(conn)
+                    return result
+                cur.execute("BEGIN")
+                begin(cur)
+                result = fn(cur)
             committing = True
             self.commit(conn)
         except BaseException as exc:
             if connection_lost(exc, conn):
                 raise _Lost(committing, exc) from exc
-            if not committing and not conn.closed:
+            if (pipeline or not committing) and not conn.closed:
+                # A failed pipeline skipped its COMMIT: the transaction is open.
                 with suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             raise

@@ -315,20 +315,13 @@ class PostgresTaskStore(PostgresLeases):
         record = TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
 
         def run(cur: Cursor) -> TaskRecord:
-            # Pipelined: one round trip from BEGIN to here. A task or lease that
-            # exists fails its INSERT (rolled back with the rest).
-            try:
-                with cur.connection.pipeline():
-                    cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
-                    write_rows(cur, task.id, tenant, rows)
-                    cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
-                    if holder is not None:
-                        cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
-            except UniqueViolation as exc:
-                raise ConflictError(
-                    f"task {task.id!r} already exists"
-                    + ("" if holder is None else " or is leased already")
-                ) from exc
+            # Pipelined with BEGIN and COMMIT: one round trip. A task or lease that
+            # exists fails its INSERT, and the pipeline with it (nothing committed).
+            cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
+            write_rows(cur, task.id, tenant, rows)
+            cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+            if holder is not None:
+                cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
@@ -337,9 +330,17 @@ class PostgresTaskStore(PostgresLeases):
             found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
             return record if found == (owner, tenant, 1, first) else None
 
-        record = await self._run(
-            run, tenant=tenant, write=True, verify=applied, pipeline=True
-        )
+        try:
+            record = await self._run(
+                run, tenant=tenant, write=True, verify=applied, pipeline=True
+            )
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, UniqueViolation):
+                raise
+            raise ConflictError(
+                f"task {task.id!r} already exists"
+                + ("" if holder is None else " or is leased already")
+            ) from exc
         self._remember(task, 1)
         return record
 
@@ -378,7 +379,8 @@ class PostgresTaskStore(PostgresLeases):
             known = self._written.pop(task.id, None)
 
         def run(cur: Cursor) -> TaskRecord:
-            # Pipelined: BEGIN to this lock is one round trip, the writes another.
+            # Pipelined: BEGIN to this lock is one round trip, the writes and COMMIT
+            # another.
             row = cur.execute(_LOCK_TASK, (task.id,)).fetchone()
             if row is None:
                 raise ConflictError(f"task {task.id!r} does not exist")
