@@ -44,6 +44,11 @@ claim_expired      fail (StoreUnavailableError)   a claim that committed but is 
                                                   instance) takes them over, one lease later
 =================  =============================  ===========================================
 
+``create`` and ``append`` run pipelined (``pipeline=True``: their statements and COMMIT
+go out together), so a loss anywhere in them counts as "while COMMIT was in flight"
+and their ``verify`` settles it; a lease they write or delete (``holder=``,
+``release=``) is in the same transaction, so the same check covers it.
+
 After a loss the pool is checked at once (:meth:`psycopg_pool.ConnectionPool.check`:
 one round trip per idle connection, a dead one fails at once), so a restart costs each
 call at most one failed attempt, not one per stale connection. A call is tried at most
