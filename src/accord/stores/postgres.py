@@ -144,11 +144,17 @@ _SELECT_TASK = (
     "SELECT id, body, owner, tenant, version FROM tasks"
     " WHERE id = %s AND tenant = %s AND (%s::text IS NULL OR owner = %s)"
 )
-_LOCK_TASK = "SELECT owner, tenant, version FROM tasks WHERE id = %s FOR UPDATE"
-_UPDATE_TASK = (
-    "UPDATE tasks SET context_id = %s, state = %s, status_ts = %s, version = %s,"
-    " updated_at = now(), body = %s WHERE id = %s"
+# One statement: the version check (the UPDATE's WHERE, under the row lock it takes),
+# the new snapshot and the event; no row when the task is not at the expected version.
+_APPEND = (
+    "WITH t AS (UPDATE tasks SET context_id = %s, state = %s, status_ts = %s,"
+    " version = %s, updated_at = now(), body = %s WHERE id = %s AND version = %s"
+    " RETURNING owner, tenant),"
+    " e AS (INSERT INTO task_events (task_id, tenant, seq, event)"
+    " SELECT %s, tenant, %s, %s FROM t)"
+    " SELECT owner, tenant FROM t"
 )
+_VERSION = "SELECT version FROM tasks WHERE id = %s"
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, tenant, seq, event) VALUES (%s, %s, %s, %s)"
 )
@@ -378,36 +384,26 @@ class PostgresTaskStore(PostgresLeases):
         with self._lock:
             known = self._written.pop(task.id, None)
 
+        old = known[1] if known is not None and known[0] == expected_version else None
+        head = (task.context_id, task.status.state.value, _ts(task), seq)
+
         def run(cur: Cursor) -> TaskRecord:
-            # Pipelined: BEGIN to this lock is one round trip, the writes and COMMIT
-            # another.
-            row = cur.execute(_LOCK_TASK, (task.id,)).fetchone()
-            if row is None:
-                raise ConflictError(f"task {task.id!r} does not exist")
-            owner, tenant, version = row
-            if version != expected_version:
-                raise ConflictError(
-                    f"task {task.id!r} is at version {version}, not {expected_version}"
-                )
-            old = known[1] if known is not None and known[0] == version else None
+            # Pipelined: BEGIN and the statement that checks the version, updates the
+            # row and inserts the event are one round trip; the rows and COMMIT another.
             update = plan(old, task)
-            state = task.status.state.value
-            with cur.connection.pipeline():
-                cur.execute(
-                    _UPDATE_TASK,
-                    (
-                        task.context_id,
-                        state,
-                        _ts(task),
-                        seq,
-                        text(update.head),
-                        task.id,
-                    ),
+            params = (*head, text(update.head), task.id, expected_version)
+            row = cur.execute(_APPEND, (*params, task.id, seq, body)).fetchone()
+            if row is None:
+                found = cur.execute(_VERSION, (task.id,)).fetchone()
+                if found is None:
+                    raise ConflictError(f"task {task.id!r} does not exist")
+                raise ConflictError(
+                    f"task {task.id!r} is at version {found[0]}, not {expected_version}"
                 )
-                write_rows(cur, task.id, tenant, update)
-                cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
-                if release is not None:
-                    cur.execute(RELEASE_LEASE, (task.id, release))
+            owner, tenant = row
+            write_rows(cur, task.id, tenant, update)
+            if release is not None:
+                cur.execute(RELEASE_LEASE, (task.id, release))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         def applied(cur: Cursor) -> TaskRecord | None:
