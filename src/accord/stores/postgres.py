@@ -10,12 +10,14 @@ not the process's.
   (:mod:`accord.stores._sqlite_layout`, :mod:`accord.stores._postgres_rows`): an
   append writes what changed (one part row for an artifact chunk), not the task.
   The store remembers the snapshot it last wrote for the most recently written
-  unfinished tasks (:data:`SNAPSHOT_CACHE`) and uses it only when the row is still at
-  that version, read under the row lock, so another instance's writes are noticed.
-* **Optimistic concurrency.** ``append`` locks the task row (``SELECT ... FOR UPDATE``),
-  compares its version with ``expected_version`` and writes; a racing append, from this
-  or another instance, waits for the lock, then sees the new version and raises
-  :class:`~accord.errors.ConflictError`.
+  unfinished tasks (:data:`SNAPSHOT_CACHE`) and uses it only for an append at that
+  version, which succeeds only if the row is still there, so another instance's
+  writes are noticed.
+* **Optimistic concurrency.** ``append`` updates the task row only if its version is
+  ``expected_version`` (the ``UPDATE``'s ``WHERE``, in the statement that also inserts
+  the event) and writes the rest only then; a racing append, from this or another
+  instance, waits for the row lock, then finds the new version, updates nothing and
+  raises :class:`~accord.errors.ConflictError`.
 * **Scope.** Owner and tenant are on the task row (tenant on every row); every read
   filters on them, and a task outside the scope looks missing (spec §13.1).
 * **Row-level security** (``row_level_security=True``): each transaction sets
