@@ -35,12 +35,17 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench as harness
 import cluster
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SYNC_OFF = "options=-csynchronous_commit%3Doff"
 VARIANTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -50,6 +55,23 @@ VARIANTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "sdk": ("sdk", "", ()),
     "sdk synchronous_commit=off": ("sdk", SYNC_OFF, ()),
 }
+
+
+@contextmanager
+def _pythonpath(src: str) -> Iterator[None]:
+    """Run the servers started within with ``src`` first on their import path."""
+    if not src:
+        yield
+        return
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = src
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
 
 
 def _where(frames: list[str]) -> str:
@@ -153,8 +175,17 @@ def main() -> int:
     parser.add_argument(
         "--url", default="postgresql://postgres@127.0.0.1:5432/postgres"
     )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        metavar="SRC",
+        help="also run variant 'accord baseline': Accord imported from SRC (a src/ "
+        "directory, e.g. from `git archive COMMIT src`), to compare two versions",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
+    if args.baseline:
+        names.append("accord baseline")
     settings = cluster.make_settings(
         cluster.parse_args(
             [
@@ -174,10 +205,11 @@ def main() -> int:
         for i in range(args.rounds):
             order = names[i % len(names) :] + names[: i % len(names)]
             for name in order:
-                side, query, extra = VARIANTS[name]
-                r = cluster.measure_round(
-                    side, 1, settings, Path(tmp), query=query, extra=extra
-                )
+                side, query, extra = VARIANTS.get(name, VARIANTS["accord"])
+                with _pythonpath(args.baseline if name == "accord baseline" else ""):
+                    r = cluster.measure_round(
+                        side, 1, settings, Path(tmp), query=query, extra=extra
+                    )
                 rounds[name].append(r)
                 cluster.log(f"round {i + 1} {name}: {cluster.describe(r)}")
 

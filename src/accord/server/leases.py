@@ -2,9 +2,17 @@
 
 Theory of operation (the store side: :mod:`accord.stores.base`).
 
-* **Acquire.** Every execution takes the task's lease before it runs
+* **Acquire.** An execution of an existing task takes the task's lease before it runs
   (:meth:`Leases.acquire`); an execution whose task is leased by anyone else is
   refused (the task is already processing a message, maybe on another instance).
+  A *new* task's execution takes no lease before it runs: its lease is written by the
+  transaction that creates the task (:meth:`Leases.create`; nobody can see the task,
+  let alone contend for it, before it exists), and an execution that only replies
+  with a Message never writes a lease at all. Where an execution's lease is, is its
+  :class:`LeaseHold`.
+* **Release with the last write.** The write that ends the turn (a terminal or
+  interrupted state) deletes the lease in its own transaction (:meth:`Leases.append`);
+  only an execution that did not end that way releases it separately as it ends.
 * **Heartbeat.** One task in the runtime's task group renews every lease this instance
   holds, in one store call, every ``lease_seconds / 4`` (at most every
   :data:`HEARTBEAT_MAX` seconds): two renewals can fail before the instance fences
@@ -35,8 +43,9 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
   expired leases (:meth:`~accord.stores.base.TaskStore.claim_expired`: each goes to
   exactly one instance) and the unfinished tasks without any lease that have not been
   written for a whole lease (tasks from before leases existed, or whose instance died
-  between creating the task and leasing it; a live execution always holds its lease
-  before its first write, so such a task has nobody running it). A claimed task still
+  between creating the task and leasing it; a live execution's task is leased from
+  its creation until the write that ends the turn, which leaves it neither SUBMITTED
+  nor WORKING, so such a task has nobody running it). A claimed task still
   SUBMITTED or WORKING is re-run here when the agent declares itself safe to retry
   (``Agent(retry_safe=True)``; the agent sees ``ctx.attempt > 1``; when this instance
   is at its running limit, the task is queued instead, for an instance with room:
@@ -48,6 +57,7 @@ Theory of operation (the store side: :mod:`accord.stores.base`).
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from contextlib import contextmanager
@@ -63,7 +73,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from accord.stores import Lease, TaskRecord
-    from accord.types import Message
+    from accord.types import Message, StreamResponse, Task
 
     from .runtime import Execution, Runtime
 
@@ -74,6 +84,8 @@ __all__ = [
     "LEASE_LOST",
     "LEASE_SECONDS",
     "SWEEP_BATCH",
+    "LeaseHold",
+    "LeaseState",
     "Leases",
     "last_user_message",
 ]
@@ -101,6 +113,40 @@ LEASE_EXPIRED_MESSAGE = (
 )
 
 _RUNNING = (TaskState.SUBMITTED, TaskState.WORKING)
+
+
+class LeaseState(enum.Enum):
+    """Where an execution's lease is."""
+
+    #: Its task does not exist yet; the write that creates it takes the lease.
+    WITH_CREATE = "with-create"
+    #: Held (acquired, claimed, or taken with the task's creation).
+    HELD = "held"
+    #: A write that takes or releases it is in flight.
+    CHANGING = "changing"
+    #: Released by the write that ended the turn.
+    RELEASED = "released"
+
+
+class LeaseHold:
+    """Where one execution's lease is, and how many times that changed.
+
+    The heartbeat holds an execution to its lease only when the lease was HELD when
+    the renewal was sent and did not change until its answer came (the renewal may
+    have run before the task was created, or after its last write released it).
+    """
+
+    __slots__ = ("changes", "since", "state")
+
+    def __init__(self, state: LeaseState = LeaseState.HELD) -> None:
+        self.state = state
+        self.changes = 0
+        #: time.monotonic() when the lease was requested (fencing).
+        self.since = 0.0
+
+    def set(self, state: LeaseState) -> None:
+        self.state = state
+        self.changes += 1
 
 
 class Leases:
@@ -147,6 +193,60 @@ class Leases:
             )
         return lease
 
+    def with_creation(self, x: Execution) -> None:
+        """Let ``x`` (a new task's execution) take its lease as it creates the task."""
+        x.leased_at = time.monotonic()
+        x.lease.set(LeaseState.WITH_CREATE)
+
+    async def create(
+        self, hold: LeaseHold, scope: Scope, task: Task, event: StreamResponse
+    ) -> TaskRecord:
+        """Create an execution's task (its lease ``hold``), with the lease when
+        :meth:`with_creation` said so.
+
+        Takes the execution's parts, not the execution: the recorder that calls it
+        must not hold its execution (a cycle per execution, see recorder.py).
+        """
+        store = self.runtime.store
+        if hold.state is not LeaseState.WITH_CREATE:
+            return await store.create(task, event, scope=scope)
+        hold.since = time.monotonic()
+        hold.set(LeaseState.CHANGING)
+        try:
+            record = await store.create(
+                task, event, scope=scope, holder=self.holder, seconds=self.seconds
+            )
+        except BaseException:
+            hold.set(LeaseState.WITH_CREATE)  # rolled back: nothing was written
+            raise
+        hold.set(LeaseState.HELD)
+        return record
+
+    async def append(
+        self,
+        hold: LeaseHold,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        final: bool,
+    ) -> TaskRecord:
+        """Append to an execution's task; a ``final`` write (the turn ends) releases
+        its lease (``hold``)."""
+        store = self.runtime.store
+        if not final or hold.state is not LeaseState.HELD:
+            return await store.append(task, event, expected_version=expected_version)
+        hold.set(LeaseState.CHANGING)
+        try:
+            record = await store.append(
+                task, event, expected_version=expected_version, release=self.holder
+            )
+        except BaseException:
+            hold.set(LeaseState.HELD)  # rolled back: still held
+            raise
+        hold.set(LeaseState.RELEASED)
+        return record
+
     @contextmanager
     def starting(self, task_ids: Iterable[str]) -> Iterator[None]:
         """Mark leases held here whose executions are not running yet (see
@@ -159,11 +259,14 @@ class Leases:
             self._starting -= ids
 
     async def release(self, x: Execution) -> None:
-        """Delete the lease of ``x``'s task.
+        """Delete the lease of ``x``'s task, unless it holds none (never took one, or
+        its last write released it).
 
         Not shielded: when the runtime is cancelled outright the lease simply expires,
         and the sweep that claims it finds the task ended and deletes it.
         """
+        if x.lease.state in (LeaseState.WITH_CREATE, LeaseState.RELEASED):
+            return
         try:
             await self.runtime.store.release_lease(x.task_id, holder=self.holder)
         except StoreError as exc:  # it expires; a sweep finds the task ended
@@ -193,7 +296,13 @@ class Leases:
 
     async def renew(self) -> None:
         """Renew every lease held; cancel executions asked to stop or that lost theirs."""
-        live = self.runtime.live_executions()
+        # Only the leases held now and unchanged until the answer are checked: a task
+        # created or ended meanwhile may have been written before or after the renewal.
+        live = [
+            (x, x.lease.changes)
+            for x in self.runtime.live_executions()
+            if x.lease.state is LeaseState.HELD
+        ]
         sent = time.monotonic()
         try:
             held = await self.runtime.store.renew_leases(
@@ -205,9 +314,9 @@ class Leases:
         self._renewed = max(self._renewed, sent)
         leases = {lease.task_id: lease for lease in held}
         await self._release_stale(leases)
-        for x in live:
-            if self.runtime.live(x.task_id) is not x:
-                continue  # ended meanwhile
+        for x, changes in live:
+            if self.runtime.live(x.task_id) is not x or x.lease.changes != changes:
+                continue  # ended meanwhile, or its lease was released with a write
             lease = leases.get(x.task_id)
             if lease is None:
                 logger.warning(
@@ -246,6 +355,8 @@ class Leases:
         now = time.monotonic()
         stopped = 0
         for x in self.runtime.live_executions():
+            if x.lease.state in (LeaseState.WITH_CREATE, LeaseState.RELEASED):
+                continue  # holds no lease: none can expire
             since = now - max(self._renewed, x.leased_at)
             if since >= FENCE * self.seconds and x.cancel_reason is None:
                 logger.warning(
@@ -328,8 +439,8 @@ class Leases:
             scope=Scope(tenant=record.tenant, owner=record.owner),
             existing=True,
             attempt=lease.attempt,
-            leased_at=self._claim_sent,
         )
+        x.leased_at = self._claim_sent
         try:
             self.runtime.launch(x, record)
         except Exception as exc:  # shutting down, or at the running limit

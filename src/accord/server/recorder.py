@@ -95,6 +95,7 @@ class Recorder:
         self._context_id = execution.context_id
         self._message = execution.message
         self._scope = execution.scope
+        self._lease = execution.lease
         #: A queued first run: the client already has the task (queue.py).
         self._queued_first = execution.queued and not execution.existing
         self.record = record
@@ -142,8 +143,9 @@ class Recorder:
             task_id=self._task_id, context_id=self._context_id, status=status
         )
         task = lifecycle.apply(self.record.task, event)
-        await self._write(task, StreamResponse(status_update=event))
-        if lifecycle.ends_stream(state):
+        final = lifecycle.ends_stream(state)
+        await self._write(task, StreamResponse(status_update=event), final=final)
+        if final:
             self.ended = True
 
     async def artifact(
@@ -209,15 +211,20 @@ class Recorder:
             history=history,
         )
         event = StreamResponse(task=task)
-        self.record = await self._runtime.store.create(task, event, scope=self._scope)
+        self.record = await self._runtime.leases.create(
+            self._lease, self._scope, task, event
+        )
         await self._runtime.events.publish(
             task_id, Update(seq=1, event=event, task=task)
         )
 
-    async def _write(self, task: Task, event: StreamResponse) -> None:
+    async def _write(
+        self, task: Task, event: StreamResponse, *, final: bool = False
+    ) -> None:
         assert self.record is not None
-        record = await self._runtime.store.append(
-            task, event, expected_version=self.record.version
+        # The write that ends the turn releases the lease (leases.py).
+        record = await self._runtime.leases.append(
+            self._lease, task, event, expected_version=self.record.version, final=final
         )
         self.record = record
         await self._runtime.events.publish(

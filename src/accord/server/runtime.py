@@ -65,7 +65,7 @@ from accord.types import (
 
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases
+from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
 
@@ -123,14 +123,15 @@ class Execution:
     cancel_reason: str | None = None
     #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
     attempt: int = 1
-    #: time.monotonic() when its lease was requested (leases.py: fencing).
-    leased_at: float = 0.0
     #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
     unwatch_cancel: Callable[[], None] = _nothing
     #: The exception the agent (or the store under it) raised, if any.
     error: Exception | None = None
     #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.
     queued: bool = False
+    #: Where its lease is (leases.py: taken with the task's creation, released with
+    #: its last write).
+    lease: LeaseHold = field(default_factory=LeaseHold)
     #: True once the execution has ended (its task recorded, its lease released).
     ended: bool = field(default=False, init=False)
     _done: anyio.Event | None = field(default=None, init=False, repr=False)
@@ -149,6 +150,15 @@ class Execution:
         self.ended = True
         if self._done is not None:
             self._done.set()
+
+    @property
+    def leased_at(self) -> float:
+        """time.monotonic() when its lease was requested (leases.py: fencing)."""
+        return self.lease.since
+
+    @leased_at.setter
+    def leased_at(self, value: float) -> None:
+        self.lease.since = value
 
     def cancel(self, reason: str) -> None:
         """Ask the execution to stop; it records the end state itself."""
@@ -331,8 +341,11 @@ class Runtime:
         if self.full:
             await self.queue.defer(execution, record)
             return
-        async with self._admission():
-            await self.leases.acquire(execution)
+        if record is None:
+            self.leases.with_creation(execution)  # new task: leased as it is created
+        else:
+            async with self._admission():
+                await self.leases.acquire(execution)
         try:
             self.launch(execution, record)
         except BaseException:
@@ -388,9 +401,12 @@ class Runtime:
             UnavailableError: shutting down, or at the running-task limit.
         """
         self._check_open()
-        async with self._admission():
-            await self._await_release(execution.task_id)
-            await self.leases.acquire(execution)
+        if record is None:
+            self.leases.with_creation(execution)  # new task: leased as it is created
+        else:
+            async with self._admission():
+                await self._await_release(execution.task_id)
+                await self.leases.acquire(execution)
         try:
             self._check_open()
             self._register(execution, record)

@@ -31,6 +31,7 @@ from accord.stores._migrations import shipped
 
 try:
     import psycopg
+    from psycopg.errors import UniqueViolation
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -46,6 +47,7 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "STATEMENT_TIMEOUT",
     "ConnectionPool",
+    "UniqueViolation",
     "apply_migrations",
     "begin",
     "check_schema",

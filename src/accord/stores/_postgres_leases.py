@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     Cursor = psycopg.Cursor[TupleRow]
 
-__all__ = ["PostgresLeases"]
+__all__ = ["GRANT_LEASE", "RELEASE_LEASE", "PostgresLeases"]
 
 T = TypeVar("T")
 
@@ -38,12 +38,17 @@ _INSERT = (
     f" VALUES (%s, %s, %s, %s, {_UNTIL}) ON CONFLICT (task_id) DO NOTHING"
     f" RETURNING {_COLUMNS}"
 )
+# A new task's lease, written with the task (fails on an existing lease).
+GRANT_LEASE = (
+    "INSERT INTO task_leases (task_id, tenant, holder, attempt, expires_at)"
+    f" VALUES (%s, %s, %s, 1, {_UNTIL})"
+)
 _RENEW = (
     f"UPDATE task_leases SET expires_at = {_UNTIL} WHERE holder = %s"
     f" RETURNING {_COLUMNS}"
 )
 _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE task_id = %s AND holder = %s"
-_RELEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
+RELEASE_LEASE = "DELETE FROM task_leases WHERE task_id = %s AND holder = %s"
 _CANCEL = "UPDATE task_leases SET cancel_requested = true WHERE task_id = %s"
 _EXPIRED = (
     f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= now() AND holder <> ''"
@@ -136,7 +141,7 @@ class PostgresLeases:
         """Delete the lease on ``task_id`` if ``holder`` holds it."""
 
         def run(cur: Cursor) -> None:
-            cur.execute(_RELEASE, (task_id, holder))
+            cur.execute(RELEASE_LEASE, (task_id, holder))
 
         await self._run(run, tenant=None)
 

@@ -44,6 +44,11 @@ claim_expired      fail (StoreUnavailableError)   a claim that committed but is 
                                                   instance) takes them over, one lease later
 =================  =============================  ===========================================
 
+``create`` and ``append`` run pipelined (``pipeline=True``: their statements and COMMIT
+go out together), so a loss anywhere in them counts as "while COMMIT was in flight"
+and their ``verify`` settles it; a lease they write or delete (``holder=``,
+``release=``) is in the same transaction, so the same check covers it.
+
 After a loss the pool is checked at once (:meth:`psycopg_pool.ConnectionPool.check`:
 one round trip per idle connection, a dead one fails at once), so a restart costs each
 call at most one failed attempt, not one per stale connection. A call is tried at most
@@ -174,8 +179,16 @@ class Calls:
         doing: str,
         verify: Callable[[Cursor], T | None] | None = None,
         rerun_unknown: bool = True,
+        pipeline: bool = False,
     ) -> T:
         """Run ``fn`` in one transaction (``begin`` opens it); blocking.
+
+        With ``pipeline``, ``BEGIN``, ``begin``, ``fn`` and ``COMMIT`` run in psycopg's
+        pipeline mode: statements go out without waiting for each other's answers, so
+        the transaction costs one round trip plus one per result ``fn`` reads, not one
+        per statement. ``fn`` must then read no ``rowcount``, and a statement's error
+        surfaces after ``fn`` returns (``on_error`` translates it). Requires
+        ``verify``: a lost connection always leaves the outcome unknown.
 
         Raises:
             StoreUnavailableError: no connection, or lost on every attempt, or the
@@ -192,7 +205,7 @@ class Calls:
                 ):
                     try:
                         result = self._attempt(
-                            fn, begin, verify if settling else None, wait
+                            fn, begin, verify if settling else None, wait, pipeline
                         )
                     except PoolTimeout as exc:  # not store_errors' generic text
                         raise _NoConnection from exc
@@ -233,23 +246,35 @@ class Calls:
         begin: Callable[[Cursor], None],
         verify: Callable[[Cursor], T | None] | None,
         wait: float,
+        pipeline: bool = False,
     ) -> T:
         with self._pool.connection(timeout=wait) as conn:
             if verify is not None:
                 found = self._transaction(conn, begin, verify)
                 if found is not None:
                     return found
-            return self._transaction(conn, begin, fn)
+            return self._transaction(conn, begin, fn, pipeline)
 
     def _transaction(
         self,
         conn: Connection,
         begin: Callable[[Cursor], None],
         fn: Callable[[Cursor], T],
+        pipeline: bool = False,
     ) -> T:
         committing = False
         try:
             with conn.cursor() as cur:
+                if pipeline:
+                    # COMMIT goes out with the statements: a loss anywhere in the
+                    # pipeline leaves the outcome unknown (``verify`` settles it).
+                    committing = True
+                    with conn.pipeline():
+                        cur.execute("BEGIN")
+                        begin(cur)
+                        result = fn(cur)
+                        self.commit(conn)
+                    return result
                 cur.execute("BEGIN")
                 begin(cur)
                 result = fn(cur)
@@ -258,7 +283,8 @@ class Calls:
         except BaseException as exc:
             if connection_lost(exc, conn):
                 raise _Lost(committing, exc) from exc
-            if not committing and not conn.closed:
+            if (pipeline or not committing) and not conn.closed:
+                # A failed pipeline skipped its COMMIT: the transaction is open.
                 with suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             raise

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Callable
 
-__all__ = ["SQLiteLeases"]
+__all__ = ["RELEASE", "SQLiteLeases", "grant"]
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ _INSERT = (
 )
 _RENEW = "UPDATE task_leases SET expires_at = ? WHERE holder = ?"
 _HELD = f"SELECT {_COLUMNS} FROM task_leases WHERE holder = ?"
-_RELEASE = "DELETE FROM task_leases WHERE task_id = ? AND holder = ?"
+RELEASE = "DELETE FROM task_leases WHERE task_id = ? AND holder = ?"
 _CANCEL = "UPDATE task_leases SET cancel_requested = 1 WHERE task_id = ?"
 _EXPIRED = (
     f"SELECT {_COLUMNS} FROM task_leases WHERE expires_at <= ? AND holder <> '' LIMIT ?"
@@ -73,6 +73,14 @@ def _lease(row: tuple[str, str, str, int, float, int, str]) -> Lease:
     return Lease(task_id, tenant, holder, attempt, expires_at, bool(cancel), request)
 
 
+def grant(
+    conn: sqlite3.Connection, task_id: str, tenant: str, holder: str, seconds: float
+) -> bool:
+    """Insert ``task_id``'s lease (attempt 1); False when one exists already."""
+    expires_at = time.time() + seconds
+    return conn.execute(_INSERT, (task_id, tenant, holder, 1, expires_at)).rowcount == 1
+
+
 class SQLiteLeases:
     """The lease methods of :class:`~accord.stores.SQLiteTaskStore` (a mixin)."""
 
@@ -107,7 +115,7 @@ class SQLiteLeases:
         """Delete the lease on ``task_id`` if ``holder`` holds it."""
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute(_RELEASE, (task_id, holder))
+            conn.execute(RELEASE, (task_id, holder))
 
         await self._write(run)
 

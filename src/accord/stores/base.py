@@ -21,10 +21,12 @@ own maintenance (recovery, retention), never for a request.
 
 **Execution leases** (multi-instance recovery). The instance that runs a task holds a
 :class:`Lease` on it: taken atomically when an execution starts
-(:meth:`TaskStore.acquire_lease`; ``None`` when someone holds one already), renewed by
+(:meth:`TaskStore.acquire_lease`; ``None`` when someone holds one already; or with the
+task's creation, :meth:`TaskStore.create` ``holder=``), renewed by
 the instance's heartbeat (:meth:`TaskStore.renew_leases`, which also reports cancel
 requests, :meth:`TaskStore.request_cancel`), deleted when the execution ends
-(:meth:`TaskStore.release_lease`). A lease not renewed in time has *expired*: its
+(:meth:`TaskStore.release_lease`, or with its last write: :meth:`TaskStore.append`
+``release=``). A lease not renewed in time has *expired*: its
 instance is presumed gone. :meth:`TaskStore.claim_expired` hands each expired lease to
 exactly one caller, with ``attempt`` one higher. An unfinished task (SUBMITTED or
 WORKING) with no lease at all whose last write is older than the lease duration is
@@ -168,14 +170,24 @@ class TaskStore(Protocol):
     async def __aexit__(self, *exc_info: object) -> None: ...
 
     async def create(
-        self, task: Task, event: StreamResponse, *, scope: Scope
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        scope: Scope,
+        holder: str | None = None,
+        seconds: float = 0.0,
     ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1).
 
-        ``scope.owner`` must not be None.
+        ``scope.owner`` must not be None. With a ``holder``, the task's lease is taken
+        in the same transaction, as :meth:`acquire_lease` would (attempt 1, held by
+        ``holder`` for ``seconds``): an execution's new task is leased from the moment
+        anyone can see it, without a write of its own.
 
         Raises:
-            ConflictError: a task with this id already exists.
+            ConflictError: a task with this id already exists, or (with a
+                ``holder``) a lease on it does; nothing is written.
         """
         ...
 
@@ -184,9 +196,18 @@ class TaskStore(Protocol):
         ...
 
     async def append(
-        self, task: Task, event: StreamResponse, *, expected_version: int
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        release: str | None = None,
     ) -> TaskRecord:
         """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+
+        With ``release``, the same transaction deletes the task's lease if the holder
+        ``release`` still holds it, as :meth:`release_lease` would (the write that ends
+        an execution's turn hands its lease back without a write of its own).
 
         Raises:
             ConflictError: the stored version is not ``expected_version`` (someone else

@@ -142,12 +142,19 @@ class MemoryTaskStore:
         """Do nothing: the data stays until the store is garbage-collected."""
 
     async def create(
-        self, task: Task, event: StreamResponse, *, scope: Scope
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        scope: Scope,
+        holder: str | None = None,
+        seconds: float = 0.0,
     ) -> TaskRecord:
-        """Store a new task (version 1) and its first event (seq 1).
+        """Store a new task (version 1) and its first event (seq 1), and its lease
+        held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
 
         Raises:
-            ConflictError: a task with this id already exists.
+            ConflictError: a task with this id already exists, or a lease on it does.
             StoreError: the store is full of unfinished tasks.
         """
         owner = scope.owner
@@ -156,10 +163,16 @@ class MemoryTaskStore:
         self._expire()
         if task.id in self._tasks:
             raise ConflictError(f"task {task.id!r} already exists")
+        if holder is not None and task.id in self._leases:
+            raise ConflictError(f"task {task.id!r} is leased already")
         if self._max_tasks is not None and len(self._tasks) >= self._max_tasks:
             self._evict_one()
         finished = task.status.state in TERMINAL_STATES
         entry: _Entry = (task, owner, scope.tenant, 1, now_timestamp())
+        if holder is not None:
+            self._leases[task.id] = Lease(
+                task.id, scope.tenant, holder, 1, self._clock() + seconds
+            )
         self._tasks[task.id] = entry
         self._logs[task.id] = (event,) if finished else [event]
         self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
@@ -175,9 +188,15 @@ class MemoryTaskStore:
         return _record(entry)
 
     async def append(
-        self, task: Task, event: StreamResponse, *, expected_version: int
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        release: str | None = None,
     ) -> TaskRecord:
-        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``;
+        delete the task's lease if ``release`` holds it.
 
         Raises:
             ConflictError: the task is at another version, or does not exist.
@@ -190,6 +209,10 @@ class MemoryTaskStore:
             raise ConflictError(
                 f"task {task.id!r} is at version {entry[VERSION]}, not {expected_version}"
             )
+        if release is not None:
+            lease = self._leases.get(task.id)
+            if lease is not None and lease.holder == release:
+                del self._leases[task.id]
         seq = expected_version + 1
         events = self._logs[task.id]
         if isinstance(events, tuple):

@@ -10,12 +10,14 @@ not the process's.
   (:mod:`accord.stores._sqlite_layout`, :mod:`accord.stores._postgres_rows`): an
   append writes what changed (one part row for an artifact chunk), not the task.
   The store remembers the snapshot it last wrote for the most recently written
-  unfinished tasks (:data:`SNAPSHOT_CACHE`) and uses it only when the row is still at
-  that version, read under the row lock, so another instance's writes are noticed.
-* **Optimistic concurrency.** ``append`` locks the task row (``SELECT ... FOR UPDATE``),
-  compares its version with ``expected_version`` and writes; a racing append, from this
-  or another instance, waits for the lock, then sees the new version and raises
-  :class:`~accord.errors.ConflictError`.
+  unfinished tasks (:data:`SNAPSHOT_CACHE`) and uses it only for an append at that
+  version, which succeeds only if the row is still there, so another instance's
+  writes are noticed.
+* **Optimistic concurrency.** ``append`` updates the task row only if its version is
+  ``expected_version`` (the ``UPDATE``'s ``WHERE``, in the statement that also inserts
+  the event) and writes the rest only then; a racing append, from this or another
+  instance, waits for the row lock, then finds the new version, updates nothing and
+  raises :class:`~accord.errors.ConflictError`.
 * **Scope.** Owner and tenant are on the task row (tenant on every row); every read
   filters on them, and a task outside the scope looks missing (spec §13.1).
 * **Row-level security** (``row_level_security=True``): each transaction sets
@@ -76,13 +78,14 @@ from accord.stores._postgres_db import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
     ConnectionPool,
+    UniqueViolation,
     apply_migrations,
     begin,
     check_schema,
     connect_kwargs,
     store_errors,
 )
-from accord.stores._postgres_leases import PostgresLeases
+from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
@@ -137,17 +140,23 @@ _UNFINISHED = [s.value for s in UNFINISHED_STATES]
 
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
-    " body) VALUES (%s, %s, %s, %s, %s, %s, 1, %s) ON CONFLICT (id) DO NOTHING"
+    " body) VALUES (%s, %s, %s, %s, %s, %s, 1, %s)"
 )
 _SELECT_TASK = (
     "SELECT id, body, owner, tenant, version FROM tasks"
     " WHERE id = %s AND tenant = %s AND (%s::text IS NULL OR owner = %s)"
 )
-_LOCK_TASK = "SELECT owner, tenant, version FROM tasks WHERE id = %s FOR UPDATE"
-_UPDATE_TASK = (
-    "UPDATE tasks SET context_id = %s, state = %s, status_ts = %s, version = %s,"
-    " updated_at = now(), body = %s WHERE id = %s"
+# One statement: the version check (the UPDATE's WHERE, under the row lock it takes),
+# the new snapshot and the event; no row when the task is not at the expected version.
+_APPEND = (
+    "WITH t AS (UPDATE tasks SET context_id = %s, state = %s, status_ts = %s,"
+    " version = %s, updated_at = now(), body = %s WHERE id = %s AND version = %s"
+    " RETURNING owner, tenant),"
+    " e AS (INSERT INTO task_events (task_id, tenant, seq, event)"
+    " SELECT %s, tenant, %s, %s FROM t)"
+    " SELECT owner, tenant FROM t"
 )
+_VERSION = "SELECT version FROM tasks WHERE id = %s"
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, tenant, seq, event) VALUES (%s, %s, %s, %s)"
 )
@@ -288,12 +297,20 @@ class PostgresTaskStore(PostgresLeases):
     # --- TaskStore ------------------------------------------------------------------
 
     async def create(
-        self, task: Task, event: StreamResponse, *, scope: Scope
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        scope: Scope,
+        holder: str | None = None,
+        seconds: float = 0.0,
     ) -> TaskRecord:
-        """Store a new task (version 1) and its first event (seq 1).
+        """Store a new task (version 1) and its first event (seq 1), and its lease
+        held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
 
         Raises:
-            ConflictError: a task with this id already exists (in any scope).
+            ConflictError: a task with this id already exists (in any scope), or a
+                lease on it does.
             StoreError: the database failed.
         """
         owner = scope.owner
@@ -306,19 +323,32 @@ class PostgresTaskStore(PostgresLeases):
         record = TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
 
         def run(cur: Cursor) -> TaskRecord:
+            # Pipelined with BEGIN and COMMIT: one round trip. A task or lease that
+            # exists fails its INSERT, and the pipeline with it (nothing committed).
             cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
-            if cur.rowcount != 1:
-                raise ConflictError(f"task {task.id!r} already exists")
             write_rows(cur, task.id, tenant, rows)
             cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+            if holder is not None:
+                cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
-            # COMMIT outcome unknown: our row and first event mean it committed.
+            # COMMIT outcome unknown: our row and first event mean it committed (with
+            # the lease, written by the same transaction).
             found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
             return record if found == (owner, tenant, 1, first) else None
 
-        record = await self._run(run, tenant=tenant, write=True, verify=applied)
+        try:
+            record = await self._run(
+                run, tenant=tenant, write=True, verify=applied, pipeline=True
+            )
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, UniqueViolation):
+                raise
+            raise ConflictError(
+                f"task {task.id!r} already exists"
+                + ("" if holder is None else " or is leased already")
+            ) from exc
         self._remember(task, 1)
         return record
 
@@ -337,9 +367,15 @@ class PostgresTaskStore(PostgresLeases):
         return await self._run(run, tenant=scope.tenant)
 
     async def append(
-        self, task: Task, event: StreamResponse, *, expected_version: int
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        release: str | None = None,
     ) -> TaskRecord:
-        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``;
+        delete the task's lease if ``release`` holds it (same transaction).
 
         Raises:
             ConflictError: the task is at another version, or does not exist.
@@ -350,24 +386,26 @@ class PostgresTaskStore(PostgresLeases):
         with self._lock:
             known = self._written.pop(task.id, None)
 
+        old = known[1] if known is not None and known[0] == expected_version else None
+        head = (task.context_id, task.status.state.value, _ts(task), seq)
+
         def run(cur: Cursor) -> TaskRecord:
-            row = cur.execute(_LOCK_TASK, (task.id,)).fetchone()
-            if row is None:
-                raise ConflictError(f"task {task.id!r} does not exist")
-            owner, tenant, version = row
-            if version != expected_version:
-                raise ConflictError(
-                    f"task {task.id!r} is at version {version}, not {expected_version}"
-                )
-            old = known[1] if known is not None and known[0] == version else None
+            # Pipelined: BEGIN and the statement that checks the version, updates the
+            # row and inserts the event are one round trip; the rows and COMMIT another.
             update = plan(old, task)
-            state = task.status.state.value
-            cur.execute(
-                _UPDATE_TASK,
-                (task.context_id, state, _ts(task), seq, text(update.head), task.id),
-            )
+            params = (*head, text(update.head), task.id, expected_version)
+            row = cur.execute(_APPEND, (*params, task.id, seq, body)).fetchone()
+            if row is None:
+                found = cur.execute(_VERSION, (task.id,)).fetchone()
+                if found is None:
+                    raise ConflictError(f"task {task.id!r} does not exist")
+                raise ConflictError(
+                    f"task {task.id!r} is at version {found[0]}, not {expected_version}"
+                )
+            owner, tenant = row
             write_rows(cur, task.id, tenant, update)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, seq, body))
+            if release is not None:
+                cur.execute(RELEASE_LEASE, (task.id, release))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         def applied(cur: Cursor) -> TaskRecord | None:
@@ -378,7 +416,9 @@ class PostgresTaskStore(PostgresLeases):
                 return None
             return TaskRecord(task=task, owner=found[0], tenant=found[1], version=seq)
 
-        record = await self._run(run, tenant=None, write=True, verify=applied)
+        record = await self._run(
+            run, tenant=None, write=True, verify=applied, pipeline=True
+        )
         self._remember(task, seq)
         return record
 
@@ -487,8 +527,11 @@ class PostgresTaskStore(PostgresLeases):
         write: bool = False,
         verify: Callable[[Cursor], T | None] | None = None,
         rerun_unknown: bool = True,
+        pipeline: bool = False,
     ) -> T:
         """Run ``fn`` in one transaction on a pooled connection, in a worker thread.
+
+        ``pipeline``: see :meth:`~accord.stores._postgres_retry.Calls.run`.
 
         ``tenant`` None marks a call that spans tenants (maintenance). A lost
         connection is handled by the rules of :mod:`accord.stores._postgres_retry`:
@@ -515,6 +558,7 @@ class PostgresTaskStore(PostgresLeases):
                 doing="a task store call",
                 verify=verify,
                 rerun_unknown=rerun_unknown,
+                pipeline=pipeline,
             )
 
         # The wait for a free connection is bounded here too: calls beyond pool_size

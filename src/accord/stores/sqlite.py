@@ -63,7 +63,7 @@ from accord.stores._common import (
 from accord.stores._lane import Lane
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
 from accord.stores._sqlite_layout import plan
-from accord.stores._sqlite_leases import SQLiteLeases
+from accord.stores._sqlite_leases import RELEASE, SQLiteLeases, grant
 from accord.stores._sqlite_rows import load_task, text, write_rows
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
 from accord.types import StreamResponse, Task, decode, format_timestamp
@@ -187,12 +187,19 @@ class SQLiteTaskStore(SQLiteLeases):
     # --- TaskStore ------------------------------------------------------------------
 
     async def create(
-        self, task: Task, event: StreamResponse, *, scope: Scope
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        scope: Scope,
+        holder: str | None = None,
+        seconds: float = 0.0,
     ) -> TaskRecord:
-        """Store a new task (version 1) and its first event (seq 1).
+        """Store a new task (version 1) and its first event (seq 1), and its lease
+        held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
 
         Raises:
-            ConflictError: a task with this id already exists.
+            ConflictError: a task with this id already exists, or a lease on it does.
             StoreError: the database failed.
         """
         owner = scope.owner
@@ -215,6 +222,11 @@ class SQLiteTaskStore(SQLiteLeases):
                 raise ConflictError(f"task {task.id!r} already exists") from exc
             write_rows(conn, task.id, rows)
             conn.execute(_INSERT_EVENT, (task.id, 1, text(event), now))
+            if holder is not None and not grant(
+                conn, task.id, scope.tenant, holder, seconds
+            ):
+                # Raised inside the operation's savepoint: the task goes too.
+                raise ConflictError(f"task {task.id!r} is leased already")
             self._remember(task, 1)
             return TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
 
@@ -232,9 +244,15 @@ class SQLiteTaskStore(SQLiteLeases):
         return await self._read(run)
 
     async def append(
-        self, task: Task, event: StreamResponse, *, expected_version: int
+        self,
+        task: Task,
+        event: StreamResponse,
+        *,
+        expected_version: int,
+        release: str | None = None,
     ) -> TaskRecord:
-        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``.
+        """Record ``event`` (seq ``expected_version + 1``) and the snapshot ``task``;
+        delete the task's lease if ``release`` holds it.
 
         Raises:
             ConflictError: the task is at another version, or does not exist.
@@ -260,6 +278,8 @@ class SQLiteTaskStore(SQLiteLeases):
             conn.execute(_UPDATE_TASK, (*changes, task.id, expected_version))
             write_rows(conn, task.id, update)
             conn.execute(_INSERT_EVENT, (task.id, seq, text(event), now))
+            if release is not None:
+                conn.execute(RELEASE, (task.id, release))
             self._remember(task, seq)
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
