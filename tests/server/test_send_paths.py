@@ -95,3 +95,13 @@ async def test_a_store_down_before_the_task_exists_answers_unavailable(
         task = await client.send_message("hello")
         assert isinstance(task, Task)
         assert task.status.state is TaskState.COMPLETED
+
+
+async def test_a_stream_whose_task_cannot_be_created_ends_with_unavailable() -> None:
+    store = Store()
+    async with served(store) as (_, client):
+        store.down = True
+        with pytest.raises(UnavailableError):
+            async with client.send_streaming_message("hello") as events:
+                async for _ in events:
+                    pass

@@ -294,6 +294,8 @@ class RequestHandler:
         first = True
         async for update in sub:
             if update.final:
+                if first and x.error is not None and x.recorder.record is None:
+                    raise self._no_task(x)  # the store failed before the task existed
                 return
             event = update.event
             assert event is not None

@@ -52,7 +52,7 @@ import anyio
 import anyio.lowlevel
 
 from accord._clock import new_id, now_timestamp
-from accord.errors import InvalidAgentResponseError, UnavailableError
+from accord.errors import InvalidAgentResponseError, StoreError, UnavailableError
 from accord.protocol import lifecycle
 from accord.types import (
     Message,
@@ -489,6 +489,16 @@ class Runtime:
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         x.error = exc
+        if isinstance(exc, StoreError) and x.recorder.record is None:
+            # The store failed on the task's first write (its lease comes with it):
+            # nothing was kept, and a task made now only to say FAILED would blame
+            # the agent. The caller is answered with the store's error (UNAVAILABLE).
+            logger.warning(
+                "task %s was not created (the agent's first write failed): %s",
+                x.task_id,
+                exc,
+            )
+            return
         error_id = secrets.token_hex(6)
         # spec §3.3.2 (system errors): logged for diagnosis. The traceback stays
         # here; the partner gets an id to quote, not the agent's internals.
