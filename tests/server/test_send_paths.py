@@ -101,7 +101,7 @@ async def test_a_stream_whose_task_cannot_be_created_ends_with_unavailable() -> 
     store = Store()
     async with served(store) as (_, client):
         store.down = True
-        with pytest.raises(UnavailableError):
-            async with client.send_streaming_message("hello") as events:
+        async with client.send_streaming_message("hello") as events:
+            with pytest.raises(UnavailableError):
                 async for _ in events:
                     pass
