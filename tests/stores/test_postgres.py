@@ -21,7 +21,7 @@ from accord.cli.commands.serve import load_app
 from accord.cli.main import main as cli_main
 from accord.errors import ConflictError, StoreError
 from accord.stores import TaskQuery, migrate, open_store
-from accord.stores import postgres as pg_module
+from accord.stores import _postgres_retention as pg_retention
 from accord.stores._common import encode_cursor
 from accord.stores._postgres_db import apply_migrations, migrations
 from accord.stores._postgres_list import list_statements
@@ -316,7 +316,7 @@ async def test_purge_deletes_in_bounded_batches(
     schema: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, url = schema
-    monkeypatch.setattr(pg_module, "PURGE_BATCH", 3)
+    monkeypatch.setattr(pg_retention, "PURGE_BATCH", 3)
     async with PostgresTaskStore(url) as store:
         await rows(url, _DELETE_LOG)
         for n in range(8):
@@ -349,8 +349,8 @@ async def test_retention_sweeps_in_bounded_batches_after_writes(
         url,
         "UPDATE tasks SET updated_at = now() - interval '2 hours' WHERE id LIKE 'old%'",
     )
-    monkeypatch.setattr(pg_module, "PURGE_BATCH", 2)
-    monkeypatch.setattr(pg_module, "SWEEP_BATCHES", 2)
+    monkeypatch.setattr(pg_retention, "PURGE_BATCH", 2)
+    monkeypatch.setattr(pg_retention, "SWEEP_BATCHES", 2)
     left = "SELECT id FROM tasks WHERE id LIKE 'old-%' ORDER BY id"
 
     async with PostgresTaskStore(url, retention=3600) as store:

@@ -58,9 +58,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import anyio
@@ -70,7 +68,6 @@ from accord.errors import ConflictError, StoreError
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
-    effective_timestamp,
     encode_cursor,
     sort_key,
 )
@@ -87,11 +84,16 @@ from accord.stores._postgres_db import (
 )
 from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
+from accord.stores._postgres_retention import (
+    PURGE_BATCH,
+    RETENTION_SWEEP_INTERVAL,
+    PostgresRetention,
+)
 from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
 from accord.stores._sqlite_layout import plan
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
-from accord.types import StreamResponse, Task, decode, format_timestamp
+from accord.types import StreamResponse, Task, decode
 
 if TYPE_CHECKING:
     import builtins
@@ -114,18 +116,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: Tasks deleted per purge statement. Each batch is its own short transaction: a purge
-#: of a million tasks never holds a lock for more than one batch's delete (events,
-#: messages, artifacts and parts cascade with their task).
-PURGE_BATCH = 1000
-
-#: Batches one retention sweep deletes before handing the connection back; a backlog
-#: beyond it is taken up by the next write's sweep, right away.
-SWEEP_BATCHES = 10
-
-#: Longest gap (seconds) between two retention sweeps of one store.
-RETENTION_SWEEP_INTERVAL = 60.0
 
 #: Unfinished tasks whose last written snapshot the store remembers (see the module
 #: docstring); a task that fell out is rewritten whole once.
@@ -174,19 +164,9 @@ _SELECT_UNFINISHED = (
     "SELECT id, body, owner, tenant, version FROM tasks"
     " WHERE state = ANY(%s) ORDER BY created_at, id"
 )
-_PURGE_BY_STATUS = (
-    "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state = ANY(%s)"
-    " AND ((status_ts <> '' AND status_ts < %s)"
-    " OR (status_ts = '' AND updated_at < %s::timestamptz))"
-    " LIMIT %s FOR UPDATE SKIP LOCKED)"
-)
-_PURGE_BY_UPDATE = (
-    "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state = ANY(%s)"
-    " AND updated_at < %s::timestamptz LIMIT %s FOR UPDATE SKIP LOCKED)"
-)
 
 
-class PostgresTaskStore(PostgresLeases):
+class PostgresTaskStore(PostgresRetention, PostgresLeases):
     """Store tasks and their event logs in PostgreSQL, shareable by many instances.
 
     Args:
@@ -482,33 +462,7 @@ class PostgresTaskStore(PostgresLeases):
 
         return await self._run(run, tenant=None)
 
-    async def purge_finished(self, *, older_than: str) -> int:
-        """Delete old terminal tasks and their events; return how many were deleted.
-
-        A task goes when its status timestamp is before ``older_than``; a task without
-        a status timestamp is aged by its last write instead. Deletes in batches of
-        :data:`PURGE_BATCH`, one transaction each.
-        """
-        cutoff = effective_timestamp(older_than) or ""
-        params = (_TERMINAL, cutoff, cutoff or "-infinity")
-        return await self._purge(_PURGE_BY_STATUS, params, batches=None)
-
     # --- plumbing -------------------------------------------------------------------
-
-    async def _purge(self, sql: str, params: TupleRow, *, batches: int | None) -> int:
-        """Run the batched DELETE ``sql`` until it deletes less than a batch."""
-        deleted, done = 0, 0
-        while batches is None or done < batches:
-            count = await self._run(
-                lambda cur: cur.execute(sql, (*params, PURGE_BATCH)).rowcount,
-                tenant=None,
-            )
-            deleted += count
-            done += 1
-            if count < PURGE_BATCH:
-                return deleted
-        self._next_sweep = 0.0  # a backlog: the next write sweeps again
-        return deleted
 
     def _remember(self, task: Task, version: int) -> None:
         """Note the snapshot just committed: unfinished tasks only."""
@@ -579,21 +533,6 @@ class PostgresTaskStore(PostgresLeases):
 
     def _errors(self, doing: str) -> AbstractContextManager[None]:
         return store_errors(self._url, doing, connect_timeout=self._connect_timeout)
-
-    async def _sweep(self) -> None:
-        """Delete terminal tasks last written more than ``retention`` seconds ago."""
-        retention = self._retention
-        now = time.monotonic()
-        if retention is None or now < self._next_sweep:
-            return
-        self._next_sweep = now + min(retention, RETENTION_SWEEP_INTERVAL)
-        cutoff = format_timestamp(datetime.now(UTC) - timedelta(seconds=retention))
-        try:
-            await self._purge(
-                _PURGE_BY_UPDATE, (_TERMINAL, cutoff), batches=SWEEP_BATCHES
-            )
-        except StoreError as exc:  # the write succeeded; a later sweep retries
-            _log.warning("retention sweep failed: %s", exc)
 
 
 def _records(cur: Cursor, rows: builtins.list[TupleRow]) -> list[TaskRecord]:
