@@ -581,3 +581,34 @@ async def test_blocking_sends_arriving_together_never_overshoot_the_limit(
             x.lab.gate.set()
         assert [t.status.state for t in results] == [TaskState.COMPLETED] * 6
         assert len({t.id for t in results}) == 6
+
+
+async def test_return_immediately_answers_the_task_as_created_when_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued task may already run elsewhere before its answer is read, and the
+    read may come from the log (a wake-up made the subscriber catch up): the answer
+    is still the task as created, SUBMITTED (spec §3.1.1), not whatever it is now."""
+    async with cluster("memory", tmp_path) as x:
+        runtime = x.a.runtime
+        defer = runtime.queue.defer
+
+        async def defer_then_catch_up(execution: object, record: object) -> None:
+            await defer(execution, record)  # type: ignore[arg-type]
+            task_id = execution.task_id  # type: ignore[attr-defined]
+            await x.lab.started(task_id)  # B claimed it
+            while True:  # and wrote past SUBMITTED
+                stored = await x.store.get(task_id, scope=Scope(tenant="", owner=None))
+                assert stored is not None
+                if stored.task.status.state is not TaskState.SUBMITTED:
+                    break
+                await anyio.sleep(0.01)
+            runtime.events.refresh(task_id)  # A's subscriber reads the log
+
+        await x.fill_a()
+        monkeypatch.setattr(runtime.queue, "defer", defer_then_catch_up)
+        task = await x.a.client.send_message("quick", configuration=NOW)
+        assert isinstance(task, Task)
+        assert task.status.state is TaskState.SUBMITTED
+        assert task.history[0].text == "quick"
+        assert x.lab.runs(task.id)[0][1] == "B"

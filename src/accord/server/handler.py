@@ -265,8 +265,13 @@ class RequestHandler:
                 assert event is not None
                 if event.message is not None:
                     return SendMessageResponse(message=event.message)
-                last = update.task or await self._reload(
-                    execution.task_id, execution.scope
+                # An update read back from the log carries no snapshot; its creation
+                # event does (the task as created: what returnImmediately answers,
+                # spec §3.1.1, also when another instance has already moved it on).
+                last = (
+                    update.task
+                    or event.task
+                    or await self._reload(execution.task_id, execution.scope)
                 )
                 if immediately or lifecycle.ends_stream(last.status.state):
                     break
