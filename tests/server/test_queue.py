@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -593,9 +593,9 @@ async def test_return_immediately_answers_the_task_as_created_when_read_back(
         runtime = x.a.runtime
         defer = runtime.queue.defer
 
-        async def defer_then_catch_up(execution: object, record: object) -> None:
-            await defer(execution, record)  # type: ignore[arg-type]
-            task_id = execution.task_id  # type: ignore[attr-defined]
+        async def defer_then_catch_up(execution: Any, record: Any) -> None:
+            await defer(execution, record)
+            task_id = execution.task_id
             await x.lab.started(task_id)  # B claimed it
             while True:  # and wrote past SUBMITTED
                 stored = await x.store.get(task_id, scope=Scope(tenant="", owner=None))
