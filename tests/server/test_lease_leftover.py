@@ -9,11 +9,9 @@ and the sweep ends the task a lease later (found by
 
 from __future__ import annotations
 
-import anyio
 import pytest
 
 from accord.server import Agent, Engine, TaskContext
-from accord.server.leases import LEASE_EXPIRED_MESSAGE
 from accord.stores import MemoryTaskStore, Scope
 from accord.types import (
     Message,
@@ -24,6 +22,8 @@ from accord.types import (
     TaskState,
     TaskStatus,
 )
+
+from .test_leases import ended_by_lease_expiry
 
 pytestmark = pytest.mark.anyio
 
@@ -49,12 +49,4 @@ async def test_a_leftover_lease_of_this_instance_is_released_and_swept() -> None
         await store.create(task, StreamResponse(task=task), scope=Scope())
         # The lease an execution of this instance could not release.
         await store.acquire_lease("left", tenant="", holder=holder, seconds=0.3)
-        with anyio.fail_after(20):
-            while (record := await store.get("left", scope=Scope())) is not None:
-                if record.task.status.state is not TaskState.WORKING:
-                    break
-                await anyio.sleep(0.02)
-    assert record is not None
-    assert record.task.status.state is TaskState.FAILED
-    assert record.task.status.message is not None
-    assert record.task.status.message.text == LEASE_EXPIRED_MESSAGE
+        await ended_by_lease_expiry(store, "left", within=20)

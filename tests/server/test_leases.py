@@ -352,11 +352,19 @@ async def test_an_unfinished_task_without_a_lease_is_taken_over() -> None:
     lab = Lab()
     engine = Engine(lab.agent("A", retry_safe=False), store=store, lease_seconds=0.2)
     async with engine.running():
-        with anyio.fail_after(10):
-            while (record := await store.get("old", scope=Scope())) is not None:
-                if record.task.status.state is not TaskState.WORKING:
-                    break
-                await anyio.sleep(0.02)
+        await ended_by_lease_expiry(store, "old", within=10)
+
+
+async def ended_by_lease_expiry(
+    store: TaskStore, task_id: str, *, within: float
+) -> None:
+    """Wait (at most ``within`` s) until ``task_id`` leaves WORKING; it must end
+    FAILED with the lease-expiry message (the sweep ended it)."""
+    with anyio.fail_after(within):
+        while (record := await store.get(task_id, scope=Scope())) is not None:
+            if record.task.status.state is not TaskState.WORKING:
+                break
+            await anyio.sleep(0.02)
     assert record is not None
     assert record.task.status.state is TaskState.FAILED
     assert record.task.status.message is not None

@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
+from accord.client import Client
 from accord.errors import UnavailableError
 from accord.server import A2AApp, Agent, Engine, TaskContext
 from accord.server.limits import ServerLimits
 from accord.stores import Scope, TaskStore
 from accord.types import (
-    AgentInterface,
     Message,
     Part,
     Role,
@@ -37,7 +35,7 @@ from accord.types import (
     TaskStatus,
 )
 
-from .test_leases import store_pair
+from .test_leases import client, store_pair
 
 pytestmark = pytest.mark.anyio
 
@@ -113,18 +111,6 @@ class Node:
     @property
     def runtime(self):  # type: ignore[no-untyped-def]  # the running Runtime
         return self.engine.handler.runtime
-
-
-@asynccontextmanager
-async def client(app: A2AApp) -> AsyncIterator[Client]:
-    face = AgentInterface(
-        url=BASE, protocol_binding="HTTP+JSON", protocol_version="1.0"
-    )
-    async with (
-        httpx.AsyncClient(transport=MemoryTransport(app), base_url=BASE) as http,
-        Client.from_interface(face, http=http) as a2a,
-    ):
-        yield a2a
 
 
 @asynccontextmanager
