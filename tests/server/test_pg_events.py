@@ -13,10 +13,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 import anyio.to_thread
 import httpx
+import psycopg
 import pytest
 
 from accord.client import Client, EventStream, MemoryTransport
@@ -25,6 +27,7 @@ from accord.server.events import LocalTaskEvents, Subscription, Update
 from accord.server.pg_events import PostgresTaskEvents
 from accord.stores import MemoryTaskStore, Scope, StoredEvent
 from accord.stores.postgres import PostgresTaskStore
+from accord.stores.postgres_notify import channel_name, task_key
 from accord.types import AgentInterface, StreamResponse, Task, TaskState
 from tests.stores._postgres import (
     SERVER,
@@ -446,3 +449,45 @@ async def test_events_run_once_at_a_time() -> None:
         with pytest.raises(RuntimeError, match="already running"):
             async with events.notifier.running():
                 pass
+
+
+async def test_a_task_created_ended_sends_no_wake_up_and_a_running_one_does() -> None:
+    """A blocking send whose agent never waits writes its task once, already ended
+    (server/write_behind.py): nobody can be subscribed yet, so no NOTIFY goes out."""
+
+    async def run(ctx: TaskContext) -> None:
+        await ctx.working("started")
+        if ctx.text == "quick":
+            await ctx.add_artifact("answer")
+        await ctx.complete("done")
+
+    agent = Agent(run, name="Quick", description="Answers at once")
+    async with fresh_schema() as (schema, url), instance(url, agent) as a:
+        listener = await anyio.to_thread.run_sync(
+            partial(psycopg.connect, url, autocommit=True)
+        )
+        with listener:
+            channel = channel_name(schema)
+            await anyio.to_thread.run_sync(
+                listener.execute, f'LISTEN "{channel}"'.encode()
+            )
+            quick = await a.client.send_message("quick")
+            assert isinstance(quick, Task)
+            assert quick.status.state is TaskState.COMPLETED
+            async with a.client.send_streaming_message("streamed") as stream:
+                streamed = await follow(stream)
+            first = streamed[0][1].task
+            assert first is not None
+
+            def wake_ups_until_the_streamed_tasks() -> list[str]:
+                keys: list[str] = []
+                for note in listener.notifies(timeout=10):
+                    keys.append(note.payload.split()[1])
+                    if keys[-1] == task_key(first.id):
+                        break
+                return keys
+
+            keys = await anyio.to_thread.run_sync(wake_ups_until_the_streamed_tasks)
+        assert task_key(quick.id) not in keys
+        assert keys[-1] == task_key(first.id)
+        assert [e.seq for e in await logged(a.store, quick.id)] == [1, 2, 3, 4]

@@ -59,6 +59,50 @@ async def test_create_existing_id_conflicts(store: TaskStore) -> None:
     assert record.version == 1
 
 
+async def test_create_with_more_writes_the_first_events_at_once(
+    store: TaskStore,
+) -> None:
+    first = make_task("t1")
+    working = make_task("t1", state=TaskState.WORKING, at=1)
+    done = make_task("t1", state=TaskState.COMPLETED, at=2, note="done")
+    record = await store.create(
+        done,
+        created(first),
+        scope=ALICE,
+        more=[status_changed(working), status_changed(done)],
+    )
+    assert (record.task, record.version) == (done, 3)
+    assert await store.get("t1", scope=ALICE) == record
+    log = await store.events("t1", after=0, scope=ALICE)
+    assert [(e.seq, e.event) for e in log] == [
+        (1, created(first)),
+        (2, status_changed(working)),
+        (3, status_changed(done)),
+    ]
+    # Finished at creation: listed by its state, and the log is whole.
+    page = await store.list(TaskQuery(scope=ALICE, state=TaskState.COMPLETED))
+    assert [t.id for t in page.tasks] == ["t1"]
+    assert await store.events("t1", after=2, scope=ALICE) == log[2:]
+
+
+async def test_create_with_more_goes_on_with_appends(store: TaskStore) -> None:
+    first = make_task("t1")
+    working = make_task("t1", state=TaskState.WORKING, at=1)
+    await store.create(
+        working, created(first), scope=ALICE, more=[status_changed(working)]
+    )
+    done = make_task("t1", state=TaskState.COMPLETED, at=2)
+    with pytest.raises(ConflictError):
+        await store.append(done, status_changed(done), expected_version=1)
+    record = await store.append(done, status_changed(done), expected_version=2)
+    assert record.version == 3
+    assert [e.seq for e in await store.events("t1", after=0, scope=ALICE)] == [
+        1,
+        2,
+        3,
+    ]
+
+
 async def test_create_needs_a_concrete_owner(store: TaskStore) -> None:
     task = make_task("t1")
     with pytest.raises(ValueError, match="owner"):

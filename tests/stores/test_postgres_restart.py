@@ -165,6 +165,21 @@ async def test_create_with_unknown_commit_outcome_is_applied_once(
     assert [e.seq for e in await store.events("t-1", after=0, scope=ALICE)] == [1]
 
 
+async def test_create_with_more_and_unknown_commit_outcome_is_applied_once(
+    store: PostgresTaskStore, private_postgres: PrivateCluster
+) -> None:
+    first = make_task("t-1")
+    done = make_task("t-1", state=TaskState.COMPLETED, at=1)
+    _cut_once(_calls(store), private_postgres.url, after_commit=True)
+
+    record = await store.create(
+        done, created(first), scope=ALICE, more=[status_changed(done)]
+    )
+
+    assert (record.version, _calls(store).retries) == (2, 1)
+    assert [e.seq for e in await store.events("t-1", after=0, scope=ALICE)] == [1, 2]
+
+
 async def test_acquire_lease_with_unknown_commit_outcome_returns_the_lease(
     store: PostgresTaskStore, private_postgres: PrivateCluster
 ) -> None:

@@ -94,14 +94,18 @@ class Update(NamedTuple):
     """One published event: its sequence number, the event, and the task after it.
 
     ``seq`` 0 marks an event that is not part of the task's log (a Message reply).
-    ``final`` marks the end of one execution (its turn is over). A NamedTuple: a few
-    are made per event, and it is made in half the time of a frozen dataclass.
+    ``final`` marks the end of one execution (its turn is over). ``created`` marks an
+    event written by the transaction that created its task: nobody anywhere can have
+    subscribed to the task before that commit, so other instances need no wake-up
+    for it (they read it when they first find the task). A NamedTuple: a few are made
+    per event, and it is made in half the time of a frozen dataclass.
     """
 
     seq: int
     event: StreamResponse | None
     task: Task | None
     final: bool = False
+    created: bool = False
 
 
 #: Reads a task's logged events after a sequence number (the store's ``events``,

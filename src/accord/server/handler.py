@@ -248,7 +248,7 @@ class RequestHandler:
             recorder = execution.recorder
             if recorder.reply_message is not None:
                 return SendMessageResponse(message=recorder.reply_message)
-            last = recorder.task
+            last = recorder.written_task
             if last is None:
                 raise self._no_task(execution)
             return SendMessageResponse(task=trim_task(last, history))
@@ -299,7 +299,7 @@ class RequestHandler:
         first = True
         async for update in sub:
             if update.final:
-                if first and x.error is not None and x.recorder.record is None:
+                if first and x.error is not None and not x.recorder.created:
                     raise self._no_task(x)  # the store failed before the task existed
                 return
             event = update.event

@@ -70,7 +70,7 @@ from accord.stores import Scope
 from accord.types import Role, SendMessageRequest, TaskState
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
     from accord.stores import Lease, TaskRecord
     from accord.types import Message, StreamResponse, Task
@@ -199,22 +199,40 @@ class Leases:
         x.lease.set(LeaseState.WITH_CREATE)
 
     async def create(
-        self, hold: LeaseHold, scope: Scope, task: Task, event: StreamResponse
+        self,
+        hold: LeaseHold,
+        scope: Scope,
+        task: Task,
+        event: StreamResponse,
+        *,
+        more: Sequence[StreamResponse] = (),
+        final: bool = False,
     ) -> TaskRecord:
         """Create an execution's task (its lease ``hold``), with the lease when
-        :meth:`with_creation` said so.
+        :meth:`with_creation` said so, unless the creation is ``final`` (it already
+        ends the turn: ``more`` holds the rest of its events, write_behind.py).
 
         Takes the execution's parts, not the execution: the recorder that calls it
         must not hold its execution (a cycle per execution, see recorder.py).
         """
         store = self.runtime.store
         if hold.state is not LeaseState.WITH_CREATE:
-            return await store.create(task, event, scope=scope)
+            return await store.create(task, event, scope=scope, more=more)
+        if final:
+            # Never leased: the turn is over by the time anyone can see the task.
+            record = await store.create(task, event, scope=scope, more=more)
+            hold.set(LeaseState.RELEASED)
+            return record
         hold.since = time.monotonic()
         hold.set(LeaseState.CHANGING)
         try:
             record = await store.create(
-                task, event, scope=scope, holder=self.holder, seconds=self.seconds
+                task,
+                event,
+                scope=scope,
+                holder=self.holder,
+                seconds=self.seconds,
+                more=more,
             )
         except BaseException:
             hold.set(LeaseState.WITH_CREATE)  # rolled back: nothing was written

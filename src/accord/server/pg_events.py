@@ -144,9 +144,12 @@ class PostgresTaskEvents(LocalTaskEvents):
         return sub
 
     async def publish(self, task_id: str, update: Update) -> None:
-        """Deliver ``update`` here and queue its wake-up for the others; never suspends."""
+        """Deliver ``update`` here and queue its wake-up for the others; never suspends.
+
+        No wake-up for an update written with its task's creation (``Update.created``).
+        """
         await super().publish(task_id, update)
-        if update.seq:
+        if update.seq and not update.created:
             self.notifier.send(task_id, update.seq)
 
     def wake(self, key: str, seq: int) -> None:

@@ -5,6 +5,11 @@ becomes one event: checked against the lifecycle table (spec §4.1.3), appended 
 store with optimistic concurrency, then published to the runtime's
 :class:`~accord.server.events.TaskEvents`. A lock keeps one write at a time (an agent
 that writes from several of its own tasks still gets a linear log).
+
+The recorder of a blocking SendMessage's new task keeps the task's first events in
+memory and writes them with one store call when the turn ends, when the agent calls
+``ctx.submit()``, after :data:`BUFFER_MAX` events, or as soon as the agent waits for
+anything else (:mod:`accord.server.write_behind`, which says why nothing is lost).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import anyio.lowlevel
 
 from accord._clock import now_timestamp
 from accord.protocol import lifecycle
+from accord.stores import TaskRecord
 from accord.types import (
     UNSET,
     Artifact,
@@ -33,15 +39,19 @@ from .agent import Content, agent_message
 from .events import Update
 
 if TYPE_CHECKING:
-    from accord.stores import TaskRecord
     from accord.types import Message
 
     from .runtime import Execution, Runtime
+    from .write_behind import WriteBehind
 
-__all__ = ["YIELD_EVERY", "Recorder"]
+__all__ = ["BUFFER_MAX", "YIELD_EVERY", "Recorder"]
 
 #: Writes after which a recorder yields to the event loop (see ``Recorder._write``).
 YIELD_EVERY = 32
+#: Events a new task's recorder keeps unwritten at most (write_behind.py): the next
+#: one writes them all, so an agent that streams without ever waiting is written in
+#: batches of this size.
+BUFFER_MAX = 32
 
 
 class _WriteLock:
@@ -77,6 +87,9 @@ class _WriteLock:
         self._held = False
         self._wake_next()
 
+    def locked(self) -> bool:
+        return self._held
+
     def _wake_next(self) -> None:
         if not self._held and self._waiters:
             self._waiters.popleft().set()
@@ -86,7 +99,12 @@ class Recorder:
     """The single writer of one task's events within an execution."""
 
     def __init__(
-        self, runtime: Runtime, execution: Execution, record: TaskRecord | None
+        self,
+        runtime: Runtime,
+        execution: Execution,
+        record: TaskRecord | None,
+        *,
+        behind: WriteBehind | None = None,
     ) -> None:
         self._runtime = runtime
         # The execution's fields, not the execution: it holds this recorder, and a
@@ -105,6 +123,24 @@ class Recorder:
         self.ended = False
         self._lock = _WriteLock()
         self._writes = 0
+        #: With ``behind`` (a blocking send's new task): the task's first updates, not
+        #: written yet; None once written (or when not buffering).
+        self._behind = behind
+        self._buffer: list[Update] | None = [] if behind is not None else None
+
+    @property
+    def task_id(self) -> str:
+        return self._task_id
+
+    @property
+    def created(self) -> bool:
+        """True once the task is in the store."""
+        return self.record is not None and not self._buffer
+
+    @property
+    def written_task(self) -> Task | None:
+        """The task as last written to the store (None when it never was)."""
+        return self.task if self.created else None
 
     @property
     def replied(self) -> bool:
@@ -176,6 +212,7 @@ class Recorder:
         async with self._lock:
             self._ensure_open("submit the task")
             await self._create_if_needed()
+            await self._flush()  # submit() asks for the task to be visible now
 
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
         async with self._lock:
@@ -211,17 +248,60 @@ class Recorder:
             history=history,
         )
         event = StreamResponse(task=task)
+        update = Update(seq=1, event=event, task=task, created=True)
+        if self._buffer is not None:
+            owner = self._scope.owner or ""
+            self.record = TaskRecord(
+                task=task, owner=owner, tenant=self._scope.tenant, version=1
+            )
+            self._buffer.append(update)
+            self._behind.add(self)  # type: ignore[union-attr]  # set with the buffer
+            return
         self.record = await self._runtime.leases.create(
             self._lease, self._scope, task, event
         )
-        await self._runtime.events.publish(
-            task_id, Update(seq=1, event=event, task=task)
+        await self._runtime.events.publish(task_id, update)
+
+    async def _flush(self, *, final: bool = False) -> None:
+        """Write the buffered updates (write_behind.py) with one store call; a
+        ``final`` flush (the turn ends) creates the task without a lease."""
+        buffer = self._buffer
+        if not buffer:
+            return
+        assert self.record is not None
+        first, last = buffer[0], buffer[-1]
+        assert first.event is not None
+        assert last.task is not None
+        more = [u.event for u in buffer[1:] if u.event is not None]
+        record = await self._runtime.leases.create(
+            self._lease, self._scope, last.task, first.event, more=more, final=final
         )
+        self._buffer = None
+        self._behind.discard(self)  # type: ignore[union-attr]  # set with the buffer
+        self.record = record
+        publish = self._runtime.events.publish
+        for update in buffer:
+            await publish(self._task_id, update)
+
+    async def flush_waiting(self) -> bool:
+        """Write the buffer now that the agent waits (write_behind.py); False when
+        there was nothing to do (a write in flight writes it, or it was written)."""
+        if self._lock.locked() or not self._buffer:
+            return False
+        async with self._lock:
+            if not self._buffer:
+                return False
+            await self._flush()
+            return True
 
     async def _write(
         self, task: Task, event: StreamResponse, *, final: bool = False
     ) -> None:
         assert self.record is not None
+        buffer = self._buffer
+        if buffer:
+            await self._write_behind(buffer, task, event, final=final)
+            return
         # The write that ends the turn releases the lease (leases.py).
         record = await self._runtime.leases.append(
             self._lease, task, event, expected_version=self.record.version, final=final
@@ -235,6 +315,35 @@ class Recorder:
             # A store that never suspends (memory) would let an agent that streams in
             # a loop run to the end before any subscriber is served.
             await anyio.lowlevel.checkpoint()
+
+    async def _write_behind(
+        self,
+        buffer: list[Update],
+        task: Task,
+        event: StreamResponse,
+        *,
+        final: bool,
+    ) -> None:
+        """Buffer one more of a new task's first updates; write them all when the
+        turn ends or the buffer is full (write_behind.py)."""
+        record = self.record
+        assert record is not None
+        version = record.version + 1
+        buffer.append(Update(seq=version, event=event, task=task, created=True))
+        self.record = TaskRecord(
+            task=task, owner=record.owner, tenant=record.tenant, version=version
+        )
+        if not final and len(buffer) < BUFFER_MAX:
+            self._behind.add(self)  # type: ignore[union-attr]  # set with the buffer
+            return
+        try:
+            await self._flush(final=final)
+        except BaseException:
+            # Nothing was written: this event is not in the task (its caller sees
+            # the error); the ones before it stay buffered.
+            buffer.pop()
+            self.record = record
+            raise
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""

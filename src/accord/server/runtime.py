@@ -68,6 +68,7 @@ from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
+from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -222,6 +223,7 @@ class Runtime:
             self, seconds=lease_seconds, holder=instance_id or f"instance-{new_id()}"
         )
         self.queue = WorkQueue(self, max_queued=max_queued, interval=lease_seconds / 2)
+        self.write_behind = WriteBehind()
 
     @property
     def running(self) -> bool:
@@ -250,6 +252,7 @@ class Runtime:
         self._tg.start_soon(self.leases.sweeper, name="accord-lease-sweep")
         self._tg.start_soon(self.leases.watchdog, name="accord-lease-watchdog")
         self._tg.start_soon(self.queue.claimer, name="accord-queue-claimer")
+        self._tg.start_soon(self.write_behind.run, name="accord-write-behind")
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
@@ -360,8 +363,12 @@ class Runtime:
             self._run, execution, name=f"accord-task-{execution.task_id}"
         )
 
-    def _register(self, execution: Execution, record: TaskRecord | None) -> None:
-        execution.recorder = Recorder(self, execution, record)
+    def _register(
+        self, execution: Execution, record: TaskRecord | None, *, inline: bool = False
+    ) -> None:
+        # A blocking send's new task is written behind its agent (write_behind.py).
+        behind = self.write_behind if inline and record is None else None
+        execution.recorder = Recorder(self, execution, record, behind=behind)
         self._live[execution.task_id] = execution
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
@@ -409,7 +416,7 @@ class Runtime:
                 await self.leases.acquire(execution)
         try:
             self._check_open()
-            self._register(execution, record)
+            self._register(execution, record, inline=True)
         except BaseException:
             await self.leases.release(execution)
             raise
@@ -477,7 +484,8 @@ class Runtime:
                 # next execution of this task as soon as this one is not live, and
                 # its subscription must not receive this execution's end.
                 await self.events.publish(
-                    x.task_id, Update(seq=0, event=None, task=recorder.task, final=True)
+                    x.task_id,
+                    Update(seq=0, event=None, task=recorder.written_task, final=True),
                 )
                 await self.leases.release(x)
             finally:
@@ -489,7 +497,7 @@ class Runtime:
 
     async def _fail(self, x: Execution, exc: Exception) -> None:
         x.error = exc
-        if isinstance(exc, StoreError) and x.recorder.record is None:
+        if isinstance(exc, StoreError) and not x.recorder.created:
             # The store failed on the task's first write (its lease comes with it):
             # nothing was kept, and a task made now only to say FAILED would blame
             # the agent. The caller is answered with the store's error (UNAVAILABLE).

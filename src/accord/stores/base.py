@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import builtins
+    from collections.abc import Sequence
 
     from accord.types import StreamResponse, Task, TaskState
 
@@ -177,6 +178,7 @@ class TaskStore(Protocol):
         scope: Scope,
         holder: str | None = None,
         seconds: float = 0.0,
+        more: Sequence[StreamResponse] = (),
     ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1).
 
@@ -184,6 +186,11 @@ class TaskStore(Protocol):
         in the same transaction, as :meth:`acquire_lease` would (attempt 1, held by
         ``holder`` for ``seconds``): an execution's new task is leased from the moment
         anyone can see it, without a write of its own.
+
+        ``more``: events that followed the first (seq 2, 3, ...), written by the same
+        transaction; ``task`` is then the snapshot after the last of them and the
+        version is ``1 + len(more)``. A turn that writes its task's whole beginning at
+        once (server/recorder.py) costs one transaction instead of one per event.
 
         Raises:
             ConflictError: a task with this id already exists, or (with a

@@ -58,7 +58,7 @@ from accord.types import format_timestamp
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from accord.types import StreamResponse, Task
 
@@ -149,9 +149,12 @@ class MemoryTaskStore:
         scope: Scope,
         holder: str | None = None,
         seconds: float = 0.0,
+        more: Sequence[StreamResponse] = (),
     ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1), and its lease
         held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
+        ``more``: the events after the first, at once (``task`` is the snapshot after
+        them; version ``1 + len(more)``).
 
         Raises:
             ConflictError: a task with this id already exists, or a lease on it does.
@@ -168,13 +171,13 @@ class MemoryTaskStore:
         if self._max_tasks is not None and len(self._tasks) >= self._max_tasks:
             self._evict_one()
         finished = task.status.state in TERMINAL_STATES
-        entry: _Entry = (task, owner, scope.tenant, 1, now_timestamp())
+        entry: _Entry = (task, owner, scope.tenant, 1 + len(more), now_timestamp())
         if holder is not None:
             self._leases[task.id] = Lease(
                 task.id, scope.tenant, holder, 1, self._clock() + seconds
             )
         self._tasks[task.id] = entry
-        self._logs[task.id] = (event,) if finished else [event]
+        self._logs[task.id] = (event, *more) if finished else [event, *more]
         self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
         self._track(task)
         return _record(entry)

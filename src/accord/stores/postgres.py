@@ -97,7 +97,7 @@ from accord.types import StreamResponse, Task, decode
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from contextlib import AbstractContextManager
 
     import psycopg
@@ -130,7 +130,7 @@ _UNFINISHED = [s.value for s in UNFINISHED_STATES]
 
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
-    " body) VALUES (%s, %s, %s, %s, %s, %s, 1, %s)"
+    " body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _SELECT_TASK = (
     "SELECT id, body, owner, tenant, version FROM tasks"
@@ -149,6 +149,11 @@ _APPEND = (
 _VERSION = "SELECT version FROM tasks WHERE id = %s"
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, tenant, seq, event) VALUES (%s, %s, %s, %s)"
+)
+# The first events of a task written at once (create with ``more``): one statement.
+_INSERT_EVENTS = (
+    "INSERT INTO task_events (task_id, tenant, seq, event)"
+    " SELECT %s, %s, s, e FROM unnest(%s::int[], %s::text[]) AS u(s, e)"
 )
 # What a write whose COMMIT outcome is unknown left: the event at a seq, and the version.
 _SELECT_WRITTEN = (
@@ -284,9 +289,12 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases):
         scope: Scope,
         holder: str | None = None,
         seconds: float = 0.0,
+        more: Sequence[StreamResponse] = (),
     ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1), and its lease
         held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
+        ``more``: the events after the first, at once (``task`` is the snapshot after
+        them; version ``1 + len(more)``).
 
         Raises:
             ConflictError: a task with this id already exists (in any scope), or a
@@ -300,23 +308,29 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases):
         rows = plan(None, task)
         head = (task.id, tenant, owner, task.context_id, task.status.state.value)
         first = text(event)
-        record = TaskRecord(task=task, owner=owner, tenant=tenant, version=1)
+        version = 1 + len(more)
+        record = TaskRecord(task=task, owner=owner, tenant=tenant, version=version)
 
         def run(cur: Cursor) -> TaskRecord:
             # Pipelined with BEGIN and COMMIT: one round trip. A task or lease that
             # exists fails its INSERT, and the pipeline with it (nothing committed).
-            cur.execute(_INSERT_TASK, (*head, _ts(task), text(rows.head)))
+            cur.execute(_INSERT_TASK, (*head, _ts(task), version, text(rows.head)))
             write_rows(cur, task.id, tenant, rows)
-            cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
+            if more:
+                bodies = [first, *(text(e) for e in more)]
+                seqs = list(range(1, version + 1))
+                cur.execute(_INSERT_EVENTS, (task.id, tenant, seqs, bodies))
+            else:
+                cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
             if holder is not None:
                 cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
             # COMMIT outcome unknown: our row and first event mean it committed (with
-            # the lease, written by the same transaction).
+            # the rest and the lease, written by the same transaction).
             found = cur.execute(_SELECT_WRITTEN, (1, task.id)).fetchone()
-            return record if found == (owner, tenant, 1, first) else None
+            return record if found == (owner, tenant, version, first) else None
 
         try:
             record = await self._run(
@@ -329,7 +343,7 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases):
                 f"task {task.id!r} already exists"
                 + ("" if holder is None else " or is leased already")
             ) from exc
-        self._remember(task, 1)
+        self._remember(task, version)
         return record
 
     async def get(self, task_id: str, *, scope: Scope) -> TaskRecord | None:

@@ -70,7 +70,7 @@ from accord.types import StreamResponse, Task, decode, format_timestamp
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from accord.stores.base import Scope
 
@@ -96,7 +96,7 @@ _SELECT_SCOPE = "SELECT owner, tenant FROM tasks WHERE id = ?"
 _SELECT_VERSION = "SELECT owner, tenant, version FROM tasks WHERE id = ?"
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
-    " created_at, updated_at, body, layout) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 1)"
+    " created_at, updated_at, body, layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 )
 _UPDATE_TASK = (
     "UPDATE tasks SET context_id = ?, state = ?, status_ts = ?, version = ?,"
@@ -194,9 +194,12 @@ class SQLiteTaskStore(SQLiteLeases):
         scope: Scope,
         holder: str | None = None,
         seconds: float = 0.0,
+        more: Sequence[StreamResponse] = (),
     ) -> TaskRecord:
         """Store a new task (version 1) and its first event (seq 1), and its lease
         held by ``holder`` for ``seconds`` (attempt 1) unless ``holder`` is None.
+        ``more``: the events after the first, at once (``task`` is the snapshot after
+        them; version ``1 + len(more)``).
 
         Raises:
             ConflictError: a task with this id already exists, or a lease on it does.
@@ -216,19 +219,29 @@ class SQLiteTaskStore(SQLiteLeases):
                 task.status.state.value,
             )
             rows = plan(None, task)
+            version = 1 + len(more)
+            head = (*row, _ts(task), version, now, now, text(rows.head))
             try:
-                conn.execute(_INSERT_TASK, (*row, _ts(task), now, now, text(rows.head)))
+                conn.execute(_INSERT_TASK, head)
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(f"task {task.id!r} already exists") from exc
             write_rows(conn, task.id, rows)
-            conn.execute(_INSERT_EVENT, (task.id, 1, text(event), now))
+            conn.executemany(
+                _INSERT_EVENT,
+                [
+                    (task.id, seq, text(e), now)
+                    for seq, e in enumerate((event, *more), start=1)
+                ],
+            )
             if holder is not None and not grant(
                 conn, task.id, scope.tenant, holder, seconds
             ):
                 # Raised inside the operation's savepoint: the task goes too.
                 raise ConflictError(f"task {task.id!r} is leased already")
-            self._remember(task, 1)
-            return TaskRecord(task=task, owner=owner, tenant=scope.tenant, version=1)
+            self._remember(task, version)
+            return TaskRecord(
+                task=task, owner=owner, tenant=scope.tenant, version=version
+            )
 
         return await self._write(run)
 
