@@ -15,6 +15,13 @@ Run it::
 The suite reads ``/.well-known/agent-card.json`` and tests each declared interface. Set
 ``TCK_STREAMING_TIMEOUT`` to the same value for both processes when you change it.
 
+With ``TCK_REQUIRED_EXTENSION=1`` the card also declares the extension
+``urn:a2a:tck:required-extension`` with ``required: true``, and Accord then refuses
+every message that does not activate it (ExtensionSupportRequiredError, spec §3.3.4):
+that is what the suite's CORE-CAP-004 tests check, but the suite's other tests never
+send ``A2A-Extensions``, so run those tests alone in that mode (``-- -k
+CapabilityExtensionRequired``; docs/how-to/conformance.md).
+
 The card declares ``streaming`` and ``extendedAgentCard``. The extended card
 (GetExtendedAgentCard) is the same agent with one more skill, ``tck-extended``, and a
 description saying it is the authenticated view; it is served at the same interfaces
@@ -80,6 +87,7 @@ from accord.server import A2AApp, Agent, TaskContext, build_card
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
 from accord.stores import SQLiteTaskStore
 from accord.types import (
+    AgentExtension,
     AgentSkill,
     APIKeySecurityScheme,
     Part,
@@ -92,6 +100,7 @@ __all__ = [
     "DEFAULT_TCK_API_KEY",
     "EXTENDED_SKILL",
     "FILE_BYTES",
+    "REQUIRED_EXTENSION",
     "SKILL",
     "create_agent",
     "create_app",
@@ -102,6 +111,9 @@ __all__ = [
 DEFAULT_TCK_API_KEY = "accord-tck-extended-card"
 #: The scheme the card declares (and requires only for the extended card).
 API_KEY_SCHEME = "apiKey"
+#: The extension the suite's CORE-CAP-004 tests look for (``TCK_REQUIRED_EXTENSION=1``).
+REQUIRED_EXTENSION = "urn:a2a:tck:required-extension"
+TRUE = ("1", "true", "yes", "on")
 #: The content of the raw file artifacts (``tck-artifact-file``, ``tck-stream-artifact-file``).
 FILE_BYTES = b"Generated file content from TCK\n"
 FILE_URL = "https://example.com/output.txt"
@@ -301,6 +313,19 @@ async def respond(ctx: TaskContext) -> None:
     await route(message_id)(ctx)
 
 
+def _required_extension() -> tuple[AgentExtension, ...]:
+    """The suite's required extension, declared when ``TCK_REQUIRED_EXTENSION`` is set."""
+    if os.environ.get("TCK_REQUIRED_EXTENSION", "").strip().lower() not in TRUE:
+        return ()
+    return (
+        AgentExtension(
+            uri=REQUIRED_EXTENSION,
+            description="Declared for CORE-CAP-004: messages must activate it.",
+            required=True,
+        ),
+    )
+
+
 def create_agent() -> Agent:
     """The conformance agent; its extended card lists no interfaces of its own, so the
     server fills in the public card's, as the caller sees them."""
@@ -314,6 +339,7 @@ def create_agent() -> Agent:
         skills=(SKILL,),
         streaming=True,
         declare_extended_card=True,
+        extensions=_required_extension(),
         security_schemes={
             API_KEY_SCHEME: SecurityScheme(
                 api_key_security_scheme=APIKeySecurityScheme(

@@ -680,3 +680,44 @@ def test_accord_serve_loads_the_agent(tmp_path: Path) -> None:
     assert not app.agent.push_notifications
     assert app.agent.declare_extended_card
     assert app.agent.extended_card is not None
+
+
+def test_no_required_extension_by_default(card: dict[str, Any]) -> None:
+    assert not card["capabilities"].get("extensions")
+
+
+def test_required_extension_mode_refuses_messages_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: httpx.Client
+) -> None:
+    """``TCK_REQUIRED_EXTENSION=1``: what the suite's CORE-CAP-004 tests expect."""
+    monkeypatch.setenv("TCK_REQUIRED_EXTENSION", "1")
+    app, _ = _load(tmp_path / "tasks.db")
+    uri = "urn:a2a:tck:required-extension"
+    with serve_in_thread(app) as url:
+        card = http.get(url + "/.well-known/agent-card.json").json()
+        assert card["capabilities"]["extensions"] == [
+            {
+                "uri": uri,
+                "description": "Declared for CORE-CAP-004: messages must activate it.",
+                "required": True,
+            }
+        ]
+        message = {
+            "messageId": unique("tck-complete-task"),
+            "role": "ROLE_USER",
+            "parts": [{"text": "extension test"}],
+        }
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage"}
+        refused = http.post(
+            url + "/",
+            json={**body, "params": {"message": message}},
+            headers={"A2A-Version": "1.0"},
+        ).json()
+        assert refused["error"]["code"] == -32008
+        message["messageId"] = unique("tck-complete-task")
+        served = http.post(
+            url + "/",
+            json={**body, "params": {"message": message}},
+            headers={"A2A-Version": "1.0", "A2A-Extensions": uri},
+        ).json()
+        assert served["result"]["task"]["status"]["state"] == COMPLETED

@@ -3,7 +3,8 @@
 Each row gives the JSON-RPC method (identical to the gRPC rpc name), the REST routes
 (verb + path template relative to the interface URL; every route also exists with a
 leading ``/{tenant}`` segment), the request and response types, whether the response
-is a stream, and which card capability the operation needs. The JSON-RPC and REST
+is a stream, which card capability the operation needs, and whether it delivers a
+message to the agent (then the card's required extensions apply). The JSON-RPC and REST
 bindings, the ASGI router, the client transports and (later) the gRPC servicer all
 derive from this table.
 
@@ -59,6 +60,9 @@ class Operation:
     streaming: bool
     rest: tuple[RestRoute, ...]
     requires: Capability | None = None
+    #: True when the operation delivers a message to the agent: it then needs every
+    #: extension the card marks ``required`` (spec §3.3.4).
+    delivers_message: bool = False
 
     @property
     def method(self) -> str:
@@ -81,6 +85,7 @@ OPERATIONS: tuple[Operation, ...] = (
         t.SendMessageResponse,
         streaming=False,
         rest=(_post("/message:send"),),
+        delivers_message=True,
     ),
     Operation(
         "SendStreamingMessage",
@@ -89,6 +94,7 @@ OPERATIONS: tuple[Operation, ...] = (
         streaming=True,
         rest=(_post("/message:stream"),),
         requires=Capability.STREAMING,
+        delivers_message=True,
     ),
     Operation(
         "GetTask",

@@ -32,7 +32,7 @@ from accord.errors import (
     UnavailableError,
     UnsupportedOperationError,
 )
-from accord.protocol import Capability, Operation, lifecycle
+from accord.protocol import Operation, lifecycle
 from accord.stores.base import MAX_PAGE_SIZE, Scope, StoredEvent, TaskQuery, TaskRecord
 from accord.types import (
     AgentCard,
@@ -57,6 +57,8 @@ from accord.types import (
 )
 
 from .auth.access import AccessPolicy
+from .capabilities import Capabilities
+from .card import interfaces
 from .intake import check_history_length, prepare
 from .streams import Events, HandlerStream, state_after
 
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
     from .context import CallContext
     from .events import Subscription
     from .runtime import Execution, Runtime
-from .card import interfaces
 
 __all__ = [
     "CANCEL_WAIT",
@@ -118,6 +119,7 @@ class RequestHandler:
         self.store = runtime.store
         self._extended_card = extended_card
         self.access = access if access is not None else AccessPolicy()
+        self._capabilities = Capabilities(self.agent)
         self._methods: dict[str, Callable[[Any, CallContext], Awaitable[Any]]] = {
             "SendMessage": self.send_message,
             "SendStreamingMessage": self.send_streaming_message,
@@ -145,7 +147,7 @@ class RequestHandler:
         ``last_event_id`` (SSE ``Last-Event-ID``) applies to SubscribeToTask.
         """
         ctx = await self.authorize(operation, params, ctx)
-        self.check_capability(operation)
+        self._capabilities.check(operation, ctx.extensions)
         if operation.name == "SubscribeToTask":
             return await self.subscribe_to_task(
                 params, ctx, last_event_id=last_event_id
@@ -169,24 +171,7 @@ class RequestHandler:
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""
-        need = operation.requires
-        if need is Capability.STREAMING and not self.agent.streaming:
-            raise UnsupportedOperationError(
-                f"{operation.name} needs streaming, which this agent does not support "
-                "(capabilities.streaming is false); use SendMessage and GetTask instead"
-            )
-        if need is Capability.PUSH_NOTIFICATIONS and not self.agent.push_notifications:
-            raise PushNotificationNotSupportedError(
-                "This agent does not support push notifications "
-                "(capabilities.pushNotifications is false); poll GetTask or use streaming"
-            )
-        if (
-            need is Capability.EXTENDED_AGENT_CARD
-            and not self.agent.declare_extended_card
-        ):
-            raise UnsupportedOperationError(
-                "This agent has no extended agent card (capabilities.extendedAgentCard is false)"
-            )
+        self._capabilities.check(operation)
 
     # --- SendMessage / SendStreamingMessage ---------------------------------------------
 
