@@ -56,10 +56,11 @@ from accord.types import (
     replace,
 )
 
+from . import replay
 from .auth.access import AccessPolicy
 from .capabilities import Capabilities
 from .card import interfaces
-from .intake import check_history_length, prepare
+from .intake import Replay, check_history_length, prepare
 from .streams import Events, HandlerStream, state_after
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class RequestHandler:
 
     async def _prepare(
         self, req: SendMessageRequest, ctx: CallContext
-    ) -> tuple[Execution, TaskRecord | None]:
+    ) -> tuple[Execution, TaskRecord | None] | Replay:
         return await prepare(req, ctx, self.runtime)
 
     def _check_idle(self, execution: Execution) -> None:
@@ -191,7 +192,7 @@ class RequestHandler:
         self, execution: Execution, record: TaskRecord | None
     ) -> Subscription:
         self._check_idle(execution)
-        sub = self._subscribe(execution.task_id, execution.scope)
+        sub = self.subscribe(execution.task_id, execution.scope)
         if record is not None:
             # A follow-up: its stream starts after the task's current version, so a
             # wake-up before its first event (TaskEvents may send one at any time)
@@ -204,7 +205,9 @@ class RequestHandler:
             raise
         return sub
 
-    def _subscribe(self, task_id: str, scope: Scope) -> Subscription:
+    def subscribe(self, task_id: str, scope: Scope) -> Subscription:
+        """Follow ``task_id``'s events, catching up from the store within ``scope``."""
+
         async def catch_up(after: int) -> list[StoredEvent]:
             return await self.store.events(task_id, after=after, scope=scope)
 
@@ -220,10 +223,14 @@ class RequestHandler:
         self, req: SendMessageRequest, ctx: CallContext
     ) -> SendMessageResponse:
         """SendMessage (spec §3.1.1): blocking by default, or ``returnImmediately``."""
-        execution, record = await self._prepare(req, ctx)
+        prepared = await self._prepare(req, ctx)
         config = req.configuration
         immediately = config is not None and config.return_immediately
         history = None if config is None else config.history_length
+        if isinstance(prepared, Replay):
+            replayed = await replay.settled(self, prepared, wait=not immediately)
+            return SendMessageResponse(task=trim_task(replayed.task, history))
+        execution, record = prepared
         last: Task | None = None
         if not immediately and self.runtime.can_run_inline():
             # The call waits for the turn to end anyway: run it in this task, and the
@@ -276,7 +283,10 @@ class RequestHandler:
         self, req: SendMessageRequest, ctx: CallContext
     ) -> HandlerStream:
         """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
-        execution, record = await self._prepare(req, ctx)
+        prepared = await self._prepare(req, ctx)
+        if isinstance(prepared, Replay):
+            return replay.stream(self, prepared)
+        execution, record = prepared
         sub = await self._start(execution, record)
         return HandlerStream(sub, self._turn_events(sub, execution))
 
@@ -305,7 +315,8 @@ class RequestHandler:
 
     # --- Get / List / Cancel / Subscribe ------------------------------------------------
 
-    async def _visible(self, task_id: str, scope: Scope) -> TaskRecord:
+    async def visible(self, task_id: str, scope: Scope) -> TaskRecord:
+        """The task if ``scope`` may see it; else TaskNotFoundError (spec §13.1)."""
         record = await self.store.get(task_id, scope=scope)
         if record is None:
             raise TaskNotFoundError(
@@ -317,7 +328,7 @@ class RequestHandler:
     async def get_task(self, req: GetTaskRequest, ctx: CallContext) -> Task:
         """GetTask (spec §3.1.3)."""
         check_history_length(req.history_length, "historyLength")
-        record = await self._visible(req.id, ctx.scope(req.tenant))
+        record = await self.visible(req.id, ctx.scope(req.tenant))
         return trim_task(record.task, req.history_length)
 
     async def list_tasks(
@@ -357,7 +368,7 @@ class RequestHandler:
     async def cancel_task(self, req: CancelTaskRequest, ctx: CallContext) -> Task:
         """CancelTask (spec §3.1.5): reaches the running agent; the task ends CANCELED."""
         scope = ctx.scope(req.tenant)
-        record = await self._visible(req.id, scope)
+        record = await self.visible(req.id, scope)
         execution = self.runtime.live(req.id)
         signalled = False
         if lifecycle.is_terminal(record.task.status.state):
@@ -366,7 +377,7 @@ class RequestHandler:
             execution.cancel("canceled by client")
             with anyio.move_on_after(CANCEL_WAIT):
                 await execution.done.wait()
-            record = await self._visible(req.id, scope)
+            record = await self.visible(req.id, scope)
         elif await self.store.withdraw(req.id):
             # Queued (accord.server.queue): nobody runs it and now nobody will; it
             # ends CANCELED below, at once.
@@ -393,7 +404,7 @@ class RequestHandler:
                 )
                 return record.task
             except ConflictError:
-                record = await self._visible(req.id, scope)
+                record = await self.visible(req.id, scope)
 
     async def _await_end(self, task_id: str, scope: Scope) -> TaskRecord:
         """Wait (at most CANCEL_WAIT) for a task running elsewhere to end; reload it.
@@ -401,15 +412,15 @@ class RequestHandler:
         Woken by the task's events when they cross instances; otherwise the store is
         read every :data:`CANCEL_POLL` seconds.
         """
-        with self._subscribe(task_id, scope) as sub, anyio.move_on_after(CANCEL_WAIT):
+        with self.subscribe(task_id, scope) as sub, anyio.move_on_after(CANCEL_WAIT):
             while True:
-                record = await self._visible(task_id, scope)
+                record = await self.visible(task_id, scope)
                 if lifecycle.is_terminal(record.task.status.state):
                     return record
                 with anyio.move_on_after(CANCEL_POLL):
                     async for _ in sub:
                         break
-        return await self._visible(task_id, scope)
+        return await self.visible(task_id, scope)
 
     async def subscribe_to_task(
         self,
@@ -425,7 +436,7 @@ class RequestHandler:
         gets exactly what it missed.
         """
         scope = ctx.scope(req.tenant)
-        record = await self._visible(req.id, scope)
+        record = await self.visible(req.id, scope)
         if self.runtime.draining:
             # A new stream now would only be ended by the shutdown it cannot outlive.
             raise UnavailableError(
@@ -448,15 +459,13 @@ class RequestHandler:
                 "subscribed to — use GetTask",
                 metadata={"taskId": req.id},
             )
-        sub = self._subscribe(req.id, scope)
+        sub = self.subscribe(req.id, scope)
         return HandlerStream(sub, self._subscription_events(sub, req.id, scope, after))
 
     async def _subscription_events(
         self, sub: Subscription, task_id: str, scope: Scope, after: int | None
     ) -> Events:
-        record = await self._visible(
-            task_id, scope
-        )  # re-read: nothing falls in the gap
+        record = await self.visible(task_id, scope)  # re-read: nothing falls in the gap
         if after is None:
             yield record.version, StreamResponse(task=record.task)
             sub.last_seq = record.version

@@ -4,11 +4,18 @@
 for a follow-up message, the task it continues (visible, not terminal, same context,
 waiting for input), then makes the :class:`~accord.server.runtime.Execution` the
 runtime will run.
+
+A follow-up whose ``messageId`` the task's history already holds (a user message) is
+a retry of a message the agent has received: it is not delivered again, whatever the
+task's state. :func:`prepare` answers :class:`Replay` instead, and the handler answers
+the task (:mod:`accord.server.replay`). Spec §3.3.1 lets SendMessage be idempotent
+and lets an agent use ``messageId`` to detect duplicates.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from accord._quote import shorten
@@ -33,7 +40,16 @@ if TYPE_CHECKING:
     from .context import CallContext
     from .runtime import Runtime
 
-__all__ = ["check_history_length", "check_input_modes", "prepare"]
+__all__ = ["Replay", "check_history_length", "check_input_modes", "prepare"]
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """A follow-up the task has already received (same ``messageId``): answered with
+    the task, never delivered to the agent again."""
+
+    record: TaskRecord
+    scope: Scope
 
 
 def check_history_length(value: int | None, field: str) -> None:
@@ -47,8 +63,9 @@ def check_history_length(value: int | None, field: str) -> None:
 
 async def prepare(
     req: SendMessageRequest, ctx: CallContext, runtime: Runtime
-) -> tuple[Execution, TaskRecord | None]:
-    """Check a SendMessage and make its :class:`Execution` (with the task it continues).
+) -> tuple[Execution, TaskRecord | None] | Replay:
+    """Check a SendMessage and make its :class:`Execution` (with the task it continues),
+    or say it is a :class:`Replay` of a message the task already has.
 
     Raises the spec's errors before the agent runs: a non-user message, a bad
     configuration, an unaccepted media type; for a follow-up (``message.taskId``) a
@@ -80,6 +97,10 @@ async def prepare(
                 metadata={"taskId": shorten(msg.task_id)},
             )
         task = record.task
+        if (not msg.context_id or msg.context_id == task.context_id) and any(
+            m.message_id == msg.message_id and m.role is Role.USER for m in task.history
+        ):
+            return Replay(record, Scope(tenant=record.tenant, owner=record.owner))
         state = task.status.state
         if lifecycle.is_terminal(state):
             # spec §3.1.1 / §3.2: terminal tasks are immutable; continue in a new task.
