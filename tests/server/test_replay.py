@@ -36,9 +36,12 @@ class Desk:
             return
         await ctx.working("booking")
         if ctx.text == "slow":
-            self.waiting.set()
-            await self.gate.wait()
+            await self.pause()
         await ctx.complete("booked")
+
+    async def pause(self) -> None:
+        self.waiting.set()
+        await self.gate.wait()
 
 
 def message(text: str, message_id: str, **extra: Any) -> dict[str, Any]:
@@ -165,18 +168,9 @@ class ThreadDesk(Desk):
         self.thread_waiting = threading.Event()
         self.thread_gate = threading.Event()
 
-    async def run(self, ctx: TaskContext) -> None:
-        self.calls.append(ctx.text)
-        if not ctx.is_follow_up:
-            await ctx.ask_for_input("which day?")
-            return
-        await ctx.working("booking")
-        if ctx.text == "slow":
-            self.thread_waiting.set()
-            await anyio.to_thread.run_sync(
-                self.thread_gate.wait, abandon_on_cancel=True
-            )
-        await ctx.complete("booked")
+    async def pause(self) -> None:
+        self.thread_waiting.set()
+        await anyio.to_thread.run_sync(self.thread_gate.wait, abandon_on_cancel=True)
 
 
 @pytest.fixture(params=["JSONRPC", "HTTP+JSON"])

@@ -7,6 +7,8 @@ anything else; nothing unwritten is delivered, and a failed write loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,27 @@ class Counting(MemoryTaskStore):
     async def release_lease(self, *args: Any, **kw: Any) -> Any:
         self.calls.append("release")
         return await super().release_lease(*args, **kw)
+
+
+@asynccontextmanager
+async def sending(
+    app: A2AApp, waiting: anyio.Event, gate: anyio.Event
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Send a blocking message in the background; enter once its agent waits, and let
+    it go on (``gate``) on the way out; the answer is in the yielded list then."""
+    answers: list[dict[str, Any]] = []
+
+    async def blocking() -> None:
+        answers.append(await call(app, "SendMessage", send_params("q")))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(blocking)
+            await waiting.wait()
+            try:
+                yield answers
+            finally:
+                gate.set()
 
 
 async def test_a_turn_that_never_waits_is_one_write_without_a_lease() -> None:
@@ -103,29 +126,18 @@ async def test_an_agent_that_waits_has_its_task_written_and_leased_meanwhile(
         await ctx.complete("answered")
 
     app = A2AApp(agent, store=store)
-    answers: list[dict[str, Any]] = []
     async with app.running():
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-
-                async def blocking() -> None:
-                    answers.append(await call(app, "SendMessage", send_params("q")))
-
-                tg.start_soon(blocking)
-                await waiting.wait()
-                try:
-                    # The agent waits: its task becomes visible, WORKING, and leased.
-                    while (record := await store.get(ids[0], scope=ANON)) is None:  # noqa: ASYNC110 - the flush runs in the runtime's task
-                        await anyio.sleep(0.001)
-                    assert record.task.status.state.name == "WORKING"
-                    assert record.version == 2
-                    leased = await store.acquire_lease(
-                        ids[0], tenant="", holder="someone-else", seconds=30
-                    )
-                    assert leased is None
-                    assert app.engine.handler.runtime.write_behind.flushed == 1
-                finally:
-                    gate.set()
+        async with sending(app, waiting, gate) as answers:
+            # The agent waits: its task becomes visible, WORKING, and leased.
+            while (record := await store.get(ids[0], scope=ANON)) is None:  # noqa: ASYNC110 - the flush runs in the runtime's task
+                await anyio.sleep(0.001)
+            assert record.task.status.state.name == "WORKING"
+            assert record.version == 2
+            leased = await store.acquire_lease(
+                ids[0], tenant="", holder="someone-else", seconds=30
+            )
+            assert leased is None
+            assert app.engine.handler.runtime.write_behind.flushed == 1
         log = await store.events(ids[0], after=0, scope=ANON)
         # The turn's end released the lease with its write.
         lease = await store.acquire_lease(ids[0], tenant="", holder="other", seconds=30)
@@ -183,22 +195,10 @@ async def test_a_failed_write_behind_is_written_again_by_the_next_progress_call(
     store = Counting()
     store.fail_creates = 1
     app = A2AApp(agent, store=store)
-    answers: list[dict[str, Any]] = []
-    async with app.running():
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-
-                async def blocking() -> None:
-                    answers.append(await call(app, "SendMessage", send_params("q")))
-
-                tg.start_soon(blocking)
-                await waiting.wait()
-                try:
-                    while not store.calls:  # noqa: ASYNC110 - the flush runs in the runtime's task
-                        await anyio.sleep(0.001)
-                    assert store.calls == ["create+lease"]  # it failed: nothing stored
-                finally:
-                    gate.set()
+    async with app.running(), sending(app, waiting, gate) as answers:
+        while not store.calls:  # noqa: ASYNC110 - the flush runs in the runtime's task
+            await anyio.sleep(0.001)
+        assert store.calls == ["create+lease"]  # it failed: nothing stored
     task = answers[0]["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     # The end of the turn wrote everything: created ended, every event once.

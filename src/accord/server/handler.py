@@ -61,7 +61,7 @@ from .auth.access import AccessPolicy
 from .capabilities import Capabilities
 from .card import interfaces
 from .intake import Replay, check_history_length, prepare
-from .streams import Events, HandlerStream, state_after
+from .streams import Events, HandlerStream, live_events, state_after
 
 if TYPE_CHECKING:
     from .auth.principal import Principal
@@ -483,14 +483,9 @@ class RequestHandler:
                 and sub.last_seq >= record.version
             ):
                 return
-        async for update in sub:
-            if update.final or update.event is None or update.seq == 0:
-                continue
-            yield update.seq, update.event
-            state = state_after(update)
-            # spec §3.1.6: a subscription ends when the task is terminal.
-            if state is not None and lifecycle.is_terminal(state):
-                return
+        # spec §3.1.6: a subscription ends when the task is terminal.
+        async for seq, event in live_events(sub, lifecycle.is_terminal):
+            yield seq, event
 
     # --- push configs (capability off until push delivery exists) -----------------------
 

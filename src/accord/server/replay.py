@@ -27,7 +27,7 @@ import anyio
 from accord.protocol import lifecycle
 from accord.types import StreamResponse, TaskState
 
-from .streams import HandlerStream, state_after
+from .streams import HandlerStream, live_events
 
 if TYPE_CHECKING:
     from accord.stores import Scope, TaskRecord
@@ -80,10 +80,6 @@ async def _events(
     sub.last_seq = record.version
     if record.task.status.state not in _RUNNING:
         return
-    async for update in sub:
-        if update.final or update.event is None or update.seq == 0:
-            continue
-        yield update.seq, update.event
-        state = state_after(update)
-        if state is not None and lifecycle.ends_stream(state):
-            return
+    # spec §3.1.2: the stream of a message ends with its turn.
+    async for seq, event in live_events(sub, lifecycle.ends_stream):
+        yield seq, event

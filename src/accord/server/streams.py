@@ -17,7 +17,7 @@ from accord.types import StreamResponse, TaskState
 if TYPE_CHECKING:
     from .events import Subscription, Update
 
-__all__ = ["Events", "HandlerStream", "StreamEnd", "state_after"]
+__all__ = ["Events", "HandlerStream", "StreamEnd", "live_events", "state_after"]
 
 Events = AsyncIterator[tuple[int | None, StreamResponse]]
 #: Told how an observed stream ended: ``(error or None, events sent, finished)``;
@@ -80,6 +80,19 @@ class HandlerStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+async def live_events(sub: Subscription, ends: Callable[[TaskState], bool]) -> Events:
+    """The logged events ``sub`` receives, with their sequence numbers, up to and
+    including the first whose task state ``ends`` the stream (turn ends and replies
+    are not logged events: skipped)."""
+    async for update in sub:
+        if update.final or update.event is None or update.seq == 0:
+            continue
+        yield update.seq, update.event
+        state = state_after(update)
+        if state is not None and ends(state):
+            return
 
 
 def state_after(update: Update) -> TaskState | None:
