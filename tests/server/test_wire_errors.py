@@ -175,6 +175,29 @@ def test_both_json_media_types_are_accepted(
         )
         assert r.status_code == 200, r.text
         assert r.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+        # Answered in the type the request used (v1.0.0 clients: application/json).
+        assert r.headers["content-type"] == ctype.split(";")[0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, "application/a2a+json"),
+        ({"Accept": "*/*"}, "application/a2a+json"),
+        ({"Accept": "application/json"}, "application/json"),
+        ({"Accept": "application/a2a+json"}, "application/a2a+json"),
+    ],
+)
+def test_answers_and_errors_take_the_media_type_asked_for(
+    server_url: str, http: httpx.Client, headers: dict[str, str], expected: str
+) -> None:
+    """spec v1.0.1 §11.1 prefers application/a2a+json, v1.0.0 required
+    application/json: a client that asks for one gets it, errors included."""
+    listed = http.get(server_url + "/tasks", headers={**V1, **headers})
+    missing = http.get(server_url + "/tasks/no-such-task", headers={**V1, **headers})
+    assert listed.status_code == 200
+    assert missing.status_code == 404
+    assert listed.headers["content-type"] == missing.headers["content-type"] == expected
 
 
 def test_encoded_slash_stays_inside_the_task_id(

@@ -7,6 +7,11 @@ request without the header is read as JSON. Anything else is refused before the 
 is read, as :class:`UnsupportedMediaTypeError`: ContentTypeNotSupportedError on the
 wire (JSON-RPC -32005, reason ``CONTENT_TYPE_NOT_SUPPORTED``), which HTTP+JSON answers
 with 415 Unsupported Media Type (RFC 9110 §15.5.16).
+
+HTTP+JSON answers in the media type the request asked for or used
+(:func:`response_media_type`): spec v1.0.0 §11.1 said ``application/json`` MUST be
+used, v1.0.1 says ``application/a2a+json`` SHOULD; a client of either version gets
+the type it sent or accepts, and one that says nothing gets v1.0.1's.
 """
 
 from __future__ import annotations
@@ -14,7 +19,18 @@ from __future__ import annotations
 from accord._quote import shorten
 from accord.errors import ContentTypeNotSupportedError
 
-__all__ = ["UnsupportedMediaTypeError", "check_content_type"]
+__all__ = [
+    "A2A_JSON",
+    "JSON",
+    "UnsupportedMediaTypeError",
+    "check_content_type",
+    "response_media_type",
+]
+
+#: The HTTP+JSON media type (spec §11.1, SHOULD since v1.0.1).
+A2A_JSON = b"application/a2a+json"
+#: Plain JSON: JSON-RPC bodies, and HTTP+JSON for clients that ask for it (v1.0.0).
+JSON = b"application/json"
 
 _JSON_TYPES = ("application/json", "application/a2a+json")
 
@@ -39,3 +55,46 @@ def check_content_type(value: str | None, expected: str) -> None:
         f"Unsupported Content-Type {shown!r}: send {expected}",
         metadata={"contentType": shown},
     )
+
+
+def response_media_type(content_type: str | None, accept: str | None) -> bytes:
+    """The media type of an HTTP+JSON answer, from the request's headers.
+
+    An ``Accept`` that names one of the two JSON types (with a quality above zero)
+    decides, ``application/a2a+json`` first when it names both; otherwise the type the
+    request body was sent as; otherwise ``application/a2a+json`` (spec v1.0.1 §11.1).
+    A type that is not JSON is answered as JSON all the same: a body in another type is
+    refused anyway, and an ``Accept`` without JSON gets the error in JSON.
+    """
+    if accept:
+        named = _accepted(accept)
+        if "application/a2a+json" in named:
+            return A2A_JSON
+        if "application/json" in named:
+            return JSON
+    if content_type:
+        base = content_type.split(";", 1)[0].strip(" \t").lower()
+        if base == "application/json":
+            return JSON
+    return A2A_JSON
+
+
+def _accepted(accept: str) -> set[str]:
+    """The media types an ``Accept`` header names with a quality above zero."""
+    named: set[str] = set()
+    for item in accept.split(",")[:32]:  # a bound: the header is the client's
+        kind, _, params = item.partition(";")
+        if _quality(params) > 0:
+            named.add(kind.strip(" \t").lower())
+    return named
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip(" \t").lower() == "q":
+            try:
+                return float(value.strip(" \t"))
+            except ValueError:
+                return 0.0
+    return 1.0

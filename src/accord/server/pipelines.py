@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from accord.bindings import jsonrpc, rest
-from accord.bindings.media import check_content_type
+from accord.bindings.media import check_content_type, response_media_type
 from accord.errors import (
     InternalError,
     MethodNotFoundError,
@@ -194,11 +194,12 @@ class HttpBindings:
     ) -> None:
         """Answer one HTTP+JSON request (spec §11)."""
         query = scope.get("query_string", b"").decode("latin-1")
+        content_type = _header(scope, b"content-type")
+        media = response_media_type(content_type, _header(scope, b"accept"))
         try:
             if method in ("POST", "PUT", "PATCH"):
                 check_content_type(
-                    _header(scope, b"content-type"),
-                    "application/a2a+json or application/json",
+                    content_type, "application/a2a+json or application/json"
                 )
             try:
                 body = await self._read_body(scope, receive)
@@ -219,14 +220,12 @@ class HttpBindings:
                     override = 405  # RFC 9110 §15.5.6, with Allow
                     extra.append((b"allow", ", ".join(allowed).encode()))
             status, payload = rest.encode_error(error, status=override)
-            await _respond(
-                send, status, payload, content_type=b"application/a2a+json", extra=extra
-            )
+            await _respond(send, status, payload, content_type=media, extra=extra)
             return
         except Exception:
             logger.exception("unexpected error in HTTP+JSON request")
             status, payload = rest.encode_error(InternalError())
-            await _respond(send, status, payload, content_type=b"application/a2a+json")
+            await _respond(send, status, payload, content_type=media)
             return
         if isinstance(result, HandlerStream):
             await send_event_stream(
@@ -242,7 +241,7 @@ class HttpBindings:
                 send,
                 200,
                 rest.encode_response(result),
-                content_type=b"application/a2a+json",
+                content_type=media,
             )
 
     async def _dispatch(
