@@ -224,13 +224,23 @@ def test_method_must_be_a_string(method: str) -> None:
     assert rej.request_id == "q"
 
 
-@pytest.mark.parametrize("method", ["message/send", "getTask", "tasks/get"])
+@pytest.mark.parametrize("method", ["getTask", "sendMessage", "tasks/list"])
 def test_unknown_method(method: str) -> None:
     rej = rejection(f'{{"jsonrpc":"2.0","id":2,"method":"{method}"}}'.encode())
     assert isinstance(rej.error, e.MethodNotFoundError)
     assert rej.error.message == f"Method not found: {method!r}"
     assert rej.request_id == 2
     assert error_object(jsonrpc.encode_error(2, rej.error))["code"] == -32601
+
+
+@pytest.mark.parametrize(
+    ("method", "v1"), [("message/send", "SendMessage"), ("tasks/get", "GetTask")]
+)
+def test_a_v03_method_in_a_v1_request_names_the_v1_one(method: str, v1: str) -> None:
+    rej = rejection(f'{{"jsonrpc":"2.0","id":2,"method":"{method}"}}'.encode())
+    assert isinstance(rej.error, e.MethodNotFoundError)
+    assert f"call {v1}" in rej.error.message
+    assert rej.request_id == 2
 
 
 def test_unknown_long_method_name_is_truncated() -> None:

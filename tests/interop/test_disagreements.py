@@ -159,14 +159,15 @@ async def test_media_types(accord_server: Served, sdk_server: Served) -> None:
     # preferred application/a2a+json (spec §11: SHOULD); each server takes both.
     assert sent.request_headers["content-type"] == "application/json"
     assert sdk_sent.request_headers["content-type"] == "application/a2a+json"
-    # Responses: Accord answers in the type the request used (v1.0.0 clients sent
-    # application/json), so the SDK's POST gets application/json; its GET names no
-    # type (no body, no Accept for JSON) and gets v1.0.1's application/a2a+json. The
-    # SDK answers a success with application/a2a+json whatever was sent, and its
-    # error bodies as application/json (D4).
-    assert sent.content_type == "application/json"
-    assert failed.content_type == "application/a2a+json"
-    assert "json" not in failed.request_headers.get("accept", "")
+    # Accord's client also asks for it, on every unary call (a GET has no body).
+    assert sdk_failed.request_headers["accept"] == "application/a2a+json"
+    # Responses: Accord answers in the type the request asked for or used, else
+    # application/json; the SDK's client names application/json or nothing, so it
+    # gets application/json, success and error alike. The SDK answers a success with
+    # application/a2a+json whatever was sent, and its error bodies as
+    # application/json (D4).
+    assert sent.content_type == failed.content_type == "application/json"
+    assert "a2a+json" not in failed.request_headers.get("accept", "")
     assert sdk_sent.content_type == "application/a2a+json"
     assert failed.status == sdk_failed.status == 404
     assert sdk_failed.content_type == "application/json"

@@ -233,3 +233,20 @@ def test_a_streamed_retry_during_the_turn_follows_it_to_its_end(
     ]
     assert results[0]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
     assert desk.calls == ["book", "slow"]
+
+
+@pytest.mark.anyio
+async def test_a_reused_id_with_other_content_is_refused_not_replayed() -> None:
+    desk = Desk()
+    app = A2AApp(desk.agent, store=MemoryTaskStore())
+    async with app.running():
+        task = await started(app)
+        reused = await call(
+            app, "SendMessage", message("monday", "m-1", taskId=task["id"])
+        )
+        after = await call(app, "GetTask", {"id": task["id"]})
+    error = reused["error"]
+    assert error["code"] == -32602
+    assert "already used" in error["message"]
+    assert desk.calls == ["book"]
+    assert after["result"]["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"

@@ -182,8 +182,8 @@ def test_both_json_media_types_are_accepted(
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({}, "application/a2a+json"),
-        ({"Accept": "*/*"}, "application/a2a+json"),
+        ({}, "application/json"),
+        ({"Accept": "*/*"}, "application/json"),
         ({"Accept": "application/json"}, "application/json"),
         ({"Accept": "application/a2a+json"}, "application/a2a+json"),
     ],
@@ -192,7 +192,8 @@ def test_answers_and_errors_take_the_media_type_asked_for(
     server_url: str, http: httpx.Client, headers: dict[str, str], expected: str
 ) -> None:
     """spec v1.0.1 §11.1 prefers application/a2a+json, v1.0.0 required
-    application/json: a client that asks for one gets it, errors included."""
+    application/json: a client that asks for one gets it, errors included; one that
+    asks for neither gets application/json (v1.0.0's MUST)."""
     listed = http.get(server_url + "/tasks", headers={**V1, **headers})
     missing = http.get(server_url + "/tasks/no-such-task", headers={**V1, **headers})
     assert listed.status_code == 200

@@ -55,6 +55,7 @@ from typing import Any, Generic, TypeVar
 
 from accord import types as t
 from accord._quote import shorten
+from accord.bindings import v03
 from accord.bindings._details import (
     build_details,
     make_error,
@@ -67,9 +68,11 @@ from accord.errors import (
     InvalidRequestError,
     MethodNotFoundError,
     ProtocolError,
+    VersionNotSupportedError,
 )
 from accord.protocol.errors import from_jsonrpc_code, spec_for
 from accord.protocol.operations import BY_METHOD, Operation
+from accord.protocol.versioning import CURRENT_VERSION
 
 # Implemented beside the codec (accord.types is the only msgspec caller); they belong
 # to this binding's API.
@@ -84,7 +87,9 @@ __all__ = [
     "build_request",
     "encode_error",
     "encode_result",
+    "encode_result_v03",
     "encode_stream_event",
+    "encode_stream_event_v03",
     "parse_request",
     "parse_response",
     "parse_stream_event",
@@ -112,6 +117,8 @@ class JsonRpcCall:
     operation: Operation
     #: An instance of ``operation.request_type``.
     params: Any
+    #: The v0.3 method the client called (:mod:`accord.bindings.v03`), else "".
+    v03_method: str = ""
 
 
 class JsonRpcRejection(Exception):
@@ -130,8 +137,11 @@ class JsonRpcRejection(Exception):
 # --- server side ---------------------------------------------------------------
 
 
-def parse_request(body: bytes) -> JsonRpcCall:
+def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall:
     """Parse a JSON-RPC request body into the operation and its typed params.
+
+    ``version`` is the request's negotiated A2A version: ``0.3`` reads v0.3's methods
+    and shapes (:mod:`accord.bindings.v03`), anything else v1.0's.
 
     Raises:
         JsonRpcRejection: the request is invalid; see the module docstring for which
@@ -165,12 +175,11 @@ def parse_request(body: bytes) -> JsonRpcCall:
     if not isinstance(method, str):
         error = InvalidRequestError('Invalid request: "method" must be a string')
         raise JsonRpcRejection(error, request_id)
-    operation = BY_METHOD.get(method)
-    if operation is None:
-        raise JsonRpcRejection(
-            MethodNotFoundError(f"Method not found: {shorten(method)!r}"), request_id
-        )
+    v03_method = method if version == v03.VERSION else ""
+    operation = _operation(method, v03_method, request_id)
     params = env.params
+    if v03_method:
+        params = v03.params_to_v1(method, params)
     try:
         if type(params) is dict:
             value: Any = t.convert(params, operation.request_type)
@@ -184,7 +193,41 @@ def parse_request(body: bytes) -> JsonRpcCall:
             raise InvalidRequestError('Invalid request: "params" must be a JSON object')
     except ProtocolError as exc:
         raise JsonRpcRejection(exc, request_id) from None
-    return JsonRpcCall(request_id, operation, value)
+    return JsonRpcCall(request_id, operation, value, v03_method)
+
+
+def _operation(method: str, v03_method: str, request_id: RequestId) -> Operation:
+    """The operation ``method`` names in the request's version (spec §3.6)."""
+    if v03_method:
+        name = v03.METHODS.get(method)
+        if name is not None:
+            return BY_METHOD[name]
+        if method in BY_METHOD:
+            error: ProtocolError = VersionNotSupportedError(
+                f"{method} is an A2A {CURRENT_VERSION} method, but the request speaks "
+                f"A2A {v03.VERSION} (no A2A-Version header was sent, which means "
+                f"{v03.VERSION}); send A2A-Version: {CURRENT_VERSION}",
+                metadata={
+                    "supportedVersions": f"{CURRENT_VERSION},{v03.VERSION}",
+                    "requestedVersion": v03.VERSION,
+                },
+            )
+            raise JsonRpcRejection(error, request_id)
+    else:
+        operation = BY_METHOD.get(method)
+        if operation is not None:
+            return operation
+        if method in v03.METHODS:
+            error = MethodNotFoundError(
+                f"Method not found: {method!r} is an A2A {v03.VERSION} method, and the "
+                f"request says A2A-Version {CURRENT_VERSION}; call "
+                f"{v03.METHODS[method]} (or send no A2A-Version header to speak "
+                f"{v03.VERSION})"
+            )
+            raise JsonRpcRejection(error, request_id)
+    raise JsonRpcRejection(
+        MethodNotFoundError(f"Method not found: {shorten(method)!r}"), request_id
+    )
 
 
 def _valid_id(value: Any) -> bool:
@@ -210,6 +253,25 @@ def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes
     """Encode one streamed event as the JSON of an SSE ``data`` line (spec §9.4.2)."""
     return (
         _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(event) + b"}"
+    )
+
+
+def encode_result_v03(request_id: RequestId, call: JsonRpcCall, result: Any) -> bytes:
+    """Encode the success response of a v0.3 ``call`` (:func:`v03.result_to_v03`)."""
+    value = v03.result_to_v03(call.operation.name, t.to_builtins(result))
+    return (
+        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(value) + b"}"
+    )
+
+
+def encode_stream_event_v03(
+    request_id: RequestId, call: JsonRpcCall, event: t.StreamResponse
+) -> bytes:
+    """Encode one event of a v0.3 stream (``message/stream``, ``tasks/resubscribe``)."""
+    subscription = call.v03_method == "tasks/resubscribe"
+    value = v03.event_to_v03(t.to_builtins(event), subscription=subscription)
+    return (
+        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(value) + b"}"
     )
 
 

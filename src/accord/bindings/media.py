@@ -11,7 +11,10 @@ with 415 Unsupported Media Type (RFC 9110 §15.5.16).
 HTTP+JSON answers in the media type the request asked for or used
 (:func:`response_media_type`): spec v1.0.0 §11.1 said ``application/json`` MUST be
 used, v1.0.1 says ``application/a2a+json`` SHOULD; a client of either version gets
-the type it sent or accepts, and one that says nothing gets v1.0.1's.
+the type it sent or accepts. One that says neither (a GET with ``Accept: */*``; both
+versions send ``A2A-Version: 1.0``) gets ``application/json``: that meets v1.0.0's
+MUST and misses only v1.0.1's SHOULD, where the other choice would break a MUST.
+Accord's own client asks for ``application/a2a+json``.
 """
 
 from __future__ import annotations
@@ -62,9 +65,9 @@ def response_media_type(content_type: str | None, accept: str | None) -> bytes:
 
     An ``Accept`` that names one of the two JSON types (with a quality above zero)
     decides, ``application/a2a+json`` first when it names both; otherwise the type the
-    request body was sent as; otherwise ``application/a2a+json`` (spec v1.0.1 §11.1).
-    A type that is not JSON is answered as JSON all the same: a body in another type is
-    refused anyway, and an ``Accept`` without JSON gets the error in JSON.
+    request body was sent as; otherwise ``application/json`` (module doc). A type that
+    is not JSON is answered as JSON all the same: a body in another type is refused
+    anyway, and an ``Accept`` without JSON gets the error in JSON.
     """
     if accept:
         named = _accepted(accept)
@@ -74,9 +77,9 @@ def response_media_type(content_type: str | None, accept: str | None) -> bytes:
             return JSON
     if content_type:
         base = content_type.split(";", 1)[0].strip(" \t").lower()
-        if base == "application/json":
-            return JSON
-    return A2A_JSON
+        if base == "application/a2a+json":
+            return A2A_JSON
+    return JSON
 
 
 def _accepted(accept: str) -> set[str]:

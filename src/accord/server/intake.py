@@ -5,11 +5,13 @@ for a follow-up message, the task it continues (visible, not terminal, same cont
 waiting for input), then makes the :class:`~accord.server.runtime.Execution` the
 runtime will run.
 
-A follow-up whose ``messageId`` the task's history already holds (a user message) is
-a retry of a message the agent has received: it is not delivered again, whatever the
-task's state. :func:`prepare` answers :class:`Replay` instead, and the handler answers
-the task (:mod:`accord.server.replay`). Spec §3.3.1 lets SendMessage be idempotent
-and lets an agent use ``messageId`` to detect duplicates.
+A follow-up whose ``messageId`` and parts the task's history already holds (a user
+message) is a retry of a message the agent has received: it is not delivered again,
+whatever the task's state. :func:`prepare` answers :class:`Replay` instead, and the
+handler answers the task (:mod:`accord.server.replay`). Spec §3.3.1 lets SendMessage
+be idempotent and lets an agent use ``messageId`` to detect duplicates. The same id
+with other parts is not a retry but a reused id, refused with InvalidParamsError: it
+would otherwise be lost (answered as the earlier message) or shadow it in the history.
 """
 
 from __future__ import annotations
@@ -97,9 +99,28 @@ async def prepare(
                 metadata={"taskId": shorten(msg.task_id)},
             )
         task = record.task
-        if (not msg.context_id or msg.context_id == task.context_id) and any(
-            m.message_id == msg.message_id and m.role is Role.USER for m in task.history
-        ):
+        same_context = not msg.context_id or msg.context_id == task.context_id
+        earlier = next(
+            (
+                m
+                for m in task.history
+                if m.message_id == msg.message_id and m.role is Role.USER
+            ),
+            None,
+        )
+        if earlier is not None and same_context:
+            if earlier.parts != msg.parts:
+                # Not a retry: a client that reuses ids would have this message lost.
+                raise InvalidParamsError(
+                    f"message.messageId {shorten(msg.message_id)!r} was already used in "
+                    f"task {task.id} for a different message; give every message its "
+                    "own messageId (a retry of the same message is answered, not run "
+                    "again)",
+                    field_violations=[
+                        ("message.messageId", "already used for another message")
+                    ],
+                    metadata={"taskId": task.id},
+                )
             return Replay(record, Scope(tenant=record.tenant, owner=record.owner))
         state = task.status.state
         if lifecycle.is_terminal(state):

@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from accord.bindings import jsonrpc, rest
+from accord.bindings import jsonrpc, rest, v03
 from accord.bindings.media import check_content_type, response_media_type
 from accord.errors import (
     InternalError,
@@ -48,6 +48,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
 _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
+#: Versions the JSON-RPC endpoint speaks: v1.0, and v0.3 (its own methods and shapes,
+#: :mod:`accord.bindings.v03`). HTTP+JSON speaks v1.0 only, for now.
+JSONRPC_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
 
@@ -115,16 +118,37 @@ class HttpBindings:
         pairs = parse_qsl(query, keep_blank_values=True)
         return urlencode([(k, v) for k, v in pairs if k not in names])
 
-    def _context(
-        self, scope: Scope, query: str, principal: Principal | None = None
-    ) -> CallContext:
+    def _version(
+        self,
+        scope: Scope,
+        query: str,
+        supported: tuple[str, ...] = versioning.SUPPORTED_VERSIONS,
+    ) -> str:
+        """The request's A2A version (header, else query parameter; spec §3.6).
+
+        Raises:
+            VersionNotSupportedError: not one of ``supported``.
+        """
         requested = _header(scope, b"a2a-version")
         if requested is None and query:
             for key, value in parse_qsl(query):
                 if key.lower() == "a2a-version":
                     requested = value
-        version = versioning.negotiate(requested)
+        return versioning.negotiate(requested, supported)
+
+    def _context(
+        self,
+        scope: Scope,
+        query: str,
+        principal: Principal | None = None,
+        *,
+        version: str | None = None,
+    ) -> CallContext:
+        if version is None:
+            version = self._version(scope, query)
         extensions = _header(scope, b"a2a-extensions")
+        if extensions is None and version == v03.VERSION:
+            extensions = _header(scope, b"x-a2a-extensions")  # v0.3's name
         return CallContext(
             owner="" if principal is None else principal.id,
             version=version,
@@ -149,15 +173,20 @@ class HttpBindings:
             except ProtocolError:
                 request_id = _request_id(body)
                 raise
+            query = scope.get("query_string", b"").decode("latin-1")
             try:
-                call = jsonrpc.parse_request(body)
+                # The version first: it decides which methods and shapes the body has.
+                version = self._version(scope, query, JSONRPC_VERSIONS)
+            except ProtocolError:
+                request_id = _request_id(body)
+                raise
+            try:
+                call = jsonrpc.parse_request(body, version=version)
             except jsonrpc.JsonRpcRejection as rejection:
                 request_id = rejection.request_id
                 raise rejection.error from None
             request_id = call.id
-            ctx = self._context(
-                scope, scope.get("query_string", b"").decode("latin-1"), principal
-            )
+            ctx = self._context(scope, query, principal, version=version)
             result = await self._dispatch(
                 scope, call.operation, call.params, ctx, BINDING_JSONRPC
             )
@@ -176,18 +205,24 @@ class HttpBindings:
             logger.exception("unexpected error in JSON-RPC request")
             await _respond(send, 200, jsonrpc.encode_error(request_id, InternalError()))
             return
+        rid = request_id
         if isinstance(result, HandlerStream):
-            rid = request_id
             await send_event_stream(
                 receive,
                 send,
                 result,
-                lambda event: jsonrpc.encode_stream_event(rid, event),
+                (
+                    partial(jsonrpc.encode_stream_event_v03, rid, call)
+                    if call.v03_method
+                    else partial(jsonrpc.encode_stream_event, rid)
+                ),
                 lambda error: jsonrpc.encode_error(rid, error),
                 keepalive_interval=self._app.limits.keepalive_interval,
             )
+        elif call.v03_method:
+            await _respond(send, 200, jsonrpc.encode_result_v03(rid, call, result))
         else:
-            await _respond(send, 200, jsonrpc.encode_result(request_id, result))
+            await _respond(send, 200, jsonrpc.encode_result(rid, result))
 
     async def rest(
         self, scope: Scope, receive: Receive, send: Send, method: str, path: str

@@ -79,6 +79,10 @@ class RestTransport(HttpTransport):
         headers = request_headers(
             self._headers, content_type=content_type, stream=stream
         )
+        if not stream:
+            # The v1.0.1 media type (spec §11.1); unasked, a server may answer the
+            # v1.0.0 application/json (the decoder takes both).
+            headers["Accept"] = A2A_JSON_MEDIA_TYPE
         timeout = self._timeouts.for_stream() if stream else self._timeouts.for_call()
         return self._http.build_request(
             verb or built_verb,
