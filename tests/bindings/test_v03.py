@@ -271,3 +271,61 @@ def test_status_events_say_final_when_the_stream_ends(
         "artifact": {"artifactId": "a", "parts": [{"kind": "text", "text": "x"}]},
         "append": True,
     }
+
+
+def test_hybrid_card_adds_what_v03_clients_read() -> None:
+    card = {
+        "name": "A",
+        "capabilities": {"streaming": True, "extendedAgentCard": True},
+        "supportedInterfaces": [
+            {"url": "https://a.test/", "protocolBinding": "JSONRPC"}
+        ],
+        "securitySchemes": {
+            "key": {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}},
+            "bearer": {
+                "httpAuthSecurityScheme": {"scheme": "Bearer", "bearerFormat": "JWT"}
+            },
+            "oidc": {
+                "openIdConnectSecurityScheme": {"openIdConnectUrl": "https://o.test/"}
+            },
+            "tls": {"mtlsSecurityScheme": {"description": "client certs"}},
+            "odd": {"somethingNew": {}},
+        },
+        "securityRequirements": (
+            {"schemes": {"bearer": {"list": ["read", "write"]}}},
+            {"schemes": {"key": {}}},
+        ),
+    }
+    out = v03.hybrid_card(card, "https://a.test/")
+    assert {k: card[k] for k in card if k != "securitySchemes"} == {
+        k: out[k] for k in card if k != "securitySchemes"
+    }  # the v1.0 members are kept as they were
+    assert (out["protocolVersion"], out["url"], out["preferredTransport"]) == (
+        "0.3.0",
+        "https://a.test/",
+        "JSONRPC",
+    )
+    assert out["supportsAuthenticatedExtendedCard"] is True
+    schemes = out["securitySchemes"]
+    assert schemes["key"] == {
+        "apiKeySecurityScheme": {"location": "header", "name": "X-Key"},
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Key",
+    }
+    assert schemes["bearer"]["type"] == "http"
+    assert (schemes["bearer"]["scheme"], schemes["bearer"]["bearerFormat"]) == (
+        "Bearer",
+        "JWT",
+    )
+    assert schemes["oidc"]["openIdConnectUrl"] == "https://o.test/"
+    assert schemes["tls"] == {
+        "mtlsSecurityScheme": {"description": "client certs"},
+        "type": "mutualTLS",
+        "description": "client certs",
+    }
+    assert schemes["odd"] == {"somethingNew": {}}
+    assert out["security"] == [{"bearer": ["read", "write"]}, {"key": []}]
+    plain = v03.hybrid_card({"capabilities": {}}, "u")
+    assert "supportsAuthenticatedExtendedCard" not in plain
+    assert "security" not in plain

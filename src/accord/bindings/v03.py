@@ -27,10 +27,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CARD_VERSION",
     "METHODS",
     "STATES",
     "VERSION",
     "event_to_v03",
+    "hybrid_card",
     "params_to_v1",
     "result_to_v03",
 ]
@@ -341,3 +343,70 @@ def _push_config_to_v03(config: Any) -> Any:
         v03.update(_copy(auth, ("credentials",)))
         push["authentication"] = v03
     return {**_copy(config, ("taskId",)), "pushNotificationConfig": push}
+
+
+# --- the Agent Card -------------------------------------------------------------------
+
+#: ``protocolVersion`` of a card's v0.3 members (v0.3 cards give three parts).
+CARD_VERSION = "0.3.0"
+_SCHEME_TYPES = {
+    "apiKeySecurityScheme": "apiKey",
+    "httpAuthSecurityScheme": "http",
+    "oauth2SecurityScheme": "oauth2",
+    "openIdConnectSecurityScheme": "openIdConnect",
+    "mtlsSecurityScheme": "mutualTLS",
+}
+
+
+def hybrid_card(card: dict[str, Any], jsonrpc_url: str) -> dict[str, Any]:
+    """``card`` (v1.0 ProtoJSON) plus the members a v0.3 client reads, for a server
+    whose JSON-RPC interface at ``jsonrpc_url`` speaks v0.3 too.
+
+    v0.3 clients find the agent by the card's top-level ``url``, ``protocolVersion``
+    and ``preferredTransport``, its auth by ``security`` and each scheme's ``type``;
+    v1.0 clients read ``supportedInterfaces`` and the v1.0 members. Each ignores the
+    other's members (spec §5.7), so one card serves both (the SDK serves the same).
+    """
+    out = dict(card)
+    out["protocolVersion"] = CARD_VERSION
+    out["url"] = jsonrpc_url
+    out["preferredTransport"] = "JSONRPC"
+    if card.get("capabilities", {}).get("extendedAgentCard"):
+        out["supportsAuthenticatedExtendedCard"] = True
+    schemes = card.get("securitySchemes")
+    if isinstance(schemes, dict):
+        out["securitySchemes"] = {k: _scheme_v03(v) for k, v in schemes.items()}
+    requirements = card.get("securityRequirements")
+    if isinstance(requirements, list | tuple):
+        out["security"] = [_requirement_v03(r) for r in requirements]
+    return out
+
+
+def _scheme_v03(scheme: Any) -> Any:
+    """One security scheme with v0.3's flat members beside v1.0's oneof."""
+    if not isinstance(scheme, dict) or len(scheme) != 1:
+        return scheme
+    ((key, body),) = scheme.items()
+    kind = _SCHEME_TYPES.get(key)
+    if kind is None or not isinstance(body, dict):
+        return scheme
+    flat: dict[str, Any] = {"type": kind, **_copy(body, ("description",))}
+    if kind == "apiKey":
+        flat.update({"in": body.get("location", ""), "name": body.get("name", "")})
+    elif kind == "http":
+        flat.update(_copy(body, ("scheme", "bearerFormat")))
+    elif kind == "oauth2":
+        flat.update(_copy(body, ("flows", "oauth2MetadataUrl")))
+    elif kind == "openIdConnect":
+        flat.update(_copy(body, ("openIdConnectUrl",)))
+    return {**scheme, **flat}
+
+
+def _requirement_v03(requirement: Any) -> Any:
+    if not isinstance(requirement, dict):
+        return requirement
+    schemes = requirement.get("schemes", {})
+    return {
+        name: list(scopes.get("list", [])) if isinstance(scopes, dict) else []
+        for name, scopes in schemes.items()
+    }

@@ -9,6 +9,12 @@ and the response then says so with ``Vary``. A signed card (spec §8.4) is never
 from request headers: it is made for the public URL, or for the address the server is
 bound to, so a caller cannot obtain the publisher's signature over a host it chose.
 
+An unsigned card also carries the top-level members a v0.3 client reads
+(``protocolVersion``, ``url``, ``preferredTransport``, ``security`` and each scheme's
+``type``): the JSON-RPC interface serves v0.3 too
+(:func:`accord.bindings.v03.hybrid_card`). A signed card is served exactly as signed,
+without them (a v0.3 client then needs the JSON-RPC URL given to it).
+
 The card is served at ``/.well-known/agent-card.json`` (spec §8.2), at
 ``/.well-known/agent-card`` and at the pre-0.3 ``/.well-known/agent.json``, with
 ``ETag`` (a content hash), ``Last-Modified``, ``Cache-Control: public, max-age`` and
@@ -25,8 +31,15 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from accord.bindings import v03
 from accord.protocol.versioning import CURRENT_VERSION
-from accord.types import AgentCapabilities, AgentCard, AgentInterface, encode
+from accord.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    encode,
+    to_builtins,
+)
 
 if TYPE_CHECKING:
     from accord.security import JWK
@@ -129,11 +142,14 @@ class CardCache:
             return hit
         card = build_card(self._agent, base_url)
         if self.signer is None:
-            body = encode(card)
+            # With the members v0.3 clients read: the JSON-RPC interface speaks v0.3
+            # too (bindings/v03.py); v1.0 clients ignore them.
+            body = encode(v03.hybrid_card(to_builtins(card), base_url + "/"))
         else:
             # Signed per base URL (the interfaces' URLs are part of the card). Served
             # presence-exact, REQUIRED fields included, so that the JSON a client
-            # receives is exactly what was signed (spec §8.4.1).
+            # receives is exactly what was signed (spec §8.4.1): without v0.3
+            # members, which no v1.0 verifier could check.
             from accord.security import card_json, sign_card
 
             body = encode(card_json(sign_card(card, self.signer)))
