@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from accord import types as t
-from accord.bindings import jsonrpc, v03
+from accord.bindings import jsonrpc, v03, v03_card
 from accord.errors import (
     InvalidParamsError,
     MethodNotFoundError,
@@ -296,7 +296,7 @@ def test_hybrid_card_adds_what_v03_clients_read() -> None:
             {"schemes": {"key": {}}},
         ),
     }
-    out = v03.hybrid_card(card, "https://a.test/")
+    out = v03_card.hybrid_card(card, "https://a.test/")
     assert {k: card[k] for k in card if k != "securitySchemes"} == {
         k: out[k] for k in card if k != "securitySchemes"
     }  # the v1.0 members are kept as they were
@@ -326,6 +326,6 @@ def test_hybrid_card_adds_what_v03_clients_read() -> None:
     }
     assert schemes["odd"] == {"somethingNew": {}}
     assert out["security"] == [{"bearer": ["read", "write"]}, {"key": []}]
-    plain = v03.hybrid_card({"capabilities": {}}, "u")
+    plain = v03_card.hybrid_card({"capabilities": {}}, "u")
     assert "supportsAuthenticatedExtendedCard" not in plain
     assert "security" not in plain

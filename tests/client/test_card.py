@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from accord.client import CardResolver, Client, ClientConfig, select_interface
-from accord.client.card import card_url, suitable_interfaces
+from accord.client.card import card_url, speaks, suitable_interfaces
 from accord.errors import CardError
 from accord.types import AgentInterface, encode
 
@@ -285,6 +285,7 @@ def test_the_earliest_supported_entry_wins() -> None:
     assert [i.url for i in suitable_interfaces(card)] == [
         "http://rest.test",
         "http://rpc.test",
+        "http://old.test",  # v0.3 JSON-RPC: usable, after every v1.0 entry
     ]
 
 
@@ -300,7 +301,7 @@ def test_preferred_bindings_order_and_restrict() -> None:
     ]
 
 
-@pytest.mark.parametrize("version", ["0.3", "0.3.0", "2.0", "one"])
+@pytest.mark.parametrize("version", ["0.2", "2.0", "1.1", "one"])
 def test_other_protocol_versions_are_not_used(version: str) -> None:
     card = make_card(iface("JSONRPC", version))
 
@@ -339,7 +340,18 @@ def test_a_stated_version_ranks_before_an_assumed_one() -> None:
         "http://rest.test",
         "http://assumed.test",
         "http://rest-assumed.test",
+        "http://old.test",
     ]
+
+
+@pytest.mark.parametrize("version", ["0.3", "0.3.0"])
+def test_a_v03_json_rpc_entry_is_spoken_in_v03(version: str) -> None:
+    chosen = select_interface(make_card(iface("JSONRPC", version)))
+    assert speaks(chosen) == "0.3"
+    assert speaks(iface("JSONRPC", "1.0")) == speaks(iface("JSONRPC", "")) == "1.0"
+    # v0.3 over HTTP+JSON is not spoken (yet).
+    with pytest.raises(CardError, match=r"HTTP\+JSON 0\.3"):
+        select_interface(make_card(iface("HTTP+JSON", version)))
 
 
 def test_a_preferred_binding_overrides_with_assumed_versions() -> None:
@@ -361,7 +373,7 @@ def test_a_patch_version_is_the_same_version() -> None:
 
 
 def test_a_card_without_interfaces() -> None:
-    with pytest.raises(CardError, match=r"no supportedInterfaces \(a v0.3 card\?\)"):
+    with pytest.raises(CardError, match=r"it offers: no supportedInterfaces"):
         select_interface(make_card())
 
 
@@ -377,7 +389,7 @@ def test_the_client_refuses_a_card_it_cannot_use() -> None:
 
 def test_the_client_refuses_a_hand_picked_interface_it_cannot_use() -> None:
     with pytest.raises(CardError):
-        Client.from_interface(iface("JSONRPC", "0.3"))
+        Client.from_interface(iface("HTTP+JSON", "0.3"))
     with pytest.raises(CardError):
         Client.from_interface(
             iface("JSONRPC"), config=ClientConfig(preferred_bindings=("HTTP+JSON",))

@@ -95,6 +95,34 @@ def accord_roundtrip(payload: bytes | str, type_name: str) -> Any:
     return json.loads(t.encode(t.decode(payload, cls)))
 
 
+#: Top-level members a card carries for v0.3 clients (bindings/v03_card.hybrid_card).
+V03_CARD_MEMBERS = frozenset(
+    {
+        "protocolVersion",
+        "url",
+        "preferredTransport",
+        "additionalInterfaces",
+        "supportsAuthenticatedExtendedCard",
+        "security",
+    }
+)
+
+
+def without_v03_members(card: dict[str, Any]) -> dict[str, Any]:
+    """A served card without its v0.3 members, which v1.0 readers ignore (the SDK's
+    card resolver parses with ``ignore_unknown_fields=True``); everything else is
+    still parsed strictly."""
+    out = {k: v for k, v in card.items() if k not in V03_CARD_MEMBERS}
+    schemes = out.get("securitySchemes")
+    if isinstance(schemes, dict):
+        # v1.0 writes each scheme as a oneof: one member ending in "SecurityScheme".
+        out["securitySchemes"] = {
+            name: {k: v for k, v in scheme.items() if k.endswith("SecurityScheme")}
+            for name, scheme in schemes.items()
+        }
+    return out
+
+
 def sdk_roundtrip(payload: bytes | str, type_name: str) -> Any:
     """Decode ``payload`` with protobuf (the SDK's codec), strictly, and re-encode it."""
     message = pb_class(type_name)()

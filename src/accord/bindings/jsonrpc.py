@@ -55,7 +55,7 @@ from typing import Any, Generic, TypeVar
 
 from accord import types as t
 from accord._quote import shorten
-from accord.bindings import v03
+from accord.bindings import v03, v03_card
 from accord.bindings._details import (
     build_details,
     make_error,
@@ -68,6 +68,7 @@ from accord.errors import (
     InvalidRequestError,
     MethodNotFoundError,
     ProtocolError,
+    UnsupportedOperationError,
     VersionNotSupportedError,
 )
 from accord.protocol.errors import from_jsonrpc_code, spec_for
@@ -85,6 +86,7 @@ __all__ = [
     "JsonRpcRejection",
     "RequestId",
     "build_request",
+    "build_request_v03",
     "encode_error",
     "encode_result",
     "encode_result_v03",
@@ -92,7 +94,9 @@ __all__ = [
     "encode_stream_event_v03",
     "parse_request",
     "parse_response",
+    "parse_response_v03",
     "parse_stream_event",
+    "parse_stream_event_v03",
     "split_jsonrpc",
 ]
 
@@ -179,7 +183,7 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
     operation = _operation(method, v03_method, request_id)
     params = env.params
     if v03_method:
-        params = v03.params_to_v1(method, params)
+        params = v03.params_from_v03(method, params)
     try:
         if type(params) is dict:
             value: Any = t.convert(params, operation.request_type)
@@ -315,6 +319,54 @@ def build_request(request_id: RequestId, operation: Operation, params: Any) -> b
     )
 
 
+def build_request_v03(
+    request_id: RequestId, operation: Operation, params: Any
+) -> bytes:
+    """Encode a request for ``operation`` to an agent that speaks only A2A 0.3
+    (:mod:`accord.bindings.v03`).
+
+    Raises:
+        UnsupportedOperationError: the operation has no v0.3 method (ListTasks).
+        TypeError: as :func:`build_request`.
+    """
+    method = v03.METHOD_OF.get(operation.name)
+    if method is None:
+        raise UnsupportedOperationError(
+            f"{operation.name} does not exist in A2A {v03.VERSION}, the only version "
+            "this agent speaks"
+        )
+    build_request(request_id, operation, params)  # the same checks
+    request = {
+        "jsonrpc": _VERSION,
+        "id": request_id,
+        "method": method,
+        "params": v03.params_to_v03(operation.name, t.to_builtins(params)),
+    }
+    return t.encode(request)
+
+
+def parse_response_v03(body: bytes, operation: Operation) -> Any:
+    """Decode a v0.3 agent's response into an ``operation.response_type`` value.
+
+    Raises:
+        ProtocolError: the agent answered with an error (codes as in v1.0).
+        InvalidAgentResponseError: the body is not a valid response.
+    """
+    name = operation.name
+    result = _result_json(body, name)
+    if name == "GetExtendedAgentCard" and isinstance(result, dict):
+        result = v03_card.card_to_v1(result)
+    else:
+        result = v03.result_from_v03(name, result)
+    return _convert(result, operation.response_type, name)
+
+
+def parse_stream_event_v03(data: str | bytes, operation: Operation) -> t.StreamResponse:
+    """Decode one SSE event of a v0.3 agent's stream."""
+    result = _result_json(data, operation.name)
+    return _convert(v03.event_from_v03(result), t.StreamResponse, operation.name)
+
+
 T = TypeVar("T")
 
 
@@ -367,6 +419,14 @@ def _parse(body: str | bytes, type_: type[T], name: str) -> T:
 
 def _parse_slow(body: str | bytes, type_: type[T], name: str) -> T:
     # Everything off the fast path: errors, null results, lenient ProtoJSON, garbage.
+    result = _result_json(body, name)
+    if result is None and type_ is t.Empty:
+        result = {}  # spec §9.4.7: Delete answers {} (ProtoJSON) or null (SDK, v0.3)
+    return _convert(result, type_, name)
+
+
+def _result_json(body: str | bytes, name: str) -> Any:
+    """The ``result`` of a JSON-RPC response as plain JSON; raises its error."""
     try:
         obj = t.decode_json(body)
     except ProtocolError:
@@ -387,9 +447,10 @@ def _parse_slow(body: str | bytes, type_: type[T], name: str) -> T:
         raise _error_from(error, name)
     if "result" not in obj:
         raise InvalidAgentResponseError(f"Invalid {name} response: no result or error")
-    result = obj["result"]
-    if result is None and type_ is t.Empty:
-        result = {}  # spec §9.4.7: Delete answers {} (ProtoJSON) or null (SDK, v0.3)
+    return obj["result"]
+
+
+def _convert(result: Any, type_: type[T], name: str) -> T:
     try:
         return t.convert(result, type_)
     except ProtocolError as exc:

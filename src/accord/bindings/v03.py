@@ -8,10 +8,12 @@ discriminators, lowercase enums, parts as ``{"kind": "file", "file": {...}}``, a
 Task or Message instead of v1.0's wrappers. This module only rewrites plain JSON
 values, both ways:
 
-* :func:`params_to_v1` turns a v0.3 method's ``params`` into the ProtoJSON of the v1.0
+* :func:`params_from_v03` turns a v0.3 method's ``params`` into the ProtoJSON of the v1.0
   request, which the JSON-RPC binding then validates as it validates any request;
 * :func:`result_to_v03` and :func:`event_to_v03` turn the ProtoJSON of a v1.0 result or
-  stream event into what a v0.3 client expects.
+  stream event into what a v0.3 client expects;
+* calling a v0.3 agent, the reverse: :func:`params_to_v03`, :func:`result_from_v03`,
+  :func:`event_from_v03`; its card is :mod:`accord.bindings.v03_card`'s.
 
 The engine serves both versions with the same tasks: a task created over one version
 is read, cancelled and followed over the other. What v0.3 cannot say is dropped
@@ -27,13 +29,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CARD_VERSION",
     "METHODS",
+    "METHOD_OF",
     "STATES",
+    "STATES_V1",
     "VERSION",
+    "event_from_v03",
     "event_to_v03",
-    "hybrid_card",
-    "params_to_v1",
+    "params_from_v03",
+    "params_to_v03",
+    "result_from_v03",
     "result_to_v03",
 ]
 
@@ -99,7 +104,7 @@ def _copy(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 # --- v0.3 -> v1.0 (requests) -----------------------------------------------------------
 
 
-def params_to_v1(method: str, params: Any) -> Any:
+def params_from_v03(method: str, params: Any) -> Any:
     """The v1.0 request ProtoJSON for v0.3 ``method``'s ``params`` (a known method)."""
     if not isinstance(params, dict):
         return params
@@ -345,68 +350,144 @@ def _push_config_to_v03(config: Any) -> Any:
     return {**_copy(config, ("taskId",)), "pushNotificationConfig": push}
 
 
-# --- the Agent Card -------------------------------------------------------------------
+# --- calling a v0.3 agent: v1.0 requests -> v0.3, v0.3 results -> v1.0 ----------------
 
-#: ``protocolVersion`` of a card's v0.3 members (v0.3 cards give three parts).
-CARD_VERSION = "0.3.0"
-_SCHEME_TYPES = {
-    "apiKeySecurityScheme": "apiKey",
-    "httpAuthSecurityScheme": "http",
-    "oauth2SecurityScheme": "oauth2",
-    "openIdConnectSecurityScheme": "openIdConnect",
-    "mtlsSecurityScheme": "mutualTLS",
-}
+#: v1.0 operation -> v0.3 JSON-RPC method (ListTasks has none).
+METHOD_OF: dict[str, str] = {op: method for method, op in METHODS.items()}
+#: v0.3 state -> v1.0 TaskState (``unknown`` is UNSPECIFIED).
+STATES_V1: dict[str, str] = {v: k for k, v in STATES.items()}
 
 
-def hybrid_card(card: dict[str, Any], jsonrpc_url: str) -> dict[str, Any]:
-    """``card`` (v1.0 ProtoJSON) plus the members a v0.3 client reads, for a server
-    whose JSON-RPC interface at ``jsonrpc_url`` speaks v0.3 too.
+def params_to_v03(operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The v0.3 ``params`` for the ProtoJSON ``request`` of v1.0 ``operation``."""
+    if operation in ("SendMessage", "SendStreamingMessage"):
+        out = _copy(request, ("metadata",))
+        if "message" in request:
+            out["message"] = _message_to_v03(request["message"])
+        config = request.get("configuration")
+        if isinstance(config, dict):
+            v03: dict[str, Any] = _copy(
+                config, ("acceptedOutputModes", "historyLength")
+            )
+            v03["blocking"] = not config.get("returnImmediately", False)
+            push = config.get("taskPushNotificationConfig")
+            if isinstance(push, dict):
+                v03["pushNotificationConfig"] = _push_config_to_v03(push)[
+                    "pushNotificationConfig"
+                ]
+            out["configuration"] = v03
+        return out
+    if operation == "GetTask":
+        return _copy(request, ("id", "historyLength"))
+    if operation == "CancelTask":
+        return _copy(request, ("id", "metadata"))
+    if operation == "SubscribeToTask":
+        return _copy(request, ("id",))
+    if operation == "CreateTaskPushNotificationConfig":
+        made: dict[str, Any] = _push_config_to_v03(request)
+        return made
+    if operation in (
+        "GetTaskPushNotificationConfig",
+        "DeleteTaskPushNotificationConfig",
+    ):
+        out = {"id": request.get("taskId", "")}
+        if "id" in request:
+            out["pushNotificationConfigId"] = request["id"]
+        return out
+    if operation == "ListTaskPushNotificationConfigs":
+        return {"id": request.get("taskId", "")}
+    return {}
 
-    v0.3 clients find the agent by the card's top-level ``url``, ``protocolVersion``
-    and ``preferredTransport``, its auth by ``security`` and each scheme's ``type``;
-    v1.0 clients read ``supportedInterfaces`` and the v1.0 members. Each ignores the
-    other's members (spec §5.7), so one card serves both (the SDK serves the same).
-    """
-    out = dict(card)
-    out["protocolVersion"] = CARD_VERSION
-    out["url"] = jsonrpc_url
-    out["preferredTransport"] = "JSONRPC"
-    if card.get("capabilities", {}).get("extendedAgentCard"):
-        out["supportsAuthenticatedExtendedCard"] = True
-    schemes = card.get("securitySchemes")
-    if isinstance(schemes, dict):
-        out["securitySchemes"] = {k: _scheme_v03(v) for k, v in schemes.items()}
-    requirements = card.get("securityRequirements")
-    if isinstance(requirements, list | tuple):
-        out["security"] = [_requirement_v03(r) for r in requirements]
+
+def result_from_v03(operation: str, result: Any) -> Any:
+    """The v1.0 ProtoJSON of a v0.3 agent's ``result`` for v1.0 ``operation``."""
+    if operation == "SendMessage" and isinstance(result, dict):
+        if _kind(result) == "message":
+            return {"message": _message_to_v1(result)}
+        return {"task": _task_to_v1(result)}
+    if operation in ("GetTask", "CancelTask"):
+        return _task_to_v1(result)
+    if operation in (
+        "CreateTaskPushNotificationConfig",
+        "GetTaskPushNotificationConfig",
+    ):
+        return _push_result_to_v1(result)
+    if operation == "ListTaskPushNotificationConfigs":
+        configs = result if isinstance(result, list) else []
+        return {"configs": [_push_result_to_v1(c) for c in configs]}
+    if operation == "DeleteTaskPushNotificationConfig":
+        return {}
+    return result  # the extended card: see v03_card.card_to_v1
+
+
+def event_from_v03(event: Any) -> Any:
+    """The v1.0 StreamResponse ProtoJSON of one v0.3 stream event."""
+    if not isinstance(event, dict):
+        return event
+    kind = _kind(event)
+    if kind == "message":
+        return {"message": _message_to_v1(event)}
+    if kind == "status-update":
+        update = _copy(event, ("taskId", "contextId", "metadata"))
+        update["status"] = _status_to_v1(event.get("status"))
+        return {"statusUpdate": update}
+    if kind == "artifact-update":
+        update = _copy(
+            event, ("taskId", "contextId", "append", "lastChunk", "metadata")
+        )
+        update["artifact"] = _artifact_to_v1(event.get("artifact"))
+        return {"artifactUpdate": update}
+    return {"task": _task_to_v1(event)}
+
+
+def _kind(value: dict[str, Any]) -> str:
+    kind = value.get("kind")
+    if isinstance(kind, str):
+        return kind
+    # Peers that omit ``kind``: a message has a messageId, a task an id.
+    return "message" if "messageId" in value and "status" not in value else "task"
+
+
+def _task_to_v1(task: Any) -> Any:
+    if not isinstance(task, dict):
+        return task
+    out = _copy(task, ("id", "contextId", "metadata"))
+    out["status"] = _status_to_v1(task.get("status"))
+    if isinstance(task.get("history"), list):
+        out["history"] = [_message_to_v1(m) for m in task["history"]]
+    if isinstance(task.get("artifacts"), list):
+        out["artifacts"] = [_artifact_to_v1(a) for a in task["artifacts"]]
     return out
 
 
-def _scheme_v03(scheme: Any) -> Any:
-    """One security scheme with v0.3's flat members beside v1.0's oneof."""
-    if not isinstance(scheme, dict) or len(scheme) != 1:
-        return scheme
-    ((key, body),) = scheme.items()
-    kind = _SCHEME_TYPES.get(key)
-    if kind is None or not isinstance(body, dict):
-        return scheme
-    flat: dict[str, Any] = {"type": kind, **_copy(body, ("description",))}
-    if kind == "apiKey":
-        flat.update({"in": body.get("location", ""), "name": body.get("name", "")})
-    elif kind == "http":
-        flat.update(_copy(body, ("scheme", "bearerFormat")))
-    elif kind == "oauth2":
-        flat.update(_copy(body, ("flows", "oauth2MetadataUrl")))
-    elif kind == "openIdConnect":
-        flat.update(_copy(body, ("openIdConnectUrl",)))
-    return {**scheme, **flat}
+def _status_to_v1(status: Any) -> Any:
+    if not isinstance(status, dict):
+        return status
+    out = _copy(status, ("timestamp",))
+    state = status.get("state")
+    out["state"] = STATES_V1.get(state, state) if isinstance(state, str) else state
+    if isinstance(status.get("message"), dict):
+        out["message"] = _message_to_v1(status["message"])
+    return out
 
 
-def _requirement_v03(requirement: Any) -> Any:
-    if not isinstance(requirement, dict):
-        return requirement
-    schemes = requirement.get("schemes", {})
-    return {
-        name: list(scopes.get("list", [])) if isinstance(scopes, dict) else []
-        for name, scopes in schemes.items()
-    }
+def _artifact_to_v1(artifact: Any) -> Any:
+    if not isinstance(artifact, dict):
+        return artifact
+    out = _copy(
+        artifact, ("artifactId", "name", "description", "metadata", "extensions")
+    )
+    parts = artifact.get("parts")
+    if isinstance(parts, list):
+        out["parts"] = [_part_to_v1(p) for p in parts]
+    return out
+
+
+def _push_result_to_v1(config: Any) -> Any:
+    if not isinstance(config, dict):
+        return config
+    inner = config.get("pushNotificationConfig")
+    out = _copy(config, ("taskId",))
+    if isinstance(inner, dict):
+        out.update(_push_config_to_v1(inner))
+    return out

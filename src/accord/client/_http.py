@@ -104,15 +104,19 @@ class DeferredTrustContext(ssl.SSLContext):
 
 
 def request_headers(
-    extra: Mapping[str, str], *, content_type: str | None = None, stream: bool = False
+    extra: Mapping[str, str],
+    *,
+    content_type: str | None = None,
+    stream: bool = False,
+    version: str = CURRENT_VERSION,
 ) -> dict[str, str]:
     """Headers of one A2A request: the caller's extras, then the protocol's own.
 
-    ``A2A-Version`` always wins over an extra header of the same name: a v1.0 request
-    without it would be served as v0.3 (spec §3.6.2).
+    ``A2A-Version`` (``version``) always wins over an extra header of the same name: a
+    v1.0 request without it would be served as v0.3 (spec §3.6.2).
     """
     headers = {k: v for k, v in extra.items() if k.lower() != VERSION_HEADER.lower()}
-    headers[VERSION_HEADER] = CURRENT_VERSION
+    headers[VERSION_HEADER] = version
     if content_type is not None:
         headers["Content-Type"] = content_type
     if stream:

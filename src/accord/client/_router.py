@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from accord.errors import ConnectError
 from accord.types import StreamResponse, replace
 
+from .card import speaks
 from .config import JSONRPC
 from .credentials import http_client
 from .transports.jsonrpc import JsonRpcTransport
@@ -104,14 +105,24 @@ class Router:
         routes: list[Route] = []
         for interface in interfaces:
             binding = interface.protocol_binding.upper()
-            cls_ = JsonRpcTransport if binding == JSONRPC else RestTransport
-            transport = cls_(
-                interface.url,
-                client,
-                timeouts=config.timeouts,
-                headers=merged,
-                auth=auth,
-            )
+            transport: Transport
+            if binding == JSONRPC:
+                transport = JsonRpcTransport(
+                    interface.url,
+                    client,
+                    timeouts=config.timeouts,
+                    headers=merged,
+                    auth=auth,
+                    version=speaks(interface),
+                )
+            else:
+                transport = RestTransport(
+                    interface.url,
+                    client,
+                    timeouts=config.timeouts,
+                    headers=merged,
+                    auth=auth,
+                )
             routes.append(Route(interface, transport))
         return cls(routes, owned_http=owned)
 

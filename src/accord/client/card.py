@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from accord._net import is_loopback_host
+from accord.bindings import v03, v03_card
 from accord.errors import (
     CardError,
     ParseError,
@@ -60,11 +61,15 @@ from accord.errors import (
     TransportError,
     UnknownKeyError,
 )
-from accord.protocol.versioning import SUPPORTED_VERSIONS, normalize_version
-from accord.types import AgentCard, AgentInterface, decode, decode_json
+from accord.protocol.versioning import (
+    CURRENT_VERSION,
+    SUPPORTED_VERSIONS,
+    normalize_version,
+)
+from accord.types import AgentCard, AgentInterface, convert, decode, decode_json
 
 from ._http import map_httpx_exceptions, request_headers
-from .config import BINDINGS, ClientTimeouts
+from .config import BINDINGS, JSONRPC, ClientTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -81,6 +86,7 @@ __all__ = [
     "fetch_json_document",
     "fetch_jwks",
     "select_interface",
+    "speaks",
     "suitable_interfaces",
     "unversioned",
 ]
@@ -391,6 +397,10 @@ class CardResolver:
                 status_code=status,
             )
         try:
+            data = decode_json(response.content)
+            if isinstance(data, dict) and not data.get("supportedInterfaces"):
+                # A v0.3 card: its interfaces are top-level members (v03_card).
+                return convert(v03_card.card_to_v1(data), AgentCard)
             return decode(response.content, AgentCard)
         except ProtocolError as exc:
             if isinstance(exc, ParseError):
@@ -407,15 +417,33 @@ class CardResolver:
 ASSUMED_VERSION = "1.0"
 
 
-def _supports(interface: AgentInterface) -> bool:
-    """True when the interface states a version this client speaks."""
+def _version(interface: AgentInterface) -> str | None:
+    """The interface's ``Major.Minor`` (None: none stated, or malformed)."""
     if not interface.protocol_version:
-        return False
+        return None
     try:
-        version = normalize_version(interface.protocol_version)
+        return normalize_version(interface.protocol_version)
     except ProtocolError:  # malformed version text
-        return False
-    return version in SUPPORTED_VERSIONS
+        return None
+
+
+def _supports(interface: AgentInterface) -> bool:
+    """True when the interface states v1.0, which this client speaks."""
+    return _version(interface) in SUPPORTED_VERSIONS
+
+
+def _legacy(interface: AgentInterface) -> bool:
+    """True for a v0.3 JSON-RPC interface, which this client speaks too."""
+    return (
+        _version(interface) == v03.VERSION
+        and interface.protocol_binding.upper() == JSONRPC
+    )
+
+
+def speaks(interface: AgentInterface) -> str:
+    """The A2A version to speak to ``interface``: ``0.3`` for a v0.3 interface,
+    else ``1.0`` (also when it states none: see :data:`ASSUMED_VERSION`)."""
+    return v03.VERSION if _legacy(interface) else CURRENT_VERSION
 
 
 def unversioned(interface: AgentInterface) -> bool:
@@ -458,6 +486,8 @@ def suitable_interfaces(
     ]
     declared = [i for i in candidates if _supports(i)]
     assumed = [i for i in candidates if unversioned(i)]
+    # v0.3 last: an agent that also speaks v1.0 is called in v1.0.
+    legacy = [i for i in candidates if _legacy(i)]
     if assumed:
         logger.warning(
             "agent %r gives no protocolVersion (required by A2A spec §8.3.1) for "
@@ -466,16 +496,15 @@ def suitable_interfaces(
             ", ".join(f"{i.protocol_binding} at {i.url}" for i in assumed),
             ASSUMED_VERSION,
         )
-    usable = [*declared, *assumed]
+    usable = [*declared, *assumed, *legacy]
     if preferred:
         # Stable: within a binding, declared versions stay ahead of assumed ones.
         usable.sort(key=lambda i: wanted.index(i.protocol_binding.upper()))
     if not usable:
-        legacy = " (a v0.3 card?)" if not card.supported_interfaces else ""
         raise CardError(
             f"Agent {card.name!r} offers no interface this client can use "
-            f"({'/'.join(wanted)} with A2A {'/'.join(SUPPORTED_VERSIONS)}); "
-            f"it offers: {_describe(card)}{legacy}"
+            f"({'/'.join(wanted)} with A2A {'/'.join(SUPPORTED_VERSIONS)}, or "
+            f"JSONRPC with A2A {v03.VERSION}); it offers: {_describe(card)}"
         )
     return tuple(usable)
 

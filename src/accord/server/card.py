@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from accord.bindings import v03
+from accord.bindings import v03_card
 from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import (
     AgentCapabilities,
@@ -144,7 +144,7 @@ class CardCache:
         if self.signer is None:
             # With the members v0.3 clients read: the JSON-RPC interface speaks v0.3
             # too (bindings/v03.py); v1.0 clients ignore them.
-            body = encode(v03.hybrid_card(to_builtins(card), base_url + "/"))
+            body = encode(v03_card.hybrid_card(to_builtins(card), base_url + "/"))
         else:
             # Signed per base URL (the interfaces' URLs are part of the card). Served
             # presence-exact, REQUIRED fields included, so that the JSON a client

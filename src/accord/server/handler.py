@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -484,8 +485,9 @@ class RequestHandler:
             ):
                 return
         # spec §3.1.6: a subscription ends when the task is terminal.
-        async for seq, event in live_events(sub, lifecycle.is_terminal):
-            yield seq, event
+        async with aclosing(live_events(sub, lifecycle.is_terminal)) as events:
+            async for seq, event in events:
+                yield seq, event
 
     # --- push configs (capability off until push delivery exists) -----------------------
 

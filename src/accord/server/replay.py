@@ -20,6 +20,7 @@ every :data:`REREAD` seconds (wake-ups do not cross processes that share a SQLit
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import anyio
@@ -81,5 +82,6 @@ async def _events(
     if record.task.status.state not in _RUNNING:
         return
     # spec §3.1.2: the stream of a message ends with its turn.
-    async for seq, event in live_events(sub, lifecycle.ends_stream):
-        yield seq, event
+    async with aclosing(live_events(sub, lifecycle.ends_stream)) as events:
+        async for seq, event in events:
+            yield seq, event

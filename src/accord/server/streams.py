@@ -9,7 +9,7 @@ must fail before the first event (spec §9.4.2, §11.7); the ASGI layer frames i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from accord.types import StreamResponse, TaskState
@@ -82,10 +82,13 @@ class HandlerStream:
         await self.aclose()
 
 
-async def live_events(sub: Subscription, ends: Callable[[TaskState], bool]) -> Events:
+async def live_events(
+    sub: Subscription, ends: Callable[[TaskState], bool]
+) -> AsyncGenerator[tuple[int | None, StreamResponse]]:
     """The logged events ``sub`` receives, with their sequence numbers, up to and
     including the first whose task state ``ends`` the stream (turn ends and replies
-    are not logged events: skipped)."""
+    are not logged events: skipped). Iterate it inside ``aclosing`` when the
+    iteration may stop early."""
     async for update in sub:
         if update.final or update.event is None or update.seq == 0:
             continue

@@ -5,6 +5,10 @@ Every request is an HTTP ``POST`` of a JSON-RPC envelope to the interface URL wi
 streaming operations answer with ``text/event-stream`` whose every event's data is a
 complete JSON-RPC response carrying one ``StreamResponse`` (spec §9.4.2).
 
+An agent that speaks only A2A 0.3 (an interface whose ``protocolVersion`` is 0.3) is
+called with v0.3's methods and shapes (``version="0.3"``, :mod:`accord.bindings.v03`):
+the application sees v1.0 values either way.
+
 Errors. A JSON-RPC error object (any HTTP status; the SDK sends 200) is turned back into
 the :class:`~accord.errors.ProtocolError` subclass the server raised by
 :func:`accord.bindings.jsonrpc.parse_response`. An HTTP error status whose body is not a
@@ -19,9 +23,10 @@ import itertools
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from accord.bindings import jsonrpc
+from accord.bindings import jsonrpc, v03
 from accord.errors import InvalidAgentResponseError
 from accord.protocol.sse import MAX_EVENT_SIZE
+from accord.protocol.versioning import CURRENT_VERSION
 
 from .._http import is_event_stream, request_headers, status_error
 from .base import HttpTransport, is_jsonrpc_response
@@ -52,6 +57,8 @@ class JsonRpcTransport(HttpTransport):
         headers: extra headers for every request.
         max_event_size: the largest SSE event accepted, in bytes.
         auth: an httpx auth flow for every request (e.g. chosen credentials).
+        version: the A2A version to speak: ``1.0``, or ``0.3`` for an agent that
+            speaks only that.
 
     Example::
 
@@ -70,7 +77,12 @@ class JsonRpcTransport(HttpTransport):
         headers: Mapping[str, str] | None = None,
         max_event_size: int = MAX_EVENT_SIZE,
         auth: httpx.Auth | None = None,
+        version: str = CURRENT_VERSION,
     ) -> None:
+        if version not in (CURRENT_VERSION, v03.VERSION):
+            raise ValueError(f"cannot speak A2A {version!r} over JSON-RPC")
+        self.version = version
+        self._v03 = version == v03.VERSION
         super().__init__(
             url,
             http,
@@ -85,9 +97,13 @@ class JsonRpcTransport(HttpTransport):
     def _request(
         self, operation: Operation, params: Any, *, stream: bool
     ) -> httpx.Request:
-        body = jsonrpc.build_request(next(self._ids), operation, params)
+        build = jsonrpc.build_request_v03 if self._v03 else jsonrpc.build_request
+        body = build(next(self._ids), operation, params)
         headers = request_headers(
-            self._headers, content_type=JSON_MEDIA_TYPE, stream=stream
+            self._headers,
+            content_type=JSON_MEDIA_TYPE,
+            stream=stream,
+            version=self.version,
         )
         timeout = self._timeouts.for_stream() if stream else self._timeouts.for_call()
         return self._http.build_request(
@@ -101,6 +117,8 @@ class JsonRpcTransport(HttpTransport):
         if not response.is_success and not is_jsonrpc_response(body):
             # Not from an A2A server (a proxy, an unstarted app): show status and text.
             raise status_error(response, self.url)
+        if self._v03:
+            return jsonrpc.parse_response_v03(body, operation)
         return jsonrpc.parse_response(body, operation)
 
     async def stream(
@@ -115,9 +133,14 @@ class JsonRpcTransport(HttpTransport):
             if not (response.is_success and is_event_stream(response)):
                 await self._read(response)
                 self._refuse(response, operation)
+            parse = (
+                jsonrpc.parse_stream_event_v03
+                if self._v03
+                else jsonrpc.parse_stream_event
+            )
             async with aclosing(self._sse(response)) as events:
                 async for event in events:
-                    yield jsonrpc.parse_stream_event(event.data, operation), event.id
+                    yield parse(event.data, operation), event.id
         finally:
             await self._close(response)
 
@@ -126,6 +149,7 @@ class JsonRpcTransport(HttpTransport):
         body = response.content
         if is_jsonrpc_response(body):
             jsonrpc.parse_response(body, operation)  # raises the server's error
+            # (an error object reads the same in v0.3 and v1.0)
         elif not response.is_success:
             raise status_error(response, self.url)
         content_type = response.headers.get("content-type", "no content type")
