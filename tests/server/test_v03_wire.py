@@ -169,3 +169,40 @@ def test_v03_errors_keep_the_codes(server_url: str, http: httpx.Client) -> None:
         http, server_url, "message/send", {"message": {**message("x"), "role": "robot"}}
     )
     assert bad["error"]["code"] == -32602
+
+
+def test_the_extended_card_over_v03_carries_the_v03_members(http: httpx.Client) -> None:
+    from accord.server import A2AApp, Agent, build_card
+    from accord.server.auth import ApiKeyRing, ApiKeyVerifier
+    from accord.stores import MemoryTaskStore
+    from accord.types import APIKeySecurityScheme, SecurityScheme, replace
+
+    from .conftest import serve
+    from .scripted import behave
+
+    agent = Agent(
+        behave,
+        name="Extended",
+        description="has an extended card",
+        declare_extended_card=True,
+        security_schemes={
+            "key": SecurityScheme(
+                api_key_security_scheme=APIKeySecurityScheme(
+                    location="header", name="X-Key"
+                )
+            )
+        },
+    )
+    # No interfaces of its own: the server fills in the served ones.
+    agent.extended_card = replace(build_card(agent, ""), supported_interfaces=())
+    keys = ApiKeyRing()
+    keys.add("k" * 32, principal="p")
+    app = A2AApp(agent, store=MemoryTaskStore(), auth={"key": ApiKeyVerifier(keys)})
+    with serve(app) as url:
+        card = rpc(
+            http, url, "agent/getAuthenticatedExtendedCard", {}, {"X-Key": "k" * 32}
+        )["result"]
+    assert card["supportedInterfaces"][0]["protocolVersion"] == "1.0"
+    assert (card["url"], card["protocolVersion"]) == (url + "/", "0.3.0")
+    assert card["supportsAuthenticatedExtendedCard"] is True
+    assert card["securitySchemes"]["key"]["type"] == "apiKey"

@@ -262,7 +262,20 @@ def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes
 
 def encode_result_v03(request_id: RequestId, call: JsonRpcCall, result: Any) -> bytes:
     """Encode the success response of a v0.3 ``call`` (:func:`v03.result_to_v03`)."""
-    value = v03.result_to_v03(call.operation.name, t.to_builtins(result))
+    value = t.to_builtins(result)
+    if isinstance(result, t.AgentCard):
+        # The extended card, with the members a v0.3 client reads (v03_card).
+        url = next(
+            (
+                i.url
+                for i in result.supported_interfaces
+                if i.protocol_binding.upper() == "JSONRPC"
+            ),
+            "",
+        )
+        value = v03_card.hybrid_card(value, url) if url else value
+    else:
+        value = v03.result_to_v03(call.operation.name, value)
     return (
         _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(value) + b"}"
     )
