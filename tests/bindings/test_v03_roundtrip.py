@@ -12,7 +12,7 @@ from accord import types as t
 from accord.bindings import v03, v03_card
 from accord.errors import InvalidParamsError
 
-MESSAGE = {
+MESSAGE: dict[str, Any] = {
     "messageId": "m",
     "role": "ROLE_USER",
     "contextId": "c",
@@ -30,7 +30,15 @@ MESSAGE = {
     ],
 }
 AGENT_MESSAGE = {**MESSAGE, "role": "ROLE_AGENT", "messageId": "a"}
-TASK = {
+ARTIFACT: dict[str, Any] = {
+    "artifactId": "x",
+    "name": "out",
+    "description": "d",
+    "parts": MESSAGE["parts"],
+    "metadata": {"a": 1},
+    "extensions": ["urn:y"],
+}
+TASK: dict[str, Any] = {
     "id": "t",
     "contextId": "c",
     "status": {
@@ -39,16 +47,7 @@ TASK = {
         "message": AGENT_MESSAGE,
     },
     "history": [MESSAGE],
-    "artifacts": [
-        {
-            "artifactId": "x",
-            "name": "out",
-            "description": "d",
-            "parts": MESSAGE["parts"],
-            "metadata": {"a": 1},
-            "extensions": ["urn:y"],
-        }
-    ],
+    "artifacts": [ARTIFACT],
     "metadata": {"t": 1},
 }
 PUSH = {
@@ -141,7 +140,7 @@ EVENTS = [
         "artifactUpdate": {
             "taskId": "t",
             "contextId": "c",
-            "artifact": TASK["artifacts"][0],
+            "artifact": ARTIFACT,
             "append": True,
             "lastChunk": True,
             "metadata": {"e": 2},
