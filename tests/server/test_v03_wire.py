@@ -206,3 +206,43 @@ def test_the_extended_card_over_v03_carries_the_v03_members(http: httpx.Client) 
     assert (card["url"], card["protocolVersion"]) == (url + "/", "0.3.0")
     assert card["supportsAuthenticatedExtendedCard"] is True
     assert card["securitySchemes"]["key"]["type"] == "apiKey"
+
+
+def test_the_public_card_carries_v03_members_only_when_asked(
+    http: httpx.Client,
+) -> None:
+    from accord.server import A2AApp, Agent
+    from accord.stores import MemoryTaskStore
+    from accord.types import HTTPAuthSecurityScheme, SecurityScheme
+
+    from .conftest import serve
+    from .scripted import behave
+
+    def agent(v03_card: bool) -> Agent:
+        return Agent(
+            behave,
+            name="Card",
+            description="d",
+            v03_card=v03_card,
+            security_schemes={
+                "bearer": SecurityScheme(
+                    http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="Bearer")
+                )
+            },
+        )
+
+    with serve(A2AApp(agent(False), store=MemoryTaskStore())) as url:
+        plain = http.get(url + "/.well-known/agent-card.json").json()
+    with serve(A2AApp(agent(True), store=MemoryTaskStore())) as url:
+        hybrid = http.get(url + "/.well-known/agent-card.json").json()
+    assert not {"url", "protocolVersion", "preferredTransport"} & set(plain)
+    assert (hybrid["url"], hybrid["protocolVersion"], hybrid["preferredTransport"]) == (
+        url + "/",
+        "0.3.0",
+        "JSONRPC",
+    )
+    assert hybrid["securitySchemes"]["bearer"]["type"] == "http"
+    assert hybrid["supportedInterfaces"] == [
+        {**i, "url": i["url"].replace(i["url"].split("/")[2], url.split("/")[2])}
+        for i in plain["supportedInterfaces"]
+    ]

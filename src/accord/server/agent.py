@@ -142,6 +142,7 @@ class Agent:
         | None = None,
         declare_extended_card: bool | None = None,
         retry_safe: bool = False,
+        v03_card: bool = False,
     ) -> None:
         if not name:
             raise ValueError("an agent needs a name")
@@ -171,6 +172,13 @@ class Agent:
         #: no double payment): when the instance running it stops, another instance
         #: runs it again (``ctx.attempt`` > 1) instead of ending it FAILED.
         self.retry_safe = retry_safe
+        #: Add to the public card the members A2A v0.3 clients discover an agent by
+        #: (``url``, ``protocolVersion``, ``preferredTransport``, ``security``, each
+        #: scheme's ``type``). The JSON-RPC endpoint serves v0.3 either way; off by
+        #: default because the card's v1.0 JSON schema admits no other members (the
+        #: conformance suite validates it), as the official SDK adds them only when
+        #: asked to. A signed card never carries them.
+        self.v03_card = v03_card
         self.declare_extended_card = (
             extended_card is not None
             if declare_extended_card is None

@@ -9,11 +9,11 @@ and the response then says so with ``Vary``. A signed card (spec §8.4) is never
 from request headers: it is made for the public URL, or for the address the server is
 bound to, so a caller cannot obtain the publisher's signature over a host it chose.
 
-An unsigned card also carries the top-level members a v0.3 client reads
-(``protocolVersion``, ``url``, ``preferredTransport``, ``security`` and each scheme's
-``type``): the JSON-RPC interface serves v0.3 too
-(:func:`accord.bindings.v03.hybrid_card`). A signed card is served exactly as signed,
-without them (a v0.3 client then needs the JSON-RPC URL given to it).
+With ``Agent(v03_card=True)`` an unsigned card also carries the top-level members a
+v0.3 client discovers an agent by (``protocolVersion``, ``url``, ``preferredTransport``,
+``security`` and each scheme's ``type``; :func:`accord.bindings.v03_card.hybrid_card`);
+the JSON-RPC interface serves v0.3 whatever the card says. A signed card is served
+exactly as signed, without them.
 
 The card is served at ``/.well-known/agent-card.json`` (spec §8.2), at
 ``/.well-known/agent-card`` and at the pre-0.3 ``/.well-known/agent.json``, with
@@ -142,9 +142,12 @@ class CardCache:
             return hit
         card = build_card(self._agent, base_url)
         if self.signer is None:
-            # With the members v0.3 clients read: the JSON-RPC interface speaks v0.3
-            # too (bindings/v03.py); v1.0 clients ignore them.
-            body = encode(v03_card.hybrid_card(to_builtins(card), base_url + "/"))
+            data = to_builtins(card)
+            if self._agent.v03_card:
+                # The members v0.3 clients read: the JSON-RPC interface speaks v0.3
+                # too (bindings/v03.py); v1.0 clients ignore them.
+                data = v03_card.hybrid_card(data, base_url + "/")
+            body = encode(data)
         else:
             # Signed per base URL (the interfaces' URLs are part of the card). Served
             # presence-exact, REQUIRED fields included, so that the JSON a client
