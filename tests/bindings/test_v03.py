@@ -12,6 +12,7 @@ from accord import types as t
 from accord.bindings import jsonrpc, v03, v03_card
 from accord.errors import (
     InvalidParamsError,
+    InvalidRequestError,
     MethodNotFoundError,
     VersionNotSupportedError,
 )
@@ -329,3 +330,33 @@ def test_hybrid_card_adds_what_v03_clients_read() -> None:
     plain = v03_card.hybrid_card({"capabilities": {}}, "u")
     assert "supportsAuthenticatedExtendedCard" not in plain
     assert "security" not in plain
+
+
+@pytest.mark.parametrize(
+    ("request_json", "error"),
+    [
+        (
+            {"jsonrpc": "2.0", "method": "message/ssend", "params": {}},
+            MethodNotFoundError,
+        ),
+        (
+            {"jsonrpc": "2.0", "method": "message/send", "params": {"": "not_a_dict"}},
+            InvalidParamsError,
+        ),
+        (
+            {"jsonrpc": "2.0", "method": "tasks/get", "params": {"id": "t"}},
+            InvalidRequestError,
+        ),
+        (
+            {"jsonrpc": "2.0", "method": "tasks/get", "id": {"bad": 1}},
+            InvalidRequestError,
+        ),
+    ],
+)
+def test_a_v03_request_without_an_id_is_refused_after_its_method_and_params(
+    request_json: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(jsonrpc.JsonRpcRejection) as refused:
+        jsonrpc.parse_request(json.dumps(request_json).encode(), version="0.3")
+    assert type(refused.value.error) is error
+    assert refused.value.request_id is None

@@ -160,12 +160,12 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
             )
         raise JsonRpcRejection(exc) from None
     request_id = env.id
-    if not env.has_id or not _valid_id(request_id):
-        what = "a null or non-scalar id" if env.has_id else "no id (a notification)"
-        error = InvalidRequestError(
-            f"Invalid request: A2A requests carry a string or number id; got {what}"
-        )
-        raise JsonRpcRejection(error)
+    # A v0.3 request without an id is refused after its method and params are read:
+    # the v0.3 conformance suite expects MethodNotFound / InvalidParams first.
+    notification = not env.has_id
+    late = notification and version == v03.VERSION
+    if (notification and not late) or (env.has_id and not _valid_id(request_id)):
+        raise JsonRpcRejection(_no_id(env.has_id))
     if not _short_id(request_id):
         error = InvalidRequestError(
             f"Invalid request: the id is longer than {MAX_ID_LENGTH} characters; "
@@ -197,7 +197,16 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
             raise InvalidRequestError('Invalid request: "params" must be a JSON object')
     except ProtocolError as exc:
         raise JsonRpcRejection(exc, request_id) from None
+    if late:
+        raise JsonRpcRejection(_no_id(has_id=False))
     return JsonRpcCall(request_id, operation, value, v03_method)
+
+
+def _no_id(has_id: bool) -> InvalidRequestError:
+    what = "a null or non-scalar id" if has_id else "no id (a notification)"
+    return InvalidRequestError(
+        f"Invalid request: A2A requests carry a string or number id; got {what}"
+    )
 
 
 def _operation(method: str, v03_method: str, request_id: RequestId) -> Operation:
