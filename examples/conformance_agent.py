@@ -4,7 +4,9 @@ The A2A Technology Compatibility Kit (`a2aproject/a2a-tck`, branch ``1.0-dev``, 
 targets A2A v1.0.0) tells the agent under test what to do through the prefix of
 ``message.messageId``. This agent implements those behaviours, so the suite can be
 pointed at Accord over every binding Accord serves (JSON-RPC and HTTP+JSON; both are
-declared in the card, with protocol version ``1.0``).
+declared in the card, with protocol version ``1.0``). The legacy v0.3 suite (branches
+``main`` and ``0.3.x``) talks to the same JSON-RPC endpoint without ``A2A-Version``,
+which Accord serves as v0.3; see the table below for what such messages do.
 
 Run it::
 
@@ -62,7 +64,13 @@ any other ``tck-`` id                   COMPLETED
 ``test-subscribe-message-id``           SUBMITTED at once, a pause of
                                         ``TCK_SUBSCRIBE_DELAY`` seconds (default 3),
                                         then WORKING until canceled
-any other id                            WORKING until canceled (CancelTask -> CANCELED)
+any other id                            WORKING until canceled (CancelTask -> CANCELED);
+                                        from a v0.3 client (no ``A2A-Version``), as
+                                        the v0.3 suite's reference agent: WORKING,
+                                        a pause of 2 x ``TCK_LEGACY_STEP`` seconds
+                                        (default 0.5; cancellable), an artifact
+                                        ``response`` with its answer ("Hello World!
+                                        ..."), COMPLETED with it; its follow-ups too
 ======================================  ==============================================
 
 Accord creates the task on the first progress call, so streams start with a ``task``
@@ -293,24 +301,54 @@ ROUTES: tuple[tuple[str, Step], ...] = (
 )
 
 
-def route(message_id: str) -> Step:
-    """The behaviour for a first message with this id."""
+def _legacy_answer(text: str) -> str:
+    """What the v0.3 suite's reference agent answers to ``text``."""
+    lowered = text.lower()
+    if not text.strip():
+        return "Hello! Please provide a message for me to respond to."
+    if "hello" in lowered or "hi" in lowered:
+        return "Hello World! Nice to meet you!"
+    if "how are you" in lowered:
+        return "I'm doing great! Thanks for asking. How can I help you today?"
+    if "goodbye" in lowered or "bye" in lowered:
+        return "Goodbye! Have a wonderful day!"
+    return f"Hello World! You said: '{text}'. Thanks for your message!"
+
+
+async def _legacy(ctx: TaskContext) -> None:
+    """The v0.3 suite's reference agent: WORKING, a pause, the answer as an artifact
+    named ``response``, COMPLETED with it; cancellable during the pauses."""
+    await ctx.working()
+    if not await _pause(ctx, "TCK_LEGACY_STEP", 0.5, factor=2):
+        return
+    answer = _legacy_answer(ctx.text)
+    await ctx.add_artifact(
+        answer, name="response", description="Agent response to user message."
+    )
+    await ctx.complete(answer)
+
+
+def route(message_id: str, version: str = "1.0") -> Step:
+    """The behaviour for a first message with this id (``version``: the caller's)."""
     for prefix, step in ROUTES:
         if message_id.startswith(prefix):
             return step
-    return _work_until_canceled
+    return _legacy if version == "0.3" else _work_until_canceled
 
 
 async def respond(ctx: TaskContext) -> None:
     """The agent's behaviour: pick by messageId prefix (see the module docstring)."""
     message_id = ctx.message.message_id
+    if ctx.is_follow_up and ctx.protocol_version == "0.3":
+        await _legacy(ctx)
+        return
     if ctx.is_follow_up:
         if message_id.startswith("tck-input-required"):
             await _input_required(ctx)
         else:
             await _complete_task(ctx)
         return
-    await route(message_id)(ctx)
+    await route(message_id, ctx.protocol_version)(ctx)
 
 
 def _required_extension() -> tuple[AgentExtension, ...]:

@@ -721,3 +721,60 @@ def test_required_extension_mode_refuses_messages_without_it(
             headers={"A2A-Version": "1.0", "A2A-Extensions": uri},
         ).json()
         assert served["result"]["task"]["status"]["state"] == COMPLETED
+
+
+def _v03(
+    http: httpx.Client, url: str, method: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": "legacy", "method": method, "params": params}
+    answer: dict[str, Any] = http.post(url + "/", json=body).json()
+    return answer
+
+
+def test_v03_messages_behave_as_the_legacy_reference_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: httpx.Client
+) -> None:
+    monkeypatch.setenv("TCK_LEGACY_STEP", "0.01")
+    app, _ = _load(tmp_path / "tasks.db")
+    message = {
+        "kind": "message",
+        "messageId": unique("legacy"),
+        "role": "user",
+        "parts": [{"kind": "text", "text": "hello there"}],
+    }
+    with serve_in_thread(app) as url:
+        task = _v03(http, url, "message/send", {"message": message})["result"]
+        follow = {
+            **message,
+            "messageId": unique("legacy-2"),
+            "taskId": task["id"],
+            "parts": [{"kind": "text", "text": "how are you"}],
+        }
+        again = _v03(http, url, "message/send", {"message": follow})
+    assert task["kind"] == "task"
+    assert task["status"]["state"] == "completed"
+    assert task["artifacts"][0]["name"] == "response"
+    assert task["artifacts"][0]["parts"] == [
+        {"kind": "text", "text": "Hello World! Nice to meet you!"}
+    ]
+    # A follow-up to a COMPLETED task is refused, as for any terminal task.
+    assert again["error"]["code"] == -32004
+
+
+def test_v03_messages_can_be_canceled_during_the_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: httpx.Client
+) -> None:
+    monkeypatch.setenv("TCK_LEGACY_STEP", "30")
+    app, _ = _load(tmp_path / "tasks.db")
+    message = {
+        "kind": "message",
+        "messageId": unique("legacy-cancel"),
+        "role": "user",
+        "parts": [{"kind": "text", "text": "take your time"}],
+    }
+    with serve_in_thread(app) as url:
+        params = {"message": message, "configuration": {"blocking": False}}
+        started = _v03(http, url, "message/send", params)["result"]
+        canceled = _v03(http, url, "tasks/cancel", {"id": started["id"]})["result"]
+    assert started["status"]["state"] in ("submitted", "working")
+    assert canceled["status"]["state"] == "canceled"

@@ -265,6 +265,14 @@ class TaskContext:
         return self._x.attempt > 1
 
     @property
+    def protocol_version(self) -> str:
+        """The A2A version the caller speaks: ``1.0``, or ``0.3`` for a v0.3 client
+        (served through the same API; spec §3.6). A run that did not start from the
+        caller's request (taken over from a stopped instance, or claimed from the
+        queue) says ``1.0``."""
+        return self._x.version
+
+    @property
     def owner(self) -> str:
         """The authenticated principal the task belongs to ("" when anonymous)."""
         return self._x.scope.owner or ""

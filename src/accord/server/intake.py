@@ -154,6 +154,7 @@ async def prepare(
             # administrator) continues it.
             scope=Scope(tenant=record.tenant, owner=record.owner),
             existing=True,
+            version=ctx.version,
         )
         return execution, record
     execution = Execution(
@@ -164,6 +165,7 @@ async def prepare(
         request=req,
         scope=ctx.owner_scope(req.tenant),
         existing=False,
+        version=ctx.version,
     )
     return execution, None
 

@@ -54,6 +54,7 @@ import anyio.lowlevel
 from accord._clock import new_id, now_timestamp
 from accord.errors import InvalidAgentResponseError, StoreError, UnavailableError
 from accord.protocol import lifecycle
+from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import (
     Message,
     SendMessageRequest,
@@ -133,6 +134,8 @@ class Execution:
     #: Where its lease is (leases.py: taken with the task's creation, released with
     #: its last write).
     lease: LeaseHold = field(default_factory=LeaseHold)
+    #: The A2A version the caller spoke (``1.0``, or ``0.3``: bindings/v03.py).
+    version: str = CURRENT_VERSION
     #: True once the execution has ended (its task recorded, its lease released).
     ended: bool = field(default=False, init=False)
     _done: anyio.Event | None = field(default=None, init=False, repr=False)
