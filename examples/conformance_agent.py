@@ -4,9 +4,11 @@ The A2A Technology Compatibility Kit (`a2aproject/a2a-tck`, branch ``1.0-dev``, 
 targets A2A v1.0.0) tells the agent under test what to do through the prefix of
 ``message.messageId``. This agent implements those behaviours, so the suite can be
 pointed at Accord over every binding Accord serves (JSON-RPC and HTTP+JSON; both are
-declared in the card, with protocol version ``1.0``). The legacy v0.3 suite (branches
-``main`` and ``0.3.x``) talks to the same JSON-RPC endpoint without ``A2A-Version``,
-which Accord serves as v0.3; see the table below for what such messages do.
+declared in the card, with protocol version ``1.0``). The legacy v0.3 suite (branch
+``0.3.x``) talks to the same JSON-RPC endpoint without ``A2A-Version``, which Accord
+serves as v0.3 (see the table below for what such messages do); it finds the endpoint
+by the card's v0.3 members, which ``TCK_V03_CARD=1`` adds (off by default: the v1.0
+suite validates the card against a schema that forbids them).
 
 Run it::
 
@@ -351,9 +353,13 @@ async def respond(ctx: TaskContext) -> None:
     await route(message_id, ctx.protocol_version)(ctx)
 
 
+def _flag(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() in TRUE
+
+
 def _required_extension() -> tuple[AgentExtension, ...]:
     """The suite's required extension, declared when ``TCK_REQUIRED_EXTENSION`` is set."""
-    if os.environ.get("TCK_REQUIRED_EXTENSION", "").strip().lower() not in TRUE:
+    if not _flag("TCK_REQUIRED_EXTENSION"):
         return ()
     return (
         AgentExtension(
@@ -378,6 +384,9 @@ def create_agent() -> Agent:
         streaming=True,
         declare_extended_card=True,
         extensions=_required_extension(),
+        # The legacy v0.3 suite finds the agent by the card's v0.3 members; the v1.0
+        # suite validates the card against the v1.0 schema, which forbids them.
+        v03_card=_flag("TCK_V03_CARD"),
         security_schemes={
             API_KEY_SCHEME: SecurityScheme(
                 api_key_security_scheme=APIKeySecurityScheme(

@@ -778,3 +778,17 @@ def test_v03_messages_can_be_canceled_during_the_pause(
         canceled = _v03(http, url, "tasks/cancel", {"id": started["id"]})["result"]
     assert started["status"]["state"] in ("submitted", "working")
     assert canceled["status"]["state"] == "canceled"
+
+
+def test_v03_card_members_only_with_tck_v03_card(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    http: httpx.Client,
+    card: dict[str, Any],
+) -> None:
+    assert "url" not in card  # the v1.0 suite's schema admits no other members
+    monkeypatch.setenv("TCK_V03_CARD", "1")
+    app, _ = _load(tmp_path / "tasks.db")
+    with serve_in_thread(app) as url:
+        legacy = http.get(url + "/.well-known/agent-card.json").json()
+    assert (legacy["url"], legacy["protocolVersion"]) == (url + "/", "0.3.0")

@@ -246,3 +246,23 @@ def test_the_public_card_carries_v03_members_only_when_asked(
         {**i, "url": i["url"].replace(i["url"].split("/")[2], url.split("/")[2])}
         for i in plain["supportedInterfaces"]
     ]
+
+
+def test_a_v03_stream_that_fails_before_it_starts_sends_its_error_as_an_event(
+    server_url: str, http: httpx.Client
+) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tasks/resubscribe",
+        "params": {"id": "nope"},
+    }
+    with http.stream("POST", server_url + "/", json=body) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in r.iter_lines() if line.startswith("data:")]
+    (event,) = [json.loads(line[5:]) for line in lines]
+    assert (event["id"], event["error"]["code"]) == (9, -32001)
+    # v1.0 answers the same refusal as a plain JSON-RPC response (spec §9.4.2).
+    v1 = {**body, "method": "SubscribeToTask"}
+    answer = http.post(server_url + "/", json=v1, headers=V1)
+    assert answer.headers["content-type"].startswith("application/json")

@@ -162,6 +162,7 @@ class HttpBindings:
     async def jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one JSON-RPC request (spec §9)."""
         request_id: jsonrpc.RequestId = None
+        v03_stream = False
         try:
             check_content_type(_header(scope, b"content-type"), "application/json")
             try:
@@ -186,12 +187,22 @@ class HttpBindings:
                 request_id = rejection.request_id
                 raise rejection.error from None
             request_id = call.id
+            v03_stream = bool(call.v03_method) and call.operation.streaming
             ctx = self._context(scope, query, principal, version=version)
             result = await self._dispatch(
                 scope, call.operation, call.params, ctx, BINDING_JSONRPC
             )
         except ProtocolError as error:
             status = spec_for(error).http_status
+            if v03_stream and status not in _TRANSPORT_STATUSES:
+                # v0.3 clients of a stream read its error as the stream's one event.
+                await _respond(
+                    send,
+                    200,
+                    b"data: " + jsonrpc.encode_error(request_id, error) + b"\n\n",
+                    content_type=b"text/event-stream",
+                )
+                return
             # JSON-RPC errors travel in a 200 response; only transport-level refusals
             # (size, authentication, capacity) use their HTTP status.
             await _respond(
