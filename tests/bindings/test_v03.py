@@ -78,14 +78,29 @@ def test_message_send_params() -> None:
     assert req.metadata == {"m": True}
 
 
-@pytest.mark.parametrize(("blocking", "immediately"), [(True, False), (None, False)])
-def test_blocking_is_the_default(blocking: bool | None, immediately: bool) -> None:
-    config = {} if blocking is None else {"blocking": blocking}
-    params = {"message": MESSAGE_V03, "configuration": config}
+@pytest.mark.parametrize(
+    ("config", "immediately"),
+    [
+        ({"blocking": True}, False),
+        ({}, True),
+        (None, True),
+        ({"blocking": False}, True),
+    ],
+)
+def test_only_blocking_true_blocks(
+    config: dict[str, Any] | None, immediately: bool
+) -> None:
+    params: dict[str, Any] = {"message": MESSAGE_V03}
+    if config is not None:
+        params["configuration"] = config
     req = jsonrpc.parse_request(body("message/send", params), version="0.3").params
-    assert (
-        bool(req.configuration and req.configuration.return_immediately) is immediately
-    )
+    assert req.configuration is not None
+    assert req.configuration.return_immediately is immediately
+    # A stream has no use for it.
+    streamed = jsonrpc.parse_request(
+        body("message/stream", {"message": MESSAGE_V03}), version="0.3"
+    ).params
+    assert streamed.configuration is None
 
 
 def test_task_and_push_config_params() -> None:

@@ -101,9 +101,10 @@ def test_requests_round_trip(operation: str, request_json: dict[str, Any]) -> No
 
 
 def test_blocking_defaults_and_a_config_without_push() -> None:
-    sent = v03.params_to_v03("SendMessage", {"message": MESSAGE, "configuration": {}})
-    assert sent["configuration"] == {"blocking": True}
-    assert v03.params_from_v03("message/send", sent)["configuration"] == {}
+    for request in ({"message": MESSAGE, "configuration": {}}, {"message": MESSAGE}):
+        sent = v03.params_to_v03("SendMessage", request)
+        assert sent["configuration"] == {"blocking": True}  # always said
+        assert v03.params_from_v03("message/send", sent)["configuration"] == {}
 
 
 RESULTS: list[tuple[str, Any]] = [
@@ -172,7 +173,7 @@ def test_peers_that_omit_kind_are_read_by_shape() -> None:
         "message": AGENT_MESSAGE
     }
     part = {"file": {"uri": "https://x.test/f"}}  # no kind either
-    assert v03.params_from_v03("message/send", {"message": {"parts": [part]}}) == {
+    assert v03.params_from_v03("message/stream", {"message": {"parts": [part]}}) == {
         "message": {"parts": [{"url": "https://x.test/f"}]}
     }
 

@@ -743,14 +743,18 @@ def test_v03_messages_behave_as_the_legacy_reference_agent(
         "parts": [{"kind": "text", "text": "hello there"}],
     }
     with serve_in_thread(app) as url:
-        task = _v03(http, url, "message/send", {"message": message})["result"]
+        blocking = {"blocking": True}
+        params = {"message": message, "configuration": blocking}
+        task = _v03(http, url, "message/send", params)["result"]
         follow = {
             **message,
             "messageId": unique("legacy-2"),
             "taskId": task["id"],
             "parts": [{"kind": "text", "text": "how are you"}],
         }
-        again = _v03(http, url, "message/send", {"message": follow})
+        again = _v03(
+            http, url, "message/send", {"message": follow, "configuration": blocking}
+        )
     assert task["kind"] == "task"
     assert task["status"]["state"] == "completed"
     assert task["artifacts"][0]["name"] == "response"

@@ -30,6 +30,10 @@ def rpc(
     return answer
 
 
+#: v0.3 message/send answers at once unless it says blocking (bindings/v03.py).
+BLOCKING = {"configuration": {"blocking": True}}
+
+
 def message(text: str, **extra: Any) -> dict[str, Any]:
     return {
         "kind": "message",
@@ -46,9 +50,8 @@ def message(text: str, **extra: Any) -> dict[str, Any]:
 def test_message_send_without_a_version_speaks_v03(
     server_url: str, http: httpx.Client, headers: dict[str, str]
 ) -> None:
-    result = rpc(
-        http, server_url, "message/send", {"message": message("echo hi")}, headers
-    )["result"]
+    params = {"message": message("echo hi"), "configuration": {"blocking": True}}
+    result = rpc(http, server_url, "message/send", params, headers)["result"]
     assert result["kind"] == "task"
     assert result["status"]["state"] == "completed"
     assert result["artifacts"][0]["parts"] == [{"kind": "text", "text": "hi"}]
@@ -79,14 +82,19 @@ def test_an_unsupported_version_is_refused_before_the_body_is_read(
 def test_follow_up_and_input_required_over_v03(
     server_url: str, http: httpx.Client
 ) -> None:
-    asked = rpc(http, server_url, "message/send", {"message": message("ask")})["result"]
+    asked = rpc(
+        http, server_url, "message/send", {"message": message("ask"), **BLOCKING}
+    )["result"]
     assert asked["status"]["state"] == "input-required"
     assert asked["status"]["message"]["role"] == "agent"
     done = rpc(
         http,
         server_url,
         "message/send",
-        {"message": message("Ada", taskId=asked["id"], contextId=asked["contextId"])},
+        {
+            "message": message("Ada", taskId=asked["id"], contextId=asked["contextId"]),
+            **BLOCKING,
+        },
     )["result"]
     assert done["status"]["state"] == "completed"
     assert done["artifacts"][-1]["parts"][0]["text"] == "got Ada"
@@ -124,7 +132,9 @@ def test_message_stream_marks_the_last_event_final(
 def test_resubscribe_follows_a_running_task_until_it_ends(
     server_url: str, http: httpx.Client
 ) -> None:
-    asked = rpc(http, server_url, "message/send", {"message": message("ask")})["result"]
+    asked = rpc(
+        http, server_url, "message/send", {"message": message("ask"), **BLOCKING}
+    )["result"]
     got: list[Any] = []
     follower = threading.Thread(
         target=lambda: got.extend(
@@ -266,3 +276,16 @@ def test_a_v03_stream_that_fails_before_it_starts_sends_its_error_as_an_event(
     v1 = {**body, "method": "SubscribeToTask"}
     answer = http.post(server_url + "/", json=v1, headers=V1)
     assert answer.headers["content-type"].startswith("application/json")
+
+
+def test_message_send_without_blocking_answers_at_once(
+    server_url: str, http: httpx.Client
+) -> None:
+    """v0.3 left ``blocking`` optional with no default; the v0.3 conformance suite
+    sends none and then cancels the running task."""
+    started = rpc(http, server_url, "message/send", {"message": message("wait")})[
+        "result"
+    ]
+    assert started["status"]["state"] in ("submitted", "working")
+    canceled = rpc(http, server_url, "tasks/cancel", {"id": started["id"]})["result"]
+    assert canceled["status"]["state"] == "canceled"

@@ -4,7 +4,8 @@ Theory of operation. A request that says no ``A2A-Version`` (or ``0.3``) speaks 
 (spec §3.6.2). Its JSON-RPC methods (``message/send``, ``tasks/get``, ...) map one to
 one onto v1.0 operations (:data:`METHODS`); its objects differ in shape: ``kind``
 discriminators, lowercase enums, parts as ``{"kind": "file", "file": {...}}``, a
-``blocking`` flag where v1.0 has ``returnImmediately``, and results that are the bare
+``blocking`` flag where v1.0 has ``returnImmediately`` (unset means not blocking, see
+``_configuration_to_v1``), and results that are the bare
 Task or Message instead of v1.0's wrappers. This module only rewrites plain JSON
 values, both ways:
 
@@ -112,8 +113,9 @@ def params_from_v03(method: str, params: Any) -> Any:
         out = _copy(params, ("metadata",))
         if "message" in params:
             out["message"] = _message_to_v1(params["message"])
-        if "configuration" in params:
-            out["configuration"] = _configuration_to_v1(params["configuration"])
+        config = params.get("configuration", {})
+        if method == "message/send" or "configuration" in params:
+            out["configuration"] = _configuration_to_v1(config)
         return out
     if method == "tasks/get":
         return _copy(params, ("id", "historyLength"))
@@ -203,8 +205,10 @@ def _configuration_to_v1(config: Any) -> Any:
     if not isinstance(config, dict):
         return config
     out = _copy(config, ("acceptedOutputModes", "historyLength"))
-    # v0.3 blocks unless told not to; v1.0 says returnImmediately instead.
-    if config.get("blocking") is False:
+    # v1.0 says returnImmediately where v0.3 said blocking, which v0.3 left optional
+    # with no default: a message/send without it answers at once (the v0.3
+    # conformance suite sends none and then cancels or follows the running task).
+    if config.get("blocking") is not True:
         out["returnImmediately"] = True
     push = config.get("pushNotificationConfig")
     if isinstance(push, dict):
@@ -365,6 +369,8 @@ def params_to_v03(operation: str, request: dict[str, Any]) -> dict[str, Any]:
         if "message" in request:
             out["message"] = _message_to_v03(request["message"])
         config = request.get("configuration")
+        if config is None and operation == "SendMessage":
+            config = {}  # say blocking: v0.3 agents may not block unless told
         if isinstance(config, dict):
             v03: dict[str, Any] = _copy(
                 config, ("acceptedOutputModes", "historyLength")
