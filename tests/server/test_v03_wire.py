@@ -100,7 +100,14 @@ def test_follow_up_and_input_required_over_v03(
     assert done["artifacts"][-1]["parts"][0]["text"] == "got Ada"
 
 
-def sse(http: httpx.Client, url: str, method: str, params: dict[str, Any]) -> list[Any]:
+def sse(
+    http: httpx.Client,
+    url: str,
+    method: str,
+    params: dict[str, Any],
+    attached: threading.Event | None = None,
+) -> list[Any]:
+    """The results of a v0.3 stream's events; ``attached`` is set at the first."""
     body = {"jsonrpc": "2.0", "id": 5, "method": method, "params": params}
     events = []
     with http.stream("POST", url + "/", json=body) as r:
@@ -110,6 +117,8 @@ def sse(http: httpx.Client, url: str, method: str, params: dict[str, Any]) -> li
                 payload = json.loads(line[5:])
                 assert payload["id"] == 5
                 events.append(payload["result"])
+                if attached is not None:
+                    attached.set()
     return events
 
 
@@ -136,20 +145,17 @@ def test_resubscribe_follows_a_running_task_until_it_ends(
         http, server_url, "message/send", {"message": message("ask"), **BLOCKING}
     )["result"]
     got: list[Any] = []
+    attached = threading.Event()
     follower = threading.Thread(
         target=lambda: got.extend(
-            sse(http, server_url, "tasks/resubscribe", {"id": asked["id"]})
+            sse(http, server_url, "tasks/resubscribe", {"id": asked["id"]}, attached)
         )
     )
     follower.start()
     try:
         # The task waits for input: the subscription stays open (v1.0 §3.1.6: until
         # terminal), and the cancel ends it.
-        canceled = {}
-        for _ in range(200):  # until the subscription is attached (first event read)
-            if got:
-                break
-            follower.join(0.05)
+        assert attached.wait(10), "the subscription sent no first event"
         canceled = rpc(http, server_url, "tasks/cancel", {"id": asked["id"]})["result"]
     finally:
         follower.join(10)
