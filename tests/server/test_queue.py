@@ -512,6 +512,21 @@ def test_request_options_round_trip() -> None:
         assert request(Lease("t", "acme", "b", 1, 0.0, request=junk), message) == plain
 
 
+def test_the_callers_version_goes_through_the_queue() -> None:
+    """ctx.protocol_version on the claiming instance is the caller's (v0.3 here)."""
+    from accord.server.queue import options, request, version_of
+    from accord.stores import Lease
+
+    message = Message(message_id="m-1", role=Role.USER, parts=(Part(text="hi"),))
+    plain = SendMessageRequest(message=message)
+    assert version_of(Lease("t", "", "b", 1, 0.0, request=options(plain))) == "1.0"
+    carried = Lease("t", "", "b", 1, 0.0, request=options(plain, "0.3"))
+    assert version_of(carried) == "0.3"
+    assert request(carried, message) == plain
+    for junk in ("not json", "[1]", '{"version": 3}'):
+        assert version_of(Lease("t", "", "b", 1, 0.0, request=junk)) == "1.0"
+
+
 async def test_a_heartbeat_while_work_is_queued_or_claimed_keeps_its_lease(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -267,9 +267,9 @@ class TaskContext:
     @property
     def protocol_version(self) -> str:
         """The A2A version the caller speaks: ``1.0``, or ``0.3`` for a v0.3 client
-        (served through the same API; spec §3.6). A run that did not start from the
-        caller's request (taken over from a stopped instance, or claimed from the
-        queue) says ``1.0``."""
+        (served through the same API; spec §3.6), also when another instance claimed
+        the message from the queue. A run taken over from a stopped instance (the
+        request is gone; only its message is stored) says ``1.0``."""
         return self._x.version
 
     @property

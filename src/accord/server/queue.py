@@ -48,11 +48,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from accord.errors import A2AError, ConflictError, StoreError, UnavailableError
+from accord.protocol.versioning import CURRENT_VERSION
 from accord.stores import Scope
 from accord.types import (
     SendMessageConfiguration,
@@ -71,7 +72,15 @@ if TYPE_CHECKING:
 
     from .runtime import Execution, Runtime
 
-__all__ = ["CLAIM_TIMEOUT", "WAIT_POLL", "WorkQueue", "options", "request", "saturated"]
+__all__ = [
+    "CLAIM_TIMEOUT",
+    "WAIT_POLL",
+    "WorkQueue",
+    "options",
+    "request",
+    "saturated",
+    "version_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +139,9 @@ class WorkQueue:
                 else:
                     await x.recorder.resume()
                 handed = await runtime.store.queue_lease(
-                    x.task_id, holder=runtime.leases.holder, request=options(x.request)
+                    x.task_id,
+                    holder=runtime.leases.holder,
+                    request=options(x.request, x.version),
                 )
             except BaseException:
                 await runtime.leases.release(x)
@@ -253,6 +264,7 @@ class WorkQueue:
                 context_id=task.context_id,
                 message=message,
                 request=request(lease, message),
+                version=version_of(lease),
                 scope=Scope(tenant=record.tenant, owner=record.owner),
                 # A follow-up was moved back to WORKING when it was queued.
                 existing=task.status.state is not TaskState.SUBMITTED,
@@ -283,13 +295,30 @@ class WorkQueue:
                 events.refresh(task_id)
 
 
-def options(req: SendMessageRequest) -> str:
-    """What a queued row carries of ``req`` besides its message (JSON, or "")."""
-    if req.configuration is None and not req.metadata:
+def options(req: SendMessageRequest, version: str = CURRENT_VERSION) -> str:
+    """What a queued row carries of ``req`` besides its message (JSON, or ""), and the
+    A2A version the caller spoke (``ctx.protocol_version`` on the claiming instance)."""
+    if req.configuration is None and not req.metadata and version == CURRENT_VERSION:
         return ""
-    return encode(
-        {"configuration": req.configuration, "metadata": req.metadata}
-    ).decode()
+    data: dict[str, Any] = {
+        "configuration": req.configuration,
+        "metadata": req.metadata,
+    }
+    if version != CURRENT_VERSION:
+        data["version"] = version
+    return encode(data).decode()
+
+
+def version_of(lease: Lease) -> str:
+    """The A2A version a queued row's caller spoke (:func:`options`)."""
+    if not lease.request:
+        return CURRENT_VERSION
+    try:
+        data = decode_json(lease.request)
+    except A2AError:
+        return CURRENT_VERSION
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else CURRENT_VERSION
 
 
 def request(lease: Lease, message: Message) -> SendMessageRequest:
