@@ -138,3 +138,21 @@ async def test_accord_to_accord_over_a_v03_interface(accord_url: str) -> None:
         "ask for a day",
         "monday",
     ]
+
+
+def test_the_cli_reads_and_calls_a_v03_agent(
+    legacy_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers.cli import run_cli
+
+    card = run_cli(capsys, "card", legacy_url)
+    assert card.code == 0, card.err
+    assert "(A2A 0.3)" in card.out
+    sent = run_cli(capsys, "send", legacy_url, "echo hi")
+    assert sent.code == 0, sent.err
+    assert "COMPLETED" in sent.out
+    assert "echo hi" in sent.out
+    streamed = run_cli(capsys, "send", "--stream", legacy_url, "chunks")
+    assert streamed.code == 0, streamed.err
+    assert streamed.out.index("one") < streamed.out.index("three")
+    assert "COMPLETED" in streamed.out
