@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from accord.errors import StoreUnavailableError
+from accord.errors import StoreError, StoreUnavailableError
 from accord.server import A2AApp, Agent, TaskContext
 from accord.server.recorder import BUFFER_MAX
 from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore, TaskQuery, TaskStore
@@ -35,13 +35,14 @@ class Counting(MemoryTaskStore):
         self.calls: list[str] = []
         self.more: list[int] = []
         self.fail_creates = 0
+        self.failure: StoreError = StoreUnavailableError("the database is down (test)")
 
     async def create(self, *args: Any, **kw: Any) -> Any:
         self.calls.append("create" if kw.get("holder") is None else "create+lease")
         self.more.append(len(kw.get("more", ())))
         if self.fail_creates:
             self.fail_creates -= 1
-            raise StoreUnavailableError("the database is down (test)")
+            raise self.failure
         return await super().create(*args, **kw)
 
     async def append(self, *args: Any, **kw: Any) -> Any:
@@ -224,6 +225,24 @@ async def test_a_failed_final_write_keeps_nothing_and_answers_unavailable() -> N
     assert store.calls == ["create"]
     page = await store.list(TaskQuery(scope=ANON))
     assert page.total_size == 0  # nothing was kept
+
+
+async def test_a_store_error_before_the_task_exists_does_not_blame_the_agent() -> None:
+    agent = Agent(name="Echo", description="answers at once")
+
+    @agent.executor
+    async def run(ctx: TaskContext) -> None:
+        await ctx.complete()
+
+    store = Counting()
+    store.fail_creates = 1
+    store.failure = StoreError("a statement failed (test)")
+    app = A2AApp(agent, store=store)
+    async with app.running():
+        answer = await call(app, "SendMessage", send_params("hi"))
+    assert answer["error"]["code"] == -32603
+    assert "task store failed" in answer["error"]["message"]
+    assert "nothing was kept" in answer["error"]["message"]
 
 
 async def test_an_agent_that_streams_without_waiting_is_written_in_batches() -> None:

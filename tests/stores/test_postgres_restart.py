@@ -278,3 +278,38 @@ async def _get_version(url: str) -> int:
         record = await store.get("t-1", scope=ALICE)
     assert record is not None
     return record.version
+
+
+class _Conn:
+    """What connection_lost reads of a connection."""
+
+    def __init__(self, *, broken: bool = False, closed: bool = False) -> None:
+        self.broken = broken
+        self.closed = closed
+
+
+@pytest.mark.parametrize(
+    ("exc", "conn", "lost"),
+    [
+        # A pipeline the server cut: psycopg has not marked the connection broken yet.
+        (
+            psycopg.OperationalError("cannot exit pipeline mode while busy"),
+            _Conn(),
+            True,
+        ),
+        (
+            psycopg.OperationalError("server closed the connection"),
+            _Conn(broken=True),
+            True,
+        ),
+        (psycopg.errors.AdminShutdown("terminating connection"), _Conn(), True),
+        # A statement's own errors (they carry a SQLSTATE), on a healthy connection.
+        (psycopg.errors.QueryCanceled("statement timeout"), _Conn(), False),
+        (psycopg.errors.QueryCanceled("statement timeout"), _Conn(closed=True), True),
+        (psycopg.errors.UniqueViolation("duplicate key"), _Conn(), False),
+    ],
+)
+def test_what_counts_as_a_lost_connection(
+    exc: BaseException, conn: _Conn, lost: bool
+) -> None:
+    assert retry.connection_lost(exc, conn) is lost  # type: ignore[arg-type]

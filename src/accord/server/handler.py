@@ -27,6 +27,7 @@ from accord.errors import (
     InternalError,
     InvalidParamsError,
     PushNotificationNotSupportedError,
+    StoreError,
     TaskNotCancelableError,
     TaskNotFoundError,
     UnauthenticatedError,
@@ -275,9 +276,14 @@ class RequestHandler:
     @staticmethod
     def _no_task(execution: Execution) -> Exception:
         """Why a blocking send that ended with neither a task nor a reply fails."""
-        if isinstance(execution.error, UnavailableError):
+        error = execution.error
+        if isinstance(error, UnavailableError):
             # The store was down before the task was created: nothing was kept.
-            return execution.error
+            return error
+        if isinstance(error, StoreError):
+            return InternalError(
+                "The task store failed before the task was created; nothing was kept"
+            )
         return InternalError("The agent ended without a task or a reply")
 
     async def send_streaming_message(

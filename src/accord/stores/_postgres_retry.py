@@ -129,10 +129,19 @@ _LOST_ALWAYS = (psycopg.errors.AdminShutdown, psycopg.errors.CrashShutdown)
 
 
 def connection_lost(exc: BaseException, conn: Connection) -> bool:
-    """Whether ``exc`` means the connection is gone (not a statement's own error)."""
+    """Whether ``exc`` means the connection is gone (not a statement's own error).
+
+    An OperationalError the server did not send (no SQLSTATE: "server closed the
+    connection unexpectedly", "cannot exit pipeline mode while busy") comes from the
+    connection, even before psycopg marks it broken, as in a pipeline that the server
+    cut in the middle; one with a SQLSTATE (a statement timeout, a lock) is the
+    statement's own.
+    """
     if isinstance(exc, _LOST_ALWAYS):
         return True
-    return isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed)
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    return conn.broken or conn.closed or exc.sqlstate is None
 
 
 def commit(conn: Connection) -> None:
