@@ -91,3 +91,28 @@ def test_operations_that_deliver_no_message_do_not_need_it(wire: Wire) -> None:
     got = wire.call("GetTask", {"id": task["id"]})
     assert got["id"] == task["id"]
     assert wire.call("ListTasks", {})["tasks"]
+
+
+@pytest.mark.parametrize("header", ["A2A-Extensions", "X-A2A-Extensions"])
+def test_a_v03_client_activates_it_with_either_header_name(
+    url: str, http: httpx.Client, header: str
+) -> None:
+    """v0.3 named the header X-A2A-Extensions; a v0.3 request may use either."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": "m-v03-ext",
+                "role": "user",
+                "parts": [{"kind": "text", "text": "hi"}],
+            },
+            "configuration": {"blocking": True},
+        },
+    }
+    refused = http.post(url + "/", json=body).json()
+    assert refused["error"]["code"] == -32008
+    served = http.post(url + "/", json=body, headers={header: REQUIRED}).json()
+    assert served["result"]["status"]["state"] == "completed"
