@@ -419,15 +419,31 @@ class RequestHandler:
         Woken by the task's events when they cross instances; otherwise the store is
         read every :data:`CANCEL_POLL` seconds.
         """
-        with self.subscribe(task_id, scope) as sub, anyio.move_on_after(CANCEL_WAIT):
+        with anyio.move_on_after(CANCEL_WAIT):
+            return await self.await_state(
+                task_id, scope, lifecycle.is_terminal, poll=CANCEL_POLL
+            )
+        return await self.visible(task_id, scope)
+
+    async def await_state(
+        self,
+        task_id: str,
+        scope: Scope,
+        done: Callable[[TaskState], bool],
+        *,
+        poll: float,
+    ) -> TaskRecord:
+        """The task once its state is ``done``: read again whenever its events say it
+        changed, and at least every ``poll`` seconds (wake-ups do not cross processes
+        that share a SQLite file)."""
+        with self.subscribe(task_id, scope) as sub:
             while True:
                 record = await self.visible(task_id, scope)
-                if lifecycle.is_terminal(record.task.status.state):
+                if done(record.task.status.state):
                     return record
-                with anyio.move_on_after(CANCEL_POLL):
+                with anyio.move_on_after(poll):
                     async for _ in sub:
                         break
-        return await self.visible(task_id, scope)
 
     async def subscribe_to_task(
         self,

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from accord.types import Message
 
     from .runtime import Execution, Runtime
-    from .write_behind import WriteBehind
 
 __all__ = ["BUFFER_MAX", "YIELD_EVERY", "Recorder"]
 
@@ -104,7 +103,7 @@ class Recorder:
         execution: Execution,
         record: TaskRecord | None,
         *,
-        behind: WriteBehind | None = None,
+        write_behind: bool = False,
     ) -> None:
         self._runtime = runtime
         # The execution's fields, not the execution: it holds this recorder, and a
@@ -123,10 +122,10 @@ class Recorder:
         self.ended = False
         self._lock = _WriteLock()
         self._writes = 0
-        #: With ``behind`` (a blocking send's new task): the task's first updates, not
-        #: written yet; None once written (or when not buffering).
-        self._behind = behind
-        self._buffer: list[Update] | None = [] if behind is not None else None
+        #: With ``write_behind`` (a blocking send's new task): the task's first
+        #: updates, not written yet; None once written (or when not buffering).
+        self._behind = runtime.write_behind
+        self._buffer: list[Update] | None = [] if write_behind else None
 
     @property
     def task_id(self) -> str:
@@ -255,7 +254,7 @@ class Recorder:
                 task=task, owner=owner, tenant=self._scope.tenant, version=1
             )
             self._buffer.append(update)
-            self._behind.add(self)  # type: ignore[union-attr]  # set with the buffer
+            self._behind.add(self)
             return
         self.record = await self._runtime.leases.create(
             self._lease, self._scope, task, event
@@ -277,7 +276,7 @@ class Recorder:
             self._lease, self._scope, last.task, first.event, more=more, final=final
         )
         self._buffer = None
-        self._behind.discard(self)  # type: ignore[union-attr]  # set with the buffer
+        self._behind.discard(self)
         self.record = record
         publish = self._runtime.events.publish
         for update in buffer:
@@ -334,7 +333,7 @@ class Recorder:
             task=task, owner=record.owner, tenant=record.tenant, version=version
         )
         if not final and len(buffer) < BUFFER_MAX:
-            self._behind.add(self)  # type: ignore[union-attr]  # set with the buffer
+            self._behind.add(self)
             return
         try:
             await self._flush(final=final)

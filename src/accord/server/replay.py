@@ -23,8 +23,6 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-import anyio
-
 from accord.protocol import lifecycle
 from accord.types import StreamResponse, TaskState
 
@@ -51,19 +49,14 @@ async def settled(handler: RequestHandler, replay: Replay, *, wait: bool) -> Tas
     its turn still runs, as it stands once the turn is over (see the module doc)."""
     record = replay.record
     if wait and record.task.status.state in _RUNNING:
-        return await _turn_end(handler, record.task.id, replay.scope)
+        return await handler.await_state(
+            record.task.id, replay.scope, _turn_over, poll=REREAD
+        )
     return record
 
 
-async def _turn_end(handler: RequestHandler, task_id: str, scope: Scope) -> TaskRecord:
-    with handler.subscribe(task_id, scope) as sub:
-        while True:
-            record = await handler.visible(task_id, scope)
-            if record.task.status.state not in _RUNNING:
-                return record
-            with anyio.move_on_after(REREAD):
-                async for _ in sub:
-                    break
+def _turn_over(state: TaskState) -> bool:
+    return state not in _RUNNING
 
 
 def stream(handler: RequestHandler, replay: Replay) -> HandlerStream:

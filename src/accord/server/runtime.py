@@ -370,8 +370,9 @@ class Runtime:
         self, execution: Execution, record: TaskRecord | None, *, inline: bool = False
     ) -> None:
         # A blocking send's new task is written behind its agent (write_behind.py).
-        behind = self.write_behind if inline and record is None else None
-        execution.recorder = Recorder(self, execution, record, behind=behind)
+        execution.recorder = Recorder(
+            self, execution, record, write_behind=inline and record is None
+        )
         self._live[execution.task_id] = execution
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
