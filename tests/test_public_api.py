@@ -44,6 +44,7 @@ PACKAGES: dict[str, list[str]] = {
         "__version__",
     ],
     "accord.bindings": [
+        "details",
         "jsonrpc",
         "media",
         "rest",
@@ -100,8 +101,17 @@ PACKAGES: dict[str, list[str]] = {
         "MemoryTransport",
         "RestTransport",
         "Transport",
+        "TransportOptions",
     ],
     "accord.demo": [],
+    "accord.grpc": [
+        "BINDING_GRPC",
+        "GRPC_TRANSPORTS",
+        "SERVICE",
+        "GrpcServer",
+        "GrpcTransport",
+        "server_credentials",
+    ],
     "accord.demo.receptionist": [
         "API_KEY_HEADER",
         "DEFAULT_PACE",
@@ -402,7 +412,7 @@ def test_version() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", accord.__version__)
 
 
-HEAVY = ("accord.server", "accord.cli", "accord.stores")
+HEAVY = ("accord.server", "accord.cli", "accord.stores", "accord.grpc")
 ABOVE_PROTOCOL = (*HEAVY, "accord.bindings", "accord.client")
 
 

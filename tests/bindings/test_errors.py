@@ -8,7 +8,8 @@ import pytest
 
 from accord import errors as e
 from accord import types as t
-from accord.bindings import _details, jsonrpc, rest
+from accord.bindings import details as wire_details
+from accord.bindings import jsonrpc, rest
 from accord.protocol.errors import DOMAIN, ERRORS, ErrorSpec
 from accord.protocol.operations import op
 
@@ -110,18 +111,18 @@ def test_build_details() -> None:
         metadata={"n": 5},  # type: ignore[dict-item]
         data=[{"@type": "x/Other", "a": 1}, {"no": "type"}, "junk"],
     )
-    assert _details.build_details(error) == [
+    assert wire_details.build_details(error) == [
         {
-            "@type": _details.ERROR_INFO_TYPE,
+            "@type": wire_details.ERROR_INFO_TYPE,
             "reason": "TASK_NOT_FOUND",
             "domain": DOMAIN,
             "metadata": {"n": "5"},
         },
         {"@type": "x/Other", "a": 1},
     ]
-    assert _details.build_details(e.TaskNotFoundError(data={"v03": True})) == [
+    assert wire_details.build_details(e.TaskNotFoundError(data={"v03": True})) == [
         {
-            "@type": _details.ERROR_INFO_TYPE,
+            "@type": wire_details.ERROR_INFO_TYPE,
             "reason": "TASK_NOT_FOUND",
             "domain": DOMAIN,
         }
@@ -135,27 +136,27 @@ BAD = "type.googleapis.com/google.rpc.BadRequest"
 @pytest.mark.parametrize(
     ("details", "expected"),
     [
-        (None, _details.WireDetails()),
-        ("text", _details.WireDetails(data="text")),
-        ([], _details.WireDetails()),
+        (None, wire_details.WireDetails()),
+        ("text", wire_details.WireDetails(data="text")),
+        ([], wire_details.WireDetails()),
         (
             [{"@type": INFO, "reason": "R", "metadata": {"a": 1, "b": "x"}}],
-            _details.WireDetails("R", {"a": "1", "b": "x"}),
+            wire_details.WireDetails("R", {"a": "1", "b": "x"}),
         ),
         (
             [{"@type": INFO, "reason": "R", "domain": "", "metadata": ["no"]}],
-            _details.WireDetails("R", {}),
+            wire_details.WireDetails("R", {}),
         ),
         (
             [{"@type": INFO, "reason": 7, "domain": DOMAIN}],
-            _details.WireDetails(None, {}),
+            wire_details.WireDetails(None, {}),
         ),
         (
             [
                 {"@type": INFO, "reason": "FIRST", "domain": DOMAIN},
                 {"@type": INFO, "reason": "SECOND", "domain": DOMAIN},
             ],
-            _details.WireDetails(
+            wire_details.WireDetails(
                 "FIRST",
                 {},
                 data=[{"@type": INFO, "reason": "SECOND", "domain": DOMAIN}],
@@ -171,7 +172,7 @@ BAD = "type.googleapis.com/google.rpc.BadRequest"
                 },
                 {"@type": INFO, "reason": "OURS", "metadata": {"o": "2"}},
             ],
-            _details.WireDetails(
+            wire_details.WireDetails(
                 "OURS",
                 {"o": "2"},
                 data=[
@@ -190,28 +191,30 @@ BAD = "type.googleapis.com/google.rpc.BadRequest"
                 {"@type": BAD, "fieldViolations": {"not": "a list"}},
                 {"@type": BAD, "fieldViolations": [{"field": "b", "description": "d"}]},
             ],
-            _details.WireDetails(field_violations=(("a", ""), ("b", "d"))),
+            wire_details.WireDetails(field_violations=(("a", ""), ("b", "d"))),
         ),
         (
             ["junk", {"@type": 5}, {"reason": "R"}],
-            _details.WireDetails(data=["junk", {"@type": 5}, {"reason": "R"}]),
+            wire_details.WireDetails(data=["junk", {"@type": 5}, {"reason": "R"}]),
         ),
     ],
 )
-def test_read_details(details: Any, expected: _details.WireDetails) -> None:
-    assert _details.read_details(details) == expected
+def test_read_details(details: Any, expected: wire_details.WireDetails) -> None:
+    assert wire_details.read_details(details) == expected
 
 
 def test_make_error_notes_only_guesses() -> None:
-    known = _details.make_error(
-        None, "m", _details.WireDetails("TASK_NOT_FOUND"), note="guess"
+    known = wire_details.make_error(
+        None, "m", wire_details.WireDetails("TASK_NOT_FOUND"), note="guess"
     )
     assert type(known) is e.TaskNotFoundError
     assert not getattr(known, "__notes__", [])
-    fallback = _details.make_error(
-        e.InvalidParamsError, "m", _details.WireDetails("NEW_REASON"), note="guess"
+    fallback = wire_details.make_error(
+        e.InvalidParamsError, "m", wire_details.WireDetails("NEW_REASON"), note="guess"
     )
     assert type(fallback) is e.InvalidParamsError
-    guessed = _details.make_error(None, "", _details.WireDetails(), note="guess")
+    guessed = wire_details.make_error(
+        None, "", wire_details.WireDetails(), note="guess"
+    )
     assert type(guessed) is e.InternalError
     assert guessed.__notes__ == ["guess"]

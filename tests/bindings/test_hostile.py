@@ -7,7 +7,7 @@ import pytest
 from accord import errors as e
 from accord import types as t
 from accord._quote import MAX_QUOTED, shorten
-from accord.bindings import _details, jsonrpc, rest
+from accord.bindings import details, jsonrpc, rest
 from accord.bindings.media import UnsupportedMediaTypeError, check_content_type
 
 from .test_jsonrpc import error_object, rejection
@@ -209,7 +209,7 @@ def test_errors_on_the_wire_are_bounded_whatever_built_them() -> None:
         field_violations=[(huge, huge)],
     )
     for body in (jsonrpc.encode_error(1, error), rest.encode_error(error)[1]):
-        assert len(body) < 2 * _details.MAX_MESSAGE + 4 * _details.MAX_DETAIL
+        assert len(body) < 2 * details.MAX_MESSAGE + 4 * details.MAX_DETAIL
         assert "\u2026" in body.decode()
 
 

@@ -9,10 +9,12 @@ server raised. Everything derives from the operations table
 * :mod:`accord.bindings.jsonrpc`: envelopes, method dispatch, error codes and ``data``.
 * :mod:`accord.bindings.rest`: routes, query strings, AIP-193 error bodies.
 * :mod:`accord.bindings.media`: the request Content-Type both accept.
+* :mod:`accord.bindings.details`: the typed error details (ErrorInfo, BadRequest) every
+  binding carries, gRPC included.
 """
 
 from __future__ import annotations
 
-from accord.bindings import jsonrpc, media, rest
+from accord.bindings import details, jsonrpc, media, rest
 
-__all__ = ["jsonrpc", "media", "rest"]
+__all__ = ["details", "jsonrpc", "media", "rest"]

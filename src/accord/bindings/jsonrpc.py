@@ -37,7 +37,7 @@ ids are echoed exactly as received (a string stays a string, a number a number);
 is at most :data:`MAX_ID_LENGTH` characters so the echo stays small.
 Errors carry ``data``: a list of typed details, a ``google.rpc.ErrorInfo`` with the
 error's reason (SHOULD since 1.0.1, spec §9.5) and a ``google.rpc.BadRequest`` when the
-error names fields (see :mod:`accord.bindings._details`).
+error names fields (see :mod:`accord.bindings.details`).
 
 Client side, :func:`build_request` makes the request body, and :func:`parse_response` /
 :func:`parse_stream_event` turn an answer back into the response value or raise the
@@ -56,7 +56,7 @@ from typing import Any, Generic, TypeVar
 from accord import types as t
 from accord._quote import shorten
 from accord.bindings import v03, v03_card
-from accord.bindings._details import (
+from accord.bindings.details import (
     build_details,
     make_error,
     read_details,

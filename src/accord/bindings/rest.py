@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 from accord import types as t
 from accord._quote import shorten
 from accord.bindings import _routes
-from accord.bindings._details import (
+from accord.bindings.details import (
     build_details,
     make_error,
     read_details,

@@ -70,7 +70,12 @@ EXIT_PIPE = 141
 DEBUG_ENV = "ACCORD_DEBUG"
 
 #: Optional dependencies, and the extra of ``accord`` that installs each.
-_EXTRAS = {"cryptography": "security", "uvicorn": "serve"}
+_EXTRAS = {
+    "cryptography": "security",
+    "uvicorn": "serve",
+    "grpc": "grpc",
+    "google": "grpc",
+}
 
 
 class UsageError(Exception):

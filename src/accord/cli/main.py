@@ -400,6 +400,21 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("required", "optional", "none"),
         help="client certificates (default: required with --ssl-ca-certs)",
     )
+    grpc = serve.add_argument_group("gRPC (the grpc extra: pip install 'accord[grpc]')")
+    grpc.add_argument(
+        "--grpc-port",
+        type=_count(0, 65535),
+        metavar="PORT",
+        help=(
+            "also serve gRPC (lf.a2a.v1.A2AService) on --host at PORT (0 picks a "
+            "free one), listed in the card; TLS with the --ssl-* files"
+        ),
+    )
+    grpc.add_argument(
+        "--grpc-public-url",
+        metavar="URL",
+        help="the gRPC address the card advertises (default: HOST:PORT as bound)",
+    )
     _public_options(serve)
     _connection_limits(serve)
     serve.set_defaults(module="serve")

@@ -24,6 +24,7 @@ from accord.types import StreamResponse, replace
 from .card import speaks
 from .config import JSONRPC
 from .credentials import http_client
+from .transports.base import TransportOptions
 from .transports.jsonrpc import JsonRpcTransport
 from .transports.rest import RestTransport
 
@@ -91,7 +92,8 @@ class Router:
         headers: Mapping[str, str] | None,
         credentials: SelectedCredentials | None = None,
     ) -> Router:
-        """Routes over JSON-RPC / HTTP+JSON transports sharing one httpx client.
+        """Routes over JSON-RPC / HTTP+JSON transports sharing one httpx client,
+        and over the bindings of ``config.transports``.
 
         ``credentials`` go on every request of every transport; the httpx client
         created when ``http`` is ``None`` carries their client certificate, if any.
@@ -106,7 +108,20 @@ class Router:
         for interface in interfaces:
             binding = interface.protocol_binding.upper()
             transport: Transport
-            if binding == JSONRPC:
+            factory = config.transports.get(binding)
+            if factory is not None:
+                transport = factory(
+                    interface.url,
+                    TransportOptions(
+                        timeouts=config.timeouts,
+                        headers=merged,
+                        auth=auth,
+                        http=client,
+                        certificate=certificate,
+                        ca_bundle=config.ca_bundle,
+                    ),
+                )
+            elif binding == JSONRPC:
                 transport = JsonRpcTransport(
                     interface.url,
                     client,

@@ -460,12 +460,14 @@ def _describe(card: AgentCard) -> str:
 
 
 def suitable_interfaces(
-    card: AgentCard, preferred: tuple[str, ...] = ()
+    card: AgentCard,
+    preferred: tuple[str, ...] = (),
+    bindings: tuple[str, ...] = BINDINGS,
 ) -> tuple[AgentInterface, ...]:
     """Every interface the client can use, best first (spec §8.3.2).
 
     With ``preferred`` empty: the card's entries whose binding this client speaks
-    (``JSONRPC``, ``HTTP+JSON``) and whose ``protocolVersion`` is 1.0, in card order,
+    (``bindings``: by default ``JSONRPC`` and ``HTTP+JSON``) and whose ``protocolVersion`` is 1.0, in card order,
     then those that state no version (assumed 1.0, with a logged warning).
     With ``preferred`` given: only those bindings, ordered by ``preferred`` first and
     as above second.
@@ -474,12 +476,17 @@ def suitable_interfaces(
         ValueError: ``preferred`` names a binding this client does not speak.
         CardError: no entry fits; the message lists what the card offers.
     """
-    wanted = tuple(b.upper() for b in preferred) or BINDINGS
-    unknown = [b for b in wanted if b not in BINDINGS]
+    wanted = tuple(b.upper() for b in preferred) or bindings
+    unknown = [b for b in wanted if b not in bindings]
     if unknown:
+        hint = (
+            " (import accord.grpc and pass ClientConfig(transports=GRPC_TRANSPORTS))"
+            if "GRPC" in unknown
+            else ""
+        )
         raise ValueError(
             f"unsupported binding(s) {', '.join(unknown)}; "
-            f"this client speaks {', '.join(BINDINGS)}"
+            f"this client speaks {', '.join(bindings)}{hint}"
         )
     candidates = [
         i for i in card.supported_interfaces if i.protocol_binding.upper() in wanted

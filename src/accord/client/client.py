@@ -132,7 +132,7 @@ def _router(
     headers: Mapping[str, str] | None,
     credentials: Credentials | None,
 ) -> Router:
-    interfaces = suitable_interfaces(card, config.preferred_bindings)
+    interfaces = suitable_interfaces(card, config.preferred_bindings, config.bindings)
     selected = (
         select_credentials(card, credentials) if credentials is not None else None
     )
@@ -206,7 +206,9 @@ class Client:
             supported_interfaces=(interface,),
             capabilities=AgentCapabilities(),
         )
-        interfaces = suitable_interfaces(probe, config.preferred_bindings)
+        interfaces = suitable_interfaces(
+            probe, config.preferred_bindings, config.bindings
+        )
         selected = select_credentials(None, credentials) if credentials else None
         client = cls.__new__(cls)
         client._setup(

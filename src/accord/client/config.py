@@ -20,7 +20,12 @@ import httpx
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from .transports.base import Transport, TransportOptions
+
+    #: Builds the transport of one interface (see :attr:`ClientConfig.transports`).
+    TransportFactory = Callable[[str, TransportOptions], Transport]
 
 __all__ = ["BINDINGS", "JSONRPC", "REST", "ClientConfig", "ClientTimeouts"]
 
@@ -93,6 +98,10 @@ class ClientConfig:
         ca_bundle: a PEM file of the CA certificates to trust instead of the
             default roots, for agents (and token endpoints) behind a private CA.
             Applies to the httpx client the :class:`~accord.client.Client` creates.
+        transports: bindings beyond the built-in two, by ``protocolBinding`` name:
+            a factory ``(interface URL, TransportOptions) -> Transport`` each. An
+            interface of such a binding becomes usable, in the card's order;
+            ``accord.grpc.GRPC_TRANSPORTS`` adds gRPC.
     """
 
     preferred_bindings: tuple[str, ...] = ()
@@ -100,8 +109,14 @@ class ClientConfig:
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     card_max_age: float = 300.0
     ca_bundle: str | os.PathLike[str] | None = None
+    transports: Mapping[str, TransportFactory] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "transports",
+            MappingProxyType({k.upper(): v for k, v in self.transports.items()}),
+        )
         # A private read-only copy, so a caller mutating its dict later changes nothing.
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
         if isinstance(self.preferred_bindings, str):
@@ -109,3 +124,9 @@ class ClientConfig:
         object.__setattr__(self, "preferred_bindings", tuple(self.preferred_bindings))
         if self.card_max_age < 0:
             raise ValueError("card_max_age cannot be negative")
+
+    @property
+    def bindings(self) -> tuple[str, ...]:
+        """Every binding this configuration can speak: the built-in two, then
+        those of :attr:`transports`."""
+        return BINDINGS + tuple(b for b in self.transports if b not in BINDINGS)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from .engine import Engine
@@ -172,8 +172,12 @@ class A2AApp:
             public_url=public_url,
             forwarded_allow_ips=forwarded_allow_ips,
             cors=cors,
+            extra_interfaces=lambda: engine.advertised,
         )
         self._bindings = HttpBindings(self)
+        self._front_ends: list[
+            Callable[[Engine], AbstractAsyncContextManager[object]]
+        ] = []
 
     @classmethod
     def from_engine(cls, engine: Engine, **front: Any) -> A2AApp:
@@ -285,11 +289,24 @@ class A2AApp:
         An app over a shared engine (:meth:`from_engine`) does not start it: the
         engine's owner does, around every front end.
         """
-        if not self._owns_engine:
+        async with AsyncExitStack() as stack:
+            if self._owns_engine:
+                await stack.enter_async_context(self.engine.running())
+            for front_end in self._front_ends:
+                await stack.enter_async_context(front_end(self.engine))
             yield self
-            return
-        async with self.engine.running():
-            yield self
+
+    def add_front_end(
+        self, front_end: Callable[[Engine], AbstractAsyncContextManager[object]]
+    ) -> None:
+        """Run another front end over this app's engine for the app's lifetime.
+
+        ``front_end(engine)`` is entered once the engine runs (in the lifespan, or
+        :meth:`running`) and left before it stops, e.g. the gRPC server::
+
+            app.add_front_end(lambda engine: GrpcServer(engine, port=50051).serving())
+        """
+        self._front_ends.append(front_end)
 
     def begin_shutdown(self) -> None:
         """Refuse new work (503), let tasks finish, then interrupt them (FAILED).

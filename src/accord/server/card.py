@@ -42,6 +42,8 @@ from accord.types import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from accord.security import JWK
 
     from .agent import Agent
@@ -78,12 +80,17 @@ def interfaces(base_url: str) -> tuple[AgentInterface, ...]:
     )
 
 
-def build_card(agent: Agent, base_url: str) -> AgentCard:
-    """The public card of ``agent`` served from ``base_url`` (no trailing slash)."""
+def build_card(
+    agent: Agent, base_url: str, extra: tuple[AgentInterface, ...] = ()
+) -> AgentCard:
+    """The public card of ``agent`` served from ``base_url`` (no trailing slash).
+
+    ``extra``: interfaces other front ends serve (gRPC), listed after the HTTP ones.
+    """
     return AgentCard(
         name=agent.name,
         description=agent.description,
-        supported_interfaces=interfaces(base_url),
+        supported_interfaces=interfaces(base_url) + extra,
         provider=agent.provider,
         version=agent.version,
         documentation_url=agent.documentation_url,
@@ -124,23 +131,29 @@ class CardCache:
         max_age: int,
         last_modified: float,
         signer: JWK | None = None,
+        extra: Callable[[], tuple[AgentInterface, ...]] = tuple,
     ) -> None:
         from datetime import UTC, datetime
 
         self._agent = agent
+        self._extra = extra
         self.signer = signer
         self._max_age = max_age
         moment = datetime.fromtimestamp(int(last_modified), UTC)
         self._last_modified = moment
         self._last_modified_text = format_datetime(moment, usegmt=True)
-        self._cards: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._cards: OrderedDict[
+            tuple[str, tuple[AgentInterface, ...]], tuple[bytes, str]
+        ] = OrderedDict()
 
     def _encoded(self, base_url: str) -> tuple[bytes, str]:
-        hit = self._cards.get(base_url)
+        extra = self._extra()
+        key = (base_url, extra)
+        hit = self._cards.get(key)
         if hit is not None:
-            self._cards.move_to_end(base_url)
+            self._cards.move_to_end(key)
             return hit
-        card = build_card(self._agent, base_url)
+        card = build_card(self._agent, base_url, extra)
         if self.signer is None:
             data = to_builtins(card)
             if self._agent.v03_card:
@@ -157,7 +170,7 @@ class CardCache:
 
             body = encode(card_json(sign_card(card, self.signer)))
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        self._cards[base_url] = (body, etag)
+        self._cards[key] = (body, etag)
         if len(self._cards) > MAX_CACHED_CARDS:
             self._cards.popitem(last=False)
         return body, etag

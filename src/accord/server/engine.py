@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
     from accord.protocol import Operation
+    from accord.types import AgentInterface
 
     from .agent import Agent
     from .auth.principal import Principal
@@ -131,6 +132,7 @@ class Engine:
                 agent.name,
             )
         self._handler: RequestHandler | None = None
+        self._advertised: tuple[AgentInterface, ...] = ()
         self._entered = False
         self._stopped = False
 
@@ -148,6 +150,27 @@ class Engine:
         if grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {grace})")
         self._shutdown_grace = grace
+
+    @property
+    def advertised(self) -> tuple[AgentInterface, ...]:
+        """Interfaces other front ends serve, listed in the card after the HTTP ones.
+
+        A front end that is not the ASGI app (the gRPC server) adds its interface
+        while it listens (:meth:`advertise`), so the card names every binding that
+        answers right now (spec §8.3.1).
+        """
+        return self._advertised
+
+    def advertise(self, interface: AgentInterface) -> None:
+        """List ``interface`` in the card (see :attr:`advertised`)."""
+        self._advertised = (*self._advertised, interface)
+
+    def withdraw(self, interface: AgentInterface) -> None:
+        """Stop listing ``interface`` in the card."""
+        listed = list(self._advertised)
+        if interface in listed:
+            listed.remove(interface)
+        self._advertised = tuple(listed)
 
     @property
     def is_running(self) -> bool:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from accord.security import JWK
+    from accord.types import AgentInterface
 
     from .agent import Agent
 
@@ -104,8 +105,10 @@ class PublicFront:
         public_url: str | None = None,
         forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
         cors: CorsPolicy | None = None,
+        extra_interfaces: Callable[[], tuple[AgentInterface, ...]] = tuple,
     ) -> None:
         self._agent = agent
+        self._extra_interfaces = extra_interfaces
         self._max_age = card_max_age
         self.signer = signer
         self.public_url = public_url
@@ -130,6 +133,7 @@ class PublicFront:
             max_age=self._max_age,
             last_modified=time.time(),
             signer=signer,
+            extra=self._extra_interfaces,
         )
         # The public half of the signing key, for verifiers (spec §8.4.3).
         self._jwks: bytes | None = None

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import FrameType, ModuleType
 
+    from accord.grpc import GrpcServer
     from accord.server import A2AApp
     from accord.server.cors import CorsPolicy
     from accord.server.limits import ConnectionLimits
@@ -450,12 +451,16 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+    grpc_server = add_grpc(app, args)
+
     def announce(port: int) -> None:
         print(f"Serving {app.agent.name} from {label}", flush=True)
         url = card_url(args.host, port, tls="ssl_certfile" in options)
         print(f"Agent card: {url}", flush=True)
         if app.public_url is not None:
             print(f"Advertised as: {app.public_url}", flush=True)
+        if grpc_server is not None:
+            print(f"gRPC: {grpc_server.url}", flush=True)
 
     from accord.server.tuning import tune_gc
 
@@ -495,6 +500,38 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return EXIT_FAILED
     return 0
+
+
+def add_grpc(app: A2AApp, args: argparse.Namespace) -> GrpcServer | None:
+    """With ``--grpc-port``: a gRPC front end over the app's engine, started and
+    stopped with it (TLS from the ``--ssl-*`` files); None without the flag.
+
+    Raises:
+        ModuleNotFoundError: the grpc extra is not installed (the CLI says which).
+    """
+    port = getattr(args, "grpc_port", None)
+    if port is None:
+        return None
+    from accord.grpc import GrpcServer, server_credentials
+
+    credentials = None
+    if getattr(args, "ssl_certfile", None):
+        credentials = server_credentials(
+            args.ssl_certfile,
+            args.ssl_keyfile,
+            ca_certs=args.ssl_ca_certs,
+            require_client_cert=(args.ssl_client_cert or "required") == "required",
+        )
+    server = GrpcServer(
+        app.engine,
+        host=args.host,
+        port=port,
+        credentials=credentials,
+        limits=app.limits,
+        public_url=getattr(args, "grpc_public_url", None),
+    )
+    app.add_front_end(lambda engine: server.serving())
+    return server
 
 
 @contextmanager

@@ -81,6 +81,21 @@ class ClientCertificate:
         key = f", {self._key_file!r}" if self._key_file is not None else ""
         return f"ClientCertificate({self._cert_file!r}{key})"
 
+    @property
+    def cert_file(self) -> str:
+        """The certificate (chain) file."""
+        return self._cert_file
+
+    @property
+    def key_file(self) -> str:
+        """The private key file (the certificate file when it holds the key)."""
+        return self._key_file if self._key_file is not None else self._cert_file
+
+    @property
+    def encrypted(self) -> bool:
+        """True when the key needs a password (gRPC's TLS cannot take one)."""
+        return self._password is not None
+
     def accepts(self, scheme: SecurityScheme) -> bool:
         """True for a ``mtlsSecurityScheme``."""
         return scheme.mtls_security_scheme is not None

@@ -23,6 +23,7 @@ its body is read and the error it carries is raised. The HTTP response is closed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import anyio
@@ -36,15 +37,19 @@ from .._http import map_httpx_exceptions
 from ..config import ClientTimeouts
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import AsyncGenerator, AsyncIterator, Mapping
     from types import TracebackType
 
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
 
+    from ..credentials import ClientCertificate
+
 __all__ = [
     "HttpTransport",
     "Transport",
+    "TransportOptions",
     "is_jsonrpc_response",
     "is_status_body",
     "looks_like",
@@ -101,6 +106,30 @@ class Transport(Protocol):
     ) -> None:
         """Call :meth:`aclose`."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """What a transport factory (:attr:`ClientConfig.transports
+    <accord.client.ClientConfig.transports>`) is given besides the interface URL.
+
+    Attributes:
+        timeouts: per-phase timeouts.
+        headers: extra headers for every request (service parameters and
+            credentials, spec §3.2.6; metadata for gRPC).
+        auth: the credentials chosen from the card, as an httpx auth flow; ``None``
+            when there are none.
+        http: the httpx client of the other transports (token endpoints use it).
+        certificate: the client certificate for mutual TLS, if one was supplied.
+        ca_bundle: a PEM file of CA certificates to trust instead of the defaults.
+    """
+
+    timeouts: ClientTimeouts
+    headers: Mapping[str, str]
+    auth: httpx.Auth | None
+    http: httpx.AsyncClient
+    certificate: ClientCertificate | None = None
+    ca_bundle: str | os.PathLike[str] | None = None
 
 
 class HttpTransport:

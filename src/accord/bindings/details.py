@@ -1,4 +1,4 @@
-"""Error details shared by the JSON-RPC and REST bindings (spec §3.3.2, §9.5, §11.6).
+"""Error details shared by every binding (spec §3.3.2, §9.5, §10.6, §11.6).
 
 Both bindings carry the same two typed detail objects next to an error's code and
 message, each tagged with ``@type`` (ProtoJSON ``Any`` form, spec §3.3.2):
