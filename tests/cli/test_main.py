@@ -72,7 +72,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ["frobnicate"],
         ["task"],
         ["send", "http://x", "hi", "--data", "{not json"],
-        ["send", "http://x", "hi", "--binding", "GRPC"],
+        ["send", "http://x", "hi", "--binding", "SOAP"],
         ["task", "list", "http://x", "--status", "sleeping"],
         ["task", "list", "http://x", "--page-size", "0"],
         ["task", "get", "http://x", "t1", "--history", "-1"],

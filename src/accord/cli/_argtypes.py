@@ -30,7 +30,12 @@ __all__ = [
     "url",
 ]
 
-BINDING_CHOICES = {"JSONRPC": "JSONRPC", "HTTP+JSON": "HTTP+JSON", "REST": "HTTP+JSON"}
+BINDING_CHOICES = {
+    "JSONRPC": "JSONRPC",
+    "HTTP+JSON": "HTTP+JSON",
+    "REST": "HTTP+JSON",
+    "GRPC": "GRPC",
+}
 STATE_NAMES = (
     "submitted",
     "working",
@@ -47,7 +52,7 @@ def _binding(value: str) -> str:
     binding = BINDING_CHOICES.get(value.upper())
     if binding is None:
         raise argparse.ArgumentTypeError(
-            f"unknown binding {value!r}; choose JSONRPC or HTTP+JSON"
+            f"unknown binding {value!r}; choose JSONRPC, HTTP+JSON or GRPC"
         )
     return binding
 

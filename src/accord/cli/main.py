@@ -56,8 +56,11 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--binding",
         type=_binding,
-        metavar="JSONRPC|HTTP+JSON",
-        help="use this protocol binding (default: the card's preferred one)",
+        metavar="JSONRPC|HTTP+JSON|GRPC",
+        help=(
+            "use this protocol binding (default: the card's preferred one; GRPC "
+            "needs the grpc extra)"
+        ),
     )
     group.add_argument(
         "-H",

@@ -115,8 +115,15 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     from accord.client import ClientConfig, ClientTimeouts
 
     timeout = float(args.timeout)
+    transports = {}
+    if args.binding == "GRPC":
+        # Only when asked: importing grpc costs the CLI's start-up time.
+        from accord.grpc import GRPC_TRANSPORTS
+
+        transports = GRPC_TRANSPORTS
     return ClientConfig(
         preferred_bindings=(args.binding,) if args.binding else (),
+        transports=transports,
         timeouts=ClientTimeouts(
             connect=min(CONNECT_TIMEOUT, timeout),
             read=timeout,

@@ -46,7 +46,7 @@ async def _card(args: argparse.Namespace) -> int:
         out.lines(card_lines(card))
     # A card that decodes but offers nothing this client can talk to is not usable.
     try:
-        suitable_interfaces(card, config.preferred_bindings)
+        suitable_interfaces(card, config.preferred_bindings, config.bindings)
     except CardError as exc:
         raise CardError(
             f"the card at {args.url} is valid but unusable: {exc}"
