@@ -63,7 +63,8 @@ class CallInfo:
         operation: the operation (``operation.name`` is its PascalCase name).
         request: the decoded request (e.g. a ``SendMessageRequest``).
         context: the call context: ``owner``, ``principal``, version, extensions.
-        binding: ``"JSONRPC"`` or ``"HTTP+JSON"`` (the card's protocol binding names).
+        binding: ``"JSONRPC"``, ``"HTTP+JSON"`` or ``"GRPC"`` (the card's protocol
+            binding names).
         started: :func:`time.monotonic` when the engine received the call.
     """
 
