@@ -3,8 +3,8 @@
 The A2A Technology Compatibility Kit (`a2aproject/a2a-tck`, branch ``1.0-dev``, which
 targets A2A v1.0.0) tells the agent under test what to do through the prefix of
 ``message.messageId``. This agent implements those behaviours, so the suite can be
-pointed at Accord over every binding Accord serves (JSON-RPC and HTTP+JSON; both are
-declared in the card, with protocol version ``1.0``). The legacy v0.3 suite (branch
+pointed at Accord over every binding Accord serves (JSON-RPC and HTTP+JSON, and gRPC
+with ``--grpc-port``; each is declared in the card, with protocol version ``1.0``). The legacy v0.3 suite (branch
 ``0.3.x``) talks to the same JSON-RPC endpoint without ``A2A-Version``, which Accord
 serves as v0.3 (see the table below for what such messages do); it finds the endpoint
 by the card's v0.3 members, which ``TCK_V03_CARD=1`` adds (off by default: the v1.0
@@ -12,7 +12,7 @@ suite validates the card against a schema that forbids them).
 
 Run it::
 
-    accord serve examples/conformance_agent.py --port 9999
+    accord serve examples/conformance_agent.py --port 9999 --grpc-port 0
     # then, in a checkout of a2aproject/a2a-tck (branch 1.0-dev):
     ./run_tck.py --sut-host http://localhost:9999
 
