@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import accord
 from accord.cli._errors import UsageError
 from accord.cli.commands.serve import card_url, default_target, load_app
 from accord.server import A2AApp
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import run_cli, spawn_serve
 
 from . import agents
 
@@ -202,17 +201,7 @@ def test_card_url(host: str, expected: str) -> None:
     assert card_url(host, 8000) == expected
 
 
-def _spawn(*argv: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("ACCORD_API_KEYS", None)  # the Receptionist generates its demo key
-    return subprocess.Popen(
-        [sys.executable, "-m", "accord.cli", "serve", *argv],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+_spawn = spawn_serve
 
 
 def _card_line(process: subprocess.Popen[str]) -> str:

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import run_cli, spawn_serve
 
-
-def _spawn(*argv: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("ACCORD_API_KEYS", None)  # the Receptionist generates its demo key
-    return subprocess.Popen(
-        [sys.executable, "-m", "accord.cli", "serve", *argv],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+_spawn = spawn_serve
 
 
 def _announced(process: subprocess.Popen[str]) -> tuple[str, str]:

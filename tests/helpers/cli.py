@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accord.cli.main import main
 
-__all__ = ["Result", "closed_port_url", "run_cli"]
+__all__ = ["Result", "closed_port_url", "run_cli", "spawn_serve"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +49,20 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def spawn_serve(*argv: str, cwd: Path) -> subprocess.Popen[str]:
+    """Start ``accord serve *argv`` as a child process (text pipes, unbuffered).
+
+    ``ACCORD_API_KEYS`` is dropped, so the demo Receptionist writes its own key.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("ACCORD_API_KEYS", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "accord.cli", "serve", *argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
