@@ -70,6 +70,10 @@ AGENT = textwrap.dedent(
         if ctx.text.startswith("hold-"):
             cue = ctx.text.removeprefix("hold-")
             await ctx.working(f"started on {{NAME}}")
+            # Recorded (and leased) before the cue: a blocking send's first events are
+            # written behind the agent (server/write_behind.py), and the test may kill
+            # this instance as soon as it reads the cue.
+            await ctx.submit()
             (CUES / f"{{cue}}.started").write_text(NAME)
             while not (CUES / f"{{cue}}.go").exists():
                 await anyio.sleep(0.01)

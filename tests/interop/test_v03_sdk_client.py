@@ -1,7 +1,9 @@
-"""a2a-sdk's v0.3 compatibility client (JSON-RPC) against Accord's v0.3 surface.
+"""a2a-sdk's v0.3 compatibility clients (JSON-RPC and HTTP+JSON) against Accord's v0.3.
 
-The SDK's ``CompatJsonRpcTransport`` speaks v0.3 (``message/send``, ``kind``
-discriminators, lowercase states) and converts to its v1.0 protobuf types; Accord
+The SDK's ``CompatJsonRpcTransport`` speaks v0.3 JSON-RPC (``message/send``, ``kind``
+discriminators, lowercase states), its ``CompatRestTransport`` v0.3 HTTP+JSON (the
+``/v1/...`` routes with the v0.3 proto's ProtoJSON), and both convert to its v1.0
+protobuf types; Accord
 serves it from the same engine as v1.0, so a task created over one version is read
 and continued over the other (bindings/v03.py).
 """
@@ -14,7 +16,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from a2a.client.transports.base import ClientTransport
 from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
+from a2a.compat.v0_3.rest_transport import CompatRestTransport
 from a2a.types import a2a_pb2 as pb
 
 from tests.helpers.uvicorn_thread import serve_in_thread
@@ -31,10 +35,19 @@ def url() -> Iterator[str]:
         yield base
 
 
+@pytest.fixture(params=["JSONRPC", "HTTP+JSON"])
+def binding(request: pytest.FixtureRequest) -> str:
+    """The v0.3 binding the SDK's compatibility client speaks."""
+    return str(request.param)
+
+
 @asynccontextmanager
-async def compat(url: str) -> AsyncIterator[CompatJsonRpcTransport]:
+async def compat(url: str, binding: str) -> AsyncIterator[ClientTransport]:
     async with httpx.AsyncClient(timeout=10) as http:
-        yield CompatJsonRpcTransport(http, None, url + "/")
+        if binding == "JSONRPC":
+            yield CompatJsonRpcTransport(http, None, url + "/")
+        else:
+            yield CompatRestTransport(http, None, url)
 
 
 def request(
@@ -55,8 +68,8 @@ def texts(artifact: pb.Artifact) -> list[str]:
     return [p.text for p in artifact.parts]
 
 
-async def test_send_get_and_read_over_both_versions(url: str) -> None:
-    async with compat(url) as v03:
+async def test_send_get_and_read_over_both_versions(url: str, binding: str) -> None:
+    async with compat(url, binding) as v03:
         sent = await v03.send_message(request("hello over 0.3"))
         task = sent.task
         assert task.status.state == pb.TASK_STATE_COMPLETED
@@ -73,16 +86,16 @@ async def test_send_get_and_read_over_both_versions(url: str) -> None:
     assert same.artifacts[0].parts[0].text == "hello over 0.3"
 
 
-async def test_a_message_reply(url: str) -> None:
-    async with compat(url) as v03:
+async def test_a_message_reply(url: str, binding: str) -> None:
+    async with compat(url, binding) as v03:
         sent = await v03.send_message(request("reply hi"))
     assert sent.WhichOneof("payload") == "message"
     assert sent.message.parts[0].text == "you said: hi"
     assert sent.message.role == pb.ROLE_AGENT
 
 
-async def test_streaming_ends_with_the_final_status(url: str) -> None:
-    async with compat(url) as v03:
+async def test_streaming_ends_with_the_final_status(url: str, binding: str) -> None:
+    async with compat(url, binding) as v03:
         events = await drain(v03.send_message_streaming(request("chunks")))
     kinds = [e.WhichOneof("payload") for e in events]
     assert kinds[0] == "task"
@@ -94,11 +107,13 @@ async def test_streaming_ends_with_the_final_status(url: str) -> None:
     assert chunks[-1].last_chunk
 
 
-async def test_a_task_started_over_v1_is_continued_over_v03(url: str) -> None:
+async def test_a_task_started_over_v1_is_continued_over_v03(
+    url: str, binding: str
+) -> None:
     async with accord_client(url, "JSONRPC") as v1:
         started = await v1.send_message("ask for a day")
     task_id = started.id  # type: ignore[union-attr]
-    async with compat(url) as v03:
+    async with compat(url, binding) as v03:
         waiting = await v03.get_task(pb.GetTaskRequest(id=task_id))
         assert waiting.status.state == pb.TASK_STATE_INPUT_REQUIRED
         done = await v03.send_message(
@@ -108,10 +123,10 @@ async def test_a_task_started_over_v1_is_continued_over_v03(url: str) -> None:
     assert texts(done.task.artifacts[-1]) == ["booked: monday"]
 
 
-async def test_return_immediately_then_cancel(url: str) -> None:
+async def test_return_immediately_then_cancel(url: str, binding: str) -> None:
     name = f"v03-{uuid.uuid4().hex[:8]}"
     try:
-        async with compat(url) as v03:
+        async with compat(url, binding) as v03:
             sent = await v03.send_message(request(f"wait {name}", immediately=True))
             assert sent.task.status.state in (
                 pb.TASK_STATE_SUBMITTED,
@@ -123,8 +138,8 @@ async def test_return_immediately_then_cancel(url: str) -> None:
         gate(name).set()
 
 
-async def test_errors_keep_their_codes(url: str) -> None:
-    async with compat(url) as v03:
+async def test_errors_keep_their_codes(url: str, binding: str) -> None:
+    async with compat(url, binding) as v03:
         with pytest.raises(Exception, match="not found") as failed:
             await v03.get_task(pb.GetTaskRequest(id="no-such-task"))
     assert "TaskNotFound" in type(failed.value).__name__

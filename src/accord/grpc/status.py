@@ -20,6 +20,7 @@ from google.protobuf import any_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
 import grpc
+from accord import errors as e
 from accord.bindings.details import (
     BAD_REQUEST_TYPE,
     ERROR_INFO_TYPE,
@@ -28,7 +29,7 @@ from accord.bindings.details import (
     read_details,
     wire_message,
 )
-from accord.protocol.errors import ERRORS, spec_for
+from accord.protocol.errors import spec_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,11 +46,20 @@ _DETAIL_CLASSES: dict[str, type[Any]] = {
     BAD_REQUEST_TYPE: error_details_pb2.BadRequest,
 }
 
-#: The error class a status code means when no ErrorInfo names one: the table's
-#: first row with that code (its most general error).
-_BY_CODE: dict[grpc.StatusCode, type[ProtocolError]] = {}
-for _row in ERRORS:
-    _BY_CODE.setdefault(grpc.StatusCode[_row.grpc_status], _row.cls)
+#: The error class a status code means when no ErrorInfo names one (a gateway, a
+#: peer that sends no details): as the HTTP+JSON binding reads statuses, with
+#: UNIMPLEMENTED the 1.0.0-tag code of the unsupported errors (spec §5.4).
+_BY_CODE: dict[grpc.StatusCode, type[ProtocolError]] = {
+    grpc.StatusCode.NOT_FOUND: e.TaskNotFoundError,
+    grpc.StatusCode.FAILED_PRECONDITION: e.UnsupportedOperationError,
+    grpc.StatusCode.UNIMPLEMENTED: e.UnsupportedOperationError,
+    grpc.StatusCode.INVALID_ARGUMENT: e.InvalidParamsError,
+    grpc.StatusCode.UNAUTHENTICATED: e.UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: e.PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: e.PayloadTooLargeError,
+    grpc.StatusCode.INTERNAL: e.InternalError,
+    grpc.StatusCode.UNAVAILABLE: e.UnavailableError,
+}
 
 
 def to_status(

@@ -285,10 +285,14 @@ class TaskContext:
     # --- progress -----------------------------------------------------------------------
 
     async def submit(self) -> None:
-        """Create the task now, in SUBMITTED (no-op when it exists).
+        """Create the task now, in SUBMITTED, and write what is pending.
 
         Useful before slow work that should already be visible (GetTask, subscribers,
-        ``returnImmediately`` callers) before the first real progress call.
+        ``returnImmediately`` callers) before the first real progress call, and
+        before a side effect outside the task (a message to a person, a file, a call)
+        that must find the task recorded should this process die: a blocking send's
+        first progress calls are written behind the agent
+        (:mod:`accord.server.write_behind`), as soon as it waits for anything.
         """
         await self._x.recorder.submit()
 

@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from accord.bindings import jsonrpc, rest, v03
+from accord.bindings import jsonrpc, rest, v03, v03_rest
 from accord.bindings.media import check_content_type, response_media_type
 from accord.errors import (
     InternalError,
@@ -49,8 +49,11 @@ Send = Callable[[Message], Awaitable[None]]
 #: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
 _TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
 #: Versions the JSON-RPC endpoint speaks: v1.0, and v0.3 (its own methods and shapes,
-#: :mod:`accord.bindings.v03`). HTTP+JSON speaks v1.0 only, for now.
+#: :mod:`accord.bindings.v03`).
 JSONRPC_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
+#: Versions HTTP+JSON speaks: v1.0, and v0.3 on its own ``/v1/...`` routes
+#: (:mod:`accord.bindings.v03_rest`).
+REST_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
 
@@ -238,8 +241,74 @@ class HttpBindings:
     async def rest(
         self, scope: Scope, receive: Receive, send: Send, method: str, path: str
     ) -> None:
-        """Answer one HTTP+JSON request (spec §11)."""
+        """Answer one HTTP+JSON request (spec §11): v0.3's for its ``/v1/...`` routes
+        when the request speaks v0.3 (:mod:`accord.bindings.v03_rest`), else v1.0's."""
         query = scope.get("query_string", b"").decode("latin-1")
+        if v03_rest.is_v03_path(path):
+            try:
+                version = self._version(scope, query, REST_VERSIONS)
+            except ProtocolError:
+                version = None  # refused below, by the v1.0 pipeline, with its hint
+            if version == v03.VERSION:
+                await self._rest_v03(scope, receive, send, method, path, query)
+                return
+        await self._rest_v1(scope, receive, send, method, path, query)
+
+    async def _rest_v03(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        method: str,
+        path: str,
+        query: str,
+    ) -> None:
+        try:
+            if method in ("POST", "PUT", "PATCH"):
+                check_content_type(_header(scope, b"content-type"), "application/json")
+            try:
+                body = await self._read_body(scope, receive)
+            except _TooLarge:
+                raise self._too_large() from None
+            principal = await self._authenticate(scope)
+            call = v03_rest.parse_request(
+                method, path, self._binding_query(query), body
+            )
+            ctx = self._context(scope, query, principal, version=v03.VERSION)
+            result = await self._dispatch(
+                scope, call.operation, call.params, ctx, BINDING_HTTP_JSON
+            )
+        except ProtocolError as error:
+            status, payload = v03_rest.encode_error(error)
+            await _respond(send, status, payload, extra=_challenge_headers(error))
+            return
+        except Exception:
+            logger.exception("unexpected error in v0.3 HTTP+JSON request")
+            status, payload = v03_rest.encode_error(InternalError())
+            await _respond(send, status, payload)
+            return
+        if isinstance(result, HandlerStream):
+            await send_event_stream(
+                receive,
+                send,
+                result,
+                partial(v03_rest.encode_stream_event, call),
+                lambda e: v03_rest.encode_error(e)[1],
+                keepalive_interval=self._app.limits.keepalive_interval,
+            )
+            return
+        body = v03_rest.encode_result(call, result, card_url=self._app.base_url(scope))
+        await _respond(send, 200, body)
+
+    async def _rest_v1(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        method: str,
+        path: str,
+        query: str,
+    ) -> None:
         content_type = _header(scope, b"content-type")
         media = response_media_type(content_type, _header(scope, b"accept"))
         try:
@@ -252,8 +321,13 @@ class HttpBindings:
             except _TooLarge:
                 raise self._too_large() from None
             principal = await self._authenticate(scope)
+            # The version before the body (it decides the shapes), on A2A's paths;
+            # any other path is not found whatever the version.
+            version: str | None = None
+            if rest.allowed_methods(path):
+                version = self._version(scope, query)
             call = rest.parse_request(method, path, self._binding_query(query), body)
-            ctx = self._context(scope, query, principal)
+            ctx = self._context(scope, query, principal, version=version)
             result = await self._dispatch(
                 scope, call.operation, call.params, ctx, BINDING_HTTP_JSON
             )
