@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from a2a.compat.v0_3 import a2a_v0_3_pb2
 from a2a.types import a2a_pb2
 from google.protobuf import descriptor_pb2
 
-from accord.grpc import messages
+from accord.bindings import v03 as v03_bindings
+from accord.grpc import messages, v03
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +34,10 @@ def _file(descriptor: Any) -> descriptor_pb2.FileDescriptorProto:
 
 OURS = _file(messages.POOL.FindFileByName("a2a.proto"))
 OFFICIAL = _file(a2a_pb2.DESCRIPTOR)
+#: v0.3's proto: ours, and the one the reference SDK ships for its v0.3 layer.
+OURS_V03 = _file(messages.POOL.FindFileByName("a2a_v03.proto"))
+OFFICIAL_V03 = _file(a2a_v0_3_pb2.DESCRIPTOR)
+PAIRS = {"v1.0": (OURS, OFFICIAL), "v0.3": (OURS_V03, OFFICIAL_V03)}
 
 
 def _fields(message: descriptor_pb2.DescriptorProto) -> dict[str, tuple[Any, ...]]:
@@ -65,29 +71,43 @@ def _messages(
     return found
 
 
-def test_package() -> None:
+def test_packages() -> None:
     assert OURS.package == OFFICIAL.package == messages.PACKAGE
+    assert OURS_V03.package == OFFICIAL_V03.package == v03.PACKAGE
 
 
-def test_same_messages() -> None:
-    assert sorted(_messages(OURS)) == sorted(_messages(OFFICIAL))
+@pytest.mark.parametrize("version", sorted(PAIRS))
+def test_same_messages(version: str) -> None:
+    ours, official = PAIRS[version]
+    assert sorted(_messages(ours)) == sorted(_messages(official))
 
 
-@pytest.mark.parametrize("name", sorted(_messages(OFFICIAL)))
-def test_message_fields(name: str) -> None:
-    ours, official = _messages(OURS)[name], _messages(OFFICIAL)[name]
+@pytest.mark.parametrize(
+    ("version", "name"),
+    [
+        (v, n)
+        for v, (_, official) in sorted(PAIRS.items())
+        for n in sorted(_messages(official))
+    ],
+)
+def test_message_fields(version: str, name: str) -> None:
+    ours_file, official_file = PAIRS[version]
+    ours, official = _messages(ours_file)[name], _messages(official_file)[name]
     assert _fields(ours) == _fields(official)
     assert ours.options.map_entry == official.options.map_entry
 
 
-def test_enums() -> None:
+@pytest.mark.parametrize("version", sorted(PAIRS))
+def test_enums(version: str) -> None:
     def values(file: descriptor_pb2.FileDescriptorProto) -> dict[str, Any]:
         return {e.name: [(v.name, v.number) for v in e.value] for e in file.enum_type}
 
-    assert values(OURS) == values(OFFICIAL)
+    ours, official = PAIRS[version]
+    assert values(ours) == values(official)
 
 
-def test_service() -> None:
+@pytest.mark.parametrize("version", sorted(PAIRS))
+def test_service(version: str) -> None:
     def methods(file: descriptor_pb2.FileDescriptorProto) -> dict[str, Any]:
         (service,) = file.service
         return {
@@ -101,7 +121,15 @@ def test_service() -> None:
             for m in service.method
         }
 
-    assert methods(OURS) == methods(OFFICIAL)
+    ours, official = PAIRS[version]
+    assert methods(ours) == methods(official)
+
+
+def test_every_v03_rpc_maps_onto_an_operation() -> None:
+    (service,) = OURS_V03.service
+    assert set(v03.METHODS) == {m.name for m in service.method}
+    for method in v03.METHODS.values():
+        assert method.operation.name == v03_bindings.METHODS[method.method]
 
 
 def test_every_operation_is_an_rpc_with_the_operations_types() -> None:

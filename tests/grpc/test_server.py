@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from google.protobuf import json_format
 
 from accord import types as t
 from accord.errors import (
@@ -15,11 +16,20 @@ from accord.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
+from accord.grpc import v03
 from accord.grpc.messages import METHODS, message_class
 from accord.protocol import op
 from accord.server.limits import ServerLimits
+from grpc import aio
 
-from .helpers import WireError, raw_call, scripted_agent, send_request, serve_grpc
+from .helpers import (
+    WireError,
+    raw_call,
+    scripted_agent,
+    send_request,
+    serve_grpc,
+    wire_error,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -285,3 +295,54 @@ async def test_every_rpc_is_served() -> None:
             if isinstance(answer, WireError):
                 assert answer.code not in ("UNIMPLEMENTED", "UNKNOWN", "INTERNAL"), name
                 assert answer.reason is not None, name
+
+
+async def _v03_call(
+    url: str, rpc: str, request: object, version: str | None
+) -> WireError | bytes:
+    method = v03.METHODS[rpc]
+    data = json_format.ParseDict(request, method.request()).SerializeToString()
+    metadata = () if version is None else (("a2a-version", version),)
+    async with aio.insecure_channel(url) as channel:
+        unary: aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            f"/{v03.SERVICE}/{rpc}"
+        )
+        try:
+            return await unary(data, metadata=metadata)
+        except aio.AioRpcError as exc:
+            return wire_error(exc)
+
+
+async def test_the_v03_service_beside_v1() -> None:
+    async with serve_grpc() as s:
+        sent = await _v03_call(
+            s.server.url,
+            "SendMessage",
+            {
+                "request": {"messageId": "m-v03", "role": "ROLE_USER", "content": [{"text": "echo old"}]},
+                "configuration": {"blocking": True},
+            },
+            None,
+        )  # fmt: skip
+        assert isinstance(sent, bytes)
+        response = v03.METHODS["SendMessage"].response.FromString(sent)
+        task_id = response.task.id
+        assert response.task.artifacts[0].parts[0].text == "old"
+        # The same task over v1.0.
+        got = await s.transport.call(op("GetTask"), t.GetTaskRequest(id=task_id))
+        assert got.artifacts[0].parts[0].text == "old"
+        missing = await _v03_call(
+            s.server.url, "GetTask", {"name": "tasks/nope"}, "0.3"
+        )
+        v1_on_v03 = await _v03_call(
+            s.server.url, "GetTask", {"name": f"tasks/{task_id}"}, "1.0"
+        )
+        bad_name = await _v03_call(s.server.url, "GetTask", {"name": "nope"}, None)
+    assert isinstance(missing, WireError)
+    # v0.3 clients read the error's class from the message; the details are there too
+    assert missing.message == "TaskNotFoundError: Task nope not found"
+    assert (missing.code, missing.reason) == ("NOT_FOUND", "TASK_NOT_FOUND")
+    assert isinstance(v1_on_v03, WireError)
+    assert v1_on_v03.reason == "VERSION_NOT_SUPPORTED"
+    assert isinstance(bad_name, WireError)
+    assert (bad_name.code, bad_name.reason) == ("INVALID_ARGUMENT", "INVALID_PARAMS")

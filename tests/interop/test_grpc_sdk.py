@@ -535,7 +535,10 @@ async def serve_sdk() -> AsyncIterator[SdkGrpc]:
     async with httpx.AsyncClient() as webhook_http:
         sdk = SdkServer(webhook_http)
         witness = Witness()
-        server = grpc.aio.server(interceptors=(witness,))
+        # No SO_REUSEPORT: two servers of parallel workers could share a port 0 pick.
+        server = grpc.aio.server(
+            interceptors=(witness,), options=(("grpc.so_reuseport", 0),)
+        )
         port = server.add_insecure_port("127.0.0.1:0")
         assert port != 0
         target = f"127.0.0.1:{port}"

@@ -38,6 +38,7 @@ from accord.errors import InvalidParamsError, ParseError
 from accord.protocol.operations import OPERATIONS, Operation
 
 from ._pb.a2a_descriptor import SERIALIZED
+from ._pb.a2a_v03_descriptor import SERIALIZED as SERIALIZED_V03
 
 __all__ = [
     "METHODS",
@@ -66,6 +67,7 @@ def _pool() -> descriptor_pool.DescriptorPool:
         well_known.DESCRIPTOR.CopyToProto(file)
         pool.Add(file)
     pool.AddSerializedFile(SERIALIZED)
+    pool.AddSerializedFile(SERIALIZED_V03)  # v0.3's a2a.v1 (accord.grpc.v03)
     return pool
 
 
@@ -73,9 +75,10 @@ POOL = _pool()
 
 
 @cache
-def message_class(name: str) -> type[ProtoMessage]:
-    """The protobuf class of ``name``: an ``lf.a2a.v1`` message, or ``Empty``."""
-    full = "google.protobuf.Empty" if name == "Empty" else f"{PACKAGE}.{name}"
+def message_class(name: str, package: str = PACKAGE) -> type[ProtoMessage]:
+    """The protobuf class of ``name``: a ``package`` message (by default v1.0's
+    ``lf.a2a.v1``; v0.3's is ``a2a.v1``), or ``Empty``."""
+    full = "google.protobuf.Empty" if name == "Empty" else f"{package}.{name}"
     cls: type[ProtoMessage] = message_factory.GetMessageClass(
         POOL.FindMessageTypeByName(full)
     )

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,15 +43,18 @@ from accord.server.streams import HandlerStream
 from accord.types import AgentInterface
 from grpc import aio
 
-from .messages import METHODS, SERVICE, Method, decode_request, to_proto
+from . import v03
+from .messages import METHODS, SERVICE, decode_request, to_proto
 from .status import to_status
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
+    from accord.protocol.operations import Operation
     from accord.server import Engine
     from accord.server.auth.principal import Principal
     from accord.server.limits import ServerLimits
+    from accord.types import StreamResponse
 
 __all__ = ["BINDING_GRPC", "GrpcServer", "server_credentials"]
 
@@ -57,8 +62,6 @@ logger = logging.getLogger(__name__)
 
 #: ``AgentInterface.protocolBinding`` of the gRPC binding (spec §10).
 BINDING_GRPC = "GRPC"
-#: The versions this service speaks (v0.3 had its own service, ``a2a.v1``).
-VERSIONS = (versioning.CURRENT_VERSION,)
 
 
 class GrpcServer:
@@ -148,7 +151,7 @@ class GrpcServer:
                 ("grpc.so_reuseport", 0),
             ),
         )
-        server.add_generic_rpc_handlers((self._handlers(),))
+        server.add_generic_rpc_handlers(self._handlers())
         address = f"{self.host}:{self.port}"
         try:
             if self._credentials is None:
@@ -174,40 +177,67 @@ class GrpcServer:
 
     # --- calls ----------------------------------------------------------------------
 
-    def _handlers(self) -> grpc.GenericRpcHandler:
-        handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-        for name, method in METHODS.items():
-            if method.operation.streaming:
-                handlers[name] = grpc.unary_stream_rpc_method_handler(
-                    self._streaming(method)
-                )
-            else:
-                handlers[name] = grpc.unary_unary_rpc_method_handler(
-                    self._unary(method)
-                )
-        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+    def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
+        v1 = [
+            _Rpc(
+                name,
+                method.operation,
+                versioning.CURRENT_VERSION,
+                partial(decode_request, method),
+                _serialized,
+                _serialized,
+            )
+            for name, method in METHODS.items()
+        ]
+        legacy = [
+            _Rpc(
+                name,
+                method.operation,
+                v03.PACKAGE_VERSION,
+                method.decode,
+                partial(self._encode_v03, method),
+                method.encode_event,
+            )
+            for name, method in v03.METHODS.items()
+        ]
+        return (
+            grpc.method_handlers_generic_handler(SERVICE, self._service(v1)),
+            grpc.method_handlers_generic_handler(v03.SERVICE, self._service(legacy)),
+        )
+
+    def _encode_v03(self, method: v03.Method, result: Any) -> bytes:
+        # The v0.3 card names this server's address (read once it listens).
+        return method.encode(result, url=self.url)
+
+    def _service(self, rpcs: list[_Rpc]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+        return {
+            rpc.name: (
+                grpc.unary_stream_rpc_method_handler(self._streaming(rpc))
+                if rpc.operation.streaming
+                else grpc.unary_unary_rpc_method_handler(self._unary(rpc))
+            )
+            for rpc in rpcs
+        }
 
     def _unary(
-        self, method: Method
+        self, rpc: _Rpc
     ) -> Callable[[bytes, aio.ServicerContext[Any, Any]], Awaitable[bytes]]:
         async def handle(
             request: bytes, context: aio.ServicerContext[Any, Any]
         ) -> bytes:
             try:
-                result = await self._dispatch(method, request, context)
-                data: bytes = to_proto(result).SerializeToString()
-                return data
+                return rpc.encode(await self._dispatch(rpc, request, context))
             except ProtocolError as error:
-                await _abort(context, error)
+                await _abort(context, error, rpc)
             except Exception:
-                logger.exception("unexpected error in gRPC %s", method.operation.name)
-                await _abort(context, InternalError())
+                logger.exception("unexpected error in gRPC %s", rpc.name)
+                await _abort(context, InternalError(), rpc)
             raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
         return handle
 
     def _streaming(
-        self, method: Method
+        self, rpc: _Rpc
     ) -> Callable[[bytes, aio.ServicerContext[Any, Any]], Awaitable[None]]:
         write_timeout = self.write_timeout
 
@@ -215,36 +245,37 @@ class GrpcServer:
             request: bytes, context: aio.ServicerContext[Any, Any]
         ) -> None:
             try:
-                stream = await self._dispatch(method, request, context)
+                stream = await self._dispatch(rpc, request, context)
                 assert isinstance(stream, HandlerStream)
                 async with stream:
                     async for _seq, event in stream:
-                        data = to_proto(event).SerializeToString()
+                        data = rpc.encode_event(event)
                         with anyio.move_on_after(write_timeout) as slow:
                             await context.write(data)
                         if slow.cancelled_caught:
                             logger.info(
                                 "gRPC %s: the client read nothing for %s s; "
                                 "ending its stream",
-                                method.operation.name,
+                                rpc.name,
                                 write_timeout,
                             )
                             return
             except ProtocolError as error:
-                await _abort(context, error)
+                await _abort(context, error, rpc)
             except Exception:
-                logger.exception("unexpected error in gRPC %s", method.operation.name)
-                await _abort(context, InternalError())
+                logger.exception("unexpected error in gRPC %s", rpc.name)
+                await _abort(context, InternalError(), rpc)
 
         return handle
 
     async def _dispatch(
-        self, method: Method, request: bytes, context: aio.ServicerContext[Any, Any]
+        self, rpc: _Rpc, request: bytes, context: aio.ServicerContext[Any, Any]
     ) -> Any:
         info = _request_info(context)
         principal: Principal | None = await self.engine.authenticate(info)
+        # The service names its version: a call that states none is served as it.
         version = versioning.negotiate(
-            info.header("a2a-version") or versioning.CURRENT_VERSION, VERSIONS
+            info.header("a2a-version") or rpc.version, (rpc.version,)
         )
         extensions = info.header("a2a-extensions") or ""
         ctx = CallContext(
@@ -253,14 +284,31 @@ class GrpcServer:
             extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
             principal=principal,
         )
-        params = decode_request(method, request)
         return await self.engine.dispatch(
-            method.operation,
-            params,
+            rpc.operation,
+            rpc.decode(request),
             ctx,
             binding=BINDING_GRPC,
             credentials=lambda: info,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Rpc:
+    """One rpc of one of the two services: how to read its request and write its
+    answers, and the protocol version the service speaks."""
+
+    name: str
+    operation: Operation
+    version: str
+    decode: Callable[[bytes], Any]
+    encode: Callable[[Any], bytes]
+    encode_event: Callable[[StreamResponse], bytes]
+
+
+def _serialized(value: Any) -> bytes:
+    data: bytes = to_proto(value).SerializeToString()
+    return data
 
 
 def server_credentials(
@@ -322,8 +370,10 @@ def _tls(context: aio.ServicerContext[Any, Any]) -> dict[str, Any] | None:
     }
 
 
-async def _abort(context: aio.ServicerContext[Any, Any], error: ProtocolError) -> None:
-    code, message, trailers = to_status(error)
+async def _abort(
+    context: aio.ServicerContext[Any, Any], error: ProtocolError, rpc: _Rpc
+) -> None:
+    code, message, trailers = to_status(error, v03=rpc.version == v03.PACKAGE_VERSION)
     challenges = getattr(error, "challenges", ())
     extra = tuple(("www-authenticate", c) for c in challenges)
     await context.abort(code, message, trailing_metadata=trailers + extra)

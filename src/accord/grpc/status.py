@@ -63,11 +63,18 @@ _BY_CODE: dict[grpc.StatusCode, type[ProtocolError]] = {
 
 
 def to_status(
-    error: ProtocolError,
+    error: ProtocolError, *, v03: bool = False
 ) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
-    """The status code, message and trailing metadata of ``error``."""
-    code = grpc.StatusCode[spec_for(error).grpc_status]
+    """The status code, message and trailing metadata of ``error``.
+
+    ``v03``: for v0.3's service, whose clients read the error's class from the
+    message, ``"TaskNotFoundError: Task t-1 not found"`` (the details are sent too).
+    """
+    row = spec_for(error)
+    code = grpc.StatusCode[row.grpc_status]
     message = wire_message(error)
+    if v03:
+        message = f"{row.cls.__name__}: {message}"
     status = status_pb2.Status(code=code.value[0], message=message)
     for detail in build_details(error):
         cls = _DETAIL_CLASSES.get(detail["@type"])
