@@ -294,7 +294,10 @@ def test_hybrid_card_adds_what_v03_clients_read() -> None:
         "name": "A",
         "capabilities": {"streaming": True, "extendedAgentCard": True},
         "supportedInterfaces": [
-            {"url": "https://a.test/", "protocolBinding": "JSONRPC"}
+            {"url": "https://a.test/", "protocolBinding": "JSONRPC"},
+            {"url": "https://a.test", "protocolBinding": "HTTP+JSON"},
+            {"url": "127.0.0.1:50051", "protocolBinding": "GRPC"},
+            {"url": "a.test:443", "protocolBinding": "GRPC"},
         ],
         "securitySchemes": {
             "key": {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}},
@@ -322,6 +325,13 @@ def test_hybrid_card_adds_what_v03_clients_read() -> None:
         "JSONRPC",
     )
     assert out["supportsAuthenticatedExtendedCard"] is True
+    # Every interface speaks v0.3 too, each named by an http(s) URL as v0.3 wants.
+    assert out["additionalInterfaces"] == [
+        {"url": "https://a.test/", "transport": "JSONRPC"},
+        {"url": "https://a.test", "transport": "HTTP+JSON"},
+        {"url": "http://127.0.0.1:50051", "transport": "GRPC"},
+        {"url": "https://a.test:443", "transport": "GRPC"},
+    ]
     schemes = out["securitySchemes"]
     assert schemes["key"] == {
         "apiKeySecurityScheme": {"location": "header", "name": "X-Key"},

@@ -345,13 +345,14 @@ def test_a_stated_version_ranks_before_an_assumed_one() -> None:
 
 
 @pytest.mark.parametrize("version", ["0.3", "0.3.0"])
-def test_a_v03_json_rpc_entry_is_spoken_in_v03(version: str) -> None:
-    chosen = select_interface(make_card(iface("JSONRPC", version)))
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a_v03_entry_is_spoken_in_v03(binding: str, version: str) -> None:
+    chosen = select_interface(make_card(iface(binding, version)))
     assert speaks(chosen) == "0.3"
-    assert speaks(iface("JSONRPC", "1.0")) == speaks(iface("JSONRPC", "")) == "1.0"
-    # v0.3 over HTTP+JSON is not spoken (yet).
-    with pytest.raises(CardError, match=r"HTTP\+JSON 0\.3"):
-        select_interface(make_card(iface("HTTP+JSON", version)))
+    assert speaks(iface(binding, "1.0")) == speaks(iface(binding, "")) == "1.0"
+    # A version neither v1.0 nor v0.3 is not spoken.
+    with pytest.raises(CardError, match=r"HTTP\+JSON 0\.2"):
+        select_interface(make_card(iface("HTTP+JSON", "0.2")))
 
 
 def test_a_preferred_binding_overrides_with_assumed_versions() -> None:
@@ -389,7 +390,7 @@ def test_the_client_refuses_a_card_it_cannot_use() -> None:
 
 def test_the_client_refuses_a_hand_picked_interface_it_cannot_use() -> None:
     with pytest.raises(CardError):
-        Client.from_interface(iface("HTTP+JSON", "0.3"))
+        Client.from_interface(iface("HTTP+JSON", "0.2"))
     with pytest.raises(CardError):
         Client.from_interface(
             iface("JSONRPC"), config=ClientConfig(preferred_bindings=("HTTP+JSON",))

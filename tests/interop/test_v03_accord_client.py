@@ -1,10 +1,12 @@
-"""Accord's client calling an agent that speaks only A2A v0.3.
+"""Accord's client calling an agent that speaks only A2A v0.3, over each binding.
 
-The official SDK's server with its v0.3 compatibility on a JSON-RPC endpoint of its own
-(``enable_v0_3_compat``), described by a v0.3 card (no ``supportedInterfaces``: ``url``,
+The official SDK's server with its v0.3 compatibility on endpoints of their own
+(``enable_v0_3_compat``: JSON-RPC, and HTTP+JSON's ``/v1/...`` routes; its v0.3 gRPC
+service), each described by a v0.3 card (no ``supportedInterfaces``: ``url``,
 ``preferredTransport``, ``protocolVersion``). Accord's client reads the card, speaks
-v0.3 to it (bindings/v03.py) and hands the application v1.0 values. Also Accord's
-client to Accord's own v0.3 surface through a hand-picked 0.3 interface.
+v0.3 to it (bindings/v03.py, v03_rest.py, accord.grpc.v03) and hands the application
+v1.0 values. Also Accord's client to Accord's own v0.3 surfaces through hand-picked
+0.3 interfaces.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from a2a.server.routes import create_jsonrpc_routes
+from a2a.server.routes import create_jsonrpc_routes, create_rest_routes
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -31,12 +33,16 @@ pytestmark = pytest.mark.anyio
 LEGACY = "/legacy"
 
 
-def v03_card(base: str) -> dict[str, Any]:
+#: The v0.3 endpoints of the SDK's server, by binding.
+ENDPOINTS = {"JSONRPC": "/v03", "HTTP+JSON": "/v03rest"}
+
+
+def v03_card(url: str, transport: str) -> dict[str, Any]:
     return {
         "name": "SDK agent, v0.3 only",
         "description": "echo, reply, ask, wait, chunks",
-        "url": base + "/v03",
-        "preferredTransport": "JSONRPC",
+        "url": url,
+        "preferredTransport": transport,
         "protocolVersion": "0.3.0",
         "version": "1.0.0",
         "capabilities": {"streaming": True},
@@ -47,28 +53,43 @@ def v03_card(base: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def legacy_url() -> Iterator[str]:
+def legacy_base() -> Iterator[str]:
     server = SdkServer()
     base: list[str] = []
 
-    async def card(_: Request) -> JSONResponse:
-        return JSONResponse(v03_card(base[0]))
+    def card(transport: str) -> Route:
+        async def answer(_: Request) -> JSONResponse:
+            return JSONResponse(v03_card(base[0] + ENDPOINTS[transport], transport))
+
+        path = f"{LEGACY}/{transport.replace('+', '')}/.well-known/agent-card.json"
+        return Route(path, answer)
 
     # First: the SDK's REST routes take any leading path segment as a tenant.
     server.app.router.routes[:0] = [
+        card("JSONRPC"),
+        card("HTTP+JSON"),
         *create_jsonrpc_routes(server.handler, "/v03", enable_v0_3_compat=True),
-        Route(LEGACY + "/.well-known/agent-card.json", card),
+        *create_rest_routes(
+            server.handler, enable_v0_3_compat=True, path_prefix="/v03rest"
+        ),
     ]
     with serve_in_thread(server.app) as url:
         server.set_base_url(url)
         base.append(url)
-        yield url + LEGACY
+        yield url
+
+
+@pytest.fixture(params=sorted(ENDPOINTS))
+def legacy_url(request: pytest.FixtureRequest, legacy_base: str) -> str:
+    """The card URL of the SDK's v0.3 endpoint of one binding."""
+    return f"{legacy_base}{LEGACY}/{str(request.param).replace('+', '')}"
 
 
 async def test_a_v03_card_is_read_and_spoken_in_v03(legacy_url: str) -> None:
     async with await Client.connect(legacy_url) as client:
         assert client.interface is not None
         assert client.interface.protocol_version == "0.3"
+        assert legacy_url.endswith(client.interface.protocol_binding.replace("+", ""))
         task = await client.send_message("echo hello")
         assert isinstance(task, Task)
         assert task.status.state is TaskState.COMPLETED
@@ -118,9 +139,13 @@ def accord_url() -> Iterator[str]:
         yield url
 
 
-async def test_accord_to_accord_over_a_v03_interface(accord_url: str) -> None:
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+async def test_accord_to_accord_over_a_v03_interface(
+    accord_url: str, binding: str
+) -> None:
+    url = accord_url + "/" if binding == "JSONRPC" else accord_url
     interface = AgentInterface(
-        url=accord_url + "/", protocol_binding="JSONRPC", protocol_version="0.3"
+        url=url, protocol_binding=binding, protocol_version="0.3"
     )
     async with Client.from_interface(interface) as client:
         task = await client.send_message("ask for a day")

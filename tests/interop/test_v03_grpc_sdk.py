@@ -1,4 +1,7 @@
-"""a2a-sdk's v0.3 gRPC compatibility client against Accord's v0.3 gRPC service.
+"""A2A v0.3 over gRPC, both directions, against a2a-sdk's v0.3 compatibility layer.
+
+a2a-sdk's v0.3 gRPC compatibility client against Accord's v0.3 gRPC service, and
+Accord's client (``GrpcTransport(version="0.3")``) against the SDK's.
 
 The SDK's ``CompatGrpcTransport`` calls ``a2a.v1.A2AService`` (v0.3's proto: parts as
 ``content``, ``TASK_STATE_CANCELLED``, resource names) and converts to its v1.0 types;
@@ -13,15 +16,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from a2a.compat.v0_3 import a2a_v0_3_pb2_grpc
+from a2a.compat.v0_3.grpc_handler import CompatGrpcHandler
 from a2a.compat.v0_3.grpc_transport import CompatGrpcTransport
 from a2a.types import a2a_pb2 as pb
 
 import grpc
 from accord import types as t
-from accord.grpc import GrpcServer, GrpcTransport
+from accord.client import Client, ClientConfig
+from accord.errors import TaskNotFoundError, UnsupportedOperationError
+from accord.grpc import GRPC_TRANSPORTS, GrpcServer, GrpcTransport
 from accord.protocol import op
 
-from .agents import accord_app, gate
+from .agents import SdkServer, accord_app, gate
 from .conftest import drain
 
 pytestmark = pytest.mark.anyio
@@ -148,3 +155,78 @@ async def test_errors_keep_their_classes() -> None:
                 pb.GetTaskPushNotificationConfigRequest(task_id="t", id="c")
             )
     assert "PushNotificationNotSupported" in type(push.value).__name__
+
+
+# --- Accord's client to a v0.3 gRPC agent ---------------------------------------------
+
+
+@asynccontextmanager
+async def sdk_v03_grpc() -> AsyncIterator[Client]:
+    """The SDK's server with only its v0.3 gRPC service, and Accord's client to it,
+    found through a v0.3 interface."""
+    sdk = SdkServer()
+    server = grpc.aio.server(options=(("grpc.so_reuseport", 0),))
+    a2a_v0_3_pb2_grpc.add_A2AServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        CompatGrpcHandler(sdk.handler), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        interface = t.AgentInterface(
+            url=f"127.0.0.1:{port}", protocol_binding="GRPC", protocol_version="0.3"
+        )
+        config = ClientConfig(transports=GRPC_TRANSPORTS)
+        async with Client.from_interface(interface, config=config) as client:
+            yield client
+    finally:
+        await server.stop(None)
+
+
+async def test_accord_client_speaks_v03_grpc_to_the_sdk() -> None:
+    async with sdk_v03_grpc() as client:
+        task = await client.send_message("echo hello")
+        assert isinstance(task, t.Task)
+        assert task.status.state is t.TaskState.COMPLETED
+        assert task.artifacts[0].parts[0].text == "echo hello"
+        again = await client.get_task(task.id)
+        assert again.id == task.id
+        reply = await client.send_message("reply hi")
+        assert isinstance(reply, t.Message)
+        assert reply.parts[0].text == "you said: hi"
+        with pytest.raises(TaskNotFoundError):
+            await client.get_task("no-such-task")
+        with pytest.raises(UnsupportedOperationError, match=r"A2A 0\.3"):
+            await client.list_tasks()
+        stream = client.send_streaming_message("chunks")
+        async with stream:
+            events = [event async for event in stream]
+        last = events[-1].status_update
+        assert last is not None
+        assert last.status.state is t.TaskState.COMPLETED
+        chunks = [e.artifact_update for e in events if e.artifact_update is not None]
+        assert [c.artifact.parts[0].text for c in chunks] == ["one ", "two ", "three"]
+
+
+async def test_accord_client_speaks_v03_grpc_to_accord() -> None:
+    app = accord_app()
+    async with app.running(), GrpcServer(app.engine).serving() as server:
+        interface = t.AgentInterface(
+            url=server.url, protocol_binding="GRPC", protocol_version="0.3"
+        )
+        config = ClientConfig(transports=GRPC_TRANSPORTS)
+        async with Client.from_interface(interface, config=config) as client:
+            task = await client.send_message("ask for a day")
+            assert isinstance(task, t.Task)
+            assert task.status.state is t.TaskState.INPUT_REQUIRED
+            done = await client.send_message("monday", task_id=task.id)
+            assert isinstance(done, t.Task)
+            assert done.status.state is t.TaskState.COMPLETED
+            with pytest.raises(TaskNotFoundError):
+                await client.get_task("no-such-task")
+        async with GrpcTransport(server.url) as v1:
+            same = await v1.call(op("GetTask"), t.GetTaskRequest(id=task.id))
+    assert same.status.state is t.TaskState.COMPLETED
+    assert [m.parts[0].text for m in same.history if m.role is t.Role.USER] == [
+        "ask for a day",
+        "monday",
+    ]

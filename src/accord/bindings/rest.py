@@ -86,6 +86,7 @@ __all__ = [
     "encode_error",
     "encode_response",
     "encode_stream_event",
+    "error_from",
     "parse_request",
     "parse_response",
     "parse_stream_event",
@@ -288,7 +289,7 @@ def parse_response(status: int, body: bytes, operation: Operation) -> Any:
         InvalidAgentResponseError: a 2xx body that is not a valid response.
     """
     if not 200 <= status < 300:
-        raise _error_from(status, body)
+        raise error_from(status, body)
     response_type = operation.response_type
     if response_type is t.Empty and body.strip() in (b"", b"null"):
         return t.Empty()
@@ -349,7 +350,9 @@ _BY_HTTP_STATUS: dict[int, type[ProtocolError]] = {
 }
 
 
-def _error_from(status: int, body: bytes) -> Exception:
+def error_from(status: int, body: bytes) -> Exception:
+    """The exception of an error answer: the A2A error its AIP-193 body names, or
+    :class:`~accord.errors.HTTPStatusError` when it has none."""
     obj = _json_or_none(body)
     error = obj.get("error") if isinstance(obj, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):

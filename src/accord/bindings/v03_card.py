@@ -47,6 +47,18 @@ def hybrid_card(card: dict[str, Any], jsonrpc_url: str) -> dict[str, Any]:
     out["protocolVersion"] = CARD_VERSION
     out["url"] = jsonrpc_url
     out["preferredTransport"] = "JSONRPC"
+    # Every interface speaks v0.3 too: JSON-RPC by method, HTTP+JSON on its /v1/...
+    # routes (bindings/v03_rest.py), gRPC as the a2a.v1 service (accord.grpc.v03).
+    # v0.3 interface URLs are http(s) URLs; a gRPC `host:port` becomes one (plaintext
+    # on a loopback host, TLS elsewhere: how Accord's client reads the bare form).
+    out["additionalInterfaces"] = [
+        {
+            "url": _url_v03(i.get("url", "")),
+            "transport": i.get("protocolBinding", ""),
+        }
+        for i in card.get("supportedInterfaces", [])
+        if isinstance(i, dict)
+    ]
     if card.get("capabilities", {}).get("extendedAgentCard"):
         out["supportsAuthenticatedExtendedCard"] = True
     schemes = card.get("securitySchemes")
@@ -56,6 +68,15 @@ def hybrid_card(card: dict[str, Any], jsonrpc_url: str) -> dict[str, Any]:
     if isinstance(requirements, list | tuple):
         out["security"] = [_requirement_v03(r) for r in requirements]
     return out
+
+
+def _url_v03(url: Any) -> Any:
+    """``url`` as an absolute http(s) URL (a bare ``host:port`` gets a scheme)."""
+    if not isinstance(url, str) or "://" in url or not url:
+        return url
+    host = url.rsplit(":", 1)[0].strip("[]")
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    return ("http://" if loopback else "https://") + url
 
 
 def _scheme_v03(scheme: Any) -> Any:

@@ -10,7 +10,9 @@ from the JSON-RPC form and two from v1.0:
   ``{"message": {"content": [...]}}``) into the v0.3 JSON-RPC method and ``params``;
 * answers: :func:`result_out` and :func:`event_out` turn v0.3 JSON-RPC results and
   stream events into the proto's ProtoJSON (``SendMessageResponse``, ``Task``,
-  ``StreamResponse``, ``TaskPushNotificationConfig``...).
+  ``StreamResponse``, ``TaskPushNotificationConfig``...);
+* calling a v0.3 agent, the reverse: :func:`request_out`, :func:`result_in`,
+  :func:`event_in`.
 
 Differences handled: a message's parts are ``content``; a part is ``{"text"}``,
 ``{"file": {"fileWithUri" | "fileWithBytes", "mimeType", "name"}}`` or
@@ -30,8 +32,11 @@ from accord.errors import InvalidParamsError
 __all__ = [
     "STATES",
     "card_out",
+    "event_in",
     "event_out",
     "request_in",
+    "request_out",
+    "result_in",
     "result_out",
 ]
 
@@ -358,3 +363,141 @@ def card_out(card: dict[str, Any], url: str, transport: str) -> dict[str, Any]:
         out["supportsAuthenticatedExtendedCard"] = True
     out.update(_copy(card, ("signatures", "iconUrl")))
     return out
+
+
+# --- calling a v0.3 agent: JSON-RPC params -> proto requests, proto answers back ------
+
+
+def request_out(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The v0.3 proto request (ProtoJSON) for v0.3 JSON-RPC ``method``'s ``params``."""
+    if method in ("message/send", "message/stream"):
+        out = _copy(params, ("metadata",))
+        out["message"] = _message_out(_obj(params.get("message")))
+        config = _obj(params.get("configuration"))
+        if config:
+            proto = _copy(config, ("acceptedOutputModes", "historyLength", "blocking"))
+            if isinstance(config.get("pushNotificationConfig"), dict):
+                proto["pushNotification"] = config["pushNotificationConfig"]
+            out["configuration"] = proto
+        return out
+    if method == "tasks/get":
+        return {
+            "name": f"tasks/{params.get('id', '')}",
+            **_copy(params, ("historyLength",)),
+        }
+    if method in ("tasks/cancel", "tasks/resubscribe"):
+        return {"name": f"tasks/{params.get('id', '')}"}
+    if method == "tasks/pushNotificationConfig/set":
+        config = _push_config_out(params)
+        push = config["pushNotificationConfig"]
+        return {
+            "parent": f"tasks/{params.get('taskId', '')}",
+            "configId": push.get("id", ""),
+            "config": config,
+        }
+    if method in (
+        "tasks/pushNotificationConfig/get",
+        "tasks/pushNotificationConfig/delete",
+    ):
+        task_id = params.get("id", "")
+        config_id = params.get("pushNotificationConfigId", "")
+        return {"name": f"tasks/{task_id}/{_CONFIGS}/{config_id}"}
+    if method == "tasks/pushNotificationConfig/list":
+        return {"parent": f"tasks/{params.get('id', '')}"}
+    return {}
+
+
+def result_in(method: str, result: Any) -> Any:
+    """The v0.3 JSON-RPC result for a v0.3 proto answer (ProtoJSON) of ``method``."""
+    value = _json_names(_obj(result))
+    if method == "message/send":
+        if "message" in value or "msg" in value:
+            return _message_in(value.get("message", value.get("msg")))
+        return _task_in(value.get("task"))
+    if method in ("tasks/get", "tasks/cancel"):
+        return _task_in(value)
+    if method in (
+        "tasks/pushNotificationConfig/set",
+        "tasks/pushNotificationConfig/get",
+    ):
+        return _push_config_in(value)
+    if method == "tasks/pushNotificationConfig/list":
+        configs = value.get("configs", [])
+        return (
+            [_push_config_in(c) for c in configs] if isinstance(configs, list) else []
+        )
+    if method == "tasks/pushNotificationConfig/delete":
+        return None
+    return result
+
+
+def event_in(event: Any) -> Any:
+    """The v0.3 JSON-RPC stream event for a v0.3 ``StreamResponse`` (ProtoJSON)."""
+    value = _json_names(_obj(event))
+    if "task" in value:
+        return _task_in(value["task"])
+    if "message" in value or "msg" in value:
+        return _message_in(value.get("message", value.get("msg")))
+    for key, kind in (
+        ("statusUpdate", "status-update"),
+        ("artifactUpdate", "artifact-update"),
+    ):
+        if key in value:
+            update = _json_names(_obj(value[key]))
+            out = {"kind": kind, **_copy(update, ("taskId", "contextId"))}
+            if kind == "status-update":
+                out["status"] = _status_in(update.get("status"))
+                out.update(_copy(update, ("final", "metadata")))
+            else:
+                out["artifact"] = _artifact_in(update.get("artifact"))
+                out.update(_copy(update, ("append", "lastChunk", "metadata")))
+            return out
+    return event
+
+
+_STATES_IN = {v: k for k, v in STATES.items()}
+
+
+def _task_in(task: Any) -> Any:
+    if not isinstance(task, dict):
+        return task
+    task = _json_names(task)
+    out: dict[str, Any] = {"kind": "task", **_copy(task, ("id", "contextId"))}
+    out["status"] = _status_in(task.get("status"))
+    if isinstance(task.get("artifacts"), list):
+        out["artifacts"] = [_artifact_in(a) for a in task["artifacts"]]
+    if isinstance(task.get("history"), list):
+        out["history"] = [_message_in(m) for m in task["history"]]
+    out.update(_copy(task, ("metadata",)))
+    return out
+
+
+def _status_in(status: Any) -> dict[str, Any]:
+    value = _json_names(_obj(status))
+    state = value.get("state", "")
+    out: dict[str, Any] = {"state": _STATES_IN.get(state, "unknown")}
+    message = value.get("message", value.get("update"))
+    if isinstance(message, dict):
+        out["message"] = _message_in(message)
+    out.update(_copy(value, ("timestamp",)))
+    return out
+
+
+def _artifact_in(artifact: Any) -> Any:
+    if not isinstance(artifact, dict):
+        return artifact
+    artifact = _json_names(artifact)
+    out = _copy(artifact, ("artifactId", "name", "description"))
+    parts = artifact.get("parts", [])
+    out["parts"] = [_part_in(p) for p in parts] if isinstance(parts, list) else parts
+    out.update(_copy(artifact, ("metadata", "extensions")))
+    return out
+
+
+def _push_config_in(config: Any) -> Any:
+    value = _json_names(_obj(config))
+    name = value.get("name", "")
+    parts = name.split("/") if isinstance(name, str) else []
+    task_id = parts[1] if len(parts) > 1 and parts[0] == "tasks" else ""
+    push = _json_names(_obj(value.get("pushNotificationConfig")))
+    return {"taskId": task_id, "pushNotificationConfig": _push_in(push)}

@@ -33,22 +33,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from accord import types as t
-from accord.bindings import rest, v03, v03_proto
-from accord.errors import InvalidParamsError, MethodNotFoundError, ProtocolError
-from accord.protocol.errors import spec_for
+from accord.bindings import rest, v03, v03_card, v03_proto
+from accord.errors import (
+    HTTPStatusError,
+    InvalidAgentResponseError,
+    InvalidParamsError,
+    MethodNotFoundError,
+    ProtocolError,
+    UnsupportedOperationError,
+)
+from accord.protocol.errors import ERRORS, spec_for
 from accord.protocol.operations import Operation, op
 
 __all__ = [
     "PREFIX",
     "V03RestCall",
+    "build_request",
     "encode_error",
     "encode_result",
     "encode_stream_event",
     "is_v03_path",
     "parse_request",
+    "parse_response",
+    "parse_stream_event",
 ]
 
 #: Every v0.3 REST path starts with it.
@@ -177,3 +187,133 @@ def encode_error(
     wrapped["type"] = spec_for(error).cls.__name__
     wrapped["message"] = error_body["message"]
     return code, t.encode(wrapped)
+
+
+# --- client side: calling a v0.3 agent over HTTP+JSON ---------------------------------
+
+#: v0.3 JSON-RPC method -> (verb, path template); ``{id}`` and ``{config}`` are filled
+#: from the v0.3 params, percent-encoded.
+_ROUTES_OUT: dict[str, tuple[str, str]] = {
+    "message/send": ("POST", "/v1/message:send"),
+    "message/stream": ("POST", "/v1/message:stream"),
+    "tasks/get": ("GET", "/v1/tasks/{id}"),
+    "tasks/cancel": ("POST", "/v1/tasks/{id}:cancel"),
+    "tasks/resubscribe": ("GET", "/v1/tasks/{id}:subscribe"),
+    "tasks/pushNotificationConfig/set": ("POST", "/v1/tasks/{task}/pushNotificationConfigs"),
+    "tasks/pushNotificationConfig/get": ("GET", "/v1/tasks/{id}/pushNotificationConfigs/{config}"),
+    "tasks/pushNotificationConfig/list": ("GET", "/v1/tasks/{id}/pushNotificationConfigs"),
+    "tasks/pushNotificationConfig/delete": ("DELETE", "/v1/tasks/{id}/pushNotificationConfigs/{config}"),
+    "agent/getAuthenticatedExtendedCard": ("GET", "/v1/card"),
+}  # fmt: skip
+
+
+def build_request(
+    operation: Operation, params: Any
+) -> tuple[str, str, list[tuple[str, str]], bytes | None]:
+    """The verb, path (below the interface URL), query and body of a v0.3 request for
+    the v1.0 ``params`` of ``operation``.
+
+    Raises:
+        UnsupportedOperationError: v0.3 has no such operation (ListTasks).
+    """
+    method = v03.METHOD_OF.get(operation.name)
+    if method is None:
+        raise UnsupportedOperationError(
+            f"{operation.name} does not exist in A2A {v03.VERSION}, the only version "
+            "this agent speaks"
+        )
+    v03_params = v03.params_to_v03(operation.name, t.to_builtins(params))
+    verb, template = _ROUTES_OUT[method]
+    path = template.format(
+        id=quote(str(v03_params.get("id", "")), safe=""),
+        task=quote(str(v03_params.get("taskId", "")), safe=""),
+        config=quote(str(v03_params.get("pushNotificationConfigId", "")), safe=""),
+    )
+    query: list[tuple[str, str]] = []
+    if method == "tasks/get" and "historyLength" in v03_params:
+        query.append(("historyLength", str(v03_params["historyLength"])))
+    body: bytes | None = None
+    if verb == "POST":
+        request = v03_proto.request_out(method, v03_params)
+        if method == "tasks/pushNotificationConfig/set":
+            request = request["config"]  # the body is the config (`body: "config"`)
+        elif method == "tasks/cancel":
+            request = {}
+        body = t.encode(request)
+    return verb, path, query, body
+
+
+def parse_response(status: int, body: bytes, operation: Operation) -> Any:
+    """A v0.3 agent's HTTP+JSON answer as the ``operation.response_type`` value.
+
+    Raises:
+        ProtocolError: the agent answered with an error (by its ``type`` or AIP-193
+            body, else by HTTP status).
+        HTTPStatusError: an error status without a body naming an error.
+        InvalidAgentResponseError: a 2xx body that is not a valid response.
+    """
+    if not 200 <= status < 300:
+        raise _error(status, body)
+    try:
+        value = t.decode_json(body) if body.strip() else {}
+    except ProtocolError as exc:
+        raise InvalidAgentResponseError(
+            f"Invalid {operation.name} response: {exc.message}"
+        ) from None
+    method = v03.METHOD_OF[operation.name]
+    if method == "agent/getAuthenticatedExtendedCard" and isinstance(value, dict):
+        result = v03_card.card_to_v1(value)
+    else:
+        result = v03.result_from_v03(operation.name, v03_proto.result_in(method, value))
+    try:
+        return t.convert(result, operation.response_type)
+    except ProtocolError as exc:
+        raise InvalidAgentResponseError(
+            f"Invalid {operation.name} response: {exc.message}",
+            field_violations=exc.field_violations,
+        ) from None
+
+
+def parse_stream_event(data: str | bytes) -> t.StreamResponse:
+    """One SSE event of a v0.3 agent's stream as a v1.0 ``StreamResponse``.
+
+    Raises:
+        ProtocolError: the event is an error body.
+        InvalidAgentResponseError: the data is not a v0.3 stream event.
+    """
+    try:
+        value = t.decode_json(data)
+    except ProtocolError as exc:
+        raise InvalidAgentResponseError(
+            f"Invalid stream event: {exc.message}"
+        ) from None
+    if isinstance(value, dict) and ("error" in value or "type" in value):
+        raise _error(500, t.encode(value))
+    event = v03.event_from_v03(v03_proto.event_in(value))
+    try:
+        return t.convert(event, t.StreamResponse)
+    except ProtocolError as exc:
+        raise InvalidAgentResponseError(
+            f"Invalid stream event: {exc.message}"
+        ) from None
+
+
+def _error(status: int, body: bytes) -> Exception:
+    """The error of a v0.3 REST answer: v1.0's AIP-193 body (by reason), else the
+    ``type`` v0.3 servers named, else the HTTP status."""
+    try:
+        value = t.decode_json(body)
+    except ProtocolError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("error"), dict):
+        return rest.error_from(status, body)
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        cls = _BY_NAME.get(str(value.get("type", "")))
+        if cls is not None:
+            return cls(value["message"])
+    return HTTPStatusError(
+        f"HTTP {status} without an A2A error body", status_code=status, body=body
+    )
+
+
+_BY_NAME: dict[str, type[ProtocolError]] = {row.cls.__name__: row.cls for row in ERRORS}

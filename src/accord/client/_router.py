@@ -119,6 +119,7 @@ class Router:
                         http=client,
                         certificate=certificate,
                         ca_bundle=config.ca_bundle,
+                        version=speaks(interface),
                     ),
                 )
             elif binding == JSONRPC:
@@ -137,6 +138,7 @@ class Router:
                     timeouts=config.timeouts,
                     headers=merged,
                     auth=auth,
+                    version=speaks(interface),
                 )
             routes.append(Route(interface, transport))
         return cls(routes, owned_http=owned)

@@ -69,7 +69,7 @@ from accord.protocol.versioning import (
 from accord.types import AgentCard, AgentInterface, convert, decode, decode_json
 
 from ._http import map_httpx_exceptions, request_headers
-from .config import BINDINGS, JSONRPC, ClientTimeouts
+from .config import BINDINGS, ClientTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -433,11 +433,9 @@ def _supports(interface: AgentInterface) -> bool:
 
 
 def _legacy(interface: AgentInterface) -> bool:
-    """True for a v0.3 JSON-RPC interface, which this client speaks too."""
-    return (
-        _version(interface) == v03.VERSION
-        and interface.protocol_binding.upper() == JSONRPC
-    )
+    """True for a v0.3 interface, which this client speaks too (JSON-RPC and
+    HTTP+JSON; gRPC with ``accord.grpc``'s transport)."""
+    return _version(interface) == v03.VERSION
 
 
 def speaks(interface: AgentInterface) -> str:
@@ -510,8 +508,9 @@ def suitable_interfaces(
     if not usable:
         raise CardError(
             f"Agent {card.name!r} offers no interface this client can use "
-            f"({'/'.join(wanted)} with A2A {'/'.join(SUPPORTED_VERSIONS)}, or "
-            f"JSONRPC with A2A {v03.VERSION}); it offers: {_describe(card)}"
+            f"({'/'.join(wanted)} with A2A "
+            f"{'/'.join((*SUPPORTED_VERSIONS, v03.VERSION))}); it offers: "
+            f"{_describe(card)}"
         )
     return tuple(usable)
 

@@ -25,6 +25,7 @@ interface; a deadline is :class:`~accord.errors.TimeoutError`.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
@@ -33,18 +34,25 @@ import anyio
 import httpx
 
 import grpc
+from accord import types as t
 from accord.client.config import ClientTimeouts
-from accord.errors import ConnectError, InvalidAgentResponseError, ProtocolError
+from accord.errors import (
+    ConnectError,
+    InvalidAgentResponseError,
+    ProtocolError,
+    UnsupportedOperationError,
+)
 from accord.errors import TimeoutError as A2ATimeoutError
 from accord.protocol.versioning import CURRENT_VERSION
 from grpc import aio
 
+from . import v03
 from .messages import METHODS, from_proto, parse, to_proto
 from .status import DETAILS_KEY, from_status
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
     from types import TracebackType
 
     from accord.client.credentials import ClientCertificate
@@ -107,6 +115,9 @@ class GrpcTransport:
             ``ca_bundle``) and, when given, ``certificate`` for mutual TLS.
         ca_bundle: a PEM file of CA certificates to trust.
         certificate: a client certificate (``accord.client.credentials``) for mTLS.
+        version: the A2A version to speak: ``1.0`` (``lf.a2a.v1.A2AService``), or
+            ``0.3`` for an agent that speaks only that (``a2a.v1.A2AService``,
+            :mod:`accord.grpc.v03`).
 
     Example::
 
@@ -127,8 +138,12 @@ class GrpcTransport:
         credentials: grpc.ChannelCredentials | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         certificate: ClientCertificate | None = None,
+        version: str = CURRENT_VERSION,
     ) -> None:
+        if version not in (CURRENT_VERSION, v03.PACKAGE_VERSION):
+            raise ValueError(f"cannot speak A2A {version!r} over gRPC")
         self.url = url
+        self.version = version
         target, secure = grpc_target(url)
         self._timeouts = timeouts if timeouts is not None else ClientTimeouts()
         self._metadata = (
@@ -137,7 +152,7 @@ class GrpcTransport:
                 for k, v in (headers or {}).items()
                 if k.lower() != "a2a-version"
             ),
-            ("a2a-version", CURRENT_VERSION),
+            ("a2a-version", version),
         )
         self._auth = auth
         self._http = http
@@ -168,6 +183,7 @@ class GrpcTransport:
             http=options.http,
             ca_bundle=options.ca_bundle,
             certificate=options.certificate,
+            version=options.version,
         )
 
     async def aclose(self) -> None:
@@ -204,23 +220,48 @@ class GrpcTransport:
         )
         return (*self._metadata, *added)
 
+    def _codec(self, operation: Operation) -> _Codec:
+        if self.version == CURRENT_VERSION:
+            method = METHODS[operation.name]
+            return _Codec(
+                method.path,
+                lambda params: to_proto(params).SerializeToString(),
+                lambda data: _decoded(
+                    parse(data, method.response), operation.response_type, self.url
+                ),
+                lambda data: _decoded(
+                    parse(data, method.response), t.StreamResponse, self.url
+                ),
+            )
+        legacy = v03.BY_OPERATION.get(operation.name)
+        if legacy is None:
+            raise UnsupportedOperationError(
+                f"{operation.name} does not exist in A2A {v03.PACKAGE_VERSION}, the "
+                f"only version the agent at {self.url} speaks"
+            )
+        return _Codec(
+            legacy.path,
+            legacy.encode_request,
+            legacy.decode_response,
+            legacy.decode_event,
+        )
+
     async def call(self, operation: Operation, params: Any) -> Any:
         """Run a unary operation; see :meth:`Transport.call
         <accord.client.transports.base.Transport.call>`."""
-        method = METHODS[operation.name]
+        codec = self._codec(operation)
         rpc: aio.UnaryUnaryMultiCallable[bytes, bytes] = self._channel.unary_unary(
-            method.path
+            codec.path
         )
         try:
             data = await rpc(
-                to_proto(params).SerializeToString(),
+                codec.encode(params),
                 metadata=await self._call_metadata(),
                 timeout=self._timeouts.read,
             )
         except aio.AioRpcError as exc:
             raise self._error(exc) from None
-        message = parse(data, method.response)
-        return _decoded(message, operation.response_type, self.url)
+        return codec.decode(data)
 
     async def stream(
         self, operation: Operation, params: Any, *, last_event_id: str | None = None
@@ -231,12 +272,12 @@ class GrpcTransport:
         gRPC streams carry no event ids, so ``last_event_id`` is not sent and the
         ids yielded are ``None``.
         """
-        method = METHODS[operation.name]
+        codec = self._codec(operation)
         rpc: aio.UnaryStreamMultiCallable[bytes, bytes] = self._channel.unary_stream(
-            method.path
+            codec.path
         )
         call = rpc(
-            to_proto(params).SerializeToString(),
+            codec.encode(params),
             metadata=await self._call_metadata(),
             timeout=self._timeouts.stream_read,
         )
@@ -248,8 +289,7 @@ class GrpcTransport:
                     raise self._error(exc) from None
                 if not isinstance(data, bytes):  # aio.EOF: the stream is over
                     return
-                message = parse(data, method.response)
-                yield _decoded(message, operation.response_type, self.url), None
+                yield codec.decode_event(data), None
         finally:
             call.cancel()
 
@@ -262,6 +302,16 @@ class GrpcTransport:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and not rich:
             return A2ATimeoutError(f"{self.url} did not answer in time")
         return from_status(code, exc.details() or "", tuple(trailers), peer=self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How one operation is called on the version the transport speaks."""
+
+    path: str
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any]
+    decode_event: Callable[[bytes], StreamResponse]
 
 
 def _decoded(message: Any, type_: type[Any], url: str) -> Any:

@@ -29,7 +29,7 @@ from accord.bindings.details import (
     read_details,
     wire_message,
 )
-from accord.protocol.errors import spec_for
+from accord.protocol.errors import ERRORS, spec_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -93,19 +93,34 @@ def from_status(
     trailers: Sequence[tuple[str, str | bytes]] | None,
     *,
     peer: str,
+    v03: bool = False,
 ) -> ProtocolError:
-    """The :class:`ProtocolError` a peer's failed call reported."""
+    """The :class:`ProtocolError` a peer's failed call reported.
+
+    ``v03``: v0.3 servers name the error's class at the start of the message
+    (``"TaskNotFoundError: ..."``), read when no ErrorInfo names it.
+    """
     details: list[dict[str, Any]] = []
     for key, value in trailers or ():
         if key == DETAILS_KEY and isinstance(value, bytes):
             details = _details(value)
             break
+    fallback = _BY_CODE.get(code)
+    if v03:
+        name, sep, rest = message.partition(": ")
+        named = _BY_NAME.get(name) if sep else None
+        if named is not None:
+            fallback, message = named, rest
     return make_error(
-        _BY_CODE.get(code),
+        fallback,
         message or f"{peer} answered with gRPC status {code.name}",
         read_details(details),
         note=f"{peer} answered with gRPC status {code.name}",
     )
+
+
+#: Error classes by name, for v0.3's ``"<Class>: <message>"`` convention.
+_BY_NAME: dict[str, type[ProtocolError]] = {row.cls.__name__: row.cls for row in ERRORS}
 
 
 def _details(data: bytes) -> list[dict[str, Any]]:

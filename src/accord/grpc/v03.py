@@ -18,13 +18,20 @@ from typing import Any
 from google.protobuf import json_format
 
 from accord import types as t
-from accord.bindings import v03, v03_proto
-from accord.errors import InvalidParamsError
+from accord.bindings import v03, v03_card, v03_proto
+from accord.errors import InvalidAgentResponseError, InvalidParamsError, ProtocolError
 from accord.protocol.operations import Operation, op
 
 from .messages import ProtoMessage, message_class, parse
 
-__all__ = ["METHODS", "PACKAGE", "PACKAGE_VERSION", "SERVICE", "Method"]
+__all__ = [
+    "BY_OPERATION",
+    "METHODS",
+    "PACKAGE",
+    "PACKAGE_VERSION",
+    "SERVICE",
+    "Method",
+]
 
 #: v0.3's proto package and service (v1.0's are ``lf.a2a.v1``).
 PACKAGE = "a2a.v1"
@@ -86,6 +93,68 @@ class Method:
         encoded: bytes = message.SerializeToString()
         return encoded
 
+    @property
+    def path(self) -> str:
+        """The HTTP/2 path gRPC calls it by: ``/a2a.v1.A2AService/<Rpc>``."""
+        return f"/{SERVICE}/{self.rpc}"
+
+    # --- client side: calling a v0.3 agent ---------------------------------------------
+
+    def encode_request(self, params: Any) -> bytes:
+        """The v0.3 request message for the v1.0 ``params``, serialized."""
+        v03_params = v03.params_to_v03(self.operation.name, t.to_builtins(params))
+        proto_json = v03_proto.request_out(self.method, v03_params)
+        message = json_format.ParseDict(
+            proto_json, self.request(), ignore_unknown_fields=True
+        )
+        encoded: bytes = message.SerializeToString()
+        return encoded
+
+    def decode_response(self, data: bytes) -> Any:
+        """The v1.0 value of a v0.3 agent's answer.
+
+        Raises:
+            InvalidAgentResponseError: not a valid answer.
+        """
+        proto_json = self._json(data)
+        if self.rpc == "GetAgentCard":
+            result = v03_card.card_to_v1(proto_json)
+        else:
+            result = v03.result_from_v03(
+                self.operation.name, v03_proto.result_in(self.method, proto_json)
+            )
+        return self._convert(result, self.operation.response_type)
+
+    def decode_event(self, data: bytes) -> t.StreamResponse:
+        """One v0.3 ``StreamResponse`` as the v1.0 event.
+
+        Raises:
+            InvalidAgentResponseError: not a valid event.
+        """
+        event = v03.event_from_v03(v03_proto.event_in(self._json(data)))
+        converted: t.StreamResponse = self._convert(event, t.StreamResponse)
+        return converted
+
+    def _json(self, data: bytes) -> dict[str, Any]:
+        try:
+            value: dict[str, Any] = json_format.MessageToDict(
+                parse(data, self.response)
+            )
+        except (ProtocolError, json_format.Error) as exc:
+            raise InvalidAgentResponseError(
+                f"Invalid {self.rpc} answer from a v0.3 agent: {exc}"
+            ) from None
+        return value
+
+    def _convert(self, value: Any, type_: type[Any]) -> Any:
+        try:
+            return t.convert(value, type_)
+        except ProtocolError as exc:
+            raise InvalidAgentResponseError(
+                f"Invalid {self.rpc} answer from a v0.3 agent: {exc.message}",
+                field_violations=exc.field_violations,
+            ) from None
+
 
 def _method(rpc: str, method: str, request: str, response: str) -> Method:
     return Method(
@@ -133,3 +202,6 @@ METHODS: dict[str, Method] = {
         ),
     )
 }  # fmt: skip
+
+#: The v0.3 rpc of each v1.0 operation it has (ListTasks has none).
+BY_OPERATION: dict[str, Method] = {m.operation.name: m for m in METHODS.values()}

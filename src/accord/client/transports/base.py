@@ -122,6 +122,7 @@ class TransportOptions:
         http: the httpx client of the other transports (token endpoints use it).
         certificate: the client certificate for mutual TLS, if one was supplied.
         ca_bundle: a PEM file of CA certificates to trust instead of the defaults.
+        version: the A2A version the interface speaks (``1.0``, or ``0.3``).
     """
 
     timeouts: ClientTimeouts
@@ -130,6 +131,7 @@ class TransportOptions:
     http: httpx.AsyncClient
     certificate: ClientCertificate | None = None
     ca_bundle: str | os.PathLike[str] | None = None
+    version: str = "1.0"
 
 
 class HttpTransport:

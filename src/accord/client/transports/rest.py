@@ -13,6 +13,10 @@ Errors arrive as a ``google.rpc.Status`` in the AIP-193 wrapper
 :class:`~accord.errors.ProtocolError` by the ErrorInfo reason. An error status without
 such a body (a proxy, an auth middleware) is :class:`~accord.errors.HTTPStatusError`.
 
+An agent that speaks only v0.3 (``version="0.3"``) is called on v0.3's ``/v1/...``
+routes with the v0.3 proto's bodies (:mod:`accord.bindings.v03_rest`), and its
+answers are handed back as v1.0 values.
+
 SubscribeToTask: the spec's table says ``POST /tasks/{id}:subscribe`` while the proto's
 HTTP annotation says ``GET`` (spec §11.3.2). This transport sends what the binding
 builds and, on ``405 Method Not Allowed``, retries once with the operation's other
@@ -24,24 +28,30 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from accord.bindings import rest
+from accord.bindings import rest, v03, v03_rest
 from accord.errors import InvalidAgentResponseError
+from accord.protocol.sse import MAX_EVENT_SIZE
+from accord.protocol.versioning import CURRENT_VERSION
 
 from .._http import is_event_stream, request_headers, status_error
 from .base import HttpTransport, is_status_body
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     import httpx
 
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
 
+    from ..config import ClientTimeouts
+
 __all__ = ["RestTransport"]
 
 #: Media type of HTTP+JSON bodies (spec §11.2: SHOULD be ``application/a2a+json``).
 A2A_JSON_MEDIA_TYPE = "application/a2a+json"
+#: v0.3's (and v1.0.0's) media type.
+JSON_MEDIA_TYPE = "application/json"
 
 
 class RestTransport(HttpTransport):
@@ -55,6 +65,8 @@ class RestTransport(HttpTransport):
         headers: extra headers for every request.
         max_event_size: the largest SSE event accepted, in bytes.
         auth: an httpx auth flow for every request (e.g. chosen credentials).
+        version: the A2A version to speak: ``1.0``, or ``0.3`` for an agent that
+            speaks only that.
 
     Example::
 
@@ -64,6 +76,30 @@ class RestTransport(HttpTransport):
 
     binding = "HTTP+JSON"
 
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient | None = None,
+        *,
+        timeouts: ClientTimeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_event_size: int = MAX_EVENT_SIZE,
+        auth: httpx.Auth | None = None,
+        version: str = CURRENT_VERSION,
+    ) -> None:
+        if version not in (CURRENT_VERSION, v03.VERSION):
+            raise ValueError(f"cannot speak A2A {version!r} over HTTP+JSON")
+        self.version = version
+        self._v03 = version == v03.VERSION
+        super().__init__(
+            url,
+            http,
+            timeouts=timeouts,
+            headers=headers,
+            max_event_size=max_event_size,
+            auth=auth,
+        )
+
     def _request(
         self,
         operation: Operation,
@@ -72,14 +108,19 @@ class RestTransport(HttpTransport):
         stream: bool,
         verb: str | None = None,
     ) -> httpx.Request:
-        built_verb, path, query, body = rest.build_request(operation, params)
+        build = v03_rest.build_request if self._v03 else rest.build_request
+        built_verb, path, query, body = build(operation, params)
         if verb is not None and verb != built_verb:
             body = None  # the alternative route of SubscribeToTask: GET, no body
-        content_type = A2A_JSON_MEDIA_TYPE if body is not None else None
+        media = JSON_MEDIA_TYPE if self._v03 else A2A_JSON_MEDIA_TYPE
+        content_type = media if body is not None else None
         headers = request_headers(
-            self._headers, content_type=content_type, stream=stream
+            self._headers,
+            content_type=content_type,
+            stream=stream,
+            version=self.version,
         )
-        if not stream:
+        if not stream and not self._v03:
             # The v1.0.1 media type (spec §11.1); unasked, a server may answer the
             # v1.0.0 application/json (the decoder takes both).
             headers["Accept"] = A2A_JSON_MEDIA_TYPE
@@ -96,10 +137,15 @@ class RestTransport(HttpTransport):
     async def call(self, operation: Operation, params: Any) -> Any:
         """Run a unary operation; see :meth:`Transport.call`."""
         response = await self._send(self._request(operation, params, stream=False))
-        if not response.is_success and not is_status_body(response.content):
+        if (
+            not response.is_success
+            and not self._v03  # v0.3 bodies differ: v03_rest reads them
+            and not is_status_body(response.content)
+        ):
             # Not from an A2A server (a proxy, an unstarted app): show status and text.
             raise status_error(response, self.url)
-        return rest.parse_response(response.status_code, response.content, operation)
+        parse = v03_rest.parse_response if self._v03 else rest.parse_response
+        return parse(response.status_code, response.content, operation)
 
     async def stream(
         self, operation: Operation, params: Any, *, last_event_id: str | None = None
@@ -118,9 +164,12 @@ class RestTransport(HttpTransport):
             if not (response.is_success and is_event_stream(response)):
                 await self._read(response)
                 self._refuse(response, operation)
+            parse = (
+                v03_rest.parse_stream_event if self._v03 else rest.parse_stream_event
+            )
             async with aclosing(self._sse(response)) as events:
                 async for event in events:
-                    yield rest.parse_stream_event(event.data), event.id
+                    yield parse(event.data), event.id
         finally:
             await self._close(response)
 
@@ -148,9 +197,10 @@ class RestTransport(HttpTransport):
         # A non-SSE answer to a stream request: an error sent before the stream began.
         body = response.content
         if not response.is_success:
-            if not is_status_body(body):
+            if not self._v03 and not is_status_body(body):
                 raise status_error(response, self.url)
-            rest.parse_response(response.status_code, body, operation)  # raises
+            parse = v03_rest.parse_response if self._v03 else rest.parse_response
+            parse(response.status_code, body, operation)  # raises
         content_type = response.headers.get("content-type", "no content type")
         raise InvalidAgentResponseError(
             f"{self.url} answered {operation.name} with {content_type},"
