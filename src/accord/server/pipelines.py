@@ -1,9 +1,12 @@
-"""The HTTP bindings' request pipelines: JSON-RPC (spec §9) and HTTP+JSON (spec §11).
+"""The HTTP request pipeline: JSON-RPC (spec §9) and HTTP+JSON (spec §11), v1.0 and v0.3.
 
-Each request: read the body up to :attr:`ServerLimits.max_body_bytes` (else 413),
-authenticate it against the card's security requirements (401 with
-``WWW-Authenticate``, or 403; see :mod:`accord.server.auth`), decode with the binding,
-negotiate ``A2A-Version`` (spec §3.6.2), hand the operation to the
+One pipeline serves every HTTP binding through an
+:class:`~accord.server.exchanges.Exchange` chosen by the route (and, for ``/v1/...``,
+the request's version): check the request's media type, read the body up to
+:attr:`ServerLimits.max_body_bytes` (else 413), authenticate it against the card's
+security requirements (401 with ``WWW-Authenticate``, or 403; see
+:mod:`accord.server.auth`), negotiate ``A2A-Version`` (spec §3.6.2) before the body
+is interpreted, decode with the binding, hand the operation to the
 :class:`~accord.server.engine.Engine` (interceptors, authorization, the handler),
 encode the answer. Streaming answers are SSE (:mod:`accord.server.sse_response`).
 """
@@ -16,20 +19,21 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from accord.bindings import jsonrpc, rest, v03, v03_rest
+from accord.bindings import v03, v03_rest
 from accord.bindings.media import check_content_type, response_media_type
-from accord.errors import (
-    InternalError,
-    MethodNotFoundError,
-    PayloadTooLargeError,
-    ProtocolError,
-)
+from accord.errors import InternalError, PayloadTooLargeError, ProtocolError
 from accord.protocol import Operation, versioning
-from accord.protocol.errors import spec_for
 
 from .auth.verifier import RequestInfo
-from .card import BINDING_HTTP_JSON, BINDING_JSONRPC
 from .context import CallContext
+from .exchanges import (
+    REST_VERSIONS,
+    Answer,
+    Exchange,
+    JsonRpcExchange,
+    RestExchange,
+    V03RestExchange,
+)
 from .sse_response import send_event_stream
 from .streams import HandlerStream
 
@@ -46,14 +50,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
-_TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
-#: Versions the JSON-RPC endpoint speaks: v1.0, and v0.3 (its own methods and shapes,
-#: :mod:`accord.bindings.v03`).
-JSONRPC_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
-#: Versions HTTP+JSON speaks: v1.0, and v0.3 on its own ``/v1/...`` routes
-#: (:mod:`accord.bindings.v03_rest`).
-REST_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
 
@@ -77,7 +73,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class HttpBindings:
-    """The two HTTP bindings of one :class:`~accord.server.A2AApp`."""
+    """The HTTP bindings of one :class:`~accord.server.A2AApp`, on one pipeline."""
 
     def __init__(self, app: A2AApp) -> None:
         self._app = app
@@ -163,80 +159,8 @@ class HttpBindings:
         )
 
     async def jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one JSON-RPC request (spec §9)."""
-        request_id: jsonrpc.RequestId = None
-        v03_stream = False
-        try:
-            check_content_type(_header(scope, b"content-type"), "application/json")
-            try:
-                body = await self._read_body(scope, receive)
-            except _TooLarge:
-                raise self._too_large() from None
-            try:
-                principal = await self._authenticate(scope)
-            except ProtocolError:
-                request_id = _request_id(body)
-                raise
-            query = scope.get("query_string", b"").decode("latin-1")
-            try:
-                # The version first: it decides which methods and shapes the body has.
-                version = self._version(scope, query, JSONRPC_VERSIONS)
-            except ProtocolError:
-                request_id = _request_id(body)
-                raise
-            try:
-                call = jsonrpc.parse_request(body, version=version)
-            except jsonrpc.JsonRpcRejection as rejection:
-                request_id = rejection.request_id
-                raise rejection.error from None
-            request_id = call.id
-            v03_stream = bool(call.v03_method) and call.operation.streaming
-            ctx = self._context(scope, query, principal, version=version)
-            result = await self._dispatch(
-                scope, call.operation, call.params, ctx, BINDING_JSONRPC
-            )
-        except ProtocolError as error:
-            status = spec_for(error).http_status
-            if v03_stream and status not in _TRANSPORT_STATUSES:
-                # v0.3 clients of a stream read its error as the stream's one event.
-                await _respond(
-                    send,
-                    200,
-                    b"data: " + jsonrpc.encode_error(request_id, error) + b"\n\n",
-                    content_type=b"text/event-stream",
-                )
-                return
-            # JSON-RPC errors travel in a 200 response; only transport-level refusals
-            # (size, authentication, capacity) use their HTTP status.
-            await _respond(
-                send,
-                status if status in _TRANSPORT_STATUSES else 200,
-                jsonrpc.encode_error(request_id, error),
-                extra=_challenge_headers(error),
-            )
-            return
-        except Exception:
-            logger.exception("unexpected error in JSON-RPC request")
-            await _respond(send, 200, jsonrpc.encode_error(request_id, InternalError()))
-            return
-        rid = request_id
-        if isinstance(result, HandlerStream):
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                (
-                    partial(jsonrpc.encode_stream_event_v03, rid, call)
-                    if call.v03_method
-                    else partial(jsonrpc.encode_stream_event, rid)
-                ),
-                lambda error: jsonrpc.encode_error(rid, error),
-                keepalive_interval=self._app.limits.keepalive_interval,
-            )
-        elif call.v03_method:
-            await _respond(send, 200, jsonrpc.encode_result_v03(rid, call, result))
-        else:
-            await _respond(send, 200, jsonrpc.encode_result(rid, result))
+        """Answer one JSON-RPC request (spec §9; v0.3's methods too)."""
+        await self._serve(JsonRpcExchange(), scope, receive, send)
 
     async def rest(
         self, scope: Scope, receive: Receive, send: Send, method: str, path: str
@@ -244,125 +168,71 @@ class HttpBindings:
         """Answer one HTTP+JSON request (spec §11): v0.3's for its ``/v1/...`` routes
         when the request speaks v0.3 (:mod:`accord.bindings.v03_rest`), else v1.0's."""
         query = scope.get("query_string", b"").decode("latin-1")
-        if v03_rest.is_v03_path(path):
-            try:
-                version = self._version(scope, query, REST_VERSIONS)
-            except ProtocolError:
-                version = None  # refused below, by the v1.0 pipeline, with its hint
-            if version == v03.VERSION:
-                await self._rest_v03(scope, receive, send, method, path, query)
-                return
-        await self._rest_v1(scope, receive, send, method, path, query)
+        exchange: Exchange
+        if v03_rest.is_v03_path(path) and self._speaks_v03(scope, query):
+            exchange = V03RestExchange(
+                method,
+                path,
+                self._binding_query(query),
+                partial(self._app.base_url, scope),
+            )
+        else:
+            media = response_media_type(
+                _header(scope, b"content-type"), _header(scope, b"accept")
+            )
+            exchange = RestExchange(method, path, self._binding_query(query), media)
+        await self._serve(exchange, scope, receive, send)
 
-    async def _rest_v03(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        method: str,
-        path: str,
-        query: str,
-    ) -> None:
+    def _speaks_v03(self, scope: Scope, query: str) -> bool:
         try:
-            if method in ("POST", "PUT", "PATCH"):
-                check_content_type(_header(scope, b"content-type"), "application/json")
-            try:
-                body = await self._read_body(scope, receive)
-            except _TooLarge:
-                raise self._too_large() from None
-            principal = await self._authenticate(scope)
-            call = v03_rest.parse_request(
-                method, path, self._binding_query(query), body
-            )
-            ctx = self._context(scope, query, principal, version=v03.VERSION)
-            result = await self._dispatch(
-                scope, call.operation, call.params, ctx, BINDING_HTTP_JSON
-            )
-        except ProtocolError as error:
-            status, payload = v03_rest.encode_error(error)
-            await _respond(send, status, payload, extra=_challenge_headers(error))
-            return
-        except Exception:
-            logger.exception("unexpected error in v0.3 HTTP+JSON request")
-            status, payload = v03_rest.encode_error(InternalError())
-            await _respond(send, status, payload)
-            return
-        if isinstance(result, HandlerStream):
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                partial(v03_rest.encode_stream_event, call),
-                lambda e: v03_rest.encode_error(e)[1],
-                keepalive_interval=self._app.limits.keepalive_interval,
-            )
-            return
-        body = v03_rest.encode_result(call, result, card_url=self._app.base_url(scope))
-        await _respond(send, 200, body)
+            return self._version(scope, query, REST_VERSIONS) == v03.VERSION
+        except ProtocolError:
+            return False  # refused by the v1.0 exchange, with its hint
 
-    async def _rest_v1(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        method: str,
-        path: str,
-        query: str,
+    async def _serve(
+        self, exchange: Exchange, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        content_type = _header(scope, b"content-type")
-        media = response_media_type(content_type, _header(scope, b"accept"))
+        """Serve one request through ``exchange``: content type, body (bounded),
+        authentication, version, parse, the engine, then the answer or the stream."""
+        query = scope.get("query_string", b"").decode("latin-1")
         try:
-            if method in ("POST", "PUT", "PATCH"):
+            if exchange.content_types is not None:
                 check_content_type(
-                    content_type, "application/a2a+json or application/json"
+                    _header(scope, b"content-type"), exchange.content_types
                 )
             try:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
                 raise self._too_large() from None
-            principal = await self._authenticate(scope)
-            # The version before the body (it decides the shapes), on A2A's paths;
-            # any other path is not found whatever the version.
-            version: str | None = None
-            if rest.allowed_methods(path):
-                version = self._version(scope, query)
-            call = rest.parse_request(method, path, self._binding_query(query), body)
+            try:
+                principal = await self._authenticate(scope)
+                version = exchange.negotiate(partial(self._version, scope, query))
+            except ProtocolError:
+                exchange.early_error(body)
+                raise
+            operation, params = exchange.parse(body, query)
             ctx = self._context(scope, query, principal, version=version)
             result = await self._dispatch(
-                scope, call.operation, call.params, ctx, BINDING_HTTP_JSON
+                scope, operation, params, ctx, exchange.binding
             )
         except ProtocolError as error:
-            extra = _challenge_headers(error)
-            override: int | None = None
-            if isinstance(error, MethodNotFoundError):
-                allowed = rest.allowed_methods(path)
-                if allowed:
-                    override = 405  # RFC 9110 §15.5.6, with Allow
-                    extra.append((b"allow", ", ".join(allowed).encode()))
-            status, payload = rest.encode_error(error, status=override)
-            await _respond(send, status, payload, content_type=media, extra=extra)
+            await _answer(send, exchange.error(error))
             return
         except Exception:
-            logger.exception("unexpected error in HTTP+JSON request")
-            status, payload = rest.encode_error(InternalError())
-            await _respond(send, status, payload, content_type=media)
+            logger.exception("unexpected error in a %s request", exchange.binding)
+            await _answer(send, exchange.error(InternalError()))
             return
         if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
                 send,
                 result,
-                rest.encode_stream_event,
-                lambda e: rest.encode_error(e)[1],
+                exchange.event,
+                exchange.stream_error,
                 keepalive_interval=self._app.limits.keepalive_interval,
             )
         else:
-            await _respond(
-                send,
-                200,
-                rest.encode_response(result),
-                content_type=media,
-            )
+            await _answer(send, exchange.result(result))
 
     async def _dispatch(
         self,
@@ -382,27 +252,14 @@ class HttpBindings:
         )
 
 
-#: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated
-#: caller should not make the server parse megabytes just to echo an id).
-_ID_PARSE_LIMIT = 64 * 1024
-
-
-def _request_id(body: bytes) -> jsonrpc.RequestId:
-    """The JSON-RPC id of ``body`` if it can be read, else None (for early refusals)."""
-    if len(body) > _ID_PARSE_LIMIT:
-        return None
-    try:
-        return jsonrpc.parse_request(body).id
-    except jsonrpc.JsonRpcRejection as rejection:
-        return rejection.request_id
-    except ProtocolError:
-        return None
-
-
-def _challenge_headers(error: ProtocolError) -> list[tuple[bytes, bytes]]:
-    """``WWW-Authenticate`` headers for a 401/403 that carries challenges."""
-    challenges = getattr(error, "challenges", ())
-    return [(b"www-authenticate", c.encode("latin-1")) for c in challenges]
+async def _answer(send: Send, answer: Answer) -> None:
+    await _respond(
+        send,
+        answer.status,
+        answer.body,
+        content_type=answer.content_type,
+        extra=list(answer.headers),
+    )
 
 
 async def _respond(

@@ -1,0 +1,291 @@
+"""One request over one HTTP binding: the interface the shared pipeline serves through.
+
+:class:`~accord.server.pipelines.HttpBindings` runs every HTTP request the same way
+(content type, body limit, authentication, version, parse, engine, answer or stream,
+errors); what differs between the bindings is behind :class:`Exchange`, one object per
+request, implemented here for JSON-RPC (spec §9, and v0.3's methods), HTTP+JSON (spec
+§11) and v0.3's HTTP+JSON (``/v1/...``). The wire work itself is the sans-IO
+``accord.bindings`` modules'; an exchange only chooses among them and keeps what its
+answers need (the JSON-RPC id, the routed call, the media type asked for). The gRPC
+front end (:mod:`accord.grpc.server`) has the same shape without HTTP: each rpc reads
+its request bytes and writes its answers, events and errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from accord.bindings import jsonrpc, rest, v03, v03_rest
+from accord.errors import MethodNotFoundError, ProtocolError
+from accord.protocol import versioning
+from accord.protocol.errors import spec_for
+
+from .card import BINDING_HTTP_JSON, BINDING_JSONRPC
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from accord.protocol import Operation
+    from accord.types import StreamResponse
+
+__all__ = [
+    "JSONRPC_VERSIONS",
+    "REST_VERSIONS",
+    "Answer",
+    "Exchange",
+    "JsonRpcExchange",
+    "RestExchange",
+    "V03RestExchange",
+]
+
+#: Versions the JSON-RPC endpoint speaks: v1.0, and v0.3 (its own methods and shapes,
+#: :mod:`accord.bindings.v03`).
+JSONRPC_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
+#: Versions HTTP+JSON speaks: v1.0, and v0.3 on its own ``/v1/...`` routes
+#: (:mod:`accord.bindings.v03_rest`).
+REST_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
+#: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
+_TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
+
+JSON = b"application/json"
+SSE = b"text/event-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer: status, body, content type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class Exchange(Protocol):
+    """One request over one HTTP binding, as the shared pipeline serves it."""
+
+    #: The card's name of the binding (``JSONRPC``, ``HTTP+JSON``), for interceptors.
+    binding: str
+    #: The request media types accepted, for the refusal's text; None: not checked.
+    content_types: str | None
+
+    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str | None:
+        """The request's version, from ``version_of(supported)`` (which raises
+        VersionNotSupportedError); None when it is decided later."""
+        ...
+
+    def early_error(self, body: bytes) -> None:
+        """Note what an error raised before :meth:`parse` needs from the body."""
+        ...
+
+    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
+        """The operation and its request value.
+
+        Raises:
+            ProtocolError: the request is not valid (the answer says why).
+        """
+        ...
+
+    def result(self, result: Any) -> Answer:
+        """The answer carrying a unary operation's ``result``."""
+        ...
+
+    def event(self, event: StreamResponse) -> bytes:
+        """One streamed event, as the data of its SSE event."""
+        ...
+
+    def stream_error(self, error: ProtocolError) -> bytes:
+        """An error after the stream began, as the data of its SSE event."""
+        ...
+
+    def error(self, error: ProtocolError) -> Answer:
+        """The answer carrying ``error`` (before any stream began)."""
+        ...
+
+
+@dataclass(slots=True)
+class JsonRpcExchange:
+    """A JSON-RPC request (spec §9): errors in 200 answers with the request's id."""
+
+    binding: str = BINDING_JSONRPC
+    content_types: str | None = "application/json"
+    request_id: jsonrpc.RequestId = None
+    call: jsonrpc.JsonRpcCall | None = None
+    version: str = versioning.CURRENT_VERSION
+
+    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+        # The version first: it decides which methods and shapes the body has.
+        self.version = version_of(JSONRPC_VERSIONS)
+        return self.version
+
+    def early_error(self, body: bytes) -> None:
+        self.request_id = _request_id(body)
+
+    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
+        try:
+            call = jsonrpc.parse_request(body, version=self.version)
+        except jsonrpc.JsonRpcRejection as rejection:
+            self.request_id = rejection.request_id
+            raise rejection.error from None
+        self.request_id, self.call = call.id, call
+        return call.operation, call.params
+
+    def result(self, result: Any) -> Answer:
+        call = self.call
+        assert call is not None
+        if call.v03_method:
+            return Answer(200, jsonrpc.encode_result_v03(call.id, call, result))
+        return Answer(200, jsonrpc.encode_result(call.id, result))
+
+    def event(self, event: StreamResponse) -> bytes:
+        call = self.call
+        assert call is not None
+        if call.v03_method:
+            return jsonrpc.encode_stream_event_v03(call.id, call, event)
+        return jsonrpc.encode_stream_event(call.id, event)
+
+    def stream_error(self, error: ProtocolError) -> bytes:
+        return jsonrpc.encode_error(self.request_id, error)
+
+    def error(self, error: ProtocolError) -> Answer:
+        status = spec_for(error).http_status
+        body = jsonrpc.encode_error(self.request_id, error)
+        call = self.call
+        if (
+            call is not None
+            and call.v03_method
+            and call.operation.streaming
+            and status not in _TRANSPORT_STATUSES
+        ):
+            # v0.3 clients of a stream read its error as the stream's one event.
+            return Answer(200, b"data: " + body + b"\n\n", SSE)
+        # JSON-RPC errors travel in a 200 response; only transport-level refusals
+        # (size, authentication, capacity) use their HTTP status.
+        return Answer(
+            status if status in _TRANSPORT_STATUSES else 200,
+            body,
+            headers=challenge_headers(error),
+        )
+
+
+@dataclass(slots=True)
+class RestExchange:
+    """An HTTP+JSON request (spec §11), answered in the media type it asked for."""
+
+    verb: str
+    path: str
+    #: The query without API-key parameters (they are not request fields).
+    binding_query: str
+    #: ``application/a2a+json`` or ``application/json`` (spec §11.1).
+    media: bytes
+    binding: str = BINDING_HTTP_JSON
+    content_types: str | None = None
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.verb in ("POST", "PUT", "PATCH"):
+            self.content_types = "application/a2a+json or application/json"
+
+    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str | None:
+        # On A2A's paths the version comes before the body (it decides the shapes);
+        # any other path is not found, whatever the version.
+        if rest.allowed_methods(self.path):
+            self.version = version_of(versioning.SUPPORTED_VERSIONS)
+        return self.version
+
+    def early_error(self, body: bytes) -> None:
+        return None
+
+    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
+        call = rest.parse_request(self.verb, self.path, self.binding_query, body)
+        return call.operation, call.params
+
+    def result(self, result: Any) -> Answer:
+        return Answer(200, rest.encode_response(result), self.media)
+
+    def event(self, event: StreamResponse) -> bytes:
+        return rest.encode_stream_event(event)
+
+    def stream_error(self, error: ProtocolError) -> bytes:
+        return rest.encode_error(error)[1]
+
+    def error(self, error: ProtocolError) -> Answer:
+        headers = challenge_headers(error)
+        override: int | None = None
+        if isinstance(error, MethodNotFoundError):
+            allowed = rest.allowed_methods(self.path)
+            if allowed:
+                override = 405  # RFC 9110 §15.5.6, with Allow
+                headers = (*headers, (b"allow", ", ".join(allowed).encode()))
+        status, body = rest.encode_error(error, status=override)
+        return Answer(status, body, self.media, headers)
+
+
+@dataclass(slots=True)
+class V03RestExchange:
+    """A v0.3 HTTP+JSON request (``/v1/...``, :mod:`accord.bindings.v03_rest`)."""
+
+    verb: str
+    path: str
+    binding_query: str
+    #: The agent's base URL as this caller sees it (the extended card names it).
+    base_url: Callable[[], str]
+    binding: str = BINDING_HTTP_JSON
+    content_types: str | None = None
+    call: v03_rest.V03RestCall | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.verb in ("POST", "PUT", "PATCH"):
+            self.content_types = "application/json"
+
+    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+        return v03.VERSION  # chosen by the router (HttpBindings.rest)
+
+    def early_error(self, body: bytes) -> None:
+        return None
+
+    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
+        call = v03_rest.parse_request(self.verb, self.path, self.binding_query, body)
+        self.call = call
+        return call.operation, call.params
+
+    def result(self, result: Any) -> Answer:
+        assert self.call is not None
+        return Answer(
+            200, v03_rest.encode_result(self.call, result, card_url=self.base_url())
+        )
+
+    def event(self, event: StreamResponse) -> bytes:
+        assert self.call is not None
+        return v03_rest.encode_stream_event(self.call, event)
+
+    def stream_error(self, error: ProtocolError) -> bytes:
+        return v03_rest.encode_error(error)[1]
+
+    def error(self, error: ProtocolError) -> Answer:
+        status, body = v03_rest.encode_error(error)
+        return Answer(status, body, headers=challenge_headers(error))
+
+
+def challenge_headers(error: ProtocolError) -> tuple[tuple[bytes, bytes], ...]:
+    """``WWW-Authenticate`` headers for a 401/403 that carries challenges."""
+    challenges = getattr(error, "challenges", ())
+    return tuple((b"www-authenticate", c.encode("latin-1")) for c in challenges)
+
+
+#: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated
+#: caller should not make the server parse megabytes just to echo an id).
+_ID_PARSE_LIMIT = 64 * 1024
+
+
+def _request_id(body: bytes) -> jsonrpc.RequestId:
+    """The JSON-RPC id of ``body`` if it can be read, else None (for early refusals)."""
+    if len(body) > _ID_PARSE_LIMIT:
+        return None
+    try:
+        return jsonrpc.parse_request(body).id
+    except jsonrpc.JsonRpcRejection as rejection:
+        return rejection.request_id
+    except ProtocolError:
+        return None
