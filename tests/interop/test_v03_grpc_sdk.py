@@ -30,6 +30,7 @@ from accord.protocol import op
 
 from .agents import SdkServer, accord_app, gate
 from .conftest import drain
+from .test_v03_sdk_client import request, texts
 
 pytestmark = pytest.mark.anyio
 
@@ -51,24 +52,6 @@ async def served() -> AsyncIterator[tuple[CompatGrpcTransport, GrpcTransport]]:
                 yield CompatGrpcTransport(channel, None), v1
         finally:
             await channel.close()
-
-
-def request(
-    text: str, *, task_id: str = "", context_id: str = "", immediately: bool = False
-) -> pb.SendMessageRequest:
-    message = pb.Message(
-        message_id=str(uuid.uuid4()),
-        role=pb.ROLE_USER,
-        parts=[pb.Part(text=text)],
-        task_id=task_id,
-        context_id=context_id,
-    )
-    config = pb.SendMessageConfiguration(return_immediately=immediately)
-    return pb.SendMessageRequest(message=message, configuration=config)
-
-
-def texts(artifact: pb.Artifact) -> list[str]:
-    return [p.text for p in artifact.parts]
 
 
 async def test_send_get_and_read_over_both_versions() -> None:

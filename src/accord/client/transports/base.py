@@ -31,6 +31,7 @@ import httpx
 
 from accord.errors import InvalidAgentResponseError, ParseError
 from accord.protocol.sse import MAX_EVENT_SIZE, SSEDecoder, SSEEvent
+from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import decode_json
 
 from .._http import map_httpx_exceptions
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from accord.types import StreamResponse
 
     from ..credentials import ClientCertificate
+
+#: v0.3's version (``accord.bindings.v03.VERSION``), which both HTTP transports speak.
+V03_VERSION = "0.3"
 
 __all__ = [
     "HttpTransport",
@@ -150,7 +154,15 @@ class HttpTransport:
         auth: an httpx auth flow for every request, e.g. the credentials chosen
             from the card (:class:`~accord.client.credentials.SelectedCredentials`);
             ``None`` keeps the httpx client's own ``auth``.
+        version: the A2A version to speak: ``1.0``, or ``0.3`` for an agent that
+            speaks only that.
+
+    Raises:
+        ValueError: a version neither ``1.0`` nor ``0.3``.
     """
+
+    #: The card's name of the binding (``AgentInterface.protocolBinding``).
+    binding = ""
 
     def __init__(
         self,
@@ -161,7 +173,12 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         max_event_size: int = MAX_EVENT_SIZE,
         auth: httpx.Auth | None = None,
+        version: str = CURRENT_VERSION,
     ) -> None:
+        if version not in (CURRENT_VERSION, V03_VERSION):
+            raise ValueError(f"cannot speak A2A {version!r} over {self.binding}")
+        self.version = version
+        self._v03 = version == V03_VERSION
         self.url = url
         self._max_event_size = max_event_size
         self._owns_http = http is None

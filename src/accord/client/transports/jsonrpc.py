@@ -23,23 +23,20 @@ import itertools
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from accord.bindings import jsonrpc, v03
+from accord.bindings import jsonrpc
 from accord.errors import InvalidAgentResponseError
-from accord.protocol.sse import MAX_EVENT_SIZE
-from accord.protocol.versioning import CURRENT_VERSION
 
 from .._http import is_event_stream, request_headers, status_error
 from .base import HttpTransport, is_jsonrpc_response
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator
 
     import httpx
 
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
 
-    from ..config import ClientTimeouts
 
 __all__ = ["JsonRpcTransport"]
 
@@ -68,37 +65,19 @@ class JsonRpcTransport(HttpTransport):
 
     binding = "JSONRPC"
 
-    def __init__(
-        self,
-        url: str,
-        http: httpx.AsyncClient | None = None,
-        *,
-        timeouts: ClientTimeouts | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_event_size: int = MAX_EVENT_SIZE,
-        auth: httpx.Auth | None = None,
-        version: str = CURRENT_VERSION,
-    ) -> None:
-        if version not in (CURRENT_VERSION, v03.VERSION):
-            raise ValueError(f"cannot speak A2A {version!r} over JSON-RPC")
-        self.version = version
-        self._v03 = version == v03.VERSION
-        super().__init__(
-            url,
-            http,
-            timeouts=timeouts,
-            headers=headers,
-            max_event_size=max_event_size,
-            auth=auth,
-        )
-        # Request ids only need to be unique among our own in-flight requests.
-        self._ids = itertools.count(1)
+    #: Request ids only need to be unique among our own in-flight requests.
+    _ids: itertools.count[int] | None = None
+
+    def _next_id(self) -> int:
+        if self._ids is None:
+            self._ids = itertools.count(1)
+        return next(self._ids)
 
     def _request(
         self, operation: Operation, params: Any, *, stream: bool
     ) -> httpx.Request:
         build = jsonrpc.build_request_v03 if self._v03 else jsonrpc.build_request
-        body = build(next(self._ids), operation, params)
+        body = build(self._next_id(), operation, params)
         headers = request_headers(
             self._headers,
             content_type=JSON_MEDIA_TYPE,

@@ -28,23 +28,20 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from accord.bindings import rest, v03, v03_rest
+from accord.bindings import rest, v03_rest
 from accord.errors import InvalidAgentResponseError
-from accord.protocol.sse import MAX_EVENT_SIZE
-from accord.protocol.versioning import CURRENT_VERSION
 
 from .._http import is_event_stream, request_headers, status_error
 from .base import HttpTransport, is_status_body
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator
 
     import httpx
 
     from accord.protocol.operations import Operation
     from accord.types import StreamResponse
 
-    from ..config import ClientTimeouts
 
 __all__ = ["RestTransport"]
 
@@ -75,30 +72,6 @@ class RestTransport(HttpTransport):
     """
 
     binding = "HTTP+JSON"
-
-    def __init__(
-        self,
-        url: str,
-        http: httpx.AsyncClient | None = None,
-        *,
-        timeouts: ClientTimeouts | None = None,
-        headers: Mapping[str, str] | None = None,
-        max_event_size: int = MAX_EVENT_SIZE,
-        auth: httpx.Auth | None = None,
-        version: str = CURRENT_VERSION,
-    ) -> None:
-        if version not in (CURRENT_VERSION, v03.VERSION):
-            raise ValueError(f"cannot speak A2A {version!r} over HTTP+JSON")
-        self.version = version
-        self._v03 = version == v03.VERSION
-        super().__init__(
-            url,
-            http,
-            timeouts=timeouts,
-            headers=headers,
-            max_event_size=max_event_size,
-            auth=auth,
-        )
 
     def _request(
         self,
