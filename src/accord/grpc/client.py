@@ -301,7 +301,13 @@ class GrpcTransport:
             return ConnectError(f"Cannot connect to {self.url}: {exc.details()}")
         if code == grpc.StatusCode.DEADLINE_EXCEEDED and not rich:
             return A2ATimeoutError(f"{self.url} did not answer in time")
-        return from_status(code, exc.details() or "", tuple(trailers), peer=self.url)
+        return from_status(
+            code,
+            exc.details() or "",
+            tuple(trailers),
+            peer=self.url,
+            v03=self.version == v03.PACKAGE_VERSION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
