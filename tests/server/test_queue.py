@@ -278,7 +278,9 @@ async def test_a_follow_up_at_the_limit_is_resumed_once_and_run_elsewhere(
             "monday", task_id=asked.id, configuration=NOW
         )
         assert isinstance(answer, Task)
-        assert answer.status.state is TaskState.WORKING
+        # The state when the answer was read: B may already have run it (seen under
+        # load), which a returnImmediately answer may show (spec §3.1.1).
+        assert answer.status.state in (TaskState.WORKING, TaskState.COMPLETED)
         done = await x.until(asked.id, TaskState.COMPLETED)
         assert done.artifacts[0].parts[0].text == "monday on B"
         assert x.lab.runs(asked.id) == [
@@ -400,7 +402,11 @@ async def test_cancel_after_the_claim_reaches_the_claimer(
         canceled = await x.a.client.cancel_task(task.id)
         assert canceled.status.state is TaskState.CANCELED
         assert x.b is not None
-        assert x.b.runtime.live(task.id) is None
+        # B drops the execution once its agent has ended, just after CANCELED is
+        # written (the answer above can come first under load).
+        with anyio.fail_after(10):
+            while x.b.runtime.live(task.id) is not None:  # noqa: ASYNC110 - B's cleanup, no event to wait on
+                await anyio.sleep(0.01)
 
 
 async def test_a_takeover_at_the_limit_is_queued_not_failed(
