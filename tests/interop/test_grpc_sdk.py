@@ -40,6 +40,7 @@ from a2a.client import ClientConfig as SdkClientConfig
 from a2a.server.request_handlers import GrpcHandler
 from a2a.types import a2a_pb2 as pb
 from a2a.types import a2a_pb2_grpc
+from a2a.utils.errors import InvalidParamsError as SdkInvalidParams
 from a2a.utils.errors import PushNotificationNotSupportedError as SdkPushNotSupported
 from a2a.utils.errors import TaskNotCancelableError as SdkTaskNotCancelable
 from a2a.utils.errors import TaskNotFoundError as SdkTaskNotFound
@@ -49,6 +50,7 @@ from google.protobuf import json_format, struct_pb2
 import grpc
 from accord.client import Client, ClientConfig
 from accord.errors import (
+    InvalidParamsError,
     TaskNotCancelableError,
     TaskNotFoundError,
     UnsupportedOperationError,
@@ -447,6 +449,19 @@ async def test_sdk_reads_the_failed_precondition_reasons(accord: AccordGrpc) -> 
         await drain(accord.streaming.subscribe(pb.SubscribeToTaskRequest(id=done.id)))
 
 
+async def test_sdk_reads_the_bad_request_field_violations(accord: AccordGrpc) -> None:
+    # INVALID_PARAMS travels with a google.rpc.BadRequest naming the field; the SDK
+    # hands its violations over as data["errors"].
+    with pytest.raises(SdkInvalidParams) as too_big:
+        await accord.blocking.list_tasks(pb.ListTasksRequest(page_size=500))
+    task = await sdk_send_task(accord.blocking, sdk_request("echo x"))
+    with pytest.raises(SdkInvalidParams) as negative:
+        await accord.blocking.get_task(pb.GetTaskRequest(id=task.id, history_length=-1))
+    for caught, name in ((too_big, "pageSize"), (negative, "historyLength")):
+        assert caught.value.data is not None
+        assert [e["field"] for e in caught.value.data["errors"]] == [name]
+
+
 async def test_sdk_push_operations_are_not_supported(accord: AccordGrpc) -> None:
     task = await sdk_send_task(accord.blocking, sdk_request("ask"))
     calls: list[Callable[[], Awaitable[object]]] = [
@@ -827,6 +842,17 @@ async def test_accord_reads_the_failed_precondition_reasons(sdk: SdkGrpc) -> Non
         await sdk.client.send_message("more", task_id=done.id)
     with anyio.fail_after(DEADLINE), pytest.raises(UnsupportedOperationError):
         await drain(sdk.client.subscribe(done.id))
+
+
+async def test_accord_reads_invalid_params(sdk: SdkGrpc) -> None:
+    task = await send_task(sdk.client, "ask")  # a task that accepts messages
+    with pytest.raises(InvalidParamsError):  # another context than the task's
+        await sdk.client.send_message("more", task_id=task.id, context_id="other")
+    with pytest.raises(InvalidParamsError):
+        await sdk.client.get_task(task.id, history_length=-1)
+    with pytest.raises(InvalidParamsError):
+        await sdk.client.list_tasks(page_size=500)
+    await sdk.client.cancel_task(task.id)
 
 
 async def test_accord_push_config_crud(sdk: SdkGrpc) -> None:
