@@ -55,7 +55,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import shutil
 import signal
 import statistics
 import subprocess
@@ -67,8 +66,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench as harness
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from grpc import aio
 
@@ -77,8 +80,13 @@ REPO = BENCH.parent
 SIDES = ("accord", "sdk")
 BARE = "bare"  # the ceiling: a grpc.aio server answering fixed bytes
 LABELS = {"accord": "Accord", "sdk": "a2a-sdk", BARE: "bare grpc.aio"}
-SERVER_CORE = 0
-LOAD_CORE = 1
+# The cores and the pinning of bench/bench.py, which this shares.
+SERVER_CORE = harness.SERVER_CORE
+LOAD_CORE = harness.LOAD_CORE
+PINNING = harness.PINNING
+TASKSET = harness.TASKSET
+pinned = harness.pinned
+pin_preexec = harness.pin_preexec
 SERVICE_PATH = "/lf.a2a.v1.A2AService"
 METADATA = (("a2a-version", "1.0"),)
 ECHO_TEXT = "hello"
@@ -512,30 +520,6 @@ def load_main(argv: list[str]) -> int:
 
 
 # --- the driver: processes --------------------------------------------------------------
-
-
-def can_pin() -> bool:
-    """Two cores to put the servers and the load generator on different ones."""
-    try:
-        return {SERVER_CORE, LOAD_CORE} <= os.sched_getaffinity(0)
-    except (AttributeError, OSError):
-        return False
-
-
-PINNING = can_pin()
-TASKSET = shutil.which("taskset") if PINNING else None
-
-
-def pinned(core: int, cmd: list[str]) -> list[str]:
-    """``cmd`` run on ``core`` (via taskset when available)."""
-    return ["taskset", "-c", str(core), *cmd] if TASKSET else cmd
-
-
-def pin_preexec(core: int) -> Callable[[], None] | None:
-    """Fallback pinning when taskset is missing: set the child's affinity itself."""
-    if not PINNING or TASKSET:
-        return None
-    return lambda: os.sched_setaffinity(0, {core})
 
 
 def kill_group(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
