@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -36,6 +36,7 @@ import httpx
 import grpc
 from accord import types as t
 from accord.client.config import ClientTimeouts
+from accord.client.transports.base import ClosingTransport
 from accord.errors import (
     ConnectError,
     InvalidAgentResponseError,
@@ -53,7 +54,6 @@ from .status import DETAILS_KEY, from_status
 if TYPE_CHECKING:
     import os
     from collections.abc import AsyncIterator, Callable, Mapping
-    from types import TracebackType
 
     from accord.client.credentials import ClientCertificate
     from accord.client.transports.base import TransportOptions
@@ -100,7 +100,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class GrpcTransport:
+class GrpcTransport(ClosingTransport):
     """Sends A2A operations over gRPC to one interface.
 
     Args:
@@ -190,19 +190,6 @@ class GrpcTransport:
         """Close the channel."""
         with anyio.CancelScope(shield=True):
             await self._channel.close()
-
-    async def __aenter__(self) -> Self:
-        """Return the transport itself."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the channel."""
-        await self.aclose()
 
     async def _call_metadata(self) -> tuple[tuple[str, str], ...]:
         if self._auth is None:

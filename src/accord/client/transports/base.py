@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 V03_VERSION = "0.3"
 
 __all__ = [
+    "ClosingTransport",
     "HttpTransport",
     "Transport",
     "TransportOptions",
@@ -138,7 +139,29 @@ class TransportOptions:
     version: str = "1.0"
 
 
-class HttpTransport:
+class ClosingTransport:
+    """A transport's async context: entering gives the transport, leaving calls
+    :meth:`aclose` (which each transport defines)."""
+
+    async def aclose(self) -> None:
+        """Release what the transport owns."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        """Return the transport itself."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Call :meth:`aclose`."""
+        await self.aclose()
+
+
+class HttpTransport(ClosingTransport):
     """What the JSON-RPC and REST transports share: an httpx client, headers, SSE.
 
     Args:
@@ -194,19 +217,6 @@ class HttpTransport:
         """Close the httpx client if this transport created it."""
         if self._owns_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        """Return the transport itself."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Call :meth:`aclose`."""
-        await self.aclose()
 
     async def _send(
         self, request: httpx.Request, *, stream: bool = False
