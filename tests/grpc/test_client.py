@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import httpx
 import pytest
@@ -116,10 +117,11 @@ async def test_unreachable_is_connect_error_and_the_client_falls_back() -> None:
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdefgh"}
 
 
-def _secured_agent() -> tuple[Agent, dict[str, ApiKeyVerifier]]:
+def _secured_agent(**card: Any) -> tuple[Agent, dict[str, ApiKeyVerifier]]:
     agent = scripted_agent(
         security_schemes={"key": api_key_scheme("header", "X-API-Key")},
         security_requirements=(requirement(key=[]),),
+        **card,
     )
     ring = ApiKeyRing()
     for who, key in KEYS.items():
@@ -183,3 +185,57 @@ async def test_the_card_lists_grpc_while_it_is_served() -> None:
                 "GRPC",
             ]
         assert app.engine.advertised == ()
+
+
+async def test_an_extended_card_listing_no_interfaces_lists_every_served_one() -> None:
+    # An extended card without interfaces is served where the public card is: the
+    # HTTP interfaces as the caller sees them, and gRPC while it listens; a gRPC
+    # caller has no HTTP base URL, so it is told the gRPC one.
+    agent, auth = _secured_agent(
+        extended_card=t.AgentCard(
+            name="Scripted for partners",
+            description="more skills",
+            version="1.0.0",
+            capabilities=t.AgentCapabilities(extended_agent_card=True),
+        )
+    )
+    app = A2AApp(agent, auth=auth)
+    servers: list[GrpcServer] = []
+
+    def front_end(engine: Engine) -> AbstractAsyncContextManager[GrpcServer]:
+        server = GrpcServer(engine)
+        servers.append(server)
+        return server.serving()
+
+    app.add_front_end(front_end)
+    key = {"X-API-Key": KEYS["alice"]}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://agent.test") as http,
+        app.running(),
+    ):
+        (server,) = servers
+        over_http = await http.get(
+            "/extendedAgentCard", headers={**key, "A2A-Version": "1.0"}
+        )
+        async with GrpcTransport(server.url, headers=key) as grpc_client:
+            over_grpc = await grpc_client.call(
+                op("GetExtendedAgentCard"), t.GetExtendedAgentCardRequest()
+            )
+    assert over_http.status_code == 200, over_http.text
+    assert over_http.json()["name"] == "Scripted for partners"
+    assert over_http.json()["supportedInterfaces"] == [
+        {
+            "url": "http://agent.test/",
+            "protocolBinding": "JSONRPC",
+            "protocolVersion": "1.0",
+        },
+        {
+            "url": "http://agent.test",
+            "protocolBinding": "HTTP+JSON",
+            "protocolVersion": "1.0",
+        },
+        {"url": server.url, "protocolBinding": "GRPC", "protocolVersion": "1.0"},
+    ]
+    assert over_grpc.name == "Scripted for partners"
+    assert over_grpc.supported_interfaces == (server.interface,)

@@ -38,7 +38,7 @@ import grpc
 from accord.errors import InternalError, ProtocolError
 from accord.protocol import versioning
 from accord.server.auth.verifier import RequestInfo
-from accord.server.context import CallContext
+from accord.server.binding import Request, perform
 from accord.server.streams import HandlerStream
 from accord.types import AgentInterface
 from grpc import aio
@@ -52,11 +52,16 @@ if TYPE_CHECKING:
 
     from accord.protocol.operations import Operation
     from accord.server import Engine
-    from accord.server.auth.principal import Principal
     from accord.server.limits import ServerLimits
     from accord.types import StreamResponse
 
-__all__ = ["BINDING_GRPC", "GrpcServer", "server_credentials"]
+__all__ = [
+    "BINDING_GRPC",
+    "GrpcAnswer",
+    "GrpcServer",
+    "RpcExchange",
+    "server_credentials",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +184,7 @@ class GrpcServer:
 
     def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
         v1 = [
-            _Rpc(
+            RpcExchange(
                 name,
                 method.operation,
                 versioning.CURRENT_VERSION,
@@ -190,7 +195,7 @@ class GrpcServer:
             for name, method in METHODS.items()
         ]
         legacy = [
-            _Rpc(
+            RpcExchange(
                 name,
                 method.operation,
                 v03.PACKAGE_VERSION,
@@ -209,7 +214,9 @@ class GrpcServer:
         # The v0.3 card names this server's address (read once it listens).
         return method.encode(result, url=self.url)
 
-    def _service(self, rpcs: list[_Rpc]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    def _service(
+        self, rpcs: list[RpcExchange]
+    ) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
         return {
             rpc.name: (
                 grpc.unary_stream_rpc_method_handler(self._streaming(rpc))
@@ -220,36 +227,43 @@ class GrpcServer:
         }
 
     def _unary(
-        self, rpc: _Rpc
+        self, rpc: RpcExchange
     ) -> Callable[[bytes, aio.ServicerContext[Any, Any]], Awaitable[bytes]]:
+        engine = self.engine
+
         async def handle(
             request: bytes, context: aio.ServicerContext[Any, Any]
         ) -> bytes:
             try:
-                return rpc.encode(await self._dispatch(rpc, request, context))
+                answer = rpc.result(
+                    await perform(engine, rpc, _request(rpc, request, context))
+                )
             except ProtocolError as error:
-                await _abort(context, error, rpc)
+                answer = rpc.error(error)
             except Exception:
                 logger.exception("unexpected error in gRPC %s", rpc.name)
-                await _abort(context, InternalError(), rpc)
-            raise AssertionError("unreachable: abort raises")  # pragma: no cover
+                answer = rpc.error(InternalError())
+            if answer.code is not grpc.StatusCode.OK:
+                await _abort(context, answer)
+            return answer.body
 
         return handle
 
     def _streaming(
-        self, rpc: _Rpc
+        self, rpc: RpcExchange
     ) -> Callable[[bytes, aio.ServicerContext[Any, Any]], Awaitable[None]]:
+        engine = self.engine
         write_timeout = self.write_timeout
 
         async def handle(
             request: bytes, context: aio.ServicerContext[Any, Any]
         ) -> None:
             try:
-                stream = await self._dispatch(rpc, request, context)
+                stream = await perform(engine, rpc, _request(rpc, request, context))
                 assert isinstance(stream, HandlerStream)
                 async with stream:
                     async for _seq, event in stream:
-                        data = rpc.encode_event(event)
+                        data = rpc.event(event)
                         with anyio.move_on_after(write_timeout) as slow:
                             await context.write(data)
                         if slow.cancelled_caught:
@@ -260,43 +274,36 @@ class GrpcServer:
                                 write_timeout,
                             )
                             return
+                return
             except ProtocolError as error:
-                await _abort(context, error, rpc)
+                answer = rpc.error(error)
             except Exception:
                 logger.exception("unexpected error in gRPC %s", rpc.name)
-                await _abort(context, InternalError(), rpc)
+                answer = rpc.error(InternalError())
+            # Before or after events were written, an error ends the call with its
+            # status (spec §10.6).
+            await _abort(context, answer)
 
         return handle
 
-    async def _dispatch(
-        self, rpc: _Rpc, request: bytes, context: aio.ServicerContext[Any, Any]
-    ) -> Any:
-        info = _request_info(context)
-        principal: Principal | None = await self.engine.authenticate(info)
-        # The service names its version: a call that states none is served as it.
-        version = versioning.negotiate(
-            info.header("a2a-version") or rpc.version, (rpc.version,)
-        )
-        extensions = info.header("a2a-extensions") or ""
-        ctx = CallContext(
-            owner="" if principal is None else principal.id,
-            version=version,
-            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip()),
-            principal=principal,
-        )
-        return await self.engine.dispatch(
-            rpc.operation,
-            rpc.decode(request),
-            ctx,
-            binding=BINDING_GRPC,
-            credentials=lambda: info,
-        )
+
+@dataclass(frozen=True, slots=True)
+class GrpcAnswer:
+    """A gRPC answer: the serialized response message, or the status ending the call
+    (code, message and the ``grpc-status-details-bin`` trailer, spec §10.6)."""
+
+    body: bytes = b""
+    code: grpc.StatusCode = grpc.StatusCode.OK
+    message: str = ""
+    trailers: tuple[tuple[str, str | bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class _Rpc:
-    """One rpc of one of the two services: how to read its request and write its
-    answers, and the protocol version the service speaks."""
+class RpcExchange:
+    """One rpc of one of the two services, as an
+    :class:`~accord.server.binding.Exchange` answering with a :class:`GrpcAnswer`: how
+    to read its request and write its answers, and the protocol version the service
+    speaks. It keeps nothing per call, so one serves every call of its rpc."""
 
     name: str
     operation: Operation
@@ -304,6 +311,53 @@ class _Rpc:
     decode: Callable[[bytes], Any]
     encode: Callable[[Any], bytes]
     encode_event: Callable[[StreamResponse], bytes]
+    binding: str = BINDING_GRPC
+
+    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+        # The service names its version (a call stating none is served as it); a
+        # call stating another one is refused with VERSION_NOT_SUPPORTED.
+        return version_of((self.version,))
+
+    def early_error(self, body: bytes) -> None:
+        return None
+
+    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
+        return self.operation, self.decode(body)
+
+    def result(self, result: Any) -> GrpcAnswer:
+        return GrpcAnswer(self.encode(result))
+
+    def event(self, event: StreamResponse) -> bytes:
+        return self.encode_event(event)
+
+    def error(self, error: ProtocolError) -> GrpcAnswer:
+        code, message, trailers = to_status(
+            error, v03=self.version == v03.PACKAGE_VERSION
+        )
+        challenges = getattr(error, "challenges", ())
+        extra = tuple(("www-authenticate", c) for c in challenges)
+        return GrpcAnswer(b"", code, message, trailers + extra)
+
+
+def _request(
+    rpc: RpcExchange, body: bytes, context: aio.ServicerContext[Any, Any]
+) -> Request:
+    """What :func:`~accord.server.binding.perform` needs of one call: its metadata
+    (spec §10.2: credentials, ``a2a-version``, ``a2a-extensions``) and its body."""
+    metadata = {
+        key.lower(): value
+        for key, value in context.invocation_metadata() or ()
+        if isinstance(value, str)
+    }
+    info = RequestInfo(
+        headers=tuple(metadata.items()), client=_peer(context.peer()), tls=_tls(context)
+    )
+    return Request(
+        body,
+        metadata.get,
+        metadata.get("a2a-version") or rpc.version,
+        lambda: info,
+    )
 
 
 def _serialized(value: Any) -> bytes:
@@ -336,16 +390,6 @@ def server_credentials(
     )
 
 
-def _request_info(context: aio.ServicerContext[Any, Any]) -> RequestInfo:
-    """The credentials-bearing parts of a call: its metadata, peer and TLS identity."""
-    headers = tuple(
-        (key.lower(), value)
-        for key, value in context.invocation_metadata() or ()
-        if isinstance(value, str)
-    )
-    return RequestInfo(headers=headers, client=_peer(context.peer()), tls=_tls(context))
-
-
 def _peer(peer: str) -> tuple[str, int] | None:
     """``ipv4:127.0.0.1:5000`` / ``ipv6:[::1]:5000`` as ``(host, port)``."""
     kind, _, address = peer.partition(":")
@@ -370,10 +414,5 @@ def _tls(context: aio.ServicerContext[Any, Any]) -> dict[str, Any] | None:
     }
 
 
-async def _abort(
-    context: aio.ServicerContext[Any, Any], error: ProtocolError, rpc: _Rpc
-) -> None:
-    code, message, trailers = to_status(error, v03=rpc.version == v03.PACKAGE_VERSION)
-    challenges = getattr(error, "challenges", ())
-    extra = tuple(("www-authenticate", c) for c in challenges)
-    await context.abort(code, message, trailing_metadata=trailers + extra)
+async def _abort(context: aio.ServicerContext[Any, Any], answer: GrpcAnswer) -> None:
+    await context.abort(answer.code, answer.message, trailing_metadata=answer.trailers)

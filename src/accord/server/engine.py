@@ -225,6 +225,7 @@ class Engine:
                     runtime,
                     extended_card=self._extended_card_source(),
                     access=self.auth.policy,
+                    advertised=lambda: self._advertised,
                 )
                 try:
                     yield self

@@ -1,14 +1,15 @@
-"""One request over one HTTP binding: the interface the shared pipeline serves through.
+"""The HTTP bindings' exchanges: :class:`~accord.server.binding.Exchange` answering
+with an HTTP status and body.
 
 :class:`~accord.server.pipelines.HttpBindings` runs every HTTP request the same way
-(content type, body limit, authentication, version, parse, engine, answer or stream,
-errors); what differs between the bindings is behind :class:`Exchange`, one object per
-request, implemented here for JSON-RPC (spec §9, and v0.3's methods), HTTP+JSON (spec
-§11) and v0.3's HTTP+JSON (``/v1/...``). The wire work itself is the sans-IO
-``accord.bindings`` modules'; an exchange only chooses among them and keeps what its
-answers need (the JSON-RPC id, the routed call, the media type asked for). The gRPC
-front end (:mod:`accord.grpc.server`) has the same shape without HTTP: each rpc reads
-its request bytes and writes its answers, events and errors.
+(content type, body limit, then :func:`~accord.server.binding.perform`, then the
+answer or the SSE stream); what differs between the bindings is behind
+:class:`HttpExchange`, one object per request, implemented here for JSON-RPC (spec §9,
+and v0.3's methods), HTTP+JSON (spec §11) and v0.3's HTTP+JSON (``/v1/...``). The wire
+work itself is the sans-IO ``accord.bindings`` modules'; an exchange only chooses
+among them and keeps what its answers need (the JSON-RPC id, the routed call, the
+media type asked for). The gRPC front end implements the same interface
+(:mod:`accord.grpc.server`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from accord.errors import MethodNotFoundError, ProtocolError
 from accord.protocol import versioning
 from accord.protocol.errors import spec_for
 
+from .binding import Exchange
 from .card import BINDING_HTTP_JSON, BINDING_JSONRPC
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ __all__ = [
     "JSONRPC_VERSIONS",
     "REST_VERSIONS",
     "Answer",
-    "Exchange",
+    "HttpExchange",
     "JsonRpcExchange",
     "RestExchange",
     "V03RestExchange",
@@ -62,45 +64,14 @@ class Answer:
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
-class Exchange(Protocol):
+class HttpExchange(Exchange[Answer], Protocol):
     """One request over one HTTP binding, as the shared pipeline serves it."""
 
-    #: The card's name of the binding (``JSONRPC``, ``HTTP+JSON``), for interceptors.
-    binding: str
     #: The request media types accepted, for the refusal's text; None: not checked.
     content_types: str | None
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str | None:
-        """The request's version, from ``version_of(supported)`` (which raises
-        VersionNotSupportedError); None when it is decided later."""
-        ...
-
-    def early_error(self, body: bytes) -> None:
-        """Note what an error raised before :meth:`parse` needs from the body."""
-        ...
-
-    def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
-        """The operation and its request value.
-
-        Raises:
-            ProtocolError: the request is not valid (the answer says why).
-        """
-        ...
-
-    def result(self, result: Any) -> Answer:
-        """The answer carrying a unary operation's ``result``."""
-        ...
-
-    def event(self, event: StreamResponse) -> bytes:
-        """One streamed event, as the data of its SSE event."""
-        ...
-
     def stream_error(self, error: ProtocolError) -> bytes:
         """An error after the stream began, as the data of its SSE event."""
-        ...
-
-    def error(self, error: ProtocolError) -> Answer:
-        """The answer carrying ``error`` (before any stream began)."""
         ...
 
 

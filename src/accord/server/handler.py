@@ -38,6 +38,7 @@ from accord.protocol import Operation, lifecycle
 from accord.stores.base import MAX_PAGE_SIZE, Scope, StoredEvent, TaskQuery, TaskRecord
 from accord.types import (
     AgentCard,
+    AgentInterface,
     CancelTaskRequest,
     DeleteTaskPushNotificationConfigRequest,
     Empty,
@@ -116,8 +117,10 @@ class RequestHandler:
         *,
         extended_card: ExtendedCardSource | None = None,
         access: AccessPolicy | None = None,
+        advertised: Callable[[], tuple[AgentInterface, ...]] = tuple,
     ) -> None:
         self.runtime = runtime
+        self._advertised = advertised
         self.agent = runtime.agent
         self.store = runtime.store
         self._extended_card = extended_card
@@ -561,9 +564,12 @@ class RequestHandler:
         card = self._extended_card(ctx.principal)
         if inspect.isawaitable(card):
             card = await card
-        base_url = "" if card.supported_interfaces else ctx.base_url
-        if base_url:
+        if not card.supported_interfaces:
             # An extended card that lists no interfaces is served at the same ones as
-            # the public card, as seen by this caller (proxy headers included).
-            card = replace(card, supported_interfaces=interfaces(base_url))
+            # the public card: the HTTP ones as this caller sees them (proxy headers
+            # included; a gRPC caller has no HTTP base URL), then the other front
+            # ends' (gRPC) while they listen.
+            base_url = ctx.base_url
+            listed = (interfaces(base_url) if base_url else ()) + self._advertised()
+            card = replace(card, supported_interfaces=listed)
         return card

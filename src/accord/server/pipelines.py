@@ -1,13 +1,13 @@
 """The HTTP request pipeline: JSON-RPC (spec §9) and HTTP+JSON (spec §11), v1.0 and v0.3.
 
 One pipeline serves every HTTP binding through an
-:class:`~accord.server.exchanges.Exchange` chosen by the route (and, for ``/v1/...``,
-the request's version): check the request's media type, read the body up to
-:attr:`ServerLimits.max_body_bytes` (else 413), authenticate it against the card's
-security requirements (401 with ``WWW-Authenticate``, or 403; see
-:mod:`accord.server.auth`), negotiate ``A2A-Version`` (spec §3.6.2) before the body
-is interpreted, decode with the binding, hand the operation to the
-:class:`~accord.server.engine.Engine` (interceptors, authorization, the handler),
+:class:`~accord.server.exchanges.HttpExchange` chosen by the route (and, for
+``/v1/...``, the request's version): check the request's media type, read the body up
+to :attr:`ServerLimits.max_body_bytes` (else 413), then the steps every binding shares
+(:func:`accord.server.binding.perform`: authenticate against the card's security
+requirements, 401 with ``WWW-Authenticate`` or 403, see :mod:`accord.server.auth`;
+negotiate ``A2A-Version``, spec §3.6.2, before the body is interpreted; decode with
+the binding; hand the operation to the :class:`~accord.server.engine.Engine`), then
 encode the answer. Streaming answers are SSE (:mod:`accord.server.sse_response`).
 """
 
@@ -22,14 +22,14 @@ from urllib.parse import parse_qsl, urlencode
 from accord.bindings import v03, v03_rest
 from accord.bindings.media import check_content_type, response_media_type
 from accord.errors import InternalError, PayloadTooLargeError, ProtocolError
-from accord.protocol import Operation, versioning
+from accord.protocol import versioning
 
 from .auth.verifier import RequestInfo
-from .context import CallContext
+from .binding import Request, perform
 from .exchanges import (
     REST_VERSIONS,
     Answer,
-    Exchange,
+    HttpExchange,
     JsonRpcExchange,
     RestExchange,
     V03RestExchange,
@@ -39,7 +39,6 @@ from .streams import HandlerStream
 
 if TYPE_CHECKING:
     from .asgi import A2AApp
-    from .auth.principal import Principal
 
 __all__ = ["RETRY_AFTER", "HttpBindings"]
 
@@ -72,6 +71,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _header_str(scope: Scope, name: str) -> str | None:
+    return _header(scope, name.encode("latin-1"))
+
+
+def _requested_version(scope: Scope, query: str) -> str | None:
+    """The version a request states: its ``A2A-Version`` header, else the query
+    parameter of that name (spec §3.6.1), else None."""
+    requested = _header(scope, b"a2a-version")
+    if requested is None and query:
+        for key, value in parse_qsl(query):
+            if key.lower() == "a2a-version":
+                return value
+    return requested
+
+
 class HttpBindings:
     """The HTTP bindings of one :class:`~accord.server.A2AApp`, on one pipeline."""
 
@@ -102,13 +116,6 @@ class HttpBindings:
             f"Request body exceeds the server's limit of {self._app.limits.max_body_bytes} bytes"
         )
 
-    async def _authenticate(self, scope: Scope) -> Principal | None:
-        """The caller, per the card's requirements (401/403 raised before parsing)."""
-        engine = self._app.engine
-        if not engine.auth.required:
-            return None
-        return await engine.authenticate(RequestInfo.from_scope(scope))
-
     def _binding_query(self, query: str) -> str:
         """The query string without API-key parameters (they are not request fields)."""
         names = self._app.engine.auth.credential_query_params
@@ -116,47 +123,6 @@ class HttpBindings:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
         return urlencode([(k, v) for k, v in pairs if k not in names])
-
-    def _version(
-        self,
-        scope: Scope,
-        query: str,
-        supported: tuple[str, ...] = versioning.SUPPORTED_VERSIONS,
-    ) -> str:
-        """The request's A2A version (header, else query parameter; spec §3.6).
-
-        Raises:
-            VersionNotSupportedError: not one of ``supported``.
-        """
-        requested = _header(scope, b"a2a-version")
-        if requested is None and query:
-            for key, value in parse_qsl(query):
-                if key.lower() == "a2a-version":
-                    requested = value
-        return versioning.negotiate(requested, supported)
-
-    def _context(
-        self,
-        scope: Scope,
-        query: str,
-        principal: Principal | None = None,
-        *,
-        version: str | None = None,
-    ) -> CallContext:
-        if version is None:
-            version = self._version(scope, query)
-        extensions = _header(scope, b"a2a-extensions")
-        if extensions is None and version == v03.VERSION:
-            extensions = _header(scope, b"x-a2a-extensions")  # v0.3's name
-        return CallContext(
-            owner="" if principal is None else principal.id,
-            version=version,
-            extensions=tuple(e.strip() for e in extensions.split(",") if e.strip())
-            if extensions
-            else (),
-            principal=principal,
-            base_url_of=partial(self._app.base_url, scope),
-        )
 
     async def jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one JSON-RPC request (spec §9; v0.3's methods too)."""
@@ -168,7 +134,7 @@ class HttpBindings:
         """Answer one HTTP+JSON request (spec §11): v0.3's for its ``/v1/...`` routes
         when the request speaks v0.3 (:mod:`accord.bindings.v03_rest`), else v1.0's."""
         query = scope.get("query_string", b"").decode("latin-1")
-        exchange: Exchange
+        exchange: HttpExchange
         if v03_rest.is_v03_path(path) and self._speaks_v03(scope, query):
             exchange = V03RestExchange(
                 method,
@@ -185,12 +151,13 @@ class HttpBindings:
 
     def _speaks_v03(self, scope: Scope, query: str) -> bool:
         try:
-            return self._version(scope, query, REST_VERSIONS) == v03.VERSION
+            requested = _requested_version(scope, query)
+            return versioning.negotiate(requested, REST_VERSIONS) == v03.VERSION
         except ProtocolError:
             return False  # refused by the v1.0 exchange, with its hint
 
     async def _serve(
-        self, exchange: Exchange, scope: Scope, receive: Receive, send: Send
+        self, exchange: HttpExchange, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Serve one request through ``exchange``: content type, body (bounded),
         authentication, version, parse, the engine, then the answer or the stream."""
@@ -204,16 +171,18 @@ class HttpBindings:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
                 raise self._too_large() from None
-            try:
-                principal = await self._authenticate(scope)
-                version = exchange.negotiate(partial(self._version, scope, query))
-            except ProtocolError:
-                exchange.early_error(body)
-                raise
-            operation, params = exchange.parse(body, query)
-            ctx = self._context(scope, query, principal, version=version)
-            result = await self._dispatch(
-                scope, operation, params, ctx, exchange.binding
+            result = await perform(
+                self._app.engine,
+                exchange,
+                Request(
+                    body,
+                    partial(_header_str, scope),
+                    _requested_version(scope, query),
+                    partial(RequestInfo.from_scope, scope),
+                    query,
+                    partial(self._app.base_url, scope),
+                    _header(scope, b"last-event-id"),
+                ),
             )
         except ProtocolError as error:
             await _answer(send, exchange.error(error))
@@ -233,23 +202,6 @@ class HttpBindings:
             )
         else:
             await _answer(send, exchange.result(result))
-
-    async def _dispatch(
-        self,
-        scope: Scope,
-        operation: Operation,
-        params: Any,
-        ctx: CallContext,
-        binding: str,
-    ) -> Any:
-        return await self._app.engine.dispatch(
-            operation,
-            params,
-            ctx,
-            binding=binding,
-            credentials=lambda: RequestInfo.from_scope(scope),
-            last_event_id=_header(scope, b"last-event-id"),
-        )
 
 
 async def _answer(send: Send, answer: Answer) -> None:
