@@ -33,9 +33,10 @@ as the public card. The spec makes the extended card require authentication (§1
 so the card declares one API-key scheme (header ``X-API-Key``) without requiring it for
 anything else: every other operation stays anonymous, as the suite expects, and
 GetExtendedAgentCard needs the key in ``TCK_API_KEY`` (default ``accord-tck-extended-card``;
-configure the suite to send it). Push notifications are OFF in the card: push
-delivery lands in a later Accord release, and until then the push-config operations
-answer PushNotificationNotSupportedError.
+configure the suite to send it). The card declares push notifications: the suite's
+webhook receiver listens on ``http://localhost:PORT``, which the egress allow-list
+admits (``TCK_PUSH_ALLOW``, comma-separated hosts and networks; default
+``localhost,127.0.0.1,::1``); configs are sealed with the key in ``DB.push-key``.
 
 Behaviour, by ``messageId`` prefix (the first match wins, in this order):
 
@@ -93,8 +94,10 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from accord.egress import EgressPolicy
 from accord.server import A2AApp, Agent, TaskContext, build_card
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
+from accord.server.push import PushSettings
 from accord.stores import SQLiteTaskStore
 from accord.types import (
     AgentExtension,
@@ -382,6 +385,7 @@ def create_agent() -> Agent:
         ),
         skills=(SKILL,),
         streaming=True,
+        push_notifications=True,
         declare_extended_card=True,
         extensions=_required_extension(),
         # The legacy v0.3 suite finds the agent by the card's v0.3 members; the v1.0
@@ -414,8 +418,10 @@ def create_app(db: str) -> A2AApp:
     """What ``accord serve examples/conformance_agent.py`` serves: tasks in ``db``."""
     keys = ApiKeyRing()
     keys.add(os.environ.get("TCK_API_KEY") or DEFAULT_TCK_API_KEY, principal="tck")
+    allow = os.environ.get("TCK_PUSH_ALLOW") or "localhost,127.0.0.1,::1"
     return A2AApp(
         create_agent(),
         store=SQLiteTaskStore(db),
         auth={API_KEY_SCHEME: ApiKeyVerifier(keys)},
+        push=PushSettings(egress=EgressPolicy.from_strings(allow.split(","))),
     )

@@ -18,7 +18,7 @@ def test_card_human(capsys: pytest.CaptureFixture[str], url: str) -> None:
     assert lines[0] == "Receptionist 1.0.0"
     assert "provider:      Accord examples (https://example.com/receptionist)" in lines
     assert f"interfaces:    JSONRPC    {url}/  (A2A 1.0)" in lines
-    assert "capabilities:  streaming" in lines
+    assert "capabilities:  streaming, push notifications" in lines
     assert "security:      none (anonymous access)" in lines
     assert "skills (3):" in lines
     for skill in ("schedule_callback", "fetch_call_summary", "escalate_to_human"):

@@ -611,12 +611,12 @@ def test_streaming_timeout_must_be_a_number(
 # --- the card -----------------------------------------------------------------------------
 
 
-def test_card_declares_streaming_and_extended_card(
+def test_card_declares_streaming_push_and_extended_card(
     base_url: str, http: httpx.Client, card: dict[str, Any]
 ) -> None:
     assert card["capabilities"].get("streaming") is True
     assert card["capabilities"].get("extendedAgentCard") is True
-    assert not card["capabilities"].get("pushNotifications", False)
+    assert card["capabilities"].get("pushNotifications") is True
     interfaces = card["supportedInterfaces"]
     assert [(i["protocolBinding"], i["protocolVersion"]) for i in interfaces] == [
         ("JSONRPC", "1.0"),
@@ -677,7 +677,7 @@ def test_accord_serve_loads_the_agent(tmp_path: Path) -> None:
     assert label == f"{AGENT_FILE}:create_app"
     assert app.agent.name == "Accord TCK conformance agent"
     assert app.agent.streaming
-    assert not app.agent.push_notifications
+    assert app.agent.push_notifications
     assert app.agent.declare_extended_card
     assert app.agent.extended_card is not None
 

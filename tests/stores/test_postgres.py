@@ -20,7 +20,7 @@ from accord.cli._errors import UsageError
 from accord.cli.commands.serve import load_app
 from accord.cli.main import main as cli_main
 from accord.errors import ConflictError, StoreError
-from accord.stores import TaskQuery, migrate, open_store
+from accord.stores import Scope, TaskQuery, migrate, open_store
 from accord.stores import _postgres_retention as pg_retention
 from accord.stores._common import encode_cursor
 from accord.stores._postgres_db import apply_migrations, migrations
@@ -59,12 +59,13 @@ async def rows(url: str, sql: str) -> list[tuple[object, ...]]:
 
 async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> None:
     _, url = schema
-    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3]
+    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3, 4]
     assert await anyio.to_thread.run_sync(migrate, url) == []
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
         (3,),
+        (4,),
     ]
 
 
@@ -81,24 +82,26 @@ async def test_concurrent_migrators_apply_each_version_exactly_once(
         for _ in range(6):
             tg.start_soon(one)
 
-    assert sorted(results) == [[], [], [], [], [], [1, 2, 3]]
+    assert sorted(results) == [[], [], [], [], [], [1, 2, 3, 4]]
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
         (3,),
+        (4,),
     ]
 
 
 async def test_a_later_migration_applies_on_top(schema: tuple[str, str]) -> None:
     _, url = schema
-    extra = (*migrations(), (4, "CREATE TABLE later (x integer);"))
+    later = len(migrations()) + 1
+    extra = (*migrations(), (later, "CREATE TABLE later (x integer);"))
 
     def run() -> list[int]:
         with psycopg.connect(url, autocommit=True) as conn:
             apply_migrations(conn)
             return apply_migrations(conn, extra)
 
-    assert await anyio.to_thread.run_sync(run) == [4]
+    assert await anyio.to_thread.run_sync(run) == [later]
     assert await rows(url, "SELECT count(*) FROM later") == [(0,)]
 
 
@@ -154,6 +157,7 @@ async def test_serve_wraps_an_agent_in_the_postgres_store(
         (1,),
         (2,),
         (3,),
+        (4,),
     ]
 
 
@@ -288,6 +292,67 @@ async def test_row_level_security_scopes_every_query(
     assert events == [(2,)]
 
 
+async def test_row_level_security_scopes_push_configs(
+    app_role: tuple[str, str],
+) -> None:
+    _, url = app_role
+    acme_any = Scope(tenant="acme", owner=None)
+    async with PostgresTaskStore(url, row_level_security=True, migrate=False) as store:
+        for task_id, scope in [("home", ALICE), ("acme", ALICE_AT_ACME)]:
+            task = make_task(task_id)
+            await store.create(task, created(task), scope=scope)
+            working = make_task(task_id, state=TaskState.WORKING, at=1)
+            await store.append(working, status_changed(working), expected_version=1)
+            config = await store.put_push_config(
+                task_id, "c1", task_id.encode(), scope=scope, after_seq=0
+            )
+            assert config is not None
+        # A put through another tenant's session finds no task.
+        assert await store.put_push_config("home", "c2", b"x", scope=acme_any) is None
+        # Delivery is maintenance: it spans tenants.
+        taken = await store.claim_push_deliveries(holder="a", seconds=60, limit=10)
+        assert sorted(d.config.task_id for d in taken) == ["acme", "home"]
+        assert await store.push_failed(
+            "acme", "c1", holder="a", retry_in=None, reason="gone"
+        )
+        dead = await store.dead_push_configs(scope=acme_any)
+        assert [(r.task_id, r.dead_reason) for r in dead] == [("acme", "gone")]
+        assert await store.dead_push_configs(scope=Scope(tenant="", owner=None)) == []
+        assert await store.revive_push_config("acme", "c1", scope=ALICE_AT_ACME)
+        page, _ = await store.list_push_configs(
+            "acme", scope=ALICE_AT_ACME, page_size=9
+        )
+        assert [(r.task_id, r.data) for r in page] == [("acme", b"acme")]
+
+    def forge(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Write a config of tenant "" through tenant acme's session."""
+        with conn.transaction():
+            conn.execute("SELECT set_config('accord.tenant', 'acme', true)")
+            conn.execute(
+                "INSERT INTO push_configs (task_id, config_id, tenant, owner, data,"
+                " delivered_seq) VALUES ('home', 'c9', '', 'alice', '', 0)"
+            )
+
+    def raw() -> tuple[object, ...]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            forgot = conn.execute("SELECT count(*) FROM push_configs").fetchall()
+            with conn.transaction():
+                conn.execute("SELECT set_config('accord.tenant', 'acme', true)")
+                acme = conn.execute("SELECT task_id FROM push_configs").fetchall()
+                # Tenant A's session cannot touch tenant B's configs either.
+                touched = conn.execute(
+                    "UPDATE push_configs SET holder = 'x' WHERE task_id = 'home'"
+                ).rowcount
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                forge(conn)
+            return forgot, acme, touched
+
+    forgot, acme, touched = await anyio.to_thread.run_sync(raw)
+    assert forgot == [(0,)]  # a query that forgets the tenant sees nothing
+    assert acme == [("acme",)]
+    assert touched == 0
+
+
 async def test_without_row_level_security_the_role_sees_nothing(
     app_role: tuple[str, str],
 ) -> None:
@@ -298,6 +363,26 @@ async def test_without_row_level_security_the_role_sees_nothing(
         task = make_task("t1")
         with pytest.raises(StoreError, match="row-level security"):
             await store.create(task, created(task), scope=ALICE)
+
+
+# --- push delivery ---------------------------------------------------------------
+
+
+async def test_a_claim_does_not_skip_configs_of_a_task_being_written(
+    schema: tuple[str, str],
+) -> None:
+    """The claim locks config rows only: a task row that an append holds (``FOR NO
+    KEY UPDATE``) neither hides its configs nor makes the claim wait."""
+    _, url = schema
+    async with PostgresTaskStore(url, statement_timeout=5) as store:
+        task = make_task("t1")
+        await store.create(task, created(task), scope=ALICE)
+        await store.put_push_config("t1", "c1", b"x", scope=ALICE, after_seq=0)
+        with psycopg.connect(url) as writer:  # a transaction left open
+            writer.execute("SELECT 1 FROM tasks WHERE id = 't1' FOR NO KEY UPDATE")
+            taken = await store.claim_push_deliveries(holder="a", seconds=60, limit=9)
+            writer.rollback()
+        assert [(d.config.config_id, d.version) for d in taken] == [("c1", 1)]
 
 
 # --- purge and retention in bounded batches -------------------------------------

@@ -203,6 +203,63 @@ async def test_claim_with_unknown_commit_outcome_fails_and_is_claimed_again(
             await anyio.sleep(0.01)
 
 
+@pytest.mark.parametrize(
+    "after_commit", [True, False], ids=["committed", "rolled-back"]
+)
+async def test_push_writes_with_unknown_commit_outcome_are_applied_once(
+    store: PostgresTaskStore, private_postgres: PrivateCluster, after_commit: bool
+) -> None:
+    """A one-row push write whose COMMIT answer was lost answers as if it was not:
+    True once, the failure counted once."""
+    task = make_task("t-1")
+    await store.create(task, created(task), scope=ALICE)
+    for config_id in ("c1", "c2"):
+        await store.put_push_config("t-1", config_id, b"x", scope=ALICE, after_seq=0)
+    await store.append(task, status_changed(task), expected_version=1)
+    claimed = await store.claim_push_deliveries(holder="me", seconds=60, limit=9)
+    assert len(claimed) == 2
+    cut = partial(_cut_once, _calls(store), private_postgres.url)
+
+    cut(after_commit=after_commit)
+    assert await store.push_failed(
+        "t-1", "c1", holder="me", retry_in=3600, reason="503"
+    )
+    cut(after_commit=after_commit)
+    assert await store.push_failed(
+        "t-1", "c2", holder="me", retry_in=None, reason="gone"
+    )
+    record = await store.get_push_config("t-1", "c2", scope=ALICE)
+    assert record is not None
+    assert (record.failures, record.dead_reason) == (1, "gone")
+    cut(after_commit=after_commit)
+    assert await store.revive_push_config("t-1", "c2", scope=ALICE)
+    cut(after_commit=after_commit)
+    assert await store.delete_push_config("t-1", "c1", scope=ALICE)
+
+    assert _calls(store).retries == 4
+    page, _ = await store.list_push_configs("t-1", scope=ALICE, page_size=9)
+    assert [(r.config_id, r.failures, r.dead_reason) for r in page] == [("c2", 0, "")]
+
+
+async def test_a_push_claim_with_unknown_commit_outcome_fails(
+    store: PostgresTaskStore, private_postgres: PrivateCluster
+) -> None:
+    task = make_task("t-1")
+    await store.create(task, created(task), scope=ALICE)
+    await store.put_push_config("t-1", "c1", b"x", scope=ALICE, after_seq=0)
+    _cut_once(_calls(store), private_postgres.url, after_commit=True)
+    with pytest.raises(StoreUnavailableError, match="unknown"):
+        await store.claim_push_deliveries(holder="me", seconds=0.001, limit=9)
+    # What it took is claimed again once the lease expires.
+    taken: list[object] = []
+    with anyio.fail_after(10):
+        while not taken:
+            taken = list(
+                await store.claim_push_deliveries(holder="you", seconds=60, limit=9)
+            )
+            await anyio.sleep(0.01)
+
+
 async def test_outage_fails_calls_fast_and_the_store_serves_again(
     store: PostgresTaskStore, private_postgres: PrivateCluster
 ) -> None:

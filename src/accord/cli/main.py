@@ -39,6 +39,7 @@ from ._errors import (
 )
 from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
+from .commands._push_options import add_push_options
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
@@ -419,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the gRPC address the card advertises (default: HOST:PORT as bound)",
     )
     _public_options(serve)
+    add_push_options(serve)
     _connection_limits(serve)
     serve.set_defaults(module="serve")
 

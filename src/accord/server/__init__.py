@@ -33,6 +33,7 @@ from .cors import CorsPolicy
 from .engine import Engine
 from .interceptors import CallInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
+from .push import PushSettings
 
 __all__ = [
     "A2AApp",
@@ -45,6 +46,7 @@ __all__ = [
     "Engine",
     "Interceptor",
     "Outcome",
+    "PushSettings",
     "ServerLimits",
     "TaskContext",
     "build_card",

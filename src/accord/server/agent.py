@@ -130,6 +130,7 @@ class Agent:
         skills: Sequence[AgentSkill] = (),
         provider: AgentProvider | None = None,
         streaming: bool = True,
+        push_notifications: bool = False,
         default_input_modes: Sequence[str] = ("text/plain", "application/json"),
         default_output_modes: Sequence[str] = ("text/plain", "application/json"),
         security_schemes: Mapping[str, SecurityScheme] | None = None,
@@ -153,9 +154,12 @@ class Agent:
         self.skills = tuple(skills)
         self.provider = provider
         self.streaming = streaming
-        #: Push delivery lands in a later release; until then the card says it is off and
-        #: the push-config operations answer PushNotificationNotSupportedError (spec §3.3.4).
-        self.push_notifications = False
+        #: Partners may register webhooks for this agent's tasks (spec §4.3): the
+        #: card says ``pushNotifications``, the push-config operations are served and
+        #: the engine delivers every task event to each webhook
+        #: (:mod:`accord.server.push`). Off: they answer PushNotificationNotSupportedError
+        #: (spec §3.3.4).
+        self.push_notifications = push_notifications
         self.default_input_modes = tuple(default_input_modes)
         self.default_output_modes = tuple(default_output_modes)
         self.security_schemes = dict(security_schemes or {})

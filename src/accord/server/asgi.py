@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from .cors import CorsPolicy
     from .handler import RequestHandler
     from .interceptors import Interceptor
+    from .push import PushSettings
 
 __all__ = ["A2AApp"]
 
@@ -90,6 +91,8 @@ class A2AApp:
     signs the served card (spec §8.4) and publishes its public key at
     ``/.well-known/jwks.json``. A signed card is made only for ``public_url`` or, when
     none is set, the address the server is bound to, never for a host a caller names.
+    An agent that declares push notifications signs them with the same key, and its
+    card says so (:mod:`accord.server.push`).
 
     ``public_url`` (``https://agents.example.com/echo``) fixes the base URL the card
     advertises; without it the URL follows the request's ``Host`` and, from a peer in
@@ -105,7 +108,8 @@ class A2AApp:
     the traceback). See :class:`~accord.server.runtime.Runtime`. ``interceptors`` see
     every operation (:mod:`accord.server.interceptors`). ``lease_seconds``: how soon
     another instance sharing the store takes over the tasks of one that stopped
-    (default 10; :mod:`accord.server.leases`).
+    (default 10; :mod:`accord.server.leases`). ``push``: keys and egress policy of push
+    notifications, for an agent that declares them (:mod:`accord.server.push`).
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
@@ -129,6 +133,7 @@ class A2AApp:
         expose_errors: bool | None = None,
         interceptors: Iterable[Interceptor] | None = None,
         lease_seconds: float | None = None,
+        push: PushSettings | None = None,
     ) -> None:
         if engine is None:
             if agent is None:
@@ -144,6 +149,7 @@ class A2AApp:
                 expose_errors=bool(expose_errors),
                 interceptors=interceptors or (),
                 lease_seconds=LEASE_SECONDS if lease_seconds is None else lease_seconds,
+                push=push,
             )
             self._owns_engine = True
         else:
@@ -155,6 +161,7 @@ class A2AApp:
                 "expose_errors": expose_errors is not None,
                 "interceptors": interceptors is not None,
                 "lease_seconds": lease_seconds is not None,
+                "push": push is not None,
             }
             if any(given.values()):
                 names = ", ".join(name for name, set_ in given.items() if set_)
@@ -174,6 +181,8 @@ class A2AApp:
             cors=cors,
             extra_interfaces=lambda: engine.advertised,
         )
+        if card_signer is not None:
+            engine.push_signer = card_signer
         self._bindings = HttpBindings(self)
         self._front_ends: list[
             Callable[[Engine], AbstractAsyncContextManager[object]]
@@ -237,6 +246,7 @@ class A2AApp:
     @card_signer.setter
     def card_signer(self, signer: JWK | None) -> None:
         self._front.signer = signer
+        self.engine.push_signer = signer
 
     @property
     def public_url(self) -> str | None:

@@ -35,12 +35,15 @@ from .handler import ExtendedCardSource, RequestHandler
 from .interceptors import CallInfo, Interceptor, intercept
 from .leases import LEASE_SECONDS
 from .limits import ServerLimits
+from .push import PushSettings, push_configs
+from .push.delivery import PushDeliverer
 from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
     from accord.protocol import Operation
+    from accord.security import JWK
     from accord.types import AgentInterface
 
     from .agent import Agent
@@ -77,10 +80,14 @@ class Engine:
         lease_seconds: how long a running task's lease lasts without a heartbeat, so
             how soon another instance sharing the store takes over the tasks of one
             that stopped (:mod:`accord.server.leases`).
+        push: how push notifications are kept and delivered when the agent declares
+            them (``Agent(push_notifications=True)``): the keys that seal configs at
+            rest (required with a durable store) and the webhook egress policy.
 
     Raises:
         AuthConfigError: ``auth`` does not fit the agent's declared security.
-        ValueError: ``shutdown_grace`` is negative or ``lease_seconds`` not positive.
+        ValueError: ``shutdown_grace`` is negative or ``lease_seconds`` not positive;
+            the agent declares push notifications and a durable store has no key.
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class Engine:
         expose_errors: bool = False,
         interceptors: Iterable[Interceptor] = (),
         lease_seconds: float = LEASE_SECONDS,
+        push: PushSettings | None = None,
     ) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0 (got {lease_seconds})")
@@ -108,6 +116,15 @@ class Engine:
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        self.push = (
+            push_configs(self.store, push or PushSettings())
+            if agent.push_notifications
+            else None
+        )
+        #: The private key push notifications are signed with (a JWS in each
+        #: request, :mod:`accord.security.push`), read on start; the ASGI app sets
+        #: its card signer here, whose JWK Set it publishes.
+        self.push_signer: JWK | None = None
         config = (
             auth
             if isinstance(auth, AuthConfig)
@@ -214,13 +231,14 @@ class Engine:
                 shutdown_grace=self.shutdown_grace,
                 expose_errors=self.expose_errors,
                 lease_seconds=self.lease_seconds,
+                push=self.push,
             )
             events: AbstractAsyncContextManager[object] = (
                 self.events
                 if isinstance(self.events, AbstractAsyncContextManager)
                 else nullcontext()
             )
-            async with self.store, events, runtime:
+            async with self.store, events, self._delivering(runtime), runtime:
                 self._handler = RequestHandler(
                     runtime,
                     extended_card=self._extended_card_source(),
@@ -236,6 +254,26 @@ class Engine:
                         await self.auth.aclose()
         finally:
             self._entered = False
+
+    @asynccontextmanager
+    async def _delivering(self, runtime: Runtime) -> AsyncIterator[None]:
+        """Deliver push notifications while inside (when the agent declares them)."""
+        if self.push is None:
+            yield
+            return
+        deliverer = PushDeliverer(
+            self.push,
+            runtime.store,
+            holder=runtime.leases.holder,
+            signer=self.push_signer,
+        )
+        runtime.task_event_written = deliverer.nudge
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(deliverer.run)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
 
     def _extended_card_source(self) -> ExtendedCardSource | None:
         extended = self.agent.extended_card

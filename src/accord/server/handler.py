@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from .auth.principal import Principal
     from .context import CallContext
     from .events import Subscription
+    from .push.configs import PushConfigs
     from .runtime import Execution, Runtime
 
 __all__ = [
@@ -184,7 +185,22 @@ class RequestHandler:
     async def _prepare(
         self, req: SendMessageRequest, ctx: CallContext
     ) -> tuple[Execution, TaskRecord | None] | Replay:
-        return await prepare(req, ctx, self.runtime)
+        prepared = await prepare(req, ctx, self.runtime)
+        config = req.configuration
+        if (
+            config is not None
+            and config.task_push_notification_config is not None
+            and not isinstance(prepared, Replay)
+            and prepared[0].existing
+        ):
+            # A webhook given with a follow-up joins the task from now on (a new
+            # task's is stored with its creation: recorder.py).
+            await self._push().create(
+                prepared[0].task_id,
+                config.task_push_notification_config,
+                scope=prepared[0].scope,
+            )
+        return prepared
 
     def _check_idle(self, execution: Execution) -> None:
         if self.runtime.live(execution.task_id) is not None:
@@ -514,37 +530,53 @@ class RequestHandler:
             async for seq, event in events:
                 yield seq, event
 
-    # --- push configs (capability off until push delivery exists) -----------------------
+    # --- push configs (spec §3.1.7-§3.1.10; dispatch checks the capability) ---------
 
     async def create_push_config(
         self, req: TaskPushNotificationConfig, ctx: CallContext
     ) -> TaskPushNotificationConfig:
         """CreateTaskPushNotificationConfig (spec §3.1.7)."""
-        raise self._no_push()
+        push = self._push()
+        push.check(req, "")
+        return await push.create(req.task_id, req, scope=ctx.scope(req.tenant))
 
     async def get_push_config(
         self, req: GetTaskPushNotificationConfigRequest, ctx: CallContext
     ) -> TaskPushNotificationConfig:
         """GetTaskPushNotificationConfig (spec §3.1.8)."""
-        raise self._no_push()
+        return await self._push().get(req.task_id, req.id, scope=ctx.scope(req.tenant))
 
     async def list_push_configs(
         self, req: ListTaskPushNotificationConfigsRequest, ctx: CallContext
     ) -> ListTaskPushNotificationConfigsResponse:
-        """ListTaskPushNotificationConfigs (spec §3.1.9)."""
-        raise self._no_push()
+        """ListTaskPushNotificationConfigs (spec §3.1.9): a task not visible is not
+        found; a visible one may have no configs."""
+        push = self._push()
+        scope = ctx.scope(req.tenant)
+        await self.visible(req.task_id, scope)
+        return await push.list(
+            req.task_id, scope=scope, page_size=req.page_size, cursor=req.page_token
+        )
 
     async def delete_push_config(
         self, req: DeleteTaskPushNotificationConfigRequest, ctx: CallContext
     ) -> Empty:
-        """DeleteTaskPushNotificationConfig (spec §3.1.10)."""
-        raise self._no_push()
+        """DeleteTaskPushNotificationConfig (spec §3.1.10): idempotent for a visible
+        task; a task not visible is not found."""
+        push = self._push()
+        scope = ctx.scope(req.tenant)
+        await self.visible(req.task_id, scope)
+        await push.delete(req.task_id, req.id, scope=scope)
+        return Empty()
 
-    def _no_push(self) -> PushNotificationNotSupportedError:
-        # Reached only if a caller skips dispatch(); the card never declares push today.
-        return PushNotificationNotSupportedError(
-            "This agent does not support push notifications"
-        )
+    def _push(self) -> PushConfigs:
+        push = self.runtime.push
+        if push is None:
+            # Reached only if a caller skips dispatch(), which checks the card.
+            raise PushNotificationNotSupportedError(
+                "This agent does not support push notifications"
+            )
+        return push
 
     # --- extended card ------------------------------------------------------------------
 

@@ -82,14 +82,14 @@ async def prepare(
     config = req.configuration
     if config is not None:
         check_history_length(config.history_length, "configuration.historyLength")
-        if (
-            config.task_push_notification_config is not None
-            and not runtime.agent.push_notifications
-        ):
-            raise PushNotificationNotSupportedError(
-                "configuration.taskPushNotificationConfig was given, but this agent does "
-                "not support push notifications"
-            )
+        push_config = config.task_push_notification_config
+        if push_config is not None:
+            if runtime.push is None:
+                raise PushNotificationNotSupportedError(
+                    "configuration.taskPushNotificationConfig was given, but this agent "
+                    "does not support push notifications"
+                )
+            runtime.push.check(push_config, "configuration.taskPushNotificationConfig")
     check_input_modes(runtime.agent, req)
     if msg.task_id:
         record = await runtime.store.get(msg.task_id, scope=ctx.scope(req.tenant))

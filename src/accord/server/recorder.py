@@ -115,6 +115,14 @@ class Recorder:
         self._lease = execution.lease
         #: A queued first run: the client already has the task (queue.py).
         self._queued_first = execution.queued and not execution.existing
+        config = execution.request.configuration
+        #: The webhook the message that creates the task gave (spec §4.3), stored with
+        #: the creation so that it is delivered the task's whole log.
+        self._push_config = (
+            config.task_push_notification_config
+            if config is not None and not execution.existing
+            else None
+        )
         self.record = record
         #: The Message the agent answered with (reply), if it did.
         self.reply_message: Message | None = None
@@ -259,7 +267,9 @@ class Recorder:
         self.record = await self._runtime.leases.create(
             self._lease, self._scope, task, event
         )
+        await self._store_push_config()
         await self._runtime.events.publish(task_id, update)
+        self._runtime.task_event_written()
 
     async def _flush(self, *, final: bool = False) -> None:
         """Write the buffered updates (write_behind.py) with one store call; a
@@ -278,9 +288,22 @@ class Recorder:
         self._buffer = None
         self._behind.discard(self)
         self.record = record
+        await self._store_push_config()
         publish = self._runtime.events.publish
         for update in buffer:
             await publish(self._task_id, update)
+        self._runtime.task_event_written()
+
+    async def _store_push_config(self) -> None:
+        """Store the creating message's webhook, now that its task exists: it is
+        delivered from the task's first event (after_seq 0)."""
+        config = self._push_config
+        if config is None:
+            return
+        self._push_config = None
+        push = self._runtime.push
+        assert push is not None  # intake refuses a config the agent cannot deliver
+        await push.create(self._task_id, config, scope=self._scope, after_seq=0)
 
     async def flush_waiting(self) -> bool:
         """Write the buffer now that the agent waits (write_behind.py); False when
@@ -309,6 +332,7 @@ class Recorder:
         await self._runtime.events.publish(
             self._task_id, Update(seq=record.version, event=event, task=task)
         )
+        self._runtime.task_event_written()
         self._writes += 1
         if self._writes % YIELD_EVERY == 0:
             # A store that never suspends (memory) would let an agent that streams in

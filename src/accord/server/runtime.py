@@ -78,6 +78,8 @@ if TYPE_CHECKING:
 
     from accord.stores import Scope, TaskRecord, TaskStore
 
+    from .push.configs import PushConfigs
+
 __all__ = ["Execution", "Recorder", "Runtime"]
 
 logger = logging.getLogger(__name__)
@@ -202,6 +204,7 @@ class Runtime:
         lease_seconds: float = LEASE_SECONDS,
         instance_id: str | None = None,
         max_queued: int = 10_000,
+        push: PushConfigs | None = None,
     ) -> None:
         if shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
@@ -227,6 +230,11 @@ class Runtime:
         )
         self.queue = WorkQueue(self, max_queued=max_queued, interval=lease_seconds / 2)
         self.write_behind = WriteBehind()
+        #: The push configs (None: the agent does not declare push notifications).
+        self.push = push
+        #: Called (never suspending) after a task event is written: the push
+        #: deliverer's nudge when there is one (push/delivery.py).
+        self.task_event_written: Callable[[], None] = _nothing
 
     @property
     def running(self) -> bool:
@@ -580,4 +588,5 @@ class Runtime:
                 task=new_task,
             ),
         )
+        self.task_event_written()
         return stored

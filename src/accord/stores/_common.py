@@ -15,6 +15,11 @@ of the last task on the page. The next page holds the tasks whose sort key is st
 below it. Because it is keyset pagination, not an offset, pages stay consistent while
 tasks are added. A token that does not decode to this shape is an
 ``InvalidParamsError``.
+
+ListTaskPushNotificationConfigs pages a task's configs by ``config_id`` (keyset, in
+code point order: Python's, SQLite's ``BINARY`` and PostgreSQL's ``"C"`` collation
+agree). Its token is ``base64url("c1|<config_id>")`` of the page's last config
+(:func:`encode_config_cursor`); the ``c1`` tag keeps the two kinds of token apart.
 """
 
 from __future__ import annotations
@@ -34,15 +39,19 @@ if TYPE_CHECKING:
     from accord.types import Task
 
 __all__ = [
+    "DEFAULT_DEAD_REASON",
     "TERMINAL_STATES",
     "UNFINISHED_STATES",
     "SortKey",
+    "decode_config_cursor",
     "decode_cursor",
     "effective_page_size",
     "effective_state",
     "effective_timestamp",
+    "encode_config_cursor",
     "encode_cursor",
     "now_timestamp",
+    "push_page_size",
     "sort_key",
     "visible",
 ]
@@ -56,10 +65,15 @@ TERMINAL_STATES = frozenset(
 #: class); what a restarted server must recover.
 UNFINISHED_STATES = (TaskState.SUBMITTED, TaskState.WORKING)
 
+#: The dead-letter reason stored when ``push_failed`` gives up without one: a config's
+#: ``dead_reason`` is what tells dead from live (``""``), so it is never empty.
+DEFAULT_DEAD_REASON = "delivery failed"
+
 #: ``(status_ts, id)``; ``status_ts`` is ``""`` when the status has no timestamp.
 SortKey = tuple[str, str]
 
 _CURSOR_VERSION = "1"
+_CONFIG_CURSOR_TAG = "c1|"
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 #: Longest token quoted back in an error message (the token is caller input).
@@ -102,12 +116,45 @@ def decode_cursor(token: str) -> SortKey:
         ):
             raise ValueError("unknown layout")
     except (ValueError, binascii.Error):
-        shown = token if len(token) <= _QUOTE_LIMIT else token[:_QUOTE_LIMIT] + "..."
-        raise InvalidParamsError(
-            f"invalid pageToken {shown!r}: not a token this server issued",
-            field_violations=[("pageToken", "not a token this server issued")],
-        ) from None
+        raise _bad_token(token) from None
     return (status_ts, task_id)
+
+
+def encode_config_cursor(config_id: str) -> str:
+    """Return the opaque token of the push-config page after ``config_id``."""
+    raw = f"{_CONFIG_CURSOR_TAG}{config_id}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_config_cursor(token: str) -> str:
+    """Return the config id a token made by :func:`encode_config_cursor` carries.
+
+    Raises:
+        InvalidParamsError: ``token`` is not a token this module made.
+    """
+    try:
+        if not _BASE64URL.match(token):
+            raise ValueError("not base64url")
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        text = raw.decode("utf-8")
+        if not text.startswith(_CONFIG_CURSOR_TAG):
+            raise ValueError("unknown layout")
+    except (ValueError, binascii.Error):
+        raise _bad_token(token) from None
+    return text[len(_CONFIG_CURSOR_TAG) :]
+
+
+def push_page_size(page_size: int) -> int:
+    """The push-config page size to use: the caller's (the server clamps it), >= 1."""
+    return max(1, page_size)
+
+
+def _bad_token(token: str) -> InvalidParamsError:
+    shown = token if len(token) <= _QUOTE_LIMIT else token[:_QUOTE_LIMIT] + "..."
+    return InvalidParamsError(
+        f"invalid pageToken {shown!r}: not a token this server issued",
+        field_violations=[("pageToken", "not a token this server issued")],
+    )
 
 
 def effective_state(state: TaskState | None) -> TaskState | None:

@@ -31,7 +31,7 @@ from accord.stores._migrations import shipped
 
 try:
     import psycopg
-    from psycopg.errors import UniqueViolation
+    from psycopg.errors import ForeignKeyViolation, UniqueViolation
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -47,6 +47,7 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "STATEMENT_TIMEOUT",
     "ConnectionPool",
+    "ForeignKeyViolation",
     "UniqueViolation",
     "apply_migrations",
     "begin",

@@ -17,32 +17,48 @@ it was lost:
   call's result when the write is found applied, or None when it is found not applied
   (then the call runs again).
 
-=================  =============================  ===========================================
-operation          COMMIT outcome unknown         why that is safe
-=================  =============================  ===========================================
-get, events,       run again                      read only: nothing to apply twice
+======================  =============================  ===========================================
+operation               COMMIT outcome unknown         why that is safe
+======================  =============================  ===========================================
+get, events,            run again                      read only: nothing to apply twice
 list, unfinished,
 expired_leases
-create             verify: task row and event 1   the task id is the primary key: a row
-                   are ours -> applied; no row    with our owner, tenant and first event is
-                   -> run again                   our commit; any other row makes the re-run
-                                                  raise ConflictError, as it should
-append             verify: version >= seq and     optimistic concurrency: the version moves
-                   event ``seq`` is ours ->       only by a committed append; still at
-                   applied; version unchanged     ``expected_version`` means not applied; any
-                   -> run again                   other version is someone else's: Conflict
-acquire_lease      verify: lease held by us ->    an acquire that committed left our holder
-                   applied; else run again        on the row; the re-run inserts or finds it
-                                                  held by another (None, as without the loss)
-renew_leases,      run again                      they set an absolute state (expiry from
-release_lease,                                    ``now()``, row deleted, flag set): applying
-request_cancel,                                   twice equals applying once; a purge batch
-purges                                            re-run deletes what is still due
-claim_expired      fail (StoreUnavailableError)   a claim that committed but is unknown to
-                                                  the sweep is never run here: those leases
-                                                  expire again and the next sweep (of any
-                                                  instance) takes them over, one lease later
-=================  =============================  ===========================================
+create                  verify: task row and event 1   the task id is the primary key: a row
+                        are ours -> applied; no row    with our owner, tenant and first event is
+                        -> run again                   our commit; any other row makes the re-run
+                                                       raise ConflictError, as it should
+append                  verify: version >= seq and     optimistic concurrency: the version moves
+                        event ``seq`` is ours ->       only by a committed append; still at
+                        applied; version unchanged     ``expected_version`` means not applied; any
+                        -> run again                   other version is someone else's: Conflict
+acquire_lease           verify: lease held by us ->    an acquire that committed left our holder
+                        applied; else run again        on the row; the re-run inserts or finds it
+                                                       held by another (None, as without the loss)
+renew_leases,           run again                      they set an absolute state (expiry from
+release_lease,                                         ``now()``, row deleted, flag set): applying
+request_cancel,                                        twice equals applying once; a purge batch
+purges                                                 re-run deletes what is still due
+claim_expired           fail (StoreUnavailableError)   a claim that committed but is unknown to
+                                                       the sweep is never run here: those leases
+                                                       expire again and the next sweep (of any
+                                                       instance) takes them over, one lease later
+put_push_config         run again                      an upsert: a new config that committed is
+                                                       replaced by itself (same data, position
+                                                       kept); a replace is an absolute state
+get_push_config,        run again                      read only
+list_push_configs,
+dead_push_configs
+push_delivered,         run again                      absolute states (the position by
+release_push                                           ``greatest()``, a reset, the lease let
+                                                       go): applying twice equals applying once
+delete_push_config,     verify: the attempt matched    a matched row that is gone (deleted),
+push_failed,            the row and it no longer is    released (failed) or live (revived) is
+revive_push_config      as found -> applied (True);    our commit; as found means not applied,
+                        else run again                 and the re-run answers for itself
+claim_push_deliveries   fail (StoreUnavailableError)   as claim_expired: the configs it took
+                                                       are claimed again once their delivery
+                                                       lease expires
+======================  =============================  ===========================================
 
 ``create`` and ``append`` run pipelined (``pipeline=True``: their statements and COMMIT
 go out together), so a loss anywhere in them counts as "while COMMIT was in flight"

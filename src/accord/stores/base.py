@@ -45,6 +45,18 @@ queued row nobody claimed (CancelTask), and of a withdraw and a claim of one row
 exactly one succeeds. Queued rows are not expired leases: :meth:`expired_leases` and
 :meth:`claim_expired` never return them, nor is a queued task an orphan.
 
+**Push-notification configs and their delivery** (:class:`PushConfigStore`, spec §4.3).
+Each webhook registered for a task is one row keyed by ``(task_id, config_id)``, with
+the task's owner and tenant (reads are scoped like the task's). The config itself is
+opaque bytes to the store: the server encodes it and, with a key, encrypts it (its
+credentials are secrets). The row is also the config's *outbox*: the task's event log
+is what is delivered, and the row keeps how far delivery got (``delivered_seq``), the
+failures since the last success and when to try next, and a delivery lease, so with
+many instances each delivery is made by one of them and any of them may make it. A
+config whose deliveries failed past the give-up point is *dead-lettered*: it keeps its
+position and reason and is delivered no more until revived. Configs go with their
+task (retention, deletion).
+
 Stores raise :class:`~accord.errors.StoreError` subclasses, never driver exceptions.
 Stores import only ``accord.types`` and ``accord.errors`` (import-linter contract).
 """
@@ -64,6 +76,9 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "QUEUED",
     "Lease",
+    "PushConfigRecord",
+    "PushConfigStore",
+    "PushDelivery",
     "Scope",
     "StoredEvent",
     "TaskPage",
@@ -328,4 +343,146 @@ class TaskStore(Protocol):
 
     async def withdraw(self, task_id: str) -> bool:
         """Delete ``task_id``'s queued row; False when it is not queued (or claimed)."""
+        ...
+
+
+# --- push-notification configs (see the module docstring) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PushConfigRecord:
+    """A stored push-notification config of one task, and its delivery position."""
+
+    task_id: str
+    config_id: str
+    tenant: str
+    owner: str
+    #: The config as the server encoded it (encrypted when a key is configured).
+    data: bytes
+    #: Events with a sequence number up to this one are delivered (or predate the
+    #: config): delivery resumes after it.
+    delivered_seq: int
+    #: Failed attempts since the last successful delivery.
+    failures: int = 0
+    #: Why the config was dead-lettered; ``""`` while it is live.
+    dead_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PushDelivery:
+    """A config with events to deliver, leased to one deliverer (``holder``).
+
+    ``version`` is the task's latest event sequence number when claimed: the events
+    ``delivered_seq + 1 .. version`` are due, in order.
+    """
+
+    config: PushConfigRecord
+    version: int
+    holder: str
+
+
+@runtime_checkable
+class PushConfigStore(Protocol):
+    """Push-notification configs per task and their delivery outbox (spec §4.3).
+
+    Implemented by every task store, on the same database as the tasks. Scoped reads
+    behave like :meth:`TaskStore.get`: a config of a task outside the caller's scope
+    does not exist. Delivery methods are maintenance (any owner and tenant).
+    """
+
+    async def put_push_config(
+        self,
+        task_id: str,
+        config_id: str,
+        data: bytes,
+        *,
+        scope: Scope,
+        after_seq: int | None = None,
+    ) -> PushConfigRecord | None:
+        """Create the config, or replace the data of the existing one with this id.
+
+        A new config is delivered the task's events after ``after_seq`` (None: the
+        task's current version, so only what happens from now; 0: the whole log, for a
+        config given with the message that created the task). Replacing keeps the
+        delivery position and revives a dead-lettered config. Returns None (nothing
+        written) when the task does not exist within ``scope``.
+        """
+        ...
+
+    async def get_push_config(
+        self, task_id: str, config_id: str, *, scope: Scope
+    ) -> PushConfigRecord | None:
+        """Return the config if its task is visible within ``scope``, else None."""
+        ...
+
+    async def list_push_configs(
+        self, task_id: str, *, scope: Scope, page_size: int, cursor: str = ""
+    ) -> tuple[builtins.list[PushConfigRecord], str]:
+        """One page of the task's configs in ``config_id`` order, and the cursor of
+        the next page (``""`` on the last). Empty when the task is not visible.
+
+        Raises:
+            InvalidParamsError: the cursor is not one this store issued.
+        """
+        ...
+
+    async def delete_push_config(
+        self, task_id: str, config_id: str, *, scope: Scope
+    ) -> bool:
+        """Delete the config; False when there was none within ``scope``."""
+        ...
+
+    # --- delivery (the outbox) ---------------------------------------------------------
+
+    async def claim_push_deliveries(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> builtins.list[PushDelivery]:
+        """Lease up to ``limit`` configs that have events to deliver.
+
+        Due are live (not dead-lettered) configs whose task has events after their
+        ``delivered_seq``, whose next attempt time has come, and that nobody holds
+        (no lease, or an expired one). Each is handed to exactly one caller, even
+        across processes, held by ``holder`` for ``seconds``; the longest-waiting
+        first.
+        """
+        ...
+
+    async def push_delivered(
+        self, task_id: str, config_id: str, *, holder: str, seq: int
+    ) -> bool:
+        """Record that events up to ``seq`` were delivered (failures reset to 0; the
+        lease is kept). False when ``holder`` no longer holds the config (it was
+        claimed by another deliverer, or deleted): stop delivering it."""
+        ...
+
+    async def push_failed(
+        self,
+        task_id: str,
+        config_id: str,
+        *,
+        holder: str,
+        retry_in: float | None,
+        reason: str,
+    ) -> bool:
+        """Record a failed attempt and release the lease: tried again ``retry_in``
+        seconds from now, or (None) dead-lettered with ``reason``. False when
+        ``holder`` no longer holds the config."""
+        ...
+
+    async def release_push(self, task_id: str, config_id: str, *, holder: str) -> None:
+        """Release the lease ``holder`` holds on the config (its next claim may come
+        at once)."""
+        ...
+
+    async def dead_push_configs(
+        self, *, scope: Scope, limit: int = 100
+    ) -> builtins.list[PushConfigRecord]:
+        """The dead-lettered configs within ``scope`` (owner None: every owner)."""
+        ...
+
+    async def revive_push_config(
+        self, task_id: str, config_id: str, *, scope: Scope
+    ) -> bool:
+        """Make a dead-lettered config live again (failures reset, due at once);
+        False when there is no dead-lettered config of that id within ``scope``."""
         ...

@@ -18,8 +18,9 @@ Memory is bounded two ways, both without a background task:
   stored task is unfinished the create fails with :class:`~accord.errors.StoreError`.
 
 Each task's event log is a list held next to the task, so the log of an evicted or
-expired task goes with it. A per-``(tenant, owner)`` index keeps ListTasks from scanning
-other callers' tasks.
+expired task goes with it; so do its push-notification configs
+(:mod:`accord.stores._memory_push`, at most ``max_push_configs`` per task). A
+per-``(tenant, owner)`` index keeps ListTasks from scanning other callers' tasks.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from accord.stores._common import (
     sort_key,
     visible,
 )
+from accord.stores._memory_push import MAX_PUSH_CONFIGS, MemoryPush, StoredPush
 from accord.stores.base import (
     QUEUED,
     Lease,
@@ -96,14 +98,16 @@ def _record(entry: _Entry) -> TaskRecord:
     )
 
 
-class MemoryTaskStore:
+class MemoryTaskStore(MemoryPush):
     """Keep tasks and their event logs in memory, bounded by retention and a task cap.
 
     Args:
         retention: seconds a finished task is kept after its last update.
         max_tasks: most tasks held at once (None: unbounded); at the cap, creating a
             task evicts the finished task updated longest ago.
-        clock: monotonic clock in seconds, for retention (tests inject a fake one).
+        clock: monotonic clock in seconds, for retention and the push-delivery times
+            (tests inject a fake one).
+        max_push_configs: most push-notification configs one task may have.
 
     Data does not survive the process; use :class:`~accord.stores.SQLiteTaskStore` for
     that.
@@ -115,11 +119,14 @@ class MemoryTaskStore:
         max_tasks: int | None = 100_000,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_push_configs: int = MAX_PUSH_CONFIGS,
     ) -> None:
         if retention < 0:
             raise ValueError("retention must be >= 0 seconds")
         if max_tasks is not None and max_tasks < 1:
             raise ValueError("max_tasks must be >= 1 or None")
+        if max_push_configs < 1:
+            raise ValueError("max_push_configs must be >= 1")
         self._retention = retention
         self._max_tasks = max_tasks
         self._clock = clock
@@ -133,6 +140,9 @@ class MemoryTaskStore:
         self._logs: dict[str, list[StreamResponse] | tuple[StreamResponse, ...]] = {}
         #: Execution leases by task id; expiry on ``clock``.
         self._leases: dict[str, Lease] = {}
+        #: Push-notification configs: task id -> config id -> config and its outbox.
+        self._push: dict[str, dict[str, StoredPush]] = {}
+        self._max_push_configs = max_push_configs
 
     async def __aenter__(self) -> Self:
         """Return the store; there is nothing to open."""
@@ -479,6 +489,7 @@ class MemoryTaskStore:
     def _drop(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id)
         del self._logs[task_id]
+        self._push.pop(task_id, None)
         self._finished.pop(task_id, None)
         ids = self._by_scope[(entry[TENANT], entry[OWNER])]
         del ids[task_id]

@@ -33,7 +33,10 @@ not the process's.
   :data:`PURGE_BATCH` tasks, one short transaction each (``FOR UPDATE SKIP LOCKED``),
   so a large purge never holds locks for long nor blocks another instance's sweep. The
   sweep runs after a write, at most once per :data:`RETENTION_SWEEP_INTERVAL`; there is
-  no background task.
+  no background task. A task's events, rows and push configs go with it (foreign keys
+  ``ON DELETE CASCADE``).
+* **Push-notification configs** and their delivery outbox:
+  :mod:`accord.stores._postgres_push`.
 
 * **Lost connections** (a PostgreSQL restart, a killed backend): the call runs again
   on a new connection when that is safe, and a write whose COMMIT answer was lost is
@@ -84,6 +87,7 @@ from accord.stores._postgres_db import (
 )
 from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
+from accord.stores._postgres_push import PostgresPush
 from accord.stores._postgres_retention import (
     PURGE_BATCH,
     RETENTION_SWEEP_INTERVAL,
@@ -171,8 +175,9 @@ _SELECT_UNFINISHED = (
 )
 
 
-class PostgresTaskStore(PostgresRetention, PostgresLeases):
-    """Store tasks and their event logs in PostgreSQL, shareable by many instances.
+class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
+    """Store tasks, their event logs and push configs in PostgreSQL, shareable by many
+    instances.
 
     Args:
         url: ``postgresql://user[:password]@host[:port]/database`` (libpq URI; a

@@ -30,8 +30,10 @@ gets :class:`~accord.errors.ConflictError`.
 Every ``sqlite3`` exception is re-raised as :class:`~accord.errors.StoreError`.
 
 With ``retention`` set, terminal tasks whose last write is older than ``retention``
-seconds are deleted (events cascade) by a sweep that runs after a write batch, at most
-once per :data:`RETENTION_SWEEP_INTERVAL`; there is no background task.
+seconds are deleted (their events and push-notification configs cascade) by a sweep
+that runs after a write batch, at most once per :data:`RETENTION_SWEEP_INTERVAL`;
+there is no background task. Push-notification configs and their delivery outbox are
+:mod:`accord.stores._sqlite_push`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from accord.stores._lane import Lane
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
 from accord.stores._sqlite_layout import plan
 from accord.stores._sqlite_leases import RELEASE, SQLiteLeases, grant
+from accord.stores._sqlite_push import SQLitePush
 from accord.stores._sqlite_rows import load_task, text, write_rows
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
 from accord.types import StreamResponse, Task, decode, format_timestamp
@@ -122,8 +125,8 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class SQLiteTaskStore(SQLiteLeases):
-    """Store tasks and their event logs in a SQLite database file.
+class SQLiteTaskStore(SQLiteLeases, SQLitePush):
+    """Store tasks, their event logs and push configs in a SQLite database file.
 
     Args:
         path: the database file (created and migrated on open); ``":memory:"`` gives a
@@ -146,6 +149,11 @@ class SQLiteTaskStore(SQLiteLeases):
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
         # task id -> (version, snapshot) as last written; used by the writer thread only.
         self._written: OrderedDict[str, tuple[int, Task]] = OrderedDict()
+
+    @property
+    def path(self) -> str:
+        """The database file (``":memory:"`` for a private in-memory database)."""
+        return self._path
 
     async def __aenter__(self) -> Self:
         """Open the connections, creating and migrating the database as needed."""

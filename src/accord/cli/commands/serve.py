@@ -50,6 +50,7 @@ closes. uvicorn waits for connections a little longer than the grace
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import inspect
@@ -66,9 +67,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import EXIT_FAILED, UsageError
+from ._push_options import configure_push, push_settings
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Iterator
     from types import FrameType, ModuleType
 
@@ -217,8 +218,13 @@ def _call_factory(factory: Callable[..., Any], db: str) -> Any:
     return factory(db=db) if takes_db else factory()
 
 
-def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
+def load_app(
+    target: str | None, db: str, args: argparse.Namespace | None = None
+) -> tuple[A2AApp, str]:
     """The :class:`A2AApp` to serve for TARGET, and a label naming what it came from.
+
+    An Agent that declares push notifications gets the push settings of ``args``'
+    flags (:mod:`._push_options`).
 
     Raises:
         UsageError: TARGET does not exist or names something that is not an agent.
@@ -256,13 +262,20 @@ def load_app(target: str | None, db: str) -> tuple[A2AApp, str]:
     # Create the schema now, so that a bad --db fails here with one clear line
     # rather than in the server's lifespan.
     migrate(db)
+    push = (
+        push_settings(args or argparse.Namespace(), db)
+        if obj.push_notifications
+        else None
+    )
     try:
-        return A2AApp(obj, store=open_store(db)), label
+        return A2AApp(obj, store=open_store(db), push=push), label
     except AuthConfigError as exc:
         raise UsageError(
             f"{label}: {exc} (an Agent that declares security requirements must be "
             "served as an A2AApp with verifiers: A2AApp(agent, auth={...}))"
         ) from None
+    except ValueError as exc:  # e.g. a push key of the wrong length
+        raise UsageError(f"{label}: {exc}") from None
 
 
 def card_url(host: str, port: int, *, tls: bool = False) -> str:
@@ -425,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     options = server_options(args)
     public = public_options(args)
-    app, label = load_app(args.target, args.db)
+    app, label = load_app(args.target, args.db, args)
     configure_app(app, public)
     grace = getattr(args, "shutdown_grace", None)
     if grace is not None:
@@ -434,6 +447,7 @@ def run(args: argparse.Namespace) -> int:
     if lease is not None:
         app.engine.lease_seconds = lease
     configure_limits(app, args)
+    configure_push(app, args)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 

@@ -32,6 +32,13 @@ SHA-256 is stored in the SQLite file (table ``api_keys``) and the key itself is
 written to ``receptionist.key`` next to it (created with mode 0600), never printed.
 Each key sees only the tasks it created.
 
+A callback booked for tomorrow is a long task, so partners may register a webhook
+instead of holding a stream (push notifications, spec §4.3): the card declares them
+and every event of the task is delivered to each webhook. The webhooks' credentials
+are sealed at rest with the key in ``DB.push-key`` (made owner-only on first start);
+webhooks must be HTTPS on public addresses unless ``accord serve --push-allow`` names
+the host (an internal receiver, a test).
+
 Run it with ``accord serve`` (no argument) or ``accord serve accord.demo.receptionist``
 (``--port 8000 --db accord.db`` are the defaults); then
 ``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
@@ -116,6 +123,7 @@ def create_agent(
             organization="Accord examples", url="https://example.com/receptionist"
         ),
         streaming=True,
+        push_notifications=True,
         security_schemes=SECURITY_SCHEMES if secured else None,
         security_requirements=SECURITY if secured else (),
     )

@@ -1,0 +1,241 @@
+"""Push delivery (spec §4.3.3) to a real webhook receiver on loopback (allowed through
+the egress allow-list): every event in order with its credentials, retries that keep
+the notification id, Retry-After, redirects not followed, dead-lettering, and nothing
+after a config is deleted."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+import pytest
+
+from accord.egress import EgressPolicy
+from accord.server import A2AApp, Agent
+from accord.server.push import PushSettings, generate_key
+from accord.server.push.delivery import backoff, retry_after_seconds
+from accord.stores import SQLiteTaskStore
+from accord.stores.base import PushConfigRecord, Scope
+
+from .conftest import Wire, serve, user_message
+from .scripted import GATE, behave
+from .webhook import DEADLINE, Answer, Notification, Receiver, receiver
+
+T = TypeVar("T")
+
+SECRET = "hook-secret-0123456789"
+
+
+def settings(**overrides: Any) -> PushSettings:
+    values: dict[str, Any] = {
+        "keys": [generate_key()],
+        "egress": EgressPolicy(allow=("127.0.0.1",)),
+        "retry_base": 0.01,
+        "retry_max": 0.05,
+        "poll_interval": 0.05,
+        "give_up_after": 4,
+    }
+    values.update(overrides)
+    return PushSettings(**values)
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as rec:
+        yield rec
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> A2AApp:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    return A2AApp(agent, store=SQLiteTaskStore(tmp_path / "tasks.db"), push=settings())
+
+
+@pytest.fixture
+def wire(app: A2AApp, http: httpx.Client) -> Iterator[Wire]:
+    with serve(app) as url:
+        yield Wire(url, "HTTP+JSON", http)
+
+
+def send(wire: Wire, text: str, config: dict[str, Any], **options: Any) -> Any:
+    return wire.call(
+        "SendMessage",
+        {
+            "message": user_message(text),
+            "configuration": {"taskPushNotificationConfig": config, **options},
+        },
+    )["task"]
+
+
+def finished(task_id: str) -> Any:
+    def done(got: list[Notification]) -> bool:
+        return any(
+            n.status == 200
+            and n.body.get("statusUpdate", {}).get("status", {}).get("state")
+            == "TASK_STATE_COMPLETED"
+            and n.body["statusUpdate"]["taskId"] == task_id
+            for n in got
+        )
+
+    return done
+
+
+def test_every_event_arrives_in_order_with_its_credentials(
+    wire: Wire, hook: Receiver
+) -> None:
+    task = send(
+        wire,
+        "chunks 3",
+        {
+            "url": hook.url,
+            "id": "c1",
+            "token": "tok-1",
+            "authentication": {"scheme": "Bearer", "credentials": SECRET},
+        },
+    )
+    got = hook.wait_for(finished(task["id"]), "the completed status")
+    assert [n.seq for n in got] == list(range(1, len(got) + 1))
+    assert {n.id for n in got} == {f"{task['id']}/c1/{n.seq}" for n in got}
+    first = got[0]
+    assert first.path == "/hook"
+    assert first.headers["authorization"] == f"Bearer {SECRET}"
+    assert first.headers["x-a2a-notification-token"] == "tok-1"
+    assert first.headers["content-type"] == "application/a2a+json"
+    # The body is the StreamResponse, as a stream would carry it (spec §4.3.3).
+    assert first.body["task"]["id"] == task["id"]
+    kinds = [next(iter(n.body)) for n in got]
+    assert kinds[0] == "task"
+    assert kinds.count("artifactUpdate") == 3
+    assert kinds[-1] == "statusUpdate"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Answer(500),
+        Answer(503, (("retry-after", "0"),)),
+        Answer(429, (("retry-after", "0"),)),
+        Answer(302, (("location", "http://10.0.0.1/steal"),)),
+    ],
+)
+def test_a_failed_notification_is_sent_again_with_the_same_id(
+    wire: Wire, hook: Receiver, failure: Answer
+) -> None:
+    hook.script(failure, failure)
+    task = send(wire, "echo retried", {"url": hook.url, "id": "r"})
+    got = hook.wait_for(finished(task["id"]), "the completed status")
+    failed = [n for n in got if n.status != 200]
+    assert [n.status for n in failed] == [failure.status] * 2
+    # The first event failed twice, then went through: same id every time.
+    assert [n.id for n in got[:3]] == [f"{task['id']}/r/1"] * 3
+    accepted = [n.seq for n in got if n.status == 200]
+    assert accepted == list(range(1, len(accepted) + 1))
+    # A redirect is an answer, not an instruction: nothing went elsewhere.
+    assert all(n.path == "/hook" for n in got)
+
+
+def test_a_webhook_that_keeps_failing_is_dead_lettered_and_can_be_revived(
+    wire: Wire, hook: Receiver, tmp_path: Path
+) -> None:
+    hook.script(always=Answer(500))
+    task = send(wire, "echo doomed", {"url": hook.url, "id": "d"})
+    # A second store on the same file, as another instance would open it.
+    store = SQLiteTaskStore(tmp_path / "tasks.db")
+    everyone = Scope(tenant="", owner=None)
+
+    async def dead() -> list[PushConfigRecord]:
+        async with store:
+            return await store.dead_push_configs(scope=everyone)
+
+    async def revive() -> bool:
+        async with store:
+            return await store.revive_push_config(task["id"], "d", scope=everyone)
+
+    hook.wait_for(lambda got: len(got) >= 4, "four attempts")
+    (record,) = eventually(lambda: anyio.run(dead), "the config to be dead-lettered")
+    assert (record.task_id, record.config_id) == (task["id"], "d")
+    assert "answered 500" in record.dead_reason
+    assert record.delivered_seq == 0
+    assert len(hook.received) == 4  # given up: no fifth attempt was made
+    # Revived, it delivers everything from where it stopped.
+    hook.script(always=Answer(200))
+    assert anyio.run(revive)
+    got = hook.wait_for(finished(task["id"]), "the completed status after revival")
+    accepted = [n.seq for n in got if n.status == 200]
+    assert accepted == list(range(1, len(accepted) + 1))
+
+
+def eventually(read: Callable[[], list[T]], what: str) -> list[T]:
+    """Poll ``read`` until it returns something (a deadline, not an ordering)."""
+    deadline = time.monotonic() + DEADLINE
+    while not (found := read()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return found
+
+
+def test_nothing_is_sent_after_a_config_is_deleted(wire: Wire, hook: Receiver) -> None:
+    GATE.opened = False
+    try:
+        task = send(
+            wire,
+            "gate",
+            {"url": hook.url + "/gone", "id": "gone"},
+            returnImmediately=True,
+        )
+        wire.call(
+            "CreateTaskPushNotificationConfig",
+            {"taskId": task["id"], "id": "kept", "url": hook.url + "/kept"},
+        )
+        hook.wait_for(
+            lambda got: any(n.path == "/hook/gone" and n.seq >= 2 for n in got),
+            "the WORKING status on the first webhook",
+        )
+        wire.call(
+            "DeleteTaskPushNotificationConfig", {"taskId": task["id"], "id": "gone"}
+        )
+        sent_before = len([n for n in hook.accepted() if n.path == "/hook/gone"])
+    finally:
+        GATE.opened = True
+    got = hook.wait_for(finished(task["id"]), "the completed status on the kept one")
+    assert all(n.path == "/hook/kept" for n in got if "COMPLETED" in str(n.body))
+    assert len([n for n in got if n.path == "/hook/gone"]) == sent_before
+
+
+def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
+    rng = random.Random(7)
+    delays = [backoff(n, base=1.0, cap=60.0, rng=rng) for n in range(1, 9)]
+    for n, delay in enumerate(delays, start=1):
+        full = min(60.0, 2.0 ** (n - 1))
+        assert full / 2 <= delay <= full
+    assert backoff(1, base=1.0, cap=60.0, retry_after=30.0, rng=rng) == 30.0
+    # Retry-After is honoured up to the cap.
+    assert backoff(1, base=1.0, cap=60.0, retry_after=3600.0, rng=rng) == 60.0
+
+
+def test_retry_after_values() -> None:
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    assert (
+        retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    )
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+
+
+def test_the_memory_store_delivers_too(hook: Receiver, http: httpx.Client) -> None:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    # No key given: the memory store does not outlive the process, so one is made.
+    app = A2AApp(agent, push=settings(keys=()))
+    with serve(app) as url:
+        task = send(
+            Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url, "id": "m"}
+        )
+        got = hook.wait_for(finished(task["id"]), "the completed status")
+    assert [n.seq for n in got] == list(range(1, len(got) + 1))
