@@ -30,3 +30,12 @@ def bad_factory(db: str) -> int:
 
 class Holder:
     agent = Agent(_echo, name="Nested", description="Dotted OBJ path")
+
+
+pushy = Agent(_echo, name="Pushy", description="Declares push", push_notifications=True)
+
+
+def make_pushy_app() -> A2AApp:
+    return A2AApp(
+        Agent(_echo, name="PushyApp", description="x", push_notifications=True)
+    )

@@ -31,6 +31,7 @@ from accord.cli.commands.serve import load_app
 from accord.server import A2AApp
 from tests.helpers.examples import EXAMPLES
 from tests.helpers.uvicorn_thread import serve_in_thread
+from tests.server.webhook import receiver
 
 AGENT_FILE = EXAMPLES / "conformance_agent.py"
 V1 = {"A2A-Version": "1.0"}
@@ -796,3 +797,35 @@ def test_v03_card_members_only_with_tck_v03_card(
     with serve_in_thread(app) as url:
         legacy = http.get(url + "/.well-known/agent-card.json").json()
     assert (legacy["url"], legacy["protocolVersion"]) == (url + "/", "0.3.0")
+
+
+def test_push_notifications_reach_the_suites_localhost_webhook(
+    binding: Binding,
+) -> None:
+    # The suite's receiver listens on http://localhost:PORT/webhook, which the agent's
+    # allow-list admits (plain http, a loopback name): the TCK's PUSH-DELIVER tests.
+    with receiver() as hook:
+        webhook = hook.url.replace("127.0.0.1", "localhost")
+        task = binding.call(
+            "SendMessage",
+            {
+                "message": {
+                    "messageId": unique("tck-complete-task"),
+                    "role": "ROLE_USER",
+                    "parts": [{"text": "push me"}],
+                },
+                "configuration": {
+                    "taskPushNotificationConfig": {"url": webhook, "token": "tck"}
+                },
+            },
+        )["task"]
+        got = hook.wait_for(
+            lambda notes: any(
+                n.body.get("statusUpdate", {}).get("status", {}).get("state")
+                == COMPLETED
+                for n in notes
+            ),
+            "the completed status",
+        )
+    assert got[0].body["task"]["id"] == task["id"]
+    assert got[0].headers["x-a2a-notification-token"] == "tck"

@@ -6,8 +6,10 @@ after a config is deleted."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +18,10 @@ import httpx
 import pytest
 
 from accord.egress import EgressPolicy
+from accord.errors import SignatureError, TokenError
+from accord.protocol.push import SIGNED_PUSH_EXTENSION
+from accord.security import JWK, JWKSet
+from accord.security.push import verify_notification
 from accord.server import A2AApp, Agent
 from accord.server.push import PushSettings, generate_key
 from accord.server.push.delivery import backoff, retry_after_seconds
@@ -24,7 +30,16 @@ from accord.stores.base import PushConfigRecord, Scope
 
 from .conftest import Wire, serve, user_message
 from .scripted import GATE, behave
-from .webhook import DEADLINE, Answer, Notification, Receiver, receiver
+from .webhook import (
+    DEADLINE,
+    Answer,
+    Notification,
+    Receiver,
+    hang_up,
+    raw_server,
+    receiver,
+    trickle,
+)
 
 T = TypeVar("T")
 
@@ -239,3 +254,122 @@ def test_the_memory_store_delivers_too(hook: Receiver, http: httpx.Client) -> No
         )
         got = hook.wait_for(finished(task["id"]), "the completed status")
     assert [n.seq for n in got] == list(range(1, len(got) + 1))
+
+
+def test_signed_notifications_verify_with_the_keys_the_card_names(
+    hook: Receiver, http: httpx.Client, tmp_path: Path
+) -> None:
+    key = JWK.generate("ES256", kid="push-key")
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    app = A2AApp(
+        agent,
+        store=SQLiteTaskStore(tmp_path / "tasks.db"),
+        push=settings(),
+        card_signer=key,
+    )
+    with serve(app) as url:
+        card = http.get(url + "/.well-known/agent-card.json").json()
+        (extension,) = [
+            e
+            for e in card["capabilities"]["extensions"]
+            if e["uri"] == SIGNED_PUSH_EXTENSION
+        ]
+        jwks_url = extension["params"]["jwksUrl"]
+        assert jwks_url == url + "/.well-known/jwks.json"
+        keys = JWKSet.from_dict(http.get(jwks_url).json())
+        task = send(
+            Wire(url, "HTTP+JSON", http), "echo signed", {"url": hook.url, "id": "s"}
+        )
+        got = hook.wait_for(finished(task["id"]), "the completed status")
+    for note in got:
+        signed = verify_notification(
+            note.headers["accord-signature"],
+            note.raw,
+            keys,
+            audience=hook.url,
+            notification_id=note.id,
+        )
+        assert signed.key.kid == "push-key"
+        assert signed.notification_id == note.id
+    # One byte changed, or the notification replayed to another receiver: refused.
+    first = got[0]
+    body = first.raw
+    with pytest.raises(SignatureError):
+        verify_notification(
+            first.headers["accord-signature"], body.replace(b"task", b"tusk"), keys
+        )
+    with pytest.raises(TokenError):
+        verify_notification(
+            first.headers["accord-signature"], body, keys, audience="https://elsewhere/"
+        )
+
+
+def test_an_unsigned_agent_declares_no_signing(wire: Wire, http: httpx.Client) -> None:
+    card = http.get(wire.base + "/.well-known/agent-card.json").json()
+    uris = [e["uri"] for e in card["capabilities"].get("extensions", [])]
+    assert SIGNED_PUSH_EXTENSION not in uris
+
+
+async def _no_such_name(host: str, port: int) -> list[str]:
+    raise OSError(f"no such name: {host}")
+
+
+@pytest.mark.parametrize(
+    ("url", "egress", "says"),
+    [
+        ("http://127.0.0.1:1/hook", {}, "cannot reach the webhook"),
+        ("http://hooks.test/hook", {"resolver": _no_such_name}, "did not resolve"),
+        ("held", {"read_timeout": 0.2}, "did not answer within"),
+        ("trickle", {}, "did not answer within 0.5 s"),
+        ("hang up", {}, "the webhook connection failed"),
+    ],
+)
+def test_webhooks_that_cannot_be_reached_are_dead_lettered_with_the_reason(
+    tmp_path: Path,
+    http: httpx.Client,
+    hook: Receiver,
+    url: str,
+    egress: dict[str, Any],
+    says: str,
+) -> None:
+    held = threading.Event()
+    misbehaving = {"trickle": trickle, "hang up": hang_up}
+    with ExitStack() as stack:
+        if url == "held":
+            hook.script(always=Answer(200, hold=held))
+            url = hook.url
+        elif url in misbehaving:
+            url = stack.enter_context(raw_server(misbehaving[url]))
+        stack.callback(held.set)
+        policy = EgressPolicy(allow=("127.0.0.1", "hooks.test"), **egress)
+        agent = Agent(
+            behave, name="Pushy", description="pushes", push_notifications=True
+        )
+        db = tmp_path / "tasks.db"
+        push = settings(egress=policy, give_up_after=2, attempt_timeout=0.5)
+        app = A2AApp(agent, store=SQLiteTaskStore(db), push=push)
+        with serve(app) as base:
+            send(Wire(base, "HTTP+JSON", http), "echo x", {"url": url, "id": "u"})
+            (record,) = eventually(lambda: anyio.run(dead_configs, db), "dead letter")
+    assert says in record.dead_reason
+    assert record.dead_reason.startswith("2 attempts failed")
+
+
+async def dead_configs(db: Path) -> list[PushConfigRecord]:
+    async with SQLiteTaskStore(db) as store:
+        return await store.dead_push_configs(scope=Scope(tenant="", owner=None))
+
+
+def test_a_config_sealed_with_a_key_no_longer_given_is_dead_lettered(
+    tmp_path: Path, http: httpx.Client
+) -> None:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    db = tmp_path / "tasks.db"
+    unreachable = {"url": "http://127.0.0.1:1/hook", "id": "old"}
+    with serve(A2AApp(agent, store=SQLiteTaskStore(db), push=settings())) as base:
+        send(Wire(base, "HTTP+JSON", http), "echo x", unreachable)
+    # Restarted with another key (the old one lost, not rotated in).
+    with serve(A2AApp(agent, store=SQLiteTaskStore(db), push=settings())):
+        (record,) = eventually(lambda: anyio.run(dead_configs, db), "dead letter")
+    assert "cannot be opened" in record.dead_reason
+    assert "key this server does not have" in record.dead_reason

@@ -8,12 +8,16 @@ Thread-safe: it runs in its own uvicorn thread while the test waits on it with
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import anyio.to_thread
 
 from tests.helpers.uvicorn_thread import serve_in_thread
 
@@ -33,6 +37,7 @@ class Notification:
     headers: dict[str, str]
     body: Any
     status: int
+    raw: bytes = b""
 
     @property
     def id(self) -> str:
@@ -47,6 +52,8 @@ class Notification:
 class Answer:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
+    #: Answer only once this is set (the request is recorded before).
+    hold: threading.Event | None = None
 
 
 class Receiver:
@@ -105,9 +112,12 @@ class Receiver:
                     },
                     body=json.loads(body) if body else None,
                     status=answer.status,
+                    raw=body,
                 )
             )
             self._lock.notify_all()
+        if answer.hold is not None:
+            await anyio.to_thread.run_sync(answer.hold.wait, abandon_on_cancel=True)
         await send(
             {
                 "type": "http.response.start",
@@ -125,3 +135,54 @@ def receiver() -> Iterator[Receiver]:
     with serve_in_thread(rec) as base:
         rec.url = base + "/hook"
         yield rec
+
+
+@contextmanager
+def raw_server(respond: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that reads a request's head and lets ``respond``
+    misbehave on the connection (trickle, close); yields its webhook URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(DEADLINE)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                respond(conn)
+            except OSError:
+                return  # the client went away: what these servers expect
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # shut down
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(DEADLINE)
+
+
+def trickle(conn: socket.socket) -> None:
+    """Answer 200 and then one byte of the body every 50 ms, for as long as read."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(int(DEADLINE / 0.05)):
+        conn.sendall(b"x")
+        time.sleep(0.05)  # the pace of the trickle, not an ordering
+
+
+def hang_up(conn: socket.socket) -> None:
+    """Close the connection without answering."""
+    conn.shutdown(socket.SHUT_RDWR)

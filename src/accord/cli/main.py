@@ -40,6 +40,7 @@ from ._errors import (
 from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
 from .commands._push_options import add_push_options
+from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
@@ -577,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--json", action="store_true", help="print the result as JSON")
     migrate.set_defaults(module="db", action="migrate")
+    add_push_parser(commands)
     return parser
 
 

@@ -32,10 +32,12 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from accord.bindings import v03_card
+from accord.protocol.push import SIGNED_PUSH_EXTENSION
 from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import (
     AgentCapabilities,
     AgentCard,
+    AgentExtension,
     AgentInterface,
     encode,
     to_builtins,
@@ -51,13 +53,17 @@ if TYPE_CHECKING:
 __all__ = [
     "BINDING_HTTP_JSON",
     "BINDING_JSONRPC",
+    "JWKS_PATH",
     "CardCache",
     "CardResponse",
     "build_card",
+    "signed_push_extension",
 ]
 
 BINDING_JSONRPC = "JSONRPC"
 BINDING_HTTP_JSON = "HTTP+JSON"
+#: The public JWK Set of the card signing key, when the app signs its card.
+JWKS_PATH = "/.well-known/jwks.json"
 
 #: Distinct base URLs whose encoded card is kept. Unsigned cards may follow the Host
 #: header, which clients choose, so the cache is bounded rather than keyed without limit.
@@ -81,12 +87,21 @@ def interfaces(base_url: str) -> tuple[AgentInterface, ...]:
 
 
 def build_card(
-    agent: Agent, base_url: str, extra: tuple[AgentInterface, ...] = ()
+    agent: Agent,
+    base_url: str,
+    extra: tuple[AgentInterface, ...] = (),
+    *,
+    signed_push: bool = False,
 ) -> AgentCard:
     """The public card of ``agent`` served from ``base_url`` (no trailing slash).
 
     ``extra``: interfaces other front ends serve (gRPC), listed after the HTTP ones.
+    ``signed_push``: the agent signs its push notifications with the key whose JWK Set
+    is at :data:`JWKS_PATH`; the card declares that extension, naming the set.
     """
+    extensions = agent.extensions
+    if signed_push and agent.push_notifications:
+        extensions = (*extensions, signed_push_extension(base_url + JWKS_PATH))
     return AgentCard(
         name=agent.name,
         description=agent.description,
@@ -97,7 +112,7 @@ def build_card(
         capabilities=AgentCapabilities(
             streaming=agent.streaming,
             push_notifications=agent.push_notifications,
-            extensions=agent.extensions,
+            extensions=extensions,
             extended_agent_card=agent.declare_extended_card,
         ),
         security_schemes=agent.security_schemes,
@@ -106,6 +121,19 @@ def build_card(
         default_output_modes=agent.default_output_modes,
         skills=agent.skills,
         icon_url=agent.icon_url,
+    )
+
+
+def signed_push_extension(jwks_url: str) -> AgentExtension:
+    """The card's declaration that push notifications are signed (an Accord extension
+    to spec §4.3.3, :mod:`accord.security.push`), naming the JWK Set of the keys."""
+    return AgentExtension(
+        uri=SIGNED_PUSH_EXTENSION,
+        description=(
+            "Push notifications carry a JWS over the body in the Accord-Signature "
+            "header, made with a key of the JWK Set at params.jwksUrl."
+        ),
+        params={"jwksUrl": jwks_url},
     )
 
 
@@ -153,7 +181,9 @@ class CardCache:
         if hit is not None:
             self._cards.move_to_end(key)
             return hit
-        card = build_card(self._agent, base_url, extra)
+        card = build_card(
+            self._agent, base_url, extra, signed_push=self.signer is not None
+        )
         if self.signer is None:
             data = to_builtins(card)
             if self._agent.v03_card:

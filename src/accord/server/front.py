@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .card import CardCache
+from .card import JWKS_PATH, CardCache
 from .cors import PUBLIC_HEADERS, CorsPolicy, EndpointCors, public_preflight_headers
 from .proxy import (
     DEFAULT_FORWARDED_ALLOW_IPS,
@@ -52,8 +52,6 @@ CARD_PATHS = (
     "/.well-known/agent-card",
     "/.well-known/agent.json",
 )
-#: The public JWK Set of the card signing key, when the app signs its card.
-JWKS_PATH = "/.well-known/jwks.json"
 _NO_STORE = b"no-store"
 #: The HTTP+JSON route of GetExtendedAgentCard (spec §11.3), with or without a tenant.
 _EXTENDED_CARD_ROUTE = "/extendedAgentCard"

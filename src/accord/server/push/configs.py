@@ -62,6 +62,9 @@ class PushSettings:
             stops is replaced after at most this long.
         poll_interval: seconds between looks at the store for work other instances
             left (this instance's own events wake its deliverer at once).
+        attempt_timeout: seconds one delivery attempt may take in all (connect,
+            send, answer; spec §4.3.3 suggests 10 to 30); the egress policy's
+            timeouts bound each step.
     """
 
     keys: Sequence[bytes] = ()
@@ -73,12 +76,19 @@ class PushSettings:
     concurrency: int = 16
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    attempt_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_configs_per_task", "give_up_after", "concurrency"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        for name in ("retry_base", "retry_max", "lease_seconds", "poll_interval"):
+        for name in (
+            "retry_base",
+            "retry_max",
+            "lease_seconds",
+            "poll_interval",
+            "attempt_timeout",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 (got {getattr(self, name)})")
         object.__setattr__(self, "keys", tuple(self.keys))

@@ -273,17 +273,23 @@ class PushDeliverer:
             )
         if config.token:
             headers[TOKEN_HEADER] = config.token
+        limit = self.settings.attempt_timeout
         try:
-            async with client.stream(
-                "POST", config.url, content=body, headers=headers
-            ) as response:
-                await _drain(response, self.settings.egress.max_response_bytes)
+            # One deadline for the whole attempt: the per-read timeouts alone would let
+            # a receiver that trickles a byte at a time hold the delivery forever.
+            with anyio.fail_after(limit):
+                async with client.stream(
+                    "POST", config.url, content=body, headers=headers
+                ) as response:
+                    await _drain(response, self.settings.egress.max_response_bytes)
         except EgressRefused as refused:
             raise _Failed(str(refused)) from None
-        except httpx.TimeoutException:
-            raise _Failed("the webhook did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except (httpx.TimeoutException, TimeoutError):
+            raise _Failed(f"the webhook did not answer within {limit} s") from None
+        except httpx.ConnectError as exc:
             raise _Failed(f"cannot reach the webhook: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise _Failed(f"the webhook connection failed: {exc!r}") from None
         status = response.status_code
         if 200 <= status < 300:
             return

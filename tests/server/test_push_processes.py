@@ -1,0 +1,217 @@
+"""Push delivery across ``accord serve`` processes sharing a database (slow).
+
+* kill -9 of the instance that is delivering, in the middle of a delivery: a survivor
+  takes the config over once its lease expires and every event still arrives, the
+  interrupted one again with the same notification id;
+* two instances on one PostgreSQL database, in the normal case: each notification is
+  delivered once, by one of them, in order per task.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import anyio.to_thread
+import httpx
+import pytest
+
+from accord.server.push import generate_key
+from accord.stores import migrate
+from tests.stores._postgres import fresh_schema
+
+from .conftest import V1, user_message
+from .webhook import DEADLINE, Answer, Notification, receiver
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+#: The push lease of the instances: how soon a survivor takes a config over.
+LEASE = 1.0
+
+AGENT = textwrap.dedent(
+    f"""
+    import os
+
+    from accord.egress import EgressPolicy
+    from accord.server import A2AApp, Agent, PushSettings
+    from accord.stores import open_store
+
+
+    async def work(ctx):
+        await ctx.working("step")
+        await ctx.add_artifact("first", name="a")
+        await ctx.add_artifact("second", name="b")
+        await ctx.complete("done")
+
+
+    agent = Agent(work, name="Lab", description="push lab", push_notifications=True)
+
+
+    def create_app(db):
+        return A2AApp(
+            agent,
+            store=open_store(db),
+            push=PushSettings(
+                keys=[bytes.fromhex(os.environ["PUSH_KEY"])],
+                egress=EgressPolicy(allow=("127.0.0.1",)),
+                lease_seconds={LEASE},
+                poll_interval=0.05,
+                retry_base=0.05,
+                retry_max=0.2,
+            ),
+        )
+    """
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def serve(folder: Path, db: str, key: str) -> tuple[subprocess.Popen[str], str]:
+    argv = [sys.executable, "-m", "accord.cli", "serve", "lab.py:create_app"]
+    argv += ["--db", db, "--port", "0", "--shutdown-grace", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PUSH_KEY": key}
+    process = subprocess.Popen(
+        argv,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("Agent card: "):
+            card = line.removeprefix("Agent card: ").strip()
+            return process, card.removesuffix("/.well-known/agent-card.json")
+    raise AssertionError("accord serve printed no card URL")
+
+
+@contextmanager
+def instances(
+    folder: Path, db: str, count: int
+) -> Iterator[list[tuple[subprocess.Popen[str], str]]]:
+    (folder / "lab.py").write_text(AGENT)
+    key = generate_key().hex()
+    with ExitStack() as stack:
+        started = []
+        for _ in range(count):
+            process, base = serve(folder, db, key)
+            stack.callback(_stop, process)
+            started.append((process, base))
+        yield started
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(10)
+    if process.stdout:
+        process.stdout.close()
+
+
+def send(http: httpx.Client, base: str, webhook: str, config_id: str) -> str:
+    body = {
+        "message": user_message("go"),
+        "configuration": {
+            "taskPushNotificationConfig": {"url": webhook, "id": config_id},
+            "returnImmediately": True,
+        },
+    }
+    r = http.post(base + "/message:send", json=body, headers=V1)
+    assert r.status_code == 200, r.text
+    task_id: str = r.json()["task"]["id"]
+    return task_id
+
+
+def state(http: httpx.Client, base: str, task_id: str) -> str:
+    task = http.get(f"{base}/tasks/{task_id}", headers=V1).json()
+    return str(task["status"]["state"])
+
+
+def completed(task_id: str) -> Callable[[list[Notification]], bool]:
+    def done(got: list[Notification]) -> bool:
+        return any(
+            n.status == 200
+            and n.body.get("statusUpdate", {}).get("taskId") == task_id
+            and n.body["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+            for n in got
+        )
+
+    return done
+
+
+def kill_mid_delivery(folder: Path, db: str) -> None:
+    held = threading.Event()
+    with (
+        receiver() as hook,
+        instances(folder, db, 2) as started,
+        httpx.Client(timeout=10) as http,
+    ):
+        (victim, base_v), (_, _base_s) = started
+        # The first notification is held unanswered: the victim is mid-delivery.
+        hook.script(Answer(200, hold=held))
+        task_id = send(http, base_v, hook.url, "c")
+        hook.wait_for(lambda got: len(got) >= 1, "the first notification")
+        # The task itself is done (its events all in the log); its delivery is not.
+        deadline = time.monotonic() + DEADLINE
+        while state(http, base_v, task_id) != "TASK_STATE_COMPLETED":
+            assert time.monotonic() < deadline, "the task did not complete"
+            time.sleep(0.02)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        held.set()
+        got = hook.wait_for(completed(task_id), "every event, from the survivor")
+    first = got[0]
+    accepted = [n for n in got[1:] if n.status == 200]
+    seqs = [n.seq for n in accepted]
+    # The interrupted notification again (same id), then the rest, in order.
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert accepted[0].id == first.id
+    assert len(seqs) >= 5  # task, WORKING, two artifacts, COMPLETED
+
+
+def two_deliver_once(folder: Path, db: str) -> None:
+    with (
+        receiver() as hook,
+        instances(folder, db, 2) as started,
+        httpx.Client(timeout=10) as http,
+    ):
+        tasks = [send(http, started[i % 2][1], hook.url, f"c{i}") for i in range(10)]
+        for task_id in tasks:
+            hook.wait_for(completed(task_id), f"task {task_id} completed")
+        got = hook.accepted()
+    counts = Counter(n.id for n in got)
+    assert set(counts.values()) == {1}, [i for i, c in counts.items() if c > 1]
+    for task_id in tasks:
+        seqs = [n.seq for n in got if n.id.startswith(task_id + "/")]
+        assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_kill_9_mid_delivery_on_postgres(tmp_path: Path) -> None:
+    async with fresh_schema() as (_, url):
+        await anyio.to_thread.run_sync(migrate, url)
+        await anyio.to_thread.run_sync(kill_mid_delivery, tmp_path, url)
+
+
+async def test_kill_9_mid_delivery_on_one_sqlite_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.db")
+    await anyio.to_thread.run_sync(migrate, db)
+    await anyio.to_thread.run_sync(kill_mid_delivery, tmp_path, db)
+
+
+async def test_two_instances_deliver_each_notification_once(tmp_path: Path) -> None:
+    async with fresh_schema() as (_, url):
+        await anyio.to_thread.run_sync(migrate, url)
+        await anyio.to_thread.run_sync(two_deliver_once, tmp_path, url)
