@@ -198,6 +198,15 @@ def test_an_unknown_task_is_not_found(pwire: Wire, method: str) -> None:
             "authentication",
         ),
         ({"url": HOOK + "/" + "x" * 2100}, "url"),
+        ({"url": HOOK, "id": "i" * 257}, "id"),
+        ({"url": HOOK, "token": "t" * 4097}, "token"),
+        (
+            {
+                "url": HOOK,
+                "authentication": {"scheme": "Bearer", "credentials": "c" * 4097},
+            },
+            "authentication",
+        ),
     ],
 )
 def test_configs_that_cannot_be_delivered_are_refused(
@@ -344,3 +353,20 @@ def test_a_shared_store_needs_its_key_given() -> None:
 
 
 CONFIG = TaskPushNotificationConfig(task_id="t", id="c", url=HOOK)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_configs_per_task": 0},
+        {"give_up_after": 0},
+        {"concurrency": 0},
+        {"retry_base": 0},
+        {"lease_seconds": -1},
+        {"attempt_timeout": 0},
+    ],
+)
+def test_settings_are_checked(bad: dict[str, Any]) -> None:
+    (name,) = bad
+    with pytest.raises(ValueError, match=name):
+        PushSettings(**bad)

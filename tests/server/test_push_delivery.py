@@ -5,6 +5,7 @@ after a config is deleted."""
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -18,15 +19,15 @@ import httpx
 import pytest
 
 from accord.egress import EgressPolicy
-from accord.errors import SignatureError, TokenError
+from accord.errors import SignatureError, StoreUnavailableError, TokenError
 from accord.protocol.push import SIGNED_PUSH_EXTENSION
 from accord.security import JWK, JWKSet
 from accord.security.push import verify_notification
 from accord.server import A2AApp, Agent
 from accord.server.push import PushSettings, generate_key
 from accord.server.push.delivery import backoff, retry_after_seconds
-from accord.stores import SQLiteTaskStore
-from accord.stores.base import PushConfigRecord, Scope
+from accord.stores import MemoryTaskStore, SQLiteTaskStore
+from accord.stores.base import PushConfigRecord, PushDelivery, Scope
 
 from .conftest import Wire, serve, user_message
 from .scripted import GATE, behave
@@ -238,6 +239,7 @@ def test_retry_after_values() -> None:
     assert retry_after_seconds("120") == 120.0
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00") is None  # no zone
     assert (
         retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     )
@@ -373,3 +375,36 @@ def test_a_config_sealed_with_a_key_no_longer_given_is_dead_lettered(
         (record,) = eventually(lambda: anyio.run(dead_configs, db), "dead letter")
     assert "cannot be opened" in record.dead_reason
     assert "key this server does not have" in record.dead_reason
+
+
+class _StoreThatFailsOnce(MemoryTaskStore):
+    """A memory store whose first delivery claim fails as a database outage would."""
+
+    failed = False
+
+    async def claim_push_deliveries(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> list[PushDelivery]:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailableError("the database is restarting")
+        return await super().claim_push_deliveries(
+            holder=holder, seconds=seconds, limit=limit
+        )
+
+
+def test_a_store_outage_delays_delivery_and_loses_nothing(
+    hook: Receiver, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    store = _StoreThatFailsOnce()
+    app = A2AApp(agent, store=store, push=settings(keys=()))
+    with (
+        caplog.at_level(logging.WARNING, "accord.server.push.delivery"),
+        serve(app) as url,
+    ):
+        task = send(Wire(url, "JSONRPC", http), "echo x", {"url": hook.url})
+        got = hook.wait_for(finished(task["id"]), "the completed status")
+    assert store.failed
+    assert [n.seq for n in got] == list(range(1, len(got) + 1))
+    assert "cannot claim work: the database is restarting" in caplog.text
