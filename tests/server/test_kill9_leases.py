@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from accord.stores import migrate
+from tests.helpers.serve_process import accord_serve, stop
 from tests.stores._postgres import fresh_schema
 
 from .conftest import V1, user_message
@@ -70,23 +70,19 @@ AGENT = textwrap.dedent(
 
 
 def serve(folder: Path, url: str) -> tuple[subprocess.Popen[str], str]:
-    argv = [sys.executable, "-m", "accord.cli", "serve", "lab.py", "--db", url]
-    argv += ["--port", "0", "--lease-seconds", str(LEASE), "--shutdown-grace", "0"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LEASE_JOURNAL": str(folder / "j")}
-    process = subprocess.Popen(
-        argv,
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    return accord_serve(
+        folder,
+        *(
+            "lab.py",
+            "--db",
+            url,
+            "--lease-seconds",
+            str(LEASE),
+            "--shutdown-grace",
+            "0",
+        ),
+        env={"LEASE_JOURNAL": str(folder / "j")},
     )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Agent card: "):
-            card = line.removeprefix("Agent card: ").strip()
-            return process, card.removesuffix("/.well-known/agent-card.json")
-    raise AssertionError("accord serve printed no card URL")
 
 
 def journal(folder: Path) -> list[tuple[str, str, int, int, float]]:
@@ -150,11 +146,7 @@ def scenario(folder: Path, url: str) -> None:
             assert listed["totalSize"] == 10
     finally:
         for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
-            if process.stdout:
-                process.stdout.close()
+            stop(process)
     entries = journal(folder)
     for task_id in doomed:
         runs = [e for e in entries if e[1] == task_id]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -370,3 +371,41 @@ def test_settings_are_checked(bad: dict[str, Any]) -> None:
     (name,) = bad
     with pytest.raises(ValueError, match=name):
         PushSettings(**bad)
+
+
+def test_v03_clients_configure_push_with_their_methods(
+    push_url: str, http: httpx.Client
+) -> None:
+    def rpc(method: str, params: dict[str, Any]) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        answer = http.post(push_url + "/", json=body).json()  # no A2A-Version: v0.3
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    message = {
+        "kind": "message",
+        "messageId": str(uuid.uuid4()),
+        "role": "user",
+        "parts": [{"kind": "text", "text": "ask"}],
+    }
+    task = rpc("message/send", {"message": message})
+    assert task["kind"] == "task"
+    config = {"id": "old", "url": HOOK, "token": "tok"}
+    stored = rpc(
+        "tasks/pushNotificationConfig/set",
+        {"taskId": task["id"], "pushNotificationConfig": config},
+    )
+    assert stored["taskId"] == task["id"]
+    assert stored["pushNotificationConfig"]["url"] == HOOK
+    got = rpc(
+        "tasks/pushNotificationConfig/get",
+        {"id": task["id"], "pushNotificationConfigId": "old"},
+    )
+    assert got == stored
+    assert rpc("tasks/pushNotificationConfig/list", {"id": task["id"]}) == [stored]
+    gone = rpc(
+        "tasks/pushNotificationConfig/delete",
+        {"id": task["id"], "pushNotificationConfigId": "old"},
+    )
+    assert gone is None
+    assert rpc("tasks/pushNotificationConfig/list", {"id": task["id"]}) == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -27,6 +26,7 @@ import pytest
 
 from accord.server.push import generate_key
 from accord.stores import migrate
+from tests.helpers.serve_process import accord_serve, stop
 from tests.stores._postgres import fresh_schema
 
 from .conftest import V1, user_message
@@ -79,23 +79,8 @@ def anyio_backend() -> str:
 
 
 def serve(folder: Path, db: str, key: str) -> tuple[subprocess.Popen[str], str]:
-    argv = [sys.executable, "-m", "accord.cli", "serve", "lab.py:create_app"]
-    argv += ["--db", db, "--port", "0", "--shutdown-grace", "0"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PUSH_KEY": key}
-    process = subprocess.Popen(
-        argv,
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Agent card: "):
-            card = line.removeprefix("Agent card: ").strip()
-            return process, card.removesuffix("/.well-known/agent-card.json")
-    raise AssertionError("accord serve printed no card URL")
+    args = ("lab.py:create_app", "--db", db, "--shutdown-grace", "0")
+    return accord_serve(folder, *args, env={"PUSH_KEY": key})
 
 
 @contextmanager
@@ -108,17 +93,9 @@ def instances(
         started = []
         for _ in range(count):
             process, base = serve(folder, db, key)
-            stack.callback(_stop, process)
+            stack.callback(stop, process)
             started.append((process, base))
         yield started
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait(10)
-    if process.stdout:
-        process.stdout.close()
 
 
 def send(http: httpx.Client, base: str, webhook: str, config_id: str) -> str:

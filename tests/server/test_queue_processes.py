@@ -11,9 +11,7 @@ complete.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import httpx
 import pytest
 
 from accord.stores import migrate
+from tests.helpers.serve_process import accord_serve
 from tests.stores._postgres import fresh_schema
 
 from .conftest import V1, user_message
@@ -68,29 +67,12 @@ AGENT = textwrap.dedent(
 
 
 def serve(folder: Path, url: str) -> tuple[subprocess.Popen[str], str]:
-    argv = [sys.executable, "-m", "accord.cli", "serve", "lab.py", "--db", url]
-    argv += ["--port", "0", "--max-running", "1", "--shutdown-grace", "0"]
-    argv += ["--lease-seconds", "1"]
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "QUEUE_JOURNAL": str(folder / "journal"),
-        "QUEUE_GO": str(folder / "go"),
-    }
-    process = subprocess.Popen(
-        argv,
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    return accord_serve(
+        folder,
+        *("lab.py", "--db", url, "--max-running", "1", "--shutdown-grace", "0"),
+        *("--lease-seconds", "1"),
+        env={"QUEUE_JOURNAL": str(folder / "journal"), "QUEUE_GO": str(folder / "go")},
     )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Agent card: "):
-            card = line.removeprefix("Agent card: ").strip()
-            return process, card.removesuffix("/.well-known/agent-card.json")
-    raise AssertionError("accord serve printed no card URL")
 
 
 def journal(folder: Path) -> list[tuple[str, str, int, int]]:

@@ -27,14 +27,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord._clock import now_timestamp
 from accord.errors import InvalidParamsError
-from accord.stores.base import MAX_PAGE_SIZE
+from accord.stores.base import MAX_PAGE_SIZE, PushConfigRecord
 from accord.types import TaskState, normalize_timestamp
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from accord.stores.base import Scope
     from accord.types import Task
 
@@ -52,6 +54,8 @@ __all__ = [
     "encode_cursor",
     "now_timestamp",
     "push_page_size",
+    "push_record",
+    "scope_params",
     "sort_key",
     "visible",
 ]
@@ -170,3 +174,24 @@ def effective_timestamp(value: str | None) -> str | None:
 def effective_page_size(page_size: int) -> int:
     """Clamp ``page_size`` to 1..MAX_PAGE_SIZE (the handler validates; this guards)."""
     return max(1, min(page_size, MAX_PAGE_SIZE))
+
+
+def push_record(row: Sequence[Any]) -> PushConfigRecord:
+    """The :class:`PushConfigRecord` of a ``push_configs`` row's first eight columns:
+    task_id, config_id, tenant, owner, data, delivered_seq, failures, dead_reason."""
+    task_id, config_id, tenant, owner, data, delivered_seq, failures, reason = row[:8]
+    return PushConfigRecord(
+        task_id=task_id,
+        config_id=config_id,
+        tenant=tenant,
+        owner=owner,
+        data=bytes(data),  # SQLite and psycopg may hand back a view
+        delivered_seq=delivered_seq,
+        failures=failures,
+        dead_reason=reason,
+    )
+
+
+def scope_params(scope: Scope) -> tuple[str, str | None, str | None]:
+    """The SQL parameters of a scope test ``tenant = ? AND (? IS NULL OR owner = ?)``."""
+    return (scope.tenant, scope.owner, scope.owner)

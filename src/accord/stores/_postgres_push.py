@@ -27,6 +27,8 @@ from accord.stores._common import (
     decode_config_cursor,
     encode_config_cursor,
     push_page_size,
+    push_record,
+    scope_params,
 )
 from accord.stores._postgres_db import ForeignKeyViolation
 from accord.stores.base import PushConfigRecord, PushDelivery
@@ -113,24 +115,6 @@ _STILL_HELD = f"SELECT 1 FROM push_configs WHERE {_HELD}"
 _STILL_DEAD = f"SELECT 1 FROM push_configs WHERE {_KEY} AND dead_reason <> ''"
 
 
-def _record(row: TupleRow) -> PushConfigRecord:
-    task_id, config_id, tenant, owner, data, delivered_seq, failures, reason = row[:8]
-    return PushConfigRecord(
-        task_id=task_id,
-        config_id=config_id,
-        tenant=tenant,
-        owner=owner,
-        data=bytes(data),
-        delivered_seq=delivered_seq,
-        failures=failures,
-        dead_reason=reason,
-    )
-
-
-def _scope(scope: Scope) -> tuple[str, str | None, str | None]:
-    return (scope.tenant, scope.owner, scope.owner)
-
-
 class _Change:
     """A one-row write (delete, failed, revive) that returns whether it matched.
 
@@ -182,11 +166,11 @@ class PostgresPush:
     ) -> PushConfigRecord | None:
         """Create the config or replace its data (keeping its delivery position, and
         reviving it); None when the task is not visible within ``scope``."""
-        params = (config_id, data, after_seq, task_id, *_scope(scope))
+        params = (config_id, data, after_seq, task_id, *scope_params(scope))
 
         def run(cur: Cursor) -> PushConfigRecord | None:
             row = cur.execute(_PUT, params).fetchone()
-            return None if row is None else _record(row)
+            return None if row is None else push_record(row)
 
         # COMMIT outcome unknown: run again (it sets the same row again; a new config
         # that committed is replaced by itself, keeping its position).
@@ -201,11 +185,11 @@ class PostgresPush:
         self, task_id: str, config_id: str, *, scope: Scope
     ) -> PushConfigRecord | None:
         """Return the config if its task is visible within ``scope``, else None."""
-        params = (task_id, config_id, *_scope(scope))
+        params = (task_id, config_id, *scope_params(scope))
 
         def run(cur: Cursor) -> PushConfigRecord | None:
             row = cur.execute(_GET, params).fetchone()
-            return None if row is None else _record(row)
+            return None if row is None else push_record(row)
 
         return await self._run(run, tenant=scope.tenant)
 
@@ -220,10 +204,10 @@ class PostgresPush:
         after = decode_config_cursor(cursor) if cursor else None
         size = push_page_size(page_size)
         # One extra row tells whether a next page exists.
-        params = (task_id, *_scope(scope), after, after, size + 1)
+        params = (task_id, *scope_params(scope), after, after, size + 1)
 
         def run(cur: Cursor) -> tuple[list[PushConfigRecord], str]:
-            page = [_record(row) for row in cur.execute(_PAGE, params).fetchall()]
+            page = [push_record(row) for row in cur.execute(_PAGE, params).fetchall()]
             if len(page) <= size:
                 return page, ""
             return page[:size], encode_config_cursor(page[size - 1].config_id)
@@ -235,7 +219,7 @@ class PostgresPush:
     ) -> bool:
         """Delete the config; False when there was none within ``scope``."""
         key = (task_id, config_id)
-        change = _Change(_DELETE, (*key, *_scope(scope)), _STILL_THERE)
+        change = _Change(_DELETE, (*key, *scope_params(scope)), _STILL_THERE)
         return await self._run(
             change.run,
             tenant=scope.tenant,
@@ -254,7 +238,7 @@ class PostgresPush:
 
         def run(cur: Cursor) -> list[PushDelivery]:
             rows = cur.execute(_CLAIM, params).fetchall()
-            return [PushDelivery(_record(row), row[8], holder) for row in rows]
+            return [PushDelivery(push_record(row), row[8], holder) for row in rows]
 
         # COMMIT outcome unknown: fail; what it claimed is claimed again once the
         # lease expires (as claim_expired).
@@ -312,10 +296,10 @@ class PostgresPush:
         self, *, scope: Scope, limit: int = 100
     ) -> list[PushConfigRecord]:
         """The dead-lettered configs within ``scope``, in (task, config) id order."""
-        params = (*_scope(scope), max(limit, 0))
+        params = (*scope_params(scope), max(limit, 0))
 
         def run(cur: Cursor) -> list[PushConfigRecord]:
-            return [_record(row) for row in cur.execute(_DEAD, params).fetchall()]
+            return [push_record(row) for row in cur.execute(_DEAD, params).fetchall()]
 
         return await self._run(run, tenant=scope.tenant)
 
@@ -325,7 +309,7 @@ class PostgresPush:
         """Make a dead-lettered config live and due at once; False when there is no
         dead-lettered config of that id within ``scope``."""
         key = (task_id, config_id)
-        change = _Change(_REVIVE, (*key, *_scope(scope)), _STILL_DEAD)
+        change = _Change(_REVIVE, (*key, *scope_params(scope)), _STILL_DEAD)
         return await self._run(
             change.run, tenant=scope.tenant, verify=lambda cur: change.verify(cur, key)
         )

@@ -25,6 +25,8 @@ from accord.stores._common import (
     encode_config_cursor,
     now_timestamp,
     push_page_size,
+    push_record,
+    scope_params,
 )
 from accord.stores.base import PushConfigRecord, PushDelivery
 
@@ -99,24 +101,6 @@ _REVIVE = (
 )
 
 
-def _record(row: tuple[str, str, str, str, bytes, int, int, str]) -> PushConfigRecord:
-    task_id, config_id, tenant, owner, data, delivered_seq, failures, reason = row
-    return PushConfigRecord(
-        task_id=task_id,
-        config_id=config_id,
-        tenant=tenant,
-        owner=owner,
-        data=bytes(data),
-        delivered_seq=delivered_seq,
-        failures=failures,
-        dead_reason=reason,
-    )
-
-
-def _scope(scope: Scope) -> tuple[str, str | None, str | None]:
-    return (scope.tenant, scope.owner, scope.owner)
-
-
 class SQLitePush:
     """The push-config methods of :class:`~accord.stores.SQLiteTaskStore` (a mixin)."""
 
@@ -141,8 +125,8 @@ class SQLitePush:
 
         def run(conn: sqlite3.Connection) -> PushConfigRecord | None:
             new = (config_id, data, after_seq, time.time(), created_at)
-            rows = conn.execute(_PUT, (*new, task_id, *_scope(scope))).fetchall()
-            return _record(rows[0]) if rows else None
+            rows = conn.execute(_PUT, (*new, task_id, *scope_params(scope))).fetchall()
+            return push_record(rows[0]) if rows else None
 
         return await self._write(run)
 
@@ -152,8 +136,10 @@ class SQLitePush:
         """Return the config if its task is visible within ``scope``, else None."""
 
         def run(conn: sqlite3.Connection) -> PushConfigRecord | None:
-            rows = conn.execute(_GET, (task_id, config_id, *_scope(scope))).fetchall()
-            return _record(rows[0]) if rows else None
+            rows = conn.execute(
+                _GET, (task_id, config_id, *scope_params(scope))
+            ).fetchall()
+            return push_record(rows[0]) if rows else None
 
         return await self._read(run)
 
@@ -168,10 +154,10 @@ class SQLitePush:
         after = decode_config_cursor(cursor) if cursor else None
         size = push_page_size(page_size)
         # One extra row tells whether a next page exists.
-        params = (task_id, *_scope(scope), after, after, size + 1)
+        params = (task_id, *scope_params(scope), after, after, size + 1)
 
         def run(conn: sqlite3.Connection) -> tuple[list[PushConfigRecord], str]:
-            page = [_record(row) for row in conn.execute(_PAGE, params).fetchall()]
+            page = [push_record(row) for row in conn.execute(_PAGE, params).fetchall()]
             if len(page) <= size:
                 return page, ""
             return page[:size], encode_config_cursor(page[size - 1].config_id)
@@ -184,7 +170,7 @@ class SQLitePush:
         """Delete the config; False when there was none within ``scope``."""
 
         def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(_DELETE, (task_id, config_id, *_scope(scope)))
+            cur = conn.execute(_DELETE, (task_id, config_id, *scope_params(scope)))
             return cur.rowcount == 1
 
         return await self._write(run)
@@ -204,7 +190,7 @@ class SQLitePush:
             conn.executemany(
                 _TAKE, [(holder, now + seconds, row[0], row[1]) for row in rows]
             )
-            return [PushDelivery(_record(row[:8]), row[8], holder) for row in rows]
+            return [PushDelivery(push_record(row[:8]), row[8], holder) for row in rows]
 
         return await self._write(run)
 
@@ -257,8 +243,8 @@ class SQLitePush:
         """The dead-lettered configs within ``scope``, in (task, config) id order."""
 
         def run(conn: sqlite3.Connection) -> list[PushConfigRecord]:
-            rows = conn.execute(_DEAD, (*_scope(scope), max(limit, 0))).fetchall()
-            return [_record(row) for row in rows]
+            rows = conn.execute(_DEAD, (*scope_params(scope), max(limit, 0))).fetchall()
+            return [push_record(row) for row in rows]
 
         return await self._read(run)
 
@@ -269,7 +255,7 @@ class SQLitePush:
         dead-lettered config of that id within ``scope``."""
 
         def run(conn: sqlite3.Connection) -> bool:
-            params = (time.time(), task_id, config_id, *_scope(scope))
+            params = (time.time(), task_id, config_id, *scope_params(scope))
             return conn.execute(_REVIVE, params).rowcount == 1
 
         return await self._write(run)
