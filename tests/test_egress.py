@@ -605,6 +605,8 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: The client's port: one per connection.
+    port: int = 0
 
 
 @dataclass
@@ -630,7 +632,7 @@ class Recorder:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.seen.append(Seen(scope["path"], headers, body))
+        self.seen.append(Seen(scope["path"], headers, body, scope["client"][1]))
         if scope["path"] == "/redirect":
             location = [(b"location", b"http://10.0.0.1/")]
             await send(
@@ -711,6 +713,22 @@ async def test_the_next_address_is_tried_when_one_refuses_connections(
     async with egress_client(dead) as client:
         with pytest.raises(httpx.ConnectError):
             await client.post(f"http://hooks.test:{server.port}{path}", json={})
+
+
+async def test_the_pools_take_the_limits_given(server: Server) -> None:
+    # Two connections at most: eight requests at once share them (by default each
+    # would open its own).
+    path = unique("pool")
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    async with (
+        egress_client(to_loopback("hooks.test"), limits=limits) as client,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(8):
+            tg.start_soon(client.post, f"http://hooks.test:{server.port}{path}")
+    seen = server.recorder.at(path)
+    assert len(seen) == 8
+    assert len({s.port for s in seen}) <= 2
 
 
 async def test_a_refused_answer_stops_the_request_before_any_connection(

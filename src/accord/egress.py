@@ -507,6 +507,9 @@ class EgressTransport(httpx.AsyncBaseTransport):
             private CA, say).
         inner: where pinned requests go instead of the pools built here (it must
             honour the ``sni_hostname`` extension); closed with this transport.
+        limits: the connection pools' bounds (httpx's default: 100 connections, 20
+            kept alive); set them to the requests this transport has in flight at
+            once, or connections are opened and closed over and over.
 
     Raises:
         EgressRefused: from :meth:`handle_async_request`, before any connection.
@@ -518,6 +521,7 @@ class EgressTransport(httpx.AsyncBaseTransport):
         *,
         verify: ssl.SSLContext | bool = True,
         inner: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         self.policy = policy
         self._plain: httpx.AsyncBaseTransport
@@ -529,11 +533,16 @@ class EgressTransport(httpx.AsyncBaseTransport):
             return
         if not isinstance(verify, ssl.SSLContext):  # one context for both pools
             verify = httpx.create_ssl_context(verify=verify, trust_env=False)
-        self._plain = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
+        limits = limits or httpx.Limits()
+        self._plain = httpx.AsyncHTTPTransport(
+            verify=verify, trust_env=False, limits=limits
+        )
         self._tls = httpx.AsyncHTTPTransport(
             verify=verify,
             trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=httpx.Limits(
+                max_connections=limits.max_connections, max_keepalive_connections=0
+            ),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -592,7 +601,11 @@ _FIXED_OPTIONS: Final = frozenset(
 
 
 def egress_client(
-    policy: EgressPolicy, *, verify: ssl.SSLContext | bool = True, **kwargs: Any
+    policy: EgressPolicy,
+    *,
+    verify: ssl.SSLContext | bool = True,
+    limits: httpx.Limits | None = None,
+    **kwargs: Any,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` sending every request through :class:`EgressTransport`.
 
@@ -610,7 +623,7 @@ def egress_client(
     headers = httpx.Headers(kwargs.pop("headers", None))
     headers.setdefault("Accept-Encoding", "identity")
     return httpx.AsyncClient(
-        transport=EgressTransport(policy, verify=verify),
+        transport=EgressTransport(policy, verify=verify, limits=limits),
         follow_redirects=False,
         trust_env=False,
         timeout=policy.timeout,

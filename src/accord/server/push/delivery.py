@@ -146,8 +146,12 @@ class PushDeliverer:
     async def run(self) -> None:
         """Claim and deliver until cancelled."""
         settings = self.settings
+        # As many connections kept alive as deliveries in flight: fewer, and each
+        # delivery beyond them would open (and close) a connection of its own.
+        slots = settings.concurrency
+        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
         async with (
-            egress_client(settings.egress) as client,
+            egress_client(settings.egress, limits=limits) as client,
             anyio.create_task_group() as tg,
         ):
             while True:
