@@ -38,12 +38,13 @@ def test_migration_files_are_package_data() -> None:
     assert (folder / "0002_split_snapshots.sql").is_file()
     assert (folder / "0003_task_leases.sql").is_file()
     assert (folder / "0005_push_configs.sql").is_file()
-    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5]
+    assert (folder / "0006_push_pending.sql").is_file()
+    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5, 6]
 
 
 def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
     db = tmp_path / "tasks.db"
-    assert migrate(db) == [1, 2, 3, 4, 5]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6]
     assert migrate(db) == []
     assert migrate(str(db)) == []
     assert run_sql(db, "SELECT version FROM schema_version") == [
@@ -52,6 +53,7 @@ def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
         (3,),
         (4,),
         (5,),
+        (6,),
     ]
     names = run_sql(
         db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
@@ -63,7 +65,7 @@ def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
         "tasks_by_scope",
         "tasks_by_context",
         "tasks_by_state",
-        "push_configs_due",
+        "push_configs_pending",
         "push_configs_dead",
     } <= {n for (n,) in names}
     assert run_sql(db, "PRAGMA journal_mode") == [("wal",)]

@@ -5,6 +5,15 @@ A mixin of :class:`~accord.stores.memory.MemoryTaskStore`, which owns the state:
 store, every method runs to completion without awaiting, so each call is atomic and a
 claim hands each config to exactly one caller without a lock.
 
+``_pending`` holds the keys ``(task_id, config_id)`` of the live configs whose task has
+events past their ``delivered_seq``: the only ones a claim looks at, so a claim costs
+what is pending, not every config kept (a config whose events are all delivered stays
+until its task goes). It is kept by every change of its terms: a task's version (the
+store's ``append`` calls :meth:`MemoryPush._push_appended`; ``create`` makes a task
+without configs), and a config's put, delivery, dead letter, revival and deletion, and
+its task's removal (:meth:`MemoryPush._drop_push`). A subset of the configs, it is
+bounded with them.
+
 Bounds: a task's configs are dropped with the task (the store's ``_drop``: retention,
 eviction at the task cap, ``purge_finished``), so the task bounds bound them too, and
 a task holds at most ``max_push_configs`` of them (creating one more raises
@@ -84,6 +93,7 @@ class MemoryPush:
         _tasks: dict[str, tuple[Task, str, str, int, str]]
         _clock: Callable[[], float]
         _push: dict[str, dict[str, StoredPush]]
+        _pending: dict[tuple[str, str], None]
         _max_push_configs: int
 
         def _expire(self) -> None: ...
@@ -115,6 +125,7 @@ class MemoryPush:
             row.dead_reason = ""
             row.failures = 0
             row.next_attempt_at = now
+            self._recheck(task_id, config_id, row)
             return _record(task_id, config_id, row)
         if len(configs) >= self._max_push_configs:
             raise StoreError(
@@ -129,6 +140,7 @@ class MemoryPush:
             next_attempt_at=now,
         )
         self._push.setdefault(task_id, configs)[config_id] = row
+        self._recheck(task_id, config_id, row)
         return _record(task_id, config_id, row)
 
     async def get_push_config(
@@ -163,6 +175,7 @@ class MemoryPush:
         configs = self._visible(task_id, scope)
         if configs.pop(config_id, None) is None:
             return False
+        self._pending.pop((task_id, config_id), None)
         if not configs:
             del self._push[task_id]
         return True
@@ -177,22 +190,21 @@ class MemoryPush:
             raise ValueError("claim_push_deliveries needs a holder ('' is nobody)")
         self._expire()
         now = self._clock()
-        due: list[tuple[float, str, str, int]] = []
-        for task_id, configs in self._push.items():
-            version = self._tasks[task_id][_VERSION]
-            due.extend(
-                (row.next_attempt_at, task_id, config_id, version)
-                for config_id, row in configs.items()
-                if not row.dead_reason
-                and row.next_attempt_at <= now
-                and (not row.holder or row.lease_expires_at <= now)
-                and version > row.delivered_seq
-            )
+        push = self._push
+        # Only the pending configs (live, events past their position): held ones
+        # whose lease runs and backing-off ones are passed over here.
+        due = [
+            (row.next_attempt_at, task_id, config_id)
+            for task_id, config_id in self._pending
+            if (row := push[task_id][config_id]).next_attempt_at <= now
+            and (not row.holder or row.lease_expires_at <= now)
+        ]
         claimed: list[PushDelivery] = []
-        for _, task_id, config_id, version in heapq.nsmallest(max(limit, 0), due):
-            row = self._push[task_id][config_id]
+        for _, task_id, config_id in heapq.nsmallest(max(limit, 0), due):
+            row = push[task_id][config_id]
             row.holder = holder
             row.lease_expires_at = now + seconds
+            version = self._tasks[task_id][_VERSION]
             claimed.append(
                 PushDelivery(_record(task_id, config_id, row), version, holder)
             )
@@ -209,6 +221,7 @@ class MemoryPush:
         row.delivered_seq = max(row.delivered_seq, seq)
         row.failures = 0
         row.next_attempt_at = self._clock()  # waits behind the others from now on
+        self._recheck(task_id, config_id, row)
         return True
 
     async def push_failed(
@@ -229,6 +242,7 @@ class MemoryPush:
         row.failures += 1
         if retry_in is None:
             row.dead_reason = reason or DEFAULT_DEAD_REASON
+            self._pending.pop((task_id, config_id), None)
         else:
             row.next_attempt_at = self._clock() + retry_in
         row.holder = ""
@@ -269,6 +283,7 @@ class MemoryPush:
         row.dead_reason = ""
         row.failures = 0
         row.next_attempt_at = self._clock()
+        self._recheck(task_id, config_id, row)
         return True
 
     # --- plumbing ----------------------------------------------------------------------
@@ -285,3 +300,30 @@ class MemoryPush:
         self._expire()
         row = self._push.get(task_id, {}).get(config_id)
         return row if row is not None and row.held_by(holder) else None
+
+    def _recheck(self, task_id: str, config_id: str, row: StoredPush) -> None:
+        """Put the config in ``_pending`` or take it out, as its state now says."""
+        if not row.dead_reason and self._tasks[task_id][_VERSION] > row.delivered_seq:
+            self._pending[(task_id, config_id)] = None
+        else:
+            self._pending.pop((task_id, config_id), None)
+
+    def _push_appended(self, task_id: str, version: int) -> None:
+        """The task is at ``version`` now: its live configs behind it are pending.
+
+        Called by the store's ``append`` (O(the task's configs), usually none).
+        """
+        configs = self._push.get(task_id)
+        if configs:
+            pending = self._pending
+            for config_id, row in configs.items():
+                if not row.dead_reason and version > row.delivered_seq:
+                    pending[(task_id, config_id)] = None
+
+    def _drop_push(self, task_id: str) -> None:
+        """Forget the task's configs (the task goes: retention, eviction, purge)."""
+        configs = self._push.pop(task_id, None)
+        if configs:
+            pending = self._pending
+            for config_id in configs:
+                pending.pop((task_id, config_id), None)

@@ -5,11 +5,18 @@ owner, so scoped reads filter on the row itself (and row-level security scopes i
 the task's rows); a config is written only while its task is visible (``INSERT ...
 SELECT ... FROM tasks WHERE`` the scope), and the foreign key deletes it with its task.
 
+The row also carries its task's version (``task_version``, migration 0005): the put
+copies it, a trigger on ``tasks`` keeps it up to date (the migration's header explains
+why no concurrent append, delivery or put can undo another's column). So the claim
+needs no join: it reads the partial index of live configs with events past their
+position (``task_version > delivered_seq``), whose cost is what is pending, not every
+config kept.
+
 Times (next attempt, delivery lease) are on the database's clock (``now()``), so
 instance clocks need not agree. :meth:`PostgresPush.claim_push_deliveries` locks the
-config rows it takes with ``FOR UPDATE OF p SKIP LOCKED`` (the config rows only: a task
-row locked by an append must not hide its configs): instances claiming at once each
-get different configs and never wait for each other. A write that a holder makes
+config rows it takes with ``FOR UPDATE SKIP LOCKED`` (it reads no task row: a task row
+locked by an append does not hide its configs): instances claiming at once each get
+different configs and never wait for each other. A write that a holder makes
 (delivered, failed, release) checks that it still holds the config: one whose lease
 expired and was claimed by another deliverer is no longer its to write.
 
@@ -52,14 +59,19 @@ _COLUMNS = (
 )
 _SCOPE = "tenant = %s AND (%s::text IS NULL OR owner = %s)"
 _KEY = "task_id = %s AND config_id = %s"
-# New rows start after ``after_seq``, or the task's version (coalesce); a replaced row
-# keeps its position and holder, is revived and due at once.
+# New rows start after ``after_seq``, or the task's version (coalesce), and copy the
+# task's version (the trigger keeps it from then on); a replaced row keeps its position
+# and holder, is revived and due at once. ``FOR SHARE``: an append of the task that has
+# not committed is waited for (its trigger cannot see the new row), and one that comes
+# later waits for this put, so its trigger sees the row (migration 0005).
 _PUT = (
-    "INSERT INTO push_configs (task_id, config_id, tenant, owner, data, delivered_seq)"
-    " SELECT id, %s, tenant, owner, %s, coalesce(%s::integer, version) FROM tasks"
-    f" WHERE id = %s AND {_SCOPE}"
+    "INSERT INTO push_configs (task_id, config_id, tenant, owner, data, delivered_seq,"
+    " task_version)"
+    " SELECT id, %s, tenant, owner, %s, coalesce(%s::integer, version), version"
+    f" FROM tasks WHERE id = %s AND {_SCOPE} FOR SHARE"
     " ON CONFLICT (task_id, config_id) DO UPDATE SET data = excluded.data,"
-    " dead_reason = '', failures = 0, next_attempt_at = now()"
+    " dead_reason = '', failures = 0, next_attempt_at = now(),"
+    " task_version = greatest(push_configs.task_version, excluded.task_version)"
     f" RETURNING {_COLUMNS}"
 )
 _GET = f"SELECT {_COLUMNS} FROM push_configs WHERE {_KEY} AND {_SCOPE}"
@@ -68,19 +80,20 @@ _PAGE = (
     " AND (%s::text IS NULL OR config_id > %s) ORDER BY config_id LIMIT %s"
 )
 _DELETE = f"DELETE FROM push_configs WHERE {_KEY} AND {_SCOPE}"
+# Row-local: the first two conditions are the predicate of the partial index
+# ``push_configs_pending``, which holds live configs with events to deliver, in the
+# order taken. A row locked after it changed is re-checked against all of them.
 _CLAIM = (
-    "WITH picked AS (SELECT p.task_id, p.config_id, t.version"
-    " FROM push_configs p JOIN tasks t ON t.id = p.task_id"
-    " WHERE p.dead_reason = '' AND p.next_attempt_at <= now()"
-    " AND (p.holder = '' OR p.lease_expires_at <= now())"
-    " AND t.version > p.delivered_seq"
-    " ORDER BY p.next_attempt_at, p.task_id, p.config_id LIMIT %s"
-    " FOR UPDATE OF p SKIP LOCKED),"
+    "WITH picked AS (SELECT task_id, config_id FROM push_configs"
+    " WHERE task_version > delivered_seq AND dead_reason = ''"
+    " AND next_attempt_at <= now() AND (holder = '' OR lease_expires_at <= now())"
+    " ORDER BY next_attempt_at, task_id, config_id LIMIT %s"
+    " FOR UPDATE SKIP LOCKED),"
     " taken AS (UPDATE push_configs p SET holder = %s,"
     " lease_expires_at = now() + make_interval(secs => %s) FROM picked"
     " WHERE p.task_id = picked.task_id AND p.config_id = picked.config_id"
     " RETURNING p.task_id, p.config_id, p.tenant, p.owner, p.data, p.delivered_seq,"
-    " p.failures, p.dead_reason, picked.version, p.next_attempt_at)"
+    " p.failures, p.dead_reason, p.task_version, p.next_attempt_at)"
     " SELECT * FROM taken ORDER BY next_attempt_at, task_id, config_id"
 )
 _HELD = f"{_KEY} AND holder = %s AND holder <> ''"

@@ -3,7 +3,11 @@
 One row per config in ``push_configs`` (migration 0005), carrying its task's tenant and
 owner, so scoped reads filter on the row itself; a config is written only while its
 task is visible (``INSERT ... SELECT ... FROM tasks WHERE`` the scope), and the foreign
-key deletes it with its task.
+key deletes it with its task. The row also carries its task's version
+(``task_version``, migration 0006): the put copies it, a trigger on ``tasks`` keeps it
+up to date. So the claim needs no join: it reads the partial index of live configs
+with events past their position (``task_version > delivered_seq``), whose cost is what
+is pending, not every config kept.
 
 Reads run on the store's reader; every write runs on the writer, inside its ``BEGIN
 IMMEDIATE`` transaction: SQLite's write lock makes :meth:`claim_push_deliveries` hand
@@ -44,15 +48,17 @@ _COLUMNS = (
     "task_id, config_id, tenant, owner, data, delivered_seq, failures, dead_reason"
 )
 _SCOPE = "tenant = ? AND (? IS NULL OR owner = ?)"
-# New rows start after ``after_seq``, or the task's version (coalesce); a replaced row
+# New rows start after ``after_seq``, or the task's version (coalesce), and copy the
+# task's version (the trigger of migration 0006 keeps it from then on); a replaced row
 # keeps its position and holder, is revived and due at once.
 _PUT = (
     "INSERT INTO push_configs (task_id, config_id, tenant, owner, data, delivered_seq,"
-    " next_attempt_at, created_at)"
-    " SELECT id, ?, tenant, owner, ?, coalesce(?, version), ?, ? FROM tasks"
+    " next_attempt_at, created_at, task_version)"
+    " SELECT id, ?, tenant, owner, ?, coalesce(?, version), ?, ?, version FROM tasks"
     " WHERE id = ? AND tenant = ? AND (? IS NULL OR owner = ?)"
     " ON CONFLICT (task_id, config_id) DO UPDATE SET data = excluded.data,"
-    " dead_reason = '', failures = 0, next_attempt_at = excluded.next_attempt_at"
+    " dead_reason = '', failures = 0, next_attempt_at = excluded.next_attempt_at,"
+    " task_version = max(task_version, excluded.task_version)"
     f" RETURNING {_COLUMNS}"
 )
 _GET = (
@@ -64,13 +70,15 @@ _PAGE = (
     " AND (? IS NULL OR config_id > ?) ORDER BY config_id LIMIT ?"
 )
 _DELETE = f"DELETE FROM push_configs WHERE task_id = ? AND config_id = ? AND {_SCOPE}"
+# Row-local: the first two conditions are the predicate of the partial index
+# ``push_configs_pending`` (SQLite uses it only when the query repeats them), which
+# holds live configs with events to deliver, in the order taken.
+_PENDING = "task_version > delivered_seq AND dead_reason = ''"
 _DUE = (
-    "SELECT p.task_id, p.config_id, p.tenant, p.owner, p.data, p.delivered_seq,"
-    " p.failures, p.dead_reason, t.version"
-    " FROM push_configs p JOIN tasks t ON t.id = p.task_id"
-    " WHERE p.dead_reason = '' AND p.next_attempt_at <= ?"
-    " AND (p.holder = '' OR p.lease_expires_at <= ?) AND t.version > p.delivered_seq"
-    " ORDER BY p.next_attempt_at, p.task_id, p.config_id LIMIT ?"
+    f"SELECT {_COLUMNS}, task_version FROM push_configs"
+    f" WHERE {_PENDING} AND next_attempt_at <= ?"
+    " AND (holder = '' OR lease_expires_at <= ?)"
+    " ORDER BY next_attempt_at, task_id, config_id LIMIT ?"
 )
 _TAKE = (
     "UPDATE push_configs SET holder = ?, lease_expires_at = ?"

@@ -142,6 +142,9 @@ class MemoryTaskStore(MemoryPush):
         self._leases: dict[str, Lease] = {}
         #: Push-notification configs: task id -> config id -> config and its outbox.
         self._push: dict[str, dict[str, StoredPush]] = {}
+        #: The configs with events to deliver, by (task id, config id): what a
+        #: delivery claim looks at (accord.stores._memory_push).
+        self._pending: dict[tuple[str, str], None] = {}
         self._max_push_configs = max_push_configs
 
     async def __aenter__(self) -> Self:
@@ -236,6 +239,7 @@ class MemoryTaskStore(MemoryPush):
         self._logs[task.id] = tuple(events) if finished else events
         entry = (task, entry[OWNER], entry[TENANT], seq, now_timestamp())
         self._tasks[task.id] = entry
+        self._push_appended(task.id, seq)
         self._track(task)
         return _record(entry)
 
@@ -489,7 +493,7 @@ class MemoryTaskStore(MemoryPush):
     def _drop(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id)
         del self._logs[task_id]
-        self._push.pop(task_id, None)
+        self._drop_push(task_id)
         self._finished.pop(task_id, None)
         ids = self._by_scope[(entry[TENANT], entry[OWNER])]
         del ids[task_id]
