@@ -21,7 +21,8 @@
     │   ├── PayloadTooLargeError            request body over the server's limit (HTTP 413)
     │   ├── UnauthenticatedError            missing/invalid credentials (HTTP 401)
     │   ├── PermissionDeniedError           authenticated but not allowed (HTTP 403)
-    │   └── UnavailableError                the server is at capacity; retry later (HTTP 503)
+    │   ├── UnavailableError                the server is at capacity; retry later (HTTP 503)
+    │   └── RateLimitedError                the caller is over its rate limit (HTTP 429; .retry_after)
     ├── TransportError                      client side, below A2A
     │   ├── ConnectError                    could not reach the agent
     │   ├── TimeoutError                    no answer in time
@@ -46,6 +47,7 @@ gRPC statuses and ErrorInfo reasons lives in one table: ``accord.protocol.errors
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,6 +75,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "PushNotificationNotSupportedError",
+    "RateLimitedError",
     "SecurityError",
     "SignatureError",
     "StoreError",
@@ -231,6 +234,43 @@ class UnavailableError(ProtocolError):
     """Raised when the server is at capacity (a transient condition; retry later)."""
 
     default_message = "The agent is busy; retry later"
+
+
+class RateLimitedError(ProtocolError):
+    """Raised when the caller sent more requests than its rate limit allows (HTTP 429).
+
+    Spec §13 asks agents to rate-limit every operation and to answer with an
+    appropriate error; §3.3.2 files it among the transient system errors, with retry
+    guidance. ``retry_after`` is the seconds until the next request would be
+    accepted: the ``Retry-After`` header over HTTP (whole seconds, rounded up), and
+    the ErrorInfo metadata ``retryAfterSeconds`` on every binding (read back from it
+    when a client decodes the error).
+    """
+
+    default_message = "Too many requests; retry later"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        given = dict(metadata or {})
+        if retry_after is None:
+            try:
+                retry_after = float(given.get("retryAfterSeconds", "1"))
+            except ValueError:
+                retry_after = 1.0
+        self.retry_after = max(0.0, retry_after)
+        given["retryAfterSeconds"] = str(self.retry_after_header)
+        super().__init__(message, metadata=given, **kwargs)
+
+    @property
+    def retry_after_header(self) -> int:
+        """:attr:`retry_after` in whole seconds, rounded up, at least 1."""
+        return max(1, math.ceil(self.retry_after))
 
 
 class TransportError(A2AError):

@@ -346,3 +346,18 @@ async def test_the_v03_service_beside_v1() -> None:
     assert v1_on_v03.reason == "VERSION_NOT_SUPPORTED"
     assert isinstance(bad_name, WireError)
     assert (bad_name.code, bad_name.reason) == ("INVALID_ARGUMENT", "INVALID_PARAMS")
+
+
+async def test_over_the_rate_limit_is_resource_exhausted_with_retry_after() -> None:
+    from accord.server import RateLimit, RateLimiter
+
+    limiter = RateLimiter(RateLimit(per_second=0.001, burst=1))
+    async with serve_grpc(interceptors=[limiter]) as s:
+        first = await raw_call(s.server.url, "GetTask", t.GetTaskRequest(id="x"))
+        second = await raw_call(s.server.url, "GetTask", t.GetTaskRequest(id="x"))
+    assert isinstance(first, WireError)
+    assert first.reason == "TASK_NOT_FOUND"  # the first call is served
+    assert isinstance(second, WireError)
+    assert (second.code, second.reason) == ("RESOURCE_EXHAUSTED", "RATE_LIMITED")
+    assert int(second.metadata["retryAfterSeconds"]) >= 1
+    assert int(second.trailers["retry-after"]) >= 1

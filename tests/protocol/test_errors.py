@@ -38,6 +38,7 @@ TRANSPORT_ERRORS: dict[type[e.ProtocolError], tuple[str, int]] = {
     e.PermissionDeniedError: ("PERMISSION_DENIED", 403),
     e.PayloadTooLargeError: ("RESOURCE_EXHAUSTED", 413),
     e.UnavailableError: ("UNAVAILABLE", 503),
+    e.RateLimitedError: ("RESOURCE_EXHAUSTED", 429),
 }
 
 GRPC_CODES = {

@@ -25,6 +25,7 @@ __all__ = [
     "header",
     "json_value",
     "lease",
+    "rate_limit",
     "seconds",
     "state",
     "url",
@@ -169,3 +170,13 @@ grace = _grace
 lease = _lease
 header = _header
 url = _url
+
+
+def rate_limit(text: str) -> Any:
+    """``--rate-limit``: a :class:`~accord.server.RateLimit` (``5/s``, ``300/min:20``)."""
+    from accord.server.ratelimit import RateLimit
+
+    try:
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

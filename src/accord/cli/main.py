@@ -24,6 +24,7 @@ from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
 from ._argtypes import lease as _lease
+from ._argtypes import rate_limit as _rate_limit
 from ._argtypes import seconds as _seconds
 from ._argtypes import state as _state
 from ._argtypes import url as _url
@@ -422,6 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _public_options(serve)
     add_push_options(serve)
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        metavar="RATE",
+        help="requests each caller (tenant and principal) may make: N/s, N/min or "
+        "N/h, optionally with a burst (5/s:20); beyond it, 429 with Retry-After",
+    )
     _connection_limits(serve)
     serve.set_defaults(module="serve")
 

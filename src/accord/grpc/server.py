@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 import grpc
-from accord.errors import InternalError, ProtocolError
+from accord.errors import InternalError, ProtocolError, RateLimitedError
 from accord.protocol import versioning
 from accord.server.auth.verifier import RequestInfo
 from accord.server.binding import Request, perform
@@ -335,7 +335,11 @@ class RpcExchange:
             error, v03=self.version == v03.PACKAGE_VERSION
         )
         challenges = getattr(error, "challenges", ())
-        extra = tuple(("www-authenticate", c) for c in challenges)
+        extra: tuple[tuple[str, str | bytes], ...] = tuple(
+            ("www-authenticate", c) for c in challenges
+        )
+        if isinstance(error, RateLimitedError):
+            extra += (("retry-after", str(error.retry_after_header)),)
         return GrpcAnswer(b"", code, message, trailers + extra)
 
 

@@ -114,6 +114,8 @@ ERRORS: tuple[ErrorSpec, ...] = (
     ),
     # A transient system error (spec §3.3.2 "System": UNAVAILABLE / 503).
     ErrorSpec(e.UnavailableError, "UNAVAILABLE", -31503, 503, "UNAVAILABLE"),
+    # Over the caller's rate limit (spec §13 "Rate Limiting"; RFC 6585 §4: 429).
+    ErrorSpec(e.RateLimitedError, "RATE_LIMITED", -31429, 429, "RESOURCE_EXHAUSTED"),
 )
 
 _BY_CLASS = {s.cls: s for s in ERRORS}

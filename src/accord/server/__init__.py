@@ -34,6 +34,7 @@ from .engine import Engine
 from .interceptors import CallInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
 from .push import PushSettings
+from .ratelimit import RateLimit, RateLimiter
 
 __all__ = [
     "A2AApp",
@@ -47,6 +48,8 @@ __all__ = [
     "Interceptor",
     "Outcome",
     "PushSettings",
+    "RateLimit",
+    "RateLimiter",
     "ServerLimits",
     "TaskContext",
     "build_card",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from accord.bindings import jsonrpc, rest, v03, v03_rest
-from accord.errors import MethodNotFoundError, ProtocolError
+from accord.errors import MethodNotFoundError, ProtocolError, RateLimitedError
 from accord.protocol import versioning
 from accord.protocol.errors import spec_for
 
@@ -48,7 +48,7 @@ JSONRPC_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
 #: (:mod:`accord.bindings.v03_rest`).
 REST_VERSIONS = (versioning.CURRENT_VERSION, v03.VERSION)
 #: HTTP statuses a JSON-RPC error keeps (the rest travel in a 200 response).
-_TRANSPORT_STATUSES = frozenset({401, 403, 413, 503})
+_TRANSPORT_STATUSES = frozenset({401, 403, 413, 429, 503})
 
 JSON = b"application/json"
 SSE = b"text/event-stream"
@@ -136,7 +136,7 @@ class JsonRpcExchange:
         return Answer(
             status if status in _TRANSPORT_STATUSES else 200,
             body,
-            headers=challenge_headers(error),
+            headers=error_headers(error),
         )
 
 
@@ -182,7 +182,7 @@ class RestExchange:
         return rest.encode_error(error)[1]
 
     def error(self, error: ProtocolError) -> Answer:
-        headers = challenge_headers(error)
+        headers = error_headers(error)
         override: int | None = None
         if isinstance(error, MethodNotFoundError):
             allowed = rest.allowed_methods(self.path)
@@ -236,13 +236,17 @@ class V03RestExchange:
 
     def error(self, error: ProtocolError) -> Answer:
         status, body = v03_rest.encode_error(error)
-        return Answer(status, body, headers=challenge_headers(error))
+        return Answer(status, body, headers=error_headers(error))
 
 
-def challenge_headers(error: ProtocolError) -> tuple[tuple[bytes, bytes], ...]:
-    """``WWW-Authenticate`` headers for a 401/403 that carries challenges."""
+def error_headers(error: ProtocolError) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers an error answer carries: ``WWW-Authenticate`` for a 401/403 with
+    challenges, ``Retry-After`` for a 429 (RFC 9110 §10.2.3)."""
     challenges = getattr(error, "challenges", ())
-    return tuple((b"www-authenticate", c.encode("latin-1")) for c in challenges)
+    headers = tuple((b"www-authenticate", c.encode("latin-1")) for c in challenges)
+    if isinstance(error, RateLimitedError):
+        headers += ((b"retry-after", str(error.retry_after_header).encode()),)
+    return headers
 
 
 #: Largest body whose JSON-RPC id is read for an early refusal (an unauthenticated

@@ -9,8 +9,10 @@ An :class:`Interceptor` has two hooks, both optional to override:
 
 * :meth:`~Interceptor.before` gets a :class:`CallInfo` (operation, request, caller,
   tenant, binding, start time). Raise an :mod:`accord.errors` error to refuse the call
-  (a quota: ``UnavailableError`` answers 503 with ``Retry-After``; ``PermissionDeniedError``
-  403); the caller receives it exactly as any other error of that operation.
+  (a rate limit: ``RateLimitedError`` answers 429 with ``Retry-After``, as
+  :class:`~accord.server.RateLimiter` does; ``UnavailableError`` 503;
+  ``PermissionDeniedError`` 403); the caller receives it exactly as any other error of
+  that operation.
 * :meth:`~Interceptor.after` gets the same :class:`CallInfo` and the :class:`Outcome`:
   the result or the error, and the duration. For a streaming operation
   (SendStreamingMessage, SubscribeToTask) it is called when the stream ends, with the

@@ -426,6 +426,16 @@ def configure_limits(app: A2AApp, args: argparse.Namespace) -> None:
         app.engine.limits = replace(app.engine.limits, **changes)
 
 
+def configure_rate_limit(app: A2AApp, args: argparse.Namespace) -> None:
+    """Put ``--rate-limit``'s limiter in front of the app's interceptors (read on
+    start), so that a refused call costs nothing else."""
+    limit = getattr(args, "rate_limit", None)
+    if limit is not None:
+        from accord.server.ratelimit import RateLimiter
+
+        app.engine.interceptors = (RateLimiter(limit), *app.engine.interceptors)
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT / SIGTERM; return 0 after a graceful shutdown."""
     try:
@@ -448,6 +458,7 @@ def run(args: argparse.Namespace) -> int:
         app.engine.lease_seconds = lease
     configure_limits(app, args)
     configure_push(app, args)
+    configure_rate_limit(app, args)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
