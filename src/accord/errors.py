@@ -243,8 +243,8 @@ class RateLimitedError(ProtocolError):
     appropriate error; §3.3.2 files it among the transient system errors, with retry
     guidance. ``retry_after`` is the seconds until the next request would be
     accepted: the ``Retry-After`` header over HTTP (whole seconds, rounded up), and
-    the ErrorInfo metadata ``retryAfterSeconds`` on every binding (read back from it
-    when a client decodes the error).
+    the ErrorInfo metadata ``retryAfterSeconds`` on every binding (to the
+    millisecond; read back from it when a client decodes the error).
     """
 
     default_message = "Too many requests; retry later"
@@ -264,7 +264,8 @@ class RateLimitedError(ProtocolError):
             except ValueError:
                 retry_after = 1.0
         self.retry_after = max(0.0, retry_after)
-        given["retryAfterSeconds"] = str(self.retry_after_header)
+        # Milliseconds kept (a client may wait less than the header's whole seconds).
+        given["retryAfterSeconds"] = f"{self.retry_after:.3f}".rstrip("0").rstrip(".")
         super().__init__(message, metadata=given, **kwargs)
 
     @property

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from accord.client import Client
+from accord.client import Client, ClientConfig
 from accord.errors import RateLimitedError
-from accord.server import A2AApp, Agent, RateLimit, RateLimiter
+from accord.server import A2AApp, Agent, CallInfo, Interceptor, RateLimit, RateLimiter
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
 from accord.types import AgentInterface
 
@@ -166,7 +166,7 @@ async def test_each_caller_has_its_own_allowance_and_the_client_reads_the_wait()
 def test_accord_serve_puts_the_limiter_first() -> None:
     from accord.cli.commands.serve import configure_rate_limit
     from accord.cli.main import build_parser
-    from accord.server import CallInfo, Interceptor
+    from accord.server import Interceptor
 
     class Audit(Interceptor):
         async def before(self, call: CallInfo) -> None:
@@ -183,3 +183,55 @@ def test_accord_serve_puts_the_limiter_first() -> None:
     assert isinstance(chain[0], RateLimiter)
     assert chain[0].limit == RateLimit(per_second=10 / 60, burst=3)
     assert chain[1] is audit
+
+
+class Refuser(Interceptor):
+    """Refuses the next ``refusals`` calls as over the rate limit, then lets calls by."""
+
+    def __init__(self, refusals: int, retry_after: float = 0.01) -> None:
+        self.refusals = refusals
+        self.retry_after = retry_after
+        self.calls = 0
+
+    async def before(self, call: CallInfo) -> None:
+        self.calls += 1
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise RateLimitedError(retry_after=self.retry_after)
+
+
+@pytest.mark.parametrize(
+    ("config", "refusals", "served", "calls"),
+    [
+        (ClientConfig(), 2, True, 3),  # refused twice, sent again twice, served
+        (ClientConfig(), 3, False, 3),  # the third refusal is the caller's
+        (ClientConfig(rate_limit_retries=0), 1, False, 1),
+        (ClientConfig(rate_limit_max_wait=0.001), 1, False, 1),  # too long to wait
+    ],
+)
+@pytest.mark.anyio
+async def test_the_client_waits_out_a_short_retry_after_a_bounded_number_of_times(
+    config: ClientConfig, refusals: int, served: bool, calls: int
+) -> None:
+    face = AgentInterface(
+        url="http://agent", protocol_binding="JSONRPC", protocol_version="1.0"
+    )
+    refuser = Refuser(refusals)
+    app = A2AApp(Agent(behave, name="x", description="x"), interceptors=[refuser])
+    async with app.running():
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://agent") as http,
+            Client.from_interface(face, http=http, config=config) as client,
+        ):
+            if served:
+                await client.list_tasks()
+            else:
+                with pytest.raises(RateLimitedError):
+                    await client.list_tasks()
+    assert refuser.calls == calls
+
+
+def test_client_retry_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="rate_limit_retries"):
+        ClientConfig(rate_limit_retries=-1)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
+from accord.errors import RateLimitedError
 from accord.protocol.operations import op
 from accord.types import (
     AgentCapabilities,
@@ -173,11 +174,14 @@ class Client:
     ) -> None:
         config = config if config is not None else ClientConfig()
         _borrowed(http, credentials)
-        self._setup(card, _router(card, config, http, headers, credentials))
+        self._setup(card, _router(card, config, http, headers, credentials), config)
 
-    def _setup(self, card: AgentCard | None, router: Router) -> None:
+    def _setup(
+        self, card: AgentCard | None, router: Router, config: ClientConfig
+    ) -> None:
         self._card = card
         self._router = router
+        self._config = config
 
     @classmethod
     def from_interface(
@@ -212,7 +216,9 @@ class Client:
         selected = select_credentials(None, credentials) if credentials else None
         client = cls.__new__(cls)
         client._setup(
-            None, Router.for_interfaces(interfaces, config, http, headers, selected)
+            None,
+            Router.for_interfaces(interfaces, config, http, headers, selected),
+            config,
         )
         return client
 
@@ -226,7 +232,7 @@ class Client:
         ``interface``, if given, is copied into every request (spec §10).
         """
         client = cls.__new__(cls)
-        client._setup(None, Router([Route(interface, transport)]))
+        client._setup(None, Router([Route(interface, transport)]), ClientConfig())
         return client
 
     @classmethod
@@ -288,7 +294,7 @@ class Client:
             card = await resolver.get(url)
             client = cls.__new__(cls)
             client._setup(
-                card, _router(card, config, client_http, headers, credentials)
+                card, _router(card, config, client_http, headers, credentials), config
             )
         except BaseException:
             if owned is not None:
@@ -332,7 +338,21 @@ class Client:
         await self.aclose()
 
     async def _call(self, name: str, params: Any) -> Any:
-        return await self._router.call(op(name), params)
+        # A call refused for the caller's rate limit did nothing (the limit is checked
+        # before anything else), so it is sent again once the agent's Retry-After has
+        # passed: at most rate_limit_retries times, and only for a short enough wait.
+        retries = self._config.rate_limit_retries
+        while True:
+            try:
+                return await self._router.call(op(name), params)
+            except RateLimitedError as limited:
+                if (
+                    retries <= 0
+                    or limited.retry_after > self._config.rate_limit_max_wait
+                ):
+                    raise
+                retries -= 1
+                await anyio.sleep(limited.retry_after)
 
     def _stream(
         self, name: str, params: Any, last_event_id: str | None = None

@@ -102,6 +102,12 @@ class ClientConfig:
             a factory ``(interface URL, TransportOptions) -> Transport`` each. An
             interface of such a binding becomes usable, in the card's order;
             ``accord.grpc.GRPC_TRANSPORTS`` adds gRPC.
+        rate_limit_retries: how many times a call the agent refused for the
+            caller's rate limit (RateLimitedError, HTTP 429) is sent again after the
+            wait it asked for (``Retry-After``); 0 raises at once. Streams are not
+            retried.
+        rate_limit_max_wait: the longest such wait (seconds) the client sits out;
+            a longer one raises the RateLimitedError at once.
     """
 
     preferred_bindings: tuple[str, ...] = ()
@@ -110,6 +116,8 @@ class ClientConfig:
     card_max_age: float = 300.0
     ca_bundle: str | os.PathLike[str] | None = None
     transports: Mapping[str, TransportFactory] = field(default_factory=dict, hash=False)
+    rate_limit_retries: int = 2
+    rate_limit_max_wait: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -124,6 +132,8 @@ class ClientConfig:
         object.__setattr__(self, "preferred_bindings", tuple(self.preferred_bindings))
         if self.card_max_age < 0:
             raise ValueError("card_max_age cannot be negative")
+        if self.rate_limit_retries < 0 or self.rate_limit_max_wait < 0:
+            raise ValueError("rate_limit_retries and rate_limit_max_wait are >= 0")
 
     @property
     def bindings(self) -> tuple[str, ...]:
