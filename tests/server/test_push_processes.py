@@ -83,19 +83,28 @@ def serve(folder: Path, db: str, key: str) -> tuple[subprocess.Popen[str], str]:
     return accord_serve(folder, *args, env={"PUSH_KEY": key})
 
 
+class Instances:
+    """``accord serve`` processes of the lab agent on one database, one key; each is
+    stopped (killed if need be) when the block ends."""
+
+    def __init__(self, stack: ExitStack, folder: Path, db: str) -> None:
+        (folder / "lab.py").write_text(AGENT)
+        self._stack, self._folder, self._db = stack, folder, db
+        self._key = generate_key().hex()
+
+    def start(self) -> tuple[subprocess.Popen[str], str]:
+        process, base = serve(self._folder, self._db, self._key)
+        self._stack.callback(stop, process)
+        return process, base
+
+
 @contextmanager
 def instances(
     folder: Path, db: str, count: int
 ) -> Iterator[list[tuple[subprocess.Popen[str], str]]]:
-    (folder / "lab.py").write_text(AGENT)
-    key = generate_key().hex()
     with ExitStack() as stack:
-        started = []
-        for _ in range(count):
-            process, base = serve(folder, db, key)
-            stack.callback(stop, process)
-            started.append((process, base))
-        yield started
+        lab = Instances(stack, folder, db)
+        yield [lab.start() for _ in range(count)]
 
 
 def send(http: httpx.Client, base: str, webhook: str, config_id: str) -> str:
@@ -133,14 +142,17 @@ def kill_mid_delivery(folder: Path, db: str) -> None:
     held = threading.Event()
     with (
         receiver() as hook,
-        instances(folder, db, 2) as started,
+        ExitStack() as stack,
         httpx.Client(timeout=10) as http,
     ):
-        (victim, base_v), (_, _base_s) = started
-        # The first notification is held unanswered: the victim is mid-delivery.
+        lab = Instances(stack, folder, db)
+        victim, base_v = lab.start()
+        # The first notification is held unanswered: the victim is mid-delivery. The
+        # survivor starts only now, so the delivery in flight is the victim's.
         hook.script(Answer(200, hold=held))
         task_id = send(http, base_v, hook.url, "c")
         hook.wait_for(lambda got: len(got) >= 1, "the first notification")
+        lab.start()
         # The task itself is done (its events all in the log); its delivery is not.
         deadline = time.monotonic() + DEADLINE
         while state(http, base_v, task_id) != "TASK_STATE_COMPLETED":
