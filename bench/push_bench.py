@@ -232,7 +232,11 @@ def sdk_app(port: int) -> Any:
         async def cancel(
             self, context: RequestContext, event_queue: EventQueue
         ) -> None:
-            raise NotImplementedError
+            # The benchmark never cancels; the SDK's interface asks for it anyway.
+            task_id, context_id = context.task_id, context.context_id
+            assert task_id is not None
+            assert context_id is not None
+            await TaskUpdater(event_queue, task_id, context_id).cancel()
 
     card = sdk_server.make_card(port)
     card.capabilities.push_notifications = True
