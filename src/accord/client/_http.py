@@ -32,6 +32,8 @@ import httpx
 from accord.errors import ConnectError, HTTPStatusError, TimeoutError, TransportError
 from accord.protocol.versioning import CURRENT_VERSION, VERSION_HEADER
 
+from .hooks import call_headers
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -116,6 +118,9 @@ def request_headers(
     v1.0 request without it would be served as v0.3 (spec §3.6.2).
     """
     headers = {k: v for k, v in extra.items() if k.lower() != VERSION_HEADER.lower()}
+    added = call_headers()
+    if added:  # the call hooks' (trace context): hooks.py
+        headers.update(added)
     headers[VERSION_HEADER] = version
     if content_type is not None:
         headers["Content-Type"] = content_type

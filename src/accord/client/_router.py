@@ -9,6 +9,9 @@ it twice. A stream falls back only before its first event, for the same reason.
 
 Each route copies its interface's ``tenant`` into the request message (spec §10 MUST:
 verbatim, and omitted when the interface has none).
+
+Call hooks (:mod:`accord.client.hooks`) see each attempt on a route: its headers are
+current while the request is sent, and it is told how the attempt ended.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from accord.types import StreamResponse, replace
 from .card import speaks
 from .config import JSONRPC
 from .credentials import http_client
+from .hooks import sending
 from .transports.base import TransportOptions
 from .transports.jsonrpc import JsonRpcTransport
 from .transports.rest import RestTransport
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 
     from .config import ClientConfig
     from .credentials import SelectedCredentials
+    from .hooks import CallHook, CallObservation
     from .transports.base import Transport
 
 __all__ = ["Route", "Router"]
@@ -59,6 +64,27 @@ class Route:
         tenant = self.interface.tenant if self.interface is not None else ""
         return replace(params, tenant=tenant) if tenant else params
 
+    def observe(
+        self, hooks: tuple[CallHook, ...], operation: Operation
+    ) -> tuple[list[CallObservation], dict[str, str]]:
+        """Start ``hooks`` on a call of ``operation`` here: their observations and
+        the headers they add."""
+        if self.interface is not None:
+            binding, url = self.interface.protocol_binding, self.interface.url
+        else:
+            binding = str(getattr(self.transport, "binding", ""))
+            url = str(getattr(self.transport, "url", ""))
+        observations = [hook.start(operation, binding, url) for hook in hooks]
+        headers: dict[str, str] = {}
+        for observation in observations:
+            headers.update(observation.headers)
+        return observations, headers
+
+
+def _ended(observations: list[CallObservation], error: BaseException | None) -> None:
+    for observation in observations:
+        observation.end(error)
+
 
 @asynccontextmanager
 async def _closing(events: AsyncIterator[Event]) -> AsyncIterator[None]:
@@ -74,11 +100,16 @@ class Router:
     """The routes of one agent, with connection fallback between them."""
 
     def __init__(
-        self, routes: list[Route], *, owned_http: httpx.AsyncClient | None = None
+        self,
+        routes: list[Route],
+        *,
+        owned_http: httpx.AsyncClient | None = None,
+        hooks: tuple[CallHook, ...] = (),
     ) -> None:
         if not routes:
             raise ValueError("a Router needs at least one route")
         self.routes = routes
+        self.hooks = hooks
         self.owned_http = owned_http
         self.current = 0
         self.closed = False
@@ -141,7 +172,7 @@ class Router:
                     version=speaks(interface),
                 )
             routes.append(Route(interface, transport))
-        return cls(routes, owned_http=owned)
+        return cls(routes, owned_http=owned, hooks=config.hooks)
 
     @property
     def interface(self) -> AgentInterface | None:
@@ -183,7 +214,12 @@ class Router:
         for index in self._order():
             route = self.routes[index]
             try:
-                result = await route.transport.call(operation, route.prepare(params))
+                if self.hooks:
+                    result = await self._observed(route, operation, params)
+                else:
+                    result = await route.transport.call(
+                        operation, route.prepare(params)
+                    )
             except ConnectError as exc:
                 failures.append(exc)
                 logger.warning("%s; trying the next interface", exc)
@@ -192,6 +228,17 @@ class Router:
             return result
         raise self._unreachable(failures)
 
+    async def _observed(self, route: Route, operation: Operation, params: Any) -> Any:
+        observations, headers = route.observe(self.hooks, operation)
+        try:
+            with sending(headers):
+                result = await route.transport.call(operation, route.prepare(params))
+        except BaseException as exc:
+            _ended(observations, exc)
+            raise
+        _ended(observations, None)
+        return result
+
     async def stream(
         self, operation: Operation, params: Any, last_event_id: str | None
     ) -> AsyncGenerator[Event, None]:
@@ -199,22 +246,35 @@ class Router:
         failures: list[ConnectError] = []
         for index in self._order():
             route = self.routes[index]
+            observations, headers = (
+                route.observe(self.hooks, operation) if self.hooks else ([], {})
+            )
+            error: BaseException | None = None
             events = route.transport.stream(
                 operation, route.prepare(params), last_event_id=last_event_id
             )
-            async with _closing(events):
-                try:
-                    first = await anext(events)
-                except ConnectError as exc:
-                    failures.append(exc)
-                    logger.warning("%s; trying the next interface", exc)
-                    continue
-                except StopAsyncIteration:
+            try:
+                async with _closing(events):
+                    try:
+                        with sending(headers):  # the request goes out here
+                            first = await anext(events)
+                    except ConnectError as exc:
+                        error = exc
+                        failures.append(exc)
+                        logger.warning("%s; trying the next interface", exc)
+                        continue
+                    except StopAsyncIteration:
+                        self.current = index
+                        return
                     self.current = index
+                    yield first
+                    async for event in events:
+                        yield event
                     return
-                self.current = index
-                yield first
-                async for event in events:
-                    yield event
-                return
+            except BaseException as exc:
+                # GeneratorExit: the consumer stopped reading, not a failure.
+                error = None if isinstance(exc, GeneratorExit) else exc
+                raise
+            finally:
+                _ended(observations, error)
         raise self._unreachable(failures)

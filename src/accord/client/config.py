@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping
 
+    from .hooks import CallHook
     from .transports.base import Transport, TransportOptions
 
     #: Builds the transport of one interface (see :attr:`ClientConfig.transports`).
@@ -108,6 +109,9 @@ class ClientConfig:
             retried.
         rate_limit_max_wait: the longest such wait (seconds) the client sits out;
             a longer one raises the RateLimitedError at once.
+        hooks: told of every call and adding headers to it
+            (:mod:`accord.client.hooks`), e.g. ``accord.otel.ClientTracing()`` for
+            a client span per call and W3C trace context on the wire.
     """
 
     preferred_bindings: tuple[str, ...] = ()
@@ -118,6 +122,7 @@ class ClientConfig:
     transports: Mapping[str, TransportFactory] = field(default_factory=dict, hash=False)
     rate_limit_retries: int = 2
     rate_limit_max_wait: float = 30.0
+    hooks: tuple[CallHook, ...] = field(default=(), hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -130,6 +135,7 @@ class ClientConfig:
         if isinstance(self.preferred_bindings, str):
             raise TypeError("preferred_bindings is a tuple of binding names, not a str")
         object.__setattr__(self, "preferred_bindings", tuple(self.preferred_bindings))
+        object.__setattr__(self, "hooks", tuple(self.hooks))
         if self.card_max_age < 0:
             raise ValueError("card_max_age cannot be negative")
         if self.rate_limit_retries < 0 or self.rate_limit_max_wait < 0:

@@ -36,6 +36,7 @@ import httpx
 import grpc
 from accord import types as t
 from accord.client.config import ClientTimeouts
+from accord.client.hooks import call_headers
 from accord.client.transports.base import ClosingTransport
 from accord.errors import (
     ConnectError,
@@ -192,6 +193,12 @@ class GrpcTransport(ClosingTransport):
             await self._channel.close()
 
     async def _call_metadata(self) -> tuple[tuple[str, str], ...]:
+        added = call_headers()  # the call hooks' (trace context): client/hooks.py
+        if added:
+            return (*await self._auth_metadata(), *_lowered(added))
+        return await self._auth_metadata()
+
+    async def _auth_metadata(self) -> tuple[tuple[str, str], ...]:
         if self._auth is None:
             return self._metadata
         request = httpx.Request("POST", "https://grpc.invalid/")
@@ -305,6 +312,11 @@ class _Codec:
     encode: Callable[[Any], bytes]
     decode: Callable[[bytes], Any]
     decode_event: Callable[[bytes], StreamResponse]
+
+
+def _lowered(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Headers as gRPC metadata (its keys are lower-case)."""
+    return tuple((k.lower(), v) for k, v in headers.items())
 
 
 def _decoded(message: Any, type_: type[Any], url: str) -> Any:

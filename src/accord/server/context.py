@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 __all__ = ["CallContext"]
 
 
+def _no_header(name: str) -> str | None:
+    """The header lookup of a context built without a request: nothing is there."""
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """Who is calling and how.
@@ -30,6 +35,8 @@ class CallContext:
         base_url_of: computes the agent's absolute URL as this caller sees it
             (:attr:`base_url`), on demand: only an extended card that lists no
             interfaces needs it, and deriving it checks the peer and the headers.
+        header: a request header (HTTP) or metadata value (gRPC) by lower-case
+            name, None when absent (interceptors read e.g. W3C ``traceparent``).
     """
 
     owner: str = ""
@@ -38,6 +45,7 @@ class CallContext:
     principal: Principal | None = None
     boundary: Scope | None = None
     base_url_of: Callable[[], str] | None = None
+    header: Callable[[str], str | None] = _no_header
 
     @property
     def base_url(self) -> str:
@@ -54,6 +62,7 @@ class CallContext:
             principal=self.principal,
             boundary=boundary,
             base_url_of=self.base_url_of,
+            header=self.header,
         )
 
     def scope(self, tenant: str) -> Scope:

@@ -32,7 +32,7 @@ from accord.stores import MemoryTaskStore, TaskStore
 from .auth.config import AuthConfig, Authenticator
 from .events import LocalTaskEvents, TaskEvents
 from .handler import ExtendedCardSource, RequestHandler
-from .interceptors import CallInfo, Interceptor, intercept
+from .interceptors import CallInfo, Interceptor, PushOutcome, intercept, overrides
 from .leases import LEASE_SECONDS
 from .limits import ServerLimits
 from .push import PushSettings, push_configs
@@ -232,6 +232,9 @@ class Engine:
                 expose_errors=self.expose_errors,
                 lease_seconds=self.lease_seconds,
                 push=self.push,
+                execution_hooks=[
+                    i.executing for i in self.interceptors if overrides(i, "executing")
+                ],
             )
             events: AbstractAsyncContextManager[object] = (
                 self.events
@@ -266,6 +269,7 @@ class Engine:
             runtime.store,
             holder=runtime.leases.holder,
             signer=self.push_signer,
+            observe=self._push_observer(),
         )
         runtime.task_event_written = deliverer.nudge
         async with anyio.create_task_group() as tg:
@@ -274,6 +278,22 @@ class Engine:
                 yield
             finally:
                 tg.cancel_scope.cancel()
+
+    def _push_observer(self) -> Callable[[str, PushOutcome], None] | None:
+        """What tells the interceptors that watch push deliveries of each attempt
+        (None when none does)."""
+        watching = [i for i in self.interceptors if overrides(i, "push_delivery")]
+        if not watching:
+            return None
+
+        def observe(task_id: str, outcome: PushOutcome) -> None:
+            for interceptor in watching:
+                try:
+                    interceptor.push_delivery(task_id, outcome)
+                except Exception:
+                    logger.exception("interceptor %r failed on a push", interceptor)
+
+        return observe
 
     def _extended_card_source(self) -> ExtendedCardSource | None:
         extended = self.agent.extended_card

@@ -27,14 +27,28 @@ a span in ``before``, keyed by the :class:`CallInfo`, close it in ``after``).
 An ``after`` hook that raises is logged and ignored: the caller's answer is already
 decided. Requests refused before they are operations (a body over the size limit, a
 failed authentication, a malformed request) never reach interceptors.
+
+Three more hooks serve observability (tracing and metrics, :mod:`accord.otel`), each
+optional and free when not overridden (the engine collects the interceptors that
+override them when it starts):
+
+* :meth:`~Interceptor.around` returns a context manager the operation's handler runs
+  in: what it makes current (a span, in a context variable) is current for the
+  handler and for the executions it starts, which inherit the request's context.
+* :meth:`~Interceptor.executing` returns a context manager each execution of the agent
+  runs in (in the execution's own task): an execution span, current while the agent
+  runs, so the calls the agent makes carry it. :class:`ExecutionInfo` says which
+  task, and how it ended once the context is left.
+* :meth:`~Interceptor.push_delivery` is told each push notification attempt's outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -42,13 +56,28 @@ from .streams import HandlerStream
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+    from contextlib import AbstractContextManager
 
     from accord.protocol import Operation
+    from accord.types import SendMessageRequest, TaskState
 
     from .auth.principal import Principal
     from .context import CallContext
 
-__all__ = ["AFTER_TIMEOUT", "CallInfo", "Interceptor", "Outcome", "intercept"]
+__all__ = [
+    "AFTER_TIMEOUT",
+    "CallInfo",
+    "ExecutionInfo",
+    "Interceptor",
+    "Outcome",
+    "PushOutcome",
+    "intercept",
+    "overrides",
+]
+
+#: How one push notification attempt ended: ``delivered`` (a 2xx), ``failed`` (retried
+#: later) or ``dead_letter`` (given up: the config is dead-lettered).
+PushOutcome = Literal["delivered", "failed", "dead_letter"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,14 +144,74 @@ class Outcome:
         return self.error is None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ExecutionInfo:
+    """One execution of the agent for one incoming message (hashable by identity).
+
+    Attributes:
+        task_id: the task's id.
+        context_id: the task's context id.
+        request: the SendMessage request the execution runs.
+        agent: the agent's name.
+        skill: the id of the agent's skill when it declares exactly one (the request
+            names none, spec §3.1.1), else ``""``.
+        attempt: 1 for the first run; more when an instance re-runs a task it took
+            over.
+        queued: True when the execution was claimed from the queue (another request,
+            maybe another instance, accepted it: the request's context is not here).
+    """
+
+    task_id: str
+    context_id: str
+    request: SendMessageRequest
+    agent: str
+    skill: str
+    attempt: int
+    queued: bool
+    _state: Callable[[], TaskState | None]
+    _error: Callable[[], Exception | None]
+
+    @property
+    def state(self) -> TaskState | None:
+        """The task's state as this execution last wrote it (None before its first
+        write); once the execution's context is left, the state it ended in."""
+        return self._state()
+
+    @property
+    def error(self) -> Exception | None:
+        """The exception the agent raised, if any (it failed the task)."""
+        return self._error()
+
+
 class Interceptor:
-    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both."""
+    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both
+    (and the observability hooks, see the module docstring)."""
 
     async def before(self, call: CallInfo) -> None:
         """Called before the operation; raise an ``accord.errors`` error to refuse it."""
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         """Called once the operation ended (a stream: once it closed)."""
+
+    def around(self, call: CallInfo) -> AbstractContextManager[object] | None:
+        """A context manager the operation's handler runs in, entered after every
+        ``before`` hook, in the request's task; None (the default): none."""
+        return None
+
+    def executing(self, run: ExecutionInfo) -> AbstractContextManager[object] | None:
+        """A context manager one execution of the agent runs in, in the execution's
+        task; None (the default): none. It must not raise."""
+        return None
+
+    def push_delivery(self, task_id: str, outcome: PushOutcome) -> None:
+        """Told how one push notification attempt for ``task_id`` ended; must not
+        raise or suspend."""
+
+
+def overrides(interceptor: Interceptor, hook: str) -> bool:
+    """True when ``interceptor``'s class overrides the :class:`Interceptor` method
+    ``hook`` (the engine passes on only hooks that do something)."""
+    return getattr(type(interceptor), hook) is not getattr(Interceptor, hook)
 
 
 async def intercept(
@@ -136,7 +225,14 @@ async def intercept(
         for interceptor in interceptors:
             await interceptor.before(call)
             entered.append(interceptor)
-        result = await proceed()
+        scopes = [s for i in entered if (s := i.around(call)) is not None]
+        if scopes:
+            with ExitStack() as stack:
+                for scope in scopes:
+                    stack.enter_context(scope)
+                result = await proceed()
+        else:
+            result = await proceed()
     except Exception as exc:
         outcome = Outcome(duration=time.monotonic() - call.started, error=exc)
         await _after(entered, call, outcome)

@@ -64,6 +64,7 @@ from accord.types import (
     TaskStatusUpdateEvent,
 )
 
+from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
@@ -72,12 +73,13 @@ from .recorder import Recorder
 from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from anyio.abc import TaskGroup
 
     from accord.stores import Scope, TaskRecord, TaskStore
 
+    from ._hooks import ExecutionHook
     from .push.configs import PushConfigs
 
 __all__ = ["Execution", "Recorder", "Runtime"]
@@ -189,6 +191,8 @@ class Runtime:
         max_running: executions running here at once; beyond, new work is queued
             for any instance (:mod:`accord.server.queue`).
         max_queued: queued tasks the store may hold; beyond, UnavailableError.
+        execution_hooks: context managers each execution runs in, in its own task
+            (the interceptors' :meth:`~accord.server.Interceptor.executing`).
     """
 
     def __init__(
@@ -205,6 +209,7 @@ class Runtime:
         instance_id: str | None = None,
         max_queued: int = 10_000,
         push: PushConfigs | None = None,
+        execution_hooks: Iterable[ExecutionHook] = (),
     ) -> None:
         if shutdown_grace < 0:
             raise ValueError(f"shutdown_grace must be >= 0 (got {shutdown_grace})")
@@ -232,6 +237,8 @@ class Runtime:
         self.write_behind = WriteBehind()
         #: The push configs (None: the agent does not declare push notifications).
         self.push = push
+        self.execution_hooks: tuple[ExecutionHook, ...] = tuple(execution_hooks)
+        self._execute = self._observed if self.execution_hooks else self._run
         #: Called (never suspending) after a task event is written: the push
         #: deliverer's nudge when there is one (push/delivery.py).
         self.task_event_written: Callable[[], None] = _nothing
@@ -371,7 +378,7 @@ class Runtime:
         self._check_open()
         self._register(execution, record)
         self._tg.start_soon(  # type: ignore[union-attr]  # _check_open
-            self._run, execution, name=f"accord-task-{execution.task_id}"
+            self._execute, execution, name=f"accord-task-{execution.task_id}"
         )
 
     def _register(
@@ -432,7 +439,12 @@ class Runtime:
         except BaseException:
             await self.leases.release(execution)
             raise
-        await self._run(execution, shield=True)
+        await self._execute(execution, shield=True)
+
+    async def _observed(self, x: Execution, *, shield: bool = False) -> None:
+        """:meth:`_run` inside the execution hooks (tracing, metrics)."""
+        with hooked(self.execution_hooks, execution_info(self.agent, x)):
+            await self._run(x, shield=shield)
 
     @asynccontextmanager
     async def _admission(self) -> AsyncIterator[None]:

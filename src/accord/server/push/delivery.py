@@ -51,6 +51,8 @@ from accord.types import encode
 from .sealing import SealError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from accord.security import JWK
     from accord.stores.base import (
         PushConfigStore,
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     )
     from accord.types import TaskPushNotificationConfig
 
+    from ..interceptors import PushOutcome
     from .configs import PushConfigs, PushSettings
 
 __all__ = ["PushDeliverer", "backoff", "retry_after_seconds"]
@@ -118,7 +121,8 @@ class PushDeliverer:
     """Delivers one engine's push notifications (see the module docstring).
 
     Run :meth:`run` in a task group for the engine's lifetime; :meth:`nudge` after a
-    task event is written.
+    task event is written. ``observe``, when given, is told how each attempt ended
+    (``(task id, outcome)``, :data:`~accord.server.interceptors.PushOutcome`).
     """
 
     def __init__(
@@ -128,8 +132,11 @@ class PushDeliverer:
         *,
         holder: str,
         signer: JWK | None = None,
+        observe: Callable[[str, PushOutcome], None] | None = None,
     ) -> None:
         self.configs = configs
+        #: Told how each attempt ended (the engine's interceptors: metrics).
+        self.observe = observe
         self.signer = signer
         self.tasks = tasks
         self.store: PushConfigStore = configs.store
@@ -203,6 +210,8 @@ class PushDeliverer:
                 retry_in=None,
                 reason=f"the config cannot be opened: {exc}",
             )
+            if self.observe is not None:
+                self.observe(task_id, "dead_letter")
             return
         events = await self.tasks.events(
             task_id,
@@ -220,6 +229,8 @@ class PushDeliverer:
             except _Failed as failed:
                 await self._failed(delivery, failed)
                 return
+            if self.observe is not None:
+                self.observe(task_id, "delivered")
             if not await self.store.push_delivered(
                 task_id, config_id, holder=self.holder, seq=event.seq
             ):
@@ -254,6 +265,8 @@ class PushDeliverer:
             ),
             reason=f"{failures} attempts failed; the last: {failed.reason}",
         )
+        if self.observe is not None:
+            self.observe(record.task_id, "dead_letter" if give_up else "failed")
 
     async def _post(
         self,
