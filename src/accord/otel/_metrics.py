@@ -1,0 +1,183 @@
+"""Metrics: requests, their latency, executions and the states they leave, the work
+queue, push deliveries, rate-limit refusals.
+
+:class:`Metrics` is an :class:`~accord.server.Interceptor`; put it before a
+:class:`~accord.server.RateLimiter` (``instrument()`` does) so that it sees the
+calls the limiter refuses. Its instruments (names as exported over OTLP; Prometheus
+writes ``.`` as ``_``, adds ``_total`` to counters and the unit to the histogram):
+
+========================================  =========  ======================================
+``a2a.server.requests``                   counter    operations served, by ``a2a.operation``,
+                                                     ``a2a.binding``, ``a2a.outcome`` (``ok``
+                                                     or the error's spec reason)
+``a2a.server.duration`` (s)               histogram  their latency, same labels (a stream: to
+                                                     its end)
+``a2a.server.rate_limited``               counter    calls refused for the caller's rate
+                                                     limit (``RATE_LIMITED`` outcomes), by
+                                                     operation and binding
+``a2a.server.executions.active``          up-down    executions of the agent running here
+``a2a.server.executions``                 counter    ended executions, by ``a2a.task.state``
+                                                     (the state each left its task in;
+                                                     ``MESSAGE`` for a reply without a task)
+``a2a.server.queue.depth``                gauge      tasks queued for any instance (the
+                                                     store's count, read by :meth:`sample`)
+``a2a.server.push.deliveries``            counter    push notification attempts, by
+                                                     ``a2a.push.outcome`` (``delivered``,
+                                                     ``failed``, ``dead_letter``)
+========================================  =========  ======================================
+
+The queue depth is the store's (every instance's queue), an async read: it is sampled
+by :meth:`Metrics.sample`, which the Prometheus endpoint calls before each scrape; an
+exporter that pushes (OTLP) sends the last sample.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import Observation
+
+from accord._version import __version__
+from accord.server.interceptors import Interceptor
+
+from . import _attributes as a
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from opentelemetry.metrics import CallbackOptions, MeterProvider
+
+    from accord.server import Engine
+    from accord.server.interceptors import (
+        CallInfo,
+        ExecutionInfo,
+        Outcome,
+        PushOutcome,
+    )
+
+__all__ = ["DURATION_BUCKETS", "Metrics"]
+
+#: Histogram bucket bounds of ``a2a.server.duration`` (seconds): from a cached read
+#: (a millisecond) to a long blocking SendMessage (five minutes, the client's default
+#: read timeout).
+DURATION_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+)
+
+
+class Metrics(Interceptor):
+    """The server's metrics (see the module docstring).
+
+    Args:
+        meter_provider: where measurements go (default: the global one,
+            ``opentelemetry.metrics.get_meter_provider()``).
+        engine: the engine whose queue :meth:`sample` reads (``instrument()`` sets
+            it).
+    """
+
+    def __init__(
+        self, meter_provider: MeterProvider | None = None, engine: Engine | None = None
+    ) -> None:
+        meter = metrics.get_meter("accord", __version__, meter_provider=meter_provider)
+        self.engine = engine
+        self._requests = meter.create_counter(
+            "a2a.server.requests", unit="{request}", description="Operations served"
+        )
+        self._duration = meter.create_histogram(
+            "a2a.server.duration",
+            unit="s",
+            description="Time to serve an operation (a stream: to its end)",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._limited = meter.create_counter(
+            "a2a.server.rate_limited",
+            unit="{request}",
+            description="Calls refused for the caller's rate limit",
+        )
+        self._active = meter.create_up_down_counter(
+            "a2a.server.executions.active",
+            unit="{execution}",
+            description="Executions of the agent running in this process",
+        )
+        self._executions = meter.create_counter(
+            "a2a.server.executions",
+            unit="{execution}",
+            description="Ended executions, by the state each left its task in",
+        )
+        self._pushes = meter.create_counter(
+            "a2a.server.push.deliveries",
+            unit="{attempt}",
+            description="Push notification attempts, by outcome",
+        )
+        self._depth: int | None = None
+        meter.create_observable_gauge(
+            "a2a.server.queue.depth",
+            callbacks=[self._observe_depth],
+            unit="{task}",
+            description="Tasks queued for any instance (last sample)",
+        )
+
+    def __repr__(self) -> str:
+        return "Metrics()"
+
+    async def after(self, call: CallInfo, outcome: Outcome) -> None:
+        """Count the call and its latency; a rate-limit refusal counts apart too."""
+        outcome_label = a.outcome_of(outcome.error)
+        labels = {
+            a.OPERATION: call.operation.name,
+            a.BINDING: call.binding,
+            a.OUTCOME: outcome_label,
+        }
+        self._requests.add(1, labels)
+        self._duration.record(outcome.duration, labels)
+        if outcome_label == "RATE_LIMITED":
+            self._limited.add(
+                1, {a.OPERATION: call.operation.name, a.BINDING: call.binding}
+            )
+
+    def executing(self, run: ExecutionInfo) -> Any:
+        """Count the execution while it runs, and the state it ends in."""
+        return self._execution(run)
+
+    @contextmanager
+    def _execution(self, run: ExecutionInfo) -> Iterator[None]:
+        self._active.add(1)
+        try:
+            yield
+        finally:
+            self._active.add(-1)
+            state = run.state
+            self._executions.add(
+                1, {a.STATE: "MESSAGE" if state is None else state.value}
+            )
+
+    def push_delivery(self, task_id: str, outcome: PushOutcome) -> None:
+        """Count one push attempt by its outcome."""
+        self._pushes.add(1, {a.PUSH_OUTCOME: outcome})
+
+    async def sample(self) -> None:
+        """Read the queue depth from the engine's store (when it is running)."""
+        engine = self.engine
+        if engine is None or not engine.is_running:
+            return
+        self._depth = await engine.store.queued_count()
+
+    def _observe_depth(self, options: CallbackOptions) -> Iterable[Observation]:
+        return () if self._depth is None else (Observation(self._depth),)
