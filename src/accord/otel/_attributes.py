@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from accord.errors import ProtocolError
+from accord.protocol.errors import spec_for
 from accord.types import (
     CancelTaskRequest,
     GetTaskRequest,
@@ -80,9 +82,11 @@ def ids_of(value: Any) -> tuple[str, str]:
 
 
 def outcome_of(error: BaseException | None) -> str:
-    """``ok``, or the error's spec reason (``TASK_NOT_FOUND``, ``RATE_LIMITED``...),
-    else its class name: a small, fixed set of values for a metric label."""
+    """``ok``, or an A2A error's ErrorInfo reason (``TASK_NOT_FOUND``,
+    ``RATE_LIMITED``..., spec §5.4), else the exception's class name: a small set of
+    values, fit for a metric label."""
     if error is None:
         return "ok"
-    reason = getattr(error, "reason", None)
-    return reason if isinstance(reason, str) and reason else type(error).__name__
+    if isinstance(error, ProtocolError):
+        return spec_for(error).reason
+    return type(error).__name__

@@ -132,7 +132,15 @@ class Tracing(Interceptor):
     def around(self, call: CallInfo) -> Any:
         """Make the call's span current while its handler runs."""
         span = self._spans.get(call)
-        return None if span is None else trace.use_span(span, end_on_exit=False)
+        if span is None:
+            return None
+        # The outcome is recorded once, by ``after``, from what the caller received.
+        return trace.use_span(
+            span,
+            end_on_exit=False,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         """Add the answer's task ids and the outcome; end the span."""

@@ -31,7 +31,7 @@ from .asgi import A2AApp
 from .card import build_card
 from .cors import CorsPolicy
 from .engine import Engine
-from .interceptors import CallInfo, Interceptor, Outcome
+from .interceptors import CallInfo, ExecutionInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
 from .push import PushSettings
 from .ratelimit import RateLimit, RateLimiter
@@ -45,6 +45,7 @@ __all__ = [
     "Content",
     "CorsPolicy",
     "Engine",
+    "ExecutionInfo",
     "Interceptor",
     "Outcome",
     "PushSettings",
