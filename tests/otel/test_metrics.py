@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import anyio
 import httpx
@@ -61,7 +62,7 @@ async def _until(read: Callable[[], object], what: str) -> None:
 
 def _sum(telemetry: Telemetry, name: str, **labels: str) -> float:
     return sum(
-        float(value)  # type: ignore[arg-type]
+        float(cast("float", value))
         for attrs, value in telemetry.points(name)
         if all(attrs.get(k) == v for k, v in labels.items())
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import httpx
 import pytest
@@ -33,10 +33,10 @@ class Watch(Interceptor):
     def __init__(self) -> None:
         self.runs: list[tuple[ExecutionInfo, TaskState | None, str]] = []
 
-    def around(self, call: CallInfo) -> object:
+    def around(self, call: CallInfo) -> AbstractContextManager[None]:
         return _set(CURRENT, f"call {call.operation.name}")
 
-    def executing(self, run: ExecutionInfo) -> object:
+    def executing(self, run: ExecutionInfo) -> AbstractContextManager[None]:
         return self._run(run)
 
     @contextmanager
@@ -57,7 +57,7 @@ def _set(var: contextvars.ContextVar[str], value: str) -> Iterator[None]:
 
 
 class Broken(Interceptor):
-    def executing(self, run: ExecutionInfo) -> object:
+    def executing(self, run: ExecutionInfo) -> AbstractContextManager[None]:
         raise RuntimeError("a broken hook")
 
 
