@@ -45,6 +45,7 @@ SLOW = (
     "server/test_tuning.py",
     "server/test_pg_events_processes.py",
     "cli/test_serve.py",
+    "cli/test_serve_otel.py",
     "cli/test_push_listen.py",
     "server/auth/test_mtls.py",
     "test_clock.py",

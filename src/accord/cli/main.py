@@ -40,6 +40,7 @@ from ._errors import (
 )
 from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
+from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.push import add_push_parser
 
@@ -431,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
         "N/h, optionally with a burst (5/s:20); beyond it, 429 with Retry-After",
     )
     _connection_limits(serve)
+    add_otel_options(serve)
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(

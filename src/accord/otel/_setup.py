@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -72,6 +73,13 @@ class Telemetry:
     prometheus: PrometheusReader | None = None
     exporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def install_global(self) -> None:
+        """Make these the global providers (what ``ClientTracing()`` and
+        ``trace.get_tracer(...)`` in an agent's code use). Once per process: the API
+        refuses to replace them (and logs a warning) afterwards."""
+        trace.set_tracer_provider(self.tracer_provider)
+        metrics.set_meter_provider(self.meter_provider)
+
     def shutdown(self) -> None:
         """Flush and stop the exporters (pending spans are sent)."""
         self.tracer_provider.shutdown()
@@ -92,8 +100,8 @@ def _names(environ: Mapping[str, str], variable: str, default: str) -> tuple[str
 def _otlp(kind: str) -> Any | None:
     """An OTLP exporter class for ``kind`` (``span``/``metric``), None if none is
     installed."""
-    for package, traces, metrics in _OTLP:
-        module_name = f"{package}.{traces if kind == 'span' else metrics}"
+    for package, span_module, metric_module in _OTLP:
+        module_name = f"{package}.{span_module if kind == 'span' else metric_module}"
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -123,11 +131,13 @@ def _exporter(kind: str, name: str) -> tuple[str, Any]:
 def telemetry_from_env(
     service_name: str,
     *,
+    traces: bool = True,
     prometheus: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Telemetry:
     """Providers configured from ``environ`` (default ``os.environ``); see the
-    module docstring.
+    module docstring. ``traces=False``: spans are not exported (metrics only);
+    ``prometheus``: a :class:`PrometheusReader` for ``/metrics``.
 
     Raises:
         ValueError: an exporter name is unknown.
@@ -139,7 +149,7 @@ def telemetry_from_env(
     chosen: dict[str, tuple[str, ...]] = {}
     tracer_provider = TracerProvider(resource=resource)
     used: list[str] = []
-    for name in _names(env, "OTEL_TRACES_EXPORTER", "otlp"):
+    for name in _names(env, "OTEL_TRACES_EXPORTER", "otlp") if traces else ():
         if name in ("none", "prometheus"):
             continue
         used_name, exporter = _exporter("span", name)

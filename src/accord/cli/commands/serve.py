@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import EXIT_FAILED, UsageError
+from ._otel_options import configure_otel, describe, log_formatter, uvicorn_logging
 from ._push_options import configure_push, push_settings
 
 if TYPE_CHECKING:
@@ -459,6 +460,7 @@ def run(args: argparse.Namespace) -> int:
     configure_limits(app, args)
     configure_push(app, args)
     configure_rate_limit(app, args)
+    served, telemetry = configure_otel(app, args)  # after the rate limit: it goes first
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
@@ -486,6 +488,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"Advertised as: {app.public_url}", flush=True)
         if grpc_server is not None:
             print(f"gRPC: {grpc_server.url}", flush=True)
+        if telemetry is not None:
+            print(describe(telemetry), flush=True)
 
     from accord.server.tuning import tune_gc
 
@@ -504,7 +508,7 @@ def run(args: argparse.Namespace) -> int:
             await super().shutdown(sockets=sockets)
 
     config = uvicorn.Config(
-        app,
+        served,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -512,9 +516,10 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=math.ceil(app.shutdown_grace + INTERRUPT_MARGIN),
         proxy_headers=False,  # the app checks forwarded headers (--forwarded-allow-ips)
         **options,
+        **uvicorn_logging(args),
     )
     server = Server(config)
-    with _accord_logging(args.log_level), _swallow_signal_replay():
+    with _accord_logging(args.log_level, log_formatter(args)), _swallow_signal_replay():
         try:
             server.run()
         except SystemExit as exit_:  # uvicorn exits when it cannot bind or start
@@ -524,6 +529,9 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
+        finally:
+            if telemetry is not None:
+                telemetry.shutdown()  # the last spans and metrics go out
     return 0
 
 
@@ -560,11 +568,11 @@ def add_grpc(app: A2AApp, args: argparse.Namespace) -> GrpcServer | None:
 
 
 @contextmanager
-def _accord_logging(level: str) -> Iterator[None]:
+def _accord_logging(level: str, formatter: logging.Formatter) -> Iterator[None]:
     """Send ``accord.*`` log records to stderr at the server's level while serving."""
     logger = logging.getLogger("accord")
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    handler.setFormatter(formatter)
     saved = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if level == "trace" else level.upper())
