@@ -93,7 +93,7 @@ def test_serve_traces_measures_and_logs_json(
         scrape = httpx.get(base + "/metrics", timeout=10)
         assert scrape.status_code == 200
         assert (
-            'a2a_server_requests_total{a2a_binding="JSONRPC",a2a_operation="SendMessage",a2a_outcome="ok"} 1.0'
+            'a2a_server_duration_seconds_count{a2a_binding="JSONRPC",a2a_operation="SendMessage",a2a_outcome="ok"} 1.0'
             in scrape.text
         )
         process.send_signal(signal.SIGTERM)

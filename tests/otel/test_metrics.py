@@ -1,4 +1,4 @@
-"""Metrics on a real server: requests by outcome, latency, executions by end state,
+"""Metrics on a real server: requests and their latency by outcome, executions by end state,
 push deliveries (failed, delivered, dead-lettered), rate-limit refusals, the queue
 depth and running executions at /metrics (Prometheus text)."""
 
@@ -62,7 +62,7 @@ async def _until(read: Callable[[], object], what: str) -> None:
 
 def _sum(telemetry: Telemetry, name: str, **labels: str) -> float:
     return sum(
-        float(cast("float", value))
+        float(cast("float", getattr(value, "count", value)))  # a histogram: its count
         for attrs, value in telemetry.points(name)
         if all(attrs.get(k) == v for k, v in labels.items())
     )
@@ -124,12 +124,12 @@ async def test_requests_executions_and_push_deliveries_are_counted(
     assert pushes("dead_letter") == 1
     assert pushes("delivered") >= 3
     assert (
-        _sum(telemetry, "a2a.server.requests", **labels, **{"a2a.outcome": "ok"}) == 2
+        _sum(telemetry, "a2a.server.duration", **labels, **{"a2a.outcome": "ok"}) == 2
     )
     assert (
         _sum(
             telemetry,
-            "a2a.server.requests",
+            "a2a.server.duration",
             **{"a2a.operation": "GetTask", "a2a.outcome": "TASK_NOT_FOUND"},
         )
         == 1
@@ -173,7 +173,7 @@ async def test_rate_limit_refusals_are_counted_apart(telemetry: Telemetry) -> No
     assert (
         _sum(
             telemetry,
-            "a2a.server.requests",
+            "a2a.server.duration",
             **limited,
             **{"a2a.outcome": "RATE_LIMITED"},
         )
@@ -221,7 +221,7 @@ async def test_the_prometheus_endpoint_shows_the_queue_and_running_work() -> Non
                 assert _gauge(text, "a2a_server_queue_depth") == 1
                 assert _gauge(text, "a2a_server_executions_active") == 1
                 assert (
-                    'a2a_server_requests_total{a2a_binding="JSONRPC",a2a_operation="SendMessage",a2a_outcome="ok"} 2.0'
+                    'a2a_server_duration_seconds_count{a2a_binding="JSONRPC",a2a_operation="SendMessage",a2a_outcome="ok"} 2.0'
                     in text
                 )
                 assert re.search(

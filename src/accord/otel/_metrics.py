@@ -7,15 +7,16 @@ calls the limiter refuses. Its instruments (names as exported over OTLP; Prometh
 writes ``.`` as ``_``, adds ``_total`` to counters and the unit to the histogram):
 
 ========================================  =========  ======================================
-``a2a.server.requests``                   counter    operations served, by ``a2a.operation``,
-                                                     ``a2a.binding``, ``a2a.outcome`` (``ok``
-                                                     or the error's spec reason)
-``a2a.server.duration`` (s)               histogram  their latency, same labels (a stream: to
-                                                     its end)
+``a2a.server.duration`` (s)               histogram  operations served and their latency
+                                                     (a stream: to its end), by
+                                                     ``a2a.operation``, ``a2a.binding``,
+                                                     ``a2a.outcome`` (``ok`` or the error's
+                                                     spec reason); its count is the number
+                                                     of requests
 ``a2a.server.rate_limited``               counter    calls refused for the caller's rate
                                                      limit (``RATE_LIMITED`` outcomes), by
                                                      operation and binding
-``a2a.server.executions.active``          up-down    executions of the agent running here
+``a2a.server.executions.active``          gauge      executions of the agent running here
 ``a2a.server.executions``                 counter    ended executions, by ``a2a.task.state``
                                                      (the state each left its task in;
                                                      ``MESSAGE`` for a reply without a task)
@@ -29,6 +30,11 @@ writes ``.`` as ``_``, adds ``_total`` to counters and the unit to the histogram
 The queue depth is the store's (every instance's queue), an async read: it is sampled
 by :meth:`Metrics.sample`, which the Prometheus endpoint calls before each scrape; an
 exporter that pushes (OTLP) sends the last sample.
+
+Cost (bench/RESULTS-otel.md): each measurement through the SDK costs some 15 µs of
+CPU, so a request records as few as carry information: one histogram point (its count
+is the request counter OpenTelemetry's HTTP conventions also do without), one counter
+point per execution; running executions are a plain integer read when collected.
 """
 
 from __future__ import annotations
@@ -97,13 +103,11 @@ class Metrics(Interceptor):
     ) -> None:
         meter = metrics.get_meter("accord", __version__, meter_provider=meter_provider)
         self.engine = engine
-        self._requests = meter.create_counter(
-            "a2a.server.requests", unit="{request}", description="Operations served"
-        )
         self._duration = meter.create_histogram(
             "a2a.server.duration",
             unit="s",
-            description="Time to serve an operation (a stream: to its end)",
+            description="Operations served and the time each took (a stream: to "
+            "its end)",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self._limited = meter.create_counter(
@@ -111,8 +115,10 @@ class Metrics(Interceptor):
             unit="{request}",
             description="Calls refused for the caller's rate limit",
         )
-        self._active = meter.create_up_down_counter(
+        self._running = 0
+        meter.create_observable_gauge(
             "a2a.server.executions.active",
+            callbacks=[self._observe_running],
             unit="{execution}",
             description="Executions of the agent running in this process",
         )
@@ -138,14 +144,13 @@ class Metrics(Interceptor):
         return "Metrics()"
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
-        """Count the call and its latency; a rate-limit refusal counts apart too."""
+        """Record the call's latency; a rate-limit refusal counts apart too."""
         outcome_label = a.outcome_of(outcome.error)
         labels = {
             a.OPERATION: call.operation.name,
             a.BINDING: call.binding,
             a.OUTCOME: outcome_label,
         }
-        self._requests.add(1, labels)
         self._duration.record(outcome.duration, labels)
         if outcome_label == "RATE_LIMITED":
             self._limited.add(
@@ -158,11 +163,11 @@ class Metrics(Interceptor):
 
     @contextmanager
     def _execution(self, run: ExecutionInfo) -> Iterator[None]:
-        self._active.add(1)
+        self._running += 1
         try:
             yield
         finally:
-            self._active.add(-1)
+            self._running -= 1
             state = run.state
             self._executions.add(
                 1, {a.STATE: "MESSAGE" if state is None else state.value}
@@ -178,6 +183,9 @@ class Metrics(Interceptor):
         if engine is None or not engine.is_running:
             return
         self._depth = await engine.store.queued_count()
+
+    def _observe_running(self, options: CallbackOptions) -> Iterable[Observation]:
+        return (Observation(self._running),)
 
     def _observe_depth(self, options: CallbackOptions) -> Iterable[Observation]:
         return () if self._depth is None else (Observation(self._depth),)

@@ -148,12 +148,15 @@ class Tracing(Interceptor):
         if span is None:
             return
         task_id, context_id = a.ids_of(outcome.result)
+        added: dict[str, Any] = {}
         if task_id:
-            span.set_attribute(a.TASK_ID, task_id)
+            added[a.TASK_ID] = task_id
         if context_id:
-            span.set_attribute(a.CONTEXT_ID, context_id)
+            added[a.CONTEXT_ID] = context_id
         if outcome.streamed:
-            span.set_attribute("a2a.stream.events", outcome.events)
+            added["a2a.stream.events"] = outcome.events
+        if added:
+            span.set_attributes(added)
         if outcome.error is not None:
             _failed(span, outcome.error)
         span.end()
