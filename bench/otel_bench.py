@@ -19,7 +19,16 @@ shows at its largest):
   extracted: everything but the network of an exporter.
 
 Every request carries a ``traceparent`` header in all three (a call from a traced
-agent). Each variant runs in a process of its own (``taskset -c 0`` when available),
+agent).
+
+Two measures. CPU time per request (``time.process_time``), which other processes
+disturb: on a shared machine its ratios spread by tens of percent from round to round.
+And instructions per request, counted by callgrind (``--callgrind``, needs valgrind),
+which they do not: each variant runs twice under ``valgrind --tool=callgrind`` with the
+cyclic GC frozen and off and ``PYTHONHASHSEED=0``, with ``--small`` and ``--large``
+measured requests after the same warm-up, and (I(large) - I(small)) / (large - small)
+is the instructions one request costs, start-up and warm-up cancelled out. That is
+what decides "off vs baseline"; the CPU time gives the order of magnitude in µs. Each variant runs in a process of its own (``taskset -c 0`` when available),
 ``--rounds`` times, the three back to back in a rotating order within a round; the
 ratios are taken within each round and their median reported, because the machine is
 shared and its speed drifts between rounds. CPU is ``time.process_time`` of the whole
@@ -30,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -67,6 +77,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--conc", type=int, default=32)
     p.add_argument("--modes", default="task,message", help="task, message or both")
     p.add_argument("--out", default=str(HERE / "RESULTS-otel.md"))
+    p.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="also count instructions per request with callgrind (valgrind)",
+    )
+    p.add_argument("--small", type=int, default=320, help="callgrind: fewer requests")
+    p.add_argument("--large", type=int, default=1920, help="callgrind: more requests")
+    p.add_argument(
+        "--gc", choices=("serve", "off"), default="serve", help=argparse.SUPPRESS
+    )
     p.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--mode", default="task", help=argparse.SUPPRESS)
     return p.parse_args()
@@ -114,7 +134,12 @@ async def _work(args: argparse.Namespace) -> dict[str, float]:
     async with app.running():
         for i in range(args.warmup):
             await driver.one(-i - 1)
-        tune_gc()
+        if args.gc == "off":  # callgrind: no collection at a varying moment
+            gc.collect()
+            gc.freeze()
+            gc.disable()
+        else:
+            tune_gc()
         per = args.n // args.conc
         n = per * args.conc
 
@@ -169,9 +194,16 @@ def export_baseline(commit: str, into: Path) -> str:
 
 
 def run_one(
-    variant: str, mode: str, args: argparse.Namespace, baseline_src: Path
+    variant: str,
+    mode: str,
+    args: argparse.Namespace,
+    baseline_src: Path,
+    *,
+    n: int | None = None,
+    callgrind: Path | None = None,
 ) -> dict[str, float]:
-    """One worker process; its measures."""
+    """One worker process; its measures (with ``callgrind``: under valgrind, its
+    instruction count under ``"instructions"``)."""
     env = dict(os.environ)
     if variant == "baseline":
         env["PYTHONPATH"] = str(baseline_src)
@@ -185,20 +217,54 @@ def run_one(
         "--mode",
         mode,
         "-n",
-        str(args.n),
+        str(n or args.n),
         "--warmup",
-        str(args.warmup),
+        str(args.warmup if callgrind is None else 300),
         "--conc",
         str(args.conc),
     ]
-    if shutil.which("taskset"):
+    if callgrind is not None:
+        env["PYTHONHASHSEED"] = "0"
+        argv = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={callgrind}",
+            *argv,
+            "--gc",
+            "off",
+        ]
+    elif shutil.which("taskset"):
         argv = ["taskset", "-c", "0", *argv]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    if callgrind is not None:
+        result["instructions"] = _total(callgrind)
     expected = str(baseline_src) if variant == "baseline" else str(REPO / "src")
     assert str(result["accord"]).startswith(expected), (variant, result["accord"])
     assert bool(result["otel_loaded"]) == (variant == "on"), (variant, result)
     return result
+
+
+def _total(path: Path) -> float:
+    """The instruction count of a callgrind output file (its ``totals:`` or
+    ``summary:`` line)."""
+    for line in path.read_text().splitlines():
+        if line.startswith(("totals:", "summary:")):
+            return float(line.split()[1])
+    raise AssertionError(f"no totals in {path}")
+
+
+def count(
+    variant: str, mode: str, args: argparse.Namespace, src: Path, tmp: Path
+) -> float:
+    """Instructions per request of ``variant`` (callgrind, two sizes)."""
+    totals = []
+    for n in (args.small, args.large):
+        out = tmp / f"callgrind-{variant}-{mode}-{n}.out"
+        totals.append(
+            run_one(variant, mode, args, src, n=n, callgrind=out)["instructions"]
+        )
+    return (totals[1] - totals[0]) / (args.large - args.small)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -229,7 +295,18 @@ def main(args: argparse.Namespace) -> None:
                     + ", ".join(f"{v} {got[v]:.1f} µs" for v in VARIANTS),
                     flush=True,
                 )
-    report = render(args, commit, runs, time.monotonic() - started)
+        counts: dict[str, dict[str, float]] = {}
+        if args.callgrind:
+            for mode in modes:
+                counts[mode] = {
+                    v: count(v, mode, args, src, Path(tmp)) for v in VARIANTS
+                }
+                print(
+                    f"callgrind {mode}: "
+                    + ", ".join(f"{v} {counts[mode][v]:,.0f}" for v in VARIANTS),
+                    flush=True,
+                )
+    report = render(args, commit, runs, counts, time.monotonic() - started)
     Path(args.out).write_text(report)
     print(report)
 
@@ -242,9 +319,32 @@ def render(
     args: argparse.Namespace,
     commit: str,
     runs: dict[str, dict[str, list[dict[str, float]]]],
+    counts: dict[str, dict[str, float]],
     seconds: float,
 ) -> str:
     """The Markdown report."""
+    counted = []
+    for mode, by in counts.items():
+        label = "task (echo)" if mode == "task" else "message (reply)"
+        counted.append(
+            f"| {label} | {by['baseline']:,.0f} | {by['off']:,.0f} | {by['on']:,.0f} | "
+            f"{100 * (by['off'] / by['baseline'] - 1):+.2f} % | "
+            f"{100 * (by['on'] / by['off'] - 1):+.1f} % |"
+        )
+    instructions = (
+        f"""
+## Instructions per request (callgrind)
+
+| request | baseline | off | on | off vs baseline | on vs off |
+|---|---|---|---|---|---|
+{chr(10).join(counted)}
+
+(I({args.large}) - I({args.small})) / {args.large - args.small} for each variant: its
+instructions per request, not disturbed by other processes (see the docstring).
+"""
+        if counted
+        else ""
+    )
     rows = []
     for mode, by in runs.items():
         label = "task (echo)" if mode == "task" else "message (reply)"
@@ -278,7 +378,8 @@ See the script's docstring for the method.
 | load | {args.n:,} blocking SendMessage per run after {args.warmup:,} of warm-up, {args.conc} callers, in-process (ASGI, memory store, uvloop), one process per run pinned to core 0 |
 | loadavg at the end | {load} |
 
-## Summary
+{instructions}
+## CPU time per request
 
 | request | baseline µs CPU | off µs CPU | on µs CPU | off vs baseline | on vs off | p99 ms (baseline / off / on) |
 |---|---|---|---|---|---|---|
