@@ -8,10 +8,12 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+import anyio
 import httpx
 import pytest
 
 from accord.client import Client, MemoryTransport
+from accord.egress import EgressPolicy
 from accord.server import (
     A2AApp,
     Agent,
@@ -20,8 +22,17 @@ from accord.server import (
     Interceptor,
     TaskContext,
 )
-from accord.server.interceptors import overrides
-from accord.types import AgentSkill, Task, TaskState
+from accord.server.interceptors import PushOutcome, overrides
+from accord.server.push import PushSettings, generate_key
+from accord.types import (
+    AgentSkill,
+    SendMessageConfiguration,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+)
+
+from .webhook import Answer, receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +119,53 @@ def test_overrides_names_the_hooks_a_class_defines() -> None:
     assert overrides(Watch(), "around")
     assert not overrides(Watch(), "push_delivery")
     assert not overrides(Interceptor(), "executing")
+
+
+class PushWatch(Interceptor):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def push_delivery(self, task_id: str, outcome: PushOutcome) -> None:
+        self.seen.append((task_id, outcome))
+
+
+class BrokenPush(Interceptor):
+    def push_delivery(self, task_id: str, outcome: PushOutcome) -> None:
+        raise RuntimeError("a broken push hook")
+
+
+async def test_push_attempts_reach_the_hooks_past_a_broken_one() -> None:
+    async def agent(ctx: TaskContext) -> None:
+        await ctx.complete("done")
+
+    watch = PushWatch()
+    settings = PushSettings(
+        keys=[generate_key()],
+        egress=EgressPolicy(allow=("127.0.0.1",)),
+        poll_interval=0.05,
+    )
+    app = A2AApp(
+        Agent(agent, name="Pushy", description="pushes", push_notifications=True),
+        interceptors=[BrokenPush(), watch],
+        push=settings,
+    )
+    with receiver() as hook:
+        hook.script(always=Answer(200))
+        transport = MemoryTransport(app, lifespan=False)
+        config = SendMessageConfiguration(
+            task_push_notification_config=TaskPushNotificationConfig(
+                url=hook.url, id="w"
+            )
+        )
+        async with (
+            app.running(),
+            httpx.AsyncClient(transport=transport) as http,
+            await Client.connect("http://agent", http=http) as client,
+        ):
+            task = await client.send_message("hello", configuration=config)
+            assert isinstance(task, Task)
+            deadline = anyio.current_time() + 10
+            while len(watch.seen) < 2:  # the task, then its completion
+                assert anyio.current_time() < deadline, watch.seen
+                await anyio.sleep(0.01)
+    assert set(watch.seen) == {(task.id, "delivered")}

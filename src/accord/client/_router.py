@@ -69,11 +69,10 @@ class Route:
     ) -> tuple[list[CallObservation], dict[str, str]]:
         """Start ``hooks`` on a call of ``operation`` here: their observations and
         the headers they add."""
-        if self.interface is not None:
-            binding, url = self.interface.protocol_binding, self.interface.url
-        else:
-            binding = str(getattr(self.transport, "binding", ""))
-            url = str(getattr(self.transport, "url", ""))
+        interface = self.interface  # hooks come with a config, so with an interface
+        binding, url = (
+            (interface.protocol_binding, interface.url) if interface else ("", "")
+        )
         observations = [hook.start(operation, binding, url) for hook in hooks]
         headers: dict[str, str] = {}
         for observation in observations:

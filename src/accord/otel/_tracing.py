@@ -131,12 +131,9 @@ class Tracing(Interceptor):
 
     def around(self, call: CallInfo) -> Any:
         """Make the call's span current while its handler runs."""
-        span = self._spans.get(call)
-        if span is None:
-            return None
         # The outcome is recorded once, by ``after``, from what the caller received.
         return trace.use_span(
-            span,
+            self._spans[call],  # ``before`` ran: the engine calls ``around`` after it
             end_on_exit=False,
             record_exception=False,
             set_status_on_exception=False,
@@ -144,9 +141,7 @@ class Tracing(Interceptor):
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         """Add the answer's task ids and the outcome; end the span."""
-        span = self._spans.pop(call, None)
-        if span is None:
-            return
+        span = self._spans.pop(call)  # ``before`` ran: ``after`` follows only then
         task_id, context_id = a.ids_of(outcome.result)
         added: dict[str, Any] = {}
         if task_id:
