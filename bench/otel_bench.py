@@ -87,6 +87,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--gc", choices=("serve", "off"), default="serve", help=argparse.SUPPRESS
     )
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="callgrind: also count tracing alone and metrics alone",
+    )
+    p.add_argument("--only", default="", help=argparse.SUPPRESS)
     p.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     p.add_argument("--mode", default="task", help=argparse.SUPPRESS)
     return p.parse_args()
@@ -95,7 +101,7 @@ def parse_args() -> argparse.Namespace:
 # --- the worker: one variant, one run ------------------------------------------------
 
 
-def _instrument(app: object) -> None:
+def _instrument(app: object, only: str) -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -114,7 +120,13 @@ def _instrument(app: object) -> None:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(BatchSpanProcessor(Drop()))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    instrument(app, tracer_provider=tracer_provider, meter_provider=meter_provider)  # type: ignore[arg-type]
+    instrument(
+        app,  # type: ignore[arg-type]
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        tracing=only != "metrics",
+        metrics=only != "tracing",
+    )
 
 
 async def _work(args: argparse.Namespace) -> dict[str, float]:
@@ -129,7 +141,7 @@ async def _work(args: argparse.Namespace) -> dict[str, float]:
     inproc.HEADERS.append(TRACEPARENT)
     app = A2AApp(agent, store=MemoryTaskStore())
     if args.worker == "on":
-        _instrument(app)
+        _instrument(app, args.only)
     driver = inproc.Driver(app, "reply:hello" if args.mode == "message" else "hello")
     async with app.running():
         for i in range(args.warmup):
@@ -201,6 +213,7 @@ def run_one(
     *,
     n: int | None = None,
     callgrind: Path | None = None,
+    only: str = "",
 ) -> dict[str, float]:
     """One worker process; its measures (with ``callgrind``: under valgrind, its
     instruction count under ``"instructions"``)."""
@@ -222,6 +235,8 @@ def run_one(
         str(args.warmup if callgrind is None else 300),
         "--conc",
         str(args.conc),
+        "--only",
+        only,
     ]
     if callgrind is not None:
         env["PYTHONHASHSEED"] = "0"
@@ -255,15 +270,19 @@ def _total(path: Path) -> float:
 
 
 def count(
-    variant: str, mode: str, args: argparse.Namespace, src: Path, tmp: Path
+    variant: str,
+    mode: str,
+    args: argparse.Namespace,
+    src: Path,
+    tmp: Path,
+    only: str = "",
 ) -> float:
     """Instructions per request of ``variant`` (callgrind, two sizes)."""
     totals = []
     for n in (args.small, args.large):
-        out = tmp / f"callgrind-{variant}-{mode}-{n}.out"
-        totals.append(
-            run_one(variant, mode, args, src, n=n, callgrind=out)["instructions"]
-        )
+        out = tmp / f"callgrind-{variant}{only}-{mode}-{n}.out"
+        result = run_one(variant, mode, args, src, n=n, callgrind=out, only=only)
+        totals.append(result["instructions"])
     return (totals[1] - totals[0]) / (args.large - args.small)
 
 
@@ -301,9 +320,14 @@ def main(args: argparse.Namespace) -> None:
                 counts[mode] = {
                     v: count(v, mode, args, src, Path(tmp)) for v in VARIANTS
                 }
+                if args.breakdown:
+                    for only in ("tracing", "metrics"):
+                        counts[mode][only] = count(
+                            "on", mode, args, src, Path(tmp), only
+                        )
                 print(
                     f"callgrind {mode}: "
-                    + ", ".join(f"{v} {counts[mode][v]:,.0f}" for v in VARIANTS),
+                    + ", ".join(f"{v} {n:,.0f}" for v, n in counts[mode].items()),
                     flush=True,
                 )
     report = render(args, commit, runs, counts, time.monotonic() - started)
@@ -326,21 +350,30 @@ def render(
     counted = []
     for mode, by in counts.items():
         label = "task (echo)" if mode == "task" else "message (reply)"
+        parts = (
+            f" {by['tracing'] - by['off']:+,.0f} | {by['metrics'] - by['off']:+,.0f} |"
+            if "tracing" in by
+            else ""
+        )
         counted.append(
             f"| {label} | {by['baseline']:,.0f} | {by['off']:,.0f} | {by['on']:,.0f} | "
             f"{100 * (by['off'] / by['baseline'] - 1):+.2f} % | "
-            f"{100 * (by['on'] / by['off'] - 1):+.1f} % |"
+            f"{100 * (by['on'] / by['off'] - 1):+.1f} % |{parts}"
         )
+    split = " tracing alone | metrics alone |" if args.breakdown else ""
+    split_rule = "---|---|" if args.breakdown else ""
     instructions = (
         f"""
 ## Instructions per request (callgrind)
 
-| request | baseline | off | on | off vs baseline | on vs off |
-|---|---|---|---|---|---|
+| request | baseline | off | on | off vs baseline | on vs off |{split}
+|---|---|---|---|---|---|{split_rule}
 {chr(10).join(counted)}
 
 (I({args.large}) - I({args.small})) / {args.large - args.small} for each variant: its
 instructions per request, not disturbed by other processes (see the docstring).
+"tracing alone" and "metrics alone" (with `--breakdown`): the instructions each adds
+to "off" when it is the only one instrumented.
 """
         if counted
         else ""
@@ -391,8 +424,11 @@ with the smallest and largest in brackets: with tracing off the code differs fro
 baseline only by the hooks' checks (no interceptor: none is called), so its ratio
 should be within the machine's noise; "on" is the price of a SERVER span, an execution
 span, the `traceparent` extraction and two metric points per request, against Accord's
-own CPU alone (no HTTP parsing or sockets, which over a real server add about as much
-again, so over the wire the relative cost is smaller).
+own CPU alone (no HTTP parsing or sockets: over uvicorn a blocking SendMessage costs
+about 155 µs of server CPU, bench/RESULTS.md's 6,469 requests per CPU-second, so over
+the wire the relative cost is smaller, the absolute one the same). Sampling
+(`OTEL_TRACES_SAMPLER`) makes the requests it leaves out nearly free: their spans do
+not record.
 """
 
 
