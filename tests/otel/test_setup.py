@@ -17,7 +17,7 @@ def test_console_and_none(caplog: pytest.LogCaptureFixture) -> None:
     telemetry = telemetry_from_env(
         "agent",
         environ={
-            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_TRACES_EXPORTER": "none,console",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_SERVICE_NAME": "named",
         },
