@@ -174,7 +174,7 @@ url = _url
 
 def rate_limit(text: str) -> Any:
     """``--rate-limit``: a :class:`~accord.server.RateLimit` (``5/s``, ``300/min:20``)."""
-    from accord.server.ratelimit import RateLimit
+    from accord.server.quotas import RateLimit
 
     try:
         return RateLimit.parse(text)

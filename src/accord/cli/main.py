@@ -430,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests each caller (tenant and principal) may make: N/s, N/min or "
         "N/h, optionally with a burst (5/s:20); beyond it, 429 with Retry-After",
     )
+    serve.add_argument(
+        "--limits",
+        metavar="FILE",
+        help="quotas from a TOML file: rates and running tasks per caller, tenant "
+        "and skill, kept in this process or in Redis (docs/how-to/quotas.md)",
+    )
     _connection_limits(serve)
     serve.set_defaults(module="serve")
 

@@ -12,7 +12,8 @@ What an agent author uses:
 * :class:`Engine`: what an A2AApp runs on (store, task events, executions, handler,
   authentication, :class:`Interceptor` s); build one to share it between front ends;
 * :class:`Interceptor`: sees every operation (:class:`CallInfo`) and its
-  :class:`Outcome`, to refuse, audit or trace it;
+  :class:`Outcome`, to refuse, audit or trace it; :class:`Quotas` (rules:
+  :class:`QuotaRule`, :class:`RateLimit`) and :class:`RateLimiter` limit callers;
 * :func:`build_card`: the public card an agent serves at a base URL.
 
 The machinery underneath stays importable from its modules for advanced use (custom
@@ -34,7 +35,7 @@ from .engine import Engine
 from .interceptors import CallInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
 from .push import PushSettings
-from .ratelimit import RateLimit, RateLimiter
+from .quotas import QuotaRule, Quotas, RateLimit, RateLimiter
 
 __all__ = [
     "A2AApp",
@@ -48,6 +49,8 @@ __all__ = [
     "Interceptor",
     "Outcome",
     "PushSettings",
+    "QuotaRule",
+    "Quotas",
     "RateLimit",
     "RateLimiter",
     "ServerLimits",

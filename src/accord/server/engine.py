@@ -20,7 +20,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +49,13 @@ if TYPE_CHECKING:
 
     from accord.protocol import Operation
     from accord.security import JWK
-    from accord.types import AgentInterface
+    from accord.types import AgentExtension, AgentInterface
 
     from .agent import Agent
     from .auth.principal import Principal
     from .auth.verifier import RequestInfo, Verifier
     from .context import CallContext
+    from .running import RunningCounts
 
 __all__ = ["Engine", "default_events"]
 
@@ -116,6 +122,8 @@ class Engine:
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        self._extensions: tuple[tuple[Interceptor, ...], tuple[AgentExtension, ...]]
+        self._extensions = ((), ())
         self.push = (
             push_configs(self.store, push or PushSettings())
             if agent.push_notifications
@@ -190,6 +198,29 @@ class Engine:
         self._advertised = tuple(listed)
 
     @property
+    def card_extensions(self) -> tuple[AgentExtension, ...]:
+        """Extensions the interceptors declare, added to the public card's own."""
+        interceptors = self.interceptors
+        of, extensions = self._extensions
+        if of is not interceptors:
+            extensions = tuple(
+                extension
+                for interceptor in interceptors
+                for extension in interceptor.card_extensions()
+            )
+            self._extensions = (interceptors, extensions)
+        return extensions
+
+    @property
+    def running_tasks(self) -> RunningCounts:
+        """Executions running in this process, per caller and tenant.
+
+        Raises:
+            RuntimeError: when the engine is not running.
+        """
+        return self.handler.runtime.running_counts
+
+    @property
     def is_running(self) -> bool:
         """True while inside :meth:`running` (requests are served)."""
         return self._handler is not None
@@ -238,7 +269,13 @@ class Engine:
                 if isinstance(self.events, AbstractAsyncContextManager)
                 else nullcontext()
             )
-            async with self.store, events, self._delivering(runtime), runtime:
+            async with (
+                self.store,
+                events,
+                self._delivering(runtime),
+                runtime,
+                AsyncExitStack() as serving,
+            ):
                 self._handler = RequestHandler(
                     runtime,
                     extended_card=self._extended_card_source(),
@@ -246,6 +283,8 @@ class Engine:
                     advertised=lambda: self._advertised,
                 )
                 try:
+                    for interceptor in self.interceptors:
+                        await serving.enter_async_context(interceptor.serving(self))
                     yield self
                 finally:
                     self._handler = None

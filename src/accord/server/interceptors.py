@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,11 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from accord.protocol import Operation
+    from accord.types import AgentExtension
 
     from .auth.principal import Principal
     from .context import CallContext
+    from .engine import Engine
 
 __all__ = ["AFTER_TIMEOUT", "CallInfo", "Interceptor", "Outcome", "intercept"]
 
@@ -116,7 +119,21 @@ class Outcome:
 
 
 class Interceptor:
-    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both."""
+    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both.
+
+    Two more hooks are optional: :meth:`serving` (a lifetime beside the engine's, to
+    open connections or read its counts) and :meth:`card_extensions` (what the
+    interceptor promises callers, declared in the public card).
+    """
+
+    def serving(self, engine: Engine) -> AbstractAsyncContextManager[None]:
+        """Entered while ``engine`` runs: after its store and runtime start, left
+        before they stop (default: nothing to do)."""
+        return nullcontext()
+
+    def card_extensions(self) -> tuple[AgentExtension, ...]:
+        """Extensions the public card declares for this interceptor (default: none)."""
+        return ()
 
     async def before(self, call: CallInfo) -> None:
         """Called before the operation; raise an ``accord.errors`` error to refuse it."""

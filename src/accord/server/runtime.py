@@ -69,6 +69,7 @@ from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
+from .running import RunningCounts
 from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -214,6 +215,8 @@ class Runtime:
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
+        #: Executions running here per caller and tenant (concurrency quotas).
+        self.running_counts = RunningCounts()
         #: Executions between the limit check and their launch (taking a lease).
         self._admitting = 0
         #: Task id of an ended execution whose lease is being released -> the Event
@@ -382,6 +385,7 @@ class Runtime:
             self, execution, record, write_behind=inline and record is None
         )
         self._live[execution.task_id] = execution
+        self.running_counts.start(execution.scope.tenant, execution.scope.owner or "")
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
         )
@@ -488,6 +492,7 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
+            self.running_counts.leave(x.scope.tenant, x.scope.owner or "")
             x.unwatch_cancel()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:

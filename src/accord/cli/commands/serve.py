@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from types import FrameType, ModuleType
 
     from accord.grpc import GrpcServer
-    from accord.server import A2AApp
+    from accord.server import A2AApp, Interceptor
     from accord.server.cors import CorsPolicy
     from accord.server.limits import ConnectionLimits
 
@@ -427,13 +427,38 @@ def configure_limits(app: A2AApp, args: argparse.Namespace) -> None:
 
 
 def configure_rate_limit(app: A2AApp, args: argparse.Namespace) -> None:
-    """Put ``--rate-limit``'s limiter in front of the app's interceptors (read on
-    start), so that a refused call costs nothing else."""
-    limit = getattr(args, "rate_limit", None)
-    if limit is not None:
-        from accord.server.ratelimit import RateLimiter
+    """Put the quotas of ``--limits FILE`` or ``--rate-limit`` in front of the app's
+    interceptors (read on start), so that a refused call costs nothing else.
 
-        app.engine.interceptors = (RateLimiter(limit), *app.engine.interceptors)
+    Raises:
+        UsageError: both given, or a quota file that cannot be read or is wrong.
+    """
+    limit = getattr(args, "rate_limit", None)
+    path = getattr(args, "limits", None)
+    if limit is not None and path is not None:
+        raise UsageError(
+            "give --rate-limit or --limits, not both: put the default rate in the "
+            "file as a [[limit]] with rate = ..."
+        )
+    quotas: Interceptor
+    if path is not None:
+        from accord.server.quotas import Quotas
+
+        try:
+            quotas = Quotas.from_file(path)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the quota file {path}: {exc.strerror}"
+            ) from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif limit is not None:
+        from accord.server.quotas import RateLimiter
+
+        quotas = RateLimiter(limit)
+    else:
+        return
+    app.engine.interceptors = (quotas, *app.engine.interceptors)
 
 
 def run(args: argparse.Namespace) -> int:
