@@ -249,6 +249,13 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "accord.stores": [
         "MAX_PAGE_SIZE",
+        "AuditBreak",
+        "AuditChain",
+        "AuditEntry",
+        "AuditQuery",
+        "AuditRecord",
+        "AuditReport",
+        "AuditStore",
         "Lease",
         "MemoryTaskStore",
         "PushConfigRecord",
@@ -265,6 +272,8 @@ PACKAGES: dict[str, list[str]] = {
         "is_postgres_url",
         "migrate",
         "open_store",
+        "verify_entries",
+        "verify_store",
     ],
     "accord.types": [
         "MAX_JSON_DEPTH",
