@@ -197,6 +197,7 @@ PACKAGES: dict[str, list[str]] = {
         "A2AApp",
         "Agent",
         "AgentFunction",
+        "AuditInterceptor",
         "CallInfo",
         "ConnectionLimits",
         "Content",

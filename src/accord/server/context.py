@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,27 @@ if TYPE_CHECKING:
 
     from .auth.principal import Principal
 
-__all__ = ["CallContext"]
+__all__ = ["CallContext", "trace_id_of"]
+
+_TRACEPARENT = re.compile(
+    r"([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?", re.ASCII
+)
+_ZERO_TRACE = "0" * 32
+
+
+def trace_id_of(traceparent: str) -> str:
+    """The trace id of a W3C ``traceparent`` value; ``""`` when it has none.
+
+    Version ``ff`` is invalid; a version-00 value has exactly four fields; a later
+    version may add fields after them (W3C Trace Context §3.2.4).
+    """
+    match = _TRACEPARENT.fullmatch(traceparent.strip())
+    if match is None:
+        return ""
+    version, trace, rest = match.groups()
+    if version == "ff" or trace == _ZERO_TRACE or (version == "00" and rest):
+        return ""
+    return trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +51,9 @@ class CallContext:
         base_url_of: computes the agent's absolute URL as this caller sees it
             (:attr:`base_url`), on demand: only an extended card that lists no
             interfaces needs it, and deriving it checks the peer and the headers.
+        traceparent: the request's W3C Trace Context ``traceparent`` header (gRPC:
+            metadata), as received (``""`` when absent); :attr:`trace_id` is its
+            trace id.
     """
 
     owner: str = ""
@@ -38,6 +62,15 @@ class CallContext:
     principal: Principal | None = None
     boundary: Scope | None = None
     base_url_of: Callable[[], str] | None = None
+    traceparent: str = ""
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id of :attr:`traceparent` (32 lowercase hex digits), ``""`` when
+        there is none or it is malformed (W3C Trace Context §3.2: version 00, or a
+        later version whose first fields are laid out the same; an all-zero trace id
+        is invalid)."""
+        return trace_id_of(self.traceparent)
 
     @property
     def base_url(self) -> str:
@@ -54,6 +87,7 @@ class CallContext:
             principal=self.principal,
             boundary=boundary,
             base_url_of=self.base_url_of,
+            traceparent=self.traceparent,
         )
 
     def scope(self, tenant: str) -> Scope:

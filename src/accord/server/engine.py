@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from accord.errors import UnavailableError
-from accord.stores import MemoryTaskStore, TaskStore
+from accord.stores import AuditStore, MemoryTaskStore, TaskStore
 
+from .audit import AuditInterceptor
 from .auth.config import AuthConfig, Authenticator
 from .events import LocalTaskEvents, TaskEvents
 from .handler import ExtendedCardSource, RequestHandler
@@ -76,7 +77,9 @@ class Engine:
             rest).
         shutdown_grace: seconds running tasks may finish once shutdown begins.
         expose_errors: show partners the text of an agent's exception (development).
-        interceptors: see :mod:`accord.server.interceptors`; run in this order.
+        interceptors: see :mod:`accord.server.interceptors`; run in this order,
+            after an :class:`~accord.server.audit.AuditInterceptor` when the store
+            audits (made with ``audit=True``), so that refusals are audited too.
         lease_seconds: how long a running task's lease lasts without a heartbeat, so
             how soon another instance sharing the store takes over the tasks of one
             that stopped (:mod:`accord.server.leases`).
@@ -116,6 +119,8 @@ class Engine:
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
         self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        if isinstance(self.store, AuditStore) and self.store.audit_states:
+            self.interceptors = (AuditInterceptor(self.store), *self.interceptors)
         self.push = (
             push_configs(self.store, push or PushSettings())
             if agent.push_notifications
