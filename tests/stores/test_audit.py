@@ -403,7 +403,7 @@ def test_lone_surrogates_become_replacement_characters() -> None:
     assert "\ud800" not in record.task_id
     assert record.task_id.startswith("a")
     assert AuditRecord.from_json(record.to_json()) == record
-    with pytest.raises(ValueError, match="field 'events'"):
+    with pytest.raises(ValueError, match="member 'events'"):
         AuditRecord.from_json({**record.to_json(), "events": "1"})
     with pytest.raises(ValueError, match="2\\*\\*53"):
         canonical_bytes({"n": 2**60})

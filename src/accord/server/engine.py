@@ -118,9 +118,13 @@ class Engine:
         self.limits = limits
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
-        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
-        if isinstance(self.store, AuditStore) and self.store.audit_states:
-            self.interceptors = (AuditInterceptor(self.store), *self.interceptors)
+        #: Records every operation first (the store audits): see :attr:`interceptors`.
+        self._audit = (
+            AuditInterceptor(self.store)
+            if isinstance(self.store, AuditStore) and self.store.audit_states
+            else None
+        )
+        self.interceptors = tuple(interceptors)
         self.push = (
             push_configs(self.store, push or PushSettings())
             if agent.push_notifications
@@ -157,6 +161,23 @@ class Engine:
         self._advertised: tuple[AgentInterface, ...] = ()
         self._entered = False
         self._stopped = False
+
+    @property
+    def interceptors(self) -> tuple[Interceptor, ...]:
+        """The interceptors, in order (read on each call).
+
+        When the store audits, the engine's
+        :class:`~accord.server.audit.AuditInterceptor` is always first, also after
+        this is set (``accord serve --rate-limit`` puts its limiter in front of the
+        others): it records the calls the others refuse.
+        """
+        return self._interceptors
+
+    @interceptors.setter
+    def interceptors(self, interceptors: Iterable[Interceptor]) -> None:
+        audit = self._audit
+        rest = tuple(i for i in interceptors if i is not audit)
+        self._interceptors = rest if audit is None else (audit, *rest)
 
     @property
     def shutdown_grace(self) -> float:

@@ -132,8 +132,9 @@ class AuditRecord:
                 object.__setattr__(self, field, _clean(value))
 
     def to_json(self) -> dict[str, str | int]:
-        """The record as a flat JSON object (every field, by name)."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        """The record as a flat JSON object: every field, named in lowerCamelCase as
+        A2A's JSON is (``taskId``, ``durationUs``)."""
+        return {member: getattr(self, name) for name, member in _MEMBERS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuditRecord:
@@ -143,18 +144,24 @@ class AuditRecord:
             ValueError: a field is missing or of the wrong type.
         """
         values: dict[str, Any] = {}
-        for field in _FIELDS:
-            value = data.get(field)
-            expected = int if field in _INT_FIELDS else str
+        for name, member in _MEMBERS:
+            value = data.get(member)
+            expected = int if name in _INT_FIELDS else str
             if type(value) is not expected:
-                raise ValueError(f"audit record field {field!r} is not a {expected}")
-            values[field] = value
+                kind = "an integer" if expected is int else "a string"
+                raise ValueError(f"audit record member {member!r} is not {kind}")
+            values[name] = value
         return cls(**values)
 
 
 _FIELDS = tuple(f.name for f in fields(AuditRecord))
 _INT_FIELDS = frozenset(("request_bytes", "response_bytes", "events", "duration_us"))
 _STR_FIELDS = tuple(f for f in _FIELDS if f not in _INT_FIELDS)
+#: (field name, JSON member name) of every field.
+_MEMBERS = tuple(
+    (name, name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:]))
+    for name in _FIELDS
+)
 
 
 def canonical_bytes(value: dict[str, str | int]) -> bytes:
