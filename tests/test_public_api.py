@@ -55,6 +55,7 @@ PACKAGES: dict[str, list[str]] = {
     "accord.cli.commands": [],
     "accord.client": [
         "ApiKey",
+        "AuditSink",
         "BasicAuth",
         "BearerToken",
         "CardResolver",
@@ -64,6 +65,7 @@ PACKAGES: dict[str, list[str]] = {
         "ClientTimeouts",
         "CredentialProvider",
         "EventStream",
+        "JsonLinesAudit",
         "JsonRpcTransport",
         "MemoryTransport",
         "OAuth2ClientCredentials",

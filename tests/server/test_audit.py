@@ -12,8 +12,9 @@ import anyio
 import httpx
 import pytest
 
+from accord.protocol.trace import trace_id_of
 from accord.server import A2AApp, Agent, RateLimit, RateLimiter
-from accord.server.context import CallContext, trace_id_of
+from accord.server.context import CallContext
 from accord.stores import (
     AuditEntry,
     AuditQuery,

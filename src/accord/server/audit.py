@@ -23,13 +23,12 @@ operations and are not recorded (:mod:`accord.server.interceptors`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from accord._clock import now_timestamp
 from accord.errors import ProtocolError
 from accord.protocol.errors import spec_for
-from accord.stores.audit import AuditRecord
-from accord.types import Message, SendMessageResponse, Task, encode
+from accord.stores.audit import AuditRecord, encoded_size, subject_of
 
 from .interceptors import CallInfo, Interceptor, Outcome
 
@@ -56,7 +55,7 @@ class AuditInterceptor(Interceptor):
 def operation_record(call: CallInfo, outcome: Outcome) -> AuditRecord:
     """The audit record of one call."""
     request, result = call.request, outcome.result
-    task_id, context_id, state = _subject(request, result)
+    task_id, context_id, state = subject_of(request, result)
     error = outcome.error
     if error is None:
         code, detail = "ok", "" if outcome.finished else "client left"
@@ -78,30 +77,8 @@ def operation_record(call: CallInfo, outcome: Outcome) -> AuditRecord:
         detail=detail,
         binding=call.binding,
         state=state,
-        request_bytes=_size(request),
-        response_bytes=0 if result is None else _size(result),
+        request_bytes=encoded_size(request),
+        response_bytes=0 if result is None else encoded_size(result),
         events=outcome.events,
         duration_us=int(outcome.duration * 1_000_000),
     )
-
-
-def _subject(request: Any, result: Any) -> tuple[str, str, str]:
-    """(task id, context id, task state) the call was about, as far as known."""
-    if isinstance(result, SendMessageResponse):
-        result = result.task or result.message
-    if isinstance(result, Task):
-        return result.id, result.context_id, result.status.state.value
-    if isinstance(result, Message):  # a message-only reply: no task
-        return result.task_id or "", result.context_id or "", ""
-    message = getattr(request, "message", None)
-    if isinstance(message, Message):
-        return message.task_id or "", message.context_id or "", ""
-    task_id = getattr(request, "task_id", None) or getattr(request, "id", None)
-    return (task_id if isinstance(task_id, str) else ""), "", ""
-
-
-def _size(value: Any) -> int:
-    try:
-        return len(encode(value))
-    except (TypeError, ValueError):  # not an A2A value: its size is unknown
-        return 0

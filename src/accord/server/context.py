@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from accord.protocol.trace import trace_id_of
 from accord.stores import Scope
 
 if TYPE_CHECKING:
@@ -13,27 +13,7 @@ if TYPE_CHECKING:
 
     from .auth.principal import Principal
 
-__all__ = ["CallContext", "trace_id_of"]
-
-_TRACEPARENT = re.compile(
-    r"([0-9a-f]{2})-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?", re.ASCII
-)
-_ZERO_TRACE = "0" * 32
-
-
-def trace_id_of(traceparent: str) -> str:
-    """The trace id of a W3C ``traceparent`` value; ``""`` when it has none.
-
-    Version ``ff`` is invalid; a version-00 value has exactly four fields; a later
-    version may add fields after them (W3C Trace Context §3.2.4).
-    """
-    match = _TRACEPARENT.fullmatch(traceparent.strip())
-    if match is None:
-        return ""
-    version, trace, rest = match.groups()
-    if version == "ff" or trace == _ZERO_TRACE or (version == "00" and rest):
-        return ""
-    return trace
+__all__ = ["CallContext"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +47,7 @@ class CallContext:
     @property
     def trace_id(self) -> str:
         """The trace id of :attr:`traceparent` (32 lowercase hex digits), ``""`` when
-        there is none or it is malformed (W3C Trace Context §3.2: version 00, or a
-        later version whose first fields are laid out the same; an all-zero trace id
-        is invalid)."""
+        there is none or it is malformed (:func:`~accord.protocol.trace.trace_id_of`)."""
         return trace_id_of(self.traceparent)
 
     @property

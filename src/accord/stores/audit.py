@@ -1,5 +1,6 @@
 """The audit trail: append-only records of operations and task state changes, chained
-by hash per tenant so that an edit, a deletion or a reordering shows.
+by hash per tenant so that an edit, a deletion or a reordering shows (spec §13.4:
+log security events and audit).
 
 Theory of operation. An :class:`AuditRecord` says what happened: when, in which
 tenant, who asked (principal), which operation or task state change, the task and
@@ -9,11 +10,12 @@ the client side the hash of the remote agent's card. A store that implements
 position ``seq`` in its tenant's chain (1, 2, 3, ...), the hash of the previous entry
 of that tenant (``prev``; :data:`GENESIS` for the first) and its own ``hash``::
 
-    hash = sha256(canonical({...record fields, "seq": seq, "prev": prev}))
+    hash = sha256(canonical({...record members, "seq": seq, "prev": prev}))
 
-``canonical`` is the RFC 8785 JSON Canonicalization Scheme of that flat object (string
-and integer members, names sorted; :func:`canonical_bytes`), so anyone can recompute a
-hash from an exported JSON Lines file with any JCS library. Each tenant's chain has a
+``canonical`` is the RFC 8785 JSON Canonicalization Scheme of that flat object (the
+record's members as :meth:`AuditRecord.to_json` names them, strings and integers;
+:func:`canonical_bytes`), so anyone can recompute a hash from an exported JSON Lines
+line (drop its ``hash`` member) with any JCS library. Each tenant's chain has a
 head (the last ``seq`` and ``hash``), kept in the store and updated in the transaction
 that appends: appends to one tenant are serialized (on PostgreSQL by a row lock on the
 head, so several instances sharing a database build one chain per tenant).
@@ -39,6 +41,8 @@ import json
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from accord.types import Message, SendMessageResponse, Task, encode
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -53,7 +57,9 @@ __all__ = [
     "AuditReport",
     "AuditStore",
     "canonical_bytes",
+    "encoded_size",
     "link",
+    "subject_of",
     "verify_entries",
     "verify_store",
 ]
@@ -162,6 +168,31 @@ _MEMBERS = tuple(
     (name, name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:]))
     for name in _FIELDS
 )
+
+
+def subject_of(request: Any, result: Any) -> tuple[str, str, str]:
+    """(task id, context id, task state) an operation was about, as far as its request
+    and result tell: the task a result is (or a SendMessage made), the message of a
+    message-only reply, the message sent, or the task id a request names."""
+    if isinstance(result, SendMessageResponse):
+        result = result.task or result.message
+    if isinstance(result, Task):
+        return result.id, result.context_id, result.status.state.value
+    if isinstance(result, Message):  # a message-only reply: no task
+        return result.task_id or "", result.context_id or "", ""
+    message = getattr(request, "message", None)
+    if isinstance(message, Message):
+        return message.task_id or "", message.context_id or "", ""
+    task_id = getattr(request, "task_id", None) or getattr(request, "id", None)
+    return (task_id if isinstance(task_id, str) else ""), "", ""
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes of ``value``'s JSON encoding (0 when it is not an A2A value)."""
+    try:
+        return len(encode(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def canonical_bytes(value: dict[str, str | int]) -> bytes:
