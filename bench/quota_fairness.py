@@ -102,9 +102,10 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 def body(i: int, who: str) -> bytes:
+    message_id = f"{who}-{i}-{time.time():f}"
     return (
-        '{"message":{"messageId":"%s-%d-%f","role":"ROLE_USER",'
-        '"parts":[{"text":"hello"}]}}' % (who, i, time.time())
+        '{"message":{"messageId":"' + message_id + '","role":"ROLE_USER",'
+        '"parts":[{"text":"hello"}]}}'
     ).encode()
 
 
@@ -143,7 +144,9 @@ async def paced(
             tg.start_soon(one, i)
 
 
-async def measure(base: str, flood: float, args: argparse.Namespace) -> dict[str, object]:
+async def measure(
+    base: str, flood: float, args: argparse.Namespace
+) -> dict[str, object]:
     victim: list[float] = []
     victim_status: dict[int, int] = {}
     flood_lat: list[float] = []
@@ -156,7 +159,9 @@ async def measure(base: str, flood: float, args: argparse.Namespace) -> dict[str
         httpx.AsyncClient(limits=limits, timeout=timeout) as f_http,
     ):
         # Warm-up: a second of the victim alone (connections, caches).
-        await paced(v_http, base + "/b/message:send", "w", args.victim_rate, 1.0, [], {})
+        await paced(
+            v_http, base + "/b/message:send", "w", args.victim_rate, 1.0, [], {}
+        )
         async with anyio.create_task_group() as tg:
             tg.start_soon(
                 paced,

@@ -41,6 +41,7 @@ from ._errors import (
 from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
 from .commands._push_options import add_push_options
+from .commands.audit import add_audit_parsers
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -128,7 +129,9 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
 
 #: Two-word commands: ``accord card sign …`` is parsed as the command "card sign", so
 #: that ``accord card URL`` keeps its positional URL.
-COMPOUND_COMMANDS = frozenset({("card", "sign"), ("card", "verify")})
+COMPOUND_COMMANDS = frozenset(
+    {("card", "sign"), ("card", "verify"), ("audit", "verify"), ("audit", "purge")}
+)
 
 
 def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
@@ -436,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="quotas from a TOML file: rates and running tasks per caller, tenant "
         "and skill, kept in this process or in Redis (docs/how-to/quotas.md)",
     )
+    serve.add_argument(
+        "--audit",
+        action="store_true",
+        help="record every operation and task state change in --db's audit trail, "
+        "hash-chained per tenant (read it with `accord audit`)",
+    )
     _connection_limits(serve)
     serve.set_defaults(module="serve")
 
@@ -593,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--json", action="store_true", help="print the result as JSON")
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
+    add_audit_parsers(commands)
     return parser
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping
 
+    from .audit import AuditSink
     from .transports.base import Transport, TransportOptions
 
     #: Builds the transport of one interface (see :attr:`ClientConfig.transports`).
@@ -108,6 +109,9 @@ class ClientConfig:
             retried.
         rate_limit_max_wait: the longest such wait (seconds) the client sits out;
             a longer one raises the RateLimitedError at once.
+        audit: where to record every call in the caller's audit trail
+            (:mod:`accord.client.audit`): a task store, or a
+            :class:`~accord.client.audit.JsonLinesAudit` file; None records nothing.
     """
 
     preferred_bindings: tuple[str, ...] = ()
@@ -118,6 +122,7 @@ class ClientConfig:
     transports: Mapping[str, TransportFactory] = field(default_factory=dict, hash=False)
     rate_limit_retries: int = 2
     rate_limit_max_wait: float = 30.0
+    audit: AuditSink | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(

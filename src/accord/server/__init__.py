@@ -14,6 +14,8 @@ What an agent author uses:
 * :class:`Interceptor`: sees every operation (:class:`CallInfo`) and its
   :class:`Outcome`, to refuse, audit or trace it; :class:`Quotas` (rules:
   :class:`QuotaRule`, :class:`RateLimit`) and :class:`RateLimiter` limit callers;
+  :class:`AuditInterceptor` records each in the audit trail (an engine adds it when
+  its store audits);
 * :func:`build_card`: the public card an agent serves at a base URL.
 
 The machinery underneath stays importable from its modules for advanced use (custom
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from .agent import Agent, AgentFunction, Content, TaskContext
 from .asgi import A2AApp
+from .audit import AuditInterceptor
 from .card import build_card
 from .cors import CorsPolicy
 from .engine import Engine
@@ -41,6 +44,7 @@ __all__ = [
     "A2AApp",
     "Agent",
     "AgentFunction",
+    "AuditInterceptor",
     "CallInfo",
     "ConnectionLimits",
     "Content",

@@ -139,6 +139,7 @@ async def perform(engine: Engine, exchange: Exchange[Any], request: Request) -> 
         else (),
         principal=principal,
         base_url_of=request.base_url_of,
+        traceparent=request.header("traceparent") or "",
     )
     return await engine.dispatch(
         operation,

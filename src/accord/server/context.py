@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from accord.protocol.trace import trace_id_of
 from accord.stores import Scope
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class CallContext:
         base_url_of: computes the agent's absolute URL as this caller sees it
             (:attr:`base_url`), on demand: only an extended card that lists no
             interfaces needs it, and deriving it checks the peer and the headers.
+        traceparent: the request's W3C Trace Context ``traceparent`` header (gRPC:
+            metadata), as received (``""`` when absent); :attr:`trace_id` is its
+            trace id.
     """
 
     owner: str = ""
@@ -38,6 +42,13 @@ class CallContext:
     principal: Principal | None = None
     boundary: Scope | None = None
     base_url_of: Callable[[], str] | None = None
+    traceparent: str = ""
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id of :attr:`traceparent` (32 lowercase hex digits), ``""`` when
+        there is none or it is malformed (:func:`~accord.protocol.trace.trace_id_of`)."""
+        return trace_id_of(self.traceparent)
 
     @property
     def base_url(self) -> str:
@@ -54,6 +65,7 @@ class CallContext:
             principal=self.principal,
             boundary=boundary,
             base_url_of=self.base_url_of,
+            traceparent=self.traceparent,
         )
 
     def scope(self, tenant: str) -> Scope:

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from accord.errors import UnavailableError
-from accord.stores import MemoryTaskStore, TaskStore
+from accord.stores import AuditStore, MemoryTaskStore, TaskStore
 
+from .audit import AuditInterceptor
 from .auth.config import AuthConfig, Authenticator
 from .events import LocalTaskEvents, TaskEvents
 from .handler import ExtendedCardSource, RequestHandler
@@ -82,7 +83,9 @@ class Engine:
             rest).
         shutdown_grace: seconds running tasks may finish once shutdown begins.
         expose_errors: show partners the text of an agent's exception (development).
-        interceptors: see :mod:`accord.server.interceptors`; run in this order.
+        interceptors: see :mod:`accord.server.interceptors`; run in this order,
+            after an :class:`~accord.server.audit.AuditInterceptor` when the store
+            audits (made with ``audit=True``), so that refusals are audited too.
         lease_seconds: how long a running task's lease lasts without a heartbeat, so
             how soon another instance sharing the store takes over the tasks of one
             that stopped (:mod:`accord.server.leases`).
@@ -121,9 +124,15 @@ class Engine:
         self.limits = limits
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
-        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
         self._extensions: tuple[tuple[Interceptor, ...], tuple[AgentExtension, ...]]
         self._extensions = ((), ())
+        #: Records every operation first (the store audits): see :attr:`interceptors`.
+        self._audit = (
+            AuditInterceptor(self.store)
+            if isinstance(self.store, AuditStore) and self.store.audit_states
+            else None
+        )
+        self.interceptors = tuple(interceptors)
         self.push = (
             push_configs(self.store, push or PushSettings())
             if agent.push_notifications
@@ -160,6 +169,23 @@ class Engine:
         self._advertised: tuple[AgentInterface, ...] = ()
         self._entered = False
         self._stopped = False
+
+    @property
+    def interceptors(self) -> tuple[Interceptor, ...]:
+        """The interceptors, in order (read on each call).
+
+        When the store audits, the engine's
+        :class:`~accord.server.audit.AuditInterceptor` is always first, also after
+        this is set (``accord serve --rate-limit`` puts its limiter in front of the
+        others): it records the calls the others refuse.
+        """
+        return self._interceptors
+
+    @interceptors.setter
+    def interceptors(self, interceptors: Iterable[Interceptor]) -> None:
+        audit = self._audit
+        rest = tuple(i for i in interceptors if i is not audit)
+        self._interceptors = rest if audit is None else (audit, *rest)
 
     @property
     def shutdown_grace(self) -> float:

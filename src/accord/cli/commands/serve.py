@@ -257,7 +257,13 @@ def load_app(
                 f"{label}(db=...) returned a {type(obj).__name__}; "
                 "expected an Agent or an A2AApp"
             )
+    audit = bool(getattr(args, "audit", False))
     if isinstance(obj, A2AApp):
+        if audit and not getattr(obj.store, "audit_states", False):
+            raise UsageError(
+                f"{label} is an A2AApp with its own store, which --audit cannot "
+                "change: make its store with audit=True (or serve the Agent)"
+            )
         return obj, label
     # Create the schema now, so that a bad --db fails here with one clear line
     # rather than in the server's lifespan.
@@ -268,7 +274,7 @@ def load_app(
         else None
     )
     try:
-        return A2AApp(obj, store=open_store(db), push=push), label
+        return A2AApp(obj, store=open_store(db, audit=audit), push=push), label
     except AuthConfigError as exc:
         raise UsageError(
             f"{label}: {exc} (an Agent that declares security requirements must be "
