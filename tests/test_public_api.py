@@ -227,6 +227,7 @@ PACKAGES: dict[str, list[str]] = {
         "RateLimit",
         "RateLimiter",
         "Refusal",
+        "RunningLimit",
         "applicable",
         "backend_for",
         "skill_of",

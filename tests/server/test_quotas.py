@@ -420,6 +420,7 @@ class Down:
 
     def __init__(self) -> None:
         self.up = False
+        self.held: set[str] = set()
 
     async def __aenter__(self) -> Down:
         return self
@@ -431,6 +432,15 @@ class Down:
         if not self.up:
             raise QuotaBackendError("connection refused")
         return None
+
+    async def hold(self, limits: Any, holder: str) -> int | None:
+        if not self.up:
+            raise QuotaBackendError("connection refused")
+        self.held.add(holder)
+        return None
+
+    def let_go(self, limits: Any, holder: str) -> None:
+        self.held.discard(holder)
 
     def __repr__(self) -> str:
         return "Down()"
@@ -581,3 +591,20 @@ def test_the_wire_error_is_the_same_for_a_rate_as_before(http: httpx.Client) -> 
             wire.call("ListTasks", {})
     assert refused.value.reason == "RATE_LIMITED"
     assert refused.value.code == -31429
+
+
+@pytest.mark.parametrize("on_error", ["open", "closed"])
+def test_running_limits_follow_the_backend_failure_mode_too(
+    on_error: Any, http: httpx.Client
+) -> None:
+    down = Down()
+    quotas = Quotas([QuotaRule(running=1)], backend=down, on_backend_error=on_error)
+    app = A2AApp(Agent(behave, name="x", description="x"), interceptors=[quotas])
+    with serve(app) as url:
+        wire = Wire(url, "HTTP+JSON", http)
+        send = {"message": user_message("echo x")}
+        status = http.send(wire.request("SendMessage", send)).status_code
+        down.up = True
+        wire.call("SendMessage", {"message": user_message("echo y")})
+    assert status == (200 if on_error == "open" else 503)
+    assert down.held == set()  # the place held once it was up was let go

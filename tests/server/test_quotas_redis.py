@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -18,7 +19,12 @@ import pytest
 from accord import types as t
 from accord.errors import RateLimitedError
 from accord.server import A2AApp, Agent, QuotaRule, Quotas, RateLimit
-from accord.server.quotas import Bucket, QuotaBackendError, Refusal
+from accord.server.quotas import (
+    Bucket,
+    QuotaBackendError,
+    Refusal,
+    RunningLimit,
+)
 from accord.server.quotas._resp import RedisAddress, RespPool
 from accord.server.quotas.redis import RedisBuckets
 from tests.helpers.serve_process import accord_serve, stop
@@ -323,3 +329,126 @@ def test_two_accord_serve_processes_share_redis(prefix: str, tmp_path: Path) -> 
         e["uri"] == "urn:accord:a2a:quotas:v1"
         for e in card["capabilities"]["extensions"]
     )
+
+
+# -- running limits shared by instances ---------------------------------------------
+
+PLACES = [
+    RunningLimit(("t", "running", "principal", "alice", ""), 1),
+    RunningLimit(("t", "running", "tenant", ""), 5),
+]
+
+
+async def deadline(check: Any, seconds: float = 10.0) -> None:
+    """Poll ``check`` until true (a deadline: places come free in another task)."""
+    with anyio.fail_after(seconds):
+        while not await check():  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_a_place_is_held_all_or_nothing_and_let_go(prefix: str) -> None:
+    async with (
+        RedisBuckets(REDIS, prefix=prefix) as one,
+        RedisBuckets(REDIS, prefix=prefix) as two,
+    ):
+        assert await one.hold(PLACES, "h1") is None
+        assert await two.hold(PLACES, "h2") == 0  # alice's one place is taken
+        # The refused holder took nothing: the tenant's set has one holder.
+        tenant_key = one.key(PLACES[1])
+        assert await one._pool.call("ZCARD", tenant_key) == 1
+        one.let_go(PLACES, "h1")
+
+        async def free() -> bool:
+            return await two.hold(PLACES, "h2") is None
+
+        await deadline(free)
+        assert await one._pool.call("ZRANGE", tenant_key, 0, -1) == [b"h2"]
+
+
+@pytest.mark.anyio
+async def test_the_places_of_a_crashed_instance_come_free_after_their_ttl(
+    prefix: str,
+) -> None:
+    crashed = RedisBuckets(REDIS, prefix=prefix, running_ttl=0.4)
+    async with crashed:
+        assert await crashed.hold(PLACES, "gone") is None
+    # Left without letting go (as a kill -9 would): nobody renews the place.
+    async with RedisBuckets(REDIS, prefix=prefix) as survivor:
+        assert await survivor.hold(PLACES, "next") == 0
+        started = anyio.current_time()
+
+        async def free() -> bool:
+            return await survivor.hold(PLACES, "next") is None
+
+        await deadline(free)
+        assert anyio.current_time() - started > 0.2
+
+
+@pytest.mark.anyio
+async def test_held_places_are_renewed_while_the_instance_lives(prefix: str) -> None:
+    async with (
+        RedisBuckets(REDIS, prefix=prefix, running_ttl=0.3) as live,
+        RedisBuckets(REDIS, prefix=prefix) as other,
+    ):
+        assert await live.hold(PLACES, "working") is None
+        key = live.key(PLACES[0])
+        first = float(await live._pool.call("ZSCORE", key, "working"))
+
+        async def renewed() -> bool:
+            score = await live._pool.call("ZSCORE", key, "working")
+            return score is not None and float(score) > first + 250
+
+        await deadline(renewed)  # renewed well past its first expiry
+        assert await other.hold(PLACES, "waiting") == 0
+
+
+@pytest.mark.anyio
+async def test_two_engines_share_a_running_limit(prefix: str) -> None:
+    from accord.client import Client
+    from accord.server import TaskContext
+    from accord.types import AgentInterface, SendMessageConfiguration
+
+    gate = anyio.Event()
+
+    async def gated(ctx: TaskContext) -> None:
+        await ctx.working("at the gate")
+        await gate.wait()
+        await ctx.complete()
+
+    def instance() -> A2AApp:
+        quotas = Quotas(
+            [QuotaRule(running=1)], backend=RedisBuckets(REDIS, prefix=prefix)
+        )
+        return A2AApp(Agent(gated, name="g", description="g"), interceptors=[quotas])
+
+    face = AgentInterface(
+        url="http://agent", protocol_binding="JSONRPC", protocol_version="1.0"
+    )
+    now = SendMessageConfiguration(return_immediately=True)
+    first, second = instance(), instance()
+    async with (
+        first.running(),
+        second.running(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=first), base_url="http://agent"
+        ) as h1,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url="http://agent"
+        ) as h2,
+        Client.from_interface(face, http=h1) as on_first,
+        Client.from_interface(face, http=h2) as on_second,
+    ):
+        await on_first.send_message("work", configuration=now)
+        with pytest.raises(RateLimitedError, match="Too many running tasks"):
+            await on_second.send_message("work", configuration=now)
+        gate.set()
+
+        async def admitted() -> bool:
+            try:
+                await on_second.send_message("again", configuration=now)
+            except RateLimitedError:
+                return False
+            return True
+
+        await deadline(admitted)

@@ -69,7 +69,7 @@ from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
-from .running import RunningCounts
+from .running import RunningCounts, Slot
 from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ class Execution:
     #: Where its lease is (leases.py: taken with the task's creation, released with
     #: its last write).
     lease: LeaseHold = field(default_factory=LeaseHold)
+    #: Its place in the running counts (running.py), from registration to its end.
+    slot: Slot | None = None
     #: The A2A version the caller spoke (``1.0``, or ``0.3``: bindings/v03.py).
     version: str = CURRENT_VERSION
     #: True once the execution has ended (its task recorded, its lease released).
@@ -349,12 +351,7 @@ class Runtime:
             UnavailableError: shutting down, or the queue is full.
         """
         self._check_open(limit=False)
-        if execution.task_id in self._releasing:
-            # The previous turn of this task is handing its lease back.
-            released = self._releasing[execution.task_id]
-            if released is None:
-                released = self._releasing[execution.task_id] = anyio.Event()
-            await released.wait()
+        await self._await_release(execution.task_id)
         if self.full:
             await self.queue.defer(execution, record)
             return
@@ -385,7 +382,8 @@ class Runtime:
             self, execution, record, write_behind=inline and record is None
         )
         self._live[execution.task_id] = execution
-        self.running_counts.start(execution.scope.tenant, execution.scope.owner or "")
+        scope = execution.scope
+        execution.slot = self.running_counts.start(scope.tenant, scope.owner or "")
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
         )
@@ -492,7 +490,8 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
-            self.running_counts.leave(x.scope.tenant, x.scope.owner or "")
+            if x.slot is not None:
+                x.slot.end()
             x.unwatch_cancel()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:

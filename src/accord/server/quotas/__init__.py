@@ -14,7 +14,14 @@
 
 from __future__ import annotations
 
-from .buckets import Bucket, MemoryBuckets, QuotaBackend, QuotaBackendError, Refusal
+from .buckets import (
+    Bucket,
+    MemoryBuckets,
+    QuotaBackend,
+    QuotaBackendError,
+    Refusal,
+    RunningLimit,
+)
 from .limiter import QUOTA_EXTENSION, Quotas, RateLimiter, backend_for, skill_of
 from .rules import QuotaRule, RateLimit, applicable
 
@@ -29,6 +36,7 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "Refusal",
+    "RunningLimit",
     "applicable",
     "backend_for",
     "skill_of",

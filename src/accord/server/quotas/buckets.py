@@ -1,9 +1,10 @@
-"""Where token buckets live: the :class:`QuotaBackend` contract and the in-process one.
+"""Where quotas are counted: the :class:`QuotaBackend` contract and the in-process one.
 
 A backend spends one token of several buckets at once, all or nothing, and says how
-long to wait when one of them is empty. :class:`MemoryBuckets` keeps them in this
-process (one instance); :class:`~accord.server.quotas.redis.RedisBuckets` keeps them
-in Redis, shared by every instance, updated atomically by a script on the server.
+long to wait when one of them is empty; and it holds places under running limits, all
+or nothing, until they are let go. :class:`MemoryBuckets` keeps both in this process
+(one instance); :class:`~accord.server.quotas.redis.RedisBuckets` keeps them in Redis,
+shared by every instance, updated atomically by scripts on the server.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "QuotaBackend",
     "QuotaBackendError",
     "Refusal",
+    "RunningLimit",
 ]
 
 #: Buckets :class:`MemoryBuckets` keeps at most (the least recently used go first).
@@ -47,6 +49,19 @@ class Bucket:
 
     parts: tuple[str, ...]
     limit: RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class RunningLimit:
+    """Places for running tasks to hold one of.
+
+    Attributes:
+        parts: who shares them, as :attr:`Bucket.parts`.
+        limit: how many there are.
+    """
+
+    parts: tuple[str, ...]
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,22 @@ class QuotaBackend(Protocol):
         """
         ...
 
+    async def hold(self, limits: Sequence[RunningLimit], holder: str) -> int | None:
+        """Hold a place of each of ``limits`` for ``holder``, or none of them.
+
+        Returns:
+            None when held; otherwise the index of a limit with no place left.
+
+        Raises:
+            QuotaBackendError: the backend could not answer.
+        """
+        ...
+
+    def let_go(self, limits: Sequence[RunningLimit], holder: str) -> None:
+        """Give ``holder``'s places back; never waits (a shared backend sends it
+        soon, and what it cannot send expires)."""
+        ...
+
 
 class MemoryBuckets:
     """Token buckets in this process, bounded (see :data:`MAX_BUCKETS`).
@@ -101,6 +132,8 @@ class MemoryBuckets:
         self._clock = clock
         #: parts -> (tokens, when they were counted)
         self._buckets: OrderedDict[tuple[str, ...], tuple[float, float]] = OrderedDict()
+        #: parts -> the holders of its places (bounded by the tasks running here)
+        self._places: dict[tuple[str, ...], set[str]] = {}
 
     async def __aenter__(self) -> MemoryBuckets:
         return self
@@ -134,3 +167,21 @@ class MemoryBuckets:
             if len(held) > self.max_buckets:
                 held.popitem(last=False)
         return None
+
+    async def hold(self, limits: Sequence[RunningLimit], holder: str) -> int | None:
+        places = self._places
+        for index, limit in enumerate(limits):
+            if len(places.get(limit.parts, ())) >= limit.limit:
+                return index
+        for limit in limits:
+            places.setdefault(limit.parts, set()).add(holder)
+        return None
+
+    def let_go(self, limits: Sequence[RunningLimit], holder: str) -> None:
+        places = self._places
+        for limit in limits:
+            held = places.get(limit.parts)
+            if held is not None:
+                held.discard(holder)
+                if not held:
+                    del places[limit.parts]

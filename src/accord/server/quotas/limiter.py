@@ -11,8 +11,9 @@ caller is authenticated, and refuses one over a limit with
 For each call it takes the rules that apply (:func:`~accord.server.quotas.applicable`)
 and then, in this order, so that nothing is spent for a refused call:
 
-1. a message (SendMessage, SendStreamingMessage) checks the running limits against
-   the tasks this instance runs for the caller and its tenant, and reserves its slot;
+1. a message (SendMessage, SendStreamingMessage) holds a place under each running
+   limit in the backend, all or nothing, kept until the task it starts stops running
+   (the runtime's :class:`~accord.server.running.Slot`);
 2. every operation spends a token of each rate bucket, all or nothing, in the
    backend (:class:`~accord.server.quotas.MemoryBuckets` in this process, or
    :class:`~accord.server.quotas.redis.RedisBuckets` shared by instances).
@@ -31,6 +32,7 @@ import logging
 import math
 import time
 import tomllib
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,7 +41,14 @@ from accord.errors import RateLimitedError, UnavailableError
 from accord.types import AgentExtension
 
 from ..interceptors import Interceptor
-from .buckets import Bucket, MemoryBuckets, QuotaBackend, QuotaBackendError, Refusal
+from .buckets import (
+    Bucket,
+    MemoryBuckets,
+    QuotaBackend,
+    QuotaBackendError,
+    Refusal,
+    RunningLimit,
+)
 from .rules import QuotaRule, applicable, rules_from_mapping
 
 if TYPE_CHECKING:
@@ -47,7 +56,7 @@ if TYPE_CHECKING:
 
     from ..engine import Engine
     from ..interceptors import CallInfo, Outcome
-    from ..running import Reservation, RunningCounts
+    from ..running import RunningCounts, Slot
     from .rules import RateLimit
 
 __all__ = [
@@ -131,7 +140,7 @@ class Quotas(Interceptor):
         self._skills = any(rule.skill is not None for rule in self.rules)
         self._runs_limited = any(rule.running is not None for rule in self.rules)
         self._running: RunningCounts | None = None
-        self._reserved: dict[CallInfo, Reservation] = {}
+        self._reserved: dict[CallInfo, Slot] = {}
         self._failing_since: float | None = None
         self._logged_at = 0.0
 
@@ -192,8 +201,8 @@ class Quotas(Interceptor):
                 uri=QUOTA_EXTENSION,
                 description=(
                     "Default limits per caller (per=principal) or per tenant "
-                    "(per=tenant): requestsPerSecond with a burst, and runningTasks "
-                    "(counted per instance). Beyond them: HTTP 429 with Retry-After, "
+                    "(per=tenant): requestsPerSecond with a burst, and runningTasks. "
+                    "Beyond them: HTTP 429 with Retry-After, "
                     "JSON-RPC -31429, gRPC RESOURCE_EXHAUSTED."
                 ),
                 params={"limits": [_declared(rule) for rule in public]},
@@ -218,9 +227,9 @@ class Quotas(Interceptor):
         message = call.operation.name in _MESSAGES
         skill = self._skill_of(call) if message and self._skills else None
         rules = applicable(self.rules, tenant, who, skill)
-        reservation = None
+        slot = None
         if message and self._runs_limited:
-            reservation = self._reserve(call, rules, tenant)
+            slot = await self._hold(call, rules, tenant, who)
         buckets = [
             Bucket(_parts(rule, tenant, who), rule.rate)
             for rule in rules
@@ -231,44 +240,59 @@ class Quotas(Interceptor):
         try:
             refusal = await self._take(buckets)
         except BaseException:
-            if reservation is not None:
+            if slot is not None:
                 self._reserved.pop(call, None)
-                reservation.release()
+                slot.release()
             raise
         if refusal is not None:
-            if reservation is not None:
+            if slot is not None:
                 self._reserved.pop(call, None)
-                reservation.release()
+                slot.release()
             raise _too_many(buckets[refusal.index], refusal.wait)
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
-        reservation = self._reserved.pop(call, None)
-        if reservation is not None:
-            reservation.release()
+        slot = self._reserved.pop(call, None)
+        if slot is not None:
+            slot.release()
 
-    def _reserve(
-        self, call: CallInfo, rules: tuple[QuotaRule, ...], tenant: str
-    ) -> Reservation | None:
+    async def _hold(
+        self, call: CallInfo, rules: tuple[QuotaRule, ...], tenant: str, who: str
+    ) -> Slot | None:
+        """Hold the message's places under the running limits, and reserve the slot
+        its execution will adopt; the places are let go when that slot ends."""
         running = self._running
         if running is None:
             return None  # not serving (an engine that never entered serving())
-        owner = call.context.owner
-        for rule in rules:
-            if rule.running is None:
-                continue
-            if rule.per == "tenant":
-                count, whose = running.of_tenant(tenant), "this tenant's callers"
-            else:
-                count, whose = running.of_caller(tenant, owner), "this caller"
-            if count >= rule.running:
-                raise RateLimitedError(
-                    f"Too many running tasks: {whose} may have {rule.running} "
-                    f"running at once; retry once one has ended",
-                    retry_after=self.running_retry_after,
-                )
-        reservation = running.reserve(tenant, owner)
-        self._reserved[call] = reservation
-        return reservation
+        limited = [rule for rule in rules if rule.running is not None]
+        if not limited:
+            return None
+        limits = [
+            RunningLimit((tenant, "running", *_parts(rule, tenant, who)[1:]), limit)
+            for rule in limited
+            if (limit := rule.running) is not None
+        ]
+        holder = uuid.uuid4().hex
+        try:
+            full = await self.backend.hold(limits, holder)
+        except QuotaBackendError as exc:
+            self._failed(exc)
+            if self.on_backend_error == "closed":
+                raise _unavailable() from None
+            full, limits = None, []
+        if full is not None:
+            rule = limited[full]
+            whose = "this tenant's callers" if rule.per == "tenant" else "this caller"
+            raise RateLimitedError(
+                f"Too many running tasks: {whose} may have {rule.running} running at "
+                "once; retry once one has ended",
+                retry_after=self.running_retry_after,
+            )
+        slot = running.reserve(tenant, call.context.owner)
+        if limits:
+            backend = self.backend
+            slot.when_ended(lambda: backend.let_go(limits, holder))
+        self._reserved[call] = slot
+        return slot
 
     async def _take(self, buckets: list[Bucket]) -> Refusal | None:
         try:
@@ -276,10 +300,7 @@ class Quotas(Interceptor):
         except QuotaBackendError as exc:
             self._failed(exc)
             if self.on_backend_error == "closed":
-                raise UnavailableError(
-                    "The agent cannot check its rate limits right now; retry in a "
-                    "moment"
-                ) from None
+                raise _unavailable() from None
             return None
         if self._failing_since is not None:
             logger.warning(
@@ -363,6 +384,12 @@ def backend_for(url: str, *, prefix: str | None = None) -> QuotaBackend:
     raise ValueError(
         f"{url!r} is not a quota backend: 'memory' (one instance) or a redis:// URL "
         "(shared by instances)"
+    )
+
+
+def _unavailable() -> UnavailableError:
+    return UnavailableError(
+        "The agent cannot check its rate limits right now; retry in a moment"
     )
 
 

@@ -97,7 +97,7 @@ class QuotaRule:
     Attributes:
         rate: requests per second (a token bucket), or None.
         running: tasks running at once (executions of the agent started by messages;
-            counted per instance), or None.
+            across instances with a shared backend), or None.
         per: ``"principal"``: each caller (tenant and principal id; anonymous callers
             share one per tenant) has its own allowance; ``"tenant"``: the callers of
             a tenant share one.
