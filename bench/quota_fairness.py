@@ -162,6 +162,7 @@ async def measure(
         await paced(
             v_http, base + "/b/message:send", "w", args.victim_rate, 1.0, [], {}
         )
+        began = time.monotonic()
         async with anyio.create_task_group() as tg:
             tg.start_soon(
                 paced,
@@ -184,7 +185,12 @@ async def measure(
                     flood_lat,
                     flood_status,
                 )
-    return {"victim": victim, "victim_status": victim_status, "flood": flood_status}
+    return {
+        "victim": victim,
+        "victim_status": victim_status,
+        "flood": flood_status,
+        "seconds": time.monotonic() - began,
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -230,7 +236,8 @@ def main() -> None:
                 print(
                     f"round {round_ + 1} {setup:16} victim p50 {pct(victim, 0.5):7.2f} ms"
                     f"  p99 {pct(victim, 0.99):7.2f} ms  victim {got['victim_status']}"
-                    f"  flood {got['flood']} errors {errors}",
+                    f"  flood {got['flood']} errors {errors}"
+                    f"  {got['seconds']:.1f} s, load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
     print()
