@@ -150,3 +150,59 @@ def test_the_trace_id_is_read_from_traceparent(header: str, trace: str) -> None:
     context = CallContext(traceparent=header)
     assert context.trace_id == trace
     assert context.with_boundary(context.scope("")).traceparent == header
+
+
+async def test_old_records_are_deleted_while_the_engine_runs(
+    anyio_backend: str,
+) -> None:
+    from accord.server import Engine
+    from accord.stores import AuditRecord
+
+    store = MemoryTaskStore(audit=True)
+    async with store:
+        await store.append_audit(
+            (
+                AuditRecord(time="2001-01-01T00:00:00.000Z", operation="Old"),
+                AuditRecord(time="2001-01-02T00:00:00.000Z", operation="Old"),
+            )
+        )
+    engine = Engine(Agent(behave, name="A", description="x"), store=store)
+    assert engine.audit is not None
+    engine.audit.keep_days = 30
+    async with engine.running():
+        await store.append_audit((AuditRecord(time="2999-01-01T00:00:00.000Z"),))
+        with anyio.fail_after(10):
+            # A deadline poll: the first retention pass runs beside the engine.
+            while any(  # noqa: ASYNC110
+                e.record.operation == "Old"
+                for e in await store.audit_entries(AuditQuery(limit=10))
+            ):
+                await anyio.sleep(0.01)
+        (kept,) = await store.audit_entries(AuditQuery(limit=10))
+        assert kept.record.time.startswith("2999")
+        (report,) = await verify_store(store)
+        assert report.ok, report  # the chain starts from the deleted ones' checkpoint
+    with pytest.raises(ValueError, match="keep_days must be > 0"):
+        engine.audit.keep_days = 0
+
+
+def test_accord_serve_keeps_the_audit_trail_for_audit_keep_days() -> None:
+    import argparse
+
+    from accord.cli._errors import UsageError
+    from accord.cli.commands.serve import configure_audit
+    from accord.cli.main import build_parser
+
+    args = build_parser().parse_args(["serve", "--audit", "--audit-keep", "90"])
+    audited = A2AApp(
+        Agent(behave, name="A", description="x"), store=MemoryTaskStore(audit=True)
+    )
+    configure_audit(audited, args)
+    assert audited.engine.audit is not None
+    assert audited.engine.audit.keep_days == 90
+    plain = A2AApp(Agent(behave, name="A", description="x"))
+    with pytest.raises(UsageError, match="add --audit"):
+        configure_audit(plain, args)
+    configure_audit(plain, argparse.Namespace())  # nothing asked, nothing done
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--audit-keep", "0"])

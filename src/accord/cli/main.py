@@ -20,6 +20,7 @@ from typing import Any
 
 from ._argtypes import binding as _binding
 from ._argtypes import count as _count
+from ._argtypes import days as _days
 from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
@@ -444,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record every operation and task state change in --db's audit trail, "
         "hash-chained per tenant (read it with `accord audit`)",
+    )
+    serve.add_argument(
+        "--audit-keep",
+        type=_days,
+        metavar="DAYS",
+        help="with --audit: delete audit records older than DAYS while serving "
+        "(hourly; each chain stays verifiable)",
     )
     _connection_limits(serve)
     serve.set_defaults(module="serve")

@@ -224,6 +224,12 @@ class Engine:
         self._advertised = tuple(listed)
 
     @property
+    def audit(self) -> AuditInterceptor | None:
+        """The interceptor recording every operation, when the store audits (set
+        its ``keep_days`` for retention)."""
+        return self._audit
+
+    @property
     def card_extensions(self) -> tuple[AgentExtension, ...]:
         """Extensions the interceptors declare, added to the public card's own."""
         interceptors = self.interceptors

@@ -467,6 +467,21 @@ def configure_rate_limit(app: A2AApp, args: argparse.Namespace) -> None:
     app.engine.interceptors = (quotas, *app.engine.interceptors)
 
 
+def configure_audit(app: A2AApp, args: argparse.Namespace) -> None:
+    """Apply ``--audit-keep`` (retention) to the app's audit trail.
+
+    Raises:
+        UsageError: ``--audit-keep`` without an audit trail to keep.
+    """
+    keep = getattr(args, "audit_keep", None)
+    if keep is None:
+        return
+    audit = app.engine.audit
+    if audit is None:
+        raise UsageError("--audit-keep keeps the audit trail: add --audit")
+    audit.keep_days = keep
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT / SIGTERM; return 0 after a graceful shutdown."""
     try:
@@ -490,6 +505,7 @@ def run(args: argparse.Namespace) -> int:
     configure_limits(app, args)
     configure_push(app, args)
     configure_rate_limit(app, args)
+    configure_audit(app, args)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
