@@ -19,10 +19,9 @@ from accord.client import Client, ClientConfig
 from accord.egress import EgressPolicy
 from accord.errors import RateLimitedError, TaskNotFoundError
 from accord.otel import METRICS_PATH, PrometheusReader, instrument, with_metrics
-from accord.server import A2AApp, Agent, RateLimiter
+from accord.server import A2AApp, Agent, RateLimit, RateLimiter
 from accord.server.limits import ServerLimits
 from accord.server.push import PushSettings, generate_key
-from accord.server.ratelimit import RateLimit
 from tests.helpers.uvicorn_thread import serve_in_thread
 from tests.server.scripted import behave
 from tests.server.webhook import Answer, Receiver, receiver

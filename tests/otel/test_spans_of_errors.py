@@ -10,8 +10,7 @@ from accord import types as t
 from accord.client import Client, ClientConfig
 from accord.errors import RateLimitedError, TaskNotFoundError
 from accord.otel import ClientTracing, instrument
-from accord.server import A2AApp, RateLimiter
-from accord.server.ratelimit import RateLimit
+from accord.server import A2AApp, RateLimit, RateLimiter
 from tests.grpc.helpers import scripted_agent
 
 from .conftest import Telemetry

@@ -363,13 +363,22 @@ async def dead_configs(db: Path) -> list[PushConfigRecord]:
 
 
 def test_a_config_sealed_with_a_key_no_longer_given_is_dead_lettered(
-    tmp_path: Path, http: httpx.Client
+    tmp_path: Path, http: httpx.Client, hook: Receiver
 ) -> None:
     agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
     db = tmp_path / "tasks.db"
-    unreachable = {"url": "http://127.0.0.1:1/hook", "id": "old"}
-    with serve(A2AApp(agent, store=SQLiteTaskStore(db), push=settings())) as base:
-        send(Wire(base, "HTTP+JSON", http), "echo x", unreachable)
+    held = threading.Event()
+    hook.script(always=Answer(200, hold=held))
+    try:
+        with serve(A2AApp(agent, store=SQLiteTaskStore(db), push=settings())) as base:
+            send(
+                Wire(base, "HTTP+JSON", http), "echo x", {"url": hook.url, "id": "old"}
+            )
+            # Stopped while a delivery is in flight: the config is handed back at
+            # once, not when its lease (60 s, beyond the test's deadline) runs out.
+            hook.wait_for(lambda got: len(got) >= 1, "a delivery in flight")
+    finally:
+        held.set()
     # Restarted with another key (the old one lost, not rotated in).
     with serve(A2AApp(agent, store=SQLiteTaskStore(db), push=settings())):
         (record,) = eventually(lambda: anyio.run(dead_configs, db), "dead letter")

@@ -12,12 +12,11 @@ import pytest
 from accord.client import Client, ClientConfig
 from accord.errors import RateLimitedError
 from accord.server import A2AApp, Agent, CallInfo, Interceptor, RateLimit, RateLimiter
-from accord.server.auth import ApiKeyRing, ApiKeyVerifier
 from accord.types import AgentInterface
 
-from .auth.helpers import api_key_scheme, requirement
 from .conftest import Wire, WireError, serve, user_message
 from .scripted import behave
+from .test_quotas import KEYS, keyed_agent
 
 
 class Clock:
@@ -123,24 +122,12 @@ def test_over_the_limit_is_429_with_retry_after(
         assert error.code == -31429
 
 
-KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdefgh"}
-
-
 @pytest.mark.anyio
 async def test_each_caller_has_its_own_allowance_and_the_client_reads_the_wait() -> (
     None
 ):
-    ring = ApiKeyRing()
-    for who, key in KEYS.items():
-        ring.add(key, principal=who)
-    agent = Agent(
-        behave,
-        name="Limited",
-        description="x",
-        security_schemes={"key": api_key_scheme("header", "X-API-Key")},
-        security_requirements=(requirement(key=[]),),
-    )
-    app = app_with_limit(agent=agent, auth={"key": ApiKeyVerifier(ring)})
+    agent, options = keyed_agent()
+    app = app_with_limit(agent=agent, **options)
     face = AgentInterface(
         url="http://agent", protocol_binding="HTTP+JSON", protocol_version="1.0"
     )

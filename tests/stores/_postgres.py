@@ -93,12 +93,15 @@ def migrated_schema() -> Iterator[str]:
 
 
 def empty(url: str) -> None:
-    """Delete every task of the schema at ``url`` (the other rows cascade)."""
+    """Delete every task of the schema at ``url`` (the other rows cascade), and the
+    audit trail."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM tasks")
         conn.execute("DELETE FROM task_leases")
+        conn.execute("DELETE FROM audit_entries")
+        conn.execute("DELETE FROM audit_chains")
 
 
 @asynccontextmanager

@@ -59,7 +59,7 @@ async def rows(url: str, sql: str) -> list[tuple[object, ...]]:
 
 async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> None:
     _, url = schema
-    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3, 4, 5]
+    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3, 4, 5, 6]
     assert await anyio.to_thread.run_sync(migrate, url) == []
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
@@ -67,6 +67,7 @@ async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> Non
         (3,),
         (4,),
         (5,),
+        (6,),
     ]
 
 
@@ -83,13 +84,14 @@ async def test_concurrent_migrators_apply_each_version_exactly_once(
         for _ in range(6):
             tg.start_soon(one)
 
-    assert sorted(results) == [[], [], [], [], [], [1, 2, 3, 4, 5]]
+    assert sorted(results) == [[], [], [], [], [], [1, 2, 3, 4, 5, 6]]
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
         (3,),
         (4,),
         (5,),
+        (6,),
     ]
 
 
@@ -161,6 +163,7 @@ async def test_serve_wraps_an_agent_in_the_postgres_store(
         (3,),
         (4,),
         (5,),
+        (6,),
     ]
 
 

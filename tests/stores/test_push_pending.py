@@ -622,13 +622,13 @@ async def test_sqlite_migration_6_gives_old_configs_their_tasks_version(
 ) -> None:
     db = tmp_path / "tasks.db"
     shipped = _sqlite_db.migrations()
-    assert shipped[-1][0] == 6
+    assert shipped[5][0] == 6
     with monkeypatch.context() as patched:
         patched.setattr(_sqlite_db, "migrations", lambda: shipped[:5])
         assert await anyio.to_thread.run_sync(migrate, db) == [1, 2, 3, 4, 5]
     await anyio.to_thread.run_sync(write_old_sqlite, db)
 
-    assert await anyio.to_thread.run_sync(migrate, db) == [6]
+    assert await anyio.to_thread.run_sync(migrate, db) == [6, 7]
 
     versions = await anyio.to_thread.run_sync(
         lite_rows,
@@ -646,7 +646,7 @@ async def test_postgres_migration_5_gives_old_configs_their_tasks_version() -> N
     from accord.stores.postgres import PostgresTaskStore
 
     shipped = migrations()
-    assert shipped[-1][0] == 5
+    assert shipped[4][0] == 5
 
     def write_old(url: str) -> list[int]:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -675,7 +675,7 @@ async def test_postgres_migration_5_gives_old_configs_their_tasks_version() -> N
             return apply_migrations(conn)
 
     async with fresh_schema() as (_, url):
-        assert await anyio.to_thread.run_sync(write_old, url) == [5]
+        assert await anyio.to_thread.run_sync(write_old, url) == [5, 6]
         versions = await anyio.to_thread.run_sync(
             pg_rows,
             url,

@@ -39,12 +39,13 @@ def test_migration_files_are_package_data() -> None:
     assert (folder / "0003_task_leases.sql").is_file()
     assert (folder / "0005_push_configs.sql").is_file()
     assert (folder / "0006_push_pending.sql").is_file()
-    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5, 6]
+    assert (folder / "0007_audit.sql").is_file()
+    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
     db = tmp_path / "tasks.db"
-    assert migrate(db) == [1, 2, 3, 4, 5, 6]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7]
     assert migrate(db) == []
     assert migrate(str(db)) == []
     assert run_sql(db, "SELECT version FROM schema_version") == [
@@ -54,6 +55,7 @@ def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
         (4,),
         (5,),
         (6,),
+        (7,),
     ]
     names = run_sql(
         db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
@@ -97,7 +99,7 @@ def test_invalid_configuration(
     tmp_path: Path, kwargs: dict[str, float], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        SQLiteTaskStore(tmp_path / "x.db", **kwargs)
+        SQLiteTaskStore(tmp_path / "x.db", retention=kwargs["retention"])
 
 
 # --- the store ------------------------------------------------------------------

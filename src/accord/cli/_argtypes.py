@@ -21,6 +21,7 @@ __all__ = [
     "STATE_NAMES",
     "binding",
     "count",
+    "days",
     "grace",
     "header",
     "json_value",
@@ -110,6 +111,19 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _days(value: str) -> float:
+    """An argparse type: a positive, finite number of days."""
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not 0 < days < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a positive number of days (e.g. 90, or 0.5)"
+        )
+    return days
+
+
 def _grace(value: str) -> float:
     """An argparse type: a finite number of seconds, zero allowed."""
     try:
@@ -166,6 +180,7 @@ json_value = _json
 state = _state
 count = _count
 seconds = _seconds
+days = _days
 grace = _grace
 lease = _lease
 header = _header
@@ -174,7 +189,7 @@ url = _url
 
 def rate_limit(text: str) -> Any:
     """``--rate-limit``: a :class:`~accord.server.RateLimit` (``5/s``, ``300/min:20``)."""
-    from accord.server.ratelimit import RateLimit
+    from accord.server.quotas import RateLimit
 
     try:
         return RateLimit.parse(text)

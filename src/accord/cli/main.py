@@ -20,6 +20,7 @@ from typing import Any
 
 from ._argtypes import binding as _binding
 from ._argtypes import count as _count
+from ._argtypes import days as _days
 from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
@@ -42,6 +43,7 @@ from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
 from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
+from .commands.audit import add_audit_parsers
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -129,7 +131,9 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
 
 #: Two-word commands: ``accord card sign …`` is parsed as the command "card sign", so
 #: that ``accord card URL`` keeps its positional URL.
-COMPOUND_COMMANDS = frozenset({("card", "sign"), ("card", "verify")})
+COMPOUND_COMMANDS = frozenset(
+    {("card", "sign"), ("card", "verify"), ("audit", "verify"), ("audit", "purge")}
+)
 
 
 def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
@@ -431,6 +435,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests each caller (tenant and principal) may make: N/s, N/min or "
         "N/h, optionally with a burst (5/s:20); beyond it, 429 with Retry-After",
     )
+    serve.add_argument(
+        "--limits",
+        metavar="FILE",
+        help="quotas from a TOML file: rates and running tasks per caller, tenant "
+        "and skill, kept in this process or in Redis (docs/how-to/quotas.md)",
+    )
+    serve.add_argument(
+        "--audit",
+        action="store_true",
+        help="record every operation and task state change in --db's audit trail, "
+        "hash-chained per tenant (read it with `accord audit`)",
+    )
+    serve.add_argument(
+        "--audit-keep",
+        type=_days,
+        metavar="DAYS",
+        help="with --audit: delete audit records older than DAYS while serving "
+        "(hourly; each chain stays verifiable)",
+    )
     _connection_limits(serve)
     add_otel_options(serve)
     serve.set_defaults(module="serve")
@@ -589,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--json", action="store_true", help="print the result as JSON")
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
+    add_audit_parsers(commands)
     return parser
 
 

@@ -42,6 +42,7 @@ from accord.types import (
     user_message,
 )
 
+from .audit import AuditSink, JsonLinesAudit
 from .card import CardResolver, select_interface
 from .client import Client
 from .config import ClientConfig, ClientTimeouts
@@ -58,6 +59,7 @@ from .transports import JsonRpcTransport, MemoryTransport, RestTransport, Transp
 
 __all__ = [
     "ApiKey",
+    "AuditSink",
     "BasicAuth",
     "BearerToken",
     "CardResolver",
@@ -67,6 +69,7 @@ __all__ = [
     "ClientTimeouts",
     "CredentialProvider",
     "EventStream",
+    "JsonLinesAudit",
     "JsonRpcTransport",
     "MemoryTransport",
     "OAuth2ClientCredentials",

@@ -112,6 +112,9 @@ class Router:
         self.owned_http = owned_http
         self.current = 0
         self.closed = False
+        #: The extra headers every request carries (the audit trail reads
+        #: ``traceparent`` there).
+        self.headers: Mapping[str, str] = {}
 
     @classmethod
     def for_interfaces(
@@ -171,7 +174,9 @@ class Router:
                     version=speaks(interface),
                 )
             routes.append(Route(interface, transport))
-        return cls(routes, owned_http=owned, hooks=config.hooks)
+        router = cls(routes, owned_http=owned, hooks=config.hooks)
+        router.headers = merged
+        return router
 
     @property
     def interface(self) -> AgentInterface | None:

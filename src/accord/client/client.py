@@ -38,6 +38,7 @@ task; nothing runs in the background.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -75,6 +76,7 @@ from accord.types import (
     user_message,
 )
 
+from . import audit
 from ._router import Route, Router
 from .card import CardResolver, suitable_interfaces
 from .config import ClientConfig
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
     import httpx
 
     from accord.security import TrustStore
+    from accord.stores.audit import AuditRecord
 
     from .credentials import Credentials
     from .transports.base import Transport
@@ -180,6 +183,8 @@ class Client:
         self, card: AgentCard | None, router: Router, config: ClientConfig
     ) -> None:
         self._card = card
+        #: The card last hashed for the audit trail, and its hash.
+        self._card_hash: tuple[AgentCard | None, str] = (None, "")
         self._router = router
         self._config = config
 
@@ -338,6 +343,49 @@ class Client:
         await self.aclose()
 
     async def _call(self, name: str, params: Any) -> Any:
+        sink = self._config.audit
+        if sink is None:
+            return await self._send(name, params)
+        started = time.monotonic()
+        try:
+            result = await self._send(name, params)
+        except Exception as exc:
+            await audit.write(sink, self._record(name, params, None, exc, started))
+            raise
+        await audit.write(sink, self._record(name, params, result, None, started))
+        return result
+
+    def _record(
+        self,
+        name: str,
+        params: Any,
+        result: Any,
+        error: BaseException | None,
+        started: float,
+        *,
+        events: int = 0,
+        task_id: str = "",
+    ) -> AuditRecord:
+        """The caller's audit record of one call (:mod:`accord.client.audit`)."""
+        card = self._card
+        if card is not None and self._card_hash[0] is not card:
+            self._card_hash = (card, audit.card_hash(card))
+        interface = self._router.interface
+        return audit.call_record(
+            operation=name,
+            tenant=interface.tenant if interface is not None else "",
+            request=params,
+            result=result,
+            error=error,
+            started=started,
+            headers=self._router.headers,
+            card=self._card_hash[1] if card is not None else "",
+            peer=interface.url if interface is not None else "",
+            events=events,
+            task_id=task_id,
+        )
+
+    async def _send(self, name: str, params: Any) -> Any:
         # A call refused for the caller's rate limit did nothing (the limit is checked
         # before anything else), so it is sent again once the agent's Retry-After has
         # passed: at most rate_limit_retries times, and only for a short enough wait.
@@ -357,7 +405,25 @@ class Client:
     def _stream(
         self, name: str, params: Any, last_event_id: str | None = None
     ) -> EventStream:
-        return EventStream(self._router.stream(op(name), params, last_event_id))
+        events = self._router.stream(op(name), params, last_event_id)
+        sink = self._config.audit
+        if sink is None:
+            return EventStream(events)
+        started = time.monotonic()
+
+        async def ended(stream: EventStream, error: BaseException | None) -> None:
+            record = self._record(
+                name,
+                params,
+                None,
+                error,
+                started,
+                events=stream.events,
+                task_id=stream.task_id,
+            )
+            await audit.write(sink, record)
+
+        return EventStream(events, on_end=ended)
 
     # --- operations ------------------------------------------------------------
 

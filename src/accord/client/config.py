@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping
 
+    from .audit import AuditSink
     from .hooks import CallHook
     from .transports.base import Transport, TransportOptions
 
@@ -112,6 +113,9 @@ class ClientConfig:
         hooks: told of every call and adding headers to it
             (:mod:`accord.client.hooks`), e.g. ``accord.otel.ClientTracing()`` for
             a client span per call and W3C trace context on the wire.
+        audit: where to record every call in the caller's audit trail
+            (:mod:`accord.client.audit`): a task store, or a
+            :class:`~accord.client.audit.JsonLinesAudit` file; None records nothing.
     """
 
     preferred_bindings: tuple[str, ...] = ()
@@ -123,6 +127,7 @@ class ClientConfig:
     rate_limit_retries: int = 2
     rate_limit_max_wait: float = 30.0
     hooks: tuple[CallHook, ...] = field(default=(), hash=False)
+    audit: AuditSink | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(

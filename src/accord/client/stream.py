@@ -25,18 +25,25 @@ upstream died), with what is needed to resume.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import anyio
 
 from accord.errors import IncompleteStreamError, TransportError
 from accord.protocol import lifecycle
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from types import TracebackType
 
     from accord.types import StreamResponse, TaskState
 
-__all__ = ["EventStream"]
+__all__ = ["ON_END_TIMEOUT", "EventStream"]
+
+#: Seconds an ``on_end`` callback may take (it runs shielded from cancellation).
+ON_END_TIMEOUT = 5.0
+
+E = TypeVar("E", bound=BaseException | None)
 
 
 class EventStream:
@@ -54,10 +61,19 @@ class EventStream:
     """
 
     def __init__(
-        self, events: AsyncIterator[tuple[StreamResponse, str | None]]
+        self,
+        events: AsyncIterator[tuple[StreamResponse, str | None]],
+        *,
+        on_end: Callable[[EventStream, BaseException | None], Awaitable[None]]
+        | None = None,
     ) -> None:
         self._events = events
         self._closed = False
+        #: Called once when the stream ends, fails or is closed (the audit trail),
+        #: with the error the caller got (None: it ended, or the caller closed it).
+        self._on_end = on_end
+        #: Events returned so far.
+        self.events = 0
         #: SSE id of the event most recently returned, if the server sent ids.
         self.last_event_id: str | None = None
         #: The task the stream is about, once an event named it ("" before).
@@ -87,7 +103,8 @@ class EventStream:
         except StopAsyncIteration:
             self._closed = True
             if not self._complete:
-                raise self._incomplete() from None
+                raise await self._ended(self._incomplete()) from None
+            await self._ended(None)
             raise
         except TransportError as exc:
             # The iterator failed and has already released its response.
@@ -95,15 +112,29 @@ class EventStream:
             if type(exc) is TransportError and self.task_id and not self._complete:
                 # The connection broke mid-stream (a proxy cuts the body short when
                 # the instance behind it dies): say how to resume.
-                raise self._incomplete() from exc
+                raise await self._ended(self._incomplete()) from exc
+            await self._ended(exc)
+            raise
+        except Exception as exc:
+            self._closed = True
+            await self._ended(exc)
             raise
         except BaseException:
             self._closed = True
             raise
         if event_id is not None:
             self.last_event_id = event_id
+        self.events += 1
         self._track(event)
         return event
+
+    async def _ended(self, error: E) -> E:
+        """Tell ``on_end`` once (shielded, bounded: it may run while cancelled)."""
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            with anyio.move_on_after(ON_END_TIMEOUT, shield=True):
+                await on_end(self, error)
+        return error
 
     def _track(self, event: StreamResponse) -> None:
         if event.message is not None:
@@ -149,8 +180,11 @@ class EventStream:
             return
         self._closed = True
         close: Any = getattr(self._events, "aclose", None)
-        if close is not None:
-            await close()
+        try:
+            if close is not None:
+                await close()
+        finally:
+            await self._ended(None)
 
     async def __aenter__(self) -> Self:
         """Return the stream itself."""

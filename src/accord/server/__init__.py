@@ -12,7 +12,10 @@ What an agent author uses:
 * :class:`Engine`: what an A2AApp runs on (store, task events, executions, handler,
   authentication, :class:`Interceptor` s); build one to share it between front ends;
 * :class:`Interceptor`: sees every operation (:class:`CallInfo`) and its
-  :class:`Outcome`, to refuse, audit or trace it;
+  :class:`Outcome`, to refuse, audit or trace it; :class:`Quotas` (rules:
+  :class:`QuotaRule`, :class:`RateLimit`) and :class:`RateLimiter` limit callers;
+  :class:`AuditInterceptor` records each in the audit trail (an engine adds it when
+  its store audits);
 * :func:`build_card`: the public card an agent serves at a base URL.
 
 The machinery underneath stays importable from its modules for advanced use (custom
@@ -28,18 +31,20 @@ from __future__ import annotations
 
 from .agent import Agent, AgentFunction, Content, TaskContext
 from .asgi import A2AApp
+from .audit import AuditInterceptor
 from .card import build_card
 from .cors import CorsPolicy
 from .engine import Engine
 from .interceptors import CallInfo, ExecutionInfo, Interceptor, Outcome
 from .limits import ConnectionLimits, ServerLimits
 from .push import PushSettings
-from .ratelimit import RateLimit, RateLimiter
+from .quotas import QuotaRule, Quotas, RateLimit, RateLimiter
 
 __all__ = [
     "A2AApp",
     "Agent",
     "AgentFunction",
+    "AuditInterceptor",
     "CallInfo",
     "ConnectionLimits",
     "Content",
@@ -49,6 +54,8 @@ __all__ = [
     "Interceptor",
     "Outcome",
     "PushSettings",
+    "QuotaRule",
+    "Quotas",
     "RateLimit",
     "RateLimiter",
     "ServerLimits",

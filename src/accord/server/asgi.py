@@ -180,6 +180,7 @@ class A2AApp:
             forwarded_allow_ips=forwarded_allow_ips,
             cors=cors,
             extra_interfaces=lambda: engine.advertised,
+            extensions=lambda: engine.card_extensions,
         )
         if card_signer is not None:
             engine.push_signer = card_signer

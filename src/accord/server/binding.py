@@ -140,6 +140,7 @@ async def perform(engine: Engine, exchange: Exchange[Any], request: Request) -> 
         principal=principal,
         base_url_of=request.base_url_of,
         header=request.header,
+        traceparent=request.header("traceparent") or "",
     )
     return await engine.dispatch(
         operation,

@@ -92,14 +92,16 @@ def build_card(
     extra: tuple[AgentInterface, ...] = (),
     *,
     signed_push: bool = False,
+    extensions: tuple[AgentExtension, ...] = (),
 ) -> AgentCard:
     """The public card of ``agent`` served from ``base_url`` (no trailing slash).
 
     ``extra``: interfaces other front ends serve (gRPC), listed after the HTTP ones.
+    ``extensions``: declared after the agent's own (the engine's interceptors').
     ``signed_push``: the agent signs its push notifications with the key whose JWK Set
     is at :data:`JWKS_PATH`; the card declares that extension, naming the set.
     """
-    extensions = agent.extensions
+    extensions = (*agent.extensions, *extensions)
     if signed_push and agent.push_notifications:
         extensions = (*extensions, signed_push_extension(base_url + JWKS_PATH))
     return AgentCard(
@@ -160,29 +162,39 @@ class CardCache:
         last_modified: float,
         signer: JWK | None = None,
         extra: Callable[[], tuple[AgentInterface, ...]] = tuple,
+        extensions: Callable[[], tuple[AgentExtension, ...]] = tuple,
     ) -> None:
         from datetime import UTC, datetime
 
         self._agent = agent
         self._extra = extra
+        self._extensions = extensions
         self.signer = signer
         self._max_age = max_age
         moment = datetime.fromtimestamp(int(last_modified), UTC)
         self._last_modified = moment
         self._last_modified_text = format_datetime(moment, usegmt=True)
+        #: (base URL, extra interfaces) -> (body, etag, the extensions it declares:
+        #: a tuple the engine keeps while its interceptors are the same).
         self._cards: OrderedDict[
-            tuple[str, tuple[AgentInterface, ...]], tuple[bytes, str]
+            tuple[str, tuple[AgentInterface, ...]],
+            tuple[bytes, str, tuple[AgentExtension, ...]],
         ] = OrderedDict()
 
     def _encoded(self, base_url: str) -> tuple[bytes, str]:
         extra = self._extra()
+        extensions = self._extensions()
         key = (base_url, extra)
         hit = self._cards.get(key)
-        if hit is not None:
+        if hit is not None and hit[2] is extensions:
             self._cards.move_to_end(key)
-            return hit
+            return hit[0], hit[1]
         card = build_card(
-            self._agent, base_url, extra, signed_push=self.signer is not None
+            self._agent,
+            base_url,
+            extra,
+            signed_push=self.signer is not None,
+            extensions=extensions,
         )
         if self.signer is None:
             data = to_builtins(card)
@@ -200,7 +212,7 @@ class CardCache:
 
             body = encode(card_json(sign_card(card, self.signer)))
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        self._cards[key] = (body, etag)
+        self._cards[key] = (body, etag, extensions)
         if len(self._cards) > MAX_CACHED_CARDS:
             self._cards.popitem(last=False)
         return body, etag

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from accord.protocol.trace import trace_id_of
 from accord.stores import Scope
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ class CallContext:
             interfaces needs it, and deriving it checks the peer and the headers.
         header: a request header (HTTP) or metadata value (gRPC) by lower-case
             name, None when absent (interceptors read e.g. W3C ``traceparent``).
+        traceparent: the request's W3C Trace Context ``traceparent`` header (gRPC:
+            metadata), as received (``""`` when absent); :attr:`trace_id` is its
+            trace id.
     """
 
     owner: str = ""
@@ -46,6 +50,13 @@ class CallContext:
     boundary: Scope | None = None
     base_url_of: Callable[[], str] | None = None
     header: Callable[[str], str | None] = _no_header
+    traceparent: str = ""
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id of :attr:`traceparent` (32 lowercase hex digits), ``""`` when
+        there is none or it is malformed (:func:`~accord.protocol.trace.trace_id_of`)."""
+        return trace_id_of(self.traceparent)
 
     @property
     def base_url(self) -> str:
@@ -63,6 +74,7 @@ class CallContext:
             boundary=boundary,
             base_url_of=self.base_url_of,
             header=self.header,
+            traceparent=self.traceparent,
         )
 
     def scope(self, tenant: str) -> Scope:

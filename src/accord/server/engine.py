@@ -20,15 +20,21 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from accord.errors import UnavailableError
-from accord.stores import MemoryTaskStore, TaskStore
+from accord.stores import AuditStore, MemoryTaskStore, TaskStore
 
+from .audit import AuditInterceptor
 from .auth.config import AuthConfig, Authenticator
 from .events import LocalTaskEvents, TaskEvents
 from .handler import ExtendedCardSource, RequestHandler
@@ -44,12 +50,13 @@ if TYPE_CHECKING:
 
     from accord.protocol import Operation
     from accord.security import JWK
-    from accord.types import AgentInterface
+    from accord.types import AgentExtension, AgentInterface
 
     from .agent import Agent
     from .auth.principal import Principal
     from .auth.verifier import RequestInfo, Verifier
     from .context import CallContext
+    from .running import RunningCounts
 
 __all__ = ["Engine", "default_events"]
 
@@ -76,7 +83,9 @@ class Engine:
             rest).
         shutdown_grace: seconds running tasks may finish once shutdown begins.
         expose_errors: show partners the text of an agent's exception (development).
-        interceptors: see :mod:`accord.server.interceptors`; run in this order.
+        interceptors: see :mod:`accord.server.interceptors`; run in this order,
+            after an :class:`~accord.server.audit.AuditInterceptor` when the store
+            audits (made with ``audit=True``), so that refusals are audited too.
         lease_seconds: how long a running task's lease lasts without a heartbeat, so
             how soon another instance sharing the store takes over the tasks of one
             that stopped (:mod:`accord.server.leases`).
@@ -115,7 +124,15 @@ class Engine:
         self.limits = limits
         self.shutdown_grace = shutdown_grace
         self.expose_errors = expose_errors
-        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
+        self._extensions: tuple[tuple[Interceptor, ...], tuple[AgentExtension, ...]]
+        self._extensions = ((), ())
+        #: Records every operation first (the store audits): see :attr:`interceptors`.
+        self._audit = (
+            AuditInterceptor(self.store)
+            if isinstance(self.store, AuditStore) and self.store.audit_states
+            else None
+        )
+        self.interceptors = tuple(interceptors)
         self.push = (
             push_configs(self.store, push or PushSettings())
             if agent.push_notifications
@@ -154,6 +171,23 @@ class Engine:
         self._stopped = False
 
     @property
+    def interceptors(self) -> tuple[Interceptor, ...]:
+        """The interceptors, in order (read on each call).
+
+        When the store audits, the engine's
+        :class:`~accord.server.audit.AuditInterceptor` is always first, also after
+        this is set (``accord serve --rate-limit`` puts its limiter in front of the
+        others): it records the calls the others refuse.
+        """
+        return self._interceptors
+
+    @interceptors.setter
+    def interceptors(self, interceptors: Iterable[Interceptor]) -> None:
+        audit = self._audit
+        rest = tuple(i for i in interceptors if i is not audit)
+        self._interceptors = rest if audit is None else (audit, *rest)
+
+    @property
     def shutdown_grace(self) -> float:
         """Seconds running tasks may finish once shutdown begins (read on start).
 
@@ -188,6 +222,35 @@ class Engine:
         if interface in listed:
             listed.remove(interface)
         self._advertised = tuple(listed)
+
+    @property
+    def audit(self) -> AuditInterceptor | None:
+        """The interceptor recording every operation, when the store audits (set
+        its ``keep_days`` for retention)."""
+        return self._audit
+
+    @property
+    def card_extensions(self) -> tuple[AgentExtension, ...]:
+        """Extensions the interceptors declare, added to the public card's own."""
+        interceptors = self.interceptors
+        of, extensions = self._extensions
+        if of is not interceptors:
+            extensions = tuple(
+                extension
+                for interceptor in interceptors
+                for extension in interceptor.card_extensions()
+            )
+            self._extensions = (interceptors, extensions)
+        return extensions
+
+    @property
+    def running_tasks(self) -> RunningCounts:
+        """Executions running in this process, per caller and tenant.
+
+        Raises:
+            RuntimeError: when the engine is not running.
+        """
+        return self.handler.runtime.running_counts
 
     @property
     def is_running(self) -> bool:
@@ -241,7 +304,13 @@ class Engine:
                 if isinstance(self.events, AbstractAsyncContextManager)
                 else nullcontext()
             )
-            async with self.store, events, self._delivering(runtime), runtime:
+            async with (
+                self.store,
+                events,
+                self._delivering(runtime),
+                runtime,
+                AsyncExitStack() as serving,
+            ):
                 self._handler = RequestHandler(
                     runtime,
                     extended_card=self._extended_card_source(),
@@ -249,6 +318,8 @@ class Engine:
                     advertised=lambda: self._advertised,
                 )
                 try:
+                    for interceptor in self.interceptors:
+                        await serving.enter_async_context(interceptor.serving(self))
                     yield self
                 finally:
                     self._handler = None

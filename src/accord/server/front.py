@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from accord.security import JWK
-    from accord.types import AgentInterface
+    from accord.types import AgentExtension, AgentInterface
 
     from .agent import Agent
 
@@ -104,9 +104,11 @@ class PublicFront:
         forwarded_allow_ips: str | Iterable[str] = DEFAULT_FORWARDED_ALLOW_IPS,
         cors: CorsPolicy | None = None,
         extra_interfaces: Callable[[], tuple[AgentInterface, ...]] = tuple,
+        extensions: Callable[[], tuple[AgentExtension, ...]] = tuple,
     ) -> None:
         self._agent = agent
         self._extra_interfaces = extra_interfaces
+        self._extensions = extensions
         self._max_age = card_max_age
         self.signer = signer
         self.public_url = public_url
@@ -132,6 +134,7 @@ class PublicFront:
             last_modified=time.time(),
             signer=signer,
             extra=self._extra_interfaces,
+            extensions=self._extensions,
         )
         # The public half of the signing key, for verifiers (spec §8.4.3).
         self._jwks: bytes | None = None

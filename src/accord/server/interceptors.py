@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import ExitStack
+from contextlib import AbstractAsyncContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,10 +59,11 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from accord.protocol import Operation
-    from accord.types import SendMessageRequest, TaskState
+    from accord.types import AgentExtension, SendMessageRequest, TaskState
 
     from .auth.principal import Principal
     from .context import CallContext
+    from .engine import Engine
 
 __all__ = [
     "AFTER_TIMEOUT",
@@ -184,8 +185,23 @@ class ExecutionInfo:
 
 
 class Interceptor:
-    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both
-    (and the observability hooks, see the module docstring)."""
+    """Base class of interceptors: override :meth:`before`, :meth:`after`, or both.
+
+    More hooks are optional: :meth:`serving` (a lifetime beside the engine's, to
+    open connections or read its counts), :meth:`card_extensions` (what the
+    interceptor promises callers, declared in the public card), and the
+    observability hooks :meth:`around`, :meth:`executing` and :meth:`push_delivery`
+    (see the module docstring).
+    """
+
+    def serving(self, engine: Engine) -> AbstractAsyncContextManager[None]:
+        """Entered while ``engine`` runs: after its store and runtime start, left
+        before they stop (default: nothing to do)."""
+        return nullcontext()
+
+    def card_extensions(self) -> tuple[AgentExtension, ...]:
+        """Extensions the public card declares for this interceptor (default: none)."""
+        return ()
 
     async def before(self, call: CallInfo) -> None:
         """Called before the operation; raise an ``accord.errors`` error to refuse it."""

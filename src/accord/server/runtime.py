@@ -70,6 +70,7 @@ from .events import LocalTaskEvents, TaskEvents, Update
 from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
+from .running import RunningCounts, Slot
 from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ class Execution:
     #: Where its lease is (leases.py: taken with the task's creation, released with
     #: its last write).
     lease: LeaseHold = field(default_factory=LeaseHold)
+    #: Its place in the running counts (running.py), from registration to its end.
+    slot: Slot | None = None
     #: The A2A version the caller spoke (``1.0``, or ``0.3``: bindings/v03.py).
     version: str = CURRENT_VERSION
     #: True once the execution has ended (its task recorded, its lease released).
@@ -219,6 +222,8 @@ class Runtime:
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
         self._live: dict[str, Execution] = {}
+        #: Executions running here per caller and tenant (concurrency quotas).
+        self.running_counts = RunningCounts()
         #: Executions between the limit check and their launch (taking a lease).
         self._admitting = 0
         #: Task id of an ended execution whose lease is being released -> the Event
@@ -353,12 +358,7 @@ class Runtime:
             UnavailableError: shutting down, or the queue is full.
         """
         self._check_open(limit=False)
-        if execution.task_id in self._releasing:
-            # The previous turn of this task is handing its lease back.
-            released = self._releasing[execution.task_id]
-            if released is None:
-                released = self._releasing[execution.task_id] = anyio.Event()
-            await released.wait()
+        await self._await_release(execution.task_id)
         if self.full:
             await self.queue.defer(execution, record)
             return
@@ -389,6 +389,8 @@ class Runtime:
             self, execution, record, write_behind=inline and record is None
         )
         self._live[execution.task_id] = execution
+        scope = execution.scope
+        execution.slot = self.running_counts.start(scope.tenant, scope.owner or "")
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
         )
@@ -500,6 +502,8 @@ class Runtime:
             raise
         finally:
             self._live.pop(x.task_id, None)
+            if x.slot is not None:
+                x.slot.end()
             x.unwatch_cancel()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:

@@ -3,7 +3,8 @@
 ``MemoryTaskStore`` is bounded and volatile (development, tests, stateless agents);
 ``SQLiteTaskStore`` is durable on one file and survives restarts;
 ``accord.stores.postgres.PostgresTaskStore`` (the ``postgres`` extra, imported only
-from that module) is shared by any number of instances. All pass the same contract
+from that module) is shared by any number of instances. Each also keeps the audit
+trail (:mod:`accord.stores.audit`, :class:`AuditStore`) when made with ``audit=True``. All pass the same contract
 suite (``tests/stores``). :func:`open_store` picks the store a ``--db`` value names (a
 ``postgresql://`` URL or a SQLite file); :func:`migrate` creates or upgrades either
 ahead of time (``accord db migrate``); the stores also migrate when they open.
@@ -14,6 +15,17 @@ from __future__ import annotations
 
 from accord.stores._open import is_postgres_url, migrate, open_store
 from accord.stores._sqlite_db import create_database_file
+from accord.stores.audit import (
+    AuditBreak,
+    AuditChain,
+    AuditEntry,
+    AuditQuery,
+    AuditRecord,
+    AuditReport,
+    AuditStore,
+    verify_entries,
+    verify_store,
+)
 from accord.stores.base import (
     MAX_PAGE_SIZE,
     Lease,
@@ -32,6 +44,13 @@ from accord.stores.sqlite import SQLiteTaskStore
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "AuditBreak",
+    "AuditChain",
+    "AuditEntry",
+    "AuditQuery",
+    "AuditRecord",
+    "AuditReport",
+    "AuditStore",
     "Lease",
     "MemoryTaskStore",
     "PushConfigRecord",
@@ -48,4 +67,6 @@ __all__ = [
     "is_postgres_url",
     "migrate",
     "open_store",
+    "verify_entries",
+    "verify_store",
 ]

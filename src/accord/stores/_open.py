@@ -25,11 +25,16 @@ def is_postgres_url(value: str | os.PathLike[str]) -> bool:
 
 
 def open_store(
-    db: str | os.PathLike[str], *, retention: float | None = None
+    db: str | os.PathLike[str],
+    *,
+    retention: float | None = None,
+    audit: bool = False,
 ) -> TaskStore:
     """The (unopened) task store for ``db``: PostgreSQL for a URL, else a SQLite file.
 
     Use it as ``async with open_store(db) as store: ...`` (or hand it to ``A2AApp``).
+    Every store is also an :class:`~accord.stores.audit.AuditStore`; ``audit`` turns
+    on the audit trail (task state changes, and an engine's operations).
 
     Raises:
         ImportError: ``db`` is a PostgreSQL URL and the ``postgres`` extra is missing.
@@ -37,8 +42,8 @@ def open_store(
     if is_postgres_url(db):
         from accord.stores.postgres import PostgresTaskStore
 
-        return PostgresTaskStore(str(db), retention=retention)
-    return SQLiteTaskStore(db, retention=retention)
+        return PostgresTaskStore(str(db), retention=retention, audit=audit)
+    return SQLiteTaskStore(db, retention=retention, audit=audit)
 
 
 def migrate(db: str | os.PathLike[str]) -> list[int]:

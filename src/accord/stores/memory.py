@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Self
 
 from accord.errors import ConflictError, StoreError
+from accord.stores._audit import state_records
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
@@ -46,6 +47,7 @@ from accord.stores._common import (
     sort_key,
     visible,
 )
+from accord.stores._memory_audit import MAX_AUDIT_ENTRIES, MemoryAudit
 from accord.stores._memory_push import MAX_PUSH_CONFIGS, MemoryPush, StoredPush
 from accord.stores.base import (
     QUEUED,
@@ -98,7 +100,7 @@ def _record(entry: _Entry) -> TaskRecord:
     )
 
 
-class MemoryTaskStore(MemoryPush):
+class MemoryTaskStore(MemoryPush, MemoryAudit):
     """Keep tasks and their event logs in memory, bounded by retention and a task cap.
 
     Args:
@@ -108,6 +110,11 @@ class MemoryTaskStore(MemoryPush):
         clock: monotonic clock in seconds, for retention and the push-delivery times
             (tests inject a fake one).
         max_push_configs: most push-notification configs one task may have.
+        audit: record each task state change in the audit trail
+            (:mod:`accord.stores.audit`), and let an engine record its operations
+            there.
+        max_audit_entries: most audit entries kept; beyond, the oldest go (the chain's
+            base moves, as with retention).
 
     Data does not survive the process; use :class:`~accord.stores.SQLiteTaskStore` for
     that.
@@ -120,6 +127,8 @@ class MemoryTaskStore(MemoryPush):
         *,
         clock: Callable[[], float] = time.monotonic,
         max_push_configs: int = MAX_PUSH_CONFIGS,
+        audit: bool = False,
+        max_audit_entries: int = MAX_AUDIT_ENTRIES,
     ) -> None:
         if retention < 0:
             raise ValueError("retention must be >= 0 seconds")
@@ -146,6 +155,7 @@ class MemoryTaskStore(MemoryPush):
         #: delivery claim looks at (accord.stores._memory_push).
         self._pending: dict[tuple[str, str], None] = {}
         self._max_push_configs = max_push_configs
+        self._init_audit(audit=audit, max_entries=max_audit_entries)
 
     async def __aenter__(self) -> Self:
         """Return the store; there is nothing to open."""
@@ -193,6 +203,8 @@ class MemoryTaskStore(MemoryPush):
         self._logs[task.id] = (event, *more) if finished else [event, *more]
         self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
         self._track(task)
+        if self._audit_on:
+            self._append_audit(state_records(scope.tenant, owner, "", (event, *more)))
         return _record(entry)
 
     async def get(self, task_id: str, *, scope: Scope) -> TaskRecord | None:
@@ -237,8 +249,15 @@ class MemoryTaskStore(MemoryPush):
         finished = task.status.state in TERMINAL_STATES
         # Finished: freeze the log (see _logs); the collector untracks the tuple.
         self._logs[task.id] = tuple(events) if finished else events
+        before = entry[TASK]
         entry = (task, entry[OWNER], entry[TENANT], seq, now_timestamp())
         self._tasks[task.id] = entry
+        if self._audit_on:
+            self._append_audit(
+                state_records(
+                    entry[TENANT], entry[OWNER], before.status.state.value, (event,)
+                )
+            )
         self._push_appended(task.id, seq)
         self._track(task)
         return _record(entry)

@@ -68,12 +68,14 @@ import anyio
 import anyio.to_thread
 
 from accord.errors import ConflictError, StoreError
+from accord.stores._audit import state_records
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
     encode_cursor,
     sort_key,
 )
+from accord.stores._postgres_audit import PostgresAudit, append_entries
 from accord.stores._postgres_db import (
     CONNECT_TIMEOUT,
     STATEMENT_TIMEOUT,
@@ -151,6 +153,8 @@ _APPEND = (
     " SELECT owner, tenant FROM t"
 )
 _VERSION = "SELECT version FROM tasks WHERE id = %s"
+# With audit: the state before an append, the row locked first (before the chain).
+_STATE = "SELECT state FROM tasks WHERE id = %s FOR UPDATE"
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, tenant, seq, event) VALUES (%s, %s, %s, %s)"
 )
@@ -175,7 +179,7 @@ _SELECT_UNFINISHED = (
 )
 
 
-class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
+class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush, PostgresAudit):
     """Store tasks, their event logs and push configs in PostgreSQL, shareable by many
     instances.
 
@@ -197,6 +201,9 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
         statement_timeout: seconds any one statement may run (including waiting for a
             task's row lock) before PostgreSQL cancels it and the call raises
             StoreError.
+        audit: record each task state change in the audit trail
+            (:mod:`accord.stores.audit`), in the transaction that writes the task,
+            and let an engine record its operations there.
 
     Use as ``async with PostgresTaskStore(url) as store: ...``.
     """
@@ -211,6 +218,7 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
         migrate: bool = True,
         connect_timeout: float = CONNECT_TIMEOUT,
         statement_timeout: float = STATEMENT_TIMEOUT,
+        audit: bool = False,
     ) -> None:
         if retention is not None and retention < 0:
             raise ValueError("retention must be >= 0 seconds or None")
@@ -223,6 +231,7 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
         self._url = url
         self._retention = retention
         self._rls = row_level_security
+        self._audit_on = audit
         self._pool_size = pool_size
         self._migrate = migrate
         self._pool: ConnectionPool | None = None
@@ -315,6 +324,7 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
         first = text(event)
         version = 1 + len(more)
         record = TaskRecord(task=task, owner=owner, tenant=tenant, version=version)
+        audit = self._audit_on
 
         def run(cur: Cursor) -> TaskRecord:
             # Pipelined with BEGIN and COMMIT: one round trip. A task or lease that
@@ -329,6 +339,8 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
                 cur.execute(_INSERT_EVENT, (task.id, tenant, 1, first))
             if holder is not None:
                 cur.execute(GRANT_LEASE, (task.id, tenant, holder, seconds))
+            if audit:
+                append_entries(cur, state_records(tenant, owner, "", (event, *more)))
             return record
 
         def applied(cur: Cursor) -> TaskRecord | None:
@@ -387,11 +399,13 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
 
         old = known[1] if known is not None and known[0] == expected_version else None
         head = (task.context_id, task.status.state.value, _ts(task), seq)
+        audit = self._audit_on
 
         def run(cur: Cursor) -> TaskRecord:
             # Pipelined: BEGIN and the statement that checks the version, updates the
             # row and inserts the event are one round trip; the rows and COMMIT another.
             update = plan(old, task)
+            before = cur.execute(_STATE, (task.id,)).fetchone() if audit else None
             params = (*head, text(update.head), task.id, expected_version)
             row = cur.execute(_APPEND, (*params, task.id, seq, body)).fetchone()
             if row is None:
@@ -405,6 +419,8 @@ class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush):
             write_rows(cur, task.id, tenant, update)
             if release is not None:
                 cur.execute(RELEASE_LEASE, (task.id, release))
+            if before is not None:
+                append_entries(cur, state_records(tenant, owner, before[0], (event,)))
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 
         def applied(cur: Cursor) -> TaskRecord | None:

@@ -50,6 +50,7 @@ import anyio
 import anyio.to_thread
 
 from accord.errors import ConflictError, StoreError
+from accord.stores._audit import state_records
 from accord.stores._common import (
     TERMINAL_STATES,
     UNFINISHED_STATES,
@@ -63,6 +64,7 @@ from accord.stores._common import (
     visible,
 )
 from accord.stores._lane import Lane
+from accord.stores._sqlite_audit import SQLiteAudit, append_entries
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
 from accord.stores._sqlite_layout import plan
 from accord.stores._sqlite_leases import RELEASE, SQLiteLeases, grant
@@ -97,6 +99,7 @@ _UNFINISHED = tuple(s.value for s in UNFINISHED_STATES)
 _SELECT_TASK = "SELECT owner, tenant, version, body, layout, id FROM tasks WHERE id = ?"
 _SELECT_SCOPE = "SELECT owner, tenant FROM tasks WHERE id = ?"
 _SELECT_VERSION = "SELECT owner, tenant, version FROM tasks WHERE id = ?"
+_SELECT_VERSION_STATE = "SELECT owner, tenant, version, state FROM tasks WHERE id = ?"
 _INSERT_TASK = (
     "INSERT INTO tasks (id, tenant, owner, context_id, state, status_ts, version,"
     " created_at, updated_at, body, layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
@@ -125,7 +128,7 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class SQLiteTaskStore(SQLiteLeases, SQLitePush):
+class SQLiteTaskStore(SQLiteLeases, SQLitePush, SQLiteAudit):
     """Store tasks, their event logs and push configs in a SQLite database file.
 
     Args:
@@ -133,17 +136,25 @@ class SQLiteTaskStore(SQLiteLeases, SQLitePush):
             private in-memory database, for tests.
         retention: seconds a terminal task is kept after its last write; None keeps it
             until :meth:`purge_finished` deletes it.
+        audit: record each task state change in the audit trail
+            (:mod:`accord.stores.audit`), in the transaction that writes the task,
+            and let an engine record its operations there.
 
     Use as ``async with SQLiteTaskStore(path) as store: ...``.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, retention: float | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: float | None = None,
+        audit: bool = False,
     ) -> None:
         if retention is not None and retention < 0:
             raise ValueError("retention must be >= 0 seconds or None")
         self._path = os.fspath(path)
         self._retention = retention
+        self._audit_on = audit
         self._writer: Lane | None = None
         self._reader: Lane | None = None
         self._next_sweep = 0.0  # time.monotonic() of the next retention sweep
@@ -246,6 +257,9 @@ class SQLiteTaskStore(SQLiteLeases, SQLitePush):
             ):
                 # Raised inside the operation's savepoint: the task goes too.
                 raise ConflictError(f"task {task.id!r} is leased already")
+            if self._audit_on:
+                records = state_records(scope.tenant, owner, "", (event, *more))
+                append_entries(conn, records)
             self._remember(task, version)
             return TaskRecord(
                 task=task, owner=owner, tenant=scope.tenant, version=version
@@ -283,10 +297,12 @@ class SQLiteTaskStore(SQLiteLeases, SQLitePush):
 
         def run(conn: sqlite3.Connection) -> TaskRecord:
             now = now_timestamp()
-            rows = conn.execute(_SELECT_VERSION, (task.id,)).fetchall()
+            audit = self._audit_on
+            select = _SELECT_VERSION_STATE if audit else _SELECT_VERSION
+            rows = conn.execute(select, (task.id,)).fetchall()
             if not rows:
                 raise ConflictError(f"task {task.id!r} does not exist")
-            owner, tenant, version = rows[0]
+            owner, tenant, version = rows[0][:3]
             if version != expected_version:
                 raise ConflictError(
                     f"task {task.id!r} is at version {version}, not {expected_version}"
@@ -301,6 +317,8 @@ class SQLiteTaskStore(SQLiteLeases, SQLitePush):
             conn.execute(_INSERT_EVENT, (task.id, seq, text(event), now))
             if release is not None:
                 conn.execute(RELEASE, (task.id, release))
+            if audit:
+                append_entries(conn, state_records(tenant, owner, rows[0][3], (event,)))
             self._remember(task, seq)
             return TaskRecord(task=task, owner=owner, tenant=tenant, version=seq)
 

@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from types import FrameType, ModuleType
 
     from accord.grpc import GrpcServer
-    from accord.server import A2AApp
+    from accord.server import A2AApp, Interceptor
     from accord.server.cors import CorsPolicy
     from accord.server.limits import ConnectionLimits
 
@@ -258,7 +258,13 @@ def load_app(
                 f"{label}(db=...) returned a {type(obj).__name__}; "
                 "expected an Agent or an A2AApp"
             )
+    audit = bool(getattr(args, "audit", False))
     if isinstance(obj, A2AApp):
+        if audit and not getattr(obj.store, "audit_states", False):
+            raise UsageError(
+                f"{label} is an A2AApp with its own store, which --audit cannot "
+                "change: make its store with audit=True (or serve the Agent)"
+            )
         return obj, label
     # Create the schema now, so that a bad --db fails here with one clear line
     # rather than in the server's lifespan.
@@ -269,7 +275,7 @@ def load_app(
         else None
     )
     try:
-        return A2AApp(obj, store=open_store(db), push=push), label
+        return A2AApp(obj, store=open_store(db, audit=audit), push=push), label
     except AuthConfigError as exc:
         raise UsageError(
             f"{label}: {exc} (an Agent that declares security requirements must be "
@@ -428,13 +434,53 @@ def configure_limits(app: A2AApp, args: argparse.Namespace) -> None:
 
 
 def configure_rate_limit(app: A2AApp, args: argparse.Namespace) -> None:
-    """Put ``--rate-limit``'s limiter in front of the app's interceptors (read on
-    start), so that a refused call costs nothing else."""
-    limit = getattr(args, "rate_limit", None)
-    if limit is not None:
-        from accord.server.ratelimit import RateLimiter
+    """Put the quotas of ``--limits FILE`` or ``--rate-limit`` in front of the app's
+    interceptors (read on start), so that a refused call costs nothing else.
 
-        app.engine.interceptors = (RateLimiter(limit), *app.engine.interceptors)
+    Raises:
+        UsageError: both given, or a quota file that cannot be read or is wrong.
+    """
+    limit = getattr(args, "rate_limit", None)
+    path = getattr(args, "limits", None)
+    if limit is not None and path is not None:
+        raise UsageError(
+            "give --rate-limit or --limits, not both: put the default rate in the "
+            "file as a [[limit]] with rate = ..."
+        )
+    quotas: Interceptor
+    if path is not None:
+        from accord.server.quotas import Quotas
+
+        try:
+            quotas = Quotas.from_file(path)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the quota file {path}: {exc.strerror}"
+            ) from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif limit is not None:
+        from accord.server.quotas import RateLimiter
+
+        quotas = RateLimiter(limit)
+    else:
+        return
+    app.engine.interceptors = (quotas, *app.engine.interceptors)
+
+
+def configure_audit(app: A2AApp, args: argparse.Namespace) -> None:
+    """Apply ``--audit-keep`` (retention) to the app's audit trail.
+
+    Raises:
+        UsageError: ``--audit-keep`` without an audit trail to keep.
+    """
+    keep = getattr(args, "audit_keep", None)
+    if keep is None:
+        return
+    audit = app.engine.audit
+    if audit is None:
+        raise UsageError("--audit-keep keeps the audit trail: add --audit")
+    audit.keep_days = keep
 
 
 def run(args: argparse.Namespace) -> int:
@@ -460,6 +506,7 @@ def run(args: argparse.Namespace) -> int:
     configure_limits(app, args)
     configure_push(app, args)
     configure_rate_limit(app, args)
+    configure_audit(app, args)
     served, telemetry = configure_otel(app, args)  # after the rate limit: it goes first
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key

@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 #: Events delivered per lease before the config goes back for others' turn.
 BATCH = 50
+#: Seconds a stopping deliverer may take to hand back a config it was delivering.
+RELEASE_TIMEOUT = 5.0
 
 
 def backoff(
@@ -187,6 +189,16 @@ class PushDeliverer:
     ) -> None:
         try:
             await self._deliver(client, delivery)
+        except anyio.get_cancelled_exc_class():
+            # Stopping: hand the config back now, so that another instance (or this
+            # one restarted) goes on at once rather than when the lease runs out.
+            with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
+                await self.store.release_push(
+                    delivery.config.task_id,
+                    delivery.config.config_id,
+                    holder=self.holder,
+                )
+            raise
         except Exception:
             logger.exception(
                 "push delivery of task %s config %s failed unexpectedly",
