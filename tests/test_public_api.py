@@ -173,6 +173,7 @@ PACKAGES: dict[str, list[str]] = {
     "accord.otel": [
         "DURATION_BUCKETS",
         "METRICS_PATH",
+        "SAMPLE_INTERVAL",
         "ClientTracing",
         "Instrumentation",
         "Metrics",

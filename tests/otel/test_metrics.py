@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 
 from accord import types as t
-from accord.client import Client, ClientConfig
+from accord.client import Client, ClientConfig, MemoryTransport
 from accord.egress import EgressPolicy
 from accord.errors import RateLimitedError, TaskNotFoundError
 from accord.otel import METRICS_PATH, PrometheusReader, instrument, with_metrics
@@ -249,3 +249,31 @@ async def test_the_prometheus_endpoint_shows_the_queue_and_running_work() -> Non
                 assert card.status_code == 200
     finally:
         provider.shutdown()
+
+
+async def test_the_queue_depth_is_sampled_while_serving(telemetry: Telemetry) -> None:
+    app = A2AApp(
+        Agent(behave, name="Busy", description="busy"),
+        limits=ServerLimits(max_running_tasks=1),
+    )
+    added = instrument(app, meter_provider=telemetry.meter_provider, tracing=False)
+    assert added.metrics is not None
+    added.metrics.sample_interval = 0.01
+    later = t.SendMessageConfiguration(return_immediately=True)
+    async with (
+        app.running(),
+        httpx.AsyncClient(transport=MemoryTransport(app, lifespan=False)) as http,
+        await Client.connect("http://agent", http=http) as client,
+    ):
+        busy = await client.send_message("wait", configuration=later)
+        await client.send_message("echo queued", configuration=later)
+        await _until(
+            lambda: _sum(telemetry, "a2a.server.queue.depth") == 1,
+            "the sampler to see the queued task",
+        )
+        assert isinstance(busy, t.Task)
+        await client.cancel_task(busy.id)
+        await _until(
+            lambda: _sum(telemetry, "a2a.server.queue.depth") == 0,
+            "the queued task to run",
+        )

@@ -212,14 +212,18 @@ class Router:
         error.__cause__ = failures[-1]
         return error
 
-    async def call(self, operation: Operation, params: Any) -> Any:
-        """Run a unary operation on the first route that can be connected to."""
+    async def call(
+        self, operation: Operation, params: Any, *, sent: dict[str, str] | None = None
+    ) -> Any:
+        """Run a unary operation on the first route that can be connected to;
+        ``sent`` receives the headers the call hooks added (the audit trail's
+        ``traceparent``)."""
         failures: list[ConnectError] = []
         for index in self._order():
             route = self.routes[index]
             try:
                 if self.hooks:
-                    result = await self._observed(route, operation, params)
+                    result = await self._observed(route, operation, params, sent)
                 else:
                     result = await route.transport.call(
                         operation, route.prepare(params)
@@ -232,8 +236,16 @@ class Router:
             return result
         raise self._unreachable(failures)
 
-    async def _observed(self, route: Route, operation: Operation, params: Any) -> Any:
+    async def _observed(
+        self,
+        route: Route,
+        operation: Operation,
+        params: Any,
+        sent: dict[str, str] | None,
+    ) -> Any:
         observations, headers = route.observe(self.hooks, operation)
+        if sent is not None:
+            sent.update(headers)
         try:
             with sending(headers):
                 result = await route.transport.call(operation, route.prepare(params))
@@ -244,15 +256,23 @@ class Router:
         return result
 
     async def stream(
-        self, operation: Operation, params: Any, last_event_id: str | None
+        self,
+        operation: Operation,
+        params: Any,
+        last_event_id: str | None,
+        *,
+        sent: dict[str, str] | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """Run a streaming operation on the first route that can be connected to."""
+        """Run a streaming operation on the first route that can be connected to
+        (``sent``: as for :meth:`call`)."""
         failures: list[ConnectError] = []
         for index in self._order():
             route = self.routes[index]
             observations, headers = (
                 route.observe(self.hooks, operation) if self.hooks else ([], {})
             )
+            if sent is not None:
+                sent.update(headers)
             error: BaseException | None = None
             events = route.transport.stream(
                 operation, route.prepare(params), last_event_id=last_event_id

@@ -347,12 +347,15 @@ class Client:
         if sink is None:
             return await self._send(name, params)
         started = time.monotonic()
+        sent: dict[str, str] = {}  # what the call hooks added (their traceparent)
         try:
-            result = await self._send(name, params)
+            result = await self._send(name, params, sent)
         except Exception as exc:
-            await audit.write(sink, self._record(name, params, None, exc, started))
+            record = self._record(name, params, None, exc, started, sent=sent)
+            await audit.write(sink, record)
             raise
-        await audit.write(sink, self._record(name, params, result, None, started))
+        record = self._record(name, params, result, None, started, sent=sent)
+        await audit.write(sink, record)
         return result
 
     def _record(
@@ -365,8 +368,10 @@ class Client:
         *,
         events: int = 0,
         task_id: str = "",
+        sent: Mapping[str, str] | None = None,
     ) -> AuditRecord:
-        """The caller's audit record of one call (:mod:`accord.client.audit`)."""
+        """The caller's audit record of one call (:mod:`accord.client.audit`);
+        ``sent``: the headers the call hooks added to it."""
         card = self._card
         if card is not None and self._card_hash[0] is not card:
             self._card_hash = (card, audit.card_hash(card))
@@ -378,21 +383,23 @@ class Client:
             result=result,
             error=error,
             started=started,
-            headers=self._router.headers,
+            headers={**self._router.headers, **sent} if sent else self._router.headers,
             card=self._card_hash[1] if card is not None else "",
             peer=interface.url if interface is not None else "",
             events=events,
             task_id=task_id,
         )
 
-    async def _send(self, name: str, params: Any) -> Any:
+    async def _send(
+        self, name: str, params: Any, sent: dict[str, str] | None = None
+    ) -> Any:
         # A call refused for the caller's rate limit did nothing (the limit is checked
         # before anything else), so it is sent again once the agent's Retry-After has
         # passed: at most rate_limit_retries times, and only for a short enough wait.
         retries = self._config.rate_limit_retries
         while True:
             try:
-                return await self._router.call(op(name), params)
+                return await self._router.call(op(name), params, sent=sent)
             except RateLimitedError as limited:
                 if (
                     retries <= 0
@@ -405,10 +412,11 @@ class Client:
     def _stream(
         self, name: str, params: Any, last_event_id: str | None = None
     ) -> EventStream:
-        events = self._router.stream(op(name), params, last_event_id)
         sink = self._config.audit
         if sink is None:
-            return EventStream(events)
+            return EventStream(self._router.stream(op(name), params, last_event_id))
+        sent: dict[str, str] = {}  # what the call hooks added (their traceparent)
+        events = self._router.stream(op(name), params, last_event_id, sent=sent)
         started = time.monotonic()
 
         async def ended(stream: EventStream, error: BaseException | None) -> None:
@@ -420,6 +428,7 @@ class Client:
                 started,
                 events=stream.events,
                 task_id=stream.task_id,
+                sent=sent,
             )
             await audit.write(sink, record)
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from accord.server import Engine
 
-from ._metrics import DURATION_BUCKETS, Metrics
+from ._metrics import DURATION_BUCKETS, SAMPLE_INTERVAL, Metrics
 from ._prometheus import METRICS_PATH, PrometheusReader, with_metrics
 from ._setup import Telemetry, telemetry_from_env
 from ._tracing import ClientTracing, Tracing, current_ids
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DURATION_BUCKETS",
     "METRICS_PATH",
+    "SAMPLE_INTERVAL",
     "ClientTracing",
     "Instrumentation",
     "Metrics",

@@ -28,8 +28,9 @@ writes ``.`` as ``_``, adds ``_total`` to counters and the unit to the histogram
 ========================================  =========  ======================================
 
 The queue depth is the store's (every instance's queue), an async read: it is sampled
-by :meth:`Metrics.sample`, which the Prometheus endpoint calls before each scrape; an
-exporter that pushes (OTLP) sends the last sample.
+by :meth:`Metrics.sample`, every ``sample_interval`` seconds while the engine serves
+(:meth:`Metrics.serving`, in the engine's lifetime) and before each scrape of the
+Prometheus endpoint; an exporter that pushes (OTLP) sends the last sample.
 
 Cost (bench/RESULTS-otel.md): each measurement through the SDK costs some 15 µs of
 CPU, so a request records as few as carry information: one histogram point (its count
@@ -39,9 +40,11 @@ point per execution; running executions are a plain integer read when collected.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import logging
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from opentelemetry import metrics
 from opentelemetry.metrics import Observation
 
@@ -51,7 +54,7 @@ from accord.server.interceptors import Interceptor
 from . import _attributes as a
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from opentelemetry.metrics import CallbackOptions, MeterProvider
 
@@ -63,7 +66,13 @@ if TYPE_CHECKING:
         PushOutcome,
     )
 
-__all__ = ["DURATION_BUCKETS", "Metrics"]
+__all__ = ["DURATION_BUCKETS", "SAMPLE_INTERVAL", "Metrics"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two reads of the queue depth while the engine serves (a count of
+#: queued rows: cheap, but a query all the same).
+SAMPLE_INTERVAL = 15.0
 
 #: Histogram bucket bounds of ``a2a.server.duration`` (seconds): from a cached read
 #: (a millisecond) to a long blocking SendMessage (five minutes, the client's default
@@ -94,15 +103,22 @@ class Metrics(Interceptor):
     Args:
         meter_provider: where measurements go (default: the global one,
             ``opentelemetry.metrics.get_meter_provider()``).
-        engine: the engine whose queue :meth:`sample` reads (``instrument()`` sets
-            it).
+        engine: the engine whose queue :meth:`sample` reads (set when the engine
+            starts serving, :meth:`serving`).
+        sample_interval: seconds between two samples of the queue depth while the
+            engine serves.
     """
 
     def __init__(
-        self, meter_provider: MeterProvider | None = None, engine: Engine | None = None
+        self,
+        meter_provider: MeterProvider | None = None,
+        engine: Engine | None = None,
+        *,
+        sample_interval: float = SAMPLE_INTERVAL,
     ) -> None:
         meter = metrics.get_meter("accord", __version__, meter_provider=meter_provider)
         self.engine = engine
+        self.sample_interval = sample_interval
         self._duration = meter.create_histogram(
             "a2a.server.duration",
             unit="s",
@@ -176,6 +192,26 @@ class Metrics(Interceptor):
     def push_delivery(self, task_id: str, outcome: PushOutcome) -> None:
         """Count one push attempt by its outcome."""
         self._pushes.add(1, {a.PUSH_OUTCOME: outcome})
+
+    @asynccontextmanager
+    async def serving(self, engine: Engine) -> AsyncIterator[None]:
+        """Sample the queue depth every ``sample_interval`` seconds while ``engine``
+        serves (the engine enters this in its lifetime)."""
+        self.engine = engine
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._sampling, name="accord-metrics-sampler")
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _sampling(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as exc:  # the store is down: the gauge keeps its value
+                logger.warning("metrics: cannot read the queue depth: %s", exc)
+            await anyio.sleep(self.sample_interval)
 
     async def sample(self) -> None:
         """Read the queue depth from the engine's store (when it is running)."""
