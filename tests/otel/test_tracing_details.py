@@ -132,3 +132,29 @@ async def test_metrics_without_a_running_engine_sample_nothing(
         "Tracing()",
         "ClientTracing()",
     ]
+
+
+async def test_tracestate_travels_with_the_traceparent(telemetry: Telemetry) -> None:
+    app = _app(telemetry)
+    headers = {
+        "A2A-Version": "1.0",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": "vendor=opaque,other=1",
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "GetTask",
+        "params": {"id": "missing"},
+    }
+    async with (
+        app.running(),
+        httpx.AsyncClient(transport=MemoryTransport(app, lifespan=False)) as http,
+    ):
+        answer = await http.post("http://agent/", json=body, headers=headers)
+    assert answer.json()["error"]["code"] == -32001  # TaskNotFoundError
+    (server,) = telemetry.wait_spans(lambda s: len(s) == 1)
+    assert format(server.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert dict(server.context.trace_state) == {"vendor": "opaque", "other": "1"}
