@@ -41,7 +41,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from accord.types import to_builtins
+from accord.types import decode_json, encode
 
 from .pins import card_pin
 
@@ -287,6 +287,11 @@ def diff_cards(old: AgentCard, new: AgentCard) -> CardDiff:
 # --- the members ---------------------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as the plain JSON it is sent as (lists, not tuples)."""
+    return decode_json(encode(value))
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -391,12 +396,12 @@ def _capabilities(old: AgentCard, new: AgentCard) -> Iterator[Change]:
         if ext.required != now.required:
             rule = "extension.required" if now.required else "extension.optional"
             yield Change(rule, f"{path}.required", ext.required, now.required)
-        if to_builtins(ext.params) != to_builtins(now.params):
+        if _plain(ext.params) != _plain(now.params):
             yield Change(
                 "extension.params",
                 f"{path}.params",
-                to_builtins(ext.params),
-                to_builtins(now.params),
+                _plain(ext.params),
+                _plain(now.params),
             )
         if ext.description != now.description:
             yield Change(
@@ -414,7 +419,7 @@ def _capabilities(old: AgentCard, new: AgentCard) -> Iterator[Change]:
 
 def _scheme_parts(scheme: Any) -> tuple[Any, str]:
     """(the scheme without its description, the description)."""
-    ((kind, body),) = to_builtins(scheme).items()
+    ((kind, body),) = _plain(scheme).items()
     body = dict(body)
     description = body.pop("description", "")
     return {kind: body}, description
@@ -476,8 +481,8 @@ def _requirements(
     yield Change(
         f"{rule}.stricter" if stricter else f"{rule}.looser",
         path,
-        [to_builtins(r) for r in old],
-        [to_builtins(r) for r in new],
+        [_plain(r) for r in old],
+        [_plain(r) for r in new],
     )
 
 
@@ -552,6 +557,4 @@ def _descriptive(old: AgentCard, new: AgentCard) -> Iterator[Change]:
         if before != after:
             yield Change(_camel(member), _camel(member), before, after)
     if old.provider != new.provider:
-        yield Change(
-            "provider", "provider", to_builtins(old.provider), to_builtins(new.provider)
-        )
+        yield Change("provider", "provider", _plain(old.provider), _plain(new.provider))
