@@ -444,3 +444,12 @@ def test_added_and_removed_are_antisymmetric(old: AgentCard, new: AgentCard) -> 
     assert forward.identical == backward.identical == (card_pin(old) == card_pin(new))
     # A changed card always says what changed.
     assert bool(forward.changes) == (not forward.identical)
+
+
+def test_the_docs_table_lists_every_rule() -> None:
+    from pathlib import Path
+
+    page = Path(__file__).parents[2] / "docs" / "how-to" / "card-drift.md"
+    text = page.read_text(encoding="utf-8")
+    for name, rule in RULES.items():
+        assert f"| `{name}` | {rule.impact.value} | {rule.meaning} |" in text, name

@@ -142,7 +142,7 @@ def test_cli_diff_url_against_file(
     assert document["new"] == url
     assert document["impact"] == "breaking"
     assert document["unannouncedBreak"] is True
-    assert [c["rule"] for c in document["changes"]][0] == "skill.removed"
+    assert next(c["rule"] for c in document["changes"]) == "skill.removed"
 
 
 def test_cli_diff_flags_a_change_without_version_bump(
