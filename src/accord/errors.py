@@ -29,6 +29,7 @@
     │   ├── HTTPStatusError                 an HTTP status that carries no A2A error
     │   └── IncompleteStreamError           a stream ended before its task ended or paused
     ├── CardError                           an agent card could not be fetched or is invalid
+    │   └── CardDriftError                  the card's content no longer matches its pin
     ├── SecurityError                       a signature, key or token failed verification
     │   ├── SignatureError                  the signature does not match (tampered, wrong key)
     │   ├── UnknownKeyError                 no trusted key has the signature's ``kid``
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "A2AError",
     "AlgorithmError",
+    "CardDriftError",
     "CardError",
     "ConflictError",
     "ConnectError",
@@ -337,6 +339,30 @@ class CardError(A2AError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class CardDriftError(CardError):
+    """Raised when a pinned agent card changed: its pin is not the expected one.
+
+    A pin (``sha256:...``, :func:`accord.security.card_pin`) names the card's content
+    without its signatures, so a re-signed card still matches. Only the hashes are
+    known here, not the old card: ``accord card diff OLD NEW`` says what changed.
+
+    Attributes:
+        url: where the card was fetched.
+        expected: the pin the caller gave.
+        actual: the pin of the card fetched.
+    """
+
+    def __init__(self, url: str, *, expected: str, actual: str) -> None:
+        super().__init__(
+            f"the agent card at {url} changed: pinned {expected}, got {actual} — "
+            "compare it with the card you pinned (`accord card diff OLD_CARD.json "
+            f"{url}`), then pin the new one (`accord card pin {url}`) if it is fine"
+        )
+        self.url = url
+        self.expected = expected
+        self.actual = actual
 
 
 class SecurityError(A2AError):

@@ -18,6 +18,8 @@ exit codes:
       connection ended before the task did (e.g. the server stopped)
   4   authentication or authorization refused (HTTP 401/403)
   5   not found (unknown task, no agent card at the URL)
+  6   card diff: a breaking change between the two cards (1: changes, none
+      breaking)
   70  unexpected error: a bug in accord (ACCORD_DEBUG=1 shows the traceback)
   130 interrupted (Ctrl-C)
   141 stdout closed by its reader (e.g. `| head`); nothing more is printed
@@ -63,6 +65,14 @@ EXAMPLES = {
     ),
     "VERIFY": _examples(
         f"accord card verify {_AGENT} --trust signing.jwks.json",
+    ),
+    "DIFF": _examples(
+        f"accord card diff pinned-card.json {_AGENT}",
+        "accord card diff old.json new.json --json",
+    ),
+    "PIN": _examples(
+        f"accord card pin {_AGENT}",
+        f"accord card pin {_AGENT} --json",
     ),
     "SEND": _examples(
         f'accord send {_AGENT} "Summary of call-1001"',

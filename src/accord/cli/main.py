@@ -44,6 +44,7 @@ from ._process import show_warnings, skip_unused_imports
 from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
+from .commands.card_drift import add_drift_parsers
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -132,7 +133,14 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
 #: Two-word commands: ``accord card sign …`` is parsed as the command "card sign", so
 #: that ``accord card URL`` keeps its positional URL.
 COMPOUND_COMMANDS = frozenset(
-    {("card", "sign"), ("card", "verify"), ("audit", "verify"), ("audit", "purge")}
+    {
+        ("card", "sign"),
+        ("card", "verify"),
+        ("card", "diff"),
+        ("card", "pin"),
+        ("audit", "verify"),
+        ("audit", "purge"),
+    }
 )
 
 
@@ -468,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     _client_options(card)
     card.set_defaults(module="card")
     _signing_commands(commands, serve)
+    add_drift_parsers(commands, _client_options)
 
     send = commands.add_parser(
         "send",

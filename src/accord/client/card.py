@@ -83,6 +83,7 @@ __all__ = [
     "WELL_KNOWN_PATH",
     "CardResolver",
     "card_url",
+    "decode_card",
     "fetch_json_document",
     "fetch_jwks",
     "select_interface",
@@ -397,11 +398,7 @@ class CardResolver:
                 status_code=status,
             )
         try:
-            data = decode_json(response.content)
-            if isinstance(data, dict) and not data.get("supportedInterfaces"):
-                # A v0.3 card: its interfaces are top-level members (v03_card).
-                return convert(v03_card.card_to_v1(data), AgentCard)
-            return decode(response.content, AgentCard)
+            return _card_of(response.content)
         except ProtocolError as exc:
             if isinstance(exc, ParseError):
                 content_type = response.headers.get("content-type", "no content type")
@@ -411,6 +408,31 @@ class CardResolver:
             raise CardError(
                 f"Agent card at {target} is invalid: {exc.message}"
             ) from None
+
+
+def _card_of(content: bytes) -> AgentCard:
+    """The card in ``content``: a 1.0 card, or a v0.3 one converted (ProtocolError)."""
+    data = decode_json(content)
+    if isinstance(data, dict) and not data.get("supportedInterfaces"):
+        # A v0.3 card: its interfaces are top-level members (v03_card).
+        return convert(v03_card.card_to_v1(data), AgentCard)
+    return decode(content, AgentCard)
+
+
+def decode_card(content: bytes, where: str) -> AgentCard:
+    """The agent card in ``content`` (JSON read from ``where``, e.g. a file).
+
+    Read as :meth:`CardResolver.get` reads a fetched card: a v0.3 card is converted.
+
+    Raises:
+        CardError: ``content`` is not JSON, or not a valid agent card.
+    """
+    try:
+        return _card_of(content)
+    except ParseError:
+        raise CardError(f"{where} is not JSON") from None
+    except ProtocolError as exc:
+        raise CardError(f"{where} is not a valid agent card: {exc.message}") from None
 
 
 #: The version assumed for an interface that states none (see the module doc).

@@ -30,6 +30,13 @@ the extended card included; an OAuth 2.0 token is renewed and the request retrie
 after a 401. A client certificate and :attr:`ClientConfig.ca_bundle` configure the TLS
 of the httpx client the client creates (a borrowed one keeps its own TLS settings).
 
+*Pinning.* ``Client.connect(url, pin="sha256:...")`` refuses a card whose
+:func:`~accord.security.card_pin` differs (:class:`~accord.errors.CardDriftError`),
+before anything is sent to the agent: the card's content changed since it was pinned
+(``accord card pin URL`` prints a pin; ``accord card diff`` shows what changed). The
+pin leaves out ``signatures``, so a card re-signed with a rotated key still matches.
+It applies to the public card ``connect`` fetches, not to the extended card.
+
 *Resources.* The client is an async context manager. It owns the httpx client it
 creates (none is created when one is passed in) and the transports it builds. Streaming
 methods return an :class:`~accord.client.stream.EventStream` that reads in the caller's
@@ -45,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from accord.errors import RateLimitedError
+from accord.errors import CardDriftError, RateLimitedError
 from accord.protocol.operations import op
 from accord.types import (
     AgentCapabilities,
@@ -127,6 +134,15 @@ def _borrowed(http: httpx.AsyncClient | None, credentials: Credentials | None) -
             " creates; with your own httpx client, load it there instead:"
             " httpx.AsyncClient(verify=ssl_context(certificate=...))"
         )
+
+
+def _check_pin(url: str, card: AgentCard, pin: str) -> None:
+    """Raise :class:`CardDriftError` when ``card`` is not the pinned content."""
+    from accord.security.pins import card_pin
+
+    actual = card_pin(card)
+    if actual != pin:
+        raise CardDriftError(url, expected=pin, actual=actual)
 
 
 def _router(
@@ -251,6 +267,7 @@ class Client:
         resolver: CardResolver | None = None,
         credentials: Credentials | None = None,
         trust: TrustStore | None = None,
+        pin: str | None = None,
     ) -> Self:
         """Fetch the agent card at ``url`` and return a client for it.
 
@@ -267,13 +284,19 @@ class Client:
             trust: require a card signature that verifies with these keys (spec
                 §8.4), checked before anything is sent to the agent; for a shared
                 ``resolver``, give it the trust store instead.
+            pin: the card's expected :func:`~accord.security.card_pin`
+                (``sha256:...``, as ``accord card pin URL`` prints): a card whose
+                content differs is refused before anything is sent to the agent.
 
         Raises:
             CardError: the card is missing or invalid, or offers no usable interface.
+            CardDriftError: with ``pin``, the card's content changed (a
+                ``CardError``; it carries both pins).
             SecurityError: with ``trust``, the card's signature did not verify
                 (``SignatureError``, ``UnknownKeyError``, ``KeyExpiredError``,
                 ``AlgorithmError``).
-            ValueError: both ``trust`` and ``resolver`` are given.
+            ValueError: both ``trust`` and ``resolver`` are given, or ``pin`` is
+                not a pin.
             TransportError: the card could not be fetched (e.g. ``ConnectError``).
             UnauthenticatedError: the card requires credentials that ``credentials``
                 cannot satisfy (nothing is sent to the agent's interfaces).
@@ -282,6 +305,10 @@ class Client:
         _borrowed(http, credentials)
         if trust is not None and resolver is not None:
             raise ValueError("pass trust to the CardResolver you share, not here")
+        if pin is not None:
+            from accord.security.pins import parse_pin
+
+            pin = parse_pin(pin)
         owned = (
             http_client(config, certificate_of(credentials)) if http is None else None
         )
@@ -297,6 +324,8 @@ class Client:
                     trust=trust,
                 )
             card = await resolver.get(url)
+            if pin is not None:
+                _check_pin(url, card, pin)
             client = cls.__new__(cls)
             client._setup(
                 card, _router(card, config, client_http, headers, credentials), config
