@@ -190,7 +190,7 @@ def test_accord_serve_keeps_the_audit_trail_for_audit_keep_days() -> None:
     import argparse
 
     from accord.cli._errors import UsageError
-    from accord.cli.commands.serve import configure_audit
+    from accord.cli.commands._serve_limits import configure_audit
     from accord.cli.main import build_parser
 
     args = build_parser().parse_args(["serve", "--audit", "--audit-keep", "90"])

@@ -439,7 +439,7 @@ async def test_a_takeover_at_the_limit_is_queued_not_failed(
 
 
 def test_limit_settings() -> None:
-    from accord.cli.commands.serve import configure_limits
+    from accord.cli.commands._serve_limits import configure_limits
     from accord.cli.main import build_parser
 
     assert ServerLimits().max_queued_tasks == 10_000

@@ -554,7 +554,7 @@ async def test_one_quotas_serves_one_engine() -> None:
 
 
 def serve_with(args: list[str]) -> Callable[[A2AApp], None]:
-    from accord.cli.commands.serve import configure_rate_limit
+    from accord.cli.commands._serve_limits import configure_rate_limit
     from accord.cli.main import build_parser
 
     parsed = build_parser().parse_args(["serve", *args])

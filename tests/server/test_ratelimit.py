@@ -151,7 +151,7 @@ async def test_each_caller_has_its_own_allowance_and_the_client_reads_the_wait()
 
 
 def test_accord_serve_puts_the_limiter_first() -> None:
-    from accord.cli.commands.serve import configure_rate_limit
+    from accord.cli.commands._serve_limits import configure_rate_limit
     from accord.cli.main import build_parser
     from accord.server import Interceptor
 

@@ -20,12 +20,10 @@ from typing import Any
 
 from ._argtypes import binding as _binding
 from ._argtypes import count as _count
-from ._argtypes import days as _days
 from ._argtypes import grace as _grace
 from ._argtypes import header as _header
 from ._argtypes import json_value as _json
 from ._argtypes import lease as _lease
-from ._argtypes import rate_limit as _rate_limit
 from ._argtypes import seconds as _seconds
 from ._argtypes import state as _state
 from ._argtypes import url as _url
@@ -41,6 +39,7 @@ from ._errors import (
 )
 from ._help import EPILOG, EXAMPLES
 from ._process import show_warnings, skip_unused_imports
+from ._serve_options import connection_limits, operations_options, public_options
 from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
@@ -223,90 +222,6 @@ def _signing_commands(commands: Any, serve: argparse.ArgumentParser) -> None:
     verify.set_defaults(module="card", action="verify")
 
 
-def _public_options(serve: argparse.ArgumentParser) -> None:
-    """``serve``: the advertised URL, trusted proxies and CORS."""
-    public = serve.add_argument_group("public URL, proxies and CORS")
-    public.add_argument(
-        "--public-url",
-        metavar="URL",
-        help="the base URL the agent card advertises (e.g. "
-        "https://agents.example.com/echo); request headers then play no part",
-    )
-    public.add_argument(
-        "--forwarded-allow-ips",
-        metavar="IPS",
-        help="proxies (comma-separated IPs / CIDRs, or *) whose X-Forwarded-Host / "
-        "X-Forwarded-Proto are believed (default: $FORWARDED_ALLOW_IPS, else "
-        "127.0.0.1,::1)",
-    )
-    public.add_argument(
-        "--cors-allow-origins",
-        metavar="ORIGINS",
-        help="origins (comma-separated, or *) whose pages may call the endpoints "
-        "(default: none; the agent card is always readable from any origin)",
-    )
-    public.add_argument(
-        "--cors-allow-credentials",
-        action="store_true",
-        help="let those pages send browser credentials (cookies, client "
-        "certificates); needs explicit --cors-allow-origins",
-    )
-
-
-def _connection_limits(serve: argparse.ArgumentParser) -> None:
-    """``serve``'s connection-limit flags (defaults: ``ConnectionLimits``, tested)."""
-    limits = serve.add_argument_group(
-        "connection limits",
-        "Bounds on what a client can make the server hold (docs/security.md, "
-        "'Connection and header limits').",
-    )
-    limits.add_argument(
-        "--limit-connections",
-        type=_count(1),
-        metavar="N",
-        help="open connections at once; one more is answered 503 with Retry-After "
-        "and closed (default: 1000, at most `ulimit -n` - 64)",
-    )
-    limits.add_argument(
-        "--max-header-bytes",
-        type=_count(256),
-        metavar="BYTES",
-        help="request line + headers; beyond: 431 (default: 32768)",
-    )
-    limits.add_argument(
-        "--max-headers",
-        type=_count(1),
-        metavar="N",
-        help="header fields per request; beyond: 431 (default: 100)",
-    )
-    limits.add_argument(
-        "--max-request-line",
-        type=_count(16),
-        metavar="BYTES",
-        help="request target (URL) length; beyond: 414 (default: 8192)",
-    )
-    limits.add_argument(
-        "--header-timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="time to send the request headers; beyond: 408 and close (default: 10)",
-    )
-    limits.add_argument(
-        "--body-timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="time to send the request body after its headers; beyond: 408 and "
-        "close (default: 60)",
-    )
-    limits.add_argument(
-        "--keep-alive-timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="idle time a keep-alive connection waits for its next request "
-        "(default: 5)",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``accord``."""
     from accord import __version__
@@ -434,35 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the gRPC address the card advertises (default: HOST:PORT as bound)",
     )
-    _public_options(serve)
+    public_options(serve)
     add_push_options(serve)
-    serve.add_argument(
-        "--rate-limit",
-        type=_rate_limit,
-        metavar="RATE",
-        help="requests each caller (tenant and principal) may make: N/s, N/min or "
-        "N/h, optionally with a burst (5/s:20); beyond it, 429 with Retry-After",
-    )
-    serve.add_argument(
-        "--limits",
-        metavar="FILE",
-        help="quotas from a TOML file: rates and running tasks per caller, tenant "
-        "and skill, kept in this process or in Redis (docs/how-to/quotas.md)",
-    )
-    serve.add_argument(
-        "--audit",
-        action="store_true",
-        help="record every operation and task state change in --db's audit trail, "
-        "hash-chained per tenant (read it with `accord audit`)",
-    )
-    serve.add_argument(
-        "--audit-keep",
-        type=_days,
-        metavar="DAYS",
-        help="with --audit: delete audit records older than DAYS while serving "
-        "(hourly; each chain stays verifiable)",
-    )
-    _connection_limits(serve)
+    operations_options(serve)
+    connection_limits(serve)
     add_otel_options(serve)
     serve.set_defaults(module="serve")
 

@@ -45,15 +45,11 @@ task; nothing runs in the background.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from accord.errors import CardDriftError, RateLimitedError
-from accord.protocol.operations import op
 from accord.types import (
     AgentCapabilities,
     AgentCard,
@@ -70,7 +66,6 @@ from accord.types import (
     ListTasksResponse,
     Message,
     MessageContent,
-    Part,
     SendMessageConfiguration,
     SendMessageRequest,
     SendMessageResponse,
@@ -79,87 +74,32 @@ from accord.types import (
     TaskPushNotificationConfig,
     TaskState,
     format_timestamp,
-    replace,
-    user_message,
 )
 
-from . import audit
+from ._calls import Calls
 from ._router import Route, Router
+from ._setup import _borrowed, _check_pin, _message, _router
 from .card import CardResolver, suitable_interfaces
 from .config import ClientConfig
 from .credentials import http_client, select_credentials
 from .credentials._selection import certificate_of
-from .stream import EventStream
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from types import TracebackType
 
     import httpx
 
     from accord.security import TrustStore
-    from accord.stores.audit import AuditRecord
 
     from .credentials import Credentials
+    from .stream import EventStream
     from .transports.base import Transport
 
 __all__ = ["Client"]
 
 
-def _message(
-    message: Message | MessageContent | Sequence[MessageContent],
-    context_id: str | None,
-    task_id: str | None,
-) -> Message:
-    if not isinstance(message, Message):
-        if isinstance(message, str | Part | Mapping):
-            contents: Sequence[MessageContent] = (message,)
-        elif isinstance(message, Sequence) and not isinstance(message, bytes):
-            contents = message
-        else:
-            raise TypeError(
-                f"cannot send a {type(message).__name__}: give a str, a dict (data), "
-                "a Part, a list of those, or a Message (see accord.types.user_message)"
-            )
-        return user_message(
-            *contents, context_id=context_id or "", task_id=task_id or ""
-        )
-    changes = {k: v for k, v in (("context_id", context_id), ("task_id", task_id)) if v}
-    return replace(message, **changes) if changes else message
-
-
-def _borrowed(http: httpx.AsyncClient | None, credentials: Credentials | None) -> None:
-    if http is not None and certificate_of(credentials) is not None:
-        raise ValueError(
-            "a ClientCertificate is configured on the httpx client the Client"
-            " creates; with your own httpx client, load it there instead:"
-            " httpx.AsyncClient(verify=ssl_context(certificate=...))"
-        )
-
-
-def _check_pin(url: str, card: AgentCard, pin: str) -> None:
-    """Raise :class:`CardDriftError` when ``card`` is not the pinned content."""
-    from accord.security.pins import card_pin
-
-    actual = card_pin(card)
-    if actual != pin:
-        raise CardDriftError(url, expected=pin, actual=actual)
-
-
-def _router(
-    card: AgentCard,
-    config: ClientConfig,
-    http: httpx.AsyncClient | None,
-    headers: Mapping[str, str] | None,
-    credentials: Credentials | None,
-) -> Router:
-    interfaces = suitable_interfaces(card, config.preferred_bindings, config.bindings)
-    selected = (
-        select_credentials(card, credentials) if credentials is not None else None
-    )
-    return Router.for_interfaces(interfaces, config, http, headers, selected)
-
-
-class Client:
+class Client(Calls):
     """An A2A client bound to one agent.
 
     Args:
@@ -370,98 +310,6 @@ class Client:
     ) -> None:
         """Close the client."""
         await self.aclose()
-
-    async def _call(self, name: str, params: Any) -> Any:
-        sink = self._config.audit
-        if sink is None:
-            return await self._send(name, params)
-        started = time.monotonic()
-        sent: dict[str, str] = {}  # what the call hooks added (their traceparent)
-        try:
-            result = await self._send(name, params, sent)
-        except Exception as exc:
-            record = self._record(name, params, None, exc, started, sent=sent)
-            await audit.write(sink, record)
-            raise
-        record = self._record(name, params, result, None, started, sent=sent)
-        await audit.write(sink, record)
-        return result
-
-    def _record(
-        self,
-        name: str,
-        params: Any,
-        result: Any,
-        error: BaseException | None,
-        started: float,
-        *,
-        events: int = 0,
-        task_id: str = "",
-        sent: Mapping[str, str] | None = None,
-    ) -> AuditRecord:
-        """The caller's audit record of one call (:mod:`accord.client.audit`);
-        ``sent``: the headers the call hooks added to it."""
-        card = self._card
-        if card is not None and self._card_hash[0] is not card:
-            self._card_hash = (card, audit.card_hash(card))
-        interface = self._router.interface
-        return audit.call_record(
-            operation=name,
-            tenant=interface.tenant if interface is not None else "",
-            request=params,
-            result=result,
-            error=error,
-            started=started,
-            headers={**self._router.headers, **sent} if sent else self._router.headers,
-            card=self._card_hash[1] if card is not None else "",
-            peer=interface.url if interface is not None else "",
-            events=events,
-            task_id=task_id,
-        )
-
-    async def _send(
-        self, name: str, params: Any, sent: dict[str, str] | None = None
-    ) -> Any:
-        # A call refused for the caller's rate limit did nothing (the limit is checked
-        # before anything else), so it is sent again once the agent's Retry-After has
-        # passed: at most rate_limit_retries times, and only for a short enough wait.
-        retries = self._config.rate_limit_retries
-        while True:
-            try:
-                return await self._router.call(op(name), params, sent=sent)
-            except RateLimitedError as limited:
-                if (
-                    retries <= 0
-                    or limited.retry_after > self._config.rate_limit_max_wait
-                ):
-                    raise
-                retries -= 1
-                await anyio.sleep(limited.retry_after)
-
-    def _stream(
-        self, name: str, params: Any, last_event_id: str | None = None
-    ) -> EventStream:
-        sink = self._config.audit
-        if sink is None:
-            return EventStream(self._router.stream(op(name), params, last_event_id))
-        sent: dict[str, str] = {}  # what the call hooks added (their traceparent)
-        events = self._router.stream(op(name), params, last_event_id, sent=sent)
-        started = time.monotonic()
-
-        async def ended(stream: EventStream, error: BaseException | None) -> None:
-            record = self._record(
-                name,
-                params,
-                None,
-                error,
-                started,
-                events=stream.events,
-                task_id=stream.task_id,
-                sent=sent,
-            )
-            await audit.write(sink, record)
-
-        return EventStream(events, on_end=ended)
 
     # --- operations ------------------------------------------------------------
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 import logging
 import secrets
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -54,10 +53,7 @@ import anyio.lowlevel
 from accord._clock import new_id, now_timestamp
 from accord.errors import InvalidAgentResponseError, StoreError, UnavailableError
 from accord.protocol import lifecycle
-from accord.protocol.versioning import CURRENT_VERSION
 from accord.types import (
-    Message,
-    SendMessageRequest,
     StreamResponse,
     TaskState,
     TaskStatus,
@@ -67,10 +63,11 @@ from accord.types import (
 from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
-from .leases import LEASE_LOST, LEASE_SECONDS, LeaseHold, Leases
+from .execution import Execution
+from .leases import LEASE_LOST, LEASE_SECONDS, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
-from .running import RunningCounts, Slot
+from .running import RunningCounts
 from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -78,7 +75,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from accord.stores import Scope, TaskRecord, TaskStore
+    from accord.stores import TaskRecord, TaskStore
 
     from ._hooks import ExecutionHook
     from .push.configs import PushConfigs
@@ -109,74 +106,6 @@ INTERRUPTED_MESSAGE = (
     "Task interrupted: the server shut down before the agent finished. "
     "Send the message again (as a new task) to retry."
 )
-
-
-def _nothing() -> None:
-    """The default of :attr:`Execution.unwatch_cancel`."""
-
-
-@dataclass(eq=False)
-class Execution:
-    """One call of the agent for one incoming message."""
-
-    task_id: str
-    context_id: str
-    message: Message
-    request: SendMessageRequest
-    scope: Scope
-    existing: bool
-    recorder: Recorder = None  # type: ignore[assignment]  # set by Runtime.start
-    cancel_scope: anyio.CancelScope | None = None
-    cancel_reason: str | None = None
-    #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
-    attempt: int = 1
-    #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
-    unwatch_cancel: Callable[[], None] = _nothing
-    #: The exception the agent (or the store under it) raised, if any.
-    error: Exception | None = None
-    #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.
-    queued: bool = False
-    #: Where its lease is (leases.py: taken with the task's creation, released with
-    #: its last write).
-    lease: LeaseHold = field(default_factory=LeaseHold)
-    #: Its place in the running counts (running.py), from registration to its end.
-    slot: Slot | None = None
-    #: The A2A version the caller spoke (``1.0``, or ``0.3``: bindings/v03.py).
-    version: str = CURRENT_VERSION
-    #: True once the execution has ended (its task recorded, its lease released).
-    ended: bool = field(default=False, init=False)
-    _done: anyio.Event | None = field(default=None, init=False, repr=False)
-
-    @property
-    def done(self) -> anyio.Event:
-        """Set once the execution has ended; made on first use (most are never
-        awaited, and an Event per execution is measurable on the blocking path)."""
-        if self._done is None:
-            self._done = anyio.Event()
-            if self.ended:
-                self._done.set()
-        return self._done
-
-    def _finish(self) -> None:
-        self.ended = True
-        if self._done is not None:
-            self._done.set()
-
-    @property
-    def leased_at(self) -> float:
-        """time.monotonic() when its lease was requested (leases.py: fencing)."""
-        return self.lease.since
-
-    @leased_at.setter
-    def leased_at(self, value: float) -> None:
-        self.lease.since = value
-
-    def cancel(self, reason: str) -> None:
-        """Ask the execution to stop; it records the end state itself."""
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
-        if self.cancel_scope is not None:
-            self.cancel_scope.cancel()
 
 
 class Runtime:
@@ -246,7 +175,7 @@ class Runtime:
         self._execute = self._observed if self.execution_hooks else self._run
         #: Called (never suspending) after a task event is written: the push
         #: deliverer's nudge when there is one (push/delivery.py).
-        self.task_event_written: Callable[[], None] = _nothing
+        self.task_event_written: Callable[[], None] = lambda: None
 
     @property
     def running(self) -> bool:
