@@ -111,19 +111,6 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _days(value: str) -> float:
-    """An argparse type: a positive, finite number of days."""
-    try:
-        days = float(value)
-    except ValueError:
-        days = -1.0
-    if not 0 < days < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a positive number of days (e.g. 90, or 0.5)"
-        )
-    return days
-
-
 def _grace(value: str) -> float:
     """An argparse type: a finite number of seconds, zero allowed."""
     try:
@@ -137,17 +124,23 @@ def _grace(value: str) -> float:
     return seconds
 
 
-def _lease(value: str) -> float:
-    """An argparse type: a finite, positive number of seconds."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a number of seconds (more than 0)"
-        )
-    return seconds
+def _finite_positive(says: str) -> Callable[[str], float]:
+    """An argparse type: a finite number above 0; ``says`` ends the error message."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not 0 < number < float("inf"):
+            raise argparse.ArgumentTypeError(f"{value!r} {says}")
+        return number
+
+    return parse
+
+
+_lease = _finite_positive("is not a number of seconds (more than 0)")
+_days = _finite_positive("is not a positive number of days (e.g. 90, or 0.5)")
 
 
 def _header(value: str) -> tuple[str, str]:
