@@ -168,11 +168,14 @@ def test_since_reads_times_and_spans() -> None:
 def test_follow_prints_new_entries_until_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "tasks.db"
     anyio.run(fill, db)
+    # Started with SIGINT ignored, as a background job of a shell script is (the
+    # harder case: Python keeps ignoring it unless the command takes Ctrl-C back).
     follow = subprocess.Popen(
         [sys.executable, "-m", "accord.cli", "audit", "--db", str(db), "-f", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert follow.stdout is not None

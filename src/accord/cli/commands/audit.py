@@ -184,11 +184,24 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_FOUND
     import anyio
 
+    if getattr(args, "follow", False):
+        _take_ctrl_c()
     try:
         code: int = anyio.run(_run_async, args)
     except KeyboardInterrupt:  # --follow ends with Ctrl-C: a normal end
         return 0
     return code
+
+
+def _take_ctrl_c() -> None:
+    """Let Ctrl-C end ``--follow`` as it says, also in a process started with SIGINT
+    ignored (a background job of a shell script inherits that, and Python then keeps
+    ignoring it)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 async def _run_async(args: argparse.Namespace) -> int:
