@@ -422,12 +422,13 @@ class Engine:
             handler.check_capability(operation)
             principal = await self.auth.authenticate_any(credentials())
             ctx = replace(ctx, owner=principal.id, principal=principal)
-        if not self.interceptors:
+        interceptors = self._interceptors  # not the property: this runs per request
+        if not interceptors:
             return await handler.dispatch(
                 operation, params, ctx, last_event_id=last_event_id
             )
         return await intercept(
-            self.interceptors,
+            interceptors,
             CallInfo(operation, params, ctx, binding, started),
             lambda: handler.dispatch(
                 operation, params, ctx, last_event_id=last_event_id

@@ -20,7 +20,6 @@ Counts are this process's: executions another instance runs are counted there.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -81,19 +80,25 @@ _RESERVED: ContextVar[Slot | None] = ContextVar("accord_reserved", default=None)
 
 
 class RunningCounts:
-    """Executions running in this process, by (tenant, owner) and by tenant."""
+    """Executions running in this process, by (tenant, owner) and by tenant.
+
+    Counting starts once something needs it (:attr:`active`: quotas with running
+    limits set it when they start serving); until then an execution costs it nothing.
+    """
 
     def __init__(self) -> None:
-        self._callers: Counter[tuple[str, str]] = Counter()
-        self._tenants: Counter[str] = Counter()
+        self._callers: dict[tuple[str, str], int] = {}
+        self._tenants: dict[str, int] = {}
+        #: Whether the runtime counts its executions here.
+        self.active = False
 
     def of_caller(self, tenant: str, owner: str) -> int:
         """Executions (and reservations) of ``owner`` in ``tenant``."""
-        return self._callers[(tenant, owner)]
+        return self._callers.get((tenant, owner), 0)
 
     def of_tenant(self, tenant: str) -> int:
         """Executions (and reservations) of every caller in ``tenant``."""
-        return self._tenants[tenant]
+        return self._tenants.get(tenant, 0)
 
     def reserve(self, tenant: str, owner: str) -> Slot:
         """Count a slot now for the request being handled in this task.
@@ -125,20 +130,21 @@ class RunningCounts:
         return self._enter(tenant, owner)
 
     def _enter(self, tenant: str, owner: str) -> Slot:
-        self._callers[(tenant, owner)] += 1
-        self._tenants[tenant] += 1
+        callers, tenants, key = self._callers, self._tenants, (tenant, owner)
+        callers[key] = callers.get(key, 0) + 1
+        tenants[tenant] = tenants.get(tenant, 0) + 1
         return Slot(self, tenant, owner)
 
     def leave(self, tenant: str, owner: str) -> None:
         """Count one slot of (``tenant``, ``owner``) less."""
-        key = (tenant, owner)
-        left = self._callers[key] - 1
+        callers, tenants, key = self._callers, self._tenants, (tenant, owner)
+        left = callers.get(key, 0) - 1
         if left > 0:
-            self._callers[key] = left
+            callers[key] = left
         else:
-            self._callers.pop(key, None)
-        left = self._tenants[tenant] - 1
+            callers.pop(key, None)
+        left = tenants.get(tenant, 0) - 1
         if left > 0:
-            self._tenants[tenant] = left
+            tenants[tenant] = left
         else:
-            self._tenants.pop(tenant, None)
+            tenants.pop(tenant, None)

@@ -318,8 +318,10 @@ class Runtime:
             self, execution, record, write_behind=inline and record is None
         )
         self._live[execution.task_id] = execution
-        scope = execution.scope
-        execution.slot = self.running_counts.start(scope.tenant, scope.owner or "")
+        counts = self.running_counts
+        if counts.active:  # quotas with running limits count executions
+            scope = execution.scope
+            execution.slot = counts.start(scope.tenant, scope.owner or "")
         execution.unwatch_cancel = self.events.watch_cancel(
             execution.task_id, self.leases.nudge
         )

@@ -214,6 +214,8 @@ class Quotas(Interceptor):
         if self._running is not None:
             raise RuntimeError("these Quotas already serve an engine: make one each")
         self._running = engine.running_tasks
+        if self._runs_limited:
+            self._running.active = True
         try:
             async with self.backend:
                 yield
