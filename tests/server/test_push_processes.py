@@ -122,8 +122,12 @@ def send(http: httpx.Client, base: str, webhook: str, config_id: str) -> str:
 
 
 def state(http: httpx.Client, base: str, task_id: str) -> str:
-    task = http.get(f"{base}/tasks/{task_id}", headers=V1).json()
-    return str(task["status"]["state"])
+    answer = http.get(f"{base}/tasks/{task_id}", headers=V1)
+    if answer.status_code == 503:
+        # The store did not answer in time (a loaded machine): a poll asks again.
+        return "UNAVAILABLE"
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"]["state"])
 
 
 def completed(task_id: str) -> Callable[[list[Notification]], bool]:
