@@ -24,10 +24,11 @@ from itertools import takewhile
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.stores._audit import read_entry, select_entries
+from accord.stores._postgres_part import PostgresPart
 from accord.stores.audit import GENESIS, AuditChain, AuditEntry, canonical_bytes, link
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     import psycopg
     from psycopg.rows import TupleRow
@@ -104,22 +105,10 @@ def append_entries(cur: Cursor, records: Sequence[AuditRecord]) -> list[AuditEnt
     return appended
 
 
-class PostgresAudit:
+class PostgresAudit(PostgresPart):
     """The audit methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
 
     _audit_on: bool
-
-    if TYPE_CHECKING:  # provided by the store this class is mixed into
-
-        async def _run(
-            self,
-            fn: Callable[[Cursor], T],
-            *,
-            tenant: str | None,
-            write: bool = False,
-            verify: Callable[[Cursor], T | None] | None = None,
-            rerun_unknown: bool = True,
-        ) -> T: ...
 
     @property
     def audit_states(self) -> bool:

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.stores._common import UNFINISHED_STATES
+from accord.stores._postgres_part import PostgresPart
 from accord.stores.base import Lease
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import psycopg
     from psycopg.rows import TupleRow
 
@@ -96,20 +95,8 @@ def _leases(rows: list[TupleRow]) -> list[Lease]:
     return [Lease(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
-class PostgresLeases:
+class PostgresLeases(PostgresPart):
     """The lease methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
-
-    if TYPE_CHECKING:  # provided by the store this class is mixed into
-
-        async def _run(
-            self,
-            fn: Callable[[Cursor], T],
-            *,
-            tenant: str | None,
-            write: bool = False,
-            verify: Callable[[Cursor], T | None] | None = None,
-            rerun_unknown: bool = True,
-        ) -> T: ...
 
     async def acquire_lease(
         self, task_id: str, *, tenant: str, holder: str, seconds: float

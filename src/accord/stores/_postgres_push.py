@@ -38,11 +38,10 @@ from accord.stores._common import (
     scope_params,
 )
 from accord.stores._postgres_db import ForeignKeyViolation
+from accord.stores._postgres_part import PostgresPart
 from accord.stores.base import PushConfigRecord, PushDelivery
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import psycopg
     from psycopg.rows import TupleRow
 
@@ -153,20 +152,8 @@ class _Change:
         return True if cur.execute(self._before, key).fetchone() is None else None
 
 
-class PostgresPush:
+class PostgresPush(PostgresPart):
     """The push-config methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
-
-    if TYPE_CHECKING:  # provided by the store this class is mixed into
-
-        async def _run(
-            self,
-            fn: Callable[[Cursor], T],
-            *,
-            tenant: str | None,
-            write: bool = False,
-            verify: Callable[[Cursor], T | None] | None = None,
-            rerun_unknown: bool = True,
-        ) -> T: ...
 
     async def put_push_config(
         self,

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from accord.errors import StoreError
 from accord.stores._common import TERMINAL_STATES, effective_timestamp
+from accord.stores._postgres_part import PostgresPart
 from accord.types import format_timestamp
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import psycopg
     from psycopg.rows import TupleRow
 
@@ -62,20 +61,12 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class PostgresRetention:
+class PostgresRetention(PostgresPart):
     """The retention methods of :class:`~accord.stores.postgres.PostgresTaskStore`."""
 
     if TYPE_CHECKING:  # provided by the store this class is mixed into
         _retention: float | None
         _next_sweep: float
-
-        async def _run(
-            self,
-            fn: Callable[[Cursor], T],
-            *,
-            tenant: str | None,
-            write: bool = False,
-        ) -> T: ...
 
     async def purge_finished(self, *, older_than: str) -> int:
         """Delete old terminal tasks and their events; return how many were deleted.
