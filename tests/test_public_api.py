@@ -171,6 +171,17 @@ PACKAGES: dict[str, list[str]] = {
         "UnsupportedOperationError",
         "VersionNotSupportedError",
     ],
+    "accord.mcp": [
+        "MCP_PATH",
+        "STATES",
+        "AgentBridge",
+        "StateRule",
+        "ToolArgumentError",
+        "http_app",
+        "serve_http",
+        "serve_stdio",
+        "tool_name",
+    ],
     "accord.otel": [
         "DURATION_BUCKETS",
         "METRICS_PATH",

@@ -1,0 +1,73 @@
+"""MCP fixtures: the secured Receptionist on loopback, and ``accord mcp serve`` runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests.helpers.examples import RECEPTIONIST_KEY, receptionist_app
+from tests.helpers.uvicorn_thread import serve_in_thread
+
+#: Seconds to wait for ``accord mcp serve --http`` to print its endpoint.
+START_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="module")
+def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Receptionist, requiring :data:`RECEPTIONIST_KEY` in ``X-API-Key``."""
+    db = tmp_path_factory.mktemp("receptionist") / "accord.db"
+    with serve_in_thread(receptionist_app(db, api_key=RECEPTIONIST_KEY)) as base:
+        yield base
+
+
+def bridge_env() -> dict[str, str]:
+    """The environment of a bridge process: the agent's key configured, not passed."""
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "ACCORD_API_KEY": RECEPTIONIST_KEY,
+    }
+
+
+@contextmanager
+def http_bridge(agent_url: str, *extra: str) -> Iterator[str]:
+    """``accord mcp serve URL --http`` as a process; yields its endpoint URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "accord.cli",
+            "mcp",
+            "serve",
+            agent_url,
+            "--http",
+            *extra,
+        ],
+        env=bridge_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        endpoint = None
+        for line in process.stderr:  # ends when the process exits
+            if line.startswith("MCP endpoint: "):
+                endpoint = line.removeprefix("MCP endpoint: ").strip()
+                break
+        assert endpoint is not None, "accord mcp serve --http printed no endpoint"
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
