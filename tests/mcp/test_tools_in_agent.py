@@ -276,6 +276,12 @@ def test_server_declarations_are_checked() -> None:
         HttpServer("a", "ftp://x")
     with pytest.raises(ValueError, match="unique"):
         McpTools([stdio_server(), stdio_server()])
+    with pytest.raises(ValueError, match="timeout must be"):
+        McpTools([], timeout=0)
+    with pytest.raises(ValueError, match="timeout must be"):
+        McpTools([stdio_server()], connect_timeout=float("inf"))
+    with pytest.raises(ValueError, match="limit must be"):
+        McpTools([stdio_server()], sessions=0)
     assert "s3cret" not in repr(stdio_server())
     assert "Bearer" not in repr(
         HttpServer("h", "http://x/mcp", headers={"A": "Bearer"})

@@ -48,7 +48,11 @@ class ClosedError(RuntimeError):
 
 @asynccontextmanager
 async def _connected(server: McpServer, seconds: float) -> AsyncIterator[Client]:
-    """An open SDK client for ``server`` (credentials from its configuration)."""
+    """An open SDK client for ``server`` (credentials from its configuration).
+
+    ``seconds`` bounds connecting; the pool's borrowers bound their own requests
+    (the SDK's read timeout is left unset: a request may legitimately take longer
+    than a connection)."""
     if isinstance(server, StdioServer):
         parameters = StdioServerParameters(
             command=server.command,
@@ -56,18 +60,15 @@ async def _connected(server: McpServer, seconds: float) -> AsyncIterator[Client]
             env=dict(server.env),
             cwd=server.cwd,
         )
-        async with Client(parameters, read_timeout_seconds=seconds) as client:
+        async with Client(parameters) as client:
             yield client
         return
     assert isinstance(server, HttpServer)
     async with (
         httpx2.AsyncClient(
-            headers=dict(server.headers), timeout=httpx2.Timeout(seconds)
+            headers=dict(server.headers), timeout=httpx2.Timeout(seconds, read=None)
         ) as http,
-        Client(
-            streamable_http_client(server.url, http_client=http),
-            read_timeout_seconds=seconds,
-        ) as client,
+        Client(streamable_http_client(server.url, http_client=http)) as client,
     ):
         yield client
 
@@ -109,7 +110,7 @@ class SessionPool:
     Args:
         server: the server.
         limit: sessions open at once (and so tool calls in flight) at most.
-        timeout: seconds to open a session, and to wait for each MCP answer.
+        timeout: seconds to wait for a free session, or to open one.
     """
 
     def __init__(self, server: McpServer, *, limit: int, timeout: float) -> None:
@@ -150,19 +151,23 @@ class SessionPool:
             TimeoutError: no session could be opened within the timeout.
             OSError: a stdio server's command could not be started.
         """
-        async with self._slots:
+        with anyio.fail_after(self.timeout):
+            await self._slots.acquire()
+        session: _Session | None = None
+        healthy = False
+        try:
             session = self._idle.pop() if self._idle else await self._start()
-            healthy = False
-            try:
-                assert session.client is not None
-                yield session.client
-                healthy = True
-            finally:
+            assert session.client is not None
+            yield session.client
+            healthy = True
+        finally:
+            if session is not None:
                 if healthy and self._group is not None:
                     self._idle.append(session)
                 else:
                     session.close()
                     self._open.discard(session)
+            self._slots.release()
 
     async def _start(self) -> _Session:
         group = self._group

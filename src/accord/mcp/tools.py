@@ -6,8 +6,9 @@ servers the agent uses, ``A2AApp(agent, interceptors=[McpTools(servers)])``.
 
 * While the engine serves (:meth:`McpTools.serving`), it owns a task group and one
   :class:`~accord.mcp._pool.SessionPool` per server: sessions open on first use, at
-  most ``sessions`` per server, each call bounded by ``timeout``; all are closed
-  when the engine stops.
+  most ``sessions`` per server (a call waits for a free one, or for a new one to
+  open, at most ``connect_timeout``), each call bounded by ``timeout``; all are
+  closed when the engine stops.
 * Each execution of the agent runs inside :meth:`McpTools.executing`, which makes
   the execution's :class:`ToolBox` current (a context variable, so only that
   execution's task and the tasks it starts see it). In the agent,
@@ -18,11 +19,12 @@ servers the agent uses, ``A2AApp(agent, interceptors=[McpTools(servers)])``.
       await tools.call("desk", "call_summary", {"call_id": "call-1001"},
                        artifact="call-summary")  # the result becomes an artifact
 
-* Tracing: the MCP SDK opens a CLIENT span for each request (``MCP send tools/call
-  NAME``) as a child of the current span (the execution's span when
-  :func:`accord.otel.instrument` traces the agent) and sends its W3C trace context
-  in the request's ``_meta`` (MCP SEP-414), for stdio and HTTP servers alike; the
-  spans go to the global tracer provider.
+* Tracing: each call is a CLIENT span ``tools/call SERVER/TOOL`` (to
+  ``tracer_provider``, default the global one: pass the one given to
+  :func:`accord.otel.instrument`), a child of the current span, i.e. of the
+  execution's span when the agent is traced. The MCP SDK sends the current trace
+  context in the request's ``_meta`` (W3C ``traceparent``, MCP SEP-414) to stdio and
+  HTTP servers alike (and, with a global tracer provider, adds a span of its own).
 * Audit: each call appends an :class:`~accord.stores.audit.AuditRecord` of kind
   ``"tool"`` (operation ``SERVER/TOOL``, the task and context, the trace id, the
   outcome: ``ok``, ``TOOL_ERROR``, ``TIMEOUT``, ``UNAVAILABLE`` or ``MCP_ERROR``,
@@ -36,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import time
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -45,6 +48,7 @@ import anyio
 from mcp.shared.exceptions import MCPError
 from mcp_types import BlobResourceContents
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from accord._clock import now_timestamp
 from accord.server import Interceptor
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
     from mcp_types import CallToolResult, Tool
+    from opentelemetry.trace import TracerProvider
 
     from accord.server import Engine, ExecutionInfo, TaskContext
 
@@ -101,10 +106,13 @@ class McpTools(Interceptor):
         servers: the servers (:class:`~accord.mcp.StdioServer`,
             :class:`~accord.mcp.HttpServer`), by unique name.
         sessions: sessions open at once per server, at most.
-        timeout: seconds for a session to open and for each tool call.
+        timeout: seconds each tool call may take.
+        connect_timeout: seconds a call may wait for a free session, or for a new
+            one to open (a stdio server's process to start).
         audit: where tool call records go (default: the engine's store, when it
             audits).
         audit_arguments: record each call's arguments (JSON, shortened).
+        tracer_provider: where the tool calls' spans go (default: the global one).
 
     Raises:
         ValueError: two servers share a name, or a bound is not positive.
@@ -116,20 +124,27 @@ class McpTools(Interceptor):
         *,
         sessions: int = 4,
         timeout: float = 30.0,
+        connect_timeout: float = 30.0,
         audit: AuditStore | None = None,
         audit_arguments: bool = False,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(
+                f"timeout must be a positive number of seconds (got {timeout})"
+            )
         names = [server.name for server in servers]
         if len(set(names)) != len(names):
             raise ValueError(f"MCP server names must be unique (got {names})")
         self.pools = {
-            server.name: SessionPool(server, limit=sessions, timeout=timeout)
+            server.name: SessionPool(server, limit=sessions, timeout=connect_timeout)
             for server in servers
         }
         self.timeout = timeout
         self.audit = audit
         self.audit_arguments = audit_arguments
         self._store: AuditStore | None = audit
+        self.tracer = trace.get_tracer("accord.mcp", tracer_provider=tracer_provider)
 
     def __repr__(self) -> str:
         return f"McpTools({', '.join(self.pools)})"
@@ -204,8 +219,8 @@ class ToolBox:
         """
         pool = self._pool(server)
         try:
-            with anyio.fail_after(self._tools.timeout):
-                async with pool.session() as session:
+            async with pool.session() as session:
+                with anyio.fail_after(self._tools.timeout):
                     return (await session.list_tools()).tools
         except (TimeoutError, ClosedError, OSError, MCPError) as exc:
             raise _failure(server, "tools/list", exc) from None
@@ -231,12 +246,43 @@ class ToolBox:
         """
         pool = self._pool(server)
         args = dict(arguments or {})
+        with self._tools.tracer.start_as_current_span(
+            f"tools/call {server}/{tool}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "mcp.method.name": "tools/call",
+                "mcp.server": server,
+                "gen_ai.tool.name": tool,
+                "a2a.task_id": self._run.task_id,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            result, error = await self._call(pool, server, tool, args, check)
+            if error is not None:
+                span.set_status(Status(StatusCode.ERROR, error.outcome))
+        if error is not None:
+            raise error
+        assert result is not None
+        if artifact is not None:
+            await self._ctx.add_artifact(result_parts(result), name=artifact)
+        return result
+
+    async def _call(
+        self,
+        pool: SessionPool,
+        server: str,
+        tool: str,
+        args: dict[str, Any],
+        check: bool,
+    ) -> tuple[CallToolResult | None, ToolCallError | None]:
+        """Make the call, audit it; return its result or its error."""
         started = time.monotonic()
         result: CallToolResult | None = None
         error: ToolCallError | None = None
         try:
-            with anyio.fail_after(self._tools.timeout):
-                async with pool.session() as session:
+            async with pool.session() as session:
+                with anyio.fail_after(self._tools.timeout):
                     result = await session.call_tool(tool, args)
         except (TimeoutError, ClosedError, OSError, MCPError) as exc:
             error = _failure(server, tool, exc)
@@ -252,12 +298,7 @@ class ToolBox:
                 outcome="TOOL_ERROR",
             )
         await self._audit(server, tool, args, result, error, started)
-        if error is not None:
-            raise error
-        assert result is not None
-        if artifact is not None:
-            await self._ctx.add_artifact(result_parts(result), name=artifact)
-        return result
+        return result, error
 
     async def _audit(
         self,

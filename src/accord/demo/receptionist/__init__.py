@@ -44,8 +44,9 @@ Run it with ``accord serve`` (no argument) or ``accord serve accord.demo.recepti
 ``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
 
 Modules: ``_card`` (skills, limits, security scheme), ``_parsing`` (reading a request
-from the task's messages), ``_store`` (the demo tables), ``_keys`` (API keys),
-``_skills`` (the behaviour).
+from the task's messages), ``_store`` (the demo tables), ``_desk`` (bookings, calls,
+tickets), ``_keys`` (API keys), ``_skills`` (the behaviour); with the mcp extra,
+``with_mcp`` (the same agent, its desk behind the MCP server ``_mcp_server``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
+
+    from accord.server import TaskContext
+
+    from ._desk import Desk
 
 __all__ = [
     "API_KEY_HEADER",
@@ -98,6 +103,7 @@ def create_agent(
     clock: Callable[[], datetime] | None = None,
     pace: Pace | None = None,
     secured: bool = True,
+    desk: Callable[[TaskContext], Desk] | None = None,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
 
@@ -108,8 +114,10 @@ def create_agent(
             ``$ACCORD_DEMO_PACE``, else 0.5.
         secured: declare (and so require) the ``X-API-Key`` API key; serve the
             agent with an API-key verifier, as :func:`create_app` does.
+        desk: where each execution keeps its records (default: the SQLite file;
+            :mod:`~accord.demo.receptionist.with_mcp`: an MCP server's tools).
     """
-    receptionist = Receptionist(str(db), clock=clock, pace=pace)
+    receptionist = Receptionist(str(db), clock=clock, pace=pace, desk=desk)
     return Agent(
         receptionist,
         name="Receptionist",
