@@ -253,7 +253,7 @@ class ToolBox:
                 "mcp.method.name": "tools/call",
                 "mcp.server": server,
                 "gen_ai.tool.name": tool,
-                "a2a.task_id": self._run.task_id,
+                "a2a.task.id": self._run.task_id,
             },
             record_exception=False,
             set_status_on_exception=False,
