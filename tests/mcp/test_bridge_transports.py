@@ -135,3 +135,18 @@ def test_without_the_agents_credentials_says_what_to_configure(agent_url: str) -
     assert done.returncode == 4, done.stderr
     assert "--api-key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_without_the_mcp_extra_says_how_to_install_it() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['mcp'] = None  # as if the extra were not installed\n"
+        "from accord.cli.main import main\n"
+        "sys.exit(main(['mcp', 'serve', 'http://127.0.0.1:9']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "pip install 'accord[mcp]'" in done.stderr
+    assert "Traceback" not in done.stderr
