@@ -34,20 +34,16 @@ def bridge_env() -> dict[str, str]:
     }
 
 
+def bridge_argv(agent_url: str, *extra: str) -> list[str]:
+    """The command line of ``accord mcp serve URL EXTRA...``."""
+    return [sys.executable, "-m", "accord.cli", "mcp", "serve", agent_url, *extra]
+
+
 @contextmanager
 def http_bridge(agent_url: str, *extra: str) -> Iterator[str]:
     """``accord mcp serve URL --http`` as a process; yields its endpoint URL."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "accord.cli",
-            "mcp",
-            "serve",
-            agent_url,
-            "--http",
-            *extra,
-        ],
+        bridge_argv(agent_url, "--http", *extra),
         env=bridge_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcp import Client, StdioServerParameters
-from tests.mcp.conftest import bridge_env, http_bridge
+from tests.mcp.conftest import bridge_argv, bridge_env, http_bridge
 
 pytestmark = pytest.mark.anyio
 
@@ -101,17 +101,7 @@ async def _some_task(client: Client) -> str:
 
 def test_refuses_to_serve_http_beyond_loopback(agent_url: str) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "accord.cli",
-            "mcp",
-            "serve",
-            agent_url,
-            "--http",
-            "--host",
-            "0.0.0.0",
-        ],
+        bridge_argv(agent_url, "--http", "--host", "0.0.0.0"),
         env=bridge_env(),
         capture_output=True,
         text=True,
@@ -125,7 +115,7 @@ def test_refuses_to_serve_http_beyond_loopback(agent_url: str) -> None:
 def test_without_the_agents_credentials_says_what_to_configure(agent_url: str) -> None:
     env = {k: v for k, v in bridge_env().items() if k != "ACCORD_API_KEY"}
     done = subprocess.run(
-        [sys.executable, "-m", "accord.cli", "mcp", "serve", agent_url],
+        bridge_argv(agent_url),
         env=env,
         capture_output=True,
         text=True,

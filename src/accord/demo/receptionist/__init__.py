@@ -70,10 +70,10 @@ from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
-    from accord.server import TaskContext
+    from accord.server import Interceptor, TaskContext
 
     from ._desk import Desk
 
@@ -143,6 +143,8 @@ def create_app(
     keys: ApiKeyRing | None = None,
     clock: Callable[[], datetime] | None = None,
     pace: Pace | None = None,
+    desk: Callable[[TaskContext], Desk] | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> A2AApp:
     """The example configuration: the Receptionist, API keys required, tasks in ``db``.
 
@@ -150,12 +152,14 @@ def create_app(
         db: the SQLite file for tasks, bookings and (demo) key hashes.
         keys: the accepted keys; default :func:`load_api_keys` (``$ACCORD_API_KEYS``
             or the generated demo key).
-        clock, pace: as for :func:`create_agent`.
+        clock, pace, desk: as for :func:`create_agent`.
+        interceptors: the app's interceptors (``with_mcp``: the MCP sessions).
     """
     db = str(db)
     ring = keys if keys is not None else load_api_keys(db)
     return A2AApp(
-        create_agent(db, clock=clock, pace=pace),
+        create_agent(db, clock=clock, pace=pace, desk=desk),
         store=SQLiteTaskStore(db),
         auth={"apiKey": ApiKeyVerifier(ring)},
+        interceptors=list(interceptors) or None,
     )

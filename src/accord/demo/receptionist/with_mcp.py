@@ -17,17 +17,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from accord.mcp import McpTools, StdioServer, mcp_tools
-from accord.server import A2AApp
-from accord.server.auth import ApiKeyVerifier
-from accord.stores import SQLiteTaskStore
 
-from . import create_agent, load_api_keys
+from . import create_app as base_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from accord.server import TaskContext
+    from accord.server import A2AApp, TaskContext
     from accord.server.auth import ApiKeyRing
 
     from ._skills import Pace
@@ -112,11 +109,11 @@ def create_app(
             ``tracer_provider``, ``timeout``).
     """
     db = str(db)
-    ring = keys if keys is not None else load_api_keys(db)
-    agent = create_agent(db, clock=clock, pace=pace, desk=McpDesk)
-    return A2AApp(
-        agent,
-        store=SQLiteTaskStore(db),
-        auth={"apiKey": ApiKeyVerifier(ring)},
+    return base_app(
+        db,
+        keys=keys,
+        clock=clock,
+        pace=pace,
+        desk=McpDesk,
         interceptors=[McpTools([desk_server(db)], **tool_options)],
     )
