@@ -250,6 +250,29 @@ async def test_calls_a_streamable_http_server(
     assert {r.peer for r in records} == {http_tool_server}
 
 
+@pytest.mark.parametrize(
+    ("server", "says"),
+    [
+        (HttpServer("t", "http://127.0.0.1:9/mcp"), "ConnectError"),
+        (StdioServer("t", "/no/such/command"), "FileNotFoundError"),
+        (StdioServer("t", sys.executable, ("-c", "pass")), "Connection closed"),
+    ],
+)
+async def test_a_server_that_cannot_be_reached_is_unavailable(
+    store: MemoryTaskStore, server: StdioServer | HttpServer, says: str
+) -> None:
+    app = A2AApp(AGENT, store=store, interceptors=[McpTools([server])])
+    async with (
+        httpx.AsyncClient(transport=MemoryTransport(app)) as http,
+        await Client.connect("http://agent.test", http=http) as client,
+    ):
+        task = await _ask(client, "t:echo")
+    assert text_of(task).startswith("UNAVAILABLE: t/echo: could not open a session")
+    assert says in text_of(task)
+    (record,) = await _tool_records(store)
+    assert record.outcome == "UNAVAILABLE"
+
+
 async def test_mcp_tools_outside_mcp_tools_says_how_to_serve() -> None:
     async def lonely(ctx: TaskContext) -> None:
         mcp_tools(ctx)

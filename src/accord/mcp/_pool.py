@@ -37,13 +37,25 @@ if TYPE_CHECKING:
 
     from ._servers import McpServer
 
-__all__ = ["ClosedError", "SessionPool"]
+__all__ = ["ClosedError", "OpenError", "SessionPool"]
 
 logger = logging.getLogger(__name__)
 
 
 class ClosedError(RuntimeError):
     """The pool is closed (its engine stopped)."""
+
+
+class OpenError(RuntimeError):
+    """A session could not be opened (the server unreachable, its command missing
+    or exiting); the message says why, without the server's credentials."""
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first error inside (nested) exception groups: what actually went wrong."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 @asynccontextmanager
@@ -148,8 +160,8 @@ class SessionPool:
 
         Raises:
             ClosedError: the pool is closed.
-            TimeoutError: no session could be opened within the timeout.
-            OSError: a stdio server's command could not be started.
+            TimeoutError: no session was free, or none opened, within the timeout.
+            OpenError: a session could not be opened.
         """
         with anyio.fail_after(self.timeout):
             await self._slots.acquire()
@@ -174,7 +186,15 @@ class SessionPool:
         if group is None:
             raise ClosedError(f"the MCP server {self.server.name!r} is closed")
         session = _Session(self.server, self.timeout)
-        with anyio.fail_after(self.timeout):
-            await group.start(session.run)
+        try:
+            with anyio.fail_after(self.timeout):
+                await group.start(session.run)
+        except TimeoutError:
+            raise
+        except Exception as exc:
+            leaf = _leaf(exc)
+            raise OpenError(
+                f"could not open a session ({type(leaf).__name__}: {leaf})"
+            ) from exc
         self._open.add(session)
         return session

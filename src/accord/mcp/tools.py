@@ -55,7 +55,7 @@ from accord.server import Interceptor
 from accord.stores.audit import AuditRecord, AuditStore
 from accord.types import Part
 
-from ._pool import ClosedError, SessionPool
+from ._pool import ClosedError, OpenError, SessionPool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -222,7 +222,7 @@ class ToolBox:
             async with pool.session() as session:
                 with anyio.fail_after(self._tools.timeout):
                     return (await session.list_tools()).tools
-        except (TimeoutError, ClosedError, OSError, MCPError) as exc:
+        except Exception as exc:
             raise _failure(server, "tools/list", exc) from None
 
     async def call(
@@ -284,7 +284,7 @@ class ToolBox:
             async with pool.session() as session:
                 with anyio.fail_after(self._tools.timeout):
                     result = await session.call_tool(tool, args)
-        except (TimeoutError, ClosedError, OSError, MCPError) as exc:
+        except Exception as exc:  # whatever the SDK raises: the call failed
             error = _failure(server, tool, exc)
         except anyio.get_cancelled_exc_class():
             error = ToolCallError(f"{server}/{tool}: canceled", outcome="CANCELED")
@@ -349,8 +349,9 @@ def _failure(server: str, tool: str, exc: BaseException) -> ToolCallError:
             f"{server}/{tool}: the MCP server answered: {exc.error.message}",
             outcome="MCP_ERROR",
         )
-    if isinstance(exc, ClosedError):
+    if isinstance(exc, (ClosedError, OpenError)):
         return ToolCallError(f"{server}/{tool}: {exc}", outcome="UNAVAILABLE")
+    logger.warning("MCP call %s/%s failed", server, tool, exc_info=exc)
     return ToolCallError(
         f"{server}/{tool}: the MCP server could not be reached ({type(exc).__name__})",
         outcome="UNAVAILABLE",
