@@ -36,11 +36,6 @@ TOOL_SERVER = str(Path(__file__).with_name("tool_server.py"))
 SHORT = 1.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def stdio_server(name: str = "t") -> StdioServer:
     return StdioServer(
         name, sys.executable, (TOOL_SERVER,), env={"TOOL_SECRET": "s3cret"}
