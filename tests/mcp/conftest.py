@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -58,11 +59,12 @@ def http_bridge(agent_url: str, *extra: str) -> Iterator[str]:
                 break
         assert endpoint is not None, "accord mcp serve --http printed no endpoint"
         yield endpoint
+        # Ctrl-C stops it cleanly.
+        process.send_signal(signal.SIGINT)
+        assert process.wait(START_TIMEOUT) == 0
+        assert "Traceback" not in process.stderr.read()
     finally:
-        process.terminate()
-        try:
-            process.wait(START_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             process.kill()
             process.wait()
         if process.stderr is not None:

@@ -189,6 +189,34 @@ def test_the_default_receptionist_does_not_import_mcp() -> None:
     assert done.stdout.strip() == "[]"
 
 
+async def test_the_desk_servers_tools(tmp_path: Path) -> None:
+    """The desk's MCP server, in process, through the SDK's client."""
+    from accord.demo.receptionist._mcp_server import DESK_TOOLS, build_server
+    from mcp import Client as McpClient
+
+    now = "2026-11-20T09:00:00Z"
+    async with McpClient(build_server(str(tmp_path / "desk.db"))) as desk:
+        listed = await desk.list_tools()
+        assert sorted(t.name for t in listed.tools) == sorted(DESK_TOOLS)
+        window = {
+            "window_start": "2026-11-21T14:00:00Z",
+            "window_end": "2026-11-21T15:00:00Z",
+        }
+        booking = {"phone": "+14155550123", **window, "task_id": "t1", "now": now}
+        first = await desk.call_tool("book_callback", booking)
+        again = await desk.call_tool("book_callback", {**booking, "task_id": "t2"})
+        assert first.structured_content == again.structured_content == {"seq": 1}
+        call = await desk.call_tool("call_record", {"call_id": "call-1005"})
+        assert call.structured_content["caller"] == "Aiko Tanaka"
+        missing = await desk.call_tool("call_record", {"call_id": "call-0"})
+        assert missing.structured_content == {"found": False}
+        ticket = {"reason": "r", "priority": "high", "task_id": "t3", "now": now}
+        opened = await desk.call_tool("open_ticket", {"call_id": "call-1005", **ticket})
+        assert opened.structured_content == {"seq": 1}
+        nowhere = await desk.call_tool("open_ticket", {"call_id": "call-0", **ticket})
+        assert nowhere.structured_content == {"seq": None}
+
+
 def test_the_desk_server_runs_as_a_module(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "accord.demo.receptionist._mcp_server", "--help"],

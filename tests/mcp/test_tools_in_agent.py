@@ -22,12 +22,11 @@ from accord.mcp import (
     StdioServer,
     ToolCallError,
     mcp_tools,
-    result_parts,
 )
 from accord.server import A2AApp, Agent, TaskContext
 from accord.stores import MemoryTaskStore
 from accord.stores.audit import AuditQuery
-from accord.types import Task, TaskState, data_of, text_of
+from accord.types import SendMessageConfiguration, Task, TaskState, data_of, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +57,14 @@ async def behave(ctx: TaskContext) -> None:
     elif word == "list":
         names = sorted(tool.name for tool in await tools.list("t"))
         await ctx.complete(",".join(names))
+    elif word == "list:nowhere":
+        try:
+            await tools.list("nowhere")
+        except ToolCallError as exc:
+            await ctx.complete(f"{exc.outcome}: {exc}")
+    elif word == "working:hang":
+        await ctx.working("calling hang")
+        await tools.call("t", "hang")
     else:  # fail, hang, image, unknown server...
         server, _, tool = word.partition(":")
         try:
@@ -129,6 +136,35 @@ async def test_calls_a_stdio_server_with_configured_credentials(
     assert echo.task_id
     assert echo.duration_us > 0
     assert echo.peer == f"stdio:{sys.executable}"
+
+
+async def test_listing_an_unknown_server(client: Client) -> None:
+    task = await _ask(client, "list:nowhere")
+    assert text_of(task).startswith("UNAVAILABLE: no MCP server named 'nowhere'")
+
+
+async def test_a_canceled_call_is_audited(
+    client: Client, store: MemoryTaskStore, tools: McpTools
+) -> None:
+    started = await client.send_message(
+        "working:hang", configuration=SendMessageConfiguration(return_immediately=True)
+    )
+    assert isinstance(started, Task)
+    # The call is in flight once its session is open: poll until a deadline.
+    with anyio.fail_after(30):
+        while True:
+            if tools.pools["t"].open_sessions:
+                break
+            await anyio.sleep(0.01)
+    canceled = await client.cancel_task(started.id)
+    assert canceled.status.state == TaskState.CANCELED
+    with anyio.fail_after(30):  # the record is written as the call unwinds
+        while True:
+            if records := await _tool_records(store):
+                break
+            await anyio.sleep(0.01)
+    assert [(r.operation, r.outcome) for r in records] == [("t/hang", "CANCELED")]
+    assert tools.pools["t"].open_sessions == 0  # never reused
 
 
 async def test_result_becomes_an_artifact(client: Client) -> None:
@@ -304,9 +340,3 @@ def test_server_declarations_are_checked() -> None:
     assert "Bearer" not in repr(
         HttpServer("h", "http://x/mcp", headers={"A": "Bearer"})
     )
-
-
-def test_result_parts_of_an_empty_result() -> None:
-    from mcp_types import CallToolResult
-
-    assert [p.text for p in result_parts(CallToolResult(content=[]))] == [""]

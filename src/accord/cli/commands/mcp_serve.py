@@ -11,7 +11,8 @@ MCP clients never see or pass them. Then it serves
   stderr;
 * with ``--http``, over streamable HTTP on loopback (``--port``, 0: a free one); the
   endpoint's URL is printed on stderr once it listens. Only loopback hosts are
-  accepted: whoever reaches the bridge uses its credentials.
+  accepted: whoever reaches the bridge uses its credentials. Ctrl-C or SIGTERM
+  stops it gracefully (exit 0), as ``accord serve``.
 
 This module imports nothing of the mcp extra until the command runs.
 """
@@ -93,7 +94,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     from ._remote import connect, credentials, request_headers
     from .push import _bind
-    from .serve import card_url
+    from .serve import _swallow_signal_replay, card_url
 
     async with await connect(args) as client:
         bridge = AgentBridge(client)
@@ -120,5 +121,7 @@ async def _serve(args: argparse.Namespace) -> None:
         def started() -> None:
             report(f"MCP endpoint: {endpoint}")
 
-        with sock:
+        # Ctrl-C / SIGTERM: uvicorn shuts down gracefully, then re-raises the
+        # signal, which must not turn the clean exit into an interrupted one.
+        with sock, _swallow_signal_replay():
             await serve_http(bridge, sock, started=started)
