@@ -55,11 +55,11 @@ async def behave(ctx: TaskContext) -> None:
         result = await tools.call("t", "secret")
         await ctx.complete(text_of_result(result))
     elif word == "list":
-        names = sorted(tool.name for tool in await tools.list("t"))
+        names = sorted(tool.name for tool in await tools.list_tools("t"))
         await ctx.complete(",".join(names))
     elif word == "list:nowhere":
         try:
-            await tools.list("nowhere")
+            await tools.list_tools("nowhere")
         except ToolCallError as exc:
             await ctx.complete(f"{exc.outcome}: {exc}")
     elif word == "working:hang":

@@ -211,7 +211,7 @@ class ToolBox:
             )
         return pool
 
-    async def list(self, server: str) -> list[Tool]:
+    async def list_tools(self, server: str) -> list[Tool]:
         """The tools ``server`` offers.
 
         Raises:
