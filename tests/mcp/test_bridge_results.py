@@ -16,6 +16,7 @@ import pytest
 from mcp_types import BlobResourceContents
 
 from accord.client import Client, MemoryTransport
+from accord.client.transports import JsonRpcTransport
 from accord.mcp import STATES, AgentBridge, tool_name
 from accord.server import A2AApp, Agent, TaskContext
 from accord.types import AgentSkill, Part, TaskState
@@ -169,6 +170,34 @@ async def test_bad_calls_are_tool_errors_that_say_why(
     result = await mcp.call_tool(tool, arguments)
     assert result.is_error
     assert says in _texts(result)[0]
+
+
+async def test_an_unreachable_agent_is_a_tool_error() -> None:
+    card_source = Agent(behave, name="Gone", description="d", skills=SKILLS)
+    async with (
+        httpx.AsyncClient(transport=MemoryTransport(A2AApp(card_source))) as http,
+        await Client.connect("http://agent.test", http=http) as live,
+    ):
+        card = live.card
+    assert card is not None
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(_refuse)) as http,
+        Client(card, http=http) as client,
+        McpClient(AgentBridge(client).server()) as session,
+    ):
+        result = await session.call_tool("do.it", {"message": "echo"})
+    assert result.is_error
+    assert "could not be reached" in _texts(result)[0]
+
+
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+async def test_a_bridge_needs_a_card() -> None:
+    async with Client.from_transport(JsonRpcTransport("http://agent.test/")) as client:
+        with pytest.raises(ValueError, match="needs the agent's card"):
+            AgentBridge(client)
 
 
 def test_every_state_has_a_rule() -> None:

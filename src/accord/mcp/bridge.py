@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.lowlevel import Server
 from mcp_types import CallToolResult, ListToolsResult
 
-from accord.errors import A2AError
+from accord.errors import A2AError, ProtocolError
 from accord.types import Part, SendMessageConfiguration, Task, user_message
 
 from ._results import error_result, message_result, task_result
@@ -129,8 +129,10 @@ class AgentBridge:
             return await self._send(args, skill or args.text("skill") or "")
         except ToolArgumentError as exc:
             return error_result(f"{name}: {exc}")
-        except A2AError as exc:
+        except ProtocolError as exc:
             return error_result(f"{name}: the agent answered: {exc}")
+        except A2AError as exc:  # a transport error: no answer
+            return error_result(f"{name}: the agent could not be reached: {exc}")
 
     async def _send(self, args: Arguments, skill: str) -> CallToolResult:
         content: list[MessageContent] = [args.values["message"]]
