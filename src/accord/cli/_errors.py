@@ -75,6 +75,8 @@ _EXTRAS = {
     "uvicorn": "serve",
     "grpc": "grpc",
     "google": "grpc",
+    "mcp": "mcp",
+    "mcp_types": "mcp",
 }
 
 

@@ -44,6 +44,7 @@ from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
+from .commands.mcp_serve import add_mcp_parser
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -57,7 +58,7 @@ def _remote(
     parser.add_argument("url", metavar="URL", type=_url, help=url_help)
 
 
-def _client_options(parser: argparse.ArgumentParser) -> None:
+def _client_options(parser: argparse.ArgumentParser, *, json: bool = True) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument(
         "--binding",
@@ -122,11 +123,12 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="CA certificates to trust instead of the default ones (private CA)",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print machine-readable ProtoJSON instead of text",
-    )
+    if json:
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print machine-readable ProtoJSON instead of text",
+        )
 
 
 #: Two-word commands: ``accord card sign …`` is parsed as the command "card sign", so
@@ -512,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
     add_audit_parsers(commands)
+    mcp_serve = add_mcp_parser(commands)
+    _remote(mcp_serve)
+    _client_options(mcp_serve, json=False)
     return parser
 
 

@@ -44,8 +44,9 @@ Run it with ``accord serve`` (no argument) or ``accord serve accord.demo.recepti
 ``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
 
 Modules: ``_card`` (skills, limits, security scheme), ``_parsing`` (reading a request
-from the task's messages), ``_store`` (the demo tables), ``_keys`` (API keys),
-``_skills`` (the behaviour).
+from the task's messages), ``_store`` (the demo tables), ``_desk`` (bookings, calls,
+tickets), ``_keys`` (API keys), ``_skills`` (the behaviour); with the mcp extra,
+``with_mcp`` (the same agent, its desk behind the MCP server ``_mcp_server``).
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from datetime import datetime
+
+    from accord.server import Interceptor, TaskContext
+
+    from ._desk import Desk
 
 __all__ = [
     "API_KEY_HEADER",
@@ -98,6 +103,7 @@ def create_agent(
     clock: Callable[[], datetime] | None = None,
     pace: Pace | None = None,
     secured: bool = True,
+    desk: Callable[[TaskContext], Desk] | None = None,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
 
@@ -108,8 +114,10 @@ def create_agent(
             ``$ACCORD_DEMO_PACE``, else 0.5.
         secured: declare (and so require) the ``X-API-Key`` API key; serve the
             agent with an API-key verifier, as :func:`create_app` does.
+        desk: where each execution keeps its records (default: the SQLite file;
+            :mod:`~accord.demo.receptionist.with_mcp`: an MCP server's tools).
     """
-    receptionist = Receptionist(str(db), clock=clock, pace=pace)
+    receptionist = Receptionist(str(db), clock=clock, pace=pace, desk=desk)
     return Agent(
         receptionist,
         name="Receptionist",
@@ -135,6 +143,8 @@ def create_app(
     keys: ApiKeyRing | None = None,
     clock: Callable[[], datetime] | None = None,
     pace: Pace | None = None,
+    desk: Callable[[TaskContext], Desk] | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> A2AApp:
     """The example configuration: the Receptionist, API keys required, tasks in ``db``.
 
@@ -142,12 +152,14 @@ def create_app(
         db: the SQLite file for tasks, bookings and (demo) key hashes.
         keys: the accepted keys; default :func:`load_api_keys` (``$ACCORD_API_KEYS``
             or the generated demo key).
-        clock, pace: as for :func:`create_agent`.
+        clock, pace, desk: as for :func:`create_agent`.
+        interceptors: the app's interceptors (``with_mcp``: the MCP sessions).
     """
     db = str(db)
     ring = keys if keys is not None else load_api_keys(db)
     return A2AApp(
-        create_agent(db, clock=clock, pace=pace),
+        create_agent(db, clock=clock, pace=pace, desk=desk),
         store=SQLiteTaskStore(db),
         auth={"apiKey": ApiKeyVerifier(ring)},
+        interceptors=list(interceptors) or None,
     )

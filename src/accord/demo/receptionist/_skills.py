@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -20,6 +19,7 @@ from ._card import (
     SKILLS,
     SUMMARY,
 )
+from ._desk import Desk, SqliteDesk
 from ._parsing import (
     EXAMPLE_PHONE,
     Invalid,
@@ -32,7 +32,6 @@ from ._parsing import (
 from ._store import Database
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Mapping
 
     from accord.server import TaskContext
@@ -81,6 +80,8 @@ class Receptionist:
             request takes about three times this); default ``$ACCORD_DEMO_PACE``,
             else :data:`DEFAULT_PACE`. 0 runs the skills at full speed (tests); a
             coroutine function is awaited for each step instead.
+        desk: where each execution keeps bookings, reads call records and opens
+            tickets (default: :class:`~._desk.SqliteDesk` on ``db``).
     """
 
     def __init__(
@@ -89,10 +90,15 @@ class Receptionist:
         *,
         clock: Callable[[], datetime] | None = None,
         pace: Pace | None = None,
+        desk: Callable[[TaskContext], Desk] | None = None,
     ) -> None:
         if pace is not None and not callable(pace) and not pace >= 0:
             raise ValueError(f"pace must be a number of seconds >= 0, not {pace!r}")
         self.db = Database(db)
+        local = SqliteDesk(self.db)
+        #: The desk each execution keeps its records at (default: the SQLite
+        #: tables, in this process; ``with_mcp``: an MCP server's tools).
+        self.desk: Callable[[TaskContext], Desk] = desk or (lambda ctx: local)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pace = pace_from_env() if pace is None else pace
 
@@ -165,22 +171,10 @@ class Receptionist:
         await self._step(ctx, "Reserving the slot…")
         now = iso(self.clock())
 
-        def book(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT seq FROM bookings WHERE phone = ? AND window_start = ? "
-                "AND window_end = ? AND status = 'confirmed'",
-                (phone, iso(start), iso(end)),
-            ).fetchone()
-            if row is not None:  # the same request again (a retry): same booking
-                return int(row[0])
-            cursor = conn.execute(
-                "INSERT INTO bookings (phone, window_start, window_end, status, task_id, "
-                "created_at) VALUES (?, ?, ?, 'confirmed', ?, ?)",
-                (phone, iso(start), iso(end), ctx.task_id, now),
-            )
-            return int(cursor.lastrowid or 0)
-
-        booking_id = f"cb-{await self.db.run(book):04d}"
+        seq = await self.desk(ctx).book(
+            phone, iso(start), iso(end), task_id=ctx.task_id, now=now
+        )
+        booking_id = f"cb-{seq:04d}"
         booking = {
             "bookingId": booking_id,
             "phone": phone,
@@ -219,31 +213,6 @@ class Receptionist:
                 f"e.g. {example}."
             )
 
-    async def _call(self, call_id: str) -> dict[str, Any] | None:
-        def read(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
-            row = conn.execute(
-                "SELECT id, caller, phone, started_at, duration_seconds, summary, topics "
-                "FROM calls WHERE id = ?",
-                (call_id,),
-            ).fetchone()
-            return None if row is None else tuple(row)
-
-        row = await self.db.run(read)
-        if row is None:
-            return None
-        keys = (
-            "callId",
-            "caller",
-            "phone",
-            "startedAt",
-            "durationSeconds",
-            "summary",
-            "topics",
-        )
-        call = dict(zip(keys, row, strict=True))
-        call["topics"] = json.loads(call["topics"])
-        return call
-
     async def fetch_call_summary(self, ctx: TaskContext, request: Request) -> None:
         """Return the summary of a recorded call."""
         if request.call_id is None:
@@ -253,7 +222,7 @@ class Receptionist:
             )
             return
         await self._step(ctx, f"Looking up {request.call_id}…")
-        call = await self._call(request.call_id)
+        call = await self.desk(ctx).call_record(request.call_id)
         if call is None:
             await ctx.fail(_unknown_call(request.call_id))
             return
@@ -291,23 +260,12 @@ class Receptionist:
             return
         call_id, reason, now = request.call_id, request.reason, iso(self.clock())
 
-        def open_ticket(conn: sqlite3.Connection) -> int | None:
-            if (
-                conn.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone()
-                is None
-            ):
-                return None
-            cursor = conn.execute(
-                "INSERT INTO escalations (call_id, reason, priority, task_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (call_id, reason, priority, ctx.task_id, now),
-            )
-            return int(cursor.lastrowid or 0)
-
         await self._step(ctx, f"Looking up {call_id}…")
         await self._step(ctx, f"Assessing the priority ({priority})…")
         await self._step(ctx, f"Opening an escalation ticket for {call_id}…")
-        seq = await self.db.run(open_ticket)
+        seq = await self.desk(ctx).open_ticket(
+            call_id, reason, priority, task_id=ctx.task_id, now=now
+        )
         if seq is None:
             await ctx.fail(_unknown_call(call_id))
             return
