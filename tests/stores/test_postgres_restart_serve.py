@@ -42,7 +42,7 @@ import psycopg
 import pytest
 
 from accord.client import Client
-from accord.errors import A2AError, UnavailableError
+from accord.errors import A2AError, UnavailableError, UnsupportedOperationError
 from accord.server import A2AApp, Agent, TaskContext
 from accord.server.leases import LEASE_EXPIRED_MESSAGE
 from accord.stores import Scope
@@ -147,7 +147,12 @@ async def _clients(*bases: str) -> AsyncIterator[list[Client]]:
 async def _follow(
     client: Client, task_id: str, seen: list[TaskState], resumed: list[str]
 ) -> None:
-    """Follow the task to its end; resume (Last-Event-ID) after an UNAVAILABLE."""
+    """Follow the task to its end; resume (Last-Event-ID) after an UNAVAILABLE.
+
+    A task that ended while the stream was down cannot be subscribed to again
+    (spec §3.1.6: UnsupportedOperationError); its end is then read with GetTask, as
+    the error says.
+    """
     last: str | None = None
     while True:
         try:
@@ -160,6 +165,10 @@ async def _follow(
         except UnavailableError as exc:  # the store was down: retry, as told
             resumed.append(str(exc))
             await anyio.sleep(0.5)
+        except UnsupportedOperationError:
+            assert resumed, "only a resumed stream can find the task already ended"
+            seen.append((await client.get_task(task_id)).status.state)
+            return
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate", "long"])
