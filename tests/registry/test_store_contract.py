@@ -234,6 +234,9 @@ async def test_facets_count_the_matches(registry_store: RegistryStore) -> None:
         "", SearchQuery(text="schedule"), ["binding"], 1
     )
     assert narrowed["binding"] == [("HTTP+JSON", 1)]
+    assert await registry_store.count("", SearchQuery()) == 3
+    assert await registry_store.count("", SearchQuery(text="schedule")) == 2
+    assert await registry_store.count("", SearchQuery(filters={"tag": ("x",)})) == 0
 
 
 async def test_remove(registry_store: RegistryStore) -> None:

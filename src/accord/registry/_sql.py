@@ -459,6 +459,17 @@ class SqlRegistryStore(ABC):
         cursor = encode_cursor(float(last[-1]), last[1]) if more and last else None
         return SearchPage(hits, cursor)
 
+    async def count(self, tenant: str, query: SearchQuery) -> int:
+        """See :meth:`RegistryStore.count`."""
+        matches, args = self._matches(tenant, query)
+
+        def work(cur: Cursor) -> int:
+            cur.execute(self.dialect.sql(f"SELECT COUNT(*){matches}"), args)
+            return int(cur.fetchone()[0])
+
+        result: int = await self._run(work)
+        return result
+
     async def facets(
         self, tenant: str, query: SearchQuery, fields: Sequence[str], limit: int
     ) -> dict[str, list[tuple[str, int]]]:

@@ -270,13 +270,80 @@ _TOKEN = re.compile(r"\w+")
 MAX_TOKENS = 32
 
 
+#: Words too common to search for. PostgreSQL's ``english`` configuration drops
+#: them; SQLite's tokenizer does not, so they are dropped here for both to agree.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
 def search_tokens(text: str) -> list[str]:
     """The words of a free-text query (letters, digits, underscore), at most 32.
 
     Only words go to the full-text engines, so no query syntax of theirs can be
-    injected; a hit needs any one of them, and more (or rarer) matches rank higher.
+    injected; stop words are dropped (:data:`STOP_WORDS`); a hit needs any one of
+    the rest, and more (or rarer) matches rank higher.
     """
-    return [t.lower() for t in _TOKEN.findall(text)][:MAX_TOKENS]
+    words = (t.lower() for t in _TOKEN.findall(text))
+    return [w for w in words if w not in STOP_WORDS][:MAX_TOKENS]
 
 
 @dataclass(frozen=True, slots=True)

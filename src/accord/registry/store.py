@@ -99,6 +99,10 @@ class RegistryStore(Protocol):
         """
         ...
 
+    async def count(self, tenant: str, query: SearchQuery) -> int:
+        """How many of the tenant's agents match ``query`` (its page ignored)."""
+        ...
+
     async def due(self, now: float, limit: int) -> tuple[Entry, ...]:
         """Fetched agents (every tenant) whose next health check is due, soonest first."""
         ...
