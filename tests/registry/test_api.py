@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from accord.registry.client import RegistryClient, RegistryError, discover
 from accord.security import JWK, TrustStore, card_json, sign_card
 from accord.types import AgentCard, decode_json, encode
 from tests.helpers.uvicorn_thread import serve_in_thread
@@ -401,3 +402,20 @@ async def test_registration_errors_are_ard_errors(registry: str) -> None:
     assert "wellKnownURI" in missing.json()["message"]
     assert refused.status_code == 400
     assert "refused" in refused.json()["message"]
+
+
+async def test_discover_from_python(
+    registry: str, agents: list[tuple[CardHost, str]]
+) -> None:
+    async with httpx.AsyncClient(base_url=registry) as http:
+        await register_all(http, agents)
+    found = await discover(registry, "weather forecast", skill="forecast")
+    assert [f.name for f in found] == ["Weather"]
+    assert found[0].agent_url == agents[1][1]
+    assert found[0].pin.startswith("sha256:")
+    assert found[0].skills == ("forecast",)
+    async with RegistryClient(registry, tenant="acme") as client:
+        with pytest.raises(RegistryError) as refused:
+            await client.discover("weather")
+    assert refused.value.code == "UNAUTHENTICATED"
+    assert refused.value.status_code == 401

@@ -45,6 +45,7 @@ from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
 from .commands.push import add_push_parser
+from .commands.registry import add_registry_parsers
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
@@ -512,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
     add_audit_parsers(commands)
+    add_registry_parsers(commands)
     return parser
 
 
