@@ -12,6 +12,7 @@ Routes (each also under ``/tenants/{tenant}`` for a private registry):
 ``POST /agents``                            publish a card (publishers only)
 ``POST /api/agents/register``               register by ``wellKnownURI`` (publishers only)
 ``GET /v0.1/servers``                       MCP registry v0.1 read API
+``/.well-known/agent-card.json``, ``/a2a``  the registry's own A2A agent (:mod:`.agent`)
 ==========================================  ==============================================
 
 *Who may do what.* Reads of the public registry (tenant ``""``) are open. Writes,
@@ -131,6 +132,10 @@ class RegistryAuth:
         )
 
 
+#: Where the registry's own A2A agent is served (:mod:`.agent`), and its card.
+AGENT_PATH = "/a2a"
+CARD_PATH = "/.well-known/agent-card.json"
+
 _TENANT = re.compile(r"/tenants/([A-Za-z0-9._~-]{1,64})(/.*)")
 
 
@@ -158,6 +163,7 @@ class RegistryApp:
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         health: HealthSettings | None = None,
+        agent: bool = True,
     ) -> None:
         self.store = open_registry_store(store) if isinstance(store, str) else store
         self.auth = auth.authenticator() if auth is not None else None
@@ -167,6 +173,18 @@ class RegistryApp:
         self.max_body_bytes = max_body_bytes
         self.health = health
         self._registrar: Registrar | None = None
+        self.agent_app = None
+        if agent:
+            from accord.server import A2AApp
+
+            from .agent import registry_agent
+
+            self.agent_app = A2AApp(
+                registry_agent(self.store, base_url=self.public_url or ""),
+                public_url=f"{self.public_url}{AGENT_PATH}"
+                if self.public_url
+                else None,
+            )
 
     @property
     def registrar(self) -> Registrar:
@@ -180,6 +198,8 @@ class RegistryApp:
         """Open the store and the HTTP client, run the health checks; close at exit."""
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self.store)
+            if self.agent_app is not None:
+                await stack.enter_async_context(self.agent_app.running())
             http = await stack.enter_async_context(egress_client(self.egress))
             self._registrar = Registrar(self.store, http, trust=self.trust)
             stack.callback(setattr, self, "_registrar", None)
@@ -216,6 +236,17 @@ class RegistryApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
+        if self.agent_app is not None and (
+            path in (CARD_PATH, AGENT_PATH) or path.startswith(AGENT_PATH + "/")
+        ):
+            # The registry's own agent: mounted at /a2a, its card also at the root.
+            root = scope.get("root_path", "") + AGENT_PATH
+            inner = {**scope, "root_path": root}
+            if path == CARD_PATH:
+                inner["path"] = root + CARD_PATH
+                inner["raw_path"] = inner["path"].encode()
+            await self.agent_app(inner, receive, send)
+            return
         tenant = ""
         if matched := _TENANT.fullmatch(path):
             tenant, path = matched.group(1), matched.group(2)
