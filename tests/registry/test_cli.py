@@ -53,7 +53,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield line.split()[-1]
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err  # Ctrl-C is a clean stop
+    assert "Traceback" not in err
     assert (cwd / "registry.db").exists()
 
 

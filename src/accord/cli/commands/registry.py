@@ -275,11 +275,10 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         health=health,
     )
-    _run_uvicorn(app, args.host, args.port)
-    return EXIT_OK
+    return _run_uvicorn(app, args.host, args.port)
 
 
-def _run_uvicorn(app: Any, host: str, port: int) -> None:
+def _run_uvicorn(app: Any, host: str, port: int) -> int:
 
     import uvicorn
 
@@ -298,7 +297,21 @@ def _run_uvicorn(app: Any, host: str, port: int) -> None:
                 return
 
     server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    from .serve import _swallow_signal_replay
+
+    # Ctrl-C or SIGTERM: uvicorn shuts down (the lifespan closes the store) and the
+    # command exits 0, as `accord serve` does.
+    with _swallow_signal_replay():
+        try:
+            server.run()
+        except SystemExit as exit_:  # uvicorn exits when it cannot bind or start
+            if exit_.code not in (0, None):
+                print(
+                    "accord: the registry could not start (see the log above)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+    return EXIT_OK
 
 
 # --- client commands ------------------------------------------------------------------
