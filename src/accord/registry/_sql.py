@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from accord.types import AgentCard
 
-__all__ = ["Dialect", "SqlRegistryStore"]
+__all__ = ["TABLES", "Dialect", "SqlRegistryStore", "tables"]
 
 Cursor = Any
 Row = tuple[Any, ...]
@@ -58,6 +58,37 @@ _AGENT_COLUMNS = (
     "a.signed_by, a.drift, a.breaking, a.registered_at, a.updated_at, a.status, "
     "a.checked_at, a.latency_ms, a.next_check_at, a.etag, a.failures, a.error"
 )
+
+
+#: The tables both stores keep (the full-text index is the dialect's own);
+#: ``{real}`` is the database's double-precision type.
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS registry_agents (
+        tenant TEXT NOT NULL, identifier TEXT NOT NULL, card_json TEXT NOT NULL,
+        pin TEXT NOT NULL, version INTEGER NOT NULL, source_url TEXT,
+        signed_by TEXT, drift INTEGER NOT NULL, breaking INTEGER NOT NULL,
+        registered_at {real} NOT NULL, updated_at {real} NOT NULL,
+        status TEXT NOT NULL, checked_at {real}, latency_ms {real},
+        next_check_at {real} NOT NULL, etag TEXT, failures INTEGER NOT NULL,
+        error TEXT NOT NULL, PRIMARY KEY (tenant, identifier))""",
+    """CREATE INDEX IF NOT EXISTS registry_agents_due
+        ON registry_agents (next_check_at) WHERE source_url IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS registry_versions (
+        tenant TEXT NOT NULL, identifier TEXT NOT NULL, number INTEGER NOT NULL,
+        pin TEXT NOT NULL, card_json TEXT NOT NULL, diff_json TEXT,
+        version_unchanged INTEGER NOT NULL, breaking INTEGER NOT NULL,
+        recorded_at {real} NOT NULL, PRIMARY KEY (tenant, identifier, number))""",
+    """CREATE TABLE IF NOT EXISTS registry_terms (
+        tenant TEXT NOT NULL, identifier TEXT NOT NULL, field TEXT NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (tenant, identifier, field, value))""",
+    """CREATE INDEX IF NOT EXISTS registry_terms_value
+        ON registry_terms (tenant, field, value)""",
+)
+
+
+def tables(real: str) -> tuple[str, ...]:
+    """:data:`TABLES` with the database's double-precision type."""
+    return tuple(statement.format(real=real) for statement in TABLES)
 
 
 class Dialect(ABC):

@@ -27,7 +27,7 @@ from accord.stores._postgres_db import (
     store_errors,
 )
 
-from ._sql import Dialect, SqlRegistryStore
+from ._sql import Dialect, SqlRegistryStore, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -39,29 +39,7 @@ __all__ = ["PostgresRegistryStore"]
 
 _SCHEMA = (
     "SELECT pg_advisory_xact_lock(hashtext('accord.registry:' || current_schema()))",
-    """CREATE TABLE IF NOT EXISTS registry_agents (
-        tenant text NOT NULL, identifier text NOT NULL, card_json text NOT NULL,
-        pin text NOT NULL, version integer NOT NULL, source_url text,
-        signed_by text, drift integer NOT NULL, breaking integer NOT NULL,
-        registered_at double precision NOT NULL,
-        updated_at double precision NOT NULL, status text NOT NULL,
-        checked_at double precision, latency_ms double precision,
-        next_check_at double precision NOT NULL, etag text,
-        failures integer NOT NULL, error text NOT NULL,
-        PRIMARY KEY (tenant, identifier))""",
-    """CREATE INDEX IF NOT EXISTS registry_agents_due
-        ON registry_agents (next_check_at) WHERE source_url IS NOT NULL""",
-    """CREATE TABLE IF NOT EXISTS registry_versions (
-        tenant text NOT NULL, identifier text NOT NULL, number integer NOT NULL,
-        pin text NOT NULL, card_json text NOT NULL, diff_json text,
-        version_unchanged integer NOT NULL, breaking integer NOT NULL,
-        recorded_at double precision NOT NULL,
-        PRIMARY KEY (tenant, identifier, number))""",
-    """CREATE TABLE IF NOT EXISTS registry_terms (
-        tenant text NOT NULL, identifier text NOT NULL, field text NOT NULL,
-        value text NOT NULL, PRIMARY KEY (tenant, identifier, field, value))""",
-    """CREATE INDEX IF NOT EXISTS registry_terms_value
-        ON registry_terms (tenant, field, value)""",
+    *tables("double precision"),
     """CREATE TABLE IF NOT EXISTS registry_text (
         tenant text NOT NULL, identifier text NOT NULL, document tsvector NOT NULL,
         PRIMARY KEY (tenant, identifier))""",

@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from accord.errors import StoreError
 
-from ._sql import Dialect, SqlRegistryStore
+from ._sql import Dialect, SqlRegistryStore, tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -32,26 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteRegistryStore"]
 
 _SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS registry_agents (
-        tenant TEXT NOT NULL, identifier TEXT NOT NULL, card_json TEXT NOT NULL,
-        pin TEXT NOT NULL, version INTEGER NOT NULL, source_url TEXT,
-        signed_by TEXT, drift INTEGER NOT NULL, breaking INTEGER NOT NULL,
-        registered_at REAL NOT NULL, updated_at REAL NOT NULL, status TEXT NOT NULL,
-        checked_at REAL, latency_ms REAL, next_check_at REAL NOT NULL, etag TEXT,
-        failures INTEGER NOT NULL, error TEXT NOT NULL,
-        PRIMARY KEY (tenant, identifier))""",
-    """CREATE INDEX IF NOT EXISTS registry_agents_due
-        ON registry_agents (next_check_at) WHERE source_url IS NOT NULL""",
-    """CREATE TABLE IF NOT EXISTS registry_versions (
-        tenant TEXT NOT NULL, identifier TEXT NOT NULL, number INTEGER NOT NULL,
-        pin TEXT NOT NULL, card_json TEXT NOT NULL, diff_json TEXT,
-        version_unchanged INTEGER NOT NULL, breaking INTEGER NOT NULL,
-        recorded_at REAL NOT NULL, PRIMARY KEY (tenant, identifier, number))""",
-    """CREATE TABLE IF NOT EXISTS registry_terms (
-        tenant TEXT NOT NULL, identifier TEXT NOT NULL, field TEXT NOT NULL,
-        value TEXT NOT NULL, PRIMARY KEY (tenant, identifier, field, value))""",
-    """CREATE INDEX IF NOT EXISTS registry_terms_value
-        ON registry_terms (tenant, field, value)""",
+    *tables("REAL"),
     """CREATE VIRTUAL TABLE IF NOT EXISTS registry_fts USING fts5(
         tenant UNINDEXED, identifier UNINDEXED, name, skills, body,
         tokenize = 'porter unicode61')""",
