@@ -419,3 +419,19 @@ async def test_discover_from_python(
             await client.discover("weather")
     assert refused.value.code == "UNAUTHENTICATED"
     assert refused.value.status_code == 401
+
+
+async def test_an_open_registry_takes_anyone_and_has_no_tenants(
+    tmp_path: Path, agents: list[tuple[CardHost, str]]
+) -> None:
+    with serve_registry(tmp_path, auth=None) as registry:
+        async with httpx.AsyncClient(base_url=registry) as http:
+            registered = await http.post(
+                "/api/agents/register", json={"wellKnownURI": agents[0][1]}
+            )
+            private = await http.post(
+                "/tenants/acme/search", json={"query": {"text": ""}}
+            )
+    assert registered.status_code == 201
+    assert private.status_code == 404
+    assert "no private tenants" in private.json()["message"]
