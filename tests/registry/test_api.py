@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +437,77 @@ async def test_an_open_registry_takes_anyone_and_has_no_tenants(
     assert registered.status_code == 201
     assert private.status_code == 404
     assert "no private tenants" in private.json()["message"]
+
+
+#: The ARD catalog entry's identifier pattern (ai-catalog.schema.json).
+URN = re.compile(r"^urn:air:[a-zA-Z0-9.-]+(:[a-zA-Z0-9._-]+)+$")
+ENTRY_MEMBERS = {
+    "identifier",
+    "displayName",
+    "type",
+    "url",
+    "data",
+    "description",
+    "tags",
+    "capabilities",
+    "representativeQueries",
+    "version",
+    "updatedAt",
+    "metadata",
+    "trustManifest",
+}
+
+
+def check_catalog_entry(entry: dict[str, Any]) -> None:
+    """The constraints of ARD's catalogEntry (required members, url xor data, types)."""
+    assert {"identifier", "displayName", "type"} <= set(entry)
+    assert set(entry) <= ENTRY_MEMBERS, set(entry) - ENTRY_MEMBERS
+    assert URN.match(entry["identifier"]), entry["identifier"]
+    assert ("url" in entry) != ("data" in entry)
+    assert all(isinstance(t, str) for t in entry["tags"])
+    assert all(isinstance(c, str) for c in entry["capabilities"])
+    assert datetime.fromisoformat(entry["updatedAt"].replace("Z", "+00:00"))
+    for value in entry["metadata"].values():
+        assert value is None or isinstance(value, str | int | float | bool)
+
+
+async def test_answers_fit_the_ard_schemas(
+    registry: str, agents: list[tuple[CardHost, str]]
+) -> None:
+    async with httpx.AsyncClient(base_url=registry) as http:
+        ids = await register_all(http, agents)
+        search = (
+            await http.post(
+                "/search", json={"query": {"text": "schedule"}, "pageSize": 1}
+            )
+        ).json()
+        entry = (await http.get(f"/agents/{ids[0]}")).json()
+        explore = (
+            await http.post(
+                "/explore", json={"resultType": {"facets": [{"field": "binding"}]}}
+            )
+        ).json()
+        error = (await http.post("/search", json={})).json()
+    # SearchResponse: results (required), pageToken; nothing else.
+    assert set(search) <= {"results", "referrals", "pageToken"}
+    assert isinstance(search["pageToken"], str)
+    for result in search["results"]:
+        score, source = result.pop("score"), result.pop("source")
+        assert isinstance(score, int)
+        assert 0 <= score <= 100
+        assert source.startswith("http")
+        check_catalog_entry(result)
+    entry.pop("health")  # the registry's own addition to GET /agents/{id}
+    check_catalog_entry(entry)
+    # ExploreResponse: resultType "facets" and facets, buckets of value and count.
+    assert set(explore) == {"resultType", "facets"}
+    assert explore["resultType"] == "facets"
+    for facet in explore["facets"].values():
+        assert set(facet) <= {"buckets", "otherCount"}
+        for bucket in facet["buckets"]:
+            assert set(bucket) == {"value", "count"}
+            assert isinstance(bucket["value"], str)
+            assert isinstance(bucket["count"], int)
+    # Error: errorCode and message, nothing else.
+    assert set(error) == {"errorCode", "message"}
+    assert error["errorCode"].isupper()
