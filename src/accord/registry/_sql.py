@@ -60,17 +60,19 @@ _AGENT_COLUMNS = (
 )
 
 
-#: The tables both stores keep (the full-text index is the dialect's own);
-#: ``{real}`` is the database's double-precision type.
+#: The tables both stores keep (the full-text index is the dialect's own):
+#: ``{real}`` is the database's double-precision type; ``{id}`` an integer id column
+#: for a store whose index keys on one, ``{key}`` then ``UNIQUE`` (else
+#: ``PRIMARY KEY``).
 TABLES = (
-    """CREATE TABLE IF NOT EXISTS registry_agents (
+    """CREATE TABLE IF NOT EXISTS registry_agents ({id}
         tenant TEXT NOT NULL, identifier TEXT NOT NULL, card_json TEXT NOT NULL,
         pin TEXT NOT NULL, version INTEGER NOT NULL, source_url TEXT,
         signed_by TEXT, drift INTEGER NOT NULL, breaking INTEGER NOT NULL,
         registered_at {real} NOT NULL, updated_at {real} NOT NULL,
         status TEXT NOT NULL, checked_at {real}, latency_ms {real},
         next_check_at {real} NOT NULL, etag TEXT, failures INTEGER NOT NULL,
-        error TEXT NOT NULL, PRIMARY KEY (tenant, identifier))""",
+        error TEXT NOT NULL, {key} (tenant, identifier))""",
     """CREATE INDEX IF NOT EXISTS registry_agents_due
         ON registry_agents (next_check_at) WHERE source_url IS NOT NULL""",
     """CREATE TABLE IF NOT EXISTS registry_versions (
@@ -86,9 +88,15 @@ TABLES = (
 )
 
 
-def tables(real: str) -> tuple[str, ...]:
-    """:data:`TABLES` with the database's double-precision type."""
-    return tuple(statement.format(real=real) for statement in TABLES)
+def tables(real: str, *, integer_id: bool = False) -> tuple[str, ...]:
+    """:data:`TABLES` with the database's double-precision type, and with an
+    ``id INTEGER PRIMARY KEY`` column on ``registry_agents`` when ``integer_id``."""
+    names = (
+        {"id": "\n        id INTEGER PRIMARY KEY,", "key": "UNIQUE"}
+        if integer_id
+        else {"id": "", "key": "PRIMARY KEY"}
+    )
+    return tuple(statement.format(real=real, **names) for statement in TABLES)
 
 
 class Dialect(ABC):
@@ -109,11 +117,12 @@ class Dialect(ABC):
     def write_text(
         self, cur: Cursor, tenant: str, identifier: str, texts: tuple[str, str, str]
     ) -> None:
-        """Index (or re-index) an agent's text: name, skills, the rest."""
+        """Index (or re-index) an agent's text: name, skills, the rest (its
+        ``registry_agents`` row exists)."""
 
     @abstractmethod
     def delete_text(self, cur: Cursor, tenant: str, identifier: str) -> None:
-        """Drop an agent's text from the index."""
+        """Drop an agent's text from the index (before its row is deleted)."""
 
     @abstractmethod
     def ranked(self, tenant: str, tokens: Sequence[str]) -> tuple[str, list[Any]]:
@@ -233,7 +242,7 @@ class SqlRegistryStore(ABC):
                     (card_json, signed_by, source_url, tenant, identifier),
                 )
             else:
-                self._write_version(cur, tenant, identifier, card, version)
+                # The agent's row first: the text index may key on it.
                 self._write_agent(
                     cur,
                     tenant,
@@ -243,6 +252,7 @@ class SqlRegistryStore(ABC):
                     signed_by=signed_by,
                     created=latest is None,
                 )
+                self._write_version(cur, tenant, identifier, card, version)
             entry = self._get(cur, tenant, identifier)
             assert entry is not None
             return Recorded(entry, version)
@@ -340,6 +350,7 @@ class SqlRegistryStore(ABC):
 
         def work(cur: Cursor) -> bool:
             key = (tenant, identifier)
+            self.dialect.delete_text(cur, tenant, identifier)  # may key on the row
             cur.execute(
                 q("DELETE FROM registry_agents WHERE tenant = ? AND identifier = ?"),
                 key,
@@ -349,7 +360,6 @@ class SqlRegistryStore(ABC):
                 cur.execute(
                     q(f"DELETE FROM {table} WHERE tenant = ? AND identifier = ?"), key
                 )
-            self.dialect.delete_text(cur, tenant, identifier)
             return gone
 
         result: bool = await self._run(work)

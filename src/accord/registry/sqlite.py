@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteRegistryStore"]
 
 _SCHEMA = (
-    *tables("REAL"),
+    *tables("REAL", integer_id=True),
     """CREATE VIRTUAL TABLE IF NOT EXISTS registry_fts USING fts5(
         tenant UNINDEXED, identifier UNINDEXED, name, skills, body,
         tokenize = 'porter unicode61')""",
@@ -44,8 +44,12 @@ class _SQLite(Dialect):
         return _SCHEMA
 
     def delete_text(self, cur: Cursor, tenant: str, identifier: str) -> None:
+        # By rowid, the agent row's id (an INTEGER PRIMARY KEY: VACUUM keeps it):
+        # FTS5 cannot look up its UNINDEXED columns, so a DELETE by tenant and
+        # identifier would read the whole index.
         cur.execute(
-            "DELETE FROM registry_fts WHERE tenant = ? AND identifier = ?",
+            "DELETE FROM registry_fts WHERE rowid = (SELECT id FROM"
+            " registry_agents WHERE tenant = ? AND identifier = ?)",
             (tenant, identifier),
         )
 
@@ -54,9 +58,10 @@ class _SQLite(Dialect):
     ) -> None:
         self.delete_text(cur, tenant, identifier)
         cur.execute(
-            "INSERT INTO registry_fts (tenant, identifier, name, skills, body)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (tenant, identifier, *texts),
+            "INSERT INTO registry_fts (rowid, tenant, identifier, name, skills, body)"
+            " SELECT id, tenant, identifier, ?, ?, ? FROM registry_agents"
+            " WHERE tenant = ? AND identifier = ?",
+            (*texts, tenant, identifier),
         )
 
     def ranked(self, tenant: str, tokens: Sequence[str]) -> tuple[str, list[Any]]:
