@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
@@ -511,3 +512,22 @@ async def test_answers_fit_the_ard_schemas(
     # Error: errorCode and message, nothing else.
     assert set(error) == {"errorCode", "message"}
     assert error["errorCode"].isupper()
+
+
+async def test_a_store_failure_is_unavailable_without_details(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with serve_registry(tmp_path) as registry:
+        with sqlite3.connect(tmp_path / "registry.db") as conn:
+            conn.execute("DROP TABLE registry_terms")  # the store breaks under it
+        async with httpx.AsyncClient(base_url=registry) as http:
+            answer = await http.post(
+                "/search", json={"query": {"text": "x", "filter": {"tag": "y"}}}
+            )
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "errorCode": "UNAVAILABLE",
+        "message": "the registry's store is unavailable; retry later",
+    }
+    assert "registry_terms" not in answer.text
+    assert "registry store failure" in caplog.text
