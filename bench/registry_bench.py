@@ -242,6 +242,11 @@ async def measure(
                 api.append(time.perf_counter() - t0)
                 assert answer.status_code == 200, answer.text
         out["api"] = Timings(api)
+    print(
+        f"{label}: {out['register_rate']:,.0f} registrations/s; search p50/p99/mean "
+        f"ms {out['search'].row()[:3]}",
+        file=sys.stderr,
+    )
     return out
 
 
