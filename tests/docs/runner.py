@@ -5,7 +5,8 @@ One :class:`PageRunner` per page, with its own working folder and its own free p
 
 * **URL.** ``127.0.0.1:8000`` and ``localhost:8000`` in a block become the page's
   port, and every server the page starts listens there, so pages run in parallel.
-* **Servers.** In a shell block, ``accord serve ...`` and ``uvicorn ...`` are shell
+* **Servers.** In a shell block, ``accord serve ...``, ``accord registry serve ...``
+  and ``uvicorn ...`` are shell
   functions (see :data:`_PRELUDE`) that ask the runner, over two pipes, to start the
   server as the runner's own child with ``--port PORT`` (a later ``--port`` in the block
   wins), the way a reader leaves it running in another shell. The runner waits until
@@ -70,7 +71,11 @@ __docs_serve() {
     [ "$reply" = ok ] || { echo "$1: $reply" >&2; return 1; }
 }
 accord() {
-    if [ "${1:-}" = serve ]; then __docs_serve "$@"; else command accord "$@"; fi
+    if [ "${1:-}" = serve ] || [ "${1:-} ${2:-}" = "registry serve" ]; then
+        __docs_serve "$@"
+    else
+        command accord "$@"
+    fi
 }
 uvicorn() { __docs_serve uvicorn "$@"; }
 __docs_no_install() {
@@ -121,7 +126,7 @@ class _Server:
     """One server (``accord serve`` or ``uvicorn``) started by a page, in the background."""
 
     #: What a server prints once it listens.
-    READY = ("Agent card: ", "Uvicorn running on ")
+    READY = ("Agent card: ", "Uvicorn running on ", "registry listening on ")
 
     def __init__(self, argv: list[str], folder: Path, env: dict[str, str]) -> None:
         self.command = shlex.join([Path(argv[0]).name, *argv[1:]])
@@ -266,13 +271,14 @@ class PageRunner:
         if old is not None:
             old.stop(where)
         bin_dir = Path(sys.executable).parent
-        if args[0] == "serve":
+        if args[0] in ("serve", "registry"):
+            command = args[: args.index("serve") + 1]  # serve, or registry serve
             argv = [
                 str(bin_dir / "accord"),
-                "serve",
+                *command,
                 "--port",
                 str(self.port),
-                *args[1:],
+                *args[len(command) :],
             ]
         else:
             argv = [str(bin_dir / args[0]), "--port", str(self.port), *args[1:]]

@@ -46,6 +46,7 @@ from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
 from .commands.mcp_serve import add_mcp_parser
 from .commands.push import add_push_parser
+from .commands.registry import add_registry_parsers
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
 
@@ -517,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     mcp_serve = add_mcp_parser(commands)
     _remote(mcp_serve)
     _client_options(mcp_serve, json=False)
+    add_registry_parsers(commands)
     return parser
 
 
