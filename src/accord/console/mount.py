@@ -1,0 +1,45 @@
+"""Serve the console beside an agent: ``accord serve --console`` mounts it at ``/console``."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._asgi import Receive, Scope, Send
+    from .app import ConsoleApp
+
+__all__ = ["CONSOLE_PATH", "with_console"]
+
+#: Where ``accord serve --console`` mounts the console.
+CONSOLE_PATH = "/console"
+
+
+def with_console(app: Any, console: ConsoleApp, path: str = CONSOLE_PATH) -> Any:
+    """An ASGI app serving ``console`` under ``path`` and ``app`` everywhere else.
+
+    The lifespan is ``app``'s, with the console running inside it (so the console's
+    sessions close before the agent stops).
+    """
+    prefix = path.rstrip("/")
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(console.running())
+                await app(scope, receive, send)
+            return
+        where = scope.get("path", "")
+        if scope["type"] == "http" and (
+            where == prefix or where.startswith(prefix + "/")
+        ):
+            root = scope.get("root_path", "") + prefix
+            await console(
+                {**scope, "root_path": root, "path": root + where[len(prefix) :]},
+                receive,
+                send,
+            )
+            return
+        await app(scope, receive, send)
+
+    return serve
