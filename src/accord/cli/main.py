@@ -44,6 +44,7 @@ from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
+from .commands.console import add_console_options, add_console_parser
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -354,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     operations_options(serve)
     connection_limits(serve)
     add_otel_options(serve)
+    add_console_options(serve)
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(
@@ -512,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
     add_audit_parsers(commands)
+    add_console_parser(commands)
     return parser
 
 

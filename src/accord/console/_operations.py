@@ -135,9 +135,7 @@ async def connect(
             )
             providers = credentials_of(body, settings.credentials)
             try:
-                client = Client(
-                    card, config=config, http=http, credentials=providers or None
-                )
+                client = Client(card, config=config, http=http, credentials=providers)
             except (CardError, UnauthenticatedError) as exc:
                 # The card shows; the page asks for what the agent requires.
                 problem = exc.message if isinstance(exc, ProtocolError) else str(exc)

@@ -288,7 +288,7 @@ class ConsoleApp:
         await answer_json(
             send,
             {
-                "agentUrl": self.agent_url or "",
+                "agentUrl": self.agent_url or _beside(scope),
                 "credentialsConfigured": bool(self.settings.credentials),
                 "connection": connection.to_json() if connection is not None else None,
             },
@@ -506,6 +506,16 @@ class ConsoleApp:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             session.streams -= 1
+
+
+def _beside(scope: Scope) -> str:
+    """The URL of the agent the console is mounted beside (``""``: none)."""
+    from .mount import AGENT_ROOT
+
+    if AGENT_ROOT not in scope:
+        return ""
+    host = header(scope, b"host") or ""
+    return f"{scope.get('scheme', 'http')}://{host}{scope[AGENT_ROOT]}"
 
 
 def _content(body: dict[str, Any]) -> list[Any]:

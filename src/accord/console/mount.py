@@ -9,10 +9,13 @@ if TYPE_CHECKING:
     from ._asgi import Receive, Scope, Send
     from .app import ConsoleApp
 
-__all__ = ["CONSOLE_PATH", "with_console"]
+__all__ = ["AGENT_ROOT", "CONSOLE_PATH", "with_console"]
 
 #: Where ``accord serve --console`` mounts the console.
 CONSOLE_PATH = "/console"
+#: The scope key telling the console where the agent beside it is mounted: the page
+#: then offers that agent (at the address the browser used) as the one to connect to.
+AGENT_ROOT = "accord.console.agent_root"
 
 
 def with_console(app: Any, console: ConsoleApp, path: str = CONSOLE_PATH) -> Any:
