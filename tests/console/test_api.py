@@ -16,7 +16,6 @@ from tests.helpers.uvicorn_thread import serve_in_thread
 
 from .conftest import SIGNING_KEY, Steps
 
-
 #: The HTTP clients a test opened (each one a browser session), closed after it.
 _OPEN: list[httpx.Client] = []
 
@@ -72,7 +71,7 @@ def _final_state(events: list[tuple[str, Any]]) -> str:
         for name, data in events
         if name == "a2a" and "statusUpdate" in data
     ]
-    return states[-1]
+    return str(states[-1])
 
 
 def test_the_page_and_its_assets_are_served_with_a_strict_policy(console: str) -> None:
@@ -105,7 +104,9 @@ def test_connect_shows_the_card_then_asks_for_the_credentials(
     assert shown["connected"] is False
     assert "apiKey" in shown["problem"]
     cookie = answer.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Path=/" in cookie
     # The card's signature verifies with the key the agent publishes: self-signed.
     assert shown["signature"]["status"] == "self-signed"
     assert "receptionist-test" in shown["signature"]["detail"]
@@ -165,7 +166,8 @@ def test_a_message_streams_back_and_is_recorded(console: str) -> None:
     )
     assert events[-1] == ("end", {"reason": "done"})
     names = [next(iter(data)) for name, data in events if name == "a2a"]
-    assert names[0] == "task" and "artifactUpdate" in names
+    assert names[0] == "task"
+    assert "artifactUpdate" in names
     assert names.count("statusUpdate") >= 3  # the progress steps, then the end
     assert _final_state(events) == "TASK_STATE_COMPLETED"
     task_id = events[0][1]["task"]["id"]
@@ -184,7 +186,8 @@ def test_a_message_streams_back_and_is_recorded(console: str) -> None:
     # The raw view shows the exchanges, and never the API key.
     raw = client.get("/api/raw").json()["exchanges"]
     sent = [x for x in raw if x["method"] == "POST"]
-    assert sent and "SendStreamingMessage" in sent[0]["requestBody"]
+    assert sent
+    assert "SendStreamingMessage" in sent[0]["requestBody"]
     assert ["x-api-key", "[redacted]"] in sent[0]["requestHeaders"]
     assert "event:" in sent[0]["responseBody"] or "data:" in sent[0]["responseBody"]
     newer = client.get("/api/raw", params={"after": str(raw[-1]["id"])}).json()
@@ -278,7 +281,8 @@ def test_refusals_are_clear(console: str) -> None:
     )
     assert connected.post("/api/send", json={"data": [1]}).status_code == 400
     missing = connected.get("/api/tasks/no-such-task")
-    assert missing.status_code == 502 and "TASK_NOT_FOUND" in missing.json()["error"]
+    assert missing.status_code == 502
+    assert "TASK_NOT_FOUND" in missing.json()["error"]
     assert (
         connected.post(
             "/api/connect", json={"url": "http://127.0.0.1:8000", "binding": "SMTP"}
