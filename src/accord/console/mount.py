@@ -37,11 +37,13 @@ def with_console(app: Any, console: ConsoleApp, path: str = CONSOLE_PATH) -> Any
             where == prefix or where.startswith(prefix + "/")
         ):
             root = scope.get("root_path", "") + prefix
-            await console(
-                {**scope, "root_path": root, "path": root + where[len(prefix) :]},
-                receive,
-                send,
-            )
+            inner = {
+                **scope,
+                "root_path": root,
+                "path": root + where[len(prefix) :],
+                AGENT_ROOT: scope.get("root_path", ""),
+            }
+            await console(inner, receive, send)
             return
         await app(scope, receive, send)
 
