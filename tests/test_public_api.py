@@ -105,6 +105,12 @@ PACKAGES: dict[str, list[str]] = {
         "Transport",
         "TransportOptions",
     ],
+    "accord.console": [
+        "CONSOLE_PATH",
+        "ConsoleApp",
+        "ConsoleLimits",
+        "with_console",
+    ],
     "accord.demo": [],
     "accord.grpc": [
         "BINDING_GRPC",
