@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from accord.console import ConsoleApp
 from tests.helpers.examples import RECEPTIONIST_KEY
+from tests.helpers.uvicorn_thread import serve_in_thread
 
+from .agents import REPORT, reports_app
 from .conftest import Steps
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -215,3 +218,23 @@ def test_tasks_audit_and_raw_views(page: Page, console: str, agent: str) -> None
     expect(first).to_contain_text("SendStreamingMessage")
     assert RECEPTIONIST_KEY not in page.content()
     shot(page, "raw")
+
+
+def test_files_download_and_data_shows_as_json(page: Page, tmp_path: Path) -> None:
+    with (
+        serve_in_thread(reports_app()) as agent,
+        serve_in_thread(ConsoleApp(agent_url=agent)) as console,
+    ):
+        page.goto(console + "/")
+        page.get_by_role("button", name="Connect", exact=True).click()
+        expect(page.locator("#connection-status")).to_have_text("Connected to Reports")
+        send(page, "weekly")
+        expect(page.locator("#chat-log li.artifact pre.data")).to_contain_text(
+            '"rows": 1'
+        )
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download report.csv").click()
+        saved = tmp_path / "report.csv"
+        download.value.save_as(saved)
+        assert saved.read_bytes() == REPORT
+        shot(page, "files")

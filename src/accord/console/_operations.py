@@ -111,7 +111,14 @@ async def connect(
     await session.close()
     http = _http(session, settings)
     try:
-        response = await http.get(target, headers={"Accept": "application/json"})
+        try:
+            response = await http.get(target, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise HttpError(
+                502,
+                f"cannot fetch the card at {target}: {exc}",
+                kind=type(exc).__name__,
+            ) from None
         if response.status_code != 200:
             raise HttpError(
                 502,

@@ -34,7 +34,13 @@ import anyio
 
 from accord.client import ClientConfig
 from accord.egress import EgressPolicy, EgressRefused
-from accord.errors import ProtocolError, TransportError, UnauthenticatedError
+from accord.errors import (
+    CardError,
+    ProtocolError,
+    SecurityError,
+    TransportError,
+    UnauthenticatedError,
+)
 from accord.protocol import sse
 from accord.protocol.errors import spec_for
 from accord.stores.audit import AuditQuery
@@ -82,9 +88,11 @@ def _status_of(exc: Exception) -> tuple[int, str, str]:
         return 401, f"the agent refused the credentials: {exc.message}", kind
     if isinstance(exc, ProtocolError):
         return 502, f"the agent answered {spec_for(exc).reason}: {exc.message}", kind
-    if isinstance(exc, TransportError):
+    if isinstance(exc, TransportError | CardError | SecurityError):
         return 502, str(exc), kind
-    raise exc
+    # A bug of the console (or of what it calls): logged here, a plain 500 there.
+    logger.exception("console request failed")
+    return 500, "the console failed (see its log)", "InternalError"
 
 
 class ConsoleApp:
