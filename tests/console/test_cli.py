@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,54 @@ def test_accord_serve_console_prints_where_the_console_is(tmp_path: Path) -> Non
         assert "Accord console" in page.text
     finally:
         stop(process)
+
+
+def test_console_options_build_the_console(tmp_path: Path) -> None:
+    from accord.cli.commands.console import build_console
+    from accord.cli.main import build_parser
+    from accord.security import JWK, JWKSet
+
+    jwks = tmp_path / "trusted.json"
+    jwks.write_text(
+        json.dumps(JWKSet((JWK.generate("ES256", kid="k").public(),)).to_dict())
+    )
+    args = build_parser().parse_args(
+        [
+            "console",
+            "--agent",
+            "http://agent.internal:9000",
+            "--allow",
+            "10.0.0.0/8",
+            "--trust",
+            str(jwks),
+        ]
+    )
+    console = build_console(args)
+    assert console.agent_url == "http://agent.internal:9000"
+    assert set(console.settings.egress.allow) >= {"agent.internal", "10.0.0.0/8", "::1/128"}
+    assert console.settings.trust is not None
+    assert [key.kid for key in console.settings.trust.keys] == ["k"]
+
+
+def test_console_for_a_wildcard_host_allows_loopback_only() -> None:
+    app = A2AApp(
+        Agent(_echo, name="Echo", description="echoes"), store=MemoryTaskStore()
+    )
+    served = console_for(app, app, "0.0.0.0")
+    assert callable(served)
+
+
+def test_console_on_a_busy_port_says_it_could_not_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            capsys, "console", "--port", str(port), "--log-level", "critical"
+        )
+    assert result.code == 1
+    assert "could not start" in result.err

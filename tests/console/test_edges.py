@@ -185,3 +185,31 @@ def test_the_raw_log_keeps_a_bounded_body() -> None:
     exchange.add_body(b"d", BODY_LIMIT)
     assert len(exchange.response_body) == BODY_LIMIT
     assert exchange.to_json()["responseBody"].endswith("b\n[... cut]")
+
+
+def test_bodies_and_cookies_are_read_with_care(console: str, agent: str) -> None:
+    with httpx.Client(base_url=console, timeout=30) as page:
+        page.post("/api/connect", json={"url": agent, "apiKey": RECEPTIONIST_KEY})
+        page.cookies.set("other", "value")  # the session cookie among others
+        assert page.get("/api/state").json()["connection"]["connected"] is True
+        json_type = {"content-type": "application/json"}
+        assert (
+            page.post("/api/send", content=b"{nope", headers=json_type).status_code
+            == 400
+        )
+
+        def chunks() -> Iterator[bytes]:  # no content-length: read until the limit
+            yield b'{"text": "'
+            yield b"x" * ConsoleLimits().max_body
+            yield b'"}'
+
+        chunked = page.post("/api/send", content=chunks(), headers=json_type)
+        assert chunked.status_code == 413
+        unsendable = page.post("/api/connect", json={"url": agent, "apiKey": "a\nb"})
+        assert unsendable.status_code == 400
+        assert "a\nb" not in unsendable.text
+        both = page.post(
+            "/api/connect",
+            json={"url": agent, "apiKey": RECEPTIONIST_KEY, "token": "t"},
+        )
+        assert both.json()["connected"] is True

@@ -9,8 +9,11 @@ client can use the card, and its signature status:
 * ``self-signed``: no trust anchor is configured, but a signature verifies with the
   key the agent publishes itself (``/.well-known/jwks.json`` at the card's origin):
   the card is intact, yet nothing says whose key that is;
+* ``unverified``: signed, no trust anchor is configured, and the agent's published
+  keys cannot be read (a warning);
 * ``invalid``: no signature verifies (the reason is the
-  :class:`~accord.errors.SecurityError` the verifier raised).
+  :class:`~accord.errors.SecurityError` the verifier raised): an error, and the
+  console does not talk to the agent.
 
 The checks are a table (:data:`CHECKS`) of pure functions of the decoded card.
 """
@@ -160,7 +163,7 @@ async def _signature(
         try:
             keys = await fetch_jwks(http, jwks_url, timeouts=timeouts)
         except (CardError, TransportError, ValueError) as exc:
-            return "invalid", f"no trusted key, and the agent's own keys: {exc}"
+            return "unverified", f"signed, but the agent's keys cannot be read: {exc}"
         trust = TrustStore(keys=keys)
         status = "self-signed"
     try:
@@ -208,5 +211,7 @@ async def inspect_card(
     status, detail = await _signature(data, card_url, http, trust, timeouts)
     if status == "invalid":
         checks.append(Check("error", f"signature: {detail}"))
+    elif status == "unverified":
+        checks.append(Check("warning", f"signature: {detail}"))
     usable = not any(c.level == "error" for c in checks)
     return CardReport(card_url, data, tuple(checks), usable, status, detail), card

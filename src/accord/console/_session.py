@@ -85,16 +85,11 @@ def timeline_entry(event: StreamResponse, when: float) -> dict[str, Any]:
         kind, state = "status", event.status_update.status.state
     elif event.artifact_update is not None:
         kind = "artifact"
-    payload = event.payload
-    try:
-        text = text_of(payload)
-    except (TypeError, ValueError):
-        text = ""
     return {
         "time": when,
         "kind": kind,
         "state": str(state),
-        "text": text,
+        "text": text_of(event),
         "event": to_builtins(event),
     }
 
