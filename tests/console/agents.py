@@ -12,6 +12,9 @@ REPORT = b"call-1001,42s,refund\n"
 
 
 async def _report(ctx: TaskContext) -> None:
+    if ctx.text == "hello":  # a message, no task (spec §3.1.1)
+        await ctx.reply("hello to you")
+        return
     await ctx.add_artifact(
         [file_part(REPORT, media_type="text/csv", filename="report.csv")],
         name="report",

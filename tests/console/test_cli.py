@@ -183,7 +183,11 @@ def test_console_options_build_the_console(tmp_path: Path) -> None:
     )
     console = build_console(args)
     assert console.agent_url == "http://agent.internal:9000"
-    assert set(console.settings.egress.allow) >= {"agent.internal", "10.0.0.0/8", "::1/128"}
+    assert set(console.settings.egress.allow) >= {
+        "agent.internal",
+        "10.0.0.0/8",
+        "::1/128",
+    }
     assert console.settings.trust is not None
     assert [key.kid for key in console.settings.trust.keys] == ["k"]
 

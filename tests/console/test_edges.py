@@ -59,6 +59,10 @@ def test_a_blocking_agent_answers_with_one_event_and_its_files(reports: str) -> 
         assert file["filename"] == "report.csv"
         assert base64.b64decode(file["raw"]) == REPORT
         assert data["data"] == {"rows": 1, "asked": "weekly"}
+        greeted = _sse(page.post("/api/send", json={"text": "hello"}))
+        assert json.loads(greeted[0][1])["message"]["parts"] == [
+            {"text": "hello to you"}
+        ]
         posts = [
             x for x in page.get("/api/raw").json()["exchanges"] if x["method"] == "POST"
         ]
@@ -84,7 +88,8 @@ def test_a_stream_ends_at_its_time_limit_with_keepalives_meanwhile(
         assert name == "end"
         assert json.loads(data)["reason"].startswith("time limit")
         # The task goes on; following it again shows where it is.
-        task_id = json.loads(events[0][1])["task"]["id"]
+        first = next(data for name, data in events if name == "a2a")
+        task_id = json.loads(first)["task"]["id"]
         steps.free()
         again = _sse(page.post(f"/api/tasks/{task_id}/subscribe", json={}))
         states = [
@@ -213,3 +218,18 @@ def test_bodies_and_cookies_are_read_with_care(console: str, agent: str) -> None
             json={"url": agent, "apiKey": RECEPTIONIST_KEY, "token": "t"},
         )
         assert both.json()["connected"] is True
+
+
+def test_agent_errors_arrive_as_stream_events(console: str, agent: str) -> None:
+    with httpx.Client(base_url=console, timeout=30) as page:
+        assert page.get("/assets/nothing.js").status_code == 404
+        page.post("/api/connect", json={"url": agent, "apiKey": RECEPTIONIST_KEY})
+        unknown = _sse(page.post("/api/tasks/no-such-task/subscribe", json={}))
+        assert [name for name, _ in unknown] == ["error"]
+        assert "TASK_NOT_FOUND" in json.loads(unknown[0][1])["error"]
+        page.post("/api/connect", json={"url": agent, "apiKey": "not-the-key"})
+        refused = _sse(page.post("/api/send", json={"text": "Summary of call-1001"}))
+        error = json.loads(refused[-1][1])
+        assert error["kind"] == "UnauthenticatedError"
+        assert error["error"].startswith("the agent refused the credentials")
+        assert "not-the-key" not in json.dumps(page.get("/api/raw").json())
