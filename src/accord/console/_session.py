@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from accord.client.webhooks import task_id_of
 from accord.stores import MemoryTaskStore
 
 from ._recording import ExchangeLog
@@ -117,7 +118,7 @@ class Session:
 
     def record(self, event: StreamResponse) -> str:
         """Add ``event`` to its task's timeline; return the task id ("" for none)."""
-        task_id = _task_of(event)
+        task_id = task_id_of(event)
         if not task_id:
             return ""
         timeline = self.timelines.get(task_id)
@@ -136,18 +137,6 @@ class Session:
         connection, self.connection = self.connection, None
         if connection is not None:
             await connection.aclose()
-
-
-def _task_of(event: StreamResponse) -> str:
-    if event.task is not None:
-        return event.task.id
-    if event.status_update is not None:
-        return event.status_update.task_id
-    if event.artifact_update is not None:
-        return event.artifact_update.task_id
-    if event.message is not None:
-        return event.message.task_id
-    return ""
 
 
 class SessionTable:

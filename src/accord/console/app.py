@@ -24,9 +24,10 @@ browser sends ``Origin``, come from the console's own origin. Everything is boun
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -41,7 +42,6 @@ from accord.errors import (
     TransportError,
     UnauthenticatedError,
 )
-from accord.protocol import sse
 from accord.protocol.errors import spec_for
 from accord.stores.audit import AuditQuery
 from accord.types import to_builtins
@@ -59,14 +59,14 @@ from ._asgi import (
     cookie_of,
     header,
     read_json,
-    security_headers,
     session_cookie,
 )
+from ._relay import relay
 from ._session import Session, SessionTable
 from .limits import ConsoleLimits
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable
+    from collections.abc import AsyncIterator, Iterable
 
     from accord.client import Client, CredentialProvider, EventStream
     from accord.security import TrustStore
@@ -93,6 +93,35 @@ def _status_of(exc: Exception) -> tuple[int, str, str]:
     # A bug of the console (or of what it calls): logged here, a plain 500 there.
     logger.exception("console request failed")
     return 500, "the console failed (see its log)", "InternalError"
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One API request: the ASGI triple, the caller's session and the request's
+    JSON body (a POST) or query parameters (a GET)."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    session: Session | None
+    body: dict[str, Any]
+
+    def client(self) -> tuple[Session, Client]:
+        """The session and its agent client.
+
+        Raises:
+            HttpError: 409, not connected, or connected without a usable client.
+        """
+        session = self.session
+        if session is None or session.connection is None:
+            raise HttpError(409, "connect to an agent first")
+        if session.connection.client is None:
+            raise HttpError(409, session.connection.problem or "not connected")
+        return session, session.connection.client
+
+
+#: An API route's handler.
+Route = Callable[[_Call], Awaitable[None]]
 
 
 class ConsoleApp:
@@ -151,7 +180,7 @@ class ConsoleApp:
             agent_audit=agent_audit,
         )
         self.sessions = SessionTable(self.limits)
-        self._routes: dict[tuple[str, str], Callable[..., Any]] = {
+        self._routes: dict[tuple[str, str], Route] = {
             ("GET", "state"): self._state,
             ("POST", "connect"): self._connect,
             ("POST", "disconnect"): self._disconnect,
@@ -227,38 +256,31 @@ class ConsoleApp:
         else:
             body = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         session = await self.sessions.get(cookie_of(scope))
+        call = _Call(scope, receive, send, session, body)
         handler = self._routes.get((method, route))
         if handler is None and route.startswith("tasks/"):
             task_id, _, action = route[len("tasks/") :].partition("/")
             handler = self._task_routes(method, unquote(task_id), action)
         if handler is None:
             raise HttpError(404, f"no such API route: {method} /api/{route}")
-        await handler(scope, receive, send, session, body)
+        await handler(call)
 
-    def _task_routes(
-        self, method: str, task_id: str, action: str
-    ) -> Callable[..., Any] | None:
+    def _task_routes(self, method: str, task_id: str, action: str) -> Route | None:
         if not task_id:
             return None
 
-        async def details(*args: Any) -> None:
-            session = self._connected(args[3])
-            result = await ops.task_details(
-                session, self.settings, self._client(session), task_id
-            )
-            await answer_json(args[2], result)
+        async def details(call: _Call) -> None:
+            session, client = call.client()
+            found = await ops.task_details(session, self.settings, client, task_id)
+            await answer_json(call.send, found)
 
-        async def cancel(*args: Any) -> None:
-            session = self._connected(args[3])
-            task = await self._client(session).cancel_task(task_id)
-            await answer_json(args[2], to_builtins(task))
+        async def cancel(call: _Call) -> None:
+            _, client = call.client()
+            await answer_json(call.send, to_builtins(await client.cancel_task(task_id)))
 
-        async def subscribe(*args: Any) -> None:
-            session = self._connected(args[3])
-            client = self._client(session)
-            await self._stream(
-                args[0], args[1], args[2], session, lambda: client.subscribe(task_id)
-            )
+        async def subscribe(call: _Call) -> None:
+            _, client = call.client()
+            await self._stream(call, lambda: client.subscribe(task_id))
 
         table = {
             ("GET", ""): details,
@@ -267,88 +289,44 @@ class ConsoleApp:
         }
         return table.get((method, action))
 
-    # --- sessions -------------------------------------------------------------------
-
-    @staticmethod
-    def _connected(session: Session | None) -> Session:
-        if session is None or session.connection is None:
-            raise HttpError(409, "connect to an agent first")
-        return session
-
-    @staticmethod
-    def _client(session: Session) -> Client:
-        assert session.connection is not None
-        if session.connection.client is None:
-            raise HttpError(409, session.connection.problem or "not connected")
-        return session.connection.client
-
     # --- routes ---------------------------------------------------------------------
 
-    async def _state(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
-        connection = session.connection if session is not None else None
+    async def _state(self, call: _Call) -> None:
+        connection = call.session.connection if call.session is not None else None
         await answer_json(
-            send,
+            call.send,
             {
-                "agentUrl": self.agent_url or _beside(scope),
+                "agentUrl": self.agent_url or _beside(call.scope),
                 "credentialsConfigured": bool(self.settings.credentials),
                 "connection": connection.to_json() if connection is not None else None,
             },
         )
 
-    async def _connect(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
+    async def _connect(self, call: _Call) -> None:
+        session = call.session
         extra: tuple[tuple[bytes, bytes], ...] = ()
         if session is None:
             session = await self.sessions.create()
-            extra = (session_cookie(scope, session.id),)
+            extra = (session_cookie(call.scope, session.id),)
         try:
-            connection = await ops.connect(session, self.settings, body)
+            connection = await ops.connect(session, self.settings, call.body)
         except Exception as exc:
             status, message, kind = _status_of(exc)
-            await answer_json(
-                send, {"error": message, "kind": kind}, status=status, extra=extra
-            )
+            failure = {"error": message, "kind": kind}
+            await answer_json(call.send, failure, status=status, extra=extra)
             return
-        await answer_json(send, connection.to_json(), extra=extra)
+        await answer_json(call.send, connection.to_json(), extra=extra)
 
-    async def _disconnect(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
-        if session is not None:
-            await session.close()
-        await answer_json(send, {"connected": False})
+    async def _disconnect(self, call: _Call) -> None:
+        if call.session is not None:
+            await call.session.close()
+        await answer_json(call.send, {"connected": False})
 
-    async def _send(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
-        session = self._connected(session)
-        client = self._client(session)
-        content = _content(body)
-        context_id = str(body.get("contextId") or "") or None
-        task_id = str(body.get("taskId") or "") or None
+    async def _send(self, call: _Call) -> None:
+        _, client = call.client()
+        content = _content(call.body)
+        context_id = str(call.body.get("contextId") or "") or None
+        task_id = str(call.body.get("taskId") or "") or None
         if client.card is not None and not client.card.capabilities.streaming:
 
             async def once() -> AsyncIterator[Any]:
@@ -362,156 +340,50 @@ class ConsoleApp:
                 else:
                     yield StreamResponse(message=reply)
 
-            await self._stream(scope, receive, send, session, once)
+            await self._stream(call, once)
             return
         await self._stream(
-            scope,
-            receive,
-            send,
-            session,
+            call,
             lambda: client.send_streaming_message(
                 content, context_id=context_id, task_id=task_id
             ),
         )
 
-    async def _tasks(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
-        session = self._connected(session)
-        await answer_json(send, await ops.list_tasks(self._client(session), body))
+    async def _tasks(self, call: _Call) -> None:
+        _, client = call.client()
+        await answer_json(call.send, await ops.list_tasks(client, call.body))
 
-    async def _audit(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
+    async def _audit(self, call: _Call) -> None:
         entries = []
-        if session is not None:
-            query = AuditQuery(task_id=body.get("taskId", ""), limit=500)
-            entries = [e.to_json() for e in await session.audit.audit_entries(query)]
-        await answer_json(send, {"entries": entries})
+        if call.session is not None:
+            query = AuditQuery(task_id=call.body.get("taskId", ""), limit=500)
+            found = await call.session.audit.audit_entries(query)
+            entries = [e.to_json() for e in found]
+        await answer_json(call.send, {"entries": entries})
 
-    async def _raw(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session | None,
-        body: dict[str, Any],
-    ) -> None:
-        after = body.get("after", "0")
+    async def _raw(self, call: _Call) -> None:
+        after = call.body.get("after", "0")
         exchanges = (
-            session.log.after(int(after) if after.isdigit() else 0)
-            if session is not None
+            call.session.log.after(int(after) if after.isdigit() else 0)
+            if call.session is not None
             else []
         )
-        await answer_json(send, {"exchanges": [e.to_json() for e in exchanges]})
-
-    # --- live streams ---------------------------------------------------------------
+        await answer_json(call.send, {"exchanges": [e.to_json() for e in exchanges]})
 
     async def _stream(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        session: Session,
-        open_stream: Callable[[], EventStream | AsyncIterator[Any]],
+        self, call: _Call, open_stream: Callable[[], EventStream | AsyncIterator[Any]]
     ) -> None:
-        """Relay an agent stream to the page as SSE, for at most ``stream_seconds``.
-
-        One task relays, another watches for the page leaving (which closes the
-        agent stream, never the task), a third sends keep-alive comments.
-        """
+        """Relay an agent stream to the page (:mod:`._relay`), within the session's
+        bound on live streams."""
+        session, _ = call.client()
         if session.streams >= self.limits.streams_per_session:
-            raise HttpError(
-                429,
-                f"at most {self.limits.streams_per_session} live streams per session",
-            )
+            most = self.limits.streams_per_session
+            raise HttpError(429, f"at most {most} live streams per session")
         session.streams += 1
-        lock = anyio.Lock()
-        last = anyio.current_time()
-
-        async def emit(chunk: bytes) -> None:
-            nonlocal last
-            async with lock:
-                await send(
-                    {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-                last = anyio.current_time()
-
-        async def relay() -> None:
-            stream = open_stream()
-            try:
-                with anyio.move_on_after(self.limits.stream_seconds) as limit:
-                    async for event in stream:
-                        session.record(event)
-                        await emit(
-                            sse.encode_event(
-                                json.dumps(to_builtins(event)).encode(), event="a2a"
-                            )
-                        )
-                reason = (
-                    "time limit: follow the task again from its page"
-                    if limit.cancelled_caught
-                    else "done"
-                )
-                await emit(
-                    sse.encode_event(
-                        json.dumps({"reason": reason}).encode(), event="end"
-                    )
-                )
-            except Exception as exc:
-                _, message, kind = _status_of(exc)
-                await emit(
-                    sse.encode_event(
-                        json.dumps({"error": message, "kind": kind}).encode(),
-                        event="error",
-                    )
-                )
-            finally:
-                close = getattr(stream, "aclose", None)
-                if close is not None:
-                    with anyio.CancelScope(shield=True):
-                        await close()
-            tg.cancel_scope.cancel()
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        async def keepalive() -> None:
-            interval = self.limits.keepalive
-            while True:
-                await anyio.sleep(max(0.01, interval - (anyio.current_time() - last)))
-                if anyio.current_time() - last >= interval:
-                    await emit(sse.encode_comment("keep-alive"))
-
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/event-stream"),
-                        (b"x-accel-buffering", b"no"),
-                        *security_headers(),
-                    ],
-                }
+            await relay(
+                call.receive, call.send, session, open_stream, self.limits, _status_of
             )
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(relay)
-                tg.start_soon(watch)
-                tg.start_soon(keepalive)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             session.streams -= 1
 
