@@ -33,7 +33,7 @@ def audited_console() -> Iterator[str]:
         Agent(_echo, name="Echo", description="echoes"),
         store=MemoryTaskStore(audit=True),
     )
-    with serve_in_thread(console_for(app, app, "127.0.0.1")) as url:
+    with serve_in_thread(console_for(app, app, "127.0.0.1")[0]) as url:
         yield url
 
 
@@ -137,7 +137,10 @@ def test_accord_serve_console_prints_where_the_console_is(tmp_path: Path) -> Non
             str(tmp_path / "t.db"),
         ],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "ACCORD_API_KEYS"},
+            "PYTHONUNBUFFERED": "1",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -154,9 +157,13 @@ def test_accord_serve_console_prints_where_the_console_is(tmp_path: Path) -> Non
         )
         assert console is not None
         assert console.endswith("/console/")
-        page = httpx.get(console, timeout=30)
-        assert page.status_code == 200
-        assert "Accord console" in page.text
+        with httpx.Client(base_url=console, timeout=30) as page:
+            assert "Accord console" in page.get("").text
+            agent = page.get("api/state").json()["agentUrl"]
+            assert console == agent + "/console/"  # the agent over loopback
+            key = (tmp_path / "receptionist.key").read_text().strip()
+            shown = page.post("api/connect", json={"url": agent, "apiKey": key}).json()
+            assert shown["connected"] is True
     finally:
         stop(process)
 
@@ -196,8 +203,9 @@ def test_console_for_a_wildcard_host_allows_loopback_only() -> None:
     app = A2AApp(
         Agent(_echo, name="Echo", description="echoes"), store=MemoryTaskStore()
     )
-    served = console_for(app, app, "0.0.0.0")
+    served, console = console_for(app, app, "0.0.0.0")
     assert callable(served)
+    assert "0.0.0.0" not in console.settings.egress.allow
 
 
 def test_console_on_a_busy_port_says_it_could_not_start(

@@ -5,8 +5,9 @@
 egress rules of :mod:`accord.egress`; loopback is allowed by default, since the
 console listens on loopback by default). ``--api-key`` / ``--token`` (or
 ``$ACCORD_API_KEY`` / ``$ACCORD_TOKEN``) are the credentials used when the page types
-none; they stay in this process. ``--trust`` names keys (a JWK Set file or URL, as for
-``accord card verify``) that make a card signature "verified".
+none; they stay in this process. ``--trust`` names files of keys (a JWK Set, a JWK or
+a PEM public key, as for ``accord card verify``) that make a card signature
+"verified".
 
 Also :func:`add_console_options` and :func:`console_for` for ``accord serve
 --console``, which mounts the console at ``/console`` beside the agent.
@@ -153,8 +154,9 @@ def build_console(args: argparse.Namespace) -> ConsoleApp:
     )
 
 
-def console_for(app: A2AApp, served: Any, host: str) -> Any:
-    """``served`` with the console mounted at ``/console`` (``accord serve --console``).
+def console_for(app: A2AApp, served: Any, host: str) -> tuple[Any, ConsoleApp]:
+    """``served`` with the console mounted at ``/console`` (``accord serve --console``),
+    and the console (``accord serve`` sets its ``agent_url`` once the port is known).
 
     The console may reach loopback and ``host``; a task's page also shows the agent's
     own audit trail when its store keeps one.
@@ -169,7 +171,7 @@ def console_for(app: A2AApp, served: Any, host: str) -> Any:
     store = app.store
     audit = store if isinstance(store, AuditStore) and _audits(store) else None
     console = ConsoleApp(egress=EgressPolicy.from_strings(allow), agent_audit=audit)
-    return with_console(served, console)
+    return with_console(served, console), console
 
 
 def _audits(store: Any) -> bool:
