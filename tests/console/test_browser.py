@@ -116,6 +116,12 @@ def test_connect_shows_the_card_and_keeps_the_key_out_of_the_page(
     assert RECEPTIONIST_KEY not in stored
     assert "accord_console" not in stored  # HttpOnly: no script reads it
     shot(page, "card")
+    # The system's theme decides: light, or dark.
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(background) == "rgb(18, 20, 23)"
+    shot(page, "card-dark")
 
 
 def test_each_skill_streams_its_progress_live(
