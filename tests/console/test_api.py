@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -331,4 +332,14 @@ def test_live_streams_per_session_are_bounded(small_console: str, steps: Steps) 
                 break
         refused = client.post("/api/send", json={"text": "Summary of call-1002"})
         assert refused.status_code == 429
-        steps.free()
+    # The page left (its response closed, the task still held): the slot is freed
+    # once the console sees the disconnect (polled until a deadline).
+    steps.free()
+    deadline = time.monotonic() + 10
+    while (
+        again := client.post("/api/send", json={"text": "Summary of call-1003"})
+    ).status_code == 429:
+        assert time.monotonic() < deadline, "the stream's slot was never freed"
+        time.sleep(0.01)
+    assert again.status_code == 200
+    assert "TASK_STATE_COMPLETED" in again.text
