@@ -244,3 +244,35 @@ def test_files_download_and_data_shows_as_json(page: Page, tmp_path: Path) -> No
         download.value.save_as(saved)
         assert saved.read_bytes() == REPORT
         shot(page, "files")
+
+
+def test_a_task_is_followed_and_canceled_from_its_page(
+    page: Page, console: str, agent: str, steps: Steps
+) -> None:
+    connect(page, console, agent)
+    steps.hold()
+    send(page, "Summary of call-1004")
+    expect(
+        page.locator("#chat-log li.progress", has_text="Looking up call-1004")
+    ).to_be_visible()
+    page.get_by_role("tab", name="Tasks").click()
+    page.get_by_label("State").select_option("TASK_STATE_WORKING")
+    page.get_by_role("button", name="List tasks", exact=True).click()
+    page.locator("#tasks-table tbody tr").get_by_role("button").click()
+    expect(page.locator("#task-detail-state")).to_contain_text("working")
+    page.get_by_role("button", name="Follow live", exact=True).click()
+    expect(page.get_by_role("tab", name="Chat")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    steps.release()  # one more step: both the send and the follow stream show it
+    expect(
+        page.locator("#chat-log li.progress", has_text="Reading the transcript")
+    ).to_have_count(2)
+    page.get_by_role("tab", name="Tasks").click()
+    page.get_by_role("button", name="Cancel this task", exact=True).click()
+    expect(page.locator("#task-detail-state")).to_contain_text("canceled")
+    expect(
+        page.get_by_role("button", name="Cancel this task", exact=True)
+    ).to_be_disabled()
+    page.get_by_role("tab", name="Chat").click()
+    expect(status(page)).to_contain_text("Task canceled")
