@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from accord.console import ConsoleApp
@@ -80,3 +81,22 @@ def console(agent: str) -> Iterator[str]:
     """A console offering the Receptionist; its base URL."""
     with serve_in_thread(ConsoleApp(agent_url=agent)) as url:
         yield url
+
+
+def make_tasks(agent: str, count: int) -> None:
+    """``count`` completed tasks of the test key's caller, made straight at the agent."""
+    with httpx.Client(
+        base_url=agent, headers={"X-API-Key": RECEPTIONIST_KEY}, timeout=30
+    ) as http:
+        for n in range(count):
+            body = {
+                "message": {
+                    "messageId": f"m-{n}",
+                    "role": "ROLE_USER",
+                    "parts": [{"text": "Summary of call-1005"}],
+                }
+            }
+            answer = http.post(
+                "/message:send", json=body, headers={"A2A-Version": "1.0"}
+            )
+            assert answer.status_code == 200, answer.text

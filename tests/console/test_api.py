@@ -15,7 +15,7 @@ from accord.security import JWK, TrustStore
 from tests.helpers.examples import RECEPTIONIST_KEY
 from tests.helpers.uvicorn_thread import serve_in_thread
 
-from .conftest import SIGNING_KEY, Steps
+from .conftest import SIGNING_KEY, Steps, make_tasks
 
 #: The HTTP clients a test opened (each one a browser session), closed after it.
 _OPEN: list[httpx.Client] = []
@@ -343,3 +343,18 @@ def test_live_streams_per_session_are_bounded(small_console: str, steps: Steps) 
         time.sleep(0.01)
     assert again.status_code == 200
     assert "TASK_STATE_COMPLETED" in again.text
+
+
+def test_tasks_are_listed_a_page_at_a_time(console: str, agent: str) -> None:
+    make_tasks(agent, 3)
+    client = _connected(console)
+    first = client.get("/api/tasks", params={"pageSize": "2"}).json()
+    assert len(first["tasks"]) == 2
+    rest = client.get(
+        "/api/tasks", params={"pageSize": "2", "pageToken": first["nextPageToken"]}
+    ).json()
+    assert len(rest["tasks"]) == 1
+    assert not rest.get("nextPageToken")
+    ids = {t["id"] for t in first["tasks"]} | {t["id"] for t in rest["tasks"]}
+    assert len(ids) == 3
+    assert len(client.get("/api/tasks", params={"pageSize": "x"}).json()["tasks"]) == 3

@@ -21,7 +21,7 @@ from tests.helpers.examples import RECEPTIONIST_KEY
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 from .agents import REPORT, reports_app
-from .conftest import Steps
+from .conftest import Steps, make_tasks
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"
@@ -276,3 +276,16 @@ def test_a_task_is_followed_and_canceled_from_its_page(
     ).to_be_disabled()
     page.get_by_role("tab", name="Chat").click()
     expect(status(page)).to_contain_text("Task canceled")
+
+
+def test_tasks_come_a_page_at_a_time(page: Page, console: str, agent: str) -> None:
+    make_tasks(agent, 12)
+    connect(page, console, agent)
+    page.get_by_role("tab", name="Tasks").click()
+    page.get_by_label("Per page").select_option("10")
+    page.get_by_role("button", name="List tasks", exact=True).click()
+    rows = page.locator("#tasks-table tbody tr")
+    expect(rows).to_have_count(10)
+    page.get_by_role("button", name="More tasks", exact=True).click()
+    expect(rows).to_have_count(12)
+    expect(page.get_by_role("button", name="More tasks", exact=True)).to_be_hidden()

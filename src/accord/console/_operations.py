@@ -34,12 +34,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BINDING_CHOICES",
+    "MAX_PAGE",
+    "PAGE",
     "Settings",
     "connect",
     "credentials_of",
     "list_tasks",
     "task_details",
 ]
+
+#: Tasks listed per page by default, and at most.
+PAGE = 50
+MAX_PAGE = 100
 
 #: What the page may ask for as the binding ("" lets the card decide).
 BINDING_CHOICES = ("", "JSONRPC", "HTTP+JSON")
@@ -160,10 +166,12 @@ async def list_tasks(client: Client, query: dict[str, str]) -> dict[str, Any]:
         status = TaskState(state) if state else None
     except ValueError:
         raise HttpError(400, f"not a task state: {state}") from None
+    size = query.get("pageSize", "")
+    page_size = min(int(size), MAX_PAGE) if size.isdigit() and int(size) > 0 else PAGE
     page = await client.list_tasks(
         context_id=query.get("contextId") or None,
         status=status,
-        page_size=50,
+        page_size=page_size,
         page_token=query.get("pageToken") or None,
     )
     result: dict[str, Any] = to_builtins(page)

@@ -9,7 +9,7 @@ Routes (relative to where the app is mounted):
 * ``POST /api/send`` ``{text?, data?, taskId?, contextId?}``: send a message and
   stream what comes back as SSE (``event: a2a`` per agent event, ``event: error``,
   then ``event: end``);
-* ``GET /api/tasks?state=&contextId=&pageToken=``; ``GET /api/tasks/ID`` (timeline,
+* ``GET /api/tasks?state=&contextId=&pageSize=&pageToken=``; ``GET /api/tasks/ID`` (timeline,
   push configs, audit); ``POST /api/tasks/ID/cancel``; ``POST /api/tasks/ID/subscribe``
   (SSE, as send);
 * ``GET /api/audit?taskId=``: the console's audit trail of its own calls;

@@ -5,7 +5,7 @@
 const TERMINAL = new Set(["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_REJECTED"]);
 const INTERRUPTED = new Set(["TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"]);
 const $ = (id) => document.getElementById(id);
-const chat = { taskId: "", contextId: "", state: "", busy: false, detailId: "" };
+const chat = { taskId: "", contextId: "", state: "", detailId: "", nextPage: "" };
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -261,10 +261,13 @@ function newConversation() {
 
 // --- tasks --------------------------------------------------------------------------
 
-async function listTasks(event) {
+async function listTasks(event, pageToken) {
   if (event) event.preventDefault();
   showError("tasks-error", "");
-  const query = new URLSearchParams({ state: $("filter-state").value, contextId: $("filter-context").value });
+  const query = new URLSearchParams({
+    state: $("filter-state").value, contextId: $("filter-context").value,
+    pageSize: $("page-size").value, pageToken: pageToken || "",
+  });
   try {
     const page = await api("GET", "tasks?" + query);
     const rows = (page.tasks || []).map((task) => el("tr", {},
@@ -272,8 +275,11 @@ async function listTasks(event) {
       el("td", { text: stateName(task.status.state) }),
       el("td", { text: task.status.timestamp || "" }),
       el("td", {}, el("code", { text: task.contextId || "" }))));
-    $("tasks-table").tBodies[0].replaceChildren(...rows);
+    const body = $("tasks-table").tBodies[0];
+    if (pageToken) body.append(...rows); else body.replaceChildren(...rows);
     $("tasks-table").hidden = false;
+    chat.nextPage = page.nextPageToken || "";
+    $("more-tasks").hidden = !chat.nextPage;
   } catch (error) {
     showError("tasks-error", error.message);
   }
@@ -381,7 +387,8 @@ async function start() {
   });
   $("cancel").addEventListener("click", () => cancelTask(chat.taskId).catch((e) => showError("chat-error", e.message)));
   $("new-conversation").addEventListener("click", newConversation);
-  $("tasks-form").addEventListener("submit", listTasks);
+  $("tasks-form").addEventListener("submit", (event) => listTasks(event, ""));
+  $("more-tasks").addEventListener("click", () => listTasks(null, chat.nextPage));
   $("detail-cancel").addEventListener("click", () => cancelTask(chat.detailId).then(() => openTask(chat.detailId)).catch((e) => showError("tasks-error", e.message)));
   $("detail-follow").addEventListener("click", followTask);
   $("refresh-audit").addEventListener("click", refreshAudit);
