@@ -96,6 +96,15 @@ def send(page: Page, text: str) -> None:
     page.get_by_role("button", name="Send", exact=True).click()
 
 
+def start_held(page: Page, console: str, agent: str, steps: Steps, call: str) -> None:
+    """Connect and ask for ``call``'s summary; the task stays at its first step."""
+    connect(page, console, agent)
+    steps.hold()
+    send(page, f"Summary of {call}")
+    progress = page.locator("#chat-log li.progress", has_text=f"Looking up {call}")
+    expect(progress).to_be_visible()
+
+
 def status(page: Page) -> Locator:
     return page.locator("#task-status")
 
@@ -179,12 +188,7 @@ def test_input_required_is_answered_in_the_same_task(
 def test_a_running_task_is_canceled(
     page: Page, console: str, agent: str, steps: Steps
 ) -> None:
-    connect(page, console, agent)
-    steps.hold()
-    send(page, "Summary of call-1002")
-    expect(
-        page.locator("#chat-log li.progress", has_text="Looking up call-1002")
-    ).to_be_visible()
+    start_held(page, console, agent, steps, "call-1002")
     page.get_by_role("button", name="Cancel task", exact=True).click()
     expect(status(page)).to_contain_text("Task canceled")
     expect(page.get_by_role("button", name="Cancel task", exact=True)).to_be_disabled()
@@ -249,12 +253,7 @@ def test_files_download_and_data_shows_as_json(page: Page, tmp_path: Path) -> No
 def test_a_task_is_followed_and_canceled_from_its_page(
     page: Page, console: str, agent: str, steps: Steps
 ) -> None:
-    connect(page, console, agent)
-    steps.hold()
-    send(page, "Summary of call-1004")
-    expect(
-        page.locator("#chat-log li.progress", has_text="Looking up call-1004")
-    ).to_be_visible()
+    start_held(page, console, agent, steps, "call-1004")
     page.get_by_role("tab", name="Tasks").click()
     page.get_by_label("State").select_option("TASK_STATE_WORKING")
     page.get_by_role("button", name="List tasks", exact=True).click()
