@@ -107,6 +107,7 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "accord.console": [
         "CONSOLE_PATH",
+        "LOOPBACK",
         "ConsoleApp",
         "ConsoleLimits",
         "with_console",

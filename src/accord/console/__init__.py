@@ -31,8 +31,8 @@ Start it with ``accord console [--port 8080] [--agent URL]``, or beside an agent
 
 from __future__ import annotations
 
-from .app import ConsoleApp
+from .app import LOOPBACK, ConsoleApp
 from .limits import ConsoleLimits
 from .mount import CONSOLE_PATH, with_console
 
-__all__ = ["CONSOLE_PATH", "ConsoleApp", "ConsoleLimits", "with_console"]
+__all__ = ["CONSOLE_PATH", "LOOPBACK", "ConsoleApp", "ConsoleLimits", "with_console"]

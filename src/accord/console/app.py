@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -72,7 +72,11 @@ if TYPE_CHECKING:
     from accord.security import TrustStore
     from accord.stores.audit import AuditStore
 
-__all__ = ["ConsoleApp"]
+__all__ = ["LOOPBACK", "ConsoleApp"]
+
+#: What a console may reach by default besides https to public addresses: this
+#: machine (where ``accord console`` listens by default).
+LOOPBACK = ("127.0.0.0/8", "::1", "localhost")
 
 logger = logging.getLogger(__name__)
 
@@ -162,15 +166,8 @@ class ConsoleApp:
     ) -> None:
         self.limits = limits if limits is not None else ConsoleLimits()
         if egress is None:
-            egress = EgressPolicy.from_strings(("127.0.0.0/8", "::1", "localhost"))
-        egress = EgressPolicy(
-            allow=egress.allow,
-            require_https=egress.require_https,
-            connect_timeout=egress.connect_timeout,
-            read_timeout=egress.read_timeout,
-            max_response_bytes=self.limits.max_response_bytes,
-            resolver=egress.resolver,
-        )
+            egress = EgressPolicy.from_strings(LOOPBACK)
+        egress = replace(egress, max_response_bytes=self.limits.max_response_bytes)
         self.agent_url = agent_url
         self.settings = ops.Settings(
             egress=egress,

@@ -30,15 +30,11 @@ if TYPE_CHECKING:
     from accord.server import A2AApp
 
 __all__ = [
-    "LOOPBACK",
     "add_console_options",
     "add_console_parser",
     "console_for",
     "run",
 ]
-
-#: What the console may reach without ``--allow``: the machine itself.
-LOOPBACK = ("127.0.0.0/8", "::1", "localhost")
 
 
 def add_console_parser(commands: Any) -> None:
@@ -134,7 +130,7 @@ def build_console(args: argparse.Namespace) -> ConsoleApp:
     Raises:
         UsageError: an ``--allow`` entry or a ``--trust`` file is not usable.
     """
-    from accord.console import ConsoleApp
+    from accord.console import LOOPBACK, ConsoleApp
     from accord.egress import EgressPolicy
 
     from ._remote import credentials
@@ -161,7 +157,7 @@ def console_for(app: A2AApp, served: Any, host: str) -> tuple[Any, ConsoleApp]:
     The console may reach loopback and ``host``; a task's page also shows the agent's
     own audit trail when its store keeps one.
     """
-    from accord.console import ConsoleApp, with_console
+    from accord.console import LOOPBACK, ConsoleApp, with_console
     from accord.egress import EgressPolicy
     from accord.stores.audit import AuditStore
 
