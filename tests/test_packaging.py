@@ -84,6 +84,10 @@ def test_the_wheel_holds_the_package_and_nothing_else(wheel: Path) -> None:
         "accord/demo/receptionist/__init__.py",
         "accord/demo/receptionist/_skills.py",
         "accord/cli/main.py",
+        # The console's page ships in the wheel: no build step for users.
+        "accord/console/static/index.html",
+        "accord/console/static/console.js",
+        "accord/console/static/console.css",
         f"accord-{__version__}.dist-info/licenses/LICENSE",
     ):
         assert required in names

@@ -105,6 +105,13 @@ PACKAGES: dict[str, list[str]] = {
         "Transport",
         "TransportOptions",
     ],
+    "accord.console": [
+        "CONSOLE_PATH",
+        "LOOPBACK",
+        "ConsoleApp",
+        "ConsoleLimits",
+        "with_console",
+    ],
     "accord.demo": [],
     "accord.grpc": [
         "BINDING_GRPC",

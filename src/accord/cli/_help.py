@@ -37,6 +37,7 @@ examples:
   accord send http://127.0.0.1:8000 "Summary of call-1001"
   accord send http://127.0.0.1:8000 "Escalate call-1003" --stream
   accord task list http://127.0.0.1:8000 --status input-required
+  accord console --agent http://127.0.0.1:8000   # a web page to look and talk
 
 `accord COMMAND --help` shows each command's options and examples.
 """

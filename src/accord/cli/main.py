@@ -44,6 +44,7 @@ from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
+from .commands.console import add_console_options, add_console_parser
 from .commands.mcp_serve import add_mcp_parser
 from .commands.push import add_push_parser
 from .commands.registry import add_registry_parsers
@@ -357,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     operations_options(serve)
     connection_limits(serve)
     add_otel_options(serve)
+    add_console_options(serve)
     serve.set_defaults(module="serve")
 
     card = commands.add_parser(
@@ -519,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     _remote(mcp_serve)
     _client_options(mcp_serve, json=False)
     add_registry_parsers(commands)
+    add_console_parser(commands)
     return parser
 
 

@@ -443,6 +443,11 @@ def run(args: argparse.Namespace) -> int:
     configure_rate_limit(app, args)
     configure_audit(app, args)
     served, telemetry = configure_otel(app, args)  # after the rate limit: it goes first
+    console = None
+    if getattr(args, "console", False):
+        from .console import console_for
+
+        served, console = console_for(app, served, args.host)
     if getattr(args, "sign_key", None):
         from .keys import load_signing_key
 
@@ -472,6 +477,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"gRPC: {grpc_server.url}", flush=True)
         if telemetry is not None:
             print(describe(telemetry), flush=True)
+        if console is not None:
+            # The console reaches the agent over this machine's own address.
+            console.agent_url = url.split("/.well-known/")[0]
+            print(f"Console: {console.agent_url}/console/", flush=True)
 
     from accord.server.tuning import tune_gc
 
