@@ -116,6 +116,7 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "accord.demo.receptionist": [
         "API_KEY_HEADER",
+        "CONTRACTS",
         "DEFAULT_PACE",
         "KEYS_ENV",
         "KEY_FILE",
@@ -199,6 +200,19 @@ PACKAGES: dict[str, list[str]] = {
         "sse",
         "versioning",
     ],
+    "accord.protocol.handshake": [
+        "MAX_DEPTH",
+        "MAX_PATTERN",
+        "SKILLS_EXTENSION",
+        "JsonSchema",
+        "SchemaViolation",
+        "SkillContract",
+        "SkillInput",
+        "check_schema",
+        "contracts_by_skill",
+        "skill_inputs",
+        "skill_named",
+    ],
     "accord.security": [
         "JWK",
         "RULES",
@@ -240,6 +254,13 @@ PACKAGES: dict[str, list[str]] = {
         "ServerLimits",
         "TaskContext",
         "build_card",
+    ],
+    "accord.server.handshake": [
+        "MANIFEST_PATH",
+        "MESSAGE_OPERATIONS",
+        "FoundingSurface",
+        "SkillContracts",
+        "manifest_auth",
     ],
     "accord.server.quotas": [
         "QUOTA_EXTENSION",

@@ -1,0 +1,22 @@
+"""The handshake on the server: skill contracts, data minimisation, negotiation and
+guarantees, each an interceptor declaring its A2A extension (spec §11) in the card.
+
+* :class:`SkillContracts`: input/output JSON Schemas per skill, inputs validated;
+* :class:`FoundingSurface`: the founding documents' manifest and skill-named
+  JSON-RPC methods, mapped onto SendMessage (opt-in).
+
+The value types and rules are sans-IO, in :mod:`accord.protocol.handshake`.
+"""
+
+from __future__ import annotations
+
+from .founding import MANIFEST_PATH, FoundingSurface, manifest_auth
+from .skills import MESSAGE_OPERATIONS, SkillContracts
+
+__all__ = [
+    "MANIFEST_PATH",
+    "MESSAGE_OPERATIONS",
+    "FoundingSurface",
+    "SkillContracts",
+    "manifest_auth",
+]

@@ -1,0 +1,56 @@
+"""Handshake test helpers: the Receptionist behind a static bearer token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from accord.demo.receptionist import create_agent
+from accord.server import Agent
+from accord.server.auth import Principal
+from accord.server.auth.verifier import Credential, CredentialRejected
+from accord.types import (
+    HTTPAuthSecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
+
+#: The bearer token the test agents accept (principal ``partner``).
+TOKEN = "founding-token-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+#: The Receptionist's clock in these tests: a Monday morning.
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+class StaticBearer:
+    """Accepts one bearer token (what a partner's gateway might hand out)."""
+
+    def check_scheme(self, name: str, scheme: SecurityScheme) -> None:
+        if scheme.http_auth_security_scheme is None:
+            raise ValueError("StaticBearer serves an HTTP bearer scheme")
+
+    async def verify(self, credential: Credential) -> Principal:
+        if credential.value != TOKEN:
+            raise CredentialRejected("unknown token")
+        return Principal(id="partner", scheme=credential.scheme_name)
+
+
+def bearer_receptionist(db: Path) -> Agent:
+    """The Receptionist, with a bearer scheme instead of its API key."""
+    agent = create_agent(str(db), clock=lambda: NOW, pace=0.0, secured=False)
+    agent.security_schemes = {
+        "bearer": SecurityScheme(
+            http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="Bearer")
+        )
+    }
+    agent.security_requirements = (
+        SecurityRequirement(schemes={"bearer": StringList()}),
+    )
+    return agent
+
+
+def auth() -> dict[str, Any]:
+    """The ``auth`` argument of A2AApp for :func:`bearer_receptionist`."""
+    return {"bearer": StaticBearer()}
