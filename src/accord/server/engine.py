@@ -430,8 +430,8 @@ class Engine:
         return await intercept(
             interceptors,
             CallInfo(operation, params, ctx, binding, started),
-            lambda: handler.dispatch(
-                operation, params, ctx, last_event_id=last_event_id
+            lambda request: handler.dispatch(
+                operation, request, ctx, last_event_id=last_event_id
             ),
         )
 

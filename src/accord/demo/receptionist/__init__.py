@@ -43,9 +43,10 @@ Run it with ``accord serve`` (no argument) or ``accord serve accord.demo.recepti
 (``--port 8000 --db accord.db`` are the defaults); then
 ``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
 
-Its skills declare input and output JSON Schemas (``_contracts``, the skill-contracts
-extension of :mod:`accord.server.handshake`): :func:`create_app` checks the data parts
-sent to a skill against them.
+Its skills declare input and output JSON Schemas and the data they need
+(``_contracts``; the skill-contracts and data-minimisation extensions of
+:mod:`accord.server.handshake`): :func:`create_app` strips data outside the needs
+from messages that name a skill, then checks their data parts against the schemas.
 
 Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas), ``_parsing`` (reading a request
 from the task's messages), ``_store`` (the demo tables), ``_keys`` (API keys),
@@ -58,7 +59,7 @@ from typing import TYPE_CHECKING
 
 from accord.server import A2AApp, Agent
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
-from accord.server.handshake import SkillContracts
+from accord.server.handshake import DataMinimisation, SkillContracts
 from accord.stores import SQLiteTaskStore
 from accord.types import AgentProvider
 
@@ -70,7 +71,7 @@ from ._card import (
     SECURITY_SCHEMES,
     SKILLS,
 )
-from ._contracts import CONTRACTS
+from ._contracts import CONTRACTS, DATA_NEEDS
 from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 __all__ = [
     "API_KEY_HEADER",
     "CONTRACTS",
+    "DATA_NEEDS",
     "DEFAULT_PACE",
     "KEYS_ENV",
     "KEY_FILE",
@@ -157,5 +159,5 @@ def create_app(
         create_agent(db, clock=clock, pace=pace),
         store=SQLiteTaskStore(db),
         auth={"apiKey": ApiKeyVerifier(ring)},
-        interceptors=[SkillContracts(CONTRACTS)],
+        interceptors=[DataMinimisation(DATA_NEEDS), SkillContracts(CONTRACTS)],
     )

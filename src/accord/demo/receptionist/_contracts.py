@@ -1,21 +1,25 @@
-"""The Receptionist's skill contracts: input and output JSON Schemas per skill.
+"""The Receptionist's skill contracts (input and output JSON Schemas) and data needs.
 
 Declared in the card (the skill-contracts extension) and checked by the server before
 the agent runs, so a data part with a wrong type (a phone number sent as a number) is
 an invalid-params error naming the field. Fields stay optional: a missing one is asked
 for (INPUT_REQUIRED), as with text. They also drive the founding documents' manifest
 (:class:`~accord.server.handshake.FoundingSurface`).
+
+:data:`DATA_NEEDS` says which fields carry which category of data (the data
+minimisation extension): the server strips anything else before the agent or the
+store sees it, and an Accord caller cuts its message down to it before sending.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from accord.protocol.handshake import SkillContract
+from accord.protocol.handshake import DataNeeds, SkillContract
 
 from ._card import ESCALATE, PRIORITIES, SCHEDULE, SUMMARY
 
-__all__ = ["CONTRACTS"]
+__all__ = ["CONTRACTS", "DATA_NEEDS"]
 
 _TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 200}
 _MOMENT: dict[str, Any] = {
@@ -94,6 +98,37 @@ CONTRACTS = (
         output_schema={
             "type": "object",
             "properties": {"ticketId": {"type": "string"}},
+        },
+    ),
+)
+
+_PHONE_NUMBER = "phone_number"
+_TIME_WINDOW = "time_window"
+_CALL = "call_id"
+
+DATA_NEEDS = (
+    DataNeeds(
+        SCHEDULE,
+        fields={
+            "phone": _PHONE_NUMBER,
+            "phoneNumber": _PHONE_NUMBER,
+            "phone_number": _PHONE_NUMBER,
+            "window": _TIME_WINDOW,
+            "time_window": _TIME_WINDOW,
+            "timeWindow": _TIME_WINDOW,
+            "start": _TIME_WINDOW,
+            "end": _TIME_WINDOW,
+        },
+        text=(_PHONE_NUMBER,),
+    ),
+    DataNeeds(SUMMARY, fields={"callId": _CALL, "call_id": _CALL}),
+    DataNeeds(
+        ESCALATE,
+        fields={
+            "callId": _CALL,
+            "call_id": _CALL,
+            "reason": "free_text",
+            "priority": "priority",
         },
     ),
 )

@@ -46,8 +46,6 @@ class SkillContract:
         input_schema: JSON Schema of the data part the skill takes (None: any).
         output_schema: JSON Schema of the data the skill returns (None: not
             declared).
-        data: the data categories the skill needs (the data minimisation extension,
-            :mod:`accord.protocol.handshake.minimise`); empty: not declared.
 
     Raises:
         ValueError: a schema outside the supported subset
@@ -57,7 +55,6 @@ class SkillContract:
     skill: str
     input_schema: Mapping[str, Any] | None = None
     output_schema: Mapping[str, Any] | None = None
-    data: tuple[str, ...] = ()
     _input: JsonSchema | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +65,6 @@ class SkillContract:
             checked = JsonSchema(self.input_schema, f"{self.skill}.input_schema")
         if self.output_schema is not None:
             JsonSchema(self.output_schema, f"{self.skill}.output_schema")
-        object.__setattr__(self, "data", tuple(self.data))
         object.__setattr__(self, "_input", checked)
 
     @property
@@ -83,8 +79,6 @@ class SkillContract:
             entry["inputSchema"] = dict(self.input_schema)
         if self.output_schema is not None:
             entry["outputSchema"] = dict(self.output_schema)
-        if self.data:
-            entry["data"] = list(self.data)
         return entry
 
 

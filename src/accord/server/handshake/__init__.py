@@ -2,6 +2,8 @@
 guarantees, each an interceptor declaring its A2A extension (spec §11) in the card.
 
 * :class:`SkillContracts`: input/output JSON Schemas per skill, inputs validated;
+* :class:`DataMinimisation`: per-skill data needs declared, inbound data stripped or
+  refused outside them, categories (never values) audited;
 * :class:`FoundingSurface`: the founding documents' manifest and skill-named
   JSON-RPC methods, mapped onto SendMessage (opt-in).
 
@@ -11,12 +13,16 @@ The value types and rules are sans-IO, in :mod:`accord.protocol.handshake`.
 from __future__ import annotations
 
 from .founding import MANIFEST_PATH, FoundingSurface, manifest_auth
+from .minimisation import DataMinimisation, Inbound, data_detail
 from .skills import MESSAGE_OPERATIONS, SkillContracts
 
 __all__ = [
     "MANIFEST_PATH",
     "MESSAGE_OPERATIONS",
+    "DataMinimisation",
     "FoundingSurface",
+    "Inbound",
     "SkillContracts",
+    "data_detail",
     "manifest_auth",
 ]

@@ -2,8 +2,8 @@
 
 :class:`SkillContracts` is an :class:`~accord.server.Interceptor`: it declares the
 contracts in the card (:data:`~accord.protocol.handshake.SKILLS_EXTENSION`, params
-``{"skills": [{"id", "inputSchema", "outputSchema", "data"}]}``) and, before a
-SendMessage or SendStreamingMessage runs, validates every data part sent to a skill
+``{"skills": [{"id", "inputSchema", "outputSchema"}]}``) and, before a
+SendMessage or SendStreamingMessage runs (in its ``rewrite`` hook), validates every data part sent to a skill
 (:func:`~accord.protocol.handshake.skill_inputs`) against the skill's input schema. A
 part that breaks it is refused with an invalid-params error (spec §3.3.2) naming the
 field, in the message and as a ``google.rpc.BadRequest`` field violation
@@ -15,7 +15,7 @@ required), so ordinary A2A clients keep working: they simply send data that is c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord.errors import InvalidParamsError
 from accord.protocol.handshake import (
@@ -70,14 +70,17 @@ class SkillContracts(Interceptor):
             ),
         )
 
-    async def before(self, call: CallInfo) -> None:
+    def rewrite(self, call: CallInfo, request: Any) -> Any:
+        """Refuse a data part that breaks its skill's input schema; checked on the
+        request as the interceptors before this one rewrote it (data minimisation
+        first: a field it strips is not validated)."""
         if call.operation.name not in MESSAGE_OPERATIONS:
-            return
-        message = call.request.message
+            return request
+        message = request.message
         skill = skill_named(message)
         contract = None if skill is None else self.contracts.get(skill)
         if contract is None or contract.input is None:
-            return
+            return request
         for sent in skill_inputs(message, contract.skill):
             violation = contract.input.violation(sent.data)
             if violation is not None:
@@ -88,3 +91,4 @@ class SkillContracts(Interceptor):
                     f"{contract.skill}: {violation}",
                     field_violations=[(field, violation.reason)],
                 )
+        return request
