@@ -44,6 +44,7 @@ from .commands._otel_options import add_otel_options
 from .commands._push_options import add_push_options
 from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
+from .commands.negotiate import add_negotiate_parser
 from .commands.push import add_push_parser
 
 __all__ = ["EPILOG", "build_parser", "entry", "main", "skip_unused_imports"]
@@ -512,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
     add_audit_parsers(commands)
+    add_negotiate_parser(commands, _client_options)
     return parser
 
 

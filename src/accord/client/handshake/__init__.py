@@ -1,7 +1,9 @@
-"""The handshake on the caller's side: data minimisation before anything leaves.
+"""The handshake on the caller's side: minimise, negotiate, then start the task.
 
 * :class:`CallerPolicy`: a message cut down to what the skill declares, with the
-  report of what was withheld (:mod:`.minimisation`).
+  report of what was withheld (:mod:`.minimisation`);
+* :func:`propose`, :func:`accept_counter`, :func:`under_agreement`: negotiate a task
+  before any work (:mod:`.negotiation`).
 
 The value types and rules are sans-IO, in :mod:`accord.protocol.handshake`.
 """
@@ -14,10 +16,22 @@ from .minimisation import (
     declared_needs,
     extension_params,
 )
+from .negotiation import (
+    NegotiationUnsupported,
+    accept_counter,
+    propose,
+    send_negotiation,
+    under_agreement,
+)
 
 __all__ = [
     "CallerPolicy",
     "MinimisationRefused",
+    "NegotiationUnsupported",
+    "accept_counter",
     "declared_needs",
     "extension_params",
+    "propose",
+    "send_negotiation",
+    "under_agreement",
 ]

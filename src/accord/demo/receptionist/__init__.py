@@ -47,8 +47,10 @@ Its skills declare input and output JSON Schemas and the data they need
 (``_contracts``; the skill-contracts and data-minimisation extensions of
 :mod:`accord.server.handshake`): :func:`create_app` strips data outside the needs
 from messages that name a skill, then checks their data parts against the schemas.
+Partners may negotiate first (``_negotiation``): a callback window outside business
+hours (Monday to Friday 09:00-17:00 UTC) is countered with the nearest open window.
 
-Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas), ``_parsing`` (reading a request
+Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas, data needs), ``_negotiation`` (the policy), ``_parsing`` (reading a request
 from the task's messages), ``_store`` (the demo tables), ``_keys`` (API keys),
 ``_skills`` (the behaviour).
 """
@@ -59,7 +61,7 @@ from typing import TYPE_CHECKING
 
 from accord.server import A2AApp, Agent
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
-from accord.server.handshake import DataMinimisation, SkillContracts
+from accord.server.handshake import DataMinimisation, Negotiation, SkillContracts
 from accord.stores import SQLiteTaskStore
 from accord.types import AgentProvider
 
@@ -73,6 +75,7 @@ from ._card import (
 )
 from ._contracts import CONTRACTS, DATA_NEEDS
 from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
+from ._negotiation import CLOSES, OPENS, PRICES, RESIDENCY, receptionist_policy
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
@@ -81,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_KEY_HEADER",
+    "CLOSES",
     "CONTRACTS",
     "DATA_NEEDS",
     "DEFAULT_PACE",
@@ -88,7 +92,10 @@ __all__ = [
     "KEY_FILE",
     "MAX_DAYS_AHEAD",
     "MAX_WINDOW",
+    "OPENS",
     "PACE_ENV",
+    "PRICES",
+    "RESIDENCY",
     "SECURITY",
     "SECURITY_SCHEMES",
     "SKILLS",
@@ -98,6 +105,7 @@ __all__ = [
     "create_app",
     "load_api_keys",
     "pace_from_env",
+    "receptionist_policy",
 ]
 
 
@@ -107,6 +115,7 @@ def create_agent(
     clock: Callable[[], datetime] | None = None,
     pace: Pace | None = None,
     secured: bool = True,
+    negotiation: Negotiation | None = None,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
 
@@ -117,10 +126,12 @@ def create_agent(
             ``$ACCORD_DEMO_PACE``, else 0.5.
         secured: declare (and so require) the ``X-API-Key`` API key; serve the
             agent with an API-key verifier, as :func:`create_app` does.
+        negotiation: answer proposals with it before any work
+            (:func:`receptionist_policy`); serve the agent with it as an interceptor.
     """
     receptionist = Receptionist(str(db), clock=clock, pace=pace)
     return Agent(
-        receptionist,
+        receptionist if negotiation is None else negotiation.wrap(receptionist),
         name="Receptionist",
         description=(
             "Voice-receptionist desk for partner agents: books callbacks, summarises "
@@ -155,9 +166,14 @@ def create_app(
     """
     db = str(db)
     ring = keys if keys is not None else load_api_keys(db)
+    negotiation = Negotiation(receptionist_policy(clock))
     return A2AApp(
-        create_agent(db, clock=clock, pace=pace),
+        create_agent(db, clock=clock, pace=pace, negotiation=negotiation),
         store=SQLiteTaskStore(db),
         auth={"apiKey": ApiKeyVerifier(ring)},
-        interceptors=[DataMinimisation(DATA_NEEDS), SkillContracts(CONTRACTS)],
+        interceptors=[
+            negotiation,
+            DataMinimisation(DATA_NEEDS),
+            SkillContracts(CONTRACTS),
+        ],
     )

@@ -5,7 +5,9 @@ negotiation, guarantees; each an A2A extension (spec §11) identified by its URI
 * :mod:`.skills`: :class:`SkillContract` (input and output schemas per skill,
   :data:`SKILLS_EXTENSION`);
 * :mod:`.detectors` and :mod:`.minimise`: :class:`DataNeeds` per skill and
-  :func:`minimise` (:data:`MINIMISATION_EXTENSION`).
+  :func:`minimise` (:data:`MINIMISATION_EXTENSION`);
+* :mod:`.negotiation`: :class:`Proposal`, :class:`Decision` and their JSON shapes
+  (:data:`NEGOTIATION_EXTENSION`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from .minimise import (
     Withheld,
     minimise,
     needs_by_skill,
+)
+from .negotiation import (
+    NEGOTIATION_EXTENSION,
+    Budget,
+    Constraints,
+    Decision,
+    DecisionKind,
+    Proposal,
+    negotiation_payload,
+    parse_time,
 )
 from .schema import MAX_DEPTH, MAX_PATTERN, JsonSchema, SchemaViolation, check_schema
 from .skills import (
@@ -37,13 +49,19 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_PATTERN",
     "MINIMISATION_EXTENSION",
+    "NEGOTIATION_EXTENSION",
     "SKILLS_EXTENSION",
     "UNDECLARED",
+    "Budget",
+    "Constraints",
     "DataNeeds",
+    "Decision",
+    "DecisionKind",
     "Detector",
     "Finding",
     "JsonSchema",
     "Minimised",
+    "Proposal",
     "SchemaViolation",
     "SkillContract",
     "SkillInput",
@@ -54,6 +72,8 @@ __all__ = [
     "luhn_valid",
     "minimise",
     "needs_by_skill",
+    "negotiation_payload",
+    "parse_time",
     "skill_inputs",
     "skill_named",
 ]

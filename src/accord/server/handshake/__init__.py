@@ -4,6 +4,8 @@ guarantees, each an interceptor declaring its A2A extension (spec §11) in the c
 * :class:`SkillContracts`: input/output JSON Schemas per skill, inputs validated;
 * :class:`DataMinimisation`: per-skill data needs declared, inbound data stripped or
   refused outside them, categories (never values) audited;
+* :class:`Negotiation`: the agent's policy answers proposals (accept, reject,
+  counter) before any work; tasks started under an agreement are checked against it;
 * :class:`FoundingSurface`: the founding documents' manifest and skill-named
   JSON-RPC methods, mapped onto SendMessage (opt-in).
 
@@ -14,14 +16,19 @@ from __future__ import annotations
 
 from .founding import MANIFEST_PATH, FoundingSurface, manifest_auth
 from .minimisation import DataMinimisation, Inbound, data_detail
+from .negotiation import DEFAULT_TTL, MAX_AGREEMENTS, Negotiation, Policy
 from .skills import MESSAGE_OPERATIONS, SkillContracts
 
 __all__ = [
+    "DEFAULT_TTL",
     "MANIFEST_PATH",
+    "MAX_AGREEMENTS",
     "MESSAGE_OPERATIONS",
     "DataMinimisation",
     "FoundingSurface",
     "Inbound",
+    "Negotiation",
+    "Policy",
     "SkillContracts",
     "data_detail",
     "manifest_auth",
