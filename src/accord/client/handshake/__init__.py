@@ -3,13 +3,16 @@
 * :class:`CallerPolicy`: a message cut down to what the skill declares, with the
   report of what was withheld (:mod:`.minimisation`);
 * :func:`propose`, :func:`accept_counter`, :func:`under_agreement`: negotiate a task
-  before any work (:mod:`.negotiation`).
+  before any work (:mod:`.negotiation`);
+* :func:`check_guarantees`: declared guarantees against the observed figures, with
+  the breaches (:mod:`.guarantees`).
 
 The value types and rules are sans-IO, in :mod:`accord.protocol.handshake`.
 """
 
 from __future__ import annotations
 
+from .guarantees import GuaranteeReport, check_guarantees
 from .minimisation import (
     CallerPolicy,
     MinimisationRefused,
@@ -26,9 +29,11 @@ from .negotiation import (
 
 __all__ = [
     "CallerPolicy",
+    "GuaranteeReport",
     "MinimisationRefused",
     "NegotiationUnsupported",
     "accept_counter",
+    "check_guarantees",
     "declared_needs",
     "extension_params",
     "propose",

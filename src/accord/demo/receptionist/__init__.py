@@ -49,8 +49,10 @@ Its skills declare input and output JSON Schemas and the data they need
 from messages that name a skill, then checks their data parts against the schemas.
 Partners may negotiate first (``_negotiation``): a callback window outside business
 hours (Monday to Friday 09:00-17:00 UTC) is countered with the nearest open window.
+The card declares its guarantees (``_guarantees``: latency and price per skill, US
+residency) and the latency observed beside them.
 
-Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas, data needs), ``_negotiation`` (the policy), ``_parsing`` (reading a request
+Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas, data needs), ``_negotiation`` (the policy), ``_guarantees``, ``_parsing`` (reading a request
 from the task's messages), ``_store`` (the demo tables), ``_keys`` (API keys),
 ``_skills`` (the behaviour).
 """
@@ -61,7 +63,12 @@ from typing import TYPE_CHECKING
 
 from accord.server import A2AApp, Agent
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
-from accord.server.handshake import DataMinimisation, Negotiation, SkillContracts
+from accord.server.handshake import (
+    DataMinimisation,
+    GuaranteeMonitor,
+    Negotiation,
+    SkillContracts,
+)
 from accord.stores import SQLiteTaskStore
 from accord.types import AgentProvider
 
@@ -74,8 +81,9 @@ from ._card import (
     SKILLS,
 )
 from ._contracts import CONTRACTS, DATA_NEEDS
+from ._guarantees import COMPLIANCE, GUARANTEES, PRICES, RESIDENCY
 from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
-from ._negotiation import CLOSES, OPENS, PRICES, RESIDENCY, receptionist_policy
+from ._negotiation import CLOSES, OPENS, receptionist_policy
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
@@ -85,9 +93,11 @@ if TYPE_CHECKING:
 __all__ = [
     "API_KEY_HEADER",
     "CLOSES",
+    "COMPLIANCE",
     "CONTRACTS",
     "DATA_NEEDS",
     "DEFAULT_PACE",
+    "GUARANTEES",
     "KEYS_ENV",
     "KEY_FILE",
     "MAX_DAYS_AHEAD",
@@ -175,5 +185,6 @@ def create_app(
             negotiation,
             DataMinimisation(DATA_NEEDS),
             SkillContracts(CONTRACTS),
+            GuaranteeMonitor(GUARANTEES),
         ],
     )

@@ -11,13 +11,13 @@ below the skill's price, or withholding data the skill needs.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from accord.protocol.handshake import Decision, Proposal
 
 from ._card import SCHEDULE, SKILL_IDS
 from ._contracts import DATA_NEEDS
+from ._guarantees import PRICES, RESIDENCY
 from ._parsing import Invalid, _window_from_data, iso
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CLOSES",
     "OPENS",
-    "PRICES",
-    "RESIDENCY",
     "nearest_open_window",
     "receptionist_policy",
 ]
@@ -35,10 +33,6 @@ __all__ = [
 #: Business hours (UTC), Monday to Friday.
 OPENS = time(9, 0)
 CLOSES = time(17, 0)
-#: Where call data is kept.
-RESIDENCY = "US"
-#: Price per call of each skill, in US dollars.
-PRICES = {skill: Decimal("0.05") for skill in SKILL_IDS}
 _NEEDED = {needs.skill: frozenset(needs.fields.values()) for needs in DATA_NEEDS}
 #: How far either side of the asked window an open one is looked for.
 _SEARCH_DAYS = 14

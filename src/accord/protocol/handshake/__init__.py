@@ -7,12 +7,25 @@ negotiation, guarantees; each an A2A extension (spec §11) identified by its URI
 * :mod:`.detectors` and :mod:`.minimise`: :class:`DataNeeds` per skill and
   :func:`minimise` (:data:`MINIMISATION_EXTENSION`);
 * :mod:`.negotiation`: :class:`Proposal`, :class:`Decision` and their JSON shapes
-  (:data:`NEGOTIATION_EXTENSION`).
+  (:data:`NEGOTIATION_EXTENSION`);
+* :mod:`.guarantees`: :class:`Guarantees` declared, :class:`LatencyHistogram`
+  observed, :func:`breaches` between them (:data:`GUARANTEES_EXTENSION`).
 """
 
 from __future__ import annotations
 
 from .detectors import DETECTORS, Detector, Finding, find, luhn_valid
+from .guarantees import (
+    BUCKET_BOUNDS_MS,
+    GUARANTEES_EXTENSION,
+    Breach,
+    Guarantees,
+    LatencyHistogram,
+    Observed,
+    Price,
+    SkillGuarantee,
+    breaches,
+)
 from .minimise import (
     FILE,
     MINIMISATION_EXTENSION,
@@ -44,14 +57,17 @@ from .skills import (
 )
 
 __all__ = [
+    "BUCKET_BOUNDS_MS",
     "DETECTORS",
     "FILE",
+    "GUARANTEES_EXTENSION",
     "MAX_DEPTH",
     "MAX_PATTERN",
     "MINIMISATION_EXTENSION",
     "NEGOTIATION_EXTENSION",
     "SKILLS_EXTENSION",
     "UNDECLARED",
+    "Breach",
     "Budget",
     "Constraints",
     "DataNeeds",
@@ -59,13 +75,19 @@ __all__ = [
     "DecisionKind",
     "Detector",
     "Finding",
+    "Guarantees",
     "JsonSchema",
+    "LatencyHistogram",
     "Minimised",
+    "Observed",
+    "Price",
     "Proposal",
     "SchemaViolation",
     "SkillContract",
+    "SkillGuarantee",
     "SkillInput",
     "Withheld",
+    "breaches",
     "check_schema",
     "contracts_by_skill",
     "find",
