@@ -195,7 +195,8 @@ class Interceptor:
 
     More hooks are optional: :meth:`serving` (a lifetime beside the engine's, to
     open connections or read its counts), :meth:`card_extensions` (what the
-    interceptor promises callers, declared in the public card), and the
+    interceptor promises callers, declared in the public card), :meth:`rewrite` (the
+    request the operation runs with instead), and the
     observability hooks :meth:`around`, :meth:`executing` and :meth:`push_delivery`
     (see the module docstring).
     """
