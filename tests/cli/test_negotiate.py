@@ -6,22 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from accord.demo.receptionist import create_app
-from accord.server.auth import ApiKeyRing
 from tests.helpers.cli import run_cli
 from tests.helpers.uvicorn_thread import serve_in_thread
-from tests.server.handshake.helpers import NOW
+from tests.server.handshake.helpers import keyed_receptionist
 
 KEY = "cli-negotiation-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    keys = ApiKeyRing()
-    keys.add(KEY, principal="partner")
     db = tmp_path_factory.mktemp("negotiate") / "accord.db"
-    app = create_app(str(db), keys=keys, clock=lambda: NOW, pace=0.0)
-    with serve_in_thread(app) as url:
+    with serve_in_thread(keyed_receptionist(db, partner=KEY)) as url:
         yield url
 
 

@@ -11,16 +11,14 @@ import pytest
 from a2a.types import a2a_pb2 as pb
 from google.protobuf import json_format, struct_pb2
 
-from accord.demo.receptionist import create_app
 from accord.protocol.handshake import (
     GUARANTEES_EXTENSION,
     MINIMISATION_EXTENSION,
     NEGOTIATION_EXTENSION,
     SKILLS_EXTENSION,
 )
-from accord.server.auth import ApiKeyRing
 from tests.helpers.uvicorn_thread import serve_in_thread
-from tests.server.handshake.helpers import NOW
+from tests.server.handshake.helpers import keyed_receptionist
 
 from .conftest import BINDINGS, SdkClients, sdk_clients
 
@@ -31,11 +29,8 @@ KEY = "sdk-handshake-key-0123456789"
 
 @pytest.fixture(scope="module")
 def receptionist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    keys = ApiKeyRing()
-    keys.add(KEY, principal="sdk-partner")
     db = tmp_path_factory.mktemp("sdk-handshake") / "accord.db"
-    app = create_app(str(db), keys=keys, clock=lambda: NOW, pace=0.0)
-    with serve_in_thread(app) as url:
+    with serve_in_thread(keyed_receptionist(db, sdk_partner=KEY)) as url:
         yield url
 
 

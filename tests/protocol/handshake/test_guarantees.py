@@ -93,7 +93,7 @@ def test_the_histogram_is_bounded_and_errs_high_by_at_most_a_bucket() -> None:
         (lambda: Price(Decimal("1"), "dollars"), "ISO 4217"),
         (
             lambda: Guarantees((SkillGuarantee("x"), SkillGuarantee("x"))),
-            "one guarantee",
+            "two guarantees for skill",
         ),
         (
             lambda: Guarantees.from_params(

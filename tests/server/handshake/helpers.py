@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from accord.demo.receptionist import create_agent
-from accord.server import Agent
-from accord.server.auth import Principal
+from accord.demo.receptionist import create_agent, create_app
+from accord.server import A2AApp, Agent
+from accord.server.auth import ApiKeyRing, Principal
 from accord.server.auth.verifier import Credential, CredentialRejected
 from accord.types import (
     HTTPAuthSecurityScheme,
@@ -49,6 +49,15 @@ def bearer_receptionist(db: Path) -> Agent:
         SecurityRequirement(schemes={"bearer": StringList()}),
     )
     return agent
+
+
+def keyed_receptionist(db: Path, **keys: str) -> A2AApp:
+    """The Receptionist's example configuration (every handshake extension), on
+    :data:`NOW`, accepting ``principal=KEY`` API keys, with no pace."""
+    ring = ApiKeyRing()
+    for principal, key in keys.items():
+        ring.add(key, principal=principal)
+    return create_app(str(db), keys=ring, clock=lambda: NOW, pace=0.0)
 
 
 def auth() -> dict[str, Any]:

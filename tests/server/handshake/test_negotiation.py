@@ -20,17 +20,15 @@ from accord.client.handshake import (
     propose,
     under_agreement,
 )
-from accord.demo.receptionist import create_app
 from accord.errors import InvalidParamsError
 from accord.grpc import GRPC_TRANSPORTS, GrpcServer
 from accord.protocol.handshake import NEGOTIATION_EXTENSION, Budget, Decision, Proposal
 from accord.server import A2AApp, Agent, TaskContext
-from accord.server.auth import ApiKeyRing
 from accord.server.handshake import Negotiation
 from accord.stores import AuditQuery, SQLiteTaskStore
 from accord.types import Message, Task, TaskState, data_of, text_of
 
-from .helpers import NOW
+from .helpers import keyed_receptionist
 
 pytestmark = pytest.mark.anyio
 
@@ -70,11 +68,7 @@ async def connect(app: A2AApp, binding: str, **headers: str) -> AsyncIterator[Cl
 async def client(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Client]:
-    keys = ApiKeyRing()
-    keys.add(KEY, principal="partner")
-    app = create_app(
-        str(tmp_path / "accord.db"), keys=keys, clock=lambda: NOW, pace=0.0
-    )
+    app = keyed_receptionist(tmp_path / "accord.db", partner=KEY)
     async for connected in connect(
         with_grpc(app), str(request.param), **{"X-API-Key": KEY}
     ):
@@ -163,11 +157,8 @@ async def test_an_accepted_proposal_is_checked_when_the_task_starts(
 
 
 async def test_an_agreement_belongs_to_its_caller(tmp_path: Path) -> None:
-    keys = ApiKeyRing()
-    keys.add(KEY, principal="partner")
-    keys.add("other-key-0123456789abcdef", principal="other")
-    app = create_app(
-        str(tmp_path / "accord.db"), keys=keys, clock=lambda: NOW, pace=0.0
+    app = keyed_receptionist(
+        tmp_path / "accord.db", partner=KEY, other="other-key-0123456789abcdef"
     )
     async with (
         httpx.AsyncClient(

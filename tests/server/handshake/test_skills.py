@@ -10,15 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from accord.demo.receptionist import CONTRACTS, create_app
+from accord.demo.receptionist import CONTRACTS
 from accord.protocol.handshake import SKILLS_EXTENSION
 from accord.server import A2AApp
-from accord.server.auth import ApiKeyRing
 from accord.server.handshake import FoundingSurface, SkillContracts
 from accord.stores import SQLiteTaskStore
 from tests.helpers.uvicorn_thread import serve_in_thread
 
-from .helpers import BEARER, NOW, auth, bearer_receptionist
+from .helpers import BEARER, auth, bearer_receptionist, keyed_receptionist
 
 KEY = "skills-test-key-0123456789"
 V1 = {"A2A-Version": "1.0", "X-API-Key": KEY}
@@ -26,12 +25,8 @@ V1 = {"A2A-Version": "1.0", "X-API-Key": KEY}
 
 @pytest.fixture(scope="module")
 def receptionist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    keys = ApiKeyRing()
-    keys.add(KEY, principal="partner")
     db = tmp_path_factory.mktemp("skills") / "accord.db"
-    with serve_in_thread(
-        create_app(str(db), keys=keys, clock=lambda: NOW, pace=0.0)
-    ) as url:
+    with serve_in_thread(keyed_receptionist(db, partner=KEY)) as url:
         yield url
 
 

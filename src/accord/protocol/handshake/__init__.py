@@ -34,7 +34,6 @@ from .minimise import (
     Minimised,
     Withheld,
     minimise,
-    needs_by_skill,
 )
 from .negotiation import (
     NEGOTIATION_EXTENSION,
@@ -51,7 +50,7 @@ from .skills import (
     SKILLS_EXTENSION,
     SkillContract,
     SkillInput,
-    contracts_by_skill,
+    by_skill,
     skill_inputs,
     skill_named,
 )
@@ -88,12 +87,11 @@ __all__ = [
     "SkillInput",
     "Withheld",
     "breaches",
+    "by_skill",
     "check_schema",
-    "contracts_by_skill",
     "find",
     "luhn_valid",
     "minimise",
-    "needs_by_skill",
     "negotiation_payload",
     "parse_time",
     "skill_inputs",

@@ -28,8 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .money import amount_of, check_money
+from .skills import by_skill
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "BUCKET_BOUNDS_MS",
@@ -60,10 +65,7 @@ class Price:
     per: str = "call"
 
     def __post_init__(self) -> None:
-        if not self.amount.is_finite() or self.amount < 0:
-            raise ValueError("a price is a finite decimal >= 0")
-        if not (len(self.currency) == 3 and self.currency.isalpha()):
-            raise ValueError(f"currency {self.currency!r} is not an ISO 4217 code")
+        check_money(self.amount, self.currency, "price")
         if not self.per:
             raise ValueError("a price says what it is per (call, minute, ...)")
 
@@ -72,15 +74,8 @@ class Price:
 
     @classmethod
     def from_json(cls, data: Any) -> Price:
-        if not isinstance(data, Mapping):
-            raise ValueError('a price is {"amount", "currency", "per"}')
-        try:
-            amount = Decimal(str(data.get("amount")))
-        except InvalidOperation:
-            raise ValueError(
-                f"price amount {data.get('amount')!r} is not a number"
-            ) from None
-        return cls(amount, str(data.get("currency", "")), str(data.get("per", "call")))
+        amount, currency = amount_of(data, "price")
+        return cls(amount, currency, str(data.get("per", "call")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +185,7 @@ class Guarantees:
     compliance: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [s.skill for s in self.skills]
-        if len(set(names)) != len(names):
-            raise ValueError("one guarantee per skill")
+        by_skill(self.skills, "guarantees")
         object.__setattr__(self, "skills", tuple(self.skills))
         object.__setattr__(self, "residency", tuple(self.residency))
         object.__setattr__(self, "compliance", tuple(self.compliance))

@@ -45,7 +45,6 @@ __all__ = [
     "Minimised",
     "Withheld",
     "minimise",
-    "needs_by_skill",
 ]
 
 #: The extension declaring per-skill data needs in the card.
@@ -117,20 +116,6 @@ class DataNeeds:
         if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
             raise ValueError(f"{skill}: text is a list of category names")
         return cls(skill, fields, tuple(text))
-
-
-def needs_by_skill(needs: Iterable[DataNeeds]) -> dict[str, DataNeeds]:
-    """The declarations keyed by skill id.
-
-    Raises:
-        ValueError: two declarations for one skill.
-    """
-    table: dict[str, DataNeeds] = {}
-    for item in needs:
-        if item.skill in table:
-            raise ValueError(f"two data declarations for skill {item.skill!r}")
-        table[item.skill] = item
-    return table
 
 
 @dataclass(frozen=True, slots=True)

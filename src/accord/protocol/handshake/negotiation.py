@@ -32,10 +32,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
+from .money import amount_of, check_money
+
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from accord.types import Message
 
 __all__ = [
@@ -86,25 +89,14 @@ class Budget:
     currency: str
 
     def __post_init__(self) -> None:
-        if not self.amount.is_finite() or self.amount < 0:
-            raise ValueError("a budget amount is a finite decimal >= 0")
-        if not (len(self.currency) == 3 and self.currency.isalpha()):
-            raise ValueError(f"currency {self.currency!r} is not an ISO 4217 code")
+        check_money(self.amount, self.currency, "budget")
 
     def to_json(self) -> dict[str, str]:
         return {"amount": str(self.amount), "currency": self.currency.upper()}
 
     @classmethod
     def from_json(cls, data: Any) -> Budget:
-        if not isinstance(data, Mapping):
-            raise ValueError('budget is {"amount": "5.00", "currency": "USD"}')
-        try:
-            amount = Decimal(str(data.get("amount")))
-        except InvalidOperation:
-            raise ValueError(
-                f"budget amount {data.get('amount')!r} is not a number"
-            ) from None
-        return cls(amount, str(data.get("currency", "")).upper())
+        return cls(*amount_of(data, "budget"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .schema import JsonSchema
 
@@ -28,10 +28,12 @@ __all__ = [
     "SKILLS_EXTENSION",
     "SkillContract",
     "SkillInput",
-    "contracts_by_skill",
+    "by_skill",
     "skill_inputs",
     "skill_named",
 ]
+
+S = TypeVar("S", bound="_PerSkill")
 
 #: The extension declaring skill contracts in the card (``capabilities.extensions``).
 SKILLS_EXTENSION = "urn:accord:a2a:skill-contracts:v1"
@@ -82,17 +84,23 @@ class SkillContract:
         return entry
 
 
-def contracts_by_skill(contracts: Iterable[SkillContract]) -> dict[str, SkillContract]:
-    """The contracts keyed by skill id.
+class _PerSkill(Protocol):
+    @property
+    def skill(self) -> str: ...
+
+
+def by_skill(items: Iterable[S], what: str = "declarations") -> dict[str, S]:
+    """``items`` (contracts, data needs, guarantees: anything with a ``skill``) keyed
+    by skill id.
 
     Raises:
-        ValueError: two contracts for one skill.
+        ValueError: two of them for one skill.
     """
-    table: dict[str, SkillContract] = {}
-    for contract in contracts:
-        if contract.skill in table:
-            raise ValueError(f"two contracts for skill {contract.skill!r}")
-        table[contract.skill] = contract
+    table: dict[str, S] = {}
+    for item in items:
+        if item.skill in table:
+            raise ValueError(f"two {what} for skill {item.skill!r}")
+        table[item.skill] = item
     return table
 
 

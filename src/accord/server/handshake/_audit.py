@@ -2,54 +2,58 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from accord._clock import now_timestamp
-from accord.errors import ProtocolError
-from accord.protocol.errors import spec_for
-from accord.stores.audit import AuditRecord, AuditStore, subject_of
+from accord.stores.audit import AuditRecord, AuditStore
+
+from ..audit import operation_record
+from ..interceptors import Interceptor
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from ..engine import Engine
     from ..interceptors import CallInfo, Outcome
 
-__all__ = ["DETAIL_LIMIT", "audit_store_of", "handshake_record"]
+__all__ = ["DETAIL_LIMIT", "AuditingInterceptor", "handshake_record"]
 
 #: Characters of a handshake record's ``detail`` kept.
 DETAIL_LIMIT = 500
 
 
-def audit_store_of(engine: Engine) -> AuditStore | None:
-    """The engine's store when it keeps an audit trail (made with ``audit=True``)."""
-    store: Any = engine.store
-    if isinstance(store, AuditStore) and store.audit_states:
-        return store
-    return None
-
-
 def handshake_record(
     call: CallInfo, outcome: Outcome, kind: str, detail: str
 ) -> AuditRecord:
-    """A record of ``kind`` (``"data"``, ``"agreement"``) about ``call``."""
-    task_id, context_id, _ = subject_of(call.request, outcome.result)
-    error = outcome.error
-    if error is None:
-        code = "ok"
-    elif isinstance(error, ProtocolError):
-        code = spec_for(error).reason
-    else:
-        code = "INTERNAL"
-    principal = call.principal
-    return AuditRecord(
-        time=now_timestamp(),
-        tenant=call.tenant,
-        kind=kind,
-        operation=call.operation.name,
-        principal="" if principal is None else principal.id,
-        task_id=task_id,
-        context_id=context_id,
-        trace_id=call.context.trace_id,
-        outcome=code,
-        detail=detail[:DETAIL_LIMIT],
-        binding=call.binding,
+    """A record of ``kind`` (``"data"``, ``"agreement"``) about ``call``: the
+    operation's own record, with that kind and ``detail``."""
+    return replace(
+        operation_record(call, outcome), kind=kind, detail=detail[:DETAIL_LIMIT]
     )
+
+
+class AuditingInterceptor(Interceptor):
+    """An interceptor that writes handshake records into the engine's audit trail,
+    when its store keeps one (made with ``audit=True``)."""
+
+    _audit: AuditStore | None = None
+
+    @asynccontextmanager
+    async def serving(self, engine: Engine) -> AsyncIterator[None]:
+        store: Any = engine.store
+        audits = isinstance(store, AuditStore) and store.audit_states
+        self._audit = store if audits else None
+        try:
+            yield
+        finally:
+            self._audit = None
+
+    async def record(
+        self, call: CallInfo, outcome: Outcome, kind: str, detail: str
+    ) -> None:
+        """Append one record (nothing when the store keeps no audit trail)."""
+        if self._audit is not None:
+            await self._audit.append_audit(
+                (handshake_record(call, outcome, kind, detail),)
+            )

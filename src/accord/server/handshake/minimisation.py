@@ -22,7 +22,6 @@ skill pass untouched (the agent decides what they are; spec §3.1.1).
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from accord.errors import InvalidParamsError
@@ -30,22 +29,20 @@ from accord.protocol.handshake import (
     MINIMISATION_EXTENSION,
     DataNeeds,
     Minimised,
+    by_skill,
     minimise,
-    needs_by_skill,
     skill_named,
 )
 from accord.types import AgentExtension, replace
 
-from ..interceptors import CallInfo, Interceptor, Outcome
-from ._audit import audit_store_of, handshake_record
+from ._audit import AuditingInterceptor
 from .skills import MESSAGE_OPERATIONS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
 
-    from accord.stores.audit import AuditStore
+    from ..interceptors import CallInfo, Outcome
 
-    from ..engine import Engine
 
 __all__ = ["DataMinimisation", "Inbound", "data_detail"]
 
@@ -64,7 +61,7 @@ def data_detail(skill: str, shared: Iterable[str], withheld: Minimised | None) -
     )
 
 
-class DataMinimisation(Interceptor):
+class DataMinimisation(AuditingInterceptor):
     """Declares per-skill data needs and holds inbound messages to them (see module).
 
     Raises:
@@ -76,9 +73,8 @@ class DataMinimisation(Interceptor):
     ) -> None:
         if inbound not in ("strip", "refuse"):
             raise ValueError(f"inbound is 'strip' or 'refuse' (got {inbound!r})")
-        self.needs: Mapping[str, DataNeeds] = needs_by_skill(needs)
+        self.needs: Mapping[str, DataNeeds] = by_skill(needs, "data declarations")
         self.inbound = inbound
-        self._audit: AuditStore | None = None
         #: What each call in flight shared (popped by ``after``: bounded by calls).
         self._crossed: dict[CallInfo, str] = {}
 
@@ -96,14 +92,6 @@ class DataMinimisation(Interceptor):
                 },
             ),
         )
-
-    @asynccontextmanager
-    async def serving(self, engine: Engine) -> AsyncIterator[None]:
-        self._audit = audit_store_of(engine)
-        try:
-            yield
-        finally:
-            self._audit = None
 
     def rewrite(self, call: CallInfo, request: Any) -> Any:
         if call.operation.name not in MESSAGE_OPERATIONS:
@@ -135,8 +123,5 @@ class DataMinimisation(Interceptor):
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         detail = self._crossed.pop(call, None)
-        if detail is None or self._audit is None:
-            return
-        await self._audit.append_audit(
-            (handshake_record(call, outcome, "data", detail),)
-        )
+        if detail is not None:
+            await self.record(call, outcome, "data", detail)

@@ -37,7 +37,6 @@ import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -54,17 +53,12 @@ from accord.protocol.handshake import (
 )
 from accord.types import AgentExtension
 
-from ..interceptors import CallInfo, Interceptor, Outcome
-from ._audit import audit_store_of, handshake_record
+from ._audit import AuditingInterceptor
 from .skills import MESSAGE_OPERATIONS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from accord.stores.audit import AuditStore
-
     from ..agent import AgentFunction, TaskContext
-    from ..engine import Engine
+    from ..interceptors import CallInfo, Outcome
 
 
 __all__ = ["DEFAULT_TTL", "MAX_AGREEMENTS", "Negotiation", "Policy"]
@@ -86,7 +80,7 @@ class _Held:
     expires: float
 
 
-class Negotiation(Interceptor):
+class Negotiation(AuditingInterceptor):
     """Serves the agent's negotiation policy (see the module docstring).
 
     Args:
@@ -113,7 +107,6 @@ class Negotiation(Interceptor):
         self._decided: OrderedDict[tuple[str, str], str] = OrderedDict()
         #: Calls that started a task under an agreement, until ``after`` audits them.
         self._started: dict[CallInfo, str] = {}
-        self._audit: AuditStore | None = None
 
     # --- the card and the audit trail ----------------------------------------------
 
@@ -129,14 +122,6 @@ class Negotiation(Interceptor):
                 params={"decisions": ["accept", "reject", "counter"], "ttl": self.ttl},
             ),
         )
-
-    @asynccontextmanager
-    async def serving(self, engine: Engine) -> AsyncIterator[None]:
-        self._audit = audit_store_of(engine)
-        try:
-            yield
-        finally:
-            self._audit = None
 
     async def before(self, call: CallInfo) -> None:
         if call.operation.name not in MESSAGE_OPERATIONS:
@@ -165,10 +150,8 @@ class Negotiation(Interceptor):
         if detail is None and call.operation.name in MESSAGE_OPERATIONS:
             key = (call.context.owner or "", call.request.message.message_id)
             detail = self._decided.pop(key, None)
-        if detail is not None and self._audit is not None:
-            await self._audit.append_audit(
-                (handshake_record(call, outcome, "agreement", detail),)
-            )
+        if detail is not None:
+            await self.record(call, outcome, "agreement", detail)
 
     # --- answering proposals -------------------------------------------------------
 

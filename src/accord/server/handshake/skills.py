@@ -21,7 +21,7 @@ from accord.errors import InvalidParamsError
 from accord.protocol.handshake import (
     SKILLS_EXTENSION,
     SkillContract,
-    contracts_by_skill,
+    by_skill,
     skill_inputs,
     skill_named,
 )
@@ -56,7 +56,7 @@ class SkillContracts(Interceptor):
     """
 
     def __init__(self, contracts: Iterable[SkillContract]) -> None:
-        self.contracts: Mapping[str, SkillContract] = contracts_by_skill(contracts)
+        self.contracts: Mapping[str, SkillContract] = by_skill(contracts, "contracts")
 
     def card_extensions(self) -> tuple[AgentExtension, ...]:
         return (
