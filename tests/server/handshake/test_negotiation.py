@@ -18,6 +18,7 @@ from accord.client.handshake import (
     NegotiationUnsupported,
     accept_counter,
     propose,
+    send_negotiation,
     under_agreement,
 )
 from accord.errors import InvalidParamsError
@@ -247,3 +248,36 @@ async def test_an_agent_that_does_not_negotiate_gets_no_proposal(
     async for client in connect(app, "JSONRPC"):
         with pytest.raises(NegotiationUnsupported, match="does not declare"):
             await propose(client, "anything")
+
+
+async def test_an_async_policy_invalid_proposals_and_expiry(tmp_path: Path) -> None:
+    now = [1_000.0]
+
+    async def policy(proposal: Proposal) -> Decision:
+        return Decision.accept("fine")
+
+    async def run(ctx: TaskContext) -> None:
+        await ctx.complete("done")
+
+    negotiation = Negotiation(policy, ttl=60, clock=lambda: now[0])
+    app = A2AApp(
+        Agent(negotiation.wrap(run), name="Clocked", description="x"),
+        interceptors=[negotiation],
+    )
+    async for client in connect(app, "JSONRPC"):
+        agreed = await propose(client, "anything")
+        assert (agreed.outcome, agreed.reason) == ("accept", "fine")
+        assert agreed.expires is not None
+        assert agreed.expires.timestamp() == 1_060.0
+        now[0] = 1_061.0  # past the agreement's ttl
+        with pytest.raises(InvalidParamsError, match="unknown, used or expired"):
+            await client.send_message(under_agreement(agreed))
+        bad = await send_negotiation(client, {"proposal": {"skill": 5}}, "bad")
+        assert bad.outcome == "reject"
+        assert "the proposal is not valid: a proposal names its skill" in bad.reason
+    with pytest.raises(ValueError, match="ttl"):
+        Negotiation(policy, ttl=0)
+    with pytest.raises(ValueError, match="only a counter"):
+        await accept_counter(client, agreed)
+    with pytest.raises(ValueError, match="accepted agreement only"):
+        under_agreement(Decision.reject("no"))

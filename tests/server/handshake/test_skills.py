@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from accord.client import MemoryTransport
 from accord.demo.receptionist import CONTRACTS
 from accord.protocol.handshake import SKILLS_EXTENSION
-from accord.server import A2AApp
+from accord.server import A2AApp, ServerLimits
 from accord.server.handshake import FoundingSurface, SkillContracts
 from accord.stores import SQLiteTaskStore
 from tests.helpers.uvicorn_thread import serve_in_thread
@@ -179,3 +181,40 @@ def test_other_requests_pass_through(founding: str) -> None:
         f"{founding}/", json=body, headers={**BEARER, "A2A-Version": "1.0"}
     )
     assert sent.json()["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+def test_the_manifest_answers_head_and_bodies_that_are_not_calls_pass(
+    founding: str,
+) -> None:
+    head = httpx.head(f"{founding}/.well-known/agent.json")
+    assert head.status_code == 200
+    assert head.content == b""
+    broken = httpx.post(
+        f"{founding}/",
+        content=b"{not json",
+        headers={**BEARER, "A2A-Version": "1.0", "Content-Type": "application/json"},
+    )
+    assert broken.json()["error"]["code"] == -32700  # the app's own parse error
+
+
+@pytest.mark.anyio
+async def test_a_body_over_the_limit_is_left_to_the_app(tmp_path: Path) -> None:
+    contracts = SkillContracts(CONTRACTS)
+    app = A2AApp(
+        bearer_receptionist(tmp_path / "accord.db"),
+        auth=auth(),
+        interceptors=[contracts],
+        limits=ServerLimits(max_body_bytes=1000),
+    )
+    surface = FoundingSurface(app, contracts)
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "schedule_callback",
+        "params": {"phone": "+14155550123", "notes": "x" * 5000},
+    }
+    async with httpx.AsyncClient(
+        transport=MemoryTransport(surface), base_url="http://desk"
+    ) as http:
+        answer = await http.post("/", json=request, headers=BEARER)
+    assert answer.status_code == 413
