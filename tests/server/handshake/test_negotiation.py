@@ -15,6 +15,7 @@ import pytest
 
 from accord.client import Client, ClientConfig, MemoryTransport
 from accord.client.handshake import (
+    CallerPolicy,
     NegotiationUnsupported,
     accept_counter,
     propose,
@@ -281,3 +282,15 @@ async def test_an_async_policy_invalid_proposals_and_expiry(tmp_path: Path) -> N
         await accept_counter(client, agreed)
     with pytest.raises(ValueError, match="accepted agreement only"):
         under_agreement(Decision.reject("no"))
+
+
+async def test_a_proposal_can_be_minimised_before_it_leaves(client: Client) -> None:
+    decision = await propose(
+        client,
+        "schedule_callback",
+        {"phone": PHONE, "time_window": "tomorrow 9-12", "email": "ann@example.com"},
+        policy=CallerPolicy(),
+    )
+    assert decision.outcome == "accept"
+    assert decision.terms is not None
+    assert decision.terms.parameters == {"phone": PHONE, "time_window": "tomorrow 9-12"}

@@ -33,7 +33,7 @@ from accord.protocol.handshake import (
 )
 from accord.types import Message, Part, Role
 
-from .minimisation import extension_params
+from .minimisation import CallerPolicy, extension_params
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -104,16 +104,24 @@ async def propose(
     budget: Budget | None = None,
     data: Iterable[str] = (),
     residency: str | None = None,
+    policy: CallerPolicy | None = None,
 ) -> Decision:
     """Propose a task to the agent; return its decision (accept, reject, counter).
+
+    With ``policy``, the parameters are cut down to the fields the skill declares
+    (data minimisation) before the proposal leaves, as a message to the skill would be.
 
     Raises:
         NegotiationUnsupported: the agent does not negotiate.
         InvalidAgentResponseError: it answered without a decision.
+        MinimisationRefused: ``policy`` refuses (the skill declares no data needs).
     """
+    values = dict(parameters or {})
+    if policy is not None:
+        values = _minimised(client, policy, skill, values)
     proposal = Proposal(
         skill,
-        dict(parameters or {}),
+        values,
         Constraints(
             deadline=deadline, budget=budget, data=tuple(data), residency=residency
         ),
@@ -121,6 +129,22 @@ async def propose(
     return await send_negotiation(
         client, {"proposal": proposal.to_json()}, f"Proposal: {skill}"
     )
+
+
+def _minimised(
+    client: Client, policy: CallerPolicy, skill: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """``values`` as the data part of a message to ``skill``, after ``policy``."""
+    message = Message(
+        message_id="proposal",
+        role=Role.USER,
+        parts=(Part(data=values),),
+        metadata={"skill": skill},
+    )
+    cut = policy.apply(client.card, message)
+    assert cut.message is not None  # the data part stays, maybe empty
+    data = cut.message.parts[0].data
+    return dict(data) if isinstance(data, dict) else {}
 
 
 async def accept_counter(client: Client, decision: Decision) -> Decision:
