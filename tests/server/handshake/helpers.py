@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from accord.client import Client, ClientConfig, MemoryTransport
 from accord.demo.receptionist import create_agent, create_app
 from accord.server import A2AApp, Agent
 from accord.server.auth import ApiKeyRing, Principal
@@ -63,3 +67,28 @@ def keyed_receptionist(db: Path, **keys: str) -> A2AApp:
 def auth() -> dict[str, Any]:
     """The ``auth`` argument of A2AApp for :func:`bearer_receptionist`."""
     return {"bearer": StaticBearer()}
+
+
+def with_grpc(app: A2AApp) -> A2AApp:
+    """``app`` with a gRPC front end on loopback (listed in its card)."""
+    from accord.grpc import GrpcServer
+
+    app.add_front_end(lambda engine: GrpcServer(engine).serving())
+    return app
+
+
+async def connect(app: A2AApp, binding: str, **headers: str) -> AsyncIterator[Client]:
+    """An Accord client of ``app`` (in process; gRPC over loopback) on ``binding``."""
+    from accord.grpc import GRPC_TRANSPORTS
+
+    config = ClientConfig(
+        transports=GRPC_TRANSPORTS, preferred_bindings=(binding,), headers=headers
+    )
+    transport = MemoryTransport(app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://agent") as http,
+        await Client.connect("http://agent", http=http, config=config) as client,
+    ):
+        assert client.interface is not None
+        assert client.interface.protocol_binding == binding
+        yield client

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accord.client import Client, ClientConfig, MemoryTransport
+from accord.client import Client, MemoryTransport
 from accord.client.handshake import (
     CallerPolicy,
     NegotiationUnsupported,
@@ -23,14 +23,13 @@ from accord.client.handshake import (
     under_agreement,
 )
 from accord.errors import InvalidParamsError
-from accord.grpc import GRPC_TRANSPORTS, GrpcServer
 from accord.protocol.handshake import NEGOTIATION_EXTENSION, Budget, Decision, Proposal
 from accord.server import A2AApp, Agent, TaskContext
 from accord.server.handshake import Negotiation
 from accord.stores import AuditQuery, SQLiteTaskStore
 from accord.types import Message, Task, TaskState, data_of, text_of
 
-from .helpers import keyed_receptionist
+from .helpers import connect, keyed_receptionist, with_grpc
 
 pytestmark = pytest.mark.anyio
 
@@ -44,26 +43,6 @@ BINDINGS = ("JSONRPC", "HTTP+JSON", "GRPC")
 def anyio_backend() -> str:
     """grpc.aio runs on asyncio only."""
     return "asyncio"
-
-
-def with_grpc(app: A2AApp) -> A2AApp:
-    app.add_front_end(lambda engine: GrpcServer(engine).serving())
-    return app
-
-
-async def connect(app: A2AApp, binding: str, **headers: str) -> AsyncIterator[Client]:
-    config = ClientConfig(
-        transports=GRPC_TRANSPORTS, preferred_bindings=(binding,), headers=headers
-    )
-    async with (
-        httpx.AsyncClient(
-            transport=MemoryTransport(app), base_url="http://agent"
-        ) as http,
-        await Client.connect("http://agent", http=http, config=config) as client,
-    ):
-        assert client.interface is not None
-        assert client.interface.protocol_binding == binding
-        yield client
 
 
 @pytest.fixture(params=BINDINGS)
