@@ -155,3 +155,17 @@ def test_declarations_round_trip_and_are_checked() -> None:
         DataNeeds.from_declared("x", {"fields": {}, "text": "phone"})
     with pytest.raises(ValueError, match="a path and a category"):
         DataNeeds("x", fields={"phone": ""})
+
+
+def test_with_the_skill_in_the_metadata_parts_naming_another_skill_are_removed() -> (
+    None
+):
+    message = _message(
+        Part(data={"phone": "+1415"}), Part(data={"skill": "other", "phone": "+1"})
+    )
+    result = minimise(message, NEEDS)
+    assert result.message is not None
+    assert [p.data for p in result.message.parts] == [{"phone": "+1415"}]
+    assert [(w.where, w.category) for w in result.withheld] == [
+        ("message.parts[1]", "undeclared")
+    ]

@@ -27,7 +27,7 @@ from accord.protocol.handshake import NEGOTIATION_EXTENSION, Budget, Decision, P
 from accord.server import A2AApp, Agent, TaskContext
 from accord.server.handshake import Negotiation
 from accord.stores import AuditQuery, SQLiteTaskStore
-from accord.types import Message, Task, TaskState, data_of, text_of
+from accord.types import Message, Part, Task, TaskState, data_of, text_of
 
 from .helpers import connect, keyed_receptionist, with_grpc
 
@@ -135,6 +135,15 @@ async def test_an_accepted_proposal_is_checked_when_the_task_starts(
     )
     with pytest.raises(InvalidParamsError, match="is for 'fetch_call_summary'"):
         await client.send_message(wrong)
+    unnamed = under_agreement(await propose(client, "fetch_call_summary"))
+    unnamed = Message(
+        message_id=unnamed.message_id,
+        role=unnamed.role,
+        parts=(Part(text="Summary of call-1001"),),
+        metadata={k: v for k, v in (unnamed.metadata or {}).items() if k != "skill"},
+    )
+    with pytest.raises(InvalidParamsError, match="not a message naming no skill"):
+        await client.send_message(unnamed)
 
 
 async def test_an_agreement_belongs_to_its_caller(tmp_path: Path) -> None:

@@ -110,10 +110,7 @@ class CallerPolicy:
                     "(use require_declaration=False to send to best-effort agents)"
                 )
             return Minimised(message, (), frozenset())
-        whole = (
-            bool(message.metadata) and (message.metadata or {}).get("skill") == skill
-        )
-        result = minimise(message, needs, never=self.never, whole=whole)
+        result = minimise(message, needs, never=self.never)
         if result.message is None:
             raise MinimisationRefused(
                 f"nothing of this message is data {skill!r} declares: "

@@ -226,14 +226,18 @@ def minimise(
     needs: DataNeeds,
     *,
     never: Iterable[str] = (),
-    whole: bool = True,
+    whole: bool | None = None,
 ) -> Minimised:
     """``message`` cut down to ``needs`` (see the module docstring).
 
-    ``whole``: every data part is the skill's (the message names the skill in its
-    metadata); False: only data parts whose ``skill`` member names it are, other
-    data parts are removed.
+    The skill's data parts are those :func:`~accord.protocol.handshake.skill_inputs`
+    names: the parts that name the skill (a ``"skill"`` member), and, when ``whole``
+    (default: the message's metadata names the skill), the parts that name no skill;
+    other data parts are removed.
     """
+    if whole is None:
+        metadata = message.metadata
+        whole = metadata is not None and metadata.get("skill") == needs.skill
     cut = _Cut(needs, frozenset(never))
     parts: list[Part] = []
     for index, part in enumerate(message.parts):
@@ -246,7 +250,7 @@ def minimise(
         elif (
             kind == "data"
             and isinstance(part.data, Mapping)
-            and (whole or part.data.get("skill") == needs.skill)
+            and part.data.get("skill", needs.skill if whole else None) == needs.skill
         ):
             routing = {"skill": part.data["skill"]} if "skill" in part.data else {}
             body = {k: v for k, v in part.data.items() if k != "skill"}

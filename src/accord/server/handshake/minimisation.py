@@ -101,8 +101,7 @@ class DataMinimisation(AuditingInterceptor):
         needs = None if skill is None else self.needs.get(skill)
         if needs is None:
             return request
-        whole = bool(message.metadata) and message.metadata.get("skill") == skill
-        result = minimise(message, needs, whole=whole)
+        result = minimise(message, needs)
         refused = result.changed and (
             self.inbound == "refuse" or result.message is None
         )

@@ -242,9 +242,11 @@ def _moment(seconds: float) -> datetime:
 def _check_against(message: Any, terms: Proposal, agreement_id: str) -> None:
     """Refuse a message that asks for something else than the agreed terms."""
     skill = skill_named(message)
-    if skill is not None and skill != terms.skill:
+    if skill != terms.skill:
+        named = repr(skill) if skill else "a message naming no skill"
         raise InvalidParamsError(
-            f"agreement {agreement_id!r} is for {terms.skill!r}, not {skill!r}",
+            f"agreement {agreement_id!r} is for {terms.skill!r}, not {named}: name "
+            "the agreed skill in the message's metadata",
             field_violations=[("message.metadata.skill", f"agreed: {terms.skill}")],
         )
     for sent in skill_inputs(message, terms.skill):
