@@ -46,6 +46,7 @@ from .commands.audit import add_audit_parsers
 from .commands.card_drift import add_drift_parsers
 from .commands.console import add_console_options, add_console_parser
 from .commands.mcp_serve import add_mcp_parser
+from .commands.negotiate import add_negotiate_parser
 from .commands.push import add_push_parser
 from .commands.registry import add_registry_parsers
 
@@ -522,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     _client_options(mcp_serve, json=False)
     add_registry_parsers(commands)
     add_console_parser(commands)
+    add_negotiate_parser(commands, _client_options)
     return parser
 
 

@@ -243,6 +243,11 @@ class Engine:
             self._extensions = (interceptors, extensions)
         return extensions
 
+    def redeclare(self) -> None:
+        """Read the interceptors' card extensions again: what one declares changed
+        (observed figures it publishes), so the card is rebuilt on its next fetch."""
+        self._extensions = ((), ())
+
     @property
     def running_tasks(self) -> RunningCounts:
         """Executions running in this process, per caller and tenant.
@@ -430,8 +435,8 @@ class Engine:
         return await intercept(
             interceptors,
             CallInfo(operation, params, ctx, binding, started),
-            lambda: handler.dispatch(
-                operation, params, ctx, last_event_id=last_event_id
+            lambda request: handler.dispatch(
+                operation, request, ctx, last_event_id=last_event_id
             ),
         )
 

@@ -24,6 +24,12 @@ Interceptors nest like layers of an onion: ``before`` hooks run in the order giv
 enough for quotas (refuse in ``before``), audit (record in ``after``) and tracing (open
 a span in ``before``, keyed by the :class:`CallInfo`, close it in ``after``).
 
+An interceptor may also change what the operation runs with: :meth:`~Interceptor.rewrite`
+gets the request (as rewritten by the interceptors before it) once every ``before`` hook
+has run, and returns the request to run instead (data minimisation strips fields the
+agent did not declare there); it may raise to refuse, as ``before`` may.
+:attr:`CallInfo.request` stays the request as received.
+
 An ``after`` hook that raises is logged and ignored: the caller's answer is already
 decided. Requests refused before they are operations (a body over the size limit, a
 failed authentication, a malformed request) never reach interceptors.
@@ -189,7 +195,8 @@ class Interceptor:
 
     More hooks are optional: :meth:`serving` (a lifetime beside the engine's, to
     open connections or read its counts), :meth:`card_extensions` (what the
-    interceptor promises callers, declared in the public card), and the
+    interceptor promises callers, declared in the public card), :meth:`rewrite` (the
+    request the operation runs with instead), and the
     observability hooks :meth:`around`, :meth:`executing` and :meth:`push_delivery`
     (see the module docstring).
     """
@@ -208,6 +215,11 @@ class Interceptor:
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         """Called once the operation ended (a stream: once it closed)."""
+
+    def rewrite(self, call: CallInfo, request: Any) -> Any:
+        """The request the operation runs with, given ``request`` (the default:
+        unchanged); raise an ``accord.errors`` error to refuse the call."""
+        return request
 
     def around(self, call: CallInfo) -> AbstractContextManager[object] | None:
         """A context manager the operation's handler runs in, entered after every
@@ -233,22 +245,27 @@ def overrides(interceptor: Interceptor, hook: str) -> bool:
 async def intercept(
     interceptors: Sequence[Interceptor],
     call: CallInfo,
-    proceed: Callable[[], Awaitable[Any]],
+    proceed: Callable[[Any], Awaitable[Any]],
 ) -> Any:
-    """Run ``proceed`` inside ``interceptors`` (see the module docstring)."""
+    """Run ``proceed`` (given the request, as rewritten) inside ``interceptors`` (see
+    the module docstring)."""
     entered: list[Interceptor] = []
     try:
         for interceptor in interceptors:
             await interceptor.before(call)
             entered.append(interceptor)
+        request = call.request
+        for interceptor in entered:
+            if overrides(interceptor, "rewrite"):
+                request = interceptor.rewrite(call, request)
         scopes = [s for i in entered if (s := i.around(call)) is not None]
         if scopes:
             with ExitStack() as stack:
                 for scope in scopes:
                     stack.enter_context(scope)
-                result = await proceed()
+                result = await proceed(request)
         else:
-            result = await proceed()
+            result = await proceed(request)
     except Exception as exc:
         outcome = Outcome(duration=time.monotonic() - call.started, error=exc)
         await _after(entered, call, outcome)

@@ -43,10 +43,20 @@ Run it with ``accord serve`` (no argument) or ``accord serve accord.demo.recepti
 (``--port 8000 --db accord.db`` are the defaults); then
 ``export ACCORD_API_KEY=$(cat receptionist.key)`` for ``accord send``.
 
-Modules: ``_card`` (skills, limits, security scheme), ``_parsing`` (reading a request
-from the task's messages), ``_store`` (the demo tables), ``_desk`` (bookings, calls,
-tickets), ``_keys`` (API keys), ``_skills`` (the behaviour); with the mcp extra,
-``with_mcp`` (the same agent, its desk behind the MCP server ``_mcp_server``).
+Its skills declare input and output JSON Schemas and the data they need
+(``_contracts``; the skill-contracts and data-minimisation extensions of
+:mod:`accord.server.handshake`): :func:`create_app` strips data outside the needs
+from messages that name a skill, then checks their data parts against the schemas.
+Partners may negotiate first (``_negotiation``): a callback window outside business
+hours (Monday to Friday 09:00-17:00 UTC) is countered with the nearest open window.
+The card declares its guarantees (``_guarantees``: latency and price per skill, US
+residency) and the latency observed beside them.
+
+Modules: ``_card`` (skills, limits, security scheme), ``_contracts`` (schemas, data
+needs), ``_negotiation`` (the policy), ``_guarantees``, ``_parsing`` (reading a
+request from the task's messages), ``_store`` (the demo tables), ``_desk`` (bookings,
+calls, tickets), ``_keys`` (API keys), ``_skills`` (the behaviour); with the mcp
+extra, ``with_mcp`` (the same agent, its desk behind the MCP server ``_mcp_server``).
 """
 
 from __future__ import annotations
@@ -55,6 +65,12 @@ from typing import TYPE_CHECKING
 
 from accord.server import A2AApp, Agent
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
+from accord.server.handshake import (
+    DataMinimisation,
+    GuaranteeMonitor,
+    Negotiation,
+    SkillContracts,
+)
 from accord.stores import SQLiteTaskStore
 from accord.types import AgentProvider
 
@@ -66,7 +82,10 @@ from ._card import (
     SECURITY_SCHEMES,
     SKILLS,
 )
+from ._contracts import CONTRACTS, DATA_NEEDS
+from ._guarantees import COMPLIANCE, GUARANTEES, PRICES, RESIDENCY
 from ._keys import KEY_FILE, KEYS_ENV, load_api_keys
+from ._negotiation import CLOSES, OPENS, receptionist_policy
 from ._skills import DEFAULT_PACE, PACE_ENV, Pace, Receptionist, pace_from_env
 
 if TYPE_CHECKING:
@@ -79,12 +98,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_KEY_HEADER",
+    "CLOSES",
+    "COMPLIANCE",
+    "CONTRACTS",
+    "DATA_NEEDS",
     "DEFAULT_PACE",
+    "GUARANTEES",
     "KEYS_ENV",
     "KEY_FILE",
     "MAX_DAYS_AHEAD",
     "MAX_WINDOW",
+    "OPENS",
     "PACE_ENV",
+    "PRICES",
+    "RESIDENCY",
     "SECURITY",
     "SECURITY_SCHEMES",
     "SKILLS",
@@ -94,6 +121,7 @@ __all__ = [
     "create_app",
     "load_api_keys",
     "pace_from_env",
+    "receptionist_policy",
 ]
 
 
@@ -104,6 +132,7 @@ def create_agent(
     pace: Pace | None = None,
     secured: bool = True,
     desk: Callable[[TaskContext], Desk] | None = None,
+    negotiation: Negotiation | None = None,
 ) -> Agent:
     """The Receptionist agent, keeping its bookings in the SQLite file ``db``.
 
@@ -116,10 +145,12 @@ def create_agent(
             agent with an API-key verifier, as :func:`create_app` does.
         desk: where each execution keeps its records (default: the SQLite file;
             :mod:`~accord.demo.receptionist.with_mcp`: an MCP server's tools).
+        negotiation: answer proposals with it before any work
+            (:func:`receptionist_policy`); serve the agent with it as an interceptor.
     """
     receptionist = Receptionist(str(db), clock=clock, pace=pace, desk=desk)
     return Agent(
-        receptionist,
+        receptionist if negotiation is None else negotiation.wrap(receptionist),
         name="Receptionist",
         description=(
             "Voice-receptionist desk for partner agents: books callbacks, summarises "
@@ -153,13 +184,21 @@ def create_app(
         keys: the accepted keys; default :func:`load_api_keys` (``$ACCORD_API_KEYS``
             or the generated demo key).
         clock, pace, desk: as for :func:`create_agent`.
-        interceptors: the app's interceptors (``with_mcp``: the MCP sessions).
+        interceptors: more interceptors, after the handshake's four (``with_mcp``:
+            the MCP sessions).
     """
     db = str(db)
     ring = keys if keys is not None else load_api_keys(db)
+    negotiation = Negotiation(receptionist_policy(clock))
     return A2AApp(
-        create_agent(db, clock=clock, pace=pace, desk=desk),
+        create_agent(db, clock=clock, pace=pace, desk=desk, negotiation=negotiation),
         store=SQLiteTaskStore(db),
         auth={"apiKey": ApiKeyVerifier(ring)},
-        interceptors=list(interceptors) or None,
+        interceptors=[
+            negotiation,
+            DataMinimisation(DATA_NEEDS),
+            SkillContracts(CONTRACTS),
+            GuaranteeMonitor(GUARANTEES),
+            *interceptors,
+        ],
     )

@@ -51,6 +51,12 @@ _WINDOW_PATTERNS = (
         rf"{_RANGE}(?P<t2>{_TIME})(?:\s?(?P<tz>{_OFFSET}))?",
         re.I,
     ),
+    # 2026-12-01 9-12 (whole hours, as the founding documents write a window)
+    re.compile(
+        rf"(?P<date>{_DATE})\s+(?:from\s+|between\s+)?(?P<t1>\d{{1,2}})"
+        rf"(?:\s*-\s*|\s+to\s+)(?P<t2>\d{{1,2}})\b(?!:)(?:\s?(?P<tz>{_OFFSET}))?",
+        re.I,
+    ),
     # between 14:00 and 15:00 on 2026-12-01
     re.compile(
         rf"(?P<t1>{_TIME}){_RANGE}(?P<t2>{_TIME})(?:\s?(?P<tz>{_OFFSET}))?"
@@ -180,6 +186,8 @@ def _parse_moment(text: str, example: str) -> datetime:
 
 
 def _pad(time: str) -> str:
+    if ":" not in time:  # a whole hour
+        time += ":00"
     return time if len(time.split(":")[0]) == 2 else "0" + time
 
 
@@ -320,7 +328,9 @@ def gather(ctx: TaskContext, example: str, today: date) -> Request:
                 phone := _field(data, "phone", "phoneNumber", "phone_number")
             ) is not None:
                 request.phone = phone
-            if (window := _field(data, "window")) is not None:
+            if (
+                window := _field(data, "window", "time_window", "timeWindow")
+            ) is not None:
                 request.window = _window_from_data(window, example, today)
             elif _field(data, "start", "end") is not None:
                 request.window = _window_from_data(

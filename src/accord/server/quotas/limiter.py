@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from accord.errors import RateLimitedError, UnavailableError
+from accord.protocol.handshake import skill_named
 from accord.types import AgentExtension
 
 from ..interceptors import Interceptor
@@ -89,16 +90,7 @@ def skill_of(call: CallInfo) -> str | None:
     :class:`Quotas` your own ``skill_of`` when your agent reads it elsewhere.
     """
     message = getattr(call.request, "message", None)
-    if message is None:
-        return None
-    metadata = message.metadata
-    if metadata and isinstance(metadata.get("skill"), str):
-        return str(metadata["skill"])
-    for part in message.parts:
-        data = part.data
-        if isinstance(data, dict) and isinstance(data.get("skill"), str):
-            return str(data["skill"])
-    return None
+    return None if message is None else skill_named(message)
 
 
 class Quotas(Interceptor):
