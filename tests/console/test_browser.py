@@ -288,3 +288,28 @@ def test_tasks_come_a_page_at_a_time(page: Page, console: str, agent: str) -> No
     page.get_by_role("button", name="More tasks", exact=True).click()
     expect(rows).to_have_count(12)
     expect(page.get_by_role("button", name="More tasks", exact=True)).to_be_hidden()
+
+
+def test_an_agent_is_found_in_the_registry_and_connected_to(
+    page: Page, agent: str, tmp_path: Path
+) -> None:
+    from .test_registry import register_in_registry
+
+    with (
+        register_in_registry(tmp_path, agent) as registry,
+        serve_in_thread(ConsoleApp(registry=registry)) as console,
+    ):
+        page.goto(console + "/")
+        page.get_by_label("What it should do").fill("schedule a callback")
+        page.get_by_role("button", name="Search", exact=True).click()
+        found = page.locator("#registry-results li.found")
+        expect(found).to_have_count(1)
+        expect(found).to_contain_text("Receptionist")
+        shot(page, "registry")
+        found.get_by_role("button", name="Use Receptionist").click()
+        expect(page.get_by_label("Agent URL")).to_have_value(agent)
+        page.get_by_label("API key").fill(RECEPTIONIST_KEY)
+        page.get_by_role("button", name="Connect", exact=True).click()
+        expect(page.locator("#connection-status")).to_have_text(
+            "Connected to Receptionist"
+        )

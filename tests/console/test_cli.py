@@ -96,7 +96,11 @@ def test_accord_console_talks_to_an_agent_with_configured_credentials(
     agent, base = accord_serve(tmp_path, "--db", str(tmp_path / "tasks.db"), env=keys)
     try:
         console, url = _console_process(
-            "--agent", base, env={"ACCORD_API_KEY": RECEPTIONIST_KEY}
+            "--agent",
+            base,
+            "--registry",
+            "http://127.0.0.1:8001",
+            env={"ACCORD_API_KEY": RECEPTIONIST_KEY},
         )
         try:
             with httpx.Client(base_url=url, timeout=30) as client:
@@ -104,6 +108,7 @@ def test_accord_console_talks_to_an_agent_with_configured_credentials(
                 assert state == {
                     "agentUrl": base,
                     "credentialsConfigured": True,
+                    "registry": "http://127.0.0.1:8001",
                     "connection": None,
                 }
                 shown = client.post("api/connect", json={"url": base}).json()

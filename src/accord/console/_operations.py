@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from accord.client import ApiKey, BearerToken, Client, ClientConfig
 from accord.client.card import card_url
 from accord.egress import EgressPolicy, EgressRefused, EgressTransport
-from accord.errors import CardError, ProtocolError, UnauthenticatedError
+from accord.errors import CardError, ProtocolError, TransportError, UnauthenticatedError
+from accord.registry import discover
+from accord.security import card_pin
 from accord.stores.audit import AuditQuery
 from accord.types import TaskState, to_builtins
 
@@ -49,6 +52,9 @@ MAX_PAGE = 100
 
 #: What the page may ask for as the binding ("" lets the card decide).
 BINDING_CHOICES = ("", "JSONRPC", "HTTP+JSON")
+#: The most agents a registry search shows, and the longest query it sends.
+REGISTRY_RESULTS = 20
+MAX_QUERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +66,29 @@ class Settings:
     credentials: tuple[CredentialProvider, ...] = ()
     trust: TrustStore | None = None
     agent_audit: AuditStore | None = None
+    #: The origin (scheme://host:port) the configured credentials belong to; None:
+    #: any agent the user connects to.
+    credentials_origin: str | None = None
+
+    def configured_for(self, url: str) -> tuple[CredentialProvider, ...]:
+        """The configured credentials, when ``url`` may receive them: an agent found
+        in a registry or typed by the user never gets another agent's key."""
+        if self.credentials_origin is None or origin_of(url) == self.credentials_origin:
+            return self.credentials
+        return ()
 
     @property
     def timeouts(self) -> ClientTimeouts:
         """The client's timeouts."""
         return self.config.timeouts
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (the port made explicit), lower-cased."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def credentials_of(
@@ -138,6 +162,14 @@ async def connect(
             trust=settings.trust,
             timeouts=settings.timeouts,
         )
+        pinned = str(body.get("pin") or "")
+        if pinned and card is not None and card_pin(card) != pinned:
+            raise HttpError(
+                409,
+                f"the card at {target} is not the one the registry recorded "
+                f"({pinned}): it changed since; see its versions in the registry",
+                kind="CardDriftError",
+            )
         client = None
         problem = "" if report.usable else "the card is not usable (see the checks)"
         if card is not None and report.usable:
@@ -146,7 +178,7 @@ async def connect(
                 audit=session.audit,
                 preferred_bindings=(binding,) if binding else (),
             )
-            providers = credentials_of(body, settings.credentials)
+            providers = credentials_of(body, settings.configured_for(url))
             try:
                 client = Client(card, config=config, http=http, credentials=providers)
             except (CardError, UnauthenticatedError) as exc:
@@ -157,6 +189,34 @@ async def connect(
         raise
     session.connection = Connection(url, report, http, client, problem)
     return session.connection
+
+
+async def find_agents(registry: str, query: dict[str, str]) -> list[dict[str, Any]]:
+    """The registry's best agents for the page's words (``q``) and ``skill``.
+
+    Raises:
+        HttpError: 502, the registry could not be asked or refused the search.
+    """
+    text = query.get("q", "")[:MAX_QUERY]
+    skill = query.get("skill") or None
+    try:
+        found = await discover(registry, text, limit=REGISTRY_RESULTS, skill=skill)
+    except TransportError as exc:  # unreachable, too slow, or refused (RegistryError)
+        kind = type(exc).__name__
+        raise HttpError(502, f"the registry at {registry}: {exc}", kind=kind) from None
+    return [
+        {
+            "name": agent.name,
+            "description": agent.description,
+            "url": agent.agent_url,
+            "skills": list(agent.skills),
+            "version": agent.version,
+            "pin": agent.pin,
+            "status": agent.status,
+            "drift": agent.drift,
+        }
+        for agent in found
+    ]
 
 
 async def list_tasks(client: Client, query: dict[str, str]) -> dict[str, Any]:

@@ -13,7 +13,10 @@ Routes (relative to where the app is mounted):
   push configs, audit); ``POST /api/tasks/ID/cancel``; ``POST /api/tasks/ID/subscribe``
   (SSE, as send);
 * ``GET /api/audit?taskId=``: the console's audit trail of its own calls;
-* ``GET /api/raw?after=N``: the raw HTTP exchanges (credentials redacted).
+* ``GET /api/raw?after=N``: the raw HTTP exchanges (credentials redacted);
+* ``GET /api/registry?q=&skill=``: agents of the console's registry (``registry=``)
+  matching the words and skill, best first, each with its card's pin (the page
+  connects with ``{url, pin}``: a card changed since the registry saw it is refused).
 
 The browser talks only to the console. Credentials stay in the console's process
 (:mod:`._session`): the cookie is ``HttpOnly`` and ``SameSite=Strict``, every POST
@@ -135,7 +138,9 @@ class ConsoleApp:
         agent_url: the agent the page offers to connect to (None: the user types
             one).
         credentials: providers used when the user types none (e.g. ``ApiKey(...)``
-            from the command line); they never leave this process.
+            from the command line); the browser never sees them, and with an
+            ``agent_url`` they are sent to that agent's origin only (never to an
+            agent typed or found in the registry elsewhere).
         egress: which agent URLs the console may reach (SSRF guard); default: https
             to public addresses, plus plain http to loopback.
         trust: keys that make a card signature ``verified``; without, a signature is
@@ -146,6 +151,9 @@ class ConsoleApp:
         agent_audit: the served agent's own audit store, when the console runs in
             the agent's process (``accord serve --console``): a task's page then
             also shows what the agent recorded about it.
+        registry: an agent registry's base URL (``accord registry serve``): the page
+            then offers to find agents there and connect to one pinned to the card
+            the registry recorded.
 
     Example::
 
@@ -163,18 +171,21 @@ class ConsoleApp:
         config: ClientConfig | None = None,
         limits: ConsoleLimits | None = None,
         agent_audit: AuditStore | None = None,
+        registry: str | None = None,
     ) -> None:
         self.limits = limits if limits is not None else ConsoleLimits()
         if egress is None:
             egress = EgressPolicy.from_strings(LOOPBACK)
         egress = replace(egress, max_response_bytes=self.limits.max_response_bytes)
         self.agent_url = agent_url
+        self.registry = registry
         self.settings = ops.Settings(
             egress=egress,
             config=config if config is not None else ClientConfig(),
             credentials=tuple(credentials),
             trust=trust,
             agent_audit=agent_audit,
+            credentials_origin=ops.origin_of(agent_url) if agent_url else None,
         )
         self.sessions = SessionTable(self.limits)
         self._routes: dict[tuple[str, str], Route] = {
@@ -185,6 +196,7 @@ class ConsoleApp:
             ("GET", "tasks"): self._tasks,
             ("GET", "audit"): self._audit,
             ("GET", "raw"): self._raw,
+            ("GET", "registry"): self._registry,
         }
 
     @asynccontextmanager
@@ -295,6 +307,7 @@ class ConsoleApp:
             {
                 "agentUrl": self.agent_url or _beside(call.scope),
                 "credentialsConfigured": bool(self.settings.credentials),
+                "registry": self.registry,
                 "connection": connection.to_json() if connection is not None else None,
             },
         )
@@ -366,6 +379,12 @@ class ConsoleApp:
             else []
         )
         await answer_json(call.send, {"exchanges": [e.to_json() for e in exchanges]})
+
+    async def _registry(self, call: _Call) -> None:
+        if self.registry is None:
+            raise HttpError(404, "no registry: start the console with --registry URL")
+        found = await ops.find_agents(self.registry, call.body)
+        await answer_json(call.send, {"registry": self.registry, "agents": found})
 
     async def _stream(
         self, call: _Call, open_stream: Callable[[], EventStream | AsyncIterator[Any]]

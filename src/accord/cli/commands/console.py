@@ -53,7 +53,8 @@ def add_console_parser(commands: Any) -> None:
         epilog=(
             "examples:\n"
             "  accord console                                  # http://127.0.0.1:8080/\n"
-            "  accord console --agent http://127.0.0.1:8000 --port 9000\n\n"
+            "  accord console --agent http://127.0.0.1:8000 --port 9000\n"
+            "  accord console --registry http://127.0.0.1:8001  # find agents there\n\n"
             "exit codes and environment variables: accord --help\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,6 +70,12 @@ def add_console_parser(commands: Any) -> None:
     )
     console.add_argument(
         "--agent", type=_url, metavar="URL", help="the agent the page offers first"
+    )
+    console.add_argument(
+        "--registry",
+        type=_url,
+        metavar="URL",
+        help="an agent registry (accord registry serve) the page can find agents in",
     )
     console.add_argument(
         "--allow",
@@ -144,6 +151,7 @@ def build_console(args: argparse.Namespace) -> ConsoleApp:
         raise UsageError(f"--allow: {exc}") from None
     return ConsoleApp(
         agent_url=args.agent,
+        registry=args.registry,
         credentials=credentials(args) or (),
         egress=policy,
         trust=_trust(args.trust),

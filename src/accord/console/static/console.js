@@ -153,8 +153,11 @@ async function connect(event) {
   showError("connect-error", "");
   $("connect").disabled = true;
   try {
+    const url = $("agent-url").value;
+    // An agent picked from the registry is connected to pinned to the card it recorded.
+    const pin = picked.url === url ? picked.pin : "";
     const connection = await api("POST", "connect", {
-      url: $("agent-url").value, apiKey: $("api-key").value, token: $("token").value, binding: $("binding").value,
+      url, pin, apiKey: $("api-key").value, token: $("token").value, binding: $("binding").value,
     });
     $("api-key").value = ""; $("token").value = "";  // the server holds them now
     newConversation();
@@ -165,6 +168,36 @@ async function connect(event) {
   } finally {
     $("connect").disabled = false;
   }
+}
+
+// --- registry -----------------------------------------------------------------------
+
+const picked = { url: "", pin: "" };
+
+async function searchRegistry(event) {
+  event.preventDefault();
+  showError("registry-error", "");
+  const query = new URLSearchParams({ q: $("registry-query").value, skill: $("registry-skill").value });
+  const list = $("registry-results");
+  try {
+    const found = await api("GET", "registry?" + query.toString());
+    list.replaceChildren(...found.agents.map((agent) => el("li", { class: "found" },
+      el("strong", { text: agent.name }), " ",
+      el("span", { class: "hint", text: `${agent.version} · ${agent.status}${agent.drift ? " · changed without a version bump" : ""}` }),
+      el("p", { text: agent.description }),
+      el("p", { class: "hint", text: `${agent.url} · skills: ${agent.skills.join(", ")}` }),
+      el("button", { type: "button", text: `Use ${agent.name}`, onclick: () => pick(agent) }))));
+    if (!found.agents.length) list.replaceChildren(el("li", { text: "No agent matches." }));
+  } catch (error) {
+    showError("registry-error", error.message);
+  }
+}
+
+function pick(agent) {
+  picked.url = agent.url;
+  picked.pin = agent.pin;
+  $("agent-url").value = agent.url;
+  $("agent-url").focus();
 }
 
 async function disconnect() {
@@ -398,7 +431,9 @@ async function start() {
     tab.addEventListener("click", () => selectTab(tab.id));
     tab.addEventListener("keydown", onTabKey);
   }
+  $("registry-form").addEventListener("submit", searchRegistry);
   const state = await api("GET", "state");
+  if (state.registry) { $("registry").hidden = false; $("registry-url").textContent = state.registry; }
   if (state.agentUrl) $("agent-url").value = state.agentUrl;
   if (state.connection) { $("agent-url").value = state.connection.agentUrl; setConnected(state.connection); }
 }
