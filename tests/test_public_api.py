@@ -71,6 +71,7 @@ PACKAGES: dict[str, list[str]] = {
         "OAuth2ClientCredentials",
         "RestTransport",
         "Transport",
+        "activating",
         "data_of",
         "data_part",
         "file_part",

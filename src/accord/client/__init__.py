@@ -54,6 +54,7 @@ from .credentials import (
     CredentialProvider,
     OAuth2ClientCredentials,
 )
+from .hooks import activating
 from .stream import EventStream
 from .transports import JsonRpcTransport, MemoryTransport, RestTransport, Transport
 
@@ -75,6 +76,7 @@ __all__ = [
     "OAuth2ClientCredentials",
     "RestTransport",
     "Transport",
+    "activating",
     "data_of",
     "data_part",
     "file_part",

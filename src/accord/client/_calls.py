@@ -13,10 +13,11 @@ from accord.errors import RateLimitedError
 from accord.protocol.operations import op
 
 from . import audit
+from .hooks import call_headers, sending, with_extensions
 from .stream import EventStream
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncGenerator, Mapping, Sequence
 
     from accord.stores.audit import AuditRecord
     from accord.types import AgentCard
@@ -103,13 +104,24 @@ class Calls:
                 await anyio.sleep(limited.retry_after)
 
     def _stream(
-        self, name: str, params: Any, last_event_id: str | None = None
+        self,
+        name: str,
+        params: Any,
+        last_event_id: str | None = None,
+        *,
+        activate: Sequence[str] = (),
     ) -> EventStream:
+        """A stream of ``name``; ``activate``: extensions its request activates (and
+        those of an :func:`~accord.client.hooks.activating` block it is made in)."""
         sink = self._config.audit
-        if sink is None:
-            return EventStream(self._router.stream(op(name), params, last_event_id))
-        sent: dict[str, str] = {}  # what the call hooks added (their traceparent)
+        sent: dict[str, str] | None = None if sink is None else {}
         events = self._router.stream(op(name), params, last_event_id, sent=sent)
+        added = with_extensions(call_headers(), activate)
+        if added:  # the request is sent at the first event, maybe outside this block
+            events = _sent_with(events, added)
+        if sink is None:
+            return EventStream(events)
+        assert sent is not None  # what the call hooks added (their traceparent)
         started = time.monotonic()
 
         async def ended(stream: EventStream, error: BaseException | None) -> None:
@@ -126,3 +138,21 @@ class Calls:
             await audit.write(sink, record)
 
         return EventStream(events, on_end=ended)
+
+
+async def _sent_with(
+    events: AsyncGenerator[Any, None], headers: Mapping[str, str]
+) -> AsyncGenerator[Any, None]:
+    """``events``, their request sent with ``headers`` added (hooks.py): it goes out
+    when the first event is awaited, wherever the stream is read."""
+    try:
+        with sending(headers):
+            first = await anext(events)
+    except StopAsyncIteration:
+        return
+    try:
+        yield first
+        async for event in events:
+            yield event
+    finally:
+        await events.aclose()

@@ -83,6 +83,7 @@ from .card import CardResolver, suitable_interfaces
 from .config import ClientConfig
 from .credentials import http_client, select_credentials
 from .credentials._selection import certificate_of
+from .hooks import activating
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -343,7 +344,11 @@ class Client(Calls):
             configuration=configuration,
             metadata=metadata,
         )
-        response: SendMessageResponse = await self._call("SendMessage", request)
+        if request.message.extensions:  # the message's extensions, activated (§4.6)
+            with activating(*request.message.extensions):
+                response: SendMessageResponse = await self._call("SendMessage", request)
+        else:
+            response = await self._call("SendMessage", request)
         if response.task is not None:
             return response.task
         assert response.message is not None  # exactly one is set (oneof)
@@ -370,7 +375,9 @@ class Client(Calls):
             configuration=configuration,
             metadata=metadata,
         )
-        return self._stream("SendStreamingMessage", request)
+        return self._stream(
+            "SendStreamingMessage", request, activate=request.message.extensions
+        )
 
     async def get_task(self, id: str, *, history_length: int | None = None) -> Task:
         """Return a task's current state (GetTask, spec §3.1.3).

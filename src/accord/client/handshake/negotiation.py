@@ -60,6 +60,7 @@ def _negotiation_message(payload: dict[str, Any], text: str) -> Message:
         role=Role.USER,
         parts=(Part(text=text),),
         metadata={NEGOTIATION_EXTENSION: payload},
+        extensions=(NEGOTIATION_EXTENSION,),  # so the call activates it (spec §4.6)
     )
 
 
@@ -192,4 +193,5 @@ def under_agreement(
             "skill": terms.skill,
             NEGOTIATION_EXTENSION: {"agreementId": decision.agreement_id},
         },
+        extensions=(NEGOTIATION_EXTENSION,),
     )
