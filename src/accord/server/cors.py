@@ -53,7 +53,7 @@ A2A_REQUEST_HEADERS = (
     "Last-Event-ID",
 )
 #: Response headers a browser client needs to read (challenges, back-off, 405's list).
-A2A_EXPOSE_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
+A2A_EXPOSE_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow", "A2A-Extensions")
 
 #: Request headers a browser sends without asking (Fetch §2.2.2, CORS-safelisted).
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language"})

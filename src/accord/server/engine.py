@@ -243,6 +243,15 @@ class Engine:
             self._extensions = (interceptors, extensions)
         return extensions
 
+    def activated(self, requested: str) -> str:
+        """Of the extensions a call lists (its ``A2A-Extensions`` value), those this
+        agent's card declares, comma-joined in the caller's order: what the answer
+        echoes as active (spec §4.6; unknown ones are ignored)."""
+        declared = {e.uri for e in self.agent.extensions}
+        declared.update(e.uri for e in self.card_extensions)
+        listed = dict.fromkeys(u.strip() for u in requested.split(","))
+        return ", ".join(u for u in listed if u in declared)
+
     def redeclare(self) -> None:
         """Read the interceptors' card extensions again: what one declares changed
         (observed figures it publishes), so the card is rebuilt on its next fetch."""

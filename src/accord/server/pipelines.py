@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
@@ -191,6 +192,7 @@ class HttpBindings:
             logger.exception("unexpected error in a %s request", exchange.binding)
             await _answer(send, exchange.error(InternalError()))
             return
+        echo = self._activated(scope)
         if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
@@ -199,9 +201,22 @@ class HttpBindings:
                 exchange.event,
                 exchange.stream_error,
                 keepalive_interval=self._app.limits.keepalive_interval,
+                headers=echo,
             )
         else:
-            await _answer(send, exchange.result(result))
+            answer = exchange.result(result)
+            if echo:
+                answer = replace(answer, headers=(*answer.headers, *echo))
+            await _answer(send, answer)
+
+    def _activated(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+        """The ``A2A-Extensions`` response header echoing the extensions the call
+        activated that the card declares (spec §4.6), when it listed any."""
+        requested = _header(scope, b"a2a-extensions")
+        if not requested:
+            return ()
+        active = self._app.engine.activated(requested)
+        return ((b"a2a-extensions", active.encode("latin-1")),) if active else ()
 
 
 async def _answer(send: Send, answer: Answer) -> None:

@@ -39,11 +39,12 @@ async def send_event_stream(
     encode_error: Callable[[ProtocolError], bytes],
     *,
     keepalive_interval: float,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
     """Answer with ``stream`` as SSE: one event per item (``id:`` = its sequence
     number), a comment after ``keepalive_interval`` seconds of silence, and an
     ``event: error`` if the stream fails after it began; a client disconnect stops
-    the stream (never the task).
+    the stream (never the task). ``headers``: more response headers.
     """
     lock = anyio.Lock(fast_acquire=True)
     last_sent = time.monotonic()
@@ -75,6 +76,7 @@ async def send_event_stream(
                     (b"content-type", b"text/event-stream"),
                     (b"cache-control", b"no-cache"),
                     (b"x-accel-buffering", b"no"),
+                    *headers,
                 ],
             }
         )

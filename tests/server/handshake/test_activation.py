@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from accord.client import Client, activating
+from accord.client import Client, MemoryTransport, activating
 from accord.client.handshake import propose
 from accord.demo.receptionist import create_app
 from accord.protocol.handshake import NEGOTIATION_EXTENSION
@@ -114,3 +115,39 @@ async def test_a_proposal_activates_the_negotiation_extension(
         {"phone": "+14155550123", "time_window": "2026-11-30 10-12"},
     )
     assert activated.seen == [("SendMessage", (NEGOTIATION_EXTENSION,))]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_answer_echoes_the_declared_extensions_it_activated(
+    tmp_path: Path, stream: bool
+) -> None:
+    """HTTP+JSON; the echo is the same code for JSON-RPC (server/pipelines.py)."""
+    ring = ApiKeyRing()
+    ring.add(KEY, principal="partner")
+    app = create_app(
+        str(tmp_path / "accord.db"), keys=ring, clock=lambda: NOW, pace=0.0
+    )
+    body = {
+        "message": {
+            "messageId": "m-echo",
+            "role": "ROLE_USER",
+            "parts": [{"text": "Summary of call-1001"}],
+        }
+    }
+    path = "/message:stream" if stream else "/message:send"
+    headers = {"X-API-Key": KEY, "A2A-Version": "1.0"}
+    async with httpx.AsyncClient(
+        transport=MemoryTransport(app), base_url="http://agent"
+    ) as http:
+        listed = {**headers, "A2A-Extensions": f"{EXT_A}, {NEGOTIATION_EXTENSION}"}
+        answer = await http.post(path, json=body, headers=listed)
+        assert answer.status_code == 200, answer.text
+        # The unknown URI is ignored (spec §4.6); the declared one is active.
+        assert answer.headers["a2a-extensions"] == NEGOTIATION_EXTENSION
+        plain = await http.post(path, json=body, headers=headers)
+        assert plain.status_code == 200
+        assert "a2a-extensions" not in plain.headers
+        unknown = await http.post(
+            path, json=body, headers={**headers, "A2A-Extensions": EXT_A}
+        )
+        assert "a2a-extensions" not in unknown.headers
