@@ -178,6 +178,8 @@ PACKAGES: dict[str, list[str]] = {
         "MCP_PATH",
         "STATES",
         "AgentBridge",
+        "AgentGroup",
+        "Bridge",
         "HttpServer",
         "McpServer",
         "McpTools",

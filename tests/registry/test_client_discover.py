@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from accord.client import Client, Discovered, RegistryError, data_of, discover
@@ -19,7 +18,7 @@ from tests.helpers.uvicorn_thread import serve_in_thread
 
 from ._cards import make_card, skill, wire
 from ._hosts import CardHost
-from ._serving import PUBLISHER_KEY, serve_registry
+from ._serving import register, serve_registry
 
 pytestmark = pytest.mark.anyio
 
@@ -42,13 +41,7 @@ def registry_with_agents(
         serve_in_thread(weather) as weather_url,
     ):
         weather.card = wire(_weather_card(weather_url)).encode()
-        for url in (agent, weather_url):
-            answer = httpx.post(
-                f"{registry}/api/agents/register",
-                json={"wellKnownURI": url},
-                headers={"X-API-Key": PUBLISHER_KEY},
-            )
-            assert answer.status_code == 201, answer.text
+        register(registry, agent, weather_url)
         yield registry, agent, weather, weather_url
 
 

@@ -515,9 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(module="db", action="migrate")
     add_push_parser(commands)
     add_audit_parsers(commands)
-    mcp_serve = add_mcp_parser(commands)
-    _remote(mcp_serve)
-    _client_options(mcp_serve, json=False)
+    _client_options(add_mcp_parser(commands), json=False)
     add_registry_parsers(commands)
     return parser
 
