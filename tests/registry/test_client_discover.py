@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,25 @@ def test_a_result_without_a_pin_reads_as_none() -> None:
     assert found.pin is None
     assert found.status == "unknown"
     assert found.agent_url == "https://a.example"
+
+
+def _answering(body: bytes) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "body", [b"[]", b'{"results": 3}', b'{"results": [{"score": "high"}]}']
+)
+async def test_an_answer_that_is_not_ard_is_a_registry_error(body: bytes) -> None:
+    with (
+        serve_in_thread(_answering(body)) as url,
+        pytest.raises(RegistryError, match=r"is it an ARD registry|not an ARD"),
+    ):
+        await Client.discover(url, "x")

@@ -291,9 +291,17 @@ class RegistryReader:
                 code="UNKNOWN",
                 status_code=200,
             )
-        results = [
-            Discovered.from_json(r) for r in body["results"] if isinstance(r, dict)
-        ]
+        try:
+            results = [
+                Discovered.from_json(r) for r in body["results"] if isinstance(r, dict)
+            ]
+        except (TypeError, ValueError):
+            raise RegistryError(
+                f"the registry at {self.url} answered /search with a result that is"
+                " not an ARD search result (a score that is not a number?)",
+                code="UNKNOWN",
+                status_code=200,
+            ) from None
         token = body.get("pageToken")
         return results, token if isinstance(token, str) and token else None
 
