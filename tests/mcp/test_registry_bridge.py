@@ -93,7 +93,9 @@ async def test_http_serves_both_agents_credentials_only_where_configured(
     world: World,
 ) -> None:
     lines: list[str] = []
-    extra = ("--registry", world.registry, "--credentials-for", world.secured)
+    # The agent named by its card URL: the same agent as its base URL.
+    card = f"{world.secured}/.well-known/agent-card.json"
+    extra = ("--registry", world.registry, "--credentials-for", card)
     with http_bridge("call summary", *extra, lines=lines) as endpoint:
         served = _served(lines)
         assert set(served) == {world.secured, world.open}, lines

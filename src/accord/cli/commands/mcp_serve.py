@@ -112,8 +112,8 @@ def add_mcp_parser(commands: Any) -> argparse.ArgumentParser:
         type=url_type,
         default=[],
         metavar="AGENT_URL",
-        help="send the credential options and -H headers to this agent (as the "
-        "registry lists it; repeatable); other agents get none",
+        help="send the credential options and -H headers to this agent (its URL "
+        "or card URL; repeatable); other agents get none",
     )
     serve.add_argument(
         "--http",
@@ -194,7 +194,13 @@ async def _one_agent(args: argparse.Namespace, stack: AsyncExitStack) -> AgentBr
 
 
 def _same_agent(a: str, b: str) -> bool:
-    return a.rstrip("/") == b.rstrip("/")
+    """Whether two URLs name one agent (its base URL or its card URL)."""
+    from accord.client.card import WELL_KNOWN_PATH
+
+    def base(url: str) -> str:
+        return url.removesuffix(WELL_KNOWN_PATH).rstrip("/")
+
+    return base(a) == base(b)
 
 
 async def _registry_agents(
