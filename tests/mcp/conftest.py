@@ -41,8 +41,13 @@ def bridge_argv(agent_url: str, *extra: str) -> list[str]:
 
 
 @contextmanager
-def http_bridge(agent_url: str, *extra: str) -> Iterator[str]:
-    """``accord mcp serve URL --http`` as a process; yields its endpoint URL."""
+def http_bridge(
+    agent_url: str, *extra: str, lines: list[str] | None = None
+) -> Iterator[str]:
+    """``accord mcp serve URL --http`` as a process; yields its endpoint URL.
+
+    ``lines`` receives what the process printed on stderr before the endpoint.
+    """
     process = subprocess.Popen(
         bridge_argv(agent_url, "--http", *extra),
         env=bridge_env(),
@@ -57,6 +62,8 @@ def http_bridge(agent_url: str, *extra: str) -> Iterator[str]:
             if line.startswith("MCP endpoint: "):
                 endpoint = line.removeprefix("MCP endpoint: ").strip()
                 break
+            if lines is not None:
+                lines.append(line.rstrip("\n"))
         assert endpoint is not None, "accord mcp serve --http printed no endpoint"
         yield endpoint
         # Ctrl-C stops it cleanly.

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from accord.registry.api import RegistryApp, RegistryAuth
 from accord.server.auth import ApiKeyRing, ApiKeyVerifier
 from accord.types import APIKeySecurityScheme, SecurityScheme
@@ -41,3 +43,14 @@ def serve_registry(tmp_path: Path, **options: Any) -> Iterator[str]:
     app = RegistryApp(str(tmp_path / "registry.db"), **options)
     with serve_in_thread(app) as url:
         yield url
+
+
+def register(registry: str, *agent_urls: str) -> None:
+    """Register the agents at ``agent_urls`` (by URL) as the public publisher."""
+    for url in agent_urls:
+        answer = httpx.post(
+            f"{registry}/api/agents/register",
+            json={"wellKnownURI": url},
+            headers={"X-API-Key": PUBLISHER_KEY},
+        )
+        assert answer.status_code == 201, answer.text

@@ -415,7 +415,7 @@ async def test_discover_from_python(
     found = await discover(registry, "weather forecast", skill="forecast")
     assert [f.name for f in found] == ["Weather"]
     assert found[0].agent_url == agents[1][1]
-    assert found[0].pin.startswith("sha256:")
+    assert (found[0].pin or "").startswith("sha256:")
     assert found[0].skills == ("forecast",)
     async with RegistryClient(registry, tenant="acme") as client:
         with pytest.raises(RegistryError) as refused:

@@ -58,7 +58,7 @@ def test_identifiers() -> None:
     bare = AgentCard(name="", capabilities=AgentCapabilities())
     assert agent_identifier(bare) == "urn:air:local:a2a:agent"
     assert (
-        agent_identifier(card, "http://h.example:99999/x")
+        agent_identifier(card, "http://h.example:99999/")
         == "urn:air:h.example:a2a:n-code-agent"
     )
 

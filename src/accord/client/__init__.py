@@ -24,6 +24,9 @@ Everyday use::
   :func:`select_interface` applies the interface-selection rules (spec §8.3.2).
 * :class:`Transport` and its implementations :class:`JsonRpcTransport`,
   :class:`RestTransport`; :class:`MemoryTransport` runs an ASGI app in-process.
+* Discovery (:mod:`accord.client.discovery`): :meth:`Client.discover` (also
+  :func:`discover`) searches a registry and returns :class:`Discovered` agents, to
+  ``Client.connect(found.agent_url, pin=found.pin)``.
 * Credentials (:mod:`accord.client.credentials`): :class:`ApiKey`,
   :class:`BearerToken`, :class:`BasicAuth`, :class:`OAuth2ClientCredentials`,
   :class:`ClientCertificate`, or your own :class:`CredentialProvider`; pass them as
@@ -54,6 +57,7 @@ from .credentials import (
     CredentialProvider,
     OAuth2ClientCredentials,
 )
+from .discovery import Discovered, RegistryError, discover
 from .hooks import activating
 from .stream import EventStream
 from .transports import JsonRpcTransport, MemoryTransport, RestTransport, Transport
@@ -69,16 +73,19 @@ __all__ = [
     "ClientConfig",
     "ClientTimeouts",
     "CredentialProvider",
+    "Discovered",
     "EventStream",
     "JsonLinesAudit",
     "JsonRpcTransport",
     "MemoryTransport",
     "OAuth2ClientCredentials",
+    "RegistryError",
     "RestTransport",
     "Transport",
     "activating",
     "data_of",
     "data_part",
+    "discover",
     "file_part",
     "files_of",
     "find_artifact",

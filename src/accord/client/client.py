@@ -37,6 +37,10 @@ before anything is sent to the agent: the card's content changed since it was pi
 pin leaves out ``signatures``, so a card re-signed with a rotated key still matches.
 It applies to the public card ``connect`` fetches, not to the extended card.
 
+*Discovery.* :meth:`Client.discover` searches a registry (ARD ``POST /search``,
+:mod:`accord.client.discovery`); each result's ``agent_url`` and ``pin`` go to
+:meth:`Client.connect`, so the card connected to is the one the registry recorded.
+
 *Resources.* The client is an async context manager. It owns the httpx client it
 creates (none is created when one is passed in) and the transports it builds. Streaming
 methods return an :class:`~accord.client.stream.EventStream` that reads in the caller's
@@ -83,6 +87,7 @@ from .card import CardResolver, suitable_interfaces
 from .config import ClientConfig
 from .credentials import http_client, select_credentials
 from .credentials._selection import certificate_of
+from .discovery import discover
 from .hooks import activating
 
 if TYPE_CHECKING:
@@ -196,6 +201,12 @@ class Client(Calls):
         client = cls.__new__(cls)
         client._setup(None, Router([Route(interface, transport)]), ClientConfig())
         return client
+
+    #: Search a registry for agents (:func:`accord.client.discovery.discover`):
+    #: ``await Client.discover(registry_url, "schedule a callback", skill=...)``
+    #: returns :class:`~accord.client.discovery.Discovered` agents, best first; give
+    #: one's ``agent_url`` and ``pin`` to :meth:`connect`.
+    discover = staticmethod(discover)
 
     @classmethod
     async def connect(

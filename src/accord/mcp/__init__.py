@@ -7,7 +7,8 @@ imports it.
 * Any A2A agent as MCP tools: :class:`AgentBridge` serves an agent's skills as tools
   (plus ``send_message``, ``get_task``, ``cancel_task`` for long tasks) over stdio
   (:func:`serve_stdio`) or streamable HTTP (:func:`serve_http`); ``accord mcp serve
-  URL`` runs it.
+  URL`` runs it. :class:`AgentGroup` serves several agents' tools as one server,
+  each agent's under its own prefix (``accord mcp serve --registry R "text"``).
 
 * MCP inside an agent: :class:`McpTools` (an interceptor) pools sessions to the
   MCP servers the agent declares (:class:`StdioServer`, :class:`HttpServer`) while
@@ -22,13 +23,16 @@ from __future__ import annotations
 from ._results import STATES, StateRule
 from ._servers import HttpServer, McpServer, StdioServer
 from ._tools import ToolArgumentError, tool_name
-from .bridge import MCP_PATH, AgentBridge, http_app, serve_http, serve_stdio
+from .bridge import MCP_PATH, AgentBridge, Bridge, http_app, serve_http, serve_stdio
+from .group import AgentGroup
 from .tools import McpTools, ToolBox, ToolCallError, mcp_tools, result_parts
 
 __all__ = [
     "MCP_PATH",
     "STATES",
     "AgentBridge",
+    "AgentGroup",
+    "Bridge",
     "HttpServer",
     "McpServer",
     "McpTools",

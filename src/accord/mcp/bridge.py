@@ -21,7 +21,7 @@ reaches the bridge uses its credentials).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mcp.server.lowlevel import Server
 from mcp_types import CallToolResult, ListToolsResult
@@ -50,12 +50,61 @@ if TYPE_CHECKING:
     from accord.client import Client
     from accord.types import AgentCard, MessageContent
 
-__all__ = ["MCP_PATH", "AgentBridge", "http_app", "serve_http", "serve_stdio"]
+__all__ = [
+    "MCP_PATH",
+    "AgentBridge",
+    "Bridge",
+    "http_app",
+    "serve_http",
+    "serve_stdio",
+    "tool_server",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The path of the streamable HTTP endpoint.
 MCP_PATH = "/mcp"
+
+
+class Bridge(Protocol):
+    """What an MCP server of agents' tools answers with: its tools, and a call."""
+
+    @property
+    def tools(self) -> list[Tool]:
+        """The tools to list."""
+        ...
+
+    async def call(self, name: str, arguments: dict[str, Any] | None) -> CallToolResult:
+        """Run a tool; errors are tool results with ``isError``."""
+        ...
+
+    def server(self) -> Server[Any]:
+        """An MCP low-level server answering with this bridge."""
+        ...
+
+
+def tool_server(
+    name: str, version: str, description: str | None, bridge: Bridge
+) -> Server[Any]:
+    """An MCP low-level server listing ``bridge``'s tools and calling them."""
+
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return ListToolsResult(tools=bridge.tools)
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult:
+        return await bridge.call(params.name, params.arguments)
+
+    return Server(
+        name,
+        version=version,
+        description=description,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
 
 
 class AgentBridge:
@@ -86,23 +135,8 @@ class AgentBridge:
 
     def server(self) -> Server[Any]:
         """An MCP low-level server answering with this bridge."""
-
-        async def list_tools(
-            ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
-        ) -> ListToolsResult:
-            return ListToolsResult(tools=self.tools)
-
-        async def call_tool(
-            ctx: ServerRequestContext[Any], params: CallToolRequestParams
-        ) -> CallToolResult:
-            return await self.call(params.name, params.arguments)
-
-        return Server(
-            self.card.name,
-            version=self.card.version,
-            description=self.card.description,
-            on_list_tools=list_tools,
-            on_call_tool=call_tool,
+        return tool_server(
+            self.card.name, self.card.version, self.card.description, self
         )
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> CallToolResult:
@@ -156,13 +190,13 @@ class AgentBridge:
         return message_result(reply)
 
 
-def http_app(bridge: AgentBridge, *, host: str = "127.0.0.1") -> Starlette:
+def http_app(bridge: Bridge, *, host: str = "127.0.0.1") -> Starlette:
     """The streamable HTTP app of ``bridge`` (endpoint :data:`MCP_PATH`), with the
     SDK's DNS-rebinding protection for a loopback ``host``."""
     return bridge.server().streamable_http_app(streamable_http_path=MCP_PATH, host=host)
 
 
-async def serve_stdio(bridge: AgentBridge) -> None:
+async def serve_stdio(bridge: Bridge) -> None:
     """Serve ``bridge`` over stdin/stdout until stdin closes."""
     from mcp.server.stdio import stdio_server
 
@@ -172,7 +206,7 @@ async def serve_stdio(bridge: AgentBridge) -> None:
 
 
 async def serve_http(
-    bridge: AgentBridge,
+    bridge: Bridge,
     sock: socket.socket,
     *,
     started: Callable[[], None] | None = None,

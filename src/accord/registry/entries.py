@@ -24,6 +24,7 @@ This module does no I/O.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from accord.client.card import WELL_KNOWN_PATH
 from accord.server.auth.verifier import scheme_kind
 
 if TYPE_CHECKING:
@@ -50,8 +52,10 @@ __all__ = [
     "SearchQuery",
     "Status",
     "agent_identifier",
+    "agent_path",
     "decode_cursor",
     "encode_cursor",
+    "host_identifier",
     "index_terms",
     "search_tokens",
     "text_fields",
@@ -417,17 +421,22 @@ def _slug(text: str) -> str:
     return _UNSAFE.sub("-", text.lower()).strip("-.") or "agent"
 
 
-def agent_identifier(card: AgentCard, source_url: str | None = None) -> str:
-    """The URN an agent is registered under: ``urn:air:<host>:<namespace>:<name>``.
-
-    The host is that of ``source_url`` (where its card was fetched), else of the
-    card's preferred interface; the namespace is ``a2a``, or ``port-N`` when the URL
-    names a port (two agents on one host); the name is the card's, made URN-safe.
-    """
-    url = source_url or (
+def _agent_url(card: AgentCard, source_url: str | None) -> str:
+    """The card URL, else (a published card) its preferred interface's URL."""
+    return source_url or (
         card.supported_interfaces[0].url if card.supported_interfaces else ""
     )
-    parts = urlsplit(url)
+
+
+def host_identifier(card: AgentCard, source_url: str | None = None) -> str:
+    """The URN of the agent's host, port and name, without its path:
+    ``urn:air:<host>:<namespace>:<name>``.
+
+    The identifier of an agent at the root of its host (:func:`agent_identifier`),
+    and the one every agent had before paths were part of it: registration keeps it
+    for an agent already recorded under it from the same URL.
+    """
+    parts = urlsplit(_agent_url(card, source_url))
     host = _slug(parts.hostname or "local")
     try:
         port = parts.port
@@ -435,3 +444,40 @@ def agent_identifier(card: AgentCard, source_url: str | None = None) -> str:
         port = None
     namespace = f"port-{port}" if port else "a2a"
     return f"urn:air:{host}:{namespace}:{_slug(card.name)}"
+
+
+def agent_path(source_url: str | None) -> str:
+    """What tells apart agents registered by URL on one host and port: the path
+    (and query) of the card URL less the well-known path; ``""`` at the root, and
+    for a published card (``None``)."""
+    if not source_url:
+        return ""
+    parts = urlsplit(source_url)
+    path = parts.path.removesuffix(WELL_KNOWN_PATH).rstrip("/")
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def agent_identifier(card: AgentCard, source_url: str | None = None) -> str:
+    """The URN an agent is registered under: ``urn:air:<host>:<namespace>:<name>``.
+
+    The host is that of ``source_url`` (where its card was fetched), else of the
+    card's preferred interface; the namespace is ``a2a``, or ``port-N`` when the URL
+    names a port (two agents on one host); the name is the card's, made URN-safe.
+
+    An agent registered by a URL below the root of its host (:func:`agent_path`:
+    ``/agents/billing``) has its path in the namespace too, readable and hashed so
+    that two paths never share it: ``port-8000.agents-billing-<12 hex digits of its
+    SHA-256>``. Distinct agent URLs therefore never share an identifier; the scheme
+    is not part of it (``http`` and ``https`` on their default ports name one
+    agent). A published card has no URL of its own: its identifier is its
+    interface's host and port and its name, so that a card whose interface moved
+    is a new version of the same agent (with the change in its diff).
+    """
+    base = host_identifier(card, source_url)
+    path = agent_path(source_url)
+    if not path:
+        return base
+    digest = hashlib.sha256(path.encode()).hexdigest()[:12]
+    prefix, namespace, name = base.rsplit(":", 2)
+    readable = _slug(path)[:40].rstrip("-.")
+    return f"{prefix}:{namespace}.{readable}-{digest}:{name}"

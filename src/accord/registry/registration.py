@@ -37,7 +37,7 @@ from accord.egress import EgressRefused
 from accord.errors import CardError, ParseError, SecurityError, TransportError
 from accord.types import decode_json
 
-from .entries import agent_identifier
+from .entries import agent_identifier, host_identifier
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -170,7 +170,7 @@ class Registrar:
             RegistrationError: the card was refused.
         """
         card, signed_by = await self.check(content, source_url or "the published card")
-        identifier = agent_identifier(card, source_url)
+        identifier = await self._identifier(tenant, card, source_url)
         return await self.store.record(
             tenant,
             identifier,
@@ -180,6 +180,22 @@ class Registrar:
             signed_by=signed_by,
             now=self._clock(),
         )
+
+    async def _identifier(
+        self, tenant: str, card: AgentCard, source_url: str | None
+    ) -> str:
+        """:func:`agent_identifier`, unless the agent is already recorded under the
+        identifier agents had before their path was part of it
+        (:func:`host_identifier`): registered again from the same URL, it keeps it.
+        """
+        identifier = agent_identifier(card, source_url)
+        legacy = host_identifier(card, source_url)
+        if legacy == identifier:
+            return identifier
+        old = await self.store.get(tenant, legacy)
+        if old is not None and old.source_url == source_url:
+            return legacy
+        return identifier
 
     async def check(self, content: bytes, where: str) -> tuple[AgentCard, str | None]:
         """``content`` as a card, and the ``kid`` that verified it (``None``: no trust
