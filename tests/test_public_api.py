@@ -292,6 +292,7 @@ PACKAGES: dict[str, list[str]] = {
         "minimise",
         "negotiation_payload",
         "parse_time",
+        "promised",
         "skill_inputs",
         "skill_named",
     ],

@@ -453,3 +453,31 @@ def test_the_docs_table_lists_every_rule() -> None:
     text = page.read_text(encoding="utf-8")
     for name, rule in RULES.items():
         assert f"| `{name}` | {rule.impact.value} | {rule.meaning} |" in text, name
+
+
+def _guarantees(p99_ms: float, observed: dict[str, Any] | None) -> Edit:
+    """Declare the guarantees extension (book: p99 ``p99_ms``), with ``observed``."""
+    from accord.protocol.handshake import GUARANTEES_EXTENSION
+
+    def edit(data: dict[str, Any]) -> None:
+        book: dict[str, Any] = {"p50Ms": 100, "p99Ms": p99_ms}
+        if observed is not None:
+            book["observed"] = observed
+        data["capabilities"]["extensions"].append(
+            {"uri": GUARANTEES_EXTENSION, "params": {"skills": {"book": book}}}
+        )
+
+    return edit
+
+
+def test_measured_figures_are_neither_pinned_nor_a_change() -> None:
+    """An agent publishing fresh latency figures keeps its pin and shows no change;
+    a changed promise does both."""
+    quiet = card(_guarantees(500, None))
+    busy = card(_guarantees(500, {"count": 40, "p50Ms": 80.0, "p99Ms": 450.0}))
+    busier = card(_guarantees(500, {"count": 90, "p50Ms": 95.0, "p99Ms": 700.0}))
+    assert card_pin(quiet) == card_pin(busy) == card_pin(busier)
+    assert diff_cards(busy, busier).changes == ()
+    promise = card(_guarantees(900, {"count": 90, "p50Ms": 95.0, "p99Ms": 700.0}))
+    assert card_pin(promise) != card_pin(busier)
+    assert [c.rule for c in diff_cards(busier, promise).changes] == ["extension.params"]

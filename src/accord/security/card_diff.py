@@ -41,6 +41,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from accord.protocol.handshake import promised
 from accord.types import decode_json, encode
 
 from .pins import card_pin
@@ -258,7 +259,9 @@ class CardDiff:
 
 
 def diff_cards(old: AgentCard, new: AgentCard) -> CardDiff:
-    """Compare ``old`` with ``new``; see the module doc for the rules."""
+    """Compare ``old`` with ``new``; see the module doc for the rules (figures the
+    agent measured are not compared: :func:`accord.protocol.handshake.promised`)."""
+    old, new = promised(old), promised(new)
     old_pin, new_pin = card_pin(old), card_pin(new)
     changes: list[Change] = []
     if old_pin != new_pin:

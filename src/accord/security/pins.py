@@ -10,6 +10,9 @@ So:
 * re-signing the same card, e.g. after a key rotation, does not: the signatures are
   not the content, and a pin that broke on every rotation would teach people to
   ignore it;
+* figures an agent measured and publishes in its card (the guarantees extension's
+  observed latency, :func:`accord.protocol.handshake.promised`) are left out: they
+  change as the agent serves, its promises do not;
 * the pin is computed from the card as this library reads it (:class:`~accord.types.
   AgentCard`), so members this version of Accord does not know are not covered (they
   cannot change what this client does), and a v0.3 card is pinned in its 1.0 form.
@@ -27,6 +30,8 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from accord.protocol.handshake import promised
+
 from .cards import canonical_payload
 
 if TYPE_CHECKING:
@@ -40,8 +45,9 @@ _PIN = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def card_pin(card: AgentCard) -> str:
-    """The pin of ``card``: ``sha256:<hex>`` of its canonical content (no signatures)."""
-    digest = hashlib.sha256(canonical_payload(card)).hexdigest()
+    """The pin of ``card``: ``sha256:<hex>`` of its canonical content (no signatures,
+    no measured figures)."""
+    digest = hashlib.sha256(canonical_payload(promised(card))).hexdigest()
     return f"{PIN_ALGORITHM}:{digest}"
 
 

@@ -25,6 +25,7 @@ from .guarantees import (
     Price,
     SkillGuarantee,
     breaches,
+    promised,
 )
 from .minimise import (
     FILE,
@@ -94,6 +95,7 @@ __all__ = [
     "minimise",
     "negotiation_payload",
     "parse_time",
+    "promised",
     "skill_inputs",
     "skill_named",
 ]

@@ -30,11 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from accord.types import replace
+
 from .money import amount_of, check_money
 from .skills import by_skill
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    from accord.types import AgentCard
 
 __all__ = [
     "BUCKET_BOUNDS_MS",
@@ -46,6 +50,7 @@ __all__ = [
     "Price",
     "SkillGuarantee",
     "breaches",
+    "promised",
 ]
 
 #: The guarantees and pricing extension.
@@ -331,3 +336,38 @@ class LatencyHistogram:
         return Observed(
             self.count, self.quantile(0.5), self.quantile(0.99), window_seconds
         )
+
+
+def promised(card: AgentCard) -> AgentCard:
+    """``card`` without the figures its guarantees extension measured (each skill's
+    ``observed``): what the agent promises.
+
+    A card pin and a card diff compare this, so an agent publishing fresh latency
+    figures does not look like a changed card (a pinned client would refuse it, a
+    registry would record a version without a version bump every refresh).
+    """
+    extensions = card.capabilities.extensions
+    if not any(e.uri == GUARANTEES_EXTENSION and e.params for e in extensions):
+        return card
+    kept = tuple(
+        replace(e, params=_without_observed(e.params))
+        if e.uri == GUARANTEES_EXTENSION and e.params
+        else e
+        for e in extensions
+    )
+    return replace(card, capabilities=replace(card.capabilities, extensions=kept))
+
+
+def _without_observed(params: Mapping[str, Any]) -> dict[str, Any]:
+    skills = params.get("skills")
+    if not isinstance(skills, Mapping):
+        return dict(params)
+    return {
+        **params,
+        "skills": {
+            name: {k: v for k, v in entry.items() if k != "observed"}
+            if isinstance(entry, Mapping)
+            else entry
+            for name, entry in skills.items()
+        },
+    }
