@@ -460,7 +460,7 @@ def _guarantees(p99_ms: float, observed: dict[str, Any] | None) -> Edit:
     from accord.protocol.handshake import GUARANTEES_EXTENSION
 
     def edit(data: dict[str, Any]) -> None:
-        book: dict[str, Any] = {"p50Ms": 100, "p99Ms": p99_ms}
+        book: dict[str, Any] = {"latencyMs": {"p50": 100, "p99": p99_ms}}
         if observed is not None:
             book["observed"] = observed
         data["capabilities"]["extensions"].append(
@@ -470,14 +470,18 @@ def _guarantees(p99_ms: float, observed: dict[str, Any] | None) -> Edit:
     return edit
 
 
+def _seen(count: int, p50: float, p99: float) -> dict[str, Any]:
+    return {"count": count, "latencyMs": {"p50": p50, "p99": p99}}
+
+
 def test_measured_figures_are_neither_pinned_nor_a_change() -> None:
     """An agent publishing fresh latency figures keeps its pin and shows no change;
     a changed promise does both."""
     quiet = card(_guarantees(500, None))
-    busy = card(_guarantees(500, {"count": 40, "p50Ms": 80.0, "p99Ms": 450.0}))
-    busier = card(_guarantees(500, {"count": 90, "p50Ms": 95.0, "p99Ms": 700.0}))
+    busy = card(_guarantees(500, _seen(40, 80.0, 450.0)))
+    busier = card(_guarantees(500, _seen(90, 95.0, 700.0)))
     assert card_pin(quiet) == card_pin(busy) == card_pin(busier)
     assert diff_cards(busy, busier).changes == ()
-    promise = card(_guarantees(900, {"count": 90, "p50Ms": 95.0, "p99Ms": 700.0}))
+    promise = card(_guarantees(900, _seen(90, 95.0, 700.0)))
     assert card_pin(promise) != card_pin(busier)
     assert [c.rule for c in diff_cards(busier, promise).changes] == ["extension.params"]

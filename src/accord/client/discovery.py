@@ -62,6 +62,8 @@ FILTER_KEYS: Mapping[str, str] = {
     "security_scheme": "securityScheme",
     "protocol_version": "protocolVersion",
     "binding": "binding",
+    "residency": "residency",
+    "compliance": "compliance",
 }
 
 
@@ -76,6 +78,8 @@ class SearchFilters(TypedDict, total=False):
     security_scheme: Iterable[str] | str | None
     protocol_version: Iterable[str] | str | None
     binding: Iterable[str] | str | None
+    residency: Iterable[str] | str | None
+    compliance: Iterable[str] | str | None
 
 
 class RegistryError(HTTPStatusError):

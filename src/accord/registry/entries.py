@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from accord.client.card import WELL_KNOWN_PATH
+from accord.protocol.handshake import GUARANTEES_EXTENSION, Guarantees
 from accord.server.auth.verifier import scheme_kind
 
 if TYPE_CHECKING:
@@ -220,6 +221,19 @@ def _versions(card: AgentCard) -> set[str]:
     return {i.protocol_version for i in card.supported_interfaces if i.protocol_version}
 
 
+def _promised(card: AgentCard, which: str) -> set[str]:
+    """The residency or compliance tags the card's guarantees extension declares
+    (none when it declares none, or not in the extension's shape)."""
+    for extension in card.capabilities.extensions:
+        if extension.uri == GUARANTEES_EXTENSION and extension.params:
+            try:
+                declared, _ = Guarantees.from_params(extension.params)
+            except ValueError:
+                return set()
+            return set(getattr(declared, which))
+    return set()
+
+
 _Extract = Callable[["AgentCard"], set[str]]
 
 #: Every filter a search takes: the name a query uses (ARD ``query.filter`` keys, CLI
@@ -235,6 +249,9 @@ FILTER_FIELDS: Mapping[str, _Extract] = MappingProxyType(
         "securityScheme": _schemes,
         "protocolVersion": _versions,
         "binding": lambda c: {i.protocol_binding for i in c.supported_interfaces},
+        # What the guarantees extension declares (urn:accord:a2a:guarantees:v1).
+        "residency": lambda c: _promised(c, "residency"),
+        "compliance": lambda c: _promised(c, "compliance"),
     }
 )
 

@@ -22,7 +22,8 @@ here and nowhere else (pure functions; :mod:`.api` moves the bytes):
 
 ARD filter keys are the registry's filter names (:data:`.entries.FILTER_FIELDS`:
 ``skill``, ``tag``, ``inputMode``, ``outputMode``, ``provider``,
-``securityScheme``, ``protocolVersion``, ``binding``), plus ``type``, which every
+``securityScheme``, ``protocolVersion``, ``binding``, and the guarantees
+extension's ``residency`` and ``compliance``), plus ``type``, which every
 entry here has as :data:`CARD_MEDIA_TYPE`. Assumptions where the draft is silent
 are listed in ``docs/how-to/registry.md``.
 """
@@ -31,7 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from accord.client.handshake import check_guarantees
 
 from .entries import (
     DEFAULT_PAGE_SIZE,
@@ -42,6 +45,9 @@ from .entries import (
     SearchPage,
     SearchQuery,
 )
+
+if TYPE_CHECKING:
+    from accord.types import AgentCard
 
 __all__ = [
     "CARD_MEDIA_TYPE",
@@ -260,6 +266,7 @@ def catalog_entry(entry: Entry, *, base_url: str) -> dict[str, Any]:
         "latencyMs": health.latency_ms,
         "checkedAt": _iso(health.checked_at) if health.checked_at else None,
         "signedBy": entry.signed_by,
+        **_guarantees(card),
     }
     out: dict[str, Any] = {
         "identifier": entry.identifier,
@@ -275,6 +282,21 @@ def catalog_entry(entry: Entry, *, base_url: str) -> dict[str, Any]:
     if card.version:
         out["version"] = card.version
     return out
+
+
+def _guarantees(card: AgentCard) -> dict[str, str]:
+    """What the card's guarantees extension declares against the figures the agent
+    publishes as observed, as ARD metadata (scalar values): ``guarantees`` is
+    ``none`` (a best-effort card), ``kept`` or ``breached``; ``guaranteeBreaches``
+    says which (a skill's observed p50/p99 over its declared one), ``; ``-joined."""
+    try:
+        report = check_guarantees(card)
+    except ValueError as exc:  # not in the extension's shape
+        return {"guarantees": "invalid", "guaranteeBreaches": str(exc)}
+    if report.best_effort:
+        return {"guarantees": "none", "guaranteeBreaches": ""}
+    found = "; ".join(str(b) for b in report.breaches)
+    return {"guarantees": "breached" if found else "kept", "guaranteeBreaches": found}
 
 
 def search_response(page: SearchPage, *, base_url: str) -> dict[str, Any]:

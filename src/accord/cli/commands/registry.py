@@ -56,6 +56,8 @@ FILTER_FLAGS = (
     ("--security-scheme", "security_scheme"),
     ("--protocol-version", "protocol_version"),
     ("--binding", "binding"),
+    ("--residency", "residency"),
+    ("--compliance", "compliance"),
 )
 
 
@@ -349,6 +351,8 @@ async def _register(args: argparse.Namespace) -> int:
 
 def _line(found: Discovered) -> str:
     flags = " drift" if found.drift else ""
+    if found.raw.get("metadata", {}).get("guarantees") == "breached":
+        flags += " guarantees-breached"
     return (
         f"{found.score:>3}  {found.name}  [{found.status}{flags}]  {found.agent_url}"
         f"\n     {found.identifier}"
