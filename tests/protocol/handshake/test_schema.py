@@ -141,3 +141,38 @@ def test_inputs_are_the_parts_naming_the_skill_without_their_routing_key() -> No
     assert skill_named(whole) == "a"
     assert [dict(i.data) for i in skill_inputs(whole, "a")] == [{"x": 1}]
     assert skill_named(_message(Part(text="hi"))) is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance", "message"),
+    [
+        ({"type": "string", "maxLength": 3}, "abcd", "is longer than 3"),
+        ({"type": "array", "minItems": 2}, [1], "has fewer than 2 items"),
+        ({"type": "number", "maximum": 5}, 6, "is more than 5"),
+        ({"type": "number", "exclusiveMinimum": 5}, 5, "is not more than 5"),
+        ({"type": "string"}, None, "is not string"),
+        ({"type": "string"}, True, "is not string"),
+    ],
+)
+def test_each_bound_names_what_is_wrong(
+    schema: dict[str, Any], instance: Any, message: str
+) -> None:
+    violation = JsonSchema(schema).violation(instance)
+    assert violation is not None
+    assert message in str(violation)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "number", "minimum": float("inf")}, "minimum must be finite"),
+        ({"type": "object", "properties": []}, "properties must be an object"),
+        ({"enum": "red"}, "enum must be a list"),
+    ],
+)
+def test_a_schema_outside_the_subset_is_refused_when_declared(
+    schema: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_schema(schema)
+    assert repr(JsonSchema({"type": "string"})) == "JsonSchema({'type': 'string'})"
