@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -16,7 +17,7 @@ from accord.errors import InvalidParamsError
 from accord.protocol.handshake import Decision, Proposal
 from accord.server import A2AApp, Agent, TaskContext
 from accord.server.handshake import Negotiation
-from accord.stores import SQLiteTaskStore, TaskStore
+from accord.stores import HeldStore, SQLiteTaskStore, TaskStore
 from accord.types import Task, TaskState, data_of
 from tests.stores._postgres import fresh_schema
 
@@ -113,3 +114,44 @@ async def test_propose_on_a_accept_on_b_start_on_a_once(
     again = await accept_counter(a, counter)
     assert again.outcome == "reject"
     assert "unknown or expired" in again.reason
+
+
+class NoHeldTerms:
+    """A task store that keeps no held terms (a third-party store, say): every
+    other call goes to ``inner``."""
+
+    def __init__(self, inner: TaskStore) -> None:
+        self.inner = inner
+
+    async def __aenter__(self) -> NoHeldTerms:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.inner.__aexit__(*exc_info)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("hold_terms", "take_terms"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+async def test_without_held_terms_in_the_store_agreements_stay_in_the_instance(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shared.db"
+    a_app = shop(cast("TaskStore", NoHeldTerms(SQLiteTaskStore(db))))
+    b_app = shop(cast("TaskStore", NoHeldTerms(SQLiteTaskStore(db))))
+    assert not isinstance(a_app.store, HeldStore)
+    async with (
+        aclosing_first(connect(a_app, "JSONRPC")) as a,
+        aclosing_first(connect(b_app, "JSONRPC")) as b,
+    ):
+        first = await propose(a, "sell", {"size": "small"})
+        with pytest.raises(InvalidParamsError, match="unknown, used or expired"):
+            await b.send_message(under_agreement(first))
+        task = await a.send_message(under_agreement(first))
+        assert isinstance(task, Task)
+        assert task.status.state is TaskState.COMPLETED
+        with pytest.raises(InvalidParamsError, match="unknown, used or expired"):
+            await a.send_message(under_agreement(first))
