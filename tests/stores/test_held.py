@@ -179,3 +179,33 @@ async def test_of_two_stores_racing_for_terms_exactly_one_gets_them(
             for store in (a, b, a, b):
                 tg.start_soon(take, store, held_id)
     assert got == {held_id: [f'{{"n":{n}}}'] for n, held_id in enumerate(ids)}
+
+
+async def test_memory_bounds_every_owner_together_and_its_expiry_heap() -> None:
+    from accord.stores._memory_held import MemoryHeld
+
+    with pytest.raises(ValueError, match="caps"):
+        MemoryHeld(max_held=0)
+    terms = MemoryHeld(max_held=4, max_per_owner=3)
+    for n in range(6):
+        owner = Scope("acme", f"owner-{n}")
+        await terms.hold_terms(
+            "agreement", f"a-{n}", owner, "{}", expires_at=LATER, now=NOW
+        )
+    assert len(terms._terms) == 4  # the two oldest went
+    assert (
+        await terms.take_terms("agreement", "a-1", Scope("acme", "owner-1"), now=NOW)
+        is None
+    )
+    assert (
+        await terms.take_terms("agreement", "a-5", Scope("acme", "owner-5"), now=NOW)
+        == "{}"
+    )
+    # Taken rows leave entries in the expiry heap until they are due; the heap is
+    # rebuilt from the rows held before it grows past twice their number and a batch.
+    for n in range(3 * HELD_PURGE_BATCH):
+        await terms.hold_terms(
+            "counter", f"c-{n}", ANN, "{}", expires_at=LATER, now=NOW
+        )
+        await terms.take_terms("counter", f"c-{n}", ANN, now=NOW)
+    assert len(terms._terms_expiry) <= 2 * len(terms._terms) + HELD_PURGE_BATCH
