@@ -437,6 +437,7 @@ PACKAGES: dict[str, list[str]] = {
         "AuditRecord",
         "AuditReport",
         "AuditStore",
+        "HeldStore",
         "Lease",
         "MemoryTaskStore",
         "PushConfigRecord",

@@ -20,7 +20,7 @@ def test_migrate_then_up_to_date(
         f"applied migration 0001 to {db}\napplied migration 0002 to {db}\n"
         f"applied migration 0003 to {db}\napplied migration 0004 to {db}\n"
         f"applied migration 0005 to {db}\napplied migration 0006 to {db}\n"
-        f"applied migration 0007 to {db}\n"
+        f"applied migration 0007 to {db}\napplied migration 0008 to {db}\n"
     )
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -36,7 +36,7 @@ def test_migrate_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     db = str(tmp_path / "tasks.db")
     assert run_cli(capsys, "db", "migrate", "--db", db, "--json").json() == {
         "db": db,
-        "applied": [1, 2, 3, 4, 5, 6, 7],
+        "applied": [1, 2, 3, 4, 5, 6, 7, 8],
     }
     assert run_cli(capsys, "db", "migrate", "--db", db, "--json").json() == {
         "db": db,

@@ -94,7 +94,7 @@ def migrated_schema() -> Iterator[str]:
 
 def empty(url: str) -> None:
     """Delete every task of the schema at ``url`` (the other rows cascade), and the
-    audit trail."""
+    audit trail and the held terms."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -102,6 +102,7 @@ def empty(url: str) -> None:
         conn.execute("DELETE FROM task_leases")
         conn.execute("DELETE FROM audit_entries")
         conn.execute("DELETE FROM audit_chains")
+        conn.execute("DELETE FROM held_terms")
 
 
 @asynccontextmanager

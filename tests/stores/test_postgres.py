@@ -59,7 +59,7 @@ async def rows(url: str, sql: str) -> list[tuple[object, ...]]:
 
 async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> None:
     _, url = schema
-    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3, 4, 5, 6]
+    assert await anyio.to_thread.run_sync(migrate, url) == [1, 2, 3, 4, 5, 6, 7]
     assert await anyio.to_thread.run_sync(migrate, url) == []
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
@@ -68,6 +68,7 @@ async def test_migrate_applies_each_version_once(schema: tuple[str, str]) -> Non
         (4,),
         (5,),
         (6,),
+        (7,),
     ]
 
 
@@ -84,7 +85,7 @@ async def test_concurrent_migrators_apply_each_version_exactly_once(
         for _ in range(6):
             tg.start_soon(one)
 
-    assert sorted(results) == [[], [], [], [], [], [1, 2, 3, 4, 5, 6]]
+    assert sorted(results) == [[], [], [], [], [], [1, 2, 3, 4, 5, 6, 7]]
     assert await rows(url, "SELECT version FROM schema_version ORDER BY 1") == [
         (1,),
         (2,),
@@ -92,6 +93,7 @@ async def test_concurrent_migrators_apply_each_version_exactly_once(
         (4,),
         (5,),
         (6,),
+        (7,),
     ]
 
 
@@ -164,6 +166,7 @@ async def test_serve_wraps_an_agent_in_the_postgres_store(
         (4,),
         (5,),
         (6,),
+        (7,),
     ]
 
 

@@ -40,12 +40,12 @@ def test_migration_files_are_package_data() -> None:
     assert (folder / "0005_push_configs.sql").is_file()
     assert (folder / "0006_push_pending.sql").is_file()
     assert (folder / "0007_audit.sql").is_file()
-    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5, 6, 7]
+    assert [version for version, _ in migrations()] == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
     db = tmp_path / "tasks.db"
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert migrate(db) == []
     assert migrate(str(db)) == []
     assert run_sql(db, "SELECT version FROM schema_version") == [
@@ -56,6 +56,7 @@ def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
         (5,),
         (6,),
         (7,),
+        (8,),
     ]
     names = run_sql(
         db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"

@@ -4,7 +4,9 @@
 ``SQLiteTaskStore`` is durable on one file and survives restarts;
 ``accord.stores.postgres.PostgresTaskStore`` (the ``postgres`` extra, imported only
 from that module) is shared by any number of instances. Each also keeps the audit
-trail (:mod:`accord.stores.audit`, :class:`AuditStore`) when made with ``audit=True``. All pass the same contract
+trail (:mod:`accord.stores.audit`, :class:`AuditStore`) when made with ``audit=True``,
+and holds negotiated terms for every instance sharing it (:mod:`accord.stores.held`,
+:class:`HeldStore`). All pass the same contract
 suite (``tests/stores``). :func:`open_store` picks the store a ``--db`` value names (a
 ``postgresql://`` URL or a SQLite file); :func:`migrate` creates or upgrades either
 ahead of time (``accord db migrate``); the stores also migrate when they open.
@@ -39,6 +41,7 @@ from accord.stores.base import (
     TaskRecord,
     TaskStore,
 )
+from accord.stores.held import HeldStore
 from accord.stores.memory import MemoryTaskStore
 from accord.stores.sqlite import SQLiteTaskStore
 
@@ -51,6 +54,7 @@ __all__ = [
     "AuditRecord",
     "AuditReport",
     "AuditStore",
+    "HeldStore",
     "Lease",
     "MemoryTaskStore",
     "PushConfigRecord",

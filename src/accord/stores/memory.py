@@ -48,6 +48,7 @@ from accord.stores._common import (
     visible,
 )
 from accord.stores._memory_audit import MAX_AUDIT_ENTRIES, MemoryAudit
+from accord.stores._memory_held import MemoryHeld
 from accord.stores._memory_push import MAX_PUSH_CONFIGS, MemoryPush, StoredPush
 from accord.stores.base import (
     QUEUED,
@@ -100,7 +101,7 @@ def _record(entry: _Entry) -> TaskRecord:
     )
 
 
-class MemoryTaskStore(MemoryPush, MemoryAudit):
+class MemoryTaskStore(MemoryPush, MemoryAudit, MemoryHeld):
     """Keep tasks and their event logs in memory, bounded by retention and a task cap.
 
     Args:
@@ -156,6 +157,7 @@ class MemoryTaskStore(MemoryPush, MemoryAudit):
         self._pending: dict[tuple[str, str], None] = {}
         self._max_push_configs = max_push_configs
         self._init_audit(audit=audit, max_entries=max_audit_entries)
+        self._init_held()
 
     async def __aenter__(self) -> Self:
         """Return the store; there is nothing to open."""

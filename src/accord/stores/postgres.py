@@ -87,6 +87,7 @@ from accord.stores._postgres_db import (
     connect_kwargs,
     store_errors,
 )
+from accord.stores._postgres_held import PostgresHeld
 from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
 from accord.stores._postgres_push import PostgresPush
@@ -179,7 +180,9 @@ _SELECT_UNFINISHED = (
 )
 
 
-class PostgresTaskStore(PostgresRetention, PostgresLeases, PostgresPush, PostgresAudit):
+class PostgresTaskStore(
+    PostgresRetention, PostgresLeases, PostgresPush, PostgresAudit, PostgresHeld
+):
     """Store tasks, their event logs and push configs in PostgreSQL, shareable by many
     instances.
 

@@ -66,6 +66,7 @@ from accord.stores._common import (
 from accord.stores._lane import Lane
 from accord.stores._sqlite_audit import SQLiteAudit, append_entries
 from accord.stores._sqlite_db import apply_migrations, connect, migrate
+from accord.stores._sqlite_held import SQLiteHeld
 from accord.stores._sqlite_layout import plan
 from accord.stores._sqlite_leases import RELEASE, SQLiteLeases, grant
 from accord.stores._sqlite_push import SQLitePush
@@ -128,7 +129,7 @@ _PURGE_BY_UPDATE = (
 )
 
 
-class SQLiteTaskStore(SQLiteLeases, SQLitePush, SQLiteAudit):
+class SQLiteTaskStore(SQLiteLeases, SQLitePush, SQLiteAudit, SQLiteHeld):
     """Store tasks, their event logs and push configs in a SQLite database file.
 
     Args:

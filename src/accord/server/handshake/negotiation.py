@@ -24,20 +24,26 @@ proposal or a counter's acceptance is answered with a Message holding the decisi
 (no task, the agent's own function does not run); any other message runs the
 function.
 
-Agreements and pending counters live in this process (bounded: the oldest are
-dropped beyond :data:`MAX_AGREEMENTS`; each expires at its deadline, or after
-``ttl`` seconds), and each agreement admits one task: it is used up when a task
-starts under it. Behind several instances, route a caller to one instance or
-negotiate where the task runs.
+Agreements and pending counters are held in the engine's task store when it
+keeps them (a :class:`~accord.stores.HeldStore`: the memory, SQLite and PostgreSQL
+stores all do), so every instance sharing the store honours them: a caller may
+propose on one instance, accept the counter on another and start the task on a
+third. Each is scoped to the caller (tenant and owner) that negotiated it, expires at
+its deadline, or after ``ttl`` seconds, and is taken once: an agreement admits one
+task, used up when a task starts under it, even when two instances race for it.
+With a store that keeps no held terms, they live in this process instead (bounded:
+the oldest are dropped beyond :data:`MAX_AGREEMENTS` per caller).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +57,8 @@ from accord.protocol.handshake import (
     skill_inputs,
     skill_named,
 )
+from accord.stores import HeldStore, Scope
+from accord.stores._memory_held import MemoryHeld
 from accord.types import AgentExtension
 
 from ._audit import AuditingInterceptor
@@ -58,26 +66,23 @@ from .skills import MESSAGE_OPERATIONS
 
 if TYPE_CHECKING:
     from ..agent import AgentFunction, TaskContext
+    from ..engine import Engine
     from ..interceptors import CallInfo, Outcome
 
 
 __all__ = ["DEFAULT_TTL", "MAX_AGREEMENTS", "Negotiation", "Policy"]
 
+#: Kinds of held terms (:class:`~accord.stores.HeldStore`).
+_AGREEMENT = "agreement"
+_COUNTER = "counter"
+
 #: The agent's policy: a proposal in, a decision out (or awaitable).
 Policy = Callable[[Proposal], Decision | Awaitable[Decision]]
 #: Seconds an agreement without a deadline, or a counter, stays valid.
 DEFAULT_TTL = 3600.0
-#: Agreements (and counters) kept at most; the oldest go first beyond it.
+#: Agreements (and counters) one caller keeps at most in this process, when the
+#: store keeps none; the oldest go first beyond it.
 MAX_AGREEMENTS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """An agreement or a pending counter: whose, what, until when."""
-
-    owner: str
-    terms: Proposal
-    expires: float
 
 
 class Negotiation(AuditingInterceptor):
@@ -101,12 +106,26 @@ class Negotiation(AuditingInterceptor):
         self.policy = policy
         self.ttl = ttl
         self._clock = clock
-        self._agreements: OrderedDict[str, _Held] = OrderedDict()
-        self._counters: OrderedDict[str, _Held] = OrderedDict()
+        #: Where agreements and counters are held: the engine's store while it
+        #: serves one that keeps them, else this process's own bounded table.
+        self._local = MemoryHeld(
+            max_held=2 * MAX_AGREEMENTS, max_per_owner=MAX_AGREEMENTS
+        )
+        self._held: HeldStore = self._local
         #: Decisions given, by (owner, message id), until ``after`` audits them.
         self._decided: OrderedDict[tuple[str, str], str] = OrderedDict()
         #: Calls that started a task under an agreement, until ``after`` audits them.
         self._started: dict[CallInfo, str] = {}
+
+    @asynccontextmanager
+    async def serving(self, engine: Engine) -> AsyncIterator[None]:
+        store: object = engine.store
+        self._held = store if isinstance(store, HeldStore) else self._local
+        try:
+            async with super().serving(engine):
+                yield
+        finally:
+            self._held = self._local
 
     # --- the card and the audit trail ----------------------------------------------
 
@@ -131,19 +150,17 @@ class Negotiation(AuditingInterceptor):
         if payload is None or "agreementId" not in payload:
             return
         agreement_id = str(payload["agreementId"])
-        owner = call.context.owner or ""
-        held = self._take(self._agreements, agreement_id, owner)
-        if held is None:
+        scope = Scope(call.tenant, call.context.owner or "")
+        terms = await self._take(_AGREEMENT, agreement_id, scope)
+        if terms is None:
             raise InvalidParamsError(
                 f"agreement {agreement_id!r} is unknown, used or expired: propose again",
                 field_violations=[
                     (f"message.metadata.{NEGOTIATION_EXTENSION}.agreementId", "unknown")
                 ],
             )
-        _check_against(message, held.terms, agreement_id)
-        self._started[call] = (
-            f"started agreement={agreement_id} skill={held.terms.skill}"
-        )
+        _check_against(message, terms, agreement_id)
+        self._started[call] = f"started agreement={agreement_id} skill={terms.skill}"
 
     async def after(self, call: CallInfo, outcome: Outcome) -> None:
         detail = self._started.pop(call, None)
@@ -163,7 +180,7 @@ class Negotiation(AuditingInterceptor):
             if payload is None or not ({"proposal", "acceptCounter"} & set(payload)):
                 await function(ctx)
                 return
-            decision = await self._decide(ctx.owner, payload)
+            decision = await self._decide(Scope(ctx.tenant, ctx.owner), payload)
             key = (ctx.owner, ctx.message.message_id)
             self._decided[key] = _describe(decision)
             _bound(self._decided)
@@ -171,15 +188,15 @@ class Negotiation(AuditingInterceptor):
 
         return negotiating
 
-    async def _decide(self, owner: str, payload: Any) -> Decision:
+    async def _decide(self, scope: Scope, payload: Any) -> Decision:
         if "acceptCounter" in payload:
             counter_id = str(payload["acceptCounter"])
-            held = self._take(self._counters, counter_id, owner)
-            if held is None:
+            terms = await self._take(_COUNTER, counter_id, scope)
+            if terms is None:
                 return Decision.reject(
                     f"counter {counter_id!r} is unknown or expired: propose again"
                 )
-            return self._agree(owner, held.terms, "counter accepted")
+            return await self._agree(scope, terms, "counter accepted")
         try:
             proposal = Proposal.from_json(payload["proposal"])
         except ValueError as exc:
@@ -191,21 +208,17 @@ class Negotiation(AuditingInterceptor):
                 f"the negotiation policy returned {decision!r}, not a Decision"
             )
         if decision.outcome == "accept":
-            return self._agree(owner, decision.terms or proposal, decision.reason)
+            return await self._agree(scope, decision.terms or proposal, decision.reason)
         if decision.outcome == "counter":
             assert decision.terms is not None  # a counter carries terms (Decision)
             counter_id = f"ctr-{new_id()}"
-            expires = self._expiry(decision.terms)
-            self._counters[counter_id] = _Held(owner, decision.terms, expires)
-            _bound(self._counters)
+            expires = await self._hold(_COUNTER, counter_id, scope, decision.terms)
             return replace(decision, counter_id=counter_id, expires=_moment(expires))
         return decision
 
-    def _agree(self, owner: str, terms: Proposal, reason: str) -> Decision:
+    async def _agree(self, scope: Scope, terms: Proposal, reason: str) -> Decision:
         agreement_id = f"agr-{new_id()}"
-        expires = self._expiry(terms)
-        self._agreements[agreement_id] = _Held(owner, terms, expires)
-        _bound(self._agreements)
+        expires = await self._hold(_AGREEMENT, agreement_id, scope, terms)
         return Decision(
             "accept",
             reason,
@@ -220,14 +233,22 @@ class Negotiation(AuditingInterceptor):
             return deadline.timestamp()
         return self._clock() + self.ttl
 
-    def _take(
-        self, table: OrderedDict[str, _Held], key: str, owner: str
-    ) -> _Held | None:
-        held = table.get(key)
-        if held is None or held.owner != owner:
-            return None
-        del table[key]
-        return held if held.expires > self._clock() else None
+    async def _hold(
+        self, kind: str, held_id: str, scope: Scope, terms: Proposal
+    ) -> float:
+        """Hold ``terms`` as ``kind`` ``held_id`` for ``scope``; their expiry."""
+        expires = self._expiry(terms)
+        text = json.dumps(terms.to_json(), separators=(",", ":"))
+        await self._held.hold_terms(
+            kind, held_id, scope, text, expires_at=expires, now=self._clock()
+        )
+        return expires
+
+    async def _take(self, kind: str, held_id: str, scope: Scope) -> Proposal | None:
+        """The terms held as ``kind`` ``held_id`` for ``scope``, used up; None when
+        unknown, another caller's, used or expired."""
+        text = await self._held.take_terms(kind, held_id, scope, now=self._clock())
+        return None if text is None else Proposal.from_json(json.loads(text))
 
 
 def _bound(table: OrderedDict[Any, Any]) -> None:
