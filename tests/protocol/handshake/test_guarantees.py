@@ -102,8 +102,32 @@ def test_the_histogram_is_bounded_and_errs_high_by_at_most_a_bucket() -> None:
             "milliseconds",
         ),
         (lambda: Guarantees.from_params({"residency": "EU"}), "list of strings"),
+        (lambda: Guarantees.from_params(["skills"]), "the guarantees params are"),
+        (lambda: Guarantees.from_params({"skills": {"x": 5}}), "are an object"),
+        (
+            lambda: Guarantees.from_params({"skills": {"x": {"latencyMs": 5}}}),
+            "latencyMs is",
+        ),
+        (lambda: Observed.from_json({"count": 1}), "observed is"),
+        (
+            lambda: Observed.from_json({"count": -1, "latencyMs": {}}),
+            "integer >= 0",
+        ),
+        (
+            lambda: Observed.from_json({"count": 1, "latencyMs": {"p50": 5}}),
+            "has p50 and p99",
+        ),
+        (lambda: Price(Decimal("1"), "USD", per=""), "says what it is per"),
     ],
 )
 def test_bad_declarations_are_refused(build: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()  # type: ignore[operator]
+
+
+def test_a_declared_skill_is_found_by_name_and_overflow_is_doubled() -> None:
+    assert DECLARED.skill("quote") == SkillGuarantee("quote", p99_ms=50)
+    assert DECLARED.skill("nothing") is None
+    histogram = LatencyHistogram()
+    histogram.record(BUCKET_BOUNDS_MS[-1] * 10 / 1000)  # seconds, past the last bound
+    assert histogram.quantile(0.5) == BUCKET_BOUNDS_MS[-1] * 2

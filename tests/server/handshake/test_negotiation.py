@@ -282,3 +282,32 @@ async def test_a_proposal_can_be_minimised_before_it_leaves(client: Client) -> N
     assert decision.outcome == "accept"
     assert decision.terms is not None
     assert decision.terms.parameters == {"phone": PHONE, "time_window": "tomorrow 9-12"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"decision": "perhaps"}, "the agent's decision is not valid"),
+        ({"nothing": 1}, "without a decision"),
+    ],
+)
+async def test_an_answer_that_is_no_decision_is_an_invalid_agent_response(
+    answer: dict[str, Any], message: str
+) -> None:
+    """An agent declaring the extension but answering something else: the caller is
+    told the answer is not a decision, not handed a broken one."""
+    from accord.errors import InvalidAgentResponseError
+    from accord.types import AgentExtension
+
+    async def run(ctx: TaskContext) -> None:
+        await ctx.reply(Part(data=answer))
+
+    agent = Agent(
+        run,
+        name="Odd",
+        description="Declares negotiation, answers nonsense",
+        extensions=[AgentExtension(uri=NEGOTIATION_EXTENSION)],
+    )
+    async for client in connect(A2AApp(agent), "JSONRPC"):
+        with pytest.raises(InvalidAgentResponseError, match=message):
+            await propose(client, "anything")
