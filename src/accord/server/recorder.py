@@ -58,17 +58,30 @@ class _WriteLock:
 
     An agent writes sequentially almost always, so taking the lock costs one
     cancellation check (as ``anyio.Lock(fast_acquire=True)`` would) and no task
-    bookkeeping or backend lookup; a writer that finds it held parks on an Event.
+    bookkeeping; a writer that finds it held parks on an Event.
+
+    The check is what keeps a cancelled execution from writing another event to a
+    store that never suspends (memory). Inside the shielded scope of an inline
+    execution (:attr:`shield`), only that scope's cancellation (CancelTask, shutdown,
+    fencing: :meth:`Execution.cancel <accord.server.execution.Execution.cancel>`)
+    can stop the agent, so reading its ``cancel_called`` replaces anyio's check (a
+    backend lookup, the current task, its scopes: a few percent of a blocking
+    SendMessage). Otherwise, or once that scope is cancelled, anyio checks. A
+    cancel scope the agent opens itself is noticed at its next await that suspends.
     """
 
-    __slots__ = ("_held", "_waiters")
+    __slots__ = ("_held", "_waiters", "shield")
 
     def __init__(self) -> None:
         self._held = False
         self._waiters: deque[anyio.Event] = deque()
+        #: The shielded cancel scope the writers run in, while they do (see above).
+        self.shield: anyio.CancelScope | None = None
 
     async def __aenter__(self) -> None:
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        shield = self.shield
+        if shield is None or shield.cancel_called:
+            await anyio.lowlevel.checkpoint_if_cancelled()
         while self._held:
             woken = anyio.Event()
             self._waiters.append(woken)
@@ -138,6 +151,11 @@ class Recorder:
     @property
     def task_id(self) -> str:
         return self._task_id
+
+    def shielded_by(self, scope: anyio.CancelScope | None) -> None:
+        """The writes run in ``scope``, shielded (an inline execution), or no longer
+        (None): the lock's cancellation check reads that scope (:class:`_WriteLock`)."""
+        self._lock.shield = scope
 
     @property
     def created(self) -> bool:

@@ -412,6 +412,8 @@ class Runtime:
                 x.cancel_scope = scope
                 if x.cancel_reason is not None:
                     scope.cancel()
+                if shield:
+                    recorder.shielded_by(scope)
                 try:
                     if x.existing and x.attempt == 1 and not x.queued:
                         await recorder.resume()
@@ -432,6 +434,7 @@ class Runtime:
                 await self._record_cancel(x)
             raise
         finally:
+            recorder.shielded_by(None)
             self._live.pop(x.task_id, None)
             if x.slot is not None:
                 x.slot.end()
