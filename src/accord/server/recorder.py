@@ -176,19 +176,21 @@ class Recorder:
     def task(self) -> Task | None:
         return None if self.record is None else self.record.task
 
-    def _ensure_open(self, what: str) -> None:
-        if self.ended:
-            state = self.task.status.state.name if self.task else "replied"
-            raise RuntimeError(
-                f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
-                "return from the agent (a follow-up message starts a new call)"
-            )
+    def _closed(self, what: str) -> RuntimeError:
+        """Why a progress call after the end of the turn fails (checked by the caller:
+        ``what`` is formatted only then)."""
+        state = self.task.status.state.name if self.task else "replied"
+        return RuntimeError(
+            f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
+            "return from the agent (a follow-up message starts a new call)"
+        )
 
     async def status(
         self, state: TaskState, content: Content | None, *, data: Any = UNSET
     ) -> None:
         async with self._lock:
-            self._ensure_open(f"set state {state.name}")
+            if self.ended:
+                raise self._closed(f"set state {state.name}")
             await self._write_status(state, content, data=data)
 
     async def _write_status(
@@ -213,7 +215,8 @@ class Recorder:
         self, artifact: Artifact, *, append: bool, last_chunk: bool
     ) -> None:
         async with self._lock:
-            self._ensure_open("publish an artifact")
+            if self.ended:
+                raise self._closed("publish an artifact")
             await self._create_if_needed()
             assert self.record is not None
             if append and all(
@@ -235,13 +238,15 @@ class Recorder:
 
     async def submit(self) -> None:
         async with self._lock:
-            self._ensure_open("submit the task")
+            if self.ended:
+                raise self._closed("submit the task")
             await self._create_if_needed()
             await self._flush()  # submit() asks for the task to be visible now
 
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
         async with self._lock:
-            self._ensure_open("reply")
+            if self.ended:
+                raise self._closed("reply")
             if self.record is not None and self._queued_first:
                 # The client already has the task, so the reply completes it.
                 await self._write_status(TaskState.COMPLETED, content, data=data)

@@ -367,7 +367,8 @@ class Runtime:
                 await self._await_release(execution.task_id)
                 await self.leases.acquire(execution)
         try:
-            self._check_open()
+            if record is not None:
+                self._check_open()  # again after the waits above
             self._register(execution, record, inline=True)
         except BaseException:
             await self.leases.release(execution)
