@@ -150,6 +150,7 @@ class Runtime:
         self.events: TaskEvents = events if events is not None else LocalTaskEvents()
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
+        self._cancel_scope: type[anyio.CancelScope] = anyio.CancelScope
         self._live: dict[str, Execution] = {}
         #: Executions running here per caller and tenant (concurrency quotas).
         self.running_counts = RunningCounts()
@@ -198,6 +199,11 @@ class Runtime:
         return self._draining
 
     async def __aenter__(self) -> Runtime:
+        # The event loop's own CancelScope class, for the scope of every execution:
+        # ``anyio.CancelScope(...)`` looks the backend up on each call and then
+        # initialises the scope twice (its __new__ returns the backend's subclass),
+        # a third of the scope's cost on a blocking SendMessage.
+        self._cancel_scope = type(anyio.CancelScope())
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self.leases.heartbeat, name="accord-lease-heartbeat")
@@ -409,7 +415,7 @@ class Runtime:
         recorder = x.recorder
         try:
             # Shielded when run inline: only the execution's own cancel reaches it.
-            with anyio.CancelScope(shield=shield) as scope:
+            with self._cancel_scope(shield=shield) as scope:
                 x.cancel_scope = scope
                 if x.cancel_reason is not None:
                     scope.cancel()
