@@ -22,7 +22,6 @@ import anyio.lowlevel
 
 from accord._clock import now_timestamp
 from accord.protocol import lifecycle
-from accord.stores import TaskRecord
 from accord.types import (
     UNSET,
     Artifact,
@@ -39,6 +38,7 @@ from .agent import Content, agent_message
 from .events import Update
 
 if TYPE_CHECKING:
+    from accord.stores import TaskRecord
     from accord.types import Message
 
     from .runtime import Execution, Runtime
@@ -136,7 +136,10 @@ class Recorder:
             if config is not None and not execution.existing
             else None
         )
-        self.record = record
+        #: The task as this recorder knows it (written, or buffered), and its version
+        #: (the seq of its latest event).
+        self._task: Task | None = None if record is None else record.task
+        self._version = 0 if record is None else record.version
         #: The Message the agent answered with (reply), if it did.
         self.reply_message: Message | None = None
         #: True once the turn is over (terminal or interrupted state, or a reply).
@@ -160,7 +163,7 @@ class Recorder:
     @property
     def created(self) -> bool:
         """True once the task is in the store."""
-        return self.record is not None and not self._buffer
+        return self._task is not None and not self._buffer
 
     @property
     def written_task(self) -> Task | None:
@@ -174,7 +177,7 @@ class Recorder:
 
     @property
     def task(self) -> Task | None:
-        return None if self.record is None else self.record.task
+        return self._task
 
     def _closed(self, what: str) -> RuntimeError:
         """Why a progress call after the end of the turn fails (checked by the caller:
@@ -201,11 +204,11 @@ class Recorder:
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
         await self._create_if_needed()
-        assert self.record is not None
+        assert self._task is not None
         event = TaskStatusUpdateEvent(
             task_id=self._task_id, context_id=self._context_id, status=status
         )
-        task = lifecycle.apply(self.record.task, event)
+        task = lifecycle.apply(self._task, event)
         final = lifecycle.ends_stream(state)
         await self._write(task, StreamResponse(status_update=event), final=final)
         if final:
@@ -218,10 +221,9 @@ class Recorder:
             if self.ended:
                 raise self._closed("publish an artifact")
             await self._create_if_needed()
-            assert self.record is not None
+            assert self._task is not None
             if append and all(
-                a.artifact_id != artifact.artifact_id
-                for a in self.record.task.artifacts
+                a.artifact_id != artifact.artifact_id for a in self._task.artifacts
             ):
                 raise ValueError(
                     f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
@@ -233,7 +235,7 @@ class Recorder:
                 append=append,
                 last_chunk=last_chunk,
             )
-            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(self._task, event)
             await self._write(task, StreamResponse(artifact_update=event))
 
     async def submit(self) -> None:
@@ -247,11 +249,11 @@ class Recorder:
         async with self._lock:
             if self.ended:
                 raise self._closed("reply")
-            if self.record is not None and self._queued_first:
+            if self._task is not None and self._queued_first:
                 # The client already has the task, so the reply completes it.
                 await self._write_status(TaskState.COMPLETED, content, data=data)
                 return
-            if self.record is not None:
+            if self._task is not None:
                 raise RuntimeError(
                     "reply() answers with a Message instead of a task, but this message "
                     "already has a task; use complete(...) to finish it with a message"
@@ -267,7 +269,7 @@ class Recorder:
             )
 
     async def _create_if_needed(self) -> None:
-        if self.record is not None:
+        if self._task is not None:
             return
         task_id, context_id = self._task_id, self._context_id
         history = (replace(self._message, task_id=task_id, context_id=context_id),)
@@ -280,16 +282,14 @@ class Recorder:
         event = StreamResponse(task=task)
         update = Update(seq=1, event=event, task=task, created=True)
         if self._buffer is not None:
-            owner = self._scope.owner or ""
-            self.record = TaskRecord(
-                task=task, owner=owner, tenant=self._scope.tenant, version=1
-            )
+            self._task, self._version = task, 1
             self._buffer.append(update)
             self._behind.add(self)
             return
-        self.record = await self._runtime.leases.create(
+        record = await self._runtime.leases.create(
             self._lease, self._scope, task, event
         )
+        self._task, self._version = record.task, record.version
         await self._store_push_config()
         await self._runtime.events.publish(task_id, update)
         self._runtime.task_event_written()
@@ -300,7 +300,6 @@ class Recorder:
         buffer = self._buffer
         if not buffer:
             return
-        assert self.record is not None
         first, last = buffer[0], buffer[-1]
         assert first.event is not None
         assert last.task is not None
@@ -310,7 +309,7 @@ class Recorder:
         )
         self._buffer = None
         self._behind.discard(self)
-        self.record = record
+        self._task, self._version = record.task, record.version
         await self._store_push_config()
         publish = self._runtime.events.publish
         for update in buffer:
@@ -342,16 +341,15 @@ class Recorder:
     async def _write(
         self, task: Task, event: StreamResponse, *, final: bool = False
     ) -> None:
-        assert self.record is not None
         buffer = self._buffer
         if buffer:
             await self._write_behind(buffer, task, event, final=final)
             return
         # The write that ends the turn releases the lease (leases.py).
         record = await self._runtime.leases.append(
-            self._lease, task, event, expected_version=self.record.version, final=final
+            self._lease, task, event, expected_version=self._version, final=final
         )
-        self.record = record
+        self._task, self._version = record.task, record.version
         await self._runtime.events.publish(
             self._task_id, Update(seq=record.version, event=event, task=task)
         )
@@ -372,13 +370,10 @@ class Recorder:
     ) -> None:
         """Buffer one more of a new task's first updates; write them all when the
         turn ends or the buffer is full (write_behind.py)."""
-        record = self.record
-        assert record is not None
-        version = record.version + 1
+        before = self._task, self._version
+        version = self._version + 1
         buffer.append(Update(seq=version, event=event, task=task, created=True))
-        self.record = TaskRecord(
-            task=task, owner=record.owner, tenant=record.tenant, version=version
-        )
+        self._task, self._version = task, version
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
             return
@@ -388,19 +383,19 @@ class Recorder:
             # Nothing was written: this event is not in the task (its caller sees
             # the error); the ones before it stay buffered.
             buffer.pop()
-            self.record = record
+            self._task, self._version = before
             raise
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""
         async with self._lock:
-            assert self.record is not None
+            assert self._task is not None
             task_id, context_id = self._task_id, self._context_id
             status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
             event = TaskStatusUpdateEvent(
                 task_id=task_id, context_id=context_id, status=status
             )
-            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(self._task, event)
             task = lifecycle.apply(
                 task, replace(self._message, task_id=task_id, context_id=context_id)
             )
