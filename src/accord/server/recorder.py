@@ -263,10 +263,14 @@ class Recorder:
                 raise ValueError("reply() needs content")
             self.reply_message = message
             self.ended = True
-            await self._runtime.events.publish(
-                self._task_id,
-                Update(seq=0, event=StreamResponse(message=message), task=None),
-            )
+            events = self._runtime.events
+            # Outside the log (seq 0): only this process's subscribers get it
+            # (TaskEvents contract); with none, there is nobody to tell.
+            if events.subscriber_count(self._task_id):
+                await events.publish(
+                    self._task_id,
+                    Update(seq=0, event=StreamResponse(message=message), task=None),
+                )
 
     async def _create_if_needed(self) -> None:
         if self._task is not None:
@@ -310,10 +314,14 @@ class Recorder:
         self._buffer = None
         self._behind.discard(self)
         self._task, self._version = record.task, record.version
-        await self._store_push_config()
-        publish = self._runtime.events.publish
-        for update in buffer:
-            await publish(self._task_id, update)
+        if self._push_config is not None:
+            await self._store_push_config()
+        # Written with the task's creation, these wake no other instance
+        # (Update.created): only this process's subscribers, if any, get them.
+        events = self._runtime.events
+        if events.subscriber_count(self._task_id):
+            for update in buffer:
+                await events.publish(self._task_id, update)
         self._runtime.task_event_written()
 
     async def _store_push_config(self) -> None:

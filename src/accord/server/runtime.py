@@ -451,11 +451,17 @@ class Runtime:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
                 # It must follow the pop at once: a follow-up message may start the
                 # next execution of this task as soon as this one is not live, and
-                # its subscription must not receive this execution's end.
-                await self.events.publish(
-                    x.task_id,
-                    Update(seq=0, event=None, task=recorder.written_task, final=True),
-                )
+                # its subscription must not receive this execution's end. The end
+                # is outside the log (seq 0): it reaches only this process's
+                # subscribers (TaskEvents contract), so with none it is not made.
+                events = self.events
+                if events.subscriber_count(x.task_id):
+                    await events.publish(
+                        x.task_id,
+                        Update(
+                            seq=0, event=None, task=recorder.written_task, final=True
+                        ),
+                    )
                 await self.leases.release(x)
             finally:
                 released = self._releasing.pop(x.task_id, None)
