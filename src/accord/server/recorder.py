@@ -147,9 +147,12 @@ class Recorder:
         self._lock = _WriteLock()
         self._writes = 0
         #: With ``write_behind`` (a blocking send's new task): the task's first
-        #: updates, not written yet; None once written (or when not buffering).
+        #: events, not written yet, each with the task after it (the n-th is seq n);
+        #: None once written (or when not buffering).
         self._behind = runtime.write_behind
-        self._buffer: list[Update] | None = [] if write_behind else None
+        self._buffer: list[tuple[StreamResponse, Task]] | None = (
+            [] if write_behind else None
+        )
 
     @property
     def task_id(self) -> str:
@@ -284,10 +287,9 @@ class Recorder:
             history=history,
         )
         event = StreamResponse(task=task)
-        update = Update(seq=1, event=event, task=task, created=True)
         if self._buffer is not None:
             self._task, self._version = task, 1
-            self._buffer.append(update)
+            self._buffer.append((event, task))
             self._behind.add(self)
             return
         record = await self._runtime.leases.create(
@@ -295,7 +297,9 @@ class Recorder:
         )
         self._task, self._version = record.task, record.version
         await self._store_push_config()
-        await self._runtime.events.publish(task_id, update)
+        await self._runtime.events.publish(
+            task_id, Update(seq=1, event=event, task=task, created=True)
+        )
         self._runtime.task_event_written()
 
     async def _flush(self, *, final: bool = False) -> None:
@@ -304,12 +308,10 @@ class Recorder:
         buffer = self._buffer
         if not buffer:
             return
-        first, last = buffer[0], buffer[-1]
-        assert first.event is not None
-        assert last.task is not None
-        more = [u.event for u in buffer[1:] if u.event is not None]
+        first_event, last_task = buffer[0][0], buffer[-1][1]
+        more = [event for event, _ in buffer[1:]]
         record = await self._runtime.leases.create(
-            self._lease, self._scope, last.task, first.event, more=more, final=final
+            self._lease, self._scope, last_task, first_event, more=more, final=final
         )
         self._buffer = None
         self._behind.discard(self)
@@ -320,8 +322,10 @@ class Recorder:
         # (Update.created): only this process's subscribers, if any, get them.
         events = self._runtime.events
         if events.subscriber_count(self._task_id):
-            for update in buffer:
-                await events.publish(self._task_id, update)
+            for seq, (event, task) in enumerate(buffer, 1):
+                await events.publish(
+                    self._task_id, Update(seq=seq, event=event, task=task, created=True)
+                )
         self._runtime.task_event_written()
 
     async def _store_push_config(self) -> None:
@@ -370,7 +374,7 @@ class Recorder:
 
     async def _write_behind(
         self,
-        buffer: list[Update],
+        buffer: list[tuple[StreamResponse, Task]],
         task: Task,
         event: StreamResponse,
         *,
@@ -380,7 +384,7 @@ class Recorder:
         turn ends or the buffer is full (write_behind.py)."""
         before = self._task, self._version
         version = self._version + 1
-        buffer.append(Update(seq=version, event=event, task=task, created=True))
+        buffer.append((event, task))  # seq ``version``: its place in the buffer
         self._task, self._version = task, version
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
