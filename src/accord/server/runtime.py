@@ -18,7 +18,8 @@ Theory of operation.
   :class:`~accord.server.events.TaskEvents`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
   CANCELED under a shielded scope. A CancelTask received by another instance is a
-  request stored on the lease; every execution watches its task's cancel wake-ups
+  request stored on the lease; every execution that holds (or is taking) its task's
+  lease watches the task's cancel wake-ups
   (:meth:`~accord.server.events.TaskEvents.watch_cancel`), which make the lease
   heartbeat read the request at once (:meth:`~accord.server.leases.Leases.nudge`).
 * An exception from the agent fails the task with a generic status message carrying an
@@ -64,7 +65,7 @@ from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .execution import Execution
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases
+from .leases import LEASE_LOST, LEASE_SECONDS, Leases, LeaseState
 from .queue import WorkQueue
 from .recorder import Recorder
 from .running import RunningCounts
@@ -328,9 +329,8 @@ class Runtime:
         if counts.active:  # quotas with running limits count executions
             scope = execution.scope
             execution.slot = counts.start(scope.tenant, scope.owner or "")
-        execution.unwatch_cancel = self.events.watch_cancel(
-            execution.task_id, self.leases.nudge
-        )
+        if execution.lease.state is not LeaseState.WITH_CREATE:
+            self.leases.watch(execution.task_id, execution.lease)
 
     async def _await_release(self, task_id: str) -> None:
         """Wait until the previous turn of ``task_id`` has handed its lease back."""
@@ -445,7 +445,7 @@ class Runtime:
             self._live.pop(x.task_id, None)
             if x.slot is not None:
                 x.slot.end()
-            x.unwatch_cancel()
+            x.lease.unwatch()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
