@@ -84,6 +84,8 @@ def agent_message(
     data: Any = UNSET,
 ) -> Message | None:
     """Build an AGENT-role message, or None when there is no content."""
+    if content is None and data is UNSET:
+        return None  # the common ``complete()``: no parts to build
     parts = to_parts(content, data=data)
     if not parts:
         return None

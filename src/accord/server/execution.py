@@ -18,8 +18,6 @@ from accord.protocol.versioning import CURRENT_VERSION
 from .leases import LeaseHold
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from accord.stores import Scope
     from accord.types import Message, SendMessageRequest
 
@@ -27,10 +25,6 @@ if TYPE_CHECKING:
     from .running import Slot
 
 __all__ = ["Execution"]
-
-
-def _nothing() -> None:
-    """The default of :attr:`Execution.unwatch_cancel`."""
 
 
 @dataclass(eq=False)
@@ -48,8 +42,6 @@ class Execution:
     cancel_reason: str | None = None
     #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
     attempt: int = 1
-    #: Stops watching the task's cancel wake-ups (set by Runtime.launch).
-    unwatch_cancel: Callable[[], None] = _nothing
     #: The exception the agent (or the store under it) raised, if any.
     error: Exception | None = None
     #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.

@@ -70,7 +70,7 @@ from accord.stores import Scope
 from accord.types import Role, SendMessageRequest, TaskState
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from accord.stores import Lease, TaskRecord
     from accord.types import Message, StreamResponse, Task
@@ -128,6 +128,10 @@ class LeaseState(enum.Enum):
     RELEASED = "released"
 
 
+def _nothing() -> None:
+    """The default of :attr:`LeaseHold.unwatch`: not watching."""
+
+
 class LeaseHold:
     """Where one execution's lease is, and how many times that changed.
 
@@ -136,13 +140,15 @@ class LeaseHold:
     have run before the task was created, or after its last write released it).
     """
 
-    __slots__ = ("changes", "since", "state")
+    __slots__ = ("changes", "since", "state", "unwatch")
 
     def __init__(self, state: LeaseState = LeaseState.HELD) -> None:
         self.state = state
         self.changes = 0
         #: time.monotonic() when the lease was requested (fencing).
         self.since = 0.0
+        #: Stops watching the task's cancel wake-ups (:meth:`Leases.watch`).
+        self.unwatch: Callable[[], None] = _nothing
 
     def set(self, state: LeaseState) -> None:
         self.state = state
@@ -225,6 +231,7 @@ class Leases:
             return record
         hold.since = time.monotonic()
         hold.set(LeaseState.CHANGING)
+        self.watch(task.id, hold)  # from now on a cancel request may be stored
         try:
             record = await store.create(
                 task,
@@ -264,6 +271,16 @@ class Leases:
             raise
         hold.set(LeaseState.RELEASED)
         return record
+
+    def watch(self, task_id: str, hold: LeaseHold) -> None:
+        """Renew at once on cancel wake-ups for ``task_id`` (:meth:`nudge`), until
+        ``hold.unwatch()``: from when its execution takes the lease, or may (a new
+        task's, as its creation is written). Only a lease carries a cancel request
+        from another instance, so an execution that holds none needs no wake-up:
+        a new task's turn that ends with its creation (write_behind.py) never
+        watches."""
+        if hold.unwatch is _nothing:
+            hold.unwatch = self.runtime.events.watch_cancel(task_id, self.nudge)
 
     @contextmanager
     def starting(self, task_ids: Iterable[str]) -> Iterator[None]:

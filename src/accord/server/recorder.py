@@ -22,7 +22,6 @@ import anyio.lowlevel
 
 from accord._clock import now_timestamp
 from accord.protocol import lifecycle
-from accord.stores import TaskRecord
 from accord.types import (
     UNSET,
     Artifact,
@@ -39,6 +38,7 @@ from .agent import Content, agent_message
 from .events import Update
 
 if TYPE_CHECKING:
+    from accord.stores import TaskRecord
     from accord.types import Message
 
     from .runtime import Execution, Runtime
@@ -58,17 +58,30 @@ class _WriteLock:
 
     An agent writes sequentially almost always, so taking the lock costs one
     cancellation check (as ``anyio.Lock(fast_acquire=True)`` would) and no task
-    bookkeeping or backend lookup; a writer that finds it held parks on an Event.
+    bookkeeping; a writer that finds it held parks on an Event.
+
+    The check is what keeps a cancelled execution from writing another event to a
+    store that never suspends (memory). Inside the shielded scope of an inline
+    execution (:attr:`shield`), only that scope's cancellation (CancelTask, shutdown,
+    fencing: :meth:`Execution.cancel <accord.server.execution.Execution.cancel>`)
+    can stop the agent, so reading its ``cancel_called`` replaces anyio's check (a
+    backend lookup, the current task, its scopes: a few percent of a blocking
+    SendMessage). Otherwise, or once that scope is cancelled, anyio checks. A
+    cancel scope the agent opens itself is noticed at its next await that suspends.
     """
 
-    __slots__ = ("_held", "_waiters")
+    __slots__ = ("_held", "_waiters", "shield")
 
     def __init__(self) -> None:
         self._held = False
         self._waiters: deque[anyio.Event] = deque()
+        #: The shielded cancel scope the writers run in, while they do (see above).
+        self.shield: anyio.CancelScope | None = None
 
     async def __aenter__(self) -> None:
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        shield = self.shield
+        if shield is None or shield.cancel_called:
+            await anyio.lowlevel.checkpoint_if_cancelled()
         while self._held:
             woken = anyio.Event()
             self._waiters.append(woken)
@@ -123,7 +136,10 @@ class Recorder:
             if config is not None and not execution.existing
             else None
         )
-        self.record = record
+        #: The task as this recorder knows it (written, or buffered), and its version
+        #: (the seq of its latest event).
+        self._task: Task | None = None if record is None else record.task
+        self._version = 0 if record is None else record.version
         #: The Message the agent answered with (reply), if it did.
         self.reply_message: Message | None = None
         #: True once the turn is over (terminal or interrupted state, or a reply).
@@ -131,18 +147,26 @@ class Recorder:
         self._lock = _WriteLock()
         self._writes = 0
         #: With ``write_behind`` (a blocking send's new task): the task's first
-        #: updates, not written yet; None once written (or when not buffering).
+        #: events, not written yet, each with the task after it (the n-th is seq n);
+        #: None once written (or when not buffering).
         self._behind = runtime.write_behind
-        self._buffer: list[Update] | None = [] if write_behind else None
+        self._buffer: list[tuple[StreamResponse, Task]] | None = (
+            [] if write_behind else None
+        )
 
     @property
     def task_id(self) -> str:
         return self._task_id
 
+    def shielded_by(self, scope: anyio.CancelScope | None) -> None:
+        """The writes run in ``scope``, shielded (an inline execution), or no longer
+        (None): the lock's cancellation check reads that scope (:class:`_WriteLock`)."""
+        self._lock.shield = scope
+
     @property
     def created(self) -> bool:
         """True once the task is in the store."""
-        return self.record is not None and not self._buffer
+        return self._task is not None and not self._buffer
 
     @property
     def written_task(self) -> Task | None:
@@ -156,21 +180,23 @@ class Recorder:
 
     @property
     def task(self) -> Task | None:
-        return None if self.record is None else self.record.task
+        return self._task
 
-    def _ensure_open(self, what: str) -> None:
-        if self.ended:
-            state = self.task.status.state.name if self.task else "replied"
-            raise RuntimeError(
-                f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
-                "return from the agent (a follow-up message starts a new call)"
-            )
+    def _closed(self, what: str) -> RuntimeError:
+        """Why a progress call after the end of the turn fails (checked by the caller:
+        ``what`` is formatted only then)."""
+        state = self.task.status.state.name if self.task else "replied"
+        return RuntimeError(
+            f"cannot {what}: this turn of task {self._task_id} is over ({state}); "
+            "return from the agent (a follow-up message starts a new call)"
+        )
 
     async def status(
         self, state: TaskState, content: Content | None, *, data: Any = UNSET
     ) -> None:
         async with self._lock:
-            self._ensure_open(f"set state {state.name}")
+            if self.ended:
+                raise self._closed(f"set state {state.name}")
             await self._write_status(state, content, data=data)
 
     async def _write_status(
@@ -181,11 +207,11 @@ class Recorder:
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
         await self._create_if_needed()
-        assert self.record is not None
+        assert self._task is not None
         event = TaskStatusUpdateEvent(
             task_id=self._task_id, context_id=self._context_id, status=status
         )
-        task = lifecycle.apply(self.record.task, event)
+        task = lifecycle.apply(self._task, event)
         final = lifecycle.ends_stream(state)
         await self._write(task, StreamResponse(status_update=event), final=final)
         if final:
@@ -195,12 +221,12 @@ class Recorder:
         self, artifact: Artifact, *, append: bool, last_chunk: bool
     ) -> None:
         async with self._lock:
-            self._ensure_open("publish an artifact")
+            if self.ended:
+                raise self._closed("publish an artifact")
             await self._create_if_needed()
-            assert self.record is not None
+            assert self._task is not None
             if append and all(
-                a.artifact_id != artifact.artifact_id
-                for a in self.record.task.artifacts
+                a.artifact_id != artifact.artifact_id for a in self._task.artifacts
             ):
                 raise ValueError(
                     f"append_artifact: no artifact {artifact.artifact_id!r} was added to this task"
@@ -212,23 +238,25 @@ class Recorder:
                 append=append,
                 last_chunk=last_chunk,
             )
-            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(self._task, event)
             await self._write(task, StreamResponse(artifact_update=event))
 
     async def submit(self) -> None:
         async with self._lock:
-            self._ensure_open("submit the task")
+            if self.ended:
+                raise self._closed("submit the task")
             await self._create_if_needed()
             await self._flush()  # submit() asks for the task to be visible now
 
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
         async with self._lock:
-            self._ensure_open("reply")
-            if self.record is not None and self._queued_first:
+            if self.ended:
+                raise self._closed("reply")
+            if self._task is not None and self._queued_first:
                 # The client already has the task, so the reply completes it.
                 await self._write_status(TaskState.COMPLETED, content, data=data)
                 return
-            if self.record is not None:
+            if self._task is not None:
                 raise RuntimeError(
                     "reply() answers with a Message instead of a task, but this message "
                     "already has a task; use complete(...) to finish it with a message"
@@ -238,13 +266,17 @@ class Recorder:
                 raise ValueError("reply() needs content")
             self.reply_message = message
             self.ended = True
-            await self._runtime.events.publish(
-                self._task_id,
-                Update(seq=0, event=StreamResponse(message=message), task=None),
-            )
+            events = self._runtime.events
+            # Outside the log (seq 0): only this process's subscribers get it
+            # (TaskEvents contract); with none, there is nobody to tell.
+            if events.subscriber_count(self._task_id):
+                await events.publish(
+                    self._task_id,
+                    Update(seq=0, event=StreamResponse(message=message), task=None),
+                )
 
     async def _create_if_needed(self) -> None:
-        if self.record is not None:
+        if self._task is not None:
             return
         task_id, context_id = self._task_id, self._context_id
         history = (replace(self._message, task_id=task_id, context_id=context_id),)
@@ -255,20 +287,19 @@ class Recorder:
             history=history,
         )
         event = StreamResponse(task=task)
-        update = Update(seq=1, event=event, task=task, created=True)
         if self._buffer is not None:
-            owner = self._scope.owner or ""
-            self.record = TaskRecord(
-                task=task, owner=owner, tenant=self._scope.tenant, version=1
-            )
-            self._buffer.append(update)
+            self._task, self._version = task, 1
+            self._buffer.append((event, task))
             self._behind.add(self)
             return
-        self.record = await self._runtime.leases.create(
+        record = await self._runtime.leases.create(
             self._lease, self._scope, task, event
         )
+        self._task, self._version = record.task, record.version
         await self._store_push_config()
-        await self._runtime.events.publish(task_id, update)
+        await self._runtime.events.publish(
+            task_id, Update(seq=1, event=event, task=task, created=True)
+        )
         self._runtime.task_event_written()
 
     async def _flush(self, *, final: bool = False) -> None:
@@ -277,21 +308,24 @@ class Recorder:
         buffer = self._buffer
         if not buffer:
             return
-        assert self.record is not None
-        first, last = buffer[0], buffer[-1]
-        assert first.event is not None
-        assert last.task is not None
-        more = [u.event for u in buffer[1:] if u.event is not None]
+        first_event, last_task = buffer[0][0], buffer[-1][1]
+        more = [event for event, _ in buffer[1:]]
         record = await self._runtime.leases.create(
-            self._lease, self._scope, last.task, first.event, more=more, final=final
+            self._lease, self._scope, last_task, first_event, more=more, final=final
         )
         self._buffer = None
         self._behind.discard(self)
-        self.record = record
-        await self._store_push_config()
-        publish = self._runtime.events.publish
-        for update in buffer:
-            await publish(self._task_id, update)
+        self._task, self._version = record.task, record.version
+        if self._push_config is not None:
+            await self._store_push_config()
+        # Written with the task's creation, these wake no other instance
+        # (Update.created): only this process's subscribers, if any, get them.
+        events = self._runtime.events
+        if events.subscriber_count(self._task_id):
+            for seq, (event, task) in enumerate(buffer, 1):
+                await events.publish(
+                    self._task_id, Update(seq=seq, event=event, task=task, created=True)
+                )
         self._runtime.task_event_written()
 
     async def _store_push_config(self) -> None:
@@ -319,16 +353,15 @@ class Recorder:
     async def _write(
         self, task: Task, event: StreamResponse, *, final: bool = False
     ) -> None:
-        assert self.record is not None
         buffer = self._buffer
         if buffer:
             await self._write_behind(buffer, task, event, final=final)
             return
         # The write that ends the turn releases the lease (leases.py).
         record = await self._runtime.leases.append(
-            self._lease, task, event, expected_version=self.record.version, final=final
+            self._lease, task, event, expected_version=self._version, final=final
         )
-        self.record = record
+        self._task, self._version = record.task, record.version
         await self._runtime.events.publish(
             self._task_id, Update(seq=record.version, event=event, task=task)
         )
@@ -341,7 +374,7 @@ class Recorder:
 
     async def _write_behind(
         self,
-        buffer: list[Update],
+        buffer: list[tuple[StreamResponse, Task]],
         task: Task,
         event: StreamResponse,
         *,
@@ -349,13 +382,10 @@ class Recorder:
     ) -> None:
         """Buffer one more of a new task's first updates; write them all when the
         turn ends or the buffer is full (write_behind.py)."""
-        record = self.record
-        assert record is not None
-        version = record.version + 1
-        buffer.append(Update(seq=version, event=event, task=task, created=True))
-        self.record = TaskRecord(
-            task=task, owner=record.owner, tenant=record.tenant, version=version
-        )
+        before = self._task, self._version
+        version = self._version + 1
+        buffer.append((event, task))  # seq ``version``: its place in the buffer
+        self._task, self._version = task, version
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
             return
@@ -365,19 +395,19 @@ class Recorder:
             # Nothing was written: this event is not in the task (its caller sees
             # the error); the ones before it stay buffered.
             buffer.pop()
-            self.record = record
+            self._task, self._version = before
             raise
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""
         async with self._lock:
-            assert self.record is not None
+            assert self._task is not None
             task_id, context_id = self._task_id, self._context_id
             status = TaskStatus(state=TaskState.WORKING, timestamp=now_timestamp())
             event = TaskStatusUpdateEvent(
                 task_id=task_id, context_id=context_id, status=status
             )
-            task = lifecycle.apply(self.record.task, event)
+            task = lifecycle.apply(self._task, event)
             task = lifecycle.apply(
                 task, replace(self._message, task_id=task_id, context_id=context_id)
             )

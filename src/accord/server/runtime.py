@@ -18,7 +18,8 @@ Theory of operation.
   :class:`~accord.server.events.TaskEvents`.
 * Cancel (CancelTask) cancels the execution's cancel scope; the execution records
   CANCELED under a shielded scope. A CancelTask received by another instance is a
-  request stored on the lease; every execution watches its task's cancel wake-ups
+  request stored on the lease; every execution that holds (or is taking) its task's
+  lease watches the task's cancel wake-ups
   (:meth:`~accord.server.events.TaskEvents.watch_cancel`), which make the lease
   heartbeat read the request at once (:meth:`~accord.server.leases.Leases.nudge`).
 * An exception from the agent fails the task with a generic status message carrying an
@@ -64,7 +65,7 @@ from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .execution import Execution
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases
+from .leases import LEASE_LOST, LEASE_SECONDS, Leases, LeaseState
 from .queue import WorkQueue
 from .recorder import Recorder
 from .running import RunningCounts
@@ -150,6 +151,7 @@ class Runtime:
         self.events: TaskEvents = events if events is not None else LocalTaskEvents()
         self.new_id = id_factory
         self._tg: TaskGroup | None = None
+        self._cancel_scope: type[anyio.CancelScope] = anyio.CancelScope
         self._live: dict[str, Execution] = {}
         #: Executions running here per caller and tenant (concurrency quotas).
         self.running_counts = RunningCounts()
@@ -198,6 +200,11 @@ class Runtime:
         return self._draining
 
     async def __aenter__(self) -> Runtime:
+        # The event loop's own CancelScope class, for the scope of every execution:
+        # ``anyio.CancelScope(...)`` looks the backend up on each call and then
+        # initialises the scope twice (its __new__ returns the backend's subclass),
+        # a third of the scope's cost on a blocking SendMessage.
+        self._cancel_scope = type(anyio.CancelScope())
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self.leases.heartbeat, name="accord-lease-heartbeat")
@@ -322,9 +329,8 @@ class Runtime:
         if counts.active:  # quotas with running limits count executions
             scope = execution.scope
             execution.slot = counts.start(scope.tenant, scope.owner or "")
-        execution.unwatch_cancel = self.events.watch_cancel(
-            execution.task_id, self.leases.nudge
-        )
+        if execution.lease.state is not LeaseState.WITH_CREATE:
+            self.leases.watch(execution.task_id, execution.lease)
 
     async def _await_release(self, task_id: str) -> None:
         """Wait until the previous turn of ``task_id`` has handed its lease back."""
@@ -367,7 +373,8 @@ class Runtime:
                 await self._await_release(execution.task_id)
                 await self.leases.acquire(execution)
         try:
-            self._check_open()
+            if record is not None:
+                self._check_open()  # again after the waits above
             self._register(execution, record, inline=True)
         except BaseException:
             await self.leases.release(execution)
@@ -408,10 +415,12 @@ class Runtime:
         recorder = x.recorder
         try:
             # Shielded when run inline: only the execution's own cancel reaches it.
-            with anyio.CancelScope(shield=shield) as scope:
+            with self._cancel_scope(shield=shield) as scope:
                 x.cancel_scope = scope
                 if x.cancel_reason is not None:
                     scope.cancel()
+                if shield:
+                    recorder.shielded_by(scope)
                 try:
                     if x.existing and x.attempt == 1 and not x.queued:
                         await recorder.resume()
@@ -432,20 +441,27 @@ class Runtime:
                 await self._record_cancel(x)
             raise
         finally:
+            recorder.shielded_by(None)
             self._live.pop(x.task_id, None)
             if x.slot is not None:
                 x.slot.end()
-            x.unwatch_cancel()
+            x.lease.unwatch()
             self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
                 # It must follow the pop at once: a follow-up message may start the
                 # next execution of this task as soon as this one is not live, and
-                # its subscription must not receive this execution's end.
-                await self.events.publish(
-                    x.task_id,
-                    Update(seq=0, event=None, task=recorder.written_task, final=True),
-                )
+                # its subscription must not receive this execution's end. The end
+                # is outside the log (seq 0): it reaches only this process's
+                # subscribers (TaskEvents contract), so with none it is not made.
+                events = self.events
+                if events.subscriber_count(x.task_id):
+                    await events.publish(
+                        x.task_id,
+                        Update(
+                            seq=0, event=None, task=recorder.written_task, final=True
+                        ),
+                    )
                 await self.leases.release(x)
             finally:
                 released = self._releasing.pop(x.task_id, None)

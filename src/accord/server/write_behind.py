@@ -67,8 +67,12 @@ class WriteBehind:
     def add(self, recorder: Recorder) -> None:
         """``recorder`` buffered its first event: write it once its agent waits.
 
-        Never suspends (called from the recorder's write path).
+        Never suspends (called from the recorder's write path). Again for each
+        buffered event: nothing to do while it is registered (then :meth:`run` is
+        woken already), and it registers anew once :meth:`run` took it.
         """
+        if recorder in self._buffered:
+            return
         self._buffered[recorder] = None
         self._wake.set()
 

@@ -101,17 +101,27 @@ def parse_timestamp(text: str) -> datetime:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
 
 
+#: The last text :func:`normalize_timestamp` found canonical. The statuses a server
+#: makes in one millisecond share their stamp (accord._clock.now_timestamp), and a
+#: request makes several: the check's answer for the same text is the same.
+_last_canonical: str | None = None
+
+
 def normalize_timestamp(text: str) -> str:
     """Return ``text`` in canonical form (UTC, ``Z``, exactly three fraction digits).
 
     Raises:
         ValueError: when the text is not an RFC 3339 timestamp or is out of range.
     """
+    global _last_canonical
+    if text == _last_canonical:
+        return text
     if _CANONICAL.match(text):
         # Already canonical in shape; still refuse impossible dates (year 0, Feb 30).
         try:
             datetime.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"not an RFC 3339 timestamp: {text!r} ({exc})") from None
+        _last_canonical = text
         return text
     return format_timestamp(parse_timestamp(text))

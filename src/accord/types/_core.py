@@ -134,10 +134,11 @@ class TaskStatus(A2AStruct, frozen=True, kw_only=True):
     timestamp: Timestamp | None = None
 
     def __post_init__(self) -> None:
-        if self.timestamp is not None:
-            msgspec.structs.force_setattr(
-                self, "timestamp", normalize_timestamp(self.timestamp)
-            )
+        timestamp = self.timestamp
+        if timestamp is not None:
+            canonical = normalize_timestamp(timestamp)
+            if canonical is not timestamp:
+                msgspec.structs.force_setattr(self, "timestamp", canonical)
 
 
 class Artifact(A2AStruct, frozen=True, kw_only=True):
