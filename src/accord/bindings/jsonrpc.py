@@ -257,16 +257,13 @@ def _short_id(value: str | int | float) -> bool:
 
 def encode_result(request_id: RequestId, result: Any) -> bytes:
     """Encode a success response: ``{"jsonrpc":"2.0","id":..,"result":..}``."""
-    return (
-        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(result) + b"}"
-    )
+    # One encode of the members in this order writes exactly those bytes.
+    return t.encode({"jsonrpc": _VERSION, "id": request_id, "result": result})
 
 
 def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes:
     """Encode one streamed event as the JSON of an SSE ``data`` line (spec §9.4.2)."""
-    return (
-        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(event) + b"}"
-    )
+    return encode_result(request_id, event)
 
 
 def encode_result_v03(request_id: RequestId, call: JsonRpcCall, result: Any) -> bytes:
