@@ -245,12 +245,15 @@ def _operation(method: str, v03_method: str, request_id: RequestId) -> Operation
 
 def _valid_id(value: Any) -> bool:
     # JSON-RPC 2.0 §4: a string or a number; bool is not a number here.
+    kind = type(value)
+    if kind is str or kind is int:  # what decoded JSON ids are, nearly always
+        return True
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _short_id(value: str | int | float) -> bool:
     # The response echoes the id (JSON-RPC 2.0 §5), so its size is bounded here.
-    if isinstance(value, str):
+    if type(value) is str:
         return len(value) <= MAX_ID_LENGTH
     return not isinstance(value, int) or -_ID_INT_BOUND < value < _ID_INT_BOUND
 

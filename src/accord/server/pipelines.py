@@ -68,11 +68,12 @@ class ClientGone(BaseException):
 
 class _Headers:
     """A request's headers by (lower-case) name, read once; the first of a repeated
-    header is the one read."""
+    header is the one read. Also gives the request's :class:`RequestInfo`."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_scope", "_values")
 
     def __init__(self, scope: Scope) -> None:
+        self._scope = scope
         raw = scope["headers"]
         self._values: dict[bytes, bytes] = dict(
             reversed(raw if isinstance(raw, list | tuple) else list(raw))
@@ -85,6 +86,10 @@ class _Headers:
     def __call__(self, name: str) -> str | None:
         """The header ``name`` (a ``str``), as :attr:`Request.header` reads it."""
         return self.get(name.encode("latin-1"))
+
+    def info(self) -> RequestInfo:
+        """The request's credentials-bearing parts (:attr:`Request.info`)."""
+        return RequestInfo.from_scope(self._scope)
 
 
 def _requested_version(headers: _Headers, query: str) -> str | None:
@@ -192,7 +197,7 @@ class HttpBindings:
                     body,
                     headers,
                     _requested_version(headers, query),
-                    partial(RequestInfo.from_scope, scope),
+                    headers.info,
                     query,
                     partial(self._app.base_url, scope),
                     headers.get(b"last-event-id"),
