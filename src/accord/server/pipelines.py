@@ -75,9 +75,12 @@ class _Headers:
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         raw = scope["headers"]
-        self._values: dict[bytes, bytes] = dict(
-            reversed(raw if isinstance(raw, list | tuple) else list(raw))
-        )
+        if not isinstance(raw, list | tuple):
+            raw = list(raw)
+        try:
+            self._values: dict[bytes, bytes] = dict(reversed(raw))
+        except TypeError:  # names as bytearray (ASGI says bytes; tolerated as before)
+            self._values = {bytes(k): bytes(v) for k, v in reversed(raw)}
 
     def get(self, name: bytes) -> str | None:
         value = self._values.get(name)
