@@ -5,12 +5,12 @@ routed: ``GET``/``HEAD`` of the card (:mod:`.card`) at every path in
 :data:`CARD_PATHS`, ``GET`` of the signing key's JWK Set, their ``OPTIONS`` (permissive
 CORS, :mod:`.cors`), and the CORS preflights of the endpoints when a policy is set.
 For every other request it gives the headers the endpoint's answer carries
-(:class:`EndpointHeaders`): the policy's CORS headers and ``Cache-Control:
-no-store``, as answers are per caller, so a shared cache must never keep them. The one exception is a successful
-``GET .../extendedAgentCard``, which spec §8.6 wants cached per authenticated session:
-``Cache-Control: private, max-age`` (the card's max-age) with ``Vary`` naming the
-credential headers, so only the caller's own cache keeps it, per credential. The base
-URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
+(:class:`EndpointHeaders`): the policy's CORS headers and ``Cache-Control: no-store``,
+as answers are per caller, so a shared cache must never keep them. The one exception
+is a successful ``GET .../extendedAgentCard``, which spec §8.6 wants cached per
+authenticated session: ``Cache-Control: private, max-age`` (the card's max-age) with
+``Vary`` naming the credential headers, so only the caller's own cache keeps it, per
+credential. The base URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ class PublicFront:
         return request_base_url(scope, self._forwarded)
 
     def _public_route(self, path: str, method: str) -> bool:
-        """Whether the request is for the card or the JWK Set (answered by :meth:`serve`)."""
+        """Whether the request is the card's or the JWK Set's (:meth:`serve`)."""
         if path in CARD_PATHS:
             return method in ("GET", "HEAD", "OPTIONS")
         return path == JWKS_PATH and self._jwks is not None and method in _JWKS_METHODS
