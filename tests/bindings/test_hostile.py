@@ -106,6 +106,10 @@ def test_non_strict_decoding_turns_recursion_into_a_parse_error() -> None:
         (rpc(SEND.replace(b'"hi"}', b'"hi","metadata":{"a":{"b":1,"b":2}}}')), "b"),
         # Keys that differ only in their escapes are the same member name.
         (rpc(b'{"id":"a","\\u0069d":"b"}', b"GetTask"), "id"),
+        # The dropped member's colons, or the kept one's escaped colon, must not
+        # balance the member the decoder dropped.
+        (rpc(b'{"id":"a:b","id":"c"}', b"GetTask"), "id"),
+        (rpc(b'{"id":"\\u003a","id":"\\u003a"}', b"GetTask"), "id"),
     ],
 )
 def test_duplicate_member_names_are_refused_on_json_rpc(body: bytes, key: str) -> None:

@@ -245,28 +245,28 @@ def _operation(method: str, v03_method: str, request_id: RequestId) -> Operation
 
 def _valid_id(value: Any) -> bool:
     # JSON-RPC 2.0 §4: a string or a number; bool is not a number here.
+    kind = type(value)
+    if kind is str or kind is int:  # what decoded JSON ids are, nearly always
+        return True
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def _short_id(value: str | int | float) -> bool:
     # The response echoes the id (JSON-RPC 2.0 §5), so its size is bounded here.
-    if isinstance(value, str):
+    if type(value) is str:
         return len(value) <= MAX_ID_LENGTH
     return not isinstance(value, int) or -_ID_INT_BOUND < value < _ID_INT_BOUND
 
 
 def encode_result(request_id: RequestId, result: Any) -> bytes:
     """Encode a success response: ``{"jsonrpc":"2.0","id":..,"result":..}``."""
-    return (
-        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(result) + b"}"
-    )
+    # One encode of the members in this order writes exactly those bytes.
+    return t.encode({"jsonrpc": _VERSION, "id": request_id, "result": result})
 
 
 def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes:
     """Encode one streamed event as the JSON of an SSE ``data`` line (spec §9.4.2)."""
-    return (
-        _RESPONSE_HEAD + t.encode(request_id) + b',"result":' + t.encode(event) + b"}"
-    )
+    return encode_result(request_id, event)
 
 
 def encode_result_v03(request_id: RequestId, call: JsonRpcCall, result: Any) -> bytes:

@@ -48,7 +48,7 @@ def check_content_type(value: str | None, expected: str) -> None:
     Raises:
         UnsupportedMediaTypeError: naming the type sent and ``expected``.
     """
-    if value is None:
+    if value is None or value in _JSON_TYPES:
         return
     base = value.split(";", 1)[0].strip(" \t").lower()
     if base in _JSON_TYPES or base.endswith("+json"):

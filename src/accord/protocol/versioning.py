@@ -68,10 +68,15 @@ def negotiate(
 ) -> str:
     """Return the version a request will be served with.
 
+    ``supported`` lists ``Major.Minor`` values (as :func:`normalize_version` returns
+    them).
+
     Raises:
         VersionNotSupportedError: when the requested ``Major.Minor`` is not served; the
             message and the ErrorInfo metadata list the supported versions.
     """
+    if value in supported:  # already Major.Minor, and served: nothing to read
+        return value
     version = normalize_version(value)
     if version not in supported:
         hint = (

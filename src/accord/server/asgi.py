@@ -373,14 +373,14 @@ class A2AApp:
             path = path[len(root) :]
         path = path.split("?", 1)[0]
         method = scope["method"]
-        endpoint_send = await self._front.serve(scope, path, method, send)
-        if endpoint_send is None:  # the card, the JWK Set or a CORS preflight
+        endpoint = self._front.endpoint(scope, path, method)
+        if endpoint is None:  # the card, the JWK Set or a CORS preflight
+            await self._front.serve(scope, path, method, send)
             return
-        send = endpoint_send
-        if method == "POST" and path in ("", "/"):
-            await self._bindings.jsonrpc(scope, receive, send)
-        else:
-            await self._bindings.rest(scope, receive, send, method, path or "/")
+        bindings = self._bindings
+        await bindings.serve(
+            bindings.exchange(scope, method, path), scope, receive, send, endpoint
+        )
 
     def base_url(self, scope: Scope) -> str:
         """Absolute URL of this app for this request (see :mod:`.proxy`)."""

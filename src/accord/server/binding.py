@@ -82,7 +82,9 @@ class Exchange(Protocol[AnswerT]):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a front end makes one per request and only perform() reads it; a frozen
+# dataclass's __init__ (object.__setattr__ per field) cost ~1 % of a request.
+@dataclass(slots=True)
 class Request:
     """What a front end read off one request before its body is interpreted.
 

@@ -54,7 +54,8 @@ JSON = b"application/json"
 SSE = b"text/event-stream"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made per request and written at once (as Request, binding.py).
+@dataclass(slots=True)
 class Answer:
     """An HTTP answer: status, body, content type and extra headers."""
 

@@ -4,13 +4,13 @@
 routed: ``GET``/``HEAD`` of the card (:mod:`.card`) at every path in
 :data:`CARD_PATHS`, ``GET`` of the signing key's JWK Set, their ``OPTIONS`` (permissive
 CORS, :mod:`.cors`), and the CORS preflights of the endpoints when a policy is set.
-For every other request it returns the ``send`` the endpoint answer goes through,
-which adds the policy's CORS headers and ``Cache-Control: no-store``: answers are per
-caller, so a shared cache must never keep them. The one exception is a successful
-``GET .../extendedAgentCard``, which spec §8.6 wants cached per authenticated session:
-``Cache-Control: private, max-age`` (the card's max-age) with ``Vary`` naming the
-credential headers, so only the caller's own cache keeps it, per credential. The base
-URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
+For every other request it gives the headers the endpoint's answer carries
+(:class:`EndpointHeaders`): the policy's CORS headers and ``Cache-Control: no-store``,
+as answers are per caller, so a shared cache must never keep them. The one exception
+is a successful ``GET .../extendedAgentCard``, which spec §8.6 wants cached per
+authenticated session: ``Cache-Control: private, max-age`` (the card's max-age) with
+``Vary`` naming the credential headers, so only the caller's own cache keeps it, per
+credential. The base URL rules (public URL, trusted proxies) are in :mod:`.proxy`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from .agent import Agent
 
-__all__ = ["CARD_PATHS", "JWKS_PATH", "PublicFront"]
+__all__ = ["CARD_PATHS", "JWKS_PATH", "EndpointHeaders", "PublicFront"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,6 +53,7 @@ CARD_PATHS = (
     "/.well-known/agent.json",
 )
 _NO_STORE = b"no-store"
+_JWKS_METHODS = ("GET", "OPTIONS")
 #: The HTTP+JSON route of GetExtendedAgentCard (spec §11.3), with or without a tenant.
 _EXTENDED_CARD_ROUTE = "/extendedAgentCard"
 
@@ -64,20 +65,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _endpoint_send(send: Send, extra: Headers, success_cache: bytes) -> Send:
-    """``send`` adding ``extra`` and ``Cache-Control`` (``success_cache`` on a 2xx)."""
+class EndpointHeaders:
+    """The headers the front adds to an endpoint's answer: ``Cache-Control`` (by the
+    answer's status) and ``extra`` (``Vary``, the CORS policy's headers)."""
 
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            if not any(bytes(k).lower() == b"cache-control" for k, _ in headers):
-                ok = 200 <= int(message["status"]) < 300
-                headers.append((b"cache-control", success_cache if ok else _NO_STORE))
-            headers.extend(extra)
-            message = {**message, "headers": headers}
-        await send(message)
+    __slots__ = ("_failure", "_success", "extra")
 
-    return wrapped
+    def __init__(self, extra: Headers = (), success_cache: bytes = _NO_STORE) -> None:
+        #: Added to every answer, also to one that sets its own ``Cache-Control``
+        #: (an SSE stream's ``no-cache``).
+        self.extra = extra
+        self._success = ((b"cache-control", success_cache), *extra)
+        self._failure = ((b"cache-control", _NO_STORE), *extra)
+
+    def answer(self, status: int) -> Headers:
+        """The headers of an answer with ``status`` that sets no ``Cache-Control``:
+        ``success_cache`` on a 2xx, else ``no-store``, then :attr:`extra`."""
+        return self._success if 200 <= status < 300 else self._failure
+
+
+#: What most endpoint answers carry (no CORS policy, not the extended card).
+_NO_STORE_ONLY = EndpointHeaders()
 
 
 async def _answer(send: Send, status: int, headers: Headers, body: bytes) -> None:
@@ -193,8 +201,10 @@ class PublicFront:
             and s.api_key_security_scheme.location == "header"
         ]
 
-    def _endpoint_headers(self, path: str, method: str) -> tuple[Headers, bytes]:
-        """Extra headers and the success ``Cache-Control`` of an endpoint answer."""
+    def _endpoint_headers(
+        self, path: str, method: str, cors: Headers
+    ) -> EndpointHeaders:
+        """What an endpoint answer carries (``cors``: the policy's headers)."""
         # "/extendedAgentCard" or "/{tenant}/extendedAgentCard" (spec §11.3).
         if (
             method == "GET"
@@ -204,8 +214,8 @@ class PublicFront:
             # spec §8.6: cached per authenticated session, never by a shared cache.
             vary = ", ".join(["Authorization", "Cookie", *self._api_key_headers()])
             cache = f"private, max-age={self._max_age}".encode()
-            return ((b"vary", vary.encode()),), cache
-        return (), _NO_STORE
+            return EndpointHeaders(((b"vary", vary.encode()), *cors), cache)
+        return EndpointHeaders(cors) if cors else _NO_STORE_ONLY
 
     def base_url(self, scope: Scope) -> str:
         """Absolute URL of the app for this request (rules: :mod:`.proxy`)."""
@@ -222,42 +232,53 @@ class PublicFront:
             return BaseUrl(bound_base_url(scope))
         return request_base_url(scope, self._forwarded)
 
-    async def serve(
-        self, scope: Scope, path: str, method: str, send: Send
-    ) -> Send | None:
-        """Answer the public routes and CORS preflights (then None).
+    def _public_route(self, path: str, method: str) -> bool:
+        """Whether the request is the card's or the JWK Set's (:meth:`serve`)."""
+        if path in CARD_PATHS:
+            return method in ("GET", "HEAD", "OPTIONS")
+        return path == JWKS_PATH and self._jwks is not None and method in _JWKS_METHODS
 
-        Otherwise return the ``send`` an endpoint answers through (``no-store`` and
-        the CORS policy's headers added).
-        """
-        if path in CARD_PATHS or (path == JWKS_PATH and self._jwks is not None):
+    def endpoint(self, scope: Scope, path: str, method: str) -> EndpointHeaders | None:
+        """The headers an endpoint's answer to this request carries (``no-store``, the
+        CORS policy's); None for a request the front answers itself (:meth:`serve`):
+        the card, the JWK Set, their ``OPTIONS``, an endpoint's CORS preflight."""
+        if self._public_route(path, method):
+            return None
+        if self._cors is None:
+            return self._endpoint_headers(path, method, ())
+        origin = _header(scope, b"origin")
+        if (
+            method == "OPTIONS"
+            and origin is not None
+            and _header(scope, b"access-control-request-method")
+        ):
+            return None  # a preflight
+        return self._endpoint_headers(path, method, self._cors.response_headers(origin))
+
+    async def serve(self, scope: Scope, path: str, method: str, send: Send) -> None:
+        """Answer a request :meth:`endpoint` left to the front: the public routes
+        and the endpoints' CORS preflights."""
+        if self._public_route(path, method):
             if method == "OPTIONS":  # public: the preflight is answered for everyone
                 await _answer(send, 204, public_preflight_headers(), b"")
-                return None
-            if path in CARD_PATHS and method in ("GET", "HEAD"):
+            elif path in CARD_PATHS:
                 await self._card(scope, send, head=method == "HEAD")
-                return None
-            if self._jwks is not None and method == "GET":
+            else:
+                assert self._jwks is not None
                 cache = f"public, max-age={self._max_age}".encode()
                 headers = ((b"cache-control", cache), *PUBLIC_HEADERS)
                 await _answer(send, 200, headers, self._jwks)
-                return None
-        extra, success_cache = self._endpoint_headers(path, method)
-        if self._cors is None:
-            return _endpoint_send(send, extra, success_cache)
+            return
+        # A preflight never carries credentials (Fetch standard, CORS protocol).
+        assert self._cors is not None
         origin = _header(scope, b"origin")
         request_method = _header(scope, b"access-control-request-method")
-        if method == "OPTIONS" and origin is not None and request_method:
-            # A preflight never carries credentials (Fetch standard, CORS protocol).
-            status, headers, body = self._cors.preflight(
-                origin,
-                request_method,
-                _header(scope, b"access-control-request-headers"),
-            )
-            await _answer(send, status, headers, body)
-            return None
-        cors = self._cors.response_headers(origin)
-        return _endpoint_send(send, (*extra, *cors), success_cache)
+        assert origin is not None
+        assert request_method
+        status, headers, body = self._cors.preflight(
+            origin, request_method, _header(scope, b"access-control-request-headers")
+        )
+        await _answer(send, status, headers, body)
 
     async def _card(self, scope: Scope, send: Send, *, head: bool) -> None:
         base = self.card_base(scope)

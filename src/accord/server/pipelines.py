@@ -40,6 +40,7 @@ from .streams import HandlerStream
 
 if TYPE_CHECKING:
     from .asgi import A2AApp
+    from .front import EndpointHeaders
 
 __all__ = ["RETRY_AFTER", "HttpBindings"]
 
@@ -65,21 +66,39 @@ class ClientGone(BaseException):
     """
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+class _Headers:
+    """A request's headers by (lower-case) name, read once; the first of a repeated
+    header is the one read. Also gives the request's :class:`RequestInfo`."""
+
+    __slots__ = ("_scope", "_values")
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        raw = scope["headers"]
+        if not isinstance(raw, list | tuple):
+            raw = list(raw)
+        try:
+            self._values: dict[bytes, bytes] = dict(reversed(raw))
+        except TypeError:  # names as bytearray (ASGI says bytes; tolerated as before)
+            self._values = {bytes(k): bytes(v) for k, v in reversed(raw)}
+
+    def get(self, name: bytes) -> str | None:
+        value = self._values.get(name)
+        return None if value is None else value.decode("latin-1")
+
+    def __call__(self, name: str) -> str | None:
+        """The header ``name`` (a ``str``), as :attr:`Request.header` reads it."""
+        return self.get(name.encode("latin-1"))
+
+    def info(self) -> RequestInfo:
+        """The request's credentials-bearing parts (:attr:`Request.info`)."""
+        return RequestInfo.from_scope(self._scope)
 
 
-def _header_str(scope: Scope, name: str) -> str | None:
-    return _header(scope, name.encode("latin-1"))
-
-
-def _requested_version(scope: Scope, query: str) -> str | None:
+def _requested_version(headers: _Headers, query: str) -> str | None:
     """The version a request states: its ``A2A-Version`` header, else the query
     parameter of that name (spec §3.6.1), else None."""
-    requested = _header(scope, b"a2a-version")
+    requested = headers.get(b"a2a-version")
     if requested is None and query:
         for key, value in parse_qsl(query):
             if key.lower() == "a2a-version":
@@ -93,9 +112,9 @@ class HttpBindings:
     def __init__(self, app: A2AApp) -> None:
         self._app = app
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, headers: _Headers, receive: Receive) -> bytes:
         limit = self._app.limits.max_body_bytes
-        declared = _header(scope, b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
         chunks: list[bytes] = []
@@ -125,51 +144,53 @@ class HttpBindings:
         pairs = parse_qsl(query, keep_blank_values=True)
         return urlencode([(k, v) for k, v in pairs if k not in names])
 
-    async def jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one JSON-RPC request (spec §9; v0.3's methods too)."""
-        await self._serve(JsonRpcExchange(), scope, receive, send)
-
-    async def rest(
-        self, scope: Scope, receive: Receive, send: Send, method: str, path: str
-    ) -> None:
-        """Answer one HTTP+JSON request (spec §11): v0.3's for its ``/v1/...`` routes
-        when the request speaks v0.3 (:mod:`accord.bindings.v03_rest`), else v1.0's."""
+    def exchange(self, scope: Scope, method: str, path: str) -> HttpExchange:
+        """The exchange serving a request to ``path``: JSON-RPC (spec §9; v0.3's
+        methods too) for ``POST /``, else HTTP+JSON (spec §11): v0.3's for its
+        ``/v1/...`` routes when the request speaks v0.3
+        (:mod:`accord.bindings.v03_rest`), else v1.0's."""
+        if method == "POST" and path in ("", "/"):
+            return JsonRpcExchange()
+        path = path or "/"
         query = scope.get("query_string", b"").decode("latin-1")
-        exchange: HttpExchange
         if v03_rest.is_v03_path(path) and self._speaks_v03(scope, query):
-            exchange = V03RestExchange(
+            return V03RestExchange(
                 method,
                 path,
                 self._binding_query(query),
                 partial(self._app.base_url, scope),
             )
-        else:
-            media = response_media_type(
-                _header(scope, b"content-type"), _header(scope, b"accept")
-            )
-            exchange = RestExchange(method, path, self._binding_query(query), media)
-        await self._serve(exchange, scope, receive, send)
+        headers = _Headers(scope)
+        media = response_media_type(
+            headers.get(b"content-type"), headers.get(b"accept")
+        )
+        return RestExchange(method, path, self._binding_query(query), media)
 
     def _speaks_v03(self, scope: Scope, query: str) -> bool:
         try:
-            requested = _requested_version(scope, query)
+            requested = _requested_version(_Headers(scope), query)
             return versioning.negotiate(requested, REST_VERSIONS) == v03.VERSION
         except ProtocolError:
             return False  # refused by the v1.0 exchange, with its hint
 
-    async def _serve(
-        self, exchange: HttpExchange, scope: Scope, receive: Receive, send: Send
+    async def serve(
+        self,
+        exchange: HttpExchange,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        endpoint: EndpointHeaders,
     ) -> None:
         """Serve one request through ``exchange``: content type, body (bounded),
-        authentication, version, parse, the engine, then the answer or the stream."""
+        authentication, version, parse, the engine, then the answer or the stream,
+        with the front's ``endpoint`` headers."""
         query = scope.get("query_string", b"").decode("latin-1")
+        headers = _Headers(scope)
         try:
             if exchange.content_types is not None:
-                check_content_type(
-                    _header(scope, b"content-type"), exchange.content_types
-                )
+                check_content_type(headers.get(b"content-type"), exchange.content_types)
             try:
-                body = await self._read_body(scope, receive)
+                body = await self._read_body(headers, receive)
             except _TooLarge:
                 raise self._too_large() from None
             result = await perform(
@@ -177,22 +198,22 @@ class HttpBindings:
                 exchange,
                 Request(
                     body,
-                    partial(_header_str, scope),
-                    _requested_version(scope, query),
-                    partial(RequestInfo.from_scope, scope),
+                    headers,
+                    _requested_version(headers, query),
+                    headers.info,
                     query,
                     partial(self._app.base_url, scope),
-                    _header(scope, b"last-event-id"),
+                    headers.get(b"last-event-id"),
                 ),
             )
         except ProtocolError as error:
-            await _answer(send, exchange.error(error))
+            await _answer(send, exchange.error(error), endpoint)
             return
         except Exception:
             logger.exception("unexpected error in a %s request", exchange.binding)
-            await _answer(send, exchange.error(InternalError()))
+            await _answer(send, exchange.error(InternalError()), endpoint)
             return
-        echo = self._activated(scope)
+        echo = self._activated(headers)
         if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
@@ -201,49 +222,34 @@ class HttpBindings:
                 exchange.event,
                 exchange.stream_error,
                 keepalive_interval=self._app.limits.keepalive_interval,
-                headers=echo,
+                headers=(*echo, *endpoint.extra),
             )
         else:
             answer = exchange.result(result)
             if echo:
                 answer = replace(answer, headers=(*answer.headers, *echo))
-            await _answer(send, answer)
+            await _answer(send, answer, endpoint)
 
-    def _activated(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    def _activated(self, headers: _Headers) -> tuple[tuple[bytes, bytes], ...]:
         """The ``A2A-Extensions`` response header echoing the extensions the call
         activated that the card declares (spec §4.6), when it listed any."""
-        requested = _header(scope, b"a2a-extensions")
+        requested = headers.get(b"a2a-extensions")
         if not requested:
             return ()
         active = self._app.engine.activated(requested)
         return ((b"a2a-extensions", active.encode("latin-1")),) if active else ()
 
 
-async def _answer(send: Send, answer: Answer) -> None:
-    await _respond(
-        send,
-        answer.status,
-        answer.body,
-        content_type=answer.content_type,
-        extra=list(answer.headers),
-    )
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    *,
-    content_type: bytes = b"application/json",
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
+async def _answer(send: Send, answer: Answer, endpoint: EndpointHeaders) -> None:
+    status = answer.status
+    body = answer.body
     headers = [
-        (b"content-type", content_type),
+        (b"content-type", answer.content_type),
         (b"content-length", str(len(body)).encode()),
     ]
     if status == 503:
         headers.append((b"retry-after", RETRY_AFTER))
-    if extra:
-        headers.extend(extra)
+    headers += answer.headers
+    headers += endpoint.answer(status)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -26,8 +26,8 @@ also refuses, as ParseError:
   RFC 7493 §2.3, forbids them): msgspec keeps the last, so a filter in front of the
   server that reads the first would see a different request than the agent does.
 
-Both checks cost one C-level scan of the body and a walk over its containers on a
-well-formed request; see :func:`_check_strict` for why they are exact.
+Both checks cost a few C-level scans of the body and one encode of the decoded value
+on a well-formed request; see :func:`_check_strict` for why they are exact.
 """
 
 from __future__ import annotations
@@ -108,69 +108,46 @@ def decode_json(data: bytes | str, *, strict: bool = False) -> Any:
 def _check_strict(data: bytes, value: Any) -> None:
     """Refuse ``value`` (decoded from ``data``) if too deep or with duplicate keys.
 
-    Depth: :func:`_members` measures the decoded value level by level, visiting
-    containers only.
+    Depth: each level of nesting opens with its own ``{`` or ``[``, so a body with
+    at most :data:`MAX_JSON_DEPTH` of them (those inside strings only add to the
+    count) cannot be too deep; any other body is measured level by level
+    (:func:`_check_depth`).
 
     Duplicates: outside strings, ``:`` occurs once per object member. So the body has
-    ``members + L`` colons, ``L`` being the literal colons inside its strings, and the
-    decoded value holds ``kept`` members, fewer than ``members`` exactly when a
-    duplicate was dropped. If the body's colons equal ``kept``, then ``members ==
-    kept`` (as ``members >= kept`` and ``L >= 0``): the common case, one C-level scan.
-    Otherwise the colons inside the decoded strings are counted, ``L + E`` with ``E``
-    the colons the body wrote as ``\\u003a``; with ``U >= E`` the number of such
-    escapes in the body, ``members + L + U == kept + L + E`` means both differences,
-    each >= 0, are zero. Only when that fails too is the body read again, slowly, to
-    name the duplicate.
+    ``members + L`` colons, ``L`` being the literal colons inside its strings. The
+    decoded value, encoded again (no escaping of ``:``), has ``kept + K + E`` colons:
+    ``kept`` members, fewer than ``members`` exactly when a duplicate was dropped,
+    ``K <= L`` the literal colons of the strings kept, ``E`` the colons the body
+    wrote as ``\\u003a`` in them. With ``U >= E`` the number of such escapes in the
+    body, ``members + L + U == kept + K + E`` means each difference (``members -
+    kept``, ``L - K``, ``U - E``; all >= 0) is zero: one C-level count of each text
+    and one encode of the value, however it is nested. Only when that fails is the
+    body read again, slowly, to name the duplicate.
     """
     if type(value) is not dict and type(value) is not list:
         return
-    kept = _members(value)
+    if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH:
+        _check_depth(value)
     colons = data.count(b":")
-    if colons == kept:
-        return
     if b"\\" in data:
         colons += data.count(b"\\u003a") + data.count(b"\\u003A")
-    if colons != kept + _string_colons(value):
+    if colons != _encoder.encode(value).count(b":"):
         _check_unique_keys(data)
 
 
-def _members(value: Any) -> int:
-    """The number of object members in ``value``, refusing nesting that is too deep."""
-    members = 0
+def _check_depth(value: Any) -> None:
+    """Refuse ``value`` if it nests deeper than :data:`MAX_JSON_DEPTH` levels."""
     level = [value]
     for _ in range(MAX_JSON_DEPTH):
         below: list[Any] = []
         for item in level:
-            if type(item) is dict:
-                members += len(item)
-                item = item.values()
-            for child in item:
+            for child in item.values() if type(item) is dict else item:
                 if type(child) is dict or type(child) is list:
                     below.append(child)  # noqa: PERF401 (measured faster)
         if not below:
-            return members
+            return
         level = below
     raise ParseError(_TOO_DEEP)
-
-
-def _string_colons(value: Any) -> int:
-    """The number of ``:`` in the strings (keys included) of a decoded value."""
-    count = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            for key in item:
-                if ":" in key:
-                    count += key.count(":")
-            item = item.values()
-        for child in item:
-            if type(child) is str:
-                if ":" in child:
-                    count += child.count(":")
-            elif type(child) is dict or type(child) is list:
-                stack.append(child)
-    return count
 
 
 def _check_unique_keys(data: bytes) -> None:
