@@ -5,7 +5,7 @@ header is the one read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 import anyio
@@ -46,7 +46,7 @@ async def _call(app: A2AApp, headers: Iterable[Any]) -> tuple[int, dict[str, Any
         "server": ("127.0.0.1", 8000),
     }
     pending = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         if pending:
@@ -54,7 +54,7 @@ async def _call(app: A2AApp, headers: Iterable[Any]) -> tuple[int, dict[str, Any
         await anyio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
