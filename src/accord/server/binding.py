@@ -18,7 +18,6 @@ front end: :mod:`accord.server.pipelines` for HTTP, the gRPC server for gRPC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from accord.bindings import v03
@@ -51,9 +50,11 @@ class Exchange(Protocol[AnswerT]):
         for interceptors and logs."""
         ...
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str | None:
-        """The request's version, from ``version_of(supported)`` (which raises
-        VersionNotSupportedError); None when it is decided later."""
+    def negotiate(self, requested: str | None) -> str | None:
+        """The version the request is served with, given the one it states
+        (:attr:`Request.requested_version`), from
+        :func:`~accord.protocol.versioning.negotiate` over the binding's versions
+        (which raises VersionNotSupportedError); None when it is decided later."""
         ...
 
     def early_error(self, body: bytes) -> None:
@@ -121,9 +122,7 @@ async def perform(engine: Engine, exchange: Exchange[Any], request: Request) -> 
             if engine.auth.required
             else None
         )
-        version = exchange.negotiate(
-            partial(versioning.negotiate, request.requested_version)
-        )
+        version = exchange.negotiate(request.requested_version)
     except ProtocolError:
         exchange.early_error(request.body)
         raise
