@@ -99,6 +99,8 @@ def trim_task(
     task: Task, history_length: int | None, *, artifacts: bool = True
 ) -> Task:
     """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
+    if history_length is None and artifacts:  # nothing to trim: the usual request
+        return task
     changes: dict[str, Any] = {}
     if history_length is not None and len(task.history) > history_length:
         changes["history"] = (
