@@ -113,7 +113,7 @@ _VERSION = "2.0"
 _RESPONSE_HEAD = b'{"jsonrpc":"2.0","id":'
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class JsonRpcCall:
     """A parsed, valid request: which operation to run, with what."""
 
@@ -122,7 +122,25 @@ class JsonRpcCall:
     #: An instance of ``operation.request_type``.
     params: Any
     #: The v0.3 method the client called (:mod:`accord.bindings.v03`), else "".
-    v03_method: str = ""
+    v03_method: str
+
+    def __init__(
+        self, id: RequestId, operation: Operation, params: Any, v03_method: str = ""
+    ) -> None:
+        # Written out, as CallContext's (accord.server.context): one per request, and
+        # the generated frozen __init__'s object.__setattr__ per field costs several
+        # times the slots' own setters (the class stays frozen).
+        _set_id(self, id)
+        _set_operation(self, operation)
+        _set_params(self, params)
+        _set_v03_method(self, v03_method)
+
+
+# The slots' own setters (see JsonRpcCall.__init__).
+_set_id = JsonRpcCall.__dict__["id"].__set__
+_set_operation = JsonRpcCall.__dict__["operation"].__set__
+_set_params = JsonRpcCall.__dict__["params"].__set__
+_set_v03_method = JsonRpcCall.__dict__["v03_method"].__set__
 
 
 class JsonRpcRejection(Exception):

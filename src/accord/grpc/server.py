@@ -313,10 +313,10 @@ class RpcExchange:
     encode_event: Callable[[StreamResponse], bytes]
     binding: str = BINDING_GRPC
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+    def negotiate(self, requested: str | None) -> str:
         # The service names its version (a call stating none is served as it); a
         # call stating another one is refused with VERSION_NOT_SUPPORTED.
-        return version_of((self.version,))
+        return versioning.negotiate(requested, (self.version,))
 
     def early_error(self, body: bytes) -> None:
         return None

@@ -31,8 +31,9 @@ class CallContext:
         version: the negotiated protocol version.
         extensions: the extensions the client activated.
         principal: the authenticated caller, None when anonymous.
-        boundary: the task scope authorization decided for this call (see
-            :meth:`RequestHandler.authorize`); None until then.
+        boundary: the task scope a ``task_access`` hook decided for this call (see
+            :meth:`RequestHandler.dispatch`); None until then, and when the default
+            applies (the request's tenant, the caller's own tasks: :meth:`scope`).
         base_url_of: computes the agent's absolute URL as this caller sees it
             (:attr:`base_url`), on demand: only an extended card that lists no
             interfaces needs it, and deriving it checks the peer and the headers.
@@ -65,8 +66,8 @@ class CallContext:
         traceparent: str = "",
     ) -> None:
         # Written out rather than generated: a frozen dataclass's __init__ sets each
-        # field through object.__setattr__, and a context is built twice per request
-        # (the front end's, then with_boundary). Setting the slots through their
+        # field through object.__setattr__, and a context is built per request (and
+        # again by with_boundary when a hook decides). Setting the slots through their
         # descriptors keeps the class frozen at a fraction of the cost (~2 % of a
         # blocking SendMessage, measured).
         _set_owner(self, owner)
@@ -91,7 +92,7 @@ class CallContext:
 
     def with_boundary(self, boundary: Scope) -> CallContext:
         """This context with its task boundary decided (``dataclasses.replace``, in
-        a fraction of the time: it runs once per request)."""
+        a fraction of the time)."""
         # Positional, in field order (keywords cost a third more; this is per request).
         return CallContext(
             self.owner,

@@ -86,9 +86,9 @@ class JsonRpcExchange:
     call: jsonrpc.JsonRpcCall | None = None
     version: str = versioning.CURRENT_VERSION
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+    def negotiate(self, requested: str | None) -> str:
         # The version first: it decides which methods and shapes the body has.
-        self.version = version_of(JSONRPC_VERSIONS)
+        self.version = versioning.negotiate(requested, JSONRPC_VERSIONS)
         return self.version
 
     def early_error(self, body: bytes) -> None:
@@ -159,11 +159,11 @@ class RestExchange:
         if self.verb in ("POST", "PUT", "PATCH"):
             self.content_types = "application/a2a+json or application/json"
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str | None:
+    def negotiate(self, requested: str | None) -> str | None:
         # On A2A's paths the version comes before the body (it decides the shapes);
         # any other path is not found, whatever the version.
         if rest.allowed_methods(self.path):
-            self.version = version_of(versioning.SUPPORTED_VERSIONS)
+            self.version = versioning.negotiate(requested)
         return self.version
 
     def early_error(self, body: bytes) -> None:
@@ -211,7 +211,7 @@ class V03RestExchange:
         if self.verb in ("POST", "PUT", "PATCH"):
             self.content_types = "application/json"
 
-    def negotiate(self, version_of: Callable[[tuple[str, ...]], str]) -> str:
+    def negotiate(self, requested: str | None) -> str:
         return v03.VERSION  # chosen by the router (HttpBindings.rest)
 
     def early_error(self, body: bytes) -> None:

@@ -99,6 +99,8 @@ def trim_task(
     task: Task, history_length: int | None, *, artifacts: bool = True
 ) -> Task:
     """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
+    if history_length is None and artifacts:  # nothing to trim: the usual request
+        return task
     changes: dict[str, Any] = {}
     if history_length is not None and len(task.history) > history_length:
         changes["history"] = (
@@ -149,32 +151,28 @@ class RequestHandler:
         *,
         last_event_id: str | None = None,
     ) -> Any:
-        """Run ``operation``: authorization, capability check, then the method.
+        """Run ``operation``: authorization (:mod:`accord.server.auth.access`; raises
+        PermissionDeniedError or UnauthenticatedError), capability check, then the
+        method.
 
         ``last_event_id`` (SSE ``Last-Event-ID``) applies to SubscribeToTask.
         """
-        ctx = await self.authorize(operation, params, ctx)
+        # Authorization first, before any store lookup (spec §13.1): the tenant and
+        # the operation's scopes, then the task boundary. The default boundary (the
+        # request's tenant, the caller's own tasks) is what ctx.scope(tenant) gives,
+        # so ctx stays as it is; a task_access hook's is set on a new context.
+        tenant = getattr(params, "tenant", "") or ""
+        access = self.access
+        if access.check(operation.name, tenant, ctx.principal):
+            ctx = ctx.with_boundary(
+                await access.decide(operation.name, tenant, ctx.principal, ctx.owner)
+            )
         self._capabilities.check(operation, ctx.extensions)
         if operation.name == "SubscribeToTask":
             return await self.subscribe_to_task(
                 params, ctx, last_event_id=last_event_id
             )
         return await self._methods[operation.name](params, ctx)
-
-    async def authorize(
-        self, operation: Operation, params: Any, ctx: CallContext
-    ) -> CallContext:
-        """Decide, before any store lookup, what the call may see (spec §13.1).
-
-        Returns ``ctx`` with its task :attr:`~CallContext.boundary` set. Raises
-        PermissionDeniedError (tenant not allowed, scope missing, policy hook denied)
-        or UnauthenticatedError; see :mod:`accord.server.auth.access`.
-        """
-        tenant = getattr(params, "tenant", "") or ""
-        boundary = await self.access.authorize(
-            operation.name, tenant, ctx.principal, ctx.owner
-        )
-        return ctx.with_boundary(boundary)
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""

@@ -96,10 +96,23 @@ class AccessPolicy:
     async def authorize(
         self, operation: str, tenant: str, principal: Principal | None, owner: str
     ) -> Scope:
-        """The boundary of one call.
+        """The boundary of one call: :meth:`check`, then the default boundary or the
+        ``task_access`` hook's (:meth:`decide`).
 
         Raises:
             PermissionDeniedError: tenant not allowed, scope missing, or hook denied.
+            AuthenticationRequired: an anonymous caller asks for a scoped operation.
+        """
+        if self.check(operation, tenant, principal):
+            return await self.decide(operation, tenant, principal, owner)
+        return Scope(tenant=tenant, owner=owner)
+
+    def check(self, operation: str, tenant: str, principal: Principal | None) -> bool:
+        """Rules 1 and 2 (tenant, scopes); whether the boundary is the hook's to
+        decide (:meth:`decide`). False: it is the default, ``Scope(tenant, owner)``.
+
+        Raises:
+            PermissionDeniedError: the tenant is not allowed, or a scope is missing.
             AuthenticationRequired: an anonymous caller asks for a scoped operation.
         """
         if principal is not None and not principal.allows_tenant(tenant):
@@ -119,11 +132,18 @@ class AccessPolicy:
                     f"({' '.join(needed)})",
                     challenges=self._challenge(principal, needed),
                 )
-        default = Scope(tenant=tenant, owner=owner)
+        return self.task_access is not None and operation not in _NO_TASKS
+
+    async def decide(
+        self, operation: str, tenant: str, principal: Principal | None, owner: str
+    ) -> Scope:
+        """Rule 3 when :meth:`check` says the ``task_access`` hook decides: its
+        boundary, or PermissionDeniedError (fail closed)."""
         hook = self.task_access
-        if hook is None or operation in _NO_TASKS:
-            return default
-        request = AccessRequest(principal, tenant, operation, default)
+        assert hook is not None
+        request = AccessRequest(
+            principal, tenant, operation, Scope(tenant=tenant, owner=owner)
+        )
         try:
             result = hook(request)
             if inspect.isawaitable(result):
