@@ -33,7 +33,7 @@ async def test_writers_take_turns_in_order_of_arrival() -> None:
                 await anyio.lowlevel.checkpoint()
             for n in (1, 2, 3):
                 tg.start_soon(writer, n)
-                while len(lock._waiters) < n:  # parked, in this order
+                while len(lock._waiters or ()) < n:  # parked, in this order
                     await anyio.lowlevel.checkpoint()
             release.set()
     assert order == [0, 1, 2, 3]
@@ -66,14 +66,14 @@ async def test_a_cancelled_waiter_does_not_block_the_next(woken: bool) -> None:
             while not got:
                 await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "doomed", doomed)
-            while len(lock._waiters) < 1:
+            while len(lock._waiters or ()) < 1:
                 await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "next", None)
-            while len(lock._waiters) < 2:
+            while len(lock._waiters or ()) < 2:
                 await anyio.lowlevel.checkpoint()
             if not woken:
                 doomed.cancel()
-                while len(lock._waiters) > 1:
+                while len(lock._waiters or ()) > 1:
                     await anyio.lowlevel.checkpoint()
             release.set()
     # Just woken, the doomed writer may still take its turn (the cancellation reaches

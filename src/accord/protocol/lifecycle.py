@@ -121,7 +121,7 @@ def apply(
                 check_transition(task.status.state, payload.status.state)
             return payload
         return apply(task, payload)
-    if is_terminal(task.status.state):
+    if task.status.state in TERMINAL:  # is_terminal()
         raise InvalidAgentResponseError(
             f"Task {task.id} is {task.status.state.name}, which is final: "
             f"it takes no {type(event).__name__}"

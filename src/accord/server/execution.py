@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Execution"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Execution:
     """One call of the agent for one incoming message."""
 

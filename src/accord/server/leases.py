@@ -293,6 +293,11 @@ class Leases:
         finally:
             self._starting -= ids
 
+    @staticmethod
+    def holds(x: Execution) -> bool:
+        """Whether ``x`` may hold its task's lease still: :meth:`release` has work."""
+        return x.lease.state not in (LeaseState.WITH_CREATE, LeaseState.RELEASED)
+
     async def release(self, x: Execution) -> None:
         """Delete the lease of ``x``'s task, unless it holds none (never took one, or
         its last write released it).
@@ -300,7 +305,7 @@ class Leases:
         Not shielded: when the runtime is cancelled outright the lease simply expires,
         and the sweep that claims it finds the task ended and deletes it.
         """
-        if x.lease.state in (LeaseState.WITH_CREATE, LeaseState.RELEASED):
+        if not self.holds(x):
             return
         try:
             await self.runtime.store.release_lease(x.task_id, holder=self.holder)

@@ -74,7 +74,8 @@ class _WriteLock:
 
     def __init__(self) -> None:
         self._held = False
-        self._waiters: deque[anyio.Event] = deque()
+        #: Writers parked on the lock; made by the first one (most locks never see any).
+        self._waiters: deque[anyio.Event] | None = None
         #: The shielded cancel scope the writers run in, while they do (see above).
         self.shield: anyio.CancelScope | None = None
 
@@ -84,14 +85,17 @@ class _WriteLock:
             await anyio.lowlevel.checkpoint_if_cancelled()
         while self._held:
             woken = anyio.Event()
-            self._waiters.append(woken)
+            waiters = self._waiters
+            if waiters is None:
+                waiters = self._waiters = deque()
+            waiters.append(woken)
             try:
                 await woken.wait()
             except BaseException:
                 if woken.is_set():
                     self._wake_next()  # pass on the wake-up this writer will not use
                 else:
-                    self._waiters.remove(woken)
+                    waiters.remove(woken)
                 raise
         self._held = True
 

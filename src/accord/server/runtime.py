@@ -446,7 +446,11 @@ class Runtime:
             if x.slot is not None:
                 x.slot.end()
             x.lease.unwatch()
-            self._releasing[x.task_id] = None  # an Event once someone waits
+            # A follow-up turn waits while the lease is being released (it may
+            # suspend; _await_release); with none to release nothing suspends here.
+            releasing = self.leases.holds(x)
+            if releasing:
+                self._releasing[x.task_id] = None  # an Event once someone waits
             try:
                 # Even when cancelled: publish never suspends (TaskEvents contract).
                 # It must follow the pop at once: a follow-up message may start the
@@ -462,11 +466,13 @@ class Runtime:
                             seq=0, event=None, task=recorder.written_task, final=True
                         ),
                     )
-                await self.leases.release(x)
+                if releasing:
+                    await self.leases.release(x)
             finally:
-                released = self._releasing.pop(x.task_id, None)
-                if released is not None:
-                    released.set()
+                if releasing:
+                    released = self._releasing.pop(x.task_id, None)
+                    if released is not None:
+                        released.set()
                 x._finish()
                 self.queue.freed()  # a slot is free: queued work may start
 

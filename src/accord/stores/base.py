@@ -93,18 +93,24 @@ MAX_PAGE_SIZE = 100
 QUEUED = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Scope:
     """Who is asking: the authorization boundary of every read and write (spec §13.1).
 
     ``owner=None`` matches every owner; only server maintenance may use it.
     """
 
-    tenant: str = ""
-    owner: str | None = ""
+    # The defaults are __init__'s.
+    tenant: str
+    owner: str | None
+
+    def __init__(self, tenant: str = "", owner: str | None = "") -> None:
+        # Written out (see TaskRecord.__init__): a request builds two.
+        _set_scope_tenant(self, tenant)
+        _set_scope_owner(self, owner)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class TaskRecord:
     """A stored task with its scope and version (= seq of its latest event)."""
 
@@ -112,6 +118,26 @@ class TaskRecord:
     owner: str
     tenant: str
     version: int
+
+    def __init__(self, task: Task, owner: str, tenant: str, version: int) -> None:
+        # Written out rather than generated: a frozen dataclass's __init__ sets each
+        # field through object.__setattr__; setting the slots through their own
+        # descriptors keeps the class frozen (assignment still raises
+        # FrozenInstanceError; eq, hash, repr and replace unchanged) at a fraction
+        # of the cost, and every store write returns a record.
+        _set_record_task(self, task)
+        _set_record_owner(self, owner)
+        _set_record_tenant(self, tenant)
+        _set_record_version(self, version)
+
+
+# The slots' own setters (see TaskRecord.__init__).
+_set_scope_tenant = Scope.__dict__["tenant"].__set__
+_set_scope_owner = Scope.__dict__["owner"].__set__
+_set_record_task = TaskRecord.__dict__["task"].__set__
+_set_record_owner = TaskRecord.__dict__["owner"].__set__
+_set_record_tenant = TaskRecord.__dict__["tenant"].__set__
+_set_record_version = TaskRecord.__dict__["version"].__set__
 
 
 @dataclass(frozen=True, slots=True)

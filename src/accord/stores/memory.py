@@ -203,11 +203,15 @@ class MemoryTaskStore(MemoryPush, MemoryAudit, MemoryHeld):
             )
         self._tasks[task.id] = entry
         self._logs[task.id] = (event, *more) if finished else [event, *more]
-        self._by_scope.setdefault((scope.tenant, owner), {})[task.id] = None
-        self._track(task)
+        ids = self._by_scope.get((scope.tenant, owner))
+        if ids is None:
+            ids = self._by_scope[scope.tenant, owner] = {}
+        ids[task.id] = None
+        if finished:  # _track for a new id: it joins _finished at the end
+            self._finished[task.id] = self._clock()
         if self._audit_on:
             self._append_audit(state_records(scope.tenant, owner, "", (event, *more)))
-        return _record(entry)
+        return TaskRecord(task, owner, scope.tenant, entry[VERSION])
 
     async def get(self, task_id: str, *, scope: Scope) -> TaskRecord | None:
         """Return the task if it exists within ``scope``, else None."""
