@@ -55,6 +55,7 @@ from typing import Any, Generic, TypeVar
 
 from accord import types as t
 from accord._quote import shorten
+from accord._slots import slot_setters
 from accord.bindings import v03, v03_card
 from accord.bindings.details import (
     build_details,
@@ -137,10 +138,9 @@ class JsonRpcCall:
 
 
 # The slots' own setters (see JsonRpcCall.__init__).
-_set_id = JsonRpcCall.__dict__["id"].__set__
-_set_operation = JsonRpcCall.__dict__["operation"].__set__
-_set_params = JsonRpcCall.__dict__["params"].__set__
-_set_v03_method = JsonRpcCall.__dict__["v03_method"].__set__
+_set_id, _set_operation, _set_params, _set_v03_method = slot_setters(
+    JsonRpcCall, "id", "operation", "params", "v03_method"
+)
 
 
 class JsonRpcRejection(Exception):

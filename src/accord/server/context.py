@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from accord._slots import slot_setters
 from accord.protocol.trace import trace_id_of
 from accord.stores import Scope
 
@@ -122,11 +123,23 @@ class CallContext:
 
 
 # The slots' own setters (see CallContext.__init__).
-_set_owner = CallContext.__dict__["owner"].__set__
-_set_version = CallContext.__dict__["version"].__set__
-_set_extensions = CallContext.__dict__["extensions"].__set__
-_set_principal = CallContext.__dict__["principal"].__set__
-_set_boundary = CallContext.__dict__["boundary"].__set__
-_set_base_url_of = CallContext.__dict__["base_url_of"].__set__
-_set_header = CallContext.__dict__["header"].__set__
-_set_traceparent = CallContext.__dict__["traceparent"].__set__
+(
+    _set_owner,
+    _set_version,
+    _set_extensions,
+    _set_principal,
+    _set_boundary,
+    _set_base_url_of,
+    _set_header,
+    _set_traceparent,
+) = slot_setters(
+    CallContext,
+    "owner",
+    "version",
+    "extensions",
+    "principal",
+    "boundary",
+    "base_url_of",
+    "header",
+    "traceparent",
+)

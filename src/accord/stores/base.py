@@ -66,6 +66,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from accord._slots import slot_setters
+
 if TYPE_CHECKING:
     import builtins
     from collections.abc import Sequence
@@ -132,12 +134,10 @@ class TaskRecord:
 
 
 # The slots' own setters (see TaskRecord.__init__).
-_set_scope_tenant = Scope.__dict__["tenant"].__set__
-_set_scope_owner = Scope.__dict__["owner"].__set__
-_set_record_task = TaskRecord.__dict__["task"].__set__
-_set_record_owner = TaskRecord.__dict__["owner"].__set__
-_set_record_tenant = TaskRecord.__dict__["tenant"].__set__
-_set_record_version = TaskRecord.__dict__["version"].__set__
+_set_scope_tenant, _set_scope_owner = slot_setters(Scope, "tenant", "owner")
+_set_record_task, _set_record_owner, _set_record_tenant, _set_record_version = (
+    slot_setters(TaskRecord, "task", "owner", "tenant", "version")
+)
 
 
 @dataclass(frozen=True, slots=True)
