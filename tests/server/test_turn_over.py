@@ -97,3 +97,19 @@ async def test_a_reply_once_the_message_has_a_task_is_refused() -> None:
     assert answer.status.state == TaskState.COMPLETED
     assert len(refused) == 1
     assert "already has a task" in str(refused[0])
+
+
+async def test_a_reply_without_content_is_refused_and_the_turn_goes_on() -> None:
+    refused: list[BaseException] = []
+
+    async def work(ctx: TaskContext) -> None:
+        try:
+            await ctx.reply(())
+        except ValueError as exc:
+            refused.append(exc)
+        await ctx.reply("with content")
+
+    answer = await _send(Agent(work, name="Empty", description="for tests"))
+    assert isinstance(answer, Message)
+    assert answer.text == "with content"
+    assert [str(e) for e in refused] == ["reply() needs content"]
