@@ -25,18 +25,23 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresHeld"]
 
+# ``= ANY(ARRAY(subquery))``, not ``IN (subquery)``: the ARRAY is an InitPlan, run
+# once, so LIMIT bounds the batch whatever plan is chosen; an IN subquery with LIMIT
+# and SKIP LOCKED may be re-scanned by some plans and delete more than a batch (seen
+# once in the suite: 105 rows purged by one hold). The same in the other stores'
+# batched statements (retention, lease claims).
 _PURGE = (
-    "DELETE FROM held_terms WHERE seq IN (SELECT seq FROM held_terms"
-    " WHERE expires_at <= %s ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    "DELETE FROM held_terms WHERE seq = ANY(ARRAY(SELECT seq FROM held_terms"
+    " WHERE expires_at <= %s ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED))"
 )
 _INSERT = (
     "INSERT INTO held_terms (kind, id, tenant, owner, terms, expires_at)"
     " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (kind, id) DO NOTHING"
 )
 _TRIM = (
-    "DELETE FROM held_terms WHERE seq IN (SELECT seq FROM held_terms"
+    "DELETE FROM held_terms WHERE seq = ANY(ARRAY(SELECT seq FROM held_terms"
     " WHERE tenant = %s AND owner = %s AND kind = %s ORDER BY seq DESC OFFSET %s"
-    " FOR UPDATE SKIP LOCKED)"
+    " FOR UPDATE SKIP LOCKED))"
 )
 _TAKE = (
     "DELETE FROM held_terms WHERE kind = %s AND id = %s AND tenant = %s"

@@ -54,8 +54,8 @@ _EXPIRED = (
 )
 _CLAIM = (
     f"UPDATE task_leases SET holder = %s, attempt = attempt + 1, expires_at = {_UNTIL}"
-    " WHERE task_id IN (SELECT task_id FROM task_leases WHERE expires_at <= now()"
-    " AND holder <> '' ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " WHERE task_id = ANY(ARRAY(SELECT task_id FROM task_leases WHERE expires_at <= now()"
+    " AND holder <> '' ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED))"
     f" RETURNING {_COLUMNS}"
 )
 # Queued rows (holder ''): expires_at is when they were queued, the queue's order.

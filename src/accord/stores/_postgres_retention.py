@@ -50,14 +50,14 @@ RETENTION_SWEEP_INTERVAL = 60.0
 
 _TERMINAL = sorted(s.value for s in TERMINAL_STATES)
 _PURGE_BY_STATUS = (
-    "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state = ANY(%s)"
+    "DELETE FROM tasks WHERE id = ANY(ARRAY(SELECT id FROM tasks WHERE state = ANY(%s)"
     " AND ((status_ts <> '' AND status_ts < %s)"
     " OR (status_ts = '' AND updated_at < %s::timestamptz))"
-    " LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " LIMIT %s FOR UPDATE SKIP LOCKED))"
 )
 _PURGE_BY_UPDATE = (
-    "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state = ANY(%s)"
-    " AND updated_at < %s::timestamptz LIMIT %s FOR UPDATE SKIP LOCKED)"
+    "DELETE FROM tasks WHERE id = ANY(ARRAY(SELECT id FROM tasks WHERE state = ANY(%s)"
+    " AND updated_at < %s::timestamptz LIMIT %s FOR UPDATE SKIP LOCKED))"
 )
 
 
