@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
@@ -21,6 +20,7 @@ from accord.server import (
     TaskContext,
 )
 from accord.stores import MemoryTaskStore
+from tests.helpers.asgi import asgi_post, send_message_body
 
 pytestmark = pytest.mark.anyio
 
@@ -37,53 +37,18 @@ def _app(**options: Any) -> A2AApp:
 
 
 def _request(text: str) -> bytes:
-    message = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": text}]}
-    request = {"jsonrpc": "2.0", "id": 3, "method": "SendMessage"}
-    return json.dumps({**request, "params": {"message": message}}).encode()
+    return send_message_body(text, 3)
 
 
 async def _call(
     app: A2AApp, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, dict[str, Any]]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"agent.test"),
-            (b"content-type", b"application/json"),
-            (b"a2a-version", b"1.0"),
-            *headers,
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    pending = [
-        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
-    pending.reverse()
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await anyio.sleep_forever()
-        raise AssertionError  # pragma: no cover
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
+    base = [(b"host", b"agent.test"), (b"content-type", b"application/json")]
     async with app.running():
         with anyio.fail_after(10):
-            await app(scope, receive, send)
-    return sent[0]["status"], json.loads(sent[1]["body"])
+            return await asgi_post(
+                app, chunks, [*base, (b"a2a-version", b"1.0"), *headers]
+            )
 
 
 async def test_a_chunked_body_over_the_limit_is_refused_as_it_arrives() -> None:

@@ -4,8 +4,7 @@ header is the one read."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -13,6 +12,7 @@ import pytest
 
 from accord.server import A2AApp, Agent, TaskContext
 from accord.stores import MemoryTaskStore
+from tests.helpers.asgi import asgi_post, send_message_body
 
 pytestmark = pytest.mark.anyio
 
@@ -23,42 +23,8 @@ async def _echo(ctx: TaskContext) -> None:
     await ctx.reply(ctx.text)
 
 
-def _body() -> bytes:
-    message = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
-    request = {"jsonrpc": "2.0", "id": 7, "method": "SendMessage"}
-    return json.dumps({**request, "params": {"message": message}}).encode()
-
-
 async def _call(app: A2AApp, headers: Iterable[Any]) -> tuple[int, dict[str, Any]]:
-    body = _body()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await anyio.sleep_forever()
-        raise AssertionError  # pragma: no cover
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0]["status"], json.loads(sent[1]["body"])
+    return await asgi_post(app, [send_message_body("hi", 7)], headers)
 
 
 def _headers(version: bytes = b"1.0") -> Pairs:
