@@ -439,6 +439,7 @@ PACKAGES: dict[str, list[str]] = {
         "AuditStore",
         "HeldStore",
         "Lease",
+        "MemoryHeld",
         "MemoryTaskStore",
         "PushConfigRecord",
         "PushConfigStore",

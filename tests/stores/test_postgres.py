@@ -23,9 +23,9 @@ from accord.errors import ConflictError, StoreError
 from accord.stores import Scope, TaskQuery, migrate, open_store
 from accord.stores import _postgres_retention as pg_retention
 from accord.stores._common import encode_cursor
-from accord.stores._postgres_db import apply_migrations, migrations
 from accord.stores._postgres_list import list_statements
 from accord.stores.postgres import PostgresTaskStore
+from accord.stores.postgres_db import apply_migrations, migrations
 from accord.types import Artifact, Part, StreamResponse, Task, TaskState, replace
 
 from ._helpers import ALICE, ALICE_AT_ACME, created, make_task, status_changed, ts

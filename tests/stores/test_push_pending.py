@@ -644,8 +644,8 @@ async def test_sqlite_migration_6_gives_old_configs_their_tasks_version(
 async def test_postgres_migration_5_gives_old_configs_their_tasks_version() -> None:
     import psycopg
 
-    from accord.stores._postgres_db import apply_migrations, migrations
     from accord.stores.postgres import PostgresTaskStore
+    from accord.stores.postgres_db import apply_migrations, migrations
 
     shipped = migrations()
     assert shipped[4][0] == 5

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from accord.stores._postgres_db import (
+from accord.stores.postgres_db import (
     CONNECT_TIMEOUT,
     ConnectionPool,
     connect_kwargs,

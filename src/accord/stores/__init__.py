@@ -6,7 +6,8 @@
 from that module) is shared by any number of instances. Each also keeps the audit
 trail (:mod:`accord.stores.audit`, :class:`AuditStore`) when made with ``audit=True``,
 and holds negotiated terms for every instance sharing it (:mod:`accord.stores.held`,
-:class:`HeldStore`). All pass the same contract
+:class:`HeldStore`; :class:`MemoryHeld` holds them on its own, in this process, for
+a component that has no store to share). All pass the same contract
 suite (``tests/stores``). :func:`open_store` picks the store a ``--db`` value names (a
 ``postgresql://`` URL or a SQLite file); :func:`migrate` creates or upgrades either
 ahead of time (``accord db migrate``); the stores also migrate when they open.
@@ -15,6 +16,7 @@ ahead of time (``accord db migrate``); the stores also migrate when they open.
 
 from __future__ import annotations
 
+from accord.stores._memory_held import MemoryHeld
 from accord.stores._open import is_postgres_url, migrate, open_store
 from accord.stores._sqlite_db import create_database_file
 from accord.stores.audit import (
@@ -56,6 +58,7 @@ __all__ = [
     "AuditStore",
     "HeldStore",
     "Lease",
+    "MemoryHeld",
     "MemoryTaskStore",
     "PushConfigRecord",
     "PushConfigStore",

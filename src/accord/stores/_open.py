@@ -56,7 +56,7 @@ def migrate(db: str | os.PathLike[str]) -> list[int]:
             schema than this Accord knows.
     """
     if is_postgres_url(db):
-        from accord.stores._postgres_db import migrate as migrate_postgres
+        from accord.stores.postgres_db import migrate as migrate_postgres
 
         return migrate_postgres(str(db))
     return migrate_sqlite(db)

@@ -37,9 +37,9 @@ from accord.stores._common import (
     push_record,
     scope_params,
 )
-from accord.stores._postgres_db import ForeignKeyViolation
 from accord.stores._postgres_part import PostgresPart
 from accord.stores.base import PushConfigRecord, PushDelivery
+from accord.stores.postgres_db import ForeignKeyViolation
 
 if TYPE_CHECKING:
     import psycopg

@@ -99,7 +99,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.errors import StoreUnavailableError
-from accord.stores._postgres_db import describe, store_errors
+from accord.stores.postgres_db import describe, store_errors
 
 try:
     import psycopg

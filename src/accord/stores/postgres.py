@@ -1,7 +1,7 @@
 """A :class:`~accord.stores.base.TaskStore` on PostgreSQL, shared by many instances.
 
 Theory of operation. The store holds a bounded pool of psycopg 3 connections
-(:mod:`accord.stores._postgres_db`). Each call takes one connection, runs one
+(:mod:`accord.stores.postgres_db`). Each call takes one connection, runs one
 transaction on it in a worker thread and gives it back. Any number of stores, in any
 number of processes, may share one database: every guarantee below is PostgreSQL's,
 not the process's.
@@ -76,17 +76,6 @@ from accord.stores._common import (
     sort_key,
 )
 from accord.stores._postgres_audit import PostgresAudit, append_entries
-from accord.stores._postgres_db import (
-    CONNECT_TIMEOUT,
-    STATEMENT_TIMEOUT,
-    ConnectionPool,
-    UniqueViolation,
-    apply_migrations,
-    begin,
-    check_schema,
-    connect_kwargs,
-    store_errors,
-)
 from accord.stores._postgres_held import PostgresHeld
 from accord.stores._postgres_leases import GRANT_LEASE, RELEASE_LEASE, PostgresLeases
 from accord.stores._postgres_list import list_statements
@@ -100,6 +89,17 @@ from accord.stores._postgres_retry import RECONNECT_WINDOW, Calls
 from accord.stores._postgres_rows import load_tasks, text, write_rows
 from accord.stores._sqlite_layout import plan
 from accord.stores.base import StoredEvent, TaskPage, TaskQuery, TaskRecord
+from accord.stores.postgres_db import (
+    CONNECT_TIMEOUT,
+    STATEMENT_TIMEOUT,
+    ConnectionPool,
+    UniqueViolation,
+    apply_migrations,
+    begin,
+    check_schema,
+    connect_kwargs,
+    store_errors,
+)
 from accord.types import StreamResponse, Task, decode
 
 if TYPE_CHECKING:

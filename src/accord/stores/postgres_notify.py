@@ -61,7 +61,7 @@ import anyio
 import anyio.to_thread
 
 from accord.errors import StoreError
-from accord.stores._postgres_db import CONNECT_TIMEOUT, connect_kwargs, describe
+from accord.stores.postgres_db import CONNECT_TIMEOUT, connect_kwargs, describe
 
 try:
     import psycopg

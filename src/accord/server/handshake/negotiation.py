@@ -57,8 +57,7 @@ from accord.protocol.handshake import (
     skill_inputs,
     skill_named,
 )
-from accord.stores import HeldStore, Scope
-from accord.stores._memory_held import MemoryHeld
+from accord.stores import HeldStore, MemoryHeld, Scope
 from accord.types import AgentExtension
 
 from ._audit import AuditingInterceptor

@@ -1,4 +1,5 @@
-"""PostgreSQL plumbing shared by the store and ``accord db migrate``: pool, migrate, errors.
+"""PostgreSQL plumbing shared by the store, ``accord db migrate`` and the registry's
+PostgreSQL store (:mod:`accord.registry.postgres`): pool, migrate, errors.
 
 Theory of operation. The store talks to PostgreSQL through a bounded pool of
 *synchronous* psycopg 3 connections, each call running in a worker thread
