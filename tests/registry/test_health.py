@@ -143,6 +143,37 @@ def test_next_interval_honours_cache_control() -> None:
         assert next_interval(headers, settings) == expected, header
 
 
+#: 2026-12-06 10:00:00 UTC, and HTTP-dates around it.
+NOW = 1_796_551_200.0
+AT_NOW = "Sun, 06 Dec 2026 10:00:00 GMT"
+IN_10_MIN = "Sun, 06 Dec 2026 10:10:00 GMT"
+
+
+def test_next_interval_reads_expires_date_and_age_as_a_shared_cache() -> None:
+    settings = HealthSettings(
+        interval=300, min_interval=30, max_interval=3600, clock=lambda: NOW
+    )
+    for headers, expected in [
+        # Expires against our clock, or against the response's Date.
+        ({"expires": IN_10_MIN}, 600),
+        ({"expires": "Sun, 06 Dec 2026 10:10:00 -0000"}, 600),  # no zone: GMT
+        ({"expires": IN_10_MIN, "date": "Sun, 06 Dec 2026 10:05:00 GMT"}, 300),
+        # Age counts against the lifetime, whichever gave it.
+        ({"expires": IN_10_MIN, "age": "100"}, 500),
+        ({"cache-control": "max-age=900", "age": "100"}, 800),
+        # max-age wins over Expires; s-maxage (for shared caches) over both.
+        ({"cache-control": "max-age=120", "expires": IN_10_MIN}, 120),
+        ({"cache-control": "max-age=120, s-maxage=240"}, 240),
+        # In the past, or not a date at all ("0"): stale, checked soon.
+        ({"expires": AT_NOW, "date": IN_10_MIN}, 30),
+        ({"expires": "0"}, 30),
+        ({"cache-control": "no-cache", "expires": IN_10_MIN}, 30),
+        # Far future: clamped.
+        ({"expires": "Fri, 01 Jan 2038 00:00:00 GMT"}, 3600),
+    ]:
+        assert next_interval(httpx.Headers(headers), settings) == expected, headers
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="timeout"):
         HealthSettings(timeout=0)

@@ -4,8 +4,9 @@ Theory of operation. Agents registered by URL are re-fetched when due
 (:meth:`.store.RegistryStore.due`). A check sends the last ``ETag`` back
 (``If-None-Match``); a ``304`` or a ``200`` marks the agent *up* with the observed
 latency, a failure (refused connection, timeout, an error status) marks it *down*
-and counts the failures in a row. The next check is due after the response's
-``Cache-Control: max-age`` (clamped to ``min_interval``..``max_interval``;
+and counts the failures in a row. The next check is due when the response stops being fresh,
+as a shared cache reads it (``s-maxage``, ``max-age``, ``Expires``, ``Age``:
+:func:`next_interval`; clamped to ``min_interval``..``max_interval``;
 ``no-cache``/``no-store`` mean ``min_interval``), else after ``interval``; a down
 agent is retried after ``retry_interval``. A ``200`` card goes through registration
 again (:meth:`.registration.Registrar.accept`): a changed card becomes a new version
@@ -20,6 +21,8 @@ once, each bounded by ``timeout``; between rounds it waits ``poll`` seconds.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 import math
 import time
@@ -50,7 +53,7 @@ class HealthSettings:
 
     Attributes:
         interval: seconds between checks when the card response says nothing.
-        min_interval: the shortest interval a ``max-age`` may ask for.
+        min_interval: the shortest interval a card response may ask for.
         max_interval: the longest.
         retry_interval: seconds before a down agent is checked again.
         timeout: seconds one check may take.
@@ -90,7 +93,16 @@ class HealthSettings:
 
 
 def next_interval(headers: httpx.Headers, settings: HealthSettings) -> float:
-    """Seconds until the next check, from the card response's ``Cache-Control``."""
+    """Seconds until the next check: how long the card response says it stays fresh.
+
+    The registry re-fetches a card as a shared cache would (RFC 9111 §4.2.1):
+    ``s-maxage``, else ``max-age``, else ``Expires`` minus the response's ``Date``
+    (this instance's clock when it has none); less the response's ``Age``. An
+    ``Expires`` that is not a date (``0`` is common) means stale already (RFC 9111
+    §5.3), as do ``no-cache`` and ``no-store``: checked again after
+    ``min_interval``. The result is clamped to ``min_interval``..``max_interval``;
+    a response that says nothing is checked again after ``interval``.
+    """
     directives: dict[str, str] = {}
     for part in headers.get("cache-control", "").split(","):
         name, _, value = part.strip().partition("=")
@@ -98,10 +110,42 @@ def next_interval(headers: httpx.Headers, settings: HealthSettings) -> float:
             directives[name.lower()] = value.strip().strip('"')
     if "no-store" in directives or "no-cache" in directives:
         return settings.min_interval
-    max_age = directives.get("max-age", "")
-    if not max_age.isdigit():
+    lifetime = _lifetime(directives, headers, settings.clock)
+    if lifetime is None:
         return settings.interval
-    return min(max(float(max_age), settings.min_interval), settings.max_interval)
+    age = headers.get("age", "").strip()
+    if age.isdigit():
+        lifetime -= int(age)
+    return min(max(lifetime, settings.min_interval), settings.max_interval)
+
+
+def _lifetime(
+    directives: dict[str, str], headers: httpx.Headers, clock: Callable[[], float]
+) -> float | None:
+    """The freshness lifetime the response gives (RFC 9111 §4.2.1), or None."""
+    for name in ("s-maxage", "max-age"):
+        value = directives.get(name, "")
+        if value.isdigit():
+            return float(value)
+    expires = headers.get("expires")
+    if expires is None:
+        return None
+    expires_at = _http_date(expires)
+    if expires_at is None:
+        return 0.0  # not a date: already expired (RFC 9111 §5.3)
+    date = _http_date(headers.get("date", ""))
+    return expires_at - (clock() if date is None else date)
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP-date as Unix time (None when it is not one)."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # an HTTP-date is always GMT (RFC 9110 §5.6.7)
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
 
 
 class HealthChecker:
