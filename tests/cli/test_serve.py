@@ -231,7 +231,7 @@ def test_serve_smoke(
         result = run_cli(capsys, "send", base, "Summary of call-1005", "--api-key", key)
         assert result.code == 0, result.err
         process.send_signal(signum)
-        _, err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
@@ -239,7 +239,25 @@ def test_serve_smoke(
     assert process.returncode == 0, err
     assert "Application shutdown complete" in err
     assert "Traceback" not in err
+    # uvicorn's access log, on stdout
+    assert '"GET /.well-known/agent-card.json HTTP/1.1" 200' in out
     assert (tmp_path / "smoke.db").is_file()
+
+
+def test_serve_without_the_access_log(tmp_path: Path) -> None:
+    process = _spawn("--port", "0", "--db", "quiet.db", "--no-access-log", cwd=tmp_path)
+    try:
+        card = _card_line(process)
+        assert httpx.get(card, timeout=10).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Application startup complete" in err  # the rest of the log stays
+    assert "agent-card.json" not in err + out
 
 
 def test_serve_port_in_use(tmp_path: Path) -> None:

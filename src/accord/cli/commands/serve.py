@@ -503,6 +503,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=args.access_log,
         lifespan="on",
         timeout_graceful_shutdown=math.ceil(app.shutdown_grace + INTERRUPT_MARGIN),
         proxy_headers=False,  # the app checks forwarded headers (--forwarded-allow-ips)
