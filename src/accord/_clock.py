@@ -1,9 +1,9 @@
 """Fast current timestamps and random ids: called several times per request.
 
-``now_timestamp`` caches the formatted ``YYYY-MM-DDTHH:MM:SS.`` prefix of the current
+``now_timestamp`` caches the formatted ``YYYY-MM-DDTHH:MM:SS`` prefix of the current
 second, and the whole stamp of the current millisecond, so a call costs a
-``time.time()`` and at most one small f-string (~0.1 us, against ~3.5 us for
-``datetime.now(UTC)`` + ``strftime``). ``new_id`` formats 16 random bytes (from a
+``time.time_ns()`` and at most one concatenation with a ready ``.mmmZ`` (~0.1 us,
+against ~3.5 us for ``datetime.now(UTC)`` + ``strftime``). ``new_id`` formats 16 random bytes (from a
 batch made ahead, see ``_BATCH``) as a version-4 UUID string without building a
 ``uuid.UUID`` object.
 """
@@ -20,19 +20,22 @@ _second = -1
 _prefix = ""
 _milli = -1
 _stamp = ""
+#: The ``.mmmZ`` end of a stamp, by millisecond.
+_MILLIS = tuple(f".{milli:03d}Z" for milli in range(1000))
 
 
 def now_timestamp() -> str:
     """The current UTC time as a canonical ProtoJSON timestamp (millisecond precision)."""
     global _second, _prefix, _milli, _stamp
-    milli = int(time.time() * 1000)
+    # In integers: ``int(time.time() * 1000)`` costs half as much again.
+    milli = time.time_ns() // 1_000_000
     if milli == _milli:  # several calls per request fall in the same millisecond
         return _stamp
     second, rest = divmod(milli, 1000)
     if second != _second:
-        _prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second = second
-    _stamp = f"{_prefix}{rest:03d}Z"
+    _stamp = _prefix + _MILLIS[rest]
     _milli = milli
     return _stamp
 
