@@ -210,7 +210,8 @@ class Recorder:
             content, task_id=self._task_id, context_id=self._context_id, data=data
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
-        await self._create_if_needed()
+        if self._task is None:
+            await self._create()
         assert self._task is not None
         event = TaskStatusUpdateEvent(
             task_id=self._task_id, context_id=self._context_id, status=status
@@ -227,7 +228,8 @@ class Recorder:
         async with self._lock:
             if self.ended:
                 raise self._closed("publish an artifact")
-            await self._create_if_needed()
+            if self._task is None:
+                await self._create()
             assert self._task is not None
             if append and all(
                 a.artifact_id != artifact.artifact_id for a in self._task.artifacts
@@ -249,7 +251,8 @@ class Recorder:
         async with self._lock:
             if self.ended:
                 raise self._closed("submit the task")
-            await self._create_if_needed()
+            if self._task is None:
+                await self._create()
             await self._flush()  # submit() asks for the task to be visible now
 
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
@@ -279,9 +282,10 @@ class Recorder:
                     Update(seq=0, event=StreamResponse(message=message), task=None),
                 )
 
-    async def _create_if_needed(self) -> None:
-        if self._task is not None:
-            return
+    async def _create(self) -> None:
+        """Create the task (SUBMITTED, the message in its history): buffered, or
+        written. Its callers check first that it does not exist (saving a coroutine
+        on every later progress call)."""
         task_id, context_id = self._task_id, self._context_id
         history = (replace(self._message, task_id=task_id, context_id=context_id),)
         task = Task(
@@ -359,7 +363,17 @@ class Recorder:
     ) -> None:
         buffer = self._buffer
         if buffer:
-            await self._write_behind(buffer, task, event, final=final)
+            before = self._task, self._version
+            if not self._buffer_more(buffer, task, event, final=final):
+                return
+            try:
+                await self._flush(final=final)
+            except BaseException:
+                # Nothing was written: this event is not in the task (its caller sees
+                # the error); the ones before it stay buffered.
+                buffer.pop()
+                self._task, self._version = before
+                raise
             return
         # The write that ends the turn releases the lease (leases.py).
         record = await self._runtime.leases.append(
@@ -376,31 +390,25 @@ class Recorder:
             # a loop run to the end before any subscriber is served.
             await anyio.lowlevel.checkpoint()
 
-    async def _write_behind(
+    def _buffer_more(
         self,
         buffer: list[tuple[StreamResponse, Task]],
         task: Task,
         event: StreamResponse,
         *,
         final: bool,
-    ) -> None:
-        """Buffer one more of a new task's first updates; write them all when the
-        turn ends or the buffer is full (write_behind.py)."""
-        before = self._task, self._version
-        version = self._version + 1
+    ) -> bool:
+        """Buffer one more of a new task's first updates (write_behind.py); True when
+        the buffer must be written now: the turn ends, or the buffer is full.
+
+        Not a coroutine: most updates only join the buffer (:meth:`_write` writes).
+        """
         buffer.append((event, task))  # seq ``version``: its place in the buffer
-        self._task, self._version = task, version
+        self._task, self._version = task, self._version + 1
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
-            return
-        try:
-            await self._flush(final=final)
-        except BaseException:
-            # Nothing was written: this event is not in the task (its caller sees
-            # the error); the ones before it stay buffered.
-            buffer.pop()
-            self._task, self._version = before
-            raise
+            return False
+        return True
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""
