@@ -19,25 +19,28 @@ __all__ = ["new_id", "now_timestamp"]
 _second = -1
 _prefix = ""
 _milli = -1
-_stamp = ""
+#: The stamp of ``_milli``: the latest one :func:`now_timestamp` returned. Always
+#: canonical (even before the first call: not "", which is one shared object), so a
+#: TaskStatus given this very string need not check it (accord.types._core).
+last_stamp = "1970-01-01T00:00:00.000Z"
 #: The ``.mmmZ`` end of a stamp, by millisecond.
 _MILLIS = tuple(f".{milli:03d}Z" for milli in range(1000))
 
 
 def now_timestamp() -> str:
     """The current UTC time as a canonical ProtoJSON timestamp (millisecond precision)."""
-    global _second, _prefix, _milli, _stamp
+    global _second, _prefix, _milli, last_stamp
     # In integers: ``int(time.time() * 1000)`` costs half as much again.
     milli = time.time_ns() // 1_000_000
     if milli == _milli:  # several calls per request fall in the same millisecond
-        return _stamp
+        return last_stamp
     second, rest = divmod(milli, 1000)
     if second != _second:
         _prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second = second
-    _stamp = _prefix + _MILLIS[rest]
+    last_stamp = _prefix + _MILLIS[rest]
     _milli = milli
-    return _stamp
+    return last_stamp
 
 
 #: Ids made at once: one ``os.urandom`` call (a syscall) per batch, and their

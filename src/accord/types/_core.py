@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from accord import _clock
+
 from ._base import A2AStruct, Timestamp, normalize_timestamp
 
 #: A REQUIRED id: non-empty. The constraint is checked when decoding, so the error
@@ -135,7 +137,9 @@ class TaskStatus(A2AStruct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         timestamp = self.timestamp
-        if timestamp is not None:
+        # The server's own statuses carry the stamp the clock just made: canonical
+        # by construction (the very string, not an equal one someone passed).
+        if timestamp is not None and timestamp is not _clock.last_stamp:
             canonical = normalize_timestamp(timestamp)
             if canonical is not timestamp:
                 msgspec.structs.force_setattr(self, "timestamp", canonical)
