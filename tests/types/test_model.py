@@ -82,6 +82,11 @@ def test_message_text_joins_text_parts() -> None:
         parts=(t.Part(text="a"), t.Part(data={"x": 1}), t.Part(text="b")),
     )
     assert message.text == "ab"
+    # One part (the common case, taken without a join): text, or "" for another kind.
+    alone = t.Message(message_id="m", role=t.Role.AGENT, parts=(t.Part(text="a"),))
+    assert alone.text == "a"
+    data = t.Message(message_id="m", role=t.Role.AGENT, parts=(t.Part(data=1),))
+    assert data.text == ""
 
 
 @pytest.mark.parametrize(

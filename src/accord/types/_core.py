@@ -125,7 +125,10 @@ class Message(A2AStruct, frozen=True, kw_only=True):
     @property
     def text(self) -> str:
         """The concatenated text of the message's text parts."""
-        return "".join(p.text for p in self.parts if p.text is not None)
+        parts = self.parts
+        if len(parts) == 1:  # the common case: no generator, no join
+            return parts[0].text or ""
+        return "".join([p.text for p in parts if p.text is not None])
 
 
 class TaskStatus(A2AStruct, frozen=True, kw_only=True):
