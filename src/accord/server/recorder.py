@@ -175,7 +175,9 @@ class Recorder:
     @property
     def written_task(self) -> Task | None:
         """The task as last written to the store (None when it never was)."""
-        return self.task if self.created else None
+        # :attr:`created`, spelt out: each blocking send reads this.
+        task = self._task
+        return task if task is not None and not self._buffer else None
 
     @property
     def replied(self) -> bool:
