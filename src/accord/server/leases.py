@@ -201,7 +201,7 @@ class Leases:
 
     def with_creation(self, x: Execution) -> None:
         """Let ``x`` (a new task's execution) take its lease as it creates the task."""
-        x.leased_at = time.monotonic()
+        x.lease.since = time.monotonic()  # x.leased_at, without its property
         x.lease.set(LeaseState.WITH_CREATE)
 
     async def create(

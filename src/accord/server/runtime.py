@@ -346,7 +346,8 @@ class Runtime:
             self._tg is not None
             and not self._closing
             and not self._draining
-            and not self.full
+            # not :attr:`full`, spelt out: two property calls per blocking send
+            and len(self._live) + self._admitting < self.max_running
         )
 
     async def run_inline(self, execution: Execution, record: TaskRecord | None) -> None:
@@ -406,7 +407,7 @@ class Runtime:
                 "The agent is shutting down and accepts no new work; retry in a "
                 "moment (a restarted or another instance will take it)"
             )
-        if limit and self.full:
+        if limit and len(self._live) + self._admitting >= self.max_running:  # full
             raise UnavailableError(
                 f"The agent is running {self.live_count} tasks, its limit; retry later"
             )
