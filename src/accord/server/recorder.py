@@ -151,12 +151,11 @@ class Recorder:
         self._lock = _WriteLock()
         self._writes = 0
         #: With ``write_behind`` (a blocking send's new task): the task's first
-        #: events, not written yet, each with the task after it (the n-th is seq n);
-        #: None once written (or when not buffering).
+        #: events, not written yet (the n-th is seq n); None once written (or when
+        #: not buffering). ``_snapshots`` holds the task after each of them.
         self._behind = runtime.write_behind
-        self._buffer: list[tuple[StreamResponse, Task]] | None = (
-            [] if write_behind else None
-        )
+        self._buffer: list[StreamResponse] | None = [] if write_behind else None
+        self._snapshots: list[Task] = []
 
     @property
     def task_id(self) -> str:
@@ -299,7 +298,8 @@ class Recorder:
         event = StreamResponse(task=task)
         if self._buffer is not None:
             self._task, self._version = task, 1
-            self._buffer.append((event, task))
+            self._buffer.append(event)
+            self._snapshots.append(task)
             self._behind.add(self)
             return
         record = await self._runtime.leases.create(
@@ -318,12 +318,16 @@ class Recorder:
         buffer = self._buffer
         if not buffer:
             return
-        first_event, last_task = buffer[0][0], buffer[-1][1]
-        more = [event for event, _ in buffer[1:]]
+        snapshots = self._snapshots
         record = await self._runtime.leases.create(
-            self._lease, self._scope, last_task, first_event, more=more, final=final
+            self._lease,
+            self._scope,
+            snapshots[-1],
+            buffer[0],
+            more=buffer[1:],
+            final=final,
         )
-        self._buffer = None
+        self._buffer, self._snapshots = None, []
         self._behind.discard(self)
         self._task, self._version = record.task, record.version
         if self._push_config is not None:
@@ -332,7 +336,7 @@ class Recorder:
         # (Update.created): only this process's subscribers, if any, get them.
         events = self._runtime.events
         if events.subscriber_count(self._task_id):
-            for seq, (event, task) in enumerate(buffer, 1):
+            for seq, (event, task) in enumerate(zip(buffer, snapshots, strict=True), 1):
                 await events.publish(
                     self._task_id, Update(seq=seq, event=event, task=task, created=True)
                 )
@@ -363,7 +367,7 @@ class Recorder:
     async def _write(
         self, task: Task, event: StreamResponse, *, final: bool = False
     ) -> None:
-        buffer = self._buffer
+        buffer, snapshots = self._buffer, self._snapshots
         if buffer:
             before = self._task, self._version
             if not self._buffer_more(buffer, task, event, final=final):
@@ -374,6 +378,7 @@ class Recorder:
                 # Nothing was written: this event is not in the task (its caller sees
                 # the error); the ones before it stay buffered.
                 buffer.pop()
+                snapshots.pop()
                 self._task, self._version = before
                 raise
             return
@@ -394,7 +399,7 @@ class Recorder:
 
     def _buffer_more(
         self,
-        buffer: list[tuple[StreamResponse, Task]],
+        buffer: list[StreamResponse],
         task: Task,
         event: StreamResponse,
         *,
@@ -405,7 +410,8 @@ class Recorder:
 
         Not a coroutine: most updates only join the buffer (:meth:`_write` writes).
         """
-        buffer.append((event, task))  # seq ``version``: its place in the buffer
+        buffer.append(event)  # seq ``version``: its place in the buffer
+        self._snapshots.append(task)
         self._task, self._version = task, self._version + 1
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
