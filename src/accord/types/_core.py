@@ -76,13 +76,18 @@ class Part(A2AStruct, frozen=True, kw_only=True):
     media_type: str = ""
 
     def __post_init__(self) -> None:
-        count = (
-            (self.text is not None)
-            + (self.raw is not None)
-            + (self.url is not None)
-            + (self.data is not msgspec.UNSET)
-        )
-        if count != 1:
+        # Exactly one member set: branches cost half what counting them does, and
+        # every Part decoded or built comes through here.
+        unset = msgspec.UNSET
+        if self.text is not None:
+            one = self.raw is None and self.url is None and self.data is unset
+        elif self.raw is not None:
+            one = self.url is None and self.data is unset
+        elif self.url is not None:
+            one = self.data is unset
+        else:
+            one = self.data is not unset
+        if not one:
             raise ValueError("a Part must set exactly one of text, raw, url, data")
 
     @property
@@ -207,13 +212,20 @@ class StreamResponse(A2AStruct, frozen=True, kw_only=True):
     artifact_update: TaskArtifactUpdateEvent | None = None
 
     def __post_init__(self) -> None:
-        count = (
-            (self.task is not None)
-            + (self.message is not None)
-            + (self.status_update is not None)
-            + (self.artifact_update is not None)
-        )
-        if count != 1:
+        # Exactly one member set, in branches (see Part): a few per request.
+        if self.task is not None:
+            one = (
+                self.message is None
+                and self.status_update is None
+                and self.artifact_update is None
+            )
+        elif self.message is not None:
+            one = self.status_update is None and self.artifact_update is None
+        elif self.status_update is not None:
+            one = self.artifact_update is None
+        else:
+            one = self.artifact_update is not None
+        if not one:
             raise ValueError(
                 "a StreamResponse must set exactly one of task, message, "
                 "statusUpdate, artifactUpdate"
