@@ -65,7 +65,7 @@ from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .execution import Execution
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases, LeaseState
+from .leases import LEASE_LOST, LEASE_SECONDS, WITH_CREATE, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
 from .running import RunningCounts
@@ -329,7 +329,7 @@ class Runtime:
         if counts.active:  # quotas with running limits count executions
             scope = execution.scope
             execution.slot = counts.start(scope.tenant, scope.owner or "")
-        if execution.lease.state is not LeaseState.WITH_CREATE:
+        if execution.lease.state is not WITH_CREATE:
             self.leases.watch(execution.task_id, execution.lease)
 
     async def _await_release(self, task_id: str) -> None:
