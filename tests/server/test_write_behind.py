@@ -16,9 +16,19 @@ import anyio
 import pytest
 
 from accord.errors import StoreError, StoreUnavailableError
-from accord.server import A2AApp, Agent, TaskContext
+from accord.server import A2AApp, Agent, Engine, TaskContext
+from accord.server.events import Subscription
 from accord.server.recorder import BUFFER_MAX
-from accord.stores import MemoryTaskStore, Scope, SQLiteTaskStore, TaskQuery, TaskStore
+from accord.server.runtime import Runtime
+from accord.stores import (
+    MemoryTaskStore,
+    Scope,
+    SQLiteTaskStore,
+    StoredEvent,
+    TaskQuery,
+    TaskStore,
+)
+from accord.types import TaskState
 
 from .test_send_inline import call, send_params
 
@@ -266,3 +276,66 @@ async def test_an_agent_that_streams_without_waiting_is_written_in_batches() -> 
     assert store.calls[1:] == ["append"] * (chunks + 2 - BUFFER_MAX)
     log = await store.events(task["id"], after=0, scope=ANON)
     assert [e.seq for e in log] == list(range(1, chunks + 3))
+
+
+async def test_a_subscriber_gets_the_buffered_updates_in_order_after_the_write() -> (
+    None
+):
+    # Each buffered update goes out with the task as it stood after it (seq n, the
+    # n-th snapshot), once the one store call that writes them all has returned.
+    holder: list[Runtime] = []
+    seen: list[tuple[int, int]] = []  # (updates received, store version) at each call
+    store = MemoryTaskStore()
+
+    async def catch_up(after: int) -> list[StoredEvent]:
+        return []
+
+    agent = Agent(name="Echo", description="answers at once")
+
+    @agent.executor
+    async def run(ctx: TaskContext) -> None:
+        sub = holder[0].events.subscribe(ctx.task_id, catch_up=catch_up)
+        subs.append(sub)
+        await ctx.add_artifact("one", name="out")
+        seen.append((len(sub._queue), await _version(store, ctx.task_id)))
+        await ctx.complete()
+
+    subs: list[Subscription] = []
+    engine = Engine(agent, store=store)
+    async with engine.running():
+        holder.append(engine.handler.runtime)
+        answer = await call(
+            A2AApp.from_engine(engine), "SendMessage", send_params("hi")
+        )
+        updates = []
+        with anyio.fail_after(5):
+            async for update in subs[0]:
+                updates.append(update)
+                if update.final:
+                    break
+    assert answer["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert seen == [(0, 0)]  # nothing delivered, nor written, before the write
+    assert [(u.seq, u.created) for u in updates[:3]] == [
+        (1, True),
+        (2, True),
+        (3, True),
+    ]
+    snapshots = [u.task for u in updates[:3]]
+    assert all(s is not None for s in snapshots)
+    assert [(s.status.state, len(s.artifacts)) for s in snapshots if s] == [
+        (TaskState.SUBMITTED, 0),
+        (TaskState.SUBMITTED, 1),
+        (TaskState.COMPLETED, 1),
+    ]
+    events = [u.event for u in updates[:3]]
+    assert [e.payload.__class__.__name__ if e else None for e in events] == [
+        "Task",
+        "TaskArtifactUpdateEvent",
+        "TaskStatusUpdateEvent",
+    ]
+    assert updates[3].final
+
+
+async def _version(store: MemoryTaskStore, task_id: str) -> int:
+    record = await store.get(task_id, scope=ANON)
+    return 0 if record is None else record.version

@@ -82,6 +82,11 @@ def test_message_text_joins_text_parts() -> None:
         parts=(t.Part(text="a"), t.Part(data={"x": 1}), t.Part(text="b")),
     )
     assert message.text == "ab"
+    # One part (the common case, taken without a join): text, or "" for another kind.
+    alone = t.Message(message_id="m", role=t.Role.AGENT, parts=(t.Part(text="a"),))
+    assert alone.text == "a"
+    data = t.Message(message_id="m", role=t.Role.AGENT, parts=(t.Part(data=1),))
+    assert data.text == ""
 
 
 @pytest.mark.parametrize(
@@ -115,6 +120,40 @@ def test_stream_response_payload(kwargs: dict[str, Any], payload: Any) -> None:
 def test_oneof_wrappers_refuse_zero_members(cls: type[Any]) -> None:
     with pytest.raises(ValueError, match="exactly one"):
         cls()
+
+
+PART_MEMBERS = {"text": "a", "raw": b"", "url": "https://x", "data": None}
+STREAM_MEMBERS = {
+    "task": TASK,
+    "message": MESSAGE,
+    "status_update": t.TaskStatusUpdateEvent(task_id="t", status=STATUS),
+    "artifact_update": t.TaskArtifactUpdateEvent(
+        task_id="t", artifact=t.Artifact(artifact_id="a", parts=(TEXT,))
+    ),
+}
+
+
+def _subsets(members: dict[str, Any]) -> list[dict[str, Any]]:
+    names = list(members)
+    return [
+        {name: members[name] for i, name in enumerate(names) if mask >> i & 1}
+        for mask in range(1 << len(names))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cls", "members"), [(t.Part, PART_MEMBERS), (t.StreamResponse, STREAM_MEMBERS)]
+)
+def test_a_oneof_takes_exactly_one_of_every_combination(
+    cls: type[Any], members: dict[str, Any]
+) -> None:
+    # Each of the 16 combinations of set members (their checks are branches).
+    for kwargs in _subsets(members):
+        if len(kwargs) == 1:
+            cls(**kwargs)
+        else:
+            with pytest.raises(ValueError, match="exactly one"):
+                cls(**kwargs)
 
 
 def test_send_message_response_refuses_two_members() -> None:

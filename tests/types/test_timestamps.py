@@ -8,12 +8,15 @@ rounded (rounding could carry into the next second, day or year).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accord import _clock
 from accord import types as t
 
 SETTINGS = settings(deadline=None, database=None)  # examples: the profile (conftest)
@@ -148,6 +151,30 @@ def test_structs_normalise_their_timestamps() -> None:
     assert request.status_timestamp_after == "2025-01-01T00:00:00.500Z"
     with pytest.raises(ValueError, match="timestamp"):
         t.TaskStatus(state=t.TaskState.WORKING, timestamp="soon")
+
+
+def test_only_the_clocks_own_stamp_skips_the_check() -> None:
+    # TaskStatus trusts the very string the clock made last (accord._clock); any
+    # other string is checked and normalised as before, right after the clock ran too.
+    stamp = _clock.now_timestamp()
+    assert t.TaskStatus(state=t.TaskState.WORKING, timestamp=stamp).timestamp is stamp
+    _clock.now_timestamp()
+    offset = "2025-01-01T01:00:00+01:00"
+    status = t.TaskStatus(state=t.TaskState.WORKING, timestamp=offset)
+    assert status.timestamp == "2025-01-01T00:00:00.000Z"
+    for text in ("", "soon", "2025-02-30T00:00:00.000Z"):
+        with pytest.raises(ValueError, match="timestamp"):
+            t.TaskStatus(state=t.TaskState.WORKING, timestamp=text)
+
+
+def test_the_clocks_stamp_is_canonical_before_its_first_call() -> None:
+    # Before any call, the trusted string is no "" (a single shared object).
+    code = (
+        "from accord import _clock\n"
+        "from accord.types import normalize_timestamp\n"
+        "assert normalize_timestamp(_clock.last_stamp) == _clock.last_stamp\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_decoded_timestamps_are_canonical_on_output() -> None:

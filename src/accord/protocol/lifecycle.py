@@ -114,19 +114,12 @@ def apply(
     Raises:
         InvalidAgentResponseError: the event breaks the lifecycle.
     """
-    if isinstance(event, StreamResponse):
-        payload = event.payload
-        if isinstance(payload, Task):
-            if payload.status.state != task.status.state:
-                check_transition(task.status.state, payload.status.state)
-            return payload
-        return apply(task, payload)
-    if task.status.state in TERMINAL:  # is_terminal()
-        raise InvalidAgentResponseError(
-            f"Task {task.id} is {task.status.state.name}, which is final: "
-            f"it takes no {type(event).__name__}"
-        )
+    # The agent's updates first: ``isinstance`` is quick for the event's own class,
+    # and costs a call for any other Struct class (its metaclass is not ``type``).
+    final = task.status.state in TERMINAL  # is_terminal()
     if isinstance(event, TaskStatusUpdateEvent):
+        if final:
+            raise _immutable(task, event)
         check_transition(task.status.state, event.status.state)
         history = task.history
         msg = event.status.message
@@ -134,12 +127,31 @@ def apply(
             history = (*history, msg)
         return replace(task, status=event.status, history=history)
     if isinstance(event, TaskArtifactUpdateEvent):
+        if final:
+            raise _immutable(task, event)
         return replace(task, artifacts=_merge_artifact(task.artifacts, event))
+    if isinstance(event, StreamResponse):
+        payload = event.payload
+        if isinstance(payload, Task):
+            if payload.status.state != task.status.state:
+                check_transition(task.status.state, payload.status.state)
+            return payload
+        return apply(task, payload)
+    if final:
+        raise _immutable(task, event)
     if isinstance(event, Message):
         if any(m.message_id == event.message_id for m in task.history):
             return task
         return replace(task, history=(*task.history, event))
     raise TypeError(f"cannot apply {type(event).__name__} to a task")
+
+
+def _immutable(task: Task, event: object) -> InvalidAgentResponseError:
+    """Why ``task``, in a terminal state, takes no ``event`` (spec §3.1.1)."""
+    return InvalidAgentResponseError(
+        f"Task {task.id} is {task.status.state.name}, which is final: "
+        f"it takes no {type(event).__name__}"
+    )
 
 
 def _merge_artifact(

@@ -128,6 +128,15 @@ class LeaseState(enum.Enum):
     RELEASED = "released"
 
 
+#: The members as module names, for the paths every execution takes: on Python 3.11
+#: reading a member through its Enum class goes through the hook of EnumType's
+#: ``__getattr__`` (about 1k instructions a read, several a request).
+WITH_CREATE = LeaseState.WITH_CREATE
+HELD = LeaseState.HELD
+CHANGING = LeaseState.CHANGING
+RELEASED = LeaseState.RELEASED
+
+
 def _nothing() -> None:
     """The default of :attr:`LeaseHold.unwatch`: not watching."""
 
@@ -142,7 +151,7 @@ class LeaseHold:
 
     __slots__ = ("changes", "since", "state", "unwatch")
 
-    def __init__(self, state: LeaseState = LeaseState.HELD) -> None:
+    def __init__(self, state: LeaseState = HELD) -> None:
         self.state = state
         self.changes = 0
         #: time.monotonic() when the lease was requested (fencing).
@@ -201,8 +210,8 @@ class Leases:
 
     def with_creation(self, x: Execution) -> None:
         """Let ``x`` (a new task's execution) take its lease as it creates the task."""
-        x.leased_at = time.monotonic()
-        x.lease.set(LeaseState.WITH_CREATE)
+        x.lease.since = time.monotonic()  # x.leased_at, without its property
+        x.lease.set(WITH_CREATE)
 
     async def create(
         self,
@@ -222,15 +231,15 @@ class Leases:
         must not hold its execution (a cycle per execution, see recorder.py).
         """
         store = self.runtime.store
-        if hold.state is not LeaseState.WITH_CREATE:
+        if hold.state is not WITH_CREATE:
             return await store.create(task, event, scope=scope, more=more)
         if final:
             # Never leased: the turn is over by the time anyone can see the task.
             record = await store.create(task, event, scope=scope, more=more)
-            hold.set(LeaseState.RELEASED)
+            hold.set(RELEASED)
             return record
         hold.since = time.monotonic()
-        hold.set(LeaseState.CHANGING)
+        hold.set(CHANGING)
         self.watch(task.id, hold)  # from now on a cancel request may be stored
         try:
             record = await store.create(
@@ -242,9 +251,9 @@ class Leases:
                 more=more,
             )
         except BaseException:
-            hold.set(LeaseState.WITH_CREATE)  # rolled back: nothing was written
+            hold.set(WITH_CREATE)  # rolled back: nothing was written
             raise
-        hold.set(LeaseState.HELD)
+        hold.set(HELD)
         return record
 
     async def append(
@@ -259,17 +268,17 @@ class Leases:
         """Append to an execution's task; a ``final`` write (the turn ends) releases
         its lease (``hold``)."""
         store = self.runtime.store
-        if not final or hold.state is not LeaseState.HELD:
+        if not final or hold.state is not HELD:
             return await store.append(task, event, expected_version=expected_version)
-        hold.set(LeaseState.CHANGING)
+        hold.set(CHANGING)
         try:
             record = await store.append(
                 task, event, expected_version=expected_version, release=self.holder
             )
         except BaseException:
-            hold.set(LeaseState.HELD)  # rolled back: still held
+            hold.set(HELD)  # rolled back: still held
             raise
-        hold.set(LeaseState.RELEASED)
+        hold.set(RELEASED)
         return record
 
     def watch(self, task_id: str, hold: LeaseHold) -> None:
@@ -296,7 +305,7 @@ class Leases:
     @staticmethod
     def holds(x: Execution) -> bool:
         """Whether ``x`` may hold its task's lease still: :meth:`release` has work."""
-        return x.lease.state not in (LeaseState.WITH_CREATE, LeaseState.RELEASED)
+        return x.lease.state not in (WITH_CREATE, RELEASED)
 
     async def release(self, x: Execution) -> None:
         """Delete the lease of ``x``'s task, unless it holds none (never took one, or
@@ -341,7 +350,7 @@ class Leases:
         live = [
             (x, x.lease.changes)
             for x in self.runtime.live_executions()
-            if x.lease.state is LeaseState.HELD
+            if x.lease.state is HELD
         ]
         sent = time.monotonic()
         try:
@@ -395,7 +404,7 @@ class Leases:
         now = time.monotonic()
         stopped = 0
         for x in self.runtime.live_executions():
-            if x.lease.state in (LeaseState.WITH_CREATE, LeaseState.RELEASED):
+            if x.lease.state in (WITH_CREATE, RELEASED):
                 continue  # holds no lease: none can expire
             since = now - max(self._renewed, x.leased_at)
             if since >= FENCE * self.seconds and x.cancel_reason is None:

@@ -151,12 +151,11 @@ class Recorder:
         self._lock = _WriteLock()
         self._writes = 0
         #: With ``write_behind`` (a blocking send's new task): the task's first
-        #: events, not written yet, each with the task after it (the n-th is seq n);
-        #: None once written (or when not buffering).
+        #: events, not written yet (the n-th is seq n); None once written (or when
+        #: not buffering). ``_snapshots`` holds the task after each of them.
         self._behind = runtime.write_behind
-        self._buffer: list[tuple[StreamResponse, Task]] | None = (
-            [] if write_behind else None
-        )
+        self._buffer: list[StreamResponse] | None = [] if write_behind else None
+        self._snapshots: list[Task] = []
 
     @property
     def task_id(self) -> str:
@@ -175,7 +174,9 @@ class Recorder:
     @property
     def written_task(self) -> Task | None:
         """The task as last written to the store (None when it never was)."""
-        return self.task if self.created else None
+        # :attr:`created`, spelt out: each blocking send reads this.
+        task = self._task
+        return task if task is not None and not self._buffer else None
 
     @property
     def replied(self) -> bool:
@@ -210,7 +211,8 @@ class Recorder:
             content, task_id=self._task_id, context_id=self._context_id, data=data
         )
         status = TaskStatus(state=state, message=message, timestamp=now_timestamp())
-        await self._create_if_needed()
+        if self._task is None:
+            await self._create()
         assert self._task is not None
         event = TaskStatusUpdateEvent(
             task_id=self._task_id, context_id=self._context_id, status=status
@@ -227,7 +229,8 @@ class Recorder:
         async with self._lock:
             if self.ended:
                 raise self._closed("publish an artifact")
-            await self._create_if_needed()
+            if self._task is None:
+                await self._create()
             assert self._task is not None
             if append and all(
                 a.artifact_id != artifact.artifact_id for a in self._task.artifacts
@@ -249,7 +252,8 @@ class Recorder:
         async with self._lock:
             if self.ended:
                 raise self._closed("submit the task")
-            await self._create_if_needed()
+            if self._task is None:
+                await self._create()
             await self._flush()  # submit() asks for the task to be visible now
 
     async def reply(self, content: Content, *, data: Any = UNSET) -> None:
@@ -279,9 +283,10 @@ class Recorder:
                     Update(seq=0, event=StreamResponse(message=message), task=None),
                 )
 
-    async def _create_if_needed(self) -> None:
-        if self._task is not None:
-            return
+    async def _create(self) -> None:
+        """Create the task (SUBMITTED, the message in its history): buffered, or
+        written. Its callers check first that it does not exist (saving a coroutine
+        on every later progress call)."""
         task_id, context_id = self._task_id, self._context_id
         history = (replace(self._message, task_id=task_id, context_id=context_id),)
         task = Task(
@@ -293,7 +298,8 @@ class Recorder:
         event = StreamResponse(task=task)
         if self._buffer is not None:
             self._task, self._version = task, 1
-            self._buffer.append((event, task))
+            self._buffer.append(event)
+            self._snapshots.append(task)
             self._behind.add(self)
             return
         record = await self._runtime.leases.create(
@@ -312,12 +318,16 @@ class Recorder:
         buffer = self._buffer
         if not buffer:
             return
-        first_event, last_task = buffer[0][0], buffer[-1][1]
-        more = [event for event, _ in buffer[1:]]
+        snapshots = self._snapshots
         record = await self._runtime.leases.create(
-            self._lease, self._scope, last_task, first_event, more=more, final=final
+            self._lease,
+            self._scope,
+            snapshots[-1],
+            buffer[0],
+            more=buffer[1:],
+            final=final,
         )
-        self._buffer = None
+        self._buffer, self._snapshots = None, []
         self._behind.discard(self)
         self._task, self._version = record.task, record.version
         if self._push_config is not None:
@@ -326,7 +336,7 @@ class Recorder:
         # (Update.created): only this process's subscribers, if any, get them.
         events = self._runtime.events
         if events.subscriber_count(self._task_id):
-            for seq, (event, task) in enumerate(buffer, 1):
+            for seq, (event, task) in enumerate(zip(buffer, snapshots, strict=True), 1):
                 await events.publish(
                     self._task_id, Update(seq=seq, event=event, task=task, created=True)
                 )
@@ -357,9 +367,20 @@ class Recorder:
     async def _write(
         self, task: Task, event: StreamResponse, *, final: bool = False
     ) -> None:
-        buffer = self._buffer
+        buffer, snapshots = self._buffer, self._snapshots
         if buffer:
-            await self._write_behind(buffer, task, event, final=final)
+            before = self._task, self._version
+            if not self._buffer_more(buffer, task, event, final=final):
+                return
+            try:
+                await self._flush(final=final)
+            except BaseException:
+                # Nothing was written: this event is not in the task (its caller sees
+                # the error); the ones before it stay buffered.
+                buffer.pop()
+                snapshots.pop()
+                self._task, self._version = before
+                raise
             return
         # The write that ends the turn releases the lease (leases.py).
         record = await self._runtime.leases.append(
@@ -376,31 +397,26 @@ class Recorder:
             # a loop run to the end before any subscriber is served.
             await anyio.lowlevel.checkpoint()
 
-    async def _write_behind(
+    def _buffer_more(
         self,
-        buffer: list[tuple[StreamResponse, Task]],
+        buffer: list[StreamResponse],
         task: Task,
         event: StreamResponse,
         *,
         final: bool,
-    ) -> None:
-        """Buffer one more of a new task's first updates; write them all when the
-        turn ends or the buffer is full (write_behind.py)."""
-        before = self._task, self._version
-        version = self._version + 1
-        buffer.append((event, task))  # seq ``version``: its place in the buffer
-        self._task, self._version = task, version
+    ) -> bool:
+        """Buffer one more of a new task's first updates (write_behind.py); True when
+        the buffer must be written now: the turn ends, or the buffer is full.
+
+        Not a coroutine: most updates only join the buffer (:meth:`_write` writes).
+        """
+        buffer.append(event)  # seq ``version``: its place in the buffer
+        self._snapshots.append(task)
+        self._task, self._version = task, self._version + 1
         if not final and len(buffer) < BUFFER_MAX:
             self._behind.add(self)
-            return
-        try:
-            await self._flush(final=final)
-        except BaseException:
-            # Nothing was written: this event is not in the task (its caller sees
-            # the error); the ones before it stay buffered.
-            buffer.pop()
-            self._task, self._version = before
-            raise
+            return False
+        return True
 
     async def resume(self) -> None:
         """Record the client's follow-up message and move the task back to WORKING."""

@@ -65,7 +65,7 @@ from ._hooks import execution_info, hooked
 from .agent import Agent, TaskContext, agent_message
 from .events import LocalTaskEvents, TaskEvents, Update
 from .execution import Execution
-from .leases import LEASE_LOST, LEASE_SECONDS, Leases, LeaseState
+from .leases import LEASE_LOST, LEASE_SECONDS, WITH_CREATE, Leases
 from .queue import WorkQueue
 from .recorder import Recorder
 from .running import RunningCounts
@@ -329,7 +329,7 @@ class Runtime:
         if counts.active:  # quotas with running limits count executions
             scope = execution.scope
             execution.slot = counts.start(scope.tenant, scope.owner or "")
-        if execution.lease.state is not LeaseState.WITH_CREATE:
+        if execution.lease.state is not WITH_CREATE:
             self.leases.watch(execution.task_id, execution.lease)
 
     async def _await_release(self, task_id: str) -> None:
@@ -346,7 +346,8 @@ class Runtime:
             self._tg is not None
             and not self._closing
             and not self._draining
-            and not self.full
+            # not :attr:`full`, spelt out: two property calls per blocking send
+            and len(self._live) + self._admitting < self.max_running
         )
 
     async def run_inline(self, execution: Execution, record: TaskRecord | None) -> None:
@@ -406,7 +407,7 @@ class Runtime:
                 "The agent is shutting down and accepts no new work; retry in a "
                 "moment (a restarted or another instance will take it)"
             )
-        if limit and self.full:
+        if limit and len(self._live) + self._admitting >= self.max_running:  # full
             raise UnavailableError(
                 f"The agent is running {self.live_count} tasks, its limit; retry later"
             )

@@ -188,7 +188,8 @@ class MemoryTaskStore(MemoryPush, MemoryAudit, MemoryHeld):
         owner = scope.owner
         if owner is None:
             raise ValueError("create needs a concrete owner (scope.owner is None)")
-        self._expire()
+        now = self._clock()
+        self._expire(now)
         if task.id in self._tasks:
             raise ConflictError(f"task {task.id!r} already exists")
         if holder is not None and task.id in self._leases:
@@ -208,7 +209,7 @@ class MemoryTaskStore(MemoryPush, MemoryAudit, MemoryHeld):
             ids = self._by_scope[scope.tenant, owner] = {}
         ids[task.id] = None
         if finished:  # _track for a new id: it joins _finished at the end
-            self._finished[task.id] = self._clock()
+            self._finished[task.id] = now
         if self._audit_on:
             self._append_audit(state_records(scope.tenant, owner, "", (event, *more)))
         return TaskRecord(task, owner, scope.tenant, entry[VERSION])
@@ -494,12 +495,13 @@ class MemoryTaskStore(MemoryPush, MemoryAudit, MemoryHeld):
         else:
             self._finished.pop(task.id, None)
 
-    def _expire(self) -> None:
-        """Drop finished tasks past their retention (oldest first, amortised O(1))."""
+    def _expire(self, now: float | None = None) -> None:
+        """Drop finished tasks past their retention (oldest first, amortised O(1));
+        ``now``: the clock's time, when the caller has read it already."""
         finished = self._finished
         if not finished:
             return
-        deadline = self._clock() - self._retention
+        deadline = (self._clock() if now is None else now) - self._retention
         while finished:
             task_id, updated = next(iter(finished.items()))
             if updated > deadline:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from accord import _clock
+
 from ._base import A2AStruct, Timestamp, normalize_timestamp
 
 #: A REQUIRED id: non-empty. The constraint is checked when decoding, so the error
@@ -74,13 +76,18 @@ class Part(A2AStruct, frozen=True, kw_only=True):
     media_type: str = ""
 
     def __post_init__(self) -> None:
-        count = (
-            (self.text is not None)
-            + (self.raw is not None)
-            + (self.url is not None)
-            + (self.data is not msgspec.UNSET)
-        )
-        if count != 1:
+        # Exactly one member set: branches cost half what counting them does, and
+        # every Part decoded or built comes through here.
+        unset = msgspec.UNSET
+        if self.text is not None:
+            one = self.raw is None and self.url is None and self.data is unset
+        elif self.raw is not None:
+            one = self.url is None and self.data is unset
+        elif self.url is not None:
+            one = self.data is unset
+        else:
+            one = self.data is not unset
+        if not one:
             raise ValueError("a Part must set exactly one of text, raw, url, data")
 
     @property
@@ -123,7 +130,10 @@ class Message(A2AStruct, frozen=True, kw_only=True):
     @property
     def text(self) -> str:
         """The concatenated text of the message's text parts."""
-        return "".join(p.text for p in self.parts if p.text is not None)
+        parts = self.parts
+        if len(parts) == 1:  # the common case: no generator, no join
+            return parts[0].text or ""
+        return "".join([p.text for p in parts if p.text is not None])
 
 
 class TaskStatus(A2AStruct, frozen=True, kw_only=True):
@@ -135,7 +145,9 @@ class TaskStatus(A2AStruct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         timestamp = self.timestamp
-        if timestamp is not None:
+        # The server's own statuses carry the stamp the clock just made: canonical
+        # by construction (the very string, not an equal one someone passed).
+        if timestamp is not None and timestamp is not _clock.last_stamp:
             canonical = normalize_timestamp(timestamp)
             if canonical is not timestamp:
                 msgspec.structs.force_setattr(self, "timestamp", canonical)
@@ -200,13 +212,20 @@ class StreamResponse(A2AStruct, frozen=True, kw_only=True):
     artifact_update: TaskArtifactUpdateEvent | None = None
 
     def __post_init__(self) -> None:
-        count = (
-            (self.task is not None)
-            + (self.message is not None)
-            + (self.status_update is not None)
-            + (self.artifact_update is not None)
-        )
-        if count != 1:
+        # Exactly one member set, in branches (see Part): a few per request.
+        if self.task is not None:
+            one = (
+                self.message is None
+                and self.status_update is None
+                and self.artifact_update is None
+            )
+        elif self.message is not None:
+            one = self.status_update is None and self.artifact_update is None
+        elif self.status_update is not None:
+            one = self.artifact_update is None
+        else:
+            one = self.artifact_update is not None
+        if not one:
             raise ValueError(
                 "a StreamResponse must set exactly one of task, message, "
                 "statusUpdate, artifactUpdate"
