@@ -15,7 +15,7 @@ media type asked for). The gRPC front end implements the same interface
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from accord.bindings import jsonrpc, rest, v03, v03_rest
 from accord.errors import MethodNotFoundError, ProtocolError, RateLimitedError
@@ -68,8 +68,11 @@ class Answer:
 class HttpExchange(Exchange[Answer], Protocol):
     """One request over one HTTP binding, as the shared pipeline serves it."""
 
-    #: The request media types accepted, for the refusal's text; None: not checked.
-    content_types: str | None
+    @property
+    def content_types(self) -> str | None:
+        """The request media types accepted, for the refusal's text; None: not
+        checked."""
+        ...
 
     def stream_error(self, error: ProtocolError) -> bytes:
         """An error after the stream began, as the data of its SSE event."""
@@ -80,8 +83,9 @@ class HttpExchange(Exchange[Answer], Protocol):
 class JsonRpcExchange:
     """A JSON-RPC request (spec §9): errors in 200 answers with the request's id."""
 
-    binding: str = BINDING_JSONRPC
-    content_types: str | None = "application/json"
+    # Class constants, not fields: the __init__ run per request sets only the rest.
+    binding: ClassVar[str] = BINDING_JSONRPC
+    content_types: ClassVar[str | None] = "application/json"
     request_id: jsonrpc.RequestId = None
     call: jsonrpc.JsonRpcCall | None = None
     version: str = versioning.CURRENT_VERSION

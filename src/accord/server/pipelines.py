@@ -53,6 +53,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
+_RETRY_AFTER = ((b"retry-after", RETRY_AFTER),)
 
 
 class _TooLarge(Exception):
@@ -75,7 +76,7 @@ class _Headers:
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         raw = scope["headers"]
-        if not isinstance(raw, list | tuple):
+        if type(raw) is not list and type(raw) is not tuple:
             raw = list(raw)
         try:
             self._values: dict[bytes, bytes] = dict(reversed(raw))
@@ -88,7 +89,9 @@ class _Headers:
 
     def __call__(self, name: str) -> str | None:
         """The header ``name`` (a ``str``), as :attr:`Request.header` reads it."""
-        return self.get(name.encode("latin-1"))
+        # get()'s body, not a call of it: every request reads two headers this way.
+        value = self._values.get(name.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
 
     def info(self) -> RequestInfo:
         """The request's credentials-bearing parts (:attr:`Request.info`)."""
@@ -127,9 +130,10 @@ class HttpBindings:
             size += len(body)
             if size > limit:
                 raise _TooLarge
-            chunks.append(body)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                # Most bodies come in one message: nothing to join then.
+                return b"".join((*chunks, body)) if chunks else body
+            chunks.append(body)
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -246,10 +250,9 @@ async def _answer(send: Send, answer: Answer, endpoint: EndpointHeaders) -> None
     headers = [
         (b"content-type", answer.content_type),
         (b"content-length", str(len(body)).encode()),
+        *(_RETRY_AFTER if status == 503 else ()),
+        *answer.headers,
+        *endpoint.answer(status),
     ]
-    if status == 503:
-        headers.append((b"retry-after", RETRY_AFTER))
-    headers += answer.headers
-    headers += endpoint.answer(status)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
