@@ -67,30 +67,42 @@ class ClientGone(BaseException):
     """
 
 
+#: The bytes of the header names read by ``str`` name (:meth:`_Headers.__call__`).
+_NAMES = {
+    name: name.encode()
+    for name in ("a2a-extensions", "x-a2a-extensions", "traceparent", "authorization")
+}
+
+
 class _Headers:
     """A request's headers by (lower-case) name, read once; the first of a repeated
     header is the one read. Also gives the request's :class:`RequestInfo`."""
 
-    __slots__ = ("_scope", "_values")
+    __slots__ = ("_scope", "raw")
 
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         raw = scope["headers"]
         if type(raw) is not list and type(raw) is not tuple:
             raw = list(raw)
+        #: The values as sent, by name: the pipeline reads the headers that are
+        #: mostly absent or need no text (a miss, then nothing to decode) here.
+        self.raw: dict[bytes, bytes]
         try:
-            self._values: dict[bytes, bytes] = dict(reversed(raw))
+            self.raw = dict(reversed(raw))
         except TypeError:  # names as bytearray (ASGI says bytes; tolerated as before)
-            self._values = {bytes(k): bytes(v) for k, v in reversed(raw)}
+            self.raw = {bytes(k): bytes(v) for k, v in reversed(raw)}
 
     def get(self, name: bytes) -> str | None:
-        value = self._values.get(name)
+        value = self.raw.get(name)
         return None if value is None else value.decode("latin-1")
 
     def __call__(self, name: str) -> str | None:
         """The header ``name`` (a ``str``), as :attr:`Request.header` reads it."""
-        # get()'s body, not a call of it: every request reads two headers this way.
-        value = self._values.get(name.encode("latin-1"))
+        # get()'s body, not a call of it: every request reads two headers this way,
+        # by names whose bytes are at hand.
+        key = _NAMES.get(name)
+        value = self.raw.get(name.encode("latin-1") if key is None else key)
         return None if value is None else value.decode("latin-1")
 
     def info(self) -> RequestInfo:
@@ -115,9 +127,10 @@ class HttpBindings:
     def __init__(self, app: A2AApp) -> None:
         self._app = app
 
-    async def _read_body(self, headers: _Headers, receive: Receive) -> bytes:
+    async def _read_body(self, declared: bytes | None, receive: Receive) -> bytes:
+        """The body, refused as too large by the ``declared`` Content-Length (an
+        unsigned decimal, else not believed) or as it arrives."""
         limit = self._app.limits.max_body_bytes
-        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
         chunks: list[bytes] = []
@@ -194,9 +207,12 @@ class HttpBindings:
             if exchange.content_types is not None:
                 check_content_type(headers.get(b"content-type"), exchange.content_types)
             try:
-                body = await self._read_body(headers, receive)
+                body = await self._read_body(
+                    headers.raw.get(b"content-length"), receive
+                )
             except _TooLarge:
                 raise self._too_large() from None
+            last_event_id = headers.raw.get(b"last-event-id")
             result = await perform(
                 self._app.engine,
                 exchange,
@@ -207,7 +223,7 @@ class HttpBindings:
                     headers.info,
                     query,
                     partial(self._app.base_url, scope),
-                    headers.get(b"last-event-id"),
+                    None if last_event_id is None else last_event_id.decode("latin-1"),
                 ),
             )
         except ProtocolError as error:
@@ -217,7 +233,8 @@ class HttpBindings:
             logger.exception("unexpected error in a %s request", exchange.binding)
             await _answer(send, exchange.error(InternalError()), endpoint)
             return
-        echo = self._activated(headers)
+        requested = headers.raw.get(b"a2a-extensions")
+        echo = self._activated(requested.decode("latin-1")) if requested else ()
         if isinstance(result, HandlerStream):
             await send_event_stream(
                 receive,
@@ -234,12 +251,9 @@ class HttpBindings:
                 answer = replace(answer, headers=(*answer.headers, *echo))
             await _answer(send, answer, endpoint)
 
-    def _activated(self, headers: _Headers) -> tuple[tuple[bytes, bytes], ...]:
+    def _activated(self, requested: str) -> tuple[tuple[bytes, bytes], ...]:
         """The ``A2A-Extensions`` response header echoing the extensions the call
-        activated that the card declares (spec §4.6), when it listed any."""
-        requested = headers.get(b"a2a-extensions")
-        if not requested:
-            return ()
+        activated (the ``requested`` ones) that the card declares (spec §4.6)."""
         active = self._app.engine.activated(requested)
         return ((b"a2a-extensions", active.encode("latin-1")),) if active else ()
 
