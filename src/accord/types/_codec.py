@@ -108,9 +108,10 @@ def decode_json(data: bytes | str, *, strict: bool = False) -> Any:
 def _check_strict(data: bytes, value: Any) -> None:
     """Refuse ``value`` (decoded from ``data``) if too deep or with duplicate keys.
 
-    Depth: each level of nesting opens with its own ``{`` or ``[``, so a body with
-    at most :data:`MAX_JSON_DEPTH` of them (those inside strings only add to the
-    count) cannot be too deep; any other body is measured level by level
+    Depth: each level of nesting opens with its own ``{`` or ``[`` and closes with
+    its own ``}`` or ``]``, so a body of at most ``2 * MAX_JSON_DEPTH`` bytes, or
+    with at most :data:`MAX_JSON_DEPTH` opening brackets (those inside strings only
+    add to the count), cannot be too deep; any other body is measured level by level
     (:func:`_check_depth`).
 
     Duplicates: outside strings, ``:`` occurs once per object member. So the body has
@@ -126,7 +127,10 @@ def _check_strict(data: bytes, value: Any) -> None:
     """
     if type(value) is not dict and type(value) is not list:
         return
-    if data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH:
+    if (
+        len(data) > 2 * MAX_JSON_DEPTH
+        and data.count(b"{") + data.count(b"[") > MAX_JSON_DEPTH
+    ):
         _check_depth(value)
     colons = data.count(b":")
     if b"\\" in data:
@@ -404,10 +408,8 @@ def split_jsonrpc(data: bytes) -> JsonRpcEnvelope:
             f"Invalid request: expected a JSON-RPC request object, got {kind}"
         )
     get = value.get
+    # Positional, in field order (keywords cost more; this is per request): jsonrpc,
+    # id, method, params, has_id.
     return JsonRpcEnvelope(
-        jsonrpc=get("jsonrpc"),
-        id=get("id"),
-        method=get("method"),
-        params=get("params"),
-        has_id="id" in value,
+        get("jsonrpc"), get("id"), get("method"), get("params"), "id" in value
     )
