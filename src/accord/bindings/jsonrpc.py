@@ -178,18 +178,14 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
             )
         raise JsonRpcRejection(exc) from None
     request_id = env.id
-    # A v0.3 request without an id is refused after its method and params are read:
-    # the v0.3 conformance suite expects MethodNotFound / InvalidParams first.
-    notification = not env.has_id
-    late = notification and version == v03.VERSION
-    if (notification and not late) or (env.has_id and not _valid_id(request_id)):
-        raise JsonRpcRejection(_no_id(env.has_id))
-    if not _short_id(request_id):
-        error = InvalidRequestError(
-            f"Invalid request: the id is longer than {MAX_ID_LENGTH} characters; "
-            "use a shorter id (a UUID is 36)"
-        )
-        raise JsonRpcRejection(error)
+    kind = type(request_id)
+    # The usual id, a short string or a small integer, needs none of _late's checks.
+    if (kind is str and len(request_id) <= MAX_ID_LENGTH) or (
+        kind is int and -_ID_INT_BOUND < request_id < _ID_INT_BOUND
+    ):
+        late = False
+    else:
+        late = _late(env, version)
     if env.jsonrpc != _VERSION:
         error = InvalidRequestError('Invalid request: "jsonrpc" must be "2.0"')
         raise JsonRpcRejection(error, request_id)
@@ -198,7 +194,9 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
         error = InvalidRequestError('Invalid request: "method" must be a string')
         raise JsonRpcRejection(error, request_id)
     v03_method = method if version == v03.VERSION else ""
-    operation = _operation(method, v03_method, request_id)
+    operation = None if v03_method else BY_METHOD.get(method)  # the usual case
+    if operation is None:
+        operation = _operation(method, v03_method, request_id)
     params = env.params
     if v03_method:
         params = v03.params_from_v03(method, params)
@@ -218,6 +216,28 @@ def parse_request(body: bytes, *, version: str = CURRENT_VERSION) -> JsonRpcCall
     if late:
         raise JsonRpcRejection(_no_id(has_id=False))
     return JsonRpcCall(request_id, operation, value, v03_method)
+
+
+def _late(env: JsonRpcEnvelope, version: str) -> bool:
+    """Check the id of ``env`` (not a short string or small integer); whether it is
+    missing from a v0.3 request, which is refused once its method and params are read
+    (the v0.3 conformance suite expects MethodNotFound / InvalidParams first).
+
+    Raises:
+        JsonRpcRejection: no id, or one that is null, not a scalar, or too long.
+    """
+    request_id = env.id
+    notification = not env.has_id
+    late = notification and version == v03.VERSION
+    if (notification and not late) or (env.has_id and not _valid_id(request_id)):
+        raise JsonRpcRejection(_no_id(env.has_id))
+    if not _short_id(request_id):
+        error = InvalidRequestError(
+            f"Invalid request: the id is longer than {MAX_ID_LENGTH} characters; "
+            "use a shorter id (a UUID is 36)"
+        )
+        raise JsonRpcRejection(error)
+    return late
 
 
 def _no_id(has_id: bool) -> InvalidRequestError:
