@@ -87,7 +87,8 @@ class JsonRpcExchange:
     binding: ClassVar[str] = BINDING_JSONRPC
     content_types: ClassVar[str | None] = "application/json"
     request_id: jsonrpc.RequestId = None
-    call: jsonrpc.JsonRpcCall | None = None
+    #: The call of a v0.3 method, whose answers are translated; None for v1.0's.
+    v03_call: jsonrpc.JsonRpcCall | None = None
     version: str = versioning.CURRENT_VERSION
 
     def negotiate(self, requested: str | None) -> str:
@@ -100,26 +101,30 @@ class JsonRpcExchange:
 
     def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
         try:
-            call = jsonrpc.parse_request(body, version=self.version)
+            request_id, operation, params, v03_method = jsonrpc.read_request(
+                body, version=self.version
+            )
         except jsonrpc.JsonRpcRejection as rejection:
             self.request_id = rejection.request_id
             raise rejection.error from None
-        self.request_id, self.call = call.id, call
-        return call.operation, call.params
+        self.request_id = request_id
+        if v03_method:
+            self.v03_call = jsonrpc.JsonRpcCall(
+                request_id, operation, params, v03_method
+            )
+        return operation, params
 
     def result(self, result: Any) -> Answer:
-        call = self.call
-        assert call is not None
-        if call.v03_method:
+        call = self.v03_call
+        if call is not None:
             return Answer(200, jsonrpc.encode_result_v03(call.id, call, result))
-        return Answer(200, jsonrpc.encode_result(call.id, result))
+        return Answer(200, jsonrpc.encode_result(self.request_id, result))
 
     def event(self, event: StreamResponse) -> bytes:
-        call = self.call
-        assert call is not None
-        if call.v03_method:
+        call = self.v03_call
+        if call is not None:
             return jsonrpc.encode_stream_event_v03(call.id, call, event)
-        return jsonrpc.encode_stream_event(call.id, event)
+        return jsonrpc.encode_stream_event(self.request_id, event)
 
     def stream_error(self, error: ProtocolError) -> bytes:
         return jsonrpc.encode_error(self.request_id, error)
@@ -127,10 +132,9 @@ class JsonRpcExchange:
     def error(self, error: ProtocolError) -> Answer:
         status = spec_for(error).http_status
         body = jsonrpc.encode_error(self.request_id, error)
-        call = self.call
+        call = self.v03_call
         if (
             call is not None
-            and call.v03_method
             and call.operation.streaming
             and status not in _TRANSPORT_STATUSES
         ):
