@@ -78,7 +78,7 @@ from accord.protocol.versioning import CURRENT_VERSION
 
 # Implemented beside the codec (accord.types is the only msgspec caller); they belong
 # to this binding's API.
-from accord.types._codec import JsonRpcEnvelope, split_jsonrpc
+from accord.types._codec import JsonRpcEnvelope, JsonRpcResult, split_jsonrpc
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -317,7 +317,7 @@ def _short_id(value: str | int | float) -> bool:
 def encode_result(request_id: RequestId, result: Any) -> bytes:
     """Encode a success response: ``{"jsonrpc":"2.0","id":..,"result":..}``."""
     # One encode of the members in this order writes exactly those bytes.
-    return t.encode({"jsonrpc": _VERSION, "id": request_id, "result": result})
+    return t.encode(JsonRpcResult(_VERSION, request_id, result))
 
 
 def encode_stream_event(request_id: RequestId, event: t.StreamResponse) -> bytes:

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_JSON_DEPTH",
     "JsonRpcEnvelope",
+    "JsonRpcResult",
     "convert",
     "decode",
     "decode_json",
@@ -392,6 +393,15 @@ class JsonRpcEnvelope(msgspec.Struct, frozen=True):
     method: Any
     params: Any
     has_id: bool
+
+
+class JsonRpcResult(msgspec.Struct, frozen=True, gc=False):
+    """A JSON-RPC 2.0 success response: encoded, its members in this order (a Struct
+    encodes faster than the equivalent dict, once per answer)."""
+
+    jsonrpc: str
+    id: Any
+    result: Any
 
 
 def split_jsonrpc(data: bytes) -> JsonRpcEnvelope:
