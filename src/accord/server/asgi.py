@@ -373,7 +373,8 @@ class A2AApp:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        path = path.split("?", 1)[0]
+        if "?" in path:
+            path = path.split("?", 1)[0]
         method = scope["method"]
         endpoint = self._front.endpoint(scope, path, method)
         if endpoint is None:  # the card, the JWK Set or a CORS preflight

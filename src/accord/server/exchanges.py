@@ -93,7 +93,10 @@ class JsonRpcExchange:
 
     def negotiate(self, requested: str | None) -> str:
         # The version first: it decides which methods and shapes the body has.
-        self.version = versioning.negotiate(requested, JSONRPC_VERSIONS)
+        if requested is not None and requested in JSONRPC_VERSIONS:
+            self.version = requested  # served as stated: the usual request
+        else:
+            self.version = versioning.negotiate(requested, JSONRPC_VERSIONS)
         return self.version
 
     def early_error(self, body: bytes) -> None:

@@ -201,7 +201,8 @@ class HttpBindings:
         """Serve one request through ``exchange``: content type, body (bounded),
         authentication, version, parse, the engine, then the answer or the stream,
         with the front's ``endpoint`` headers."""
-        query = scope.get("query_string", b"").decode("latin-1")
+        raw_query = scope.get("query_string", b"")
+        query = raw_query.decode("latin-1") if raw_query else ""
         headers = _Headers(scope)
         try:
             if exchange.content_types is not None:
