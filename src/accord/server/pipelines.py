@@ -29,7 +29,6 @@ from .auth.verifier import RequestInfo
 from .binding import Request, perform
 from .exchanges import (
     REST_VERSIONS,
-    Answer,
     HttpExchange,
     JsonRpcExchange,
     RestExchange,
@@ -228,46 +227,48 @@ class HttpBindings:
                 ),
             )
         except ProtocolError as error:
-            await _answer(send, exchange.error(error), endpoint)
-            return
+            answer = exchange.error(error)
         except Exception:
             logger.exception("unexpected error in a %s request", exchange.binding)
-            await _answer(send, exchange.error(InternalError()), endpoint)
-            return
-        requested = headers.raw.get(b"a2a-extensions")
-        echo = self._activated(requested.decode("latin-1")) if requested else ()
-        if isinstance(result, HandlerStream):
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                exchange.event,
-                exchange.stream_error,
-                keepalive_interval=self._app.limits.keepalive_interval,
-                headers=(*echo, *endpoint.extra),
-            )
+            answer = exchange.error(InternalError())
         else:
+            requested = headers.raw.get(b"a2a-extensions")
+            echo = self._activated(requested.decode("latin-1")) if requested else ()
+            if isinstance(result, HandlerStream):
+                await send_event_stream(
+                    receive,
+                    send,
+                    result,
+                    exchange.event,
+                    exchange.stream_error,
+                    keepalive_interval=self._app.limits.keepalive_interval,
+                    headers=(*echo, *endpoint.extra),
+                )
+                return
             answer = exchange.result(result)
             if echo:
                 answer = replace(answer, headers=(*answer.headers, *echo))
-            await _answer(send, answer, endpoint)
+        # The answer, result or error, with its length and the endpoint's headers.
+        status = answer.status
+        body = answer.body
+        response_headers = [
+            (b"content-type", answer.content_type),
+            (b"content-length", str(len(body)).encode()),
+            *(_RETRY_AFTER if status == 503 else ()),
+            *answer.headers,
+            *endpoint.answer(status),
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": response_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     def _activated(self, requested: str) -> tuple[tuple[bytes, bytes], ...]:
         """The ``A2A-Extensions`` response header echoing the extensions the call
         activated (the ``requested`` ones) that the card declares (spec §4.6)."""
         active = self._app.engine.activated(requested)
         return ((b"a2a-extensions", active.encode("latin-1")),) if active else ()
-
-
-async def _answer(send: Send, answer: Answer, endpoint: EndpointHeaders) -> None:
-    status = answer.status
-    body = answer.body
-    headers = [
-        (b"content-type", answer.content_type),
-        (b"content-length", str(len(body)).encode()),
-        *(_RETRY_AFTER if status == 503 else ()),
-        *answer.headers,
-        *endpoint.answer(status),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
