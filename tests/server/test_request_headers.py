@@ -135,3 +135,30 @@ async def test_a_declared_length_over_the_limit_is_refused_before_the_body() -> 
                 app, [body], [*_headers(), (b"content-length", b"+65")]
             )
             assert status != 413
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        (b"application/json", True),  # the usual one, not read as text
+        (b"application/json; charset=utf-8", True),
+        (b"Application/JSON", True),
+        (b"application/a2a+json", True),
+        (None, True),
+        (b"text/plain", False),
+        (b"application/jsonx", False),
+    ],
+)
+async def test_the_content_type_of_a_json_rpc_call(
+    content_type: bytes | None, accepted: bool
+) -> None:
+    pairs = [(b"host", b"agent.test"), (b"a2a-version", b"1.0")]
+    if content_type is not None:
+        pairs.append((b"content-type", content_type))
+    app = A2AApp(
+        Agent(_echo, name="Echo", description="for tests"), store=MemoryTaskStore()
+    )
+    async with app.running():
+        with anyio.fail_after(10):
+            _, answer = await _call(app, pairs)
+    assert ("result" in answer) is accepted, answer

@@ -204,8 +204,16 @@ class HttpBindings:
         query = raw_query.decode("latin-1") if raw_query else ""
         headers = _Headers(scope)
         try:
-            if exchange.content_types is not None:
-                check_content_type(headers.get(b"content-type"), exchange.content_types)
+            content_type = headers.raw.get(b"content-type")
+            if (
+                content_type != b"application/json"
+                and exchange.content_types is not None
+            ):
+                # Any other type (or none) is read and judged; that one needs neither.
+                check_content_type(
+                    None if content_type is None else content_type.decode("latin-1"),
+                    exchange.content_types,
+                )
             try:
                 body = await self._read_body(
                     headers.raw.get(b"content-length"), receive
