@@ -88,7 +88,9 @@ class _Headers:
         #: mostly absent or need no text (a miss, then nothing to decode) here.
         self.raw: dict[bytes, bytes]
         try:
-            self.raw = dict(reversed(raw))
+            self.raw = dict(raw)
+            if len(self.raw) < len(raw):  # a repeated header: the first one counts
+                self.raw = dict(reversed(raw))
         except TypeError:  # names as bytearray (ASGI says bytes; tolerated as before)
             self.raw = {bytes(k): bytes(v) for k, v in reversed(raw)}
 
