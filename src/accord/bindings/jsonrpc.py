@@ -9,7 +9,7 @@ its response message (spec §9.3). Streaming
 operations answer with SSE; the data of every event is a complete JSON-RPC response
 carrying one ``StreamResponse`` (spec §9.4.2).
 
-Server side, :func:`parse_request` reads the body strictly (:func:`split_jsonrpc`:
+Server side, :func:`parse_request` reads the body strictly (:func:`decode_jsonrpc`:
 depth limit, no duplicate member names, ``params`` left undecoded), checks the
 envelope, looks the method up, and only then converts ``params`` into the request
 type. Every refusal is a :class:`JsonRpcRejection` holding the JSON-RPC error to send
@@ -78,7 +78,12 @@ from accord.protocol.versioning import CURRENT_VERSION
 
 # Implemented beside the codec (accord.types is the only msgspec caller); they belong
 # to this binding's API.
-from accord.types._codec import JsonRpcEnvelope, JsonRpcResult, split_jsonrpc
+from accord.types._codec import (
+    JsonRpcEnvelope,
+    JsonRpcResult,
+    decode_jsonrpc,
+    split_jsonrpc,
+)
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -188,14 +193,15 @@ def read_request(body: bytes, *, version: str = CURRENT_VERSION) -> RequestParts
         JsonRpcRejection: as :func:`parse_request`.
     """
     try:
-        env = split_jsonrpc(body)
+        request = decode_jsonrpc(body)
     except ProtocolError as exc:  # ParseError, or InvalidRequestError for a batch
         if isinstance(exc, InvalidRequestError) and body.lstrip()[:1] == b"[":
             exc = InvalidRequestError(
                 "Invalid request: batch requests are not supported"
             )
         raise JsonRpcRejection(exc) from None
-    request_id = env.id
+    get = request.get
+    request_id: Any = get("id")
     kind = type(request_id)
     # The usual id, a short string or a small integer, needs none of _late's checks.
     if (kind is str and len(request_id) <= MAX_ID_LENGTH) or (
@@ -203,11 +209,11 @@ def read_request(body: bytes, *, version: str = CURRENT_VERSION) -> RequestParts
     ):
         late = False
     else:
-        late = _late(env, version)
-    if env.jsonrpc != _VERSION:
+        late = _late(request, version)
+    if get("jsonrpc") != _VERSION:
         error = InvalidRequestError('Invalid request: "jsonrpc" must be "2.0"')
         raise JsonRpcRejection(error, request_id)
-    method = env.method
+    method = get("method")
     if not isinstance(method, str):
         error = InvalidRequestError('Invalid request: "method" must be a string')
         raise JsonRpcRejection(error, request_id)
@@ -215,7 +221,7 @@ def read_request(body: bytes, *, version: str = CURRENT_VERSION) -> RequestParts
     operation = None if v03_method else BY_METHOD.get(method)  # the usual case
     if operation is None:
         operation = _operation(method, v03_method, request_id)
-    params = env.params
+    params = get("params")
     if v03_method:
         params = v03.params_from_v03(method, params)
     try:
@@ -236,19 +242,20 @@ def read_request(body: bytes, *, version: str = CURRENT_VERSION) -> RequestParts
     return request_id, operation, value, v03_method
 
 
-def _late(env: JsonRpcEnvelope, version: str) -> bool:
-    """Check the id of ``env`` (not a short string or small integer); whether it is
+def _late(request: dict[str, Any], version: str) -> bool:
+    """Check the id of ``request`` (not a short string or small integer); whether it is
     missing from a v0.3 request, which is refused once its method and params are read
     (the v0.3 conformance suite expects MethodNotFound / InvalidParams first).
 
     Raises:
         JsonRpcRejection: no id, or one that is null, not a scalar, or too long.
     """
-    request_id = env.id
-    notification = not env.has_id
+    request_id: Any = request.get("id")
+    has_id = "id" in request
+    notification = not has_id
     late = notification and version == v03.VERSION
-    if (notification and not late) or (env.has_id and not _valid_id(request_id)):
-        raise JsonRpcRejection(_no_id(env.has_id))
+    if (notification and not late) or (has_id and not _valid_id(request_id)):
+        raise JsonRpcRejection(_no_id(has_id))
     if not _short_id(request_id):
         error = InvalidRequestError(
             f"Invalid request: the id is longer than {MAX_ID_LENGTH} characters; "

@@ -58,6 +58,7 @@ __all__ = [
     "convert",
     "decode",
     "decode_json",
+    "decode_jsonrpc",
     "encode",
     "split_jsonrpc",
     "to_builtins",
@@ -411,15 +412,28 @@ def split_jsonrpc(data: bytes) -> JsonRpcEnvelope:
         ParseError: the body is not JSON, is nested too deep or repeats a member name.
         InvalidRequestError: the body is JSON but not an object (e.g. a batch array).
     """
+    value = decode_jsonrpc(data)
+    get = value.get
+    # Positional, in field order (keywords cost more): jsonrpc, id, method, params,
+    # has_id.
+    return JsonRpcEnvelope(
+        get("jsonrpc"), get("id"), get("method"), get("params"), "id" in value
+    )
+
+
+def decode_jsonrpc(data: bytes) -> dict[str, Any]:
+    """Read a JSON-RPC request strictly (see :func:`decode_json`): the object itself,
+    for a server that reads its members once (:func:`split_jsonrpc` makes them an
+    envelope).
+
+    Raises:
+        ParseError: the body is not JSON, is nested too deep or repeats a member name.
+        InvalidRequestError: the body is JSON but not an object (e.g. a batch array).
+    """
     value = decode_json(data, strict=True)
     if type(value) is not dict:
         kind = "a batch (array)" if isinstance(value, list) else type(value).__name__
         raise InvalidRequestError(
             f"Invalid request: expected a JSON-RPC request object, got {kind}"
         )
-    get = value.get
-    # Positional, in field order (keywords cost more; this is per request): jsonrpc,
-    # id, method, params, has_id.
-    return JsonRpcEnvelope(
-        get("jsonrpc"), get("id"), get("method"), get("params"), "id" in value
-    )
+    return value
