@@ -68,6 +68,19 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
         rest.parse_request("POST", "/message:send", "", body.replace(b"[1]", b"[[1]]"))
 
 
+def test_the_shortest_bodies_at_and_over_the_limit() -> None:
+    # Bodies of at most 2 * DEPTH bytes skip the count of brackets (they cannot nest
+    # deeper): the shortest at the limit is accepted, the shortest over it refused.
+    at_limit = b"[" * DEPTH + b"]" * DEPTH
+    assert len(at_limit) == 2 * DEPTH
+    assert t.decode_json(at_limit, strict=True) is not None
+    over = b"[" * (DEPTH + 1) + b"]" * (DEPTH + 1)
+    with pytest.raises(e.ParseError, match="nested deeper"):
+        t.decode_json(over, strict=True)
+    with pytest.raises(e.ParseError, match="nested deeper"):
+        t.decode_json(b" " + over.replace(b"[]", b"[ ]") + b" ", strict=True)
+
+
 def test_brackets_inside_strings_do_not_count() -> None:
     text = b"[{" * (DEPTH * 3)
     body = SEND.replace(b'"hi"', b'"' + text + b'"')

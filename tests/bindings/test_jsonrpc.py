@@ -41,6 +41,8 @@ def test_request_round_trip(name: str, params: Any, tenant: str) -> None:
     call = jsonrpc.parse_request(jsonrpc.build_request("req-1", operation, params))
     assert call == jsonrpc.JsonRpcCall("req-1", operation, params)
     assert call.params.tenant == tenant
+    body = jsonrpc.build_request("req-1", operation, params)
+    assert jsonrpc.read_request(body) == ("req-1", operation, params, "")
 
 
 @pytest.mark.parametrize(("name", "result"), response_cases())

@@ -12,18 +12,26 @@ import httpx
 import pytest
 
 from accord.client import Client, MemoryTransport
-from accord.errors import PermissionDeniedError, TaskNotFoundError, UnavailableError
+from accord.errors import (
+    PermissionDeniedError,
+    TaskNotFoundError,
+    UnavailableError,
+    UnsupportedOperationError,
+)
 from accord.protocol import op
 from accord.server import A2AApp, CallInfo, Engine, Interceptor, Outcome
+from accord.server.auth.access import AccessRequest
+from accord.server.auth.config import AuthConfig
 from accord.server.context import CallContext
 from accord.server.events import LocalTaskEvents
 from accord.server.streams import Events, HandlerStream
-from accord.stores import MemoryTaskStore, StoredEvent
+from accord.stores import MemoryTaskStore, Scope, StoredEvent
 from accord.types import (
     AgentInterface,
     GetTaskRequest,
     ListTasksRequest,
     StreamResponse,
+    SubscribeToTaskRequest,
     Task,
     TaskState,
     TaskStatus,
@@ -238,3 +246,44 @@ async def test_an_observed_stream_reports_an_error_after_its_first_event() -> No
     assert isinstance(error, TaskNotFoundError)
     assert events == 1
     assert not finished
+
+
+# --- dispatch without interceptors: the handler's coroutine, refusals as before ------
+
+
+async def test_a_refusal_before_the_method_reaches_the_interceptors() -> None:
+    # The handler refuses a streaming call to an agent without streaming before its
+    # method runs (synchronously): the interceptors still see it as the outcome.
+    journal: list[str] = []
+    engine = Engine(make_agent(streaming=False), interceptors=[Named("a", journal)])
+    request = SubscribeToTaskRequest(id="t-1")
+    async with engine.running():
+        with pytest.raises(UnsupportedOperationError):
+            await dispatch(engine, "SubscribeToTask", request)
+    assert journal == ["a before SubscribeToTask", "a after UnsupportedOperationError"]
+
+
+async def test_without_interceptors_refusals_and_results_are_the_same() -> None:
+    engine = Engine(make_agent(streaming=False))
+    with pytest.raises(UnavailableError):
+        await dispatch(engine, "ListTasks", ListTasksRequest())
+    async with engine.running():
+        with pytest.raises(UnsupportedOperationError):
+            await dispatch(engine, "SubscribeToTask", SubscribeToTaskRequest(id="t"))
+        with pytest.raises(TaskNotFoundError):
+            await dispatch(engine, "GetTask", GetTaskRequest(id="t-1"))
+        assert await dispatch(engine, "ListTasks", ListTasksRequest()) is not None
+
+
+async def test_a_task_access_hook_decides_the_boundary_of_a_dispatch() -> None:
+    asked: list[str] = []
+
+    def hook(request: AccessRequest) -> Scope:
+        asked.append(request.operation)
+        return request.default
+
+    engine = Engine(make_agent(), auth=AuthConfig(verifiers={}, task_access=hook))
+    async with engine.running():
+        with pytest.raises(TaskNotFoundError):
+            await dispatch(engine, "GetTask", GetTaskRequest(id="t-1"))
+    assert asked == ["GetTask"]

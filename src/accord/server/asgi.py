@@ -363,7 +363,9 @@ class A2AApp:
                 return
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: it only routes, and returns the coroutine that serves the
+        # request for __call__ to await (one frame fewer per request).
         # Route on the raw (still percent-encoded) path: an id or tenant may contain an
         # encoded "/" that must not split a segment (the REST binding decodes per segment).
         raw = scope.get("raw_path")
@@ -371,14 +373,14 @@ class A2AApp:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        path = path.split("?", 1)[0]
+        if "?" in path:
+            path = path.split("?", 1)[0]
         method = scope["method"]
         endpoint = self._front.endpoint(scope, path, method)
         if endpoint is None:  # the card, the JWK Set or a CORS preflight
-            await self._front.serve(scope, path, method, send)
-            return
+            return self._front.serve(scope, path, method, send)
         bindings = self._bindings
-        await bindings.serve(
+        return bindings.serve(
             bindings.exchange(scope, method, path), scope, receive, send, endpoint
         )
 

@@ -46,7 +46,7 @@ from .push.delivery import PushDeliverer
 from .runtime import NOT_STARTED, SHUTDOWN_GRACE, STOPPED, Runtime
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
     from accord.protocol import Operation
     from accord.security import JWK
@@ -407,7 +407,7 @@ class Engine:
             return None
         return await self.auth.authenticate(request)
 
-    async def dispatch(
+    def dispatch(
         self,
         operation: Operation,
         params: Any,
@@ -416,8 +416,10 @@ class Engine:
         binding: str,
         credentials: Callable[[], RequestInfo],
         last_event_id: str | None = None,
-    ) -> Any:
-        """Run one decoded operation through the interceptors and the handler.
+    ) -> Awaitable[Any]:
+        """Run one decoded operation through the interceptors and the handler: await
+        what this returns (the handler's own coroutine when there is nothing to do
+        around it, one frame fewer per request).
 
         ``credentials`` gives the request's credentials when an operation needs an
         authentication the front end did not do (GetExtendedAgentCard, spec §13.3);
@@ -426,10 +428,29 @@ class Engine:
         Raises:
             UnavailableError: the engine is not running (not started, or stopped).
         """
-        started = time.monotonic()
         handler = self._handler
         if handler is None:  # no lazy start: the runtime needs an owner (the lifespan)
             raise UnavailableError(STOPPED if self._stopped else NOT_STARTED)
+        if self._interceptors or (
+            operation.name == "GetExtendedAgentCard" and ctx.principal is None
+        ):
+            return self._dispatch(
+                handler, operation, params, ctx, binding, credentials, last_event_id
+            )
+        return handler.dispatch(operation, params, ctx, last_event_id=last_event_id)
+
+    async def _dispatch(
+        self,
+        handler: RequestHandler,
+        operation: Operation,
+        params: Any,
+        ctx: CallContext,
+        binding: str,
+        credentials: Callable[[], RequestInfo],
+        last_event_id: str | None,
+    ) -> Any:
+        """:meth:`dispatch` with an authentication to do or interceptors to run."""
+        started = time.monotonic()
         if operation.name == "GetExtendedAgentCard" and ctx.principal is None:
             # spec §13.3: always authenticated, with a scheme the public card declares
             # (also when ordinary operations are anonymous).

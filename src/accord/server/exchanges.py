@@ -15,7 +15,7 @@ media type asked for). The gRPC front end implements the same interface
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from accord.bindings import jsonrpc, rest, v03, v03_rest
 from accord.errors import MethodNotFoundError, ProtocolError, RateLimitedError
@@ -68,8 +68,11 @@ class Answer:
 class HttpExchange(Exchange[Answer], Protocol):
     """One request over one HTTP binding, as the shared pipeline serves it."""
 
-    #: The request media types accepted, for the refusal's text; None: not checked.
-    content_types: str | None
+    @property
+    def content_types(self) -> str | None:
+        """The request media types accepted, for the refusal's text; None: not
+        checked."""
+        ...
 
     def stream_error(self, error: ProtocolError) -> bytes:
         """An error after the stream began, as the data of its SSE event."""
@@ -80,15 +83,20 @@ class HttpExchange(Exchange[Answer], Protocol):
 class JsonRpcExchange:
     """A JSON-RPC request (spec §9): errors in 200 answers with the request's id."""
 
-    binding: str = BINDING_JSONRPC
-    content_types: str | None = "application/json"
+    # Class constants, not fields: the __init__ run per request sets only the rest.
+    binding: ClassVar[str] = BINDING_JSONRPC
+    content_types: ClassVar[str | None] = "application/json"
     request_id: jsonrpc.RequestId = None
-    call: jsonrpc.JsonRpcCall | None = None
+    #: The call of a v0.3 method, whose answers are translated; None for v1.0's.
+    v03_call: jsonrpc.JsonRpcCall | None = None
     version: str = versioning.CURRENT_VERSION
 
     def negotiate(self, requested: str | None) -> str:
         # The version first: it decides which methods and shapes the body has.
-        self.version = versioning.negotiate(requested, JSONRPC_VERSIONS)
+        if requested is not None and requested in JSONRPC_VERSIONS:
+            self.version = requested  # served as stated: the usual request
+        else:
+            self.version = versioning.negotiate(requested, JSONRPC_VERSIONS)
         return self.version
 
     def early_error(self, body: bytes) -> None:
@@ -96,26 +104,30 @@ class JsonRpcExchange:
 
     def parse(self, body: bytes, query: str) -> tuple[Operation, Any]:
         try:
-            call = jsonrpc.parse_request(body, version=self.version)
+            request_id, operation, params, v03_method = jsonrpc.read_request(
+                body, version=self.version
+            )
         except jsonrpc.JsonRpcRejection as rejection:
             self.request_id = rejection.request_id
             raise rejection.error from None
-        self.request_id, self.call = call.id, call
-        return call.operation, call.params
+        self.request_id = request_id
+        if v03_method:
+            self.v03_call = jsonrpc.JsonRpcCall(
+                request_id, operation, params, v03_method
+            )
+        return operation, params
 
     def result(self, result: Any) -> Answer:
-        call = self.call
-        assert call is not None
-        if call.v03_method:
+        call = self.v03_call
+        if call is not None:
             return Answer(200, jsonrpc.encode_result_v03(call.id, call, result))
-        return Answer(200, jsonrpc.encode_result(call.id, result))
+        return Answer(200, jsonrpc.encode_result(self.request_id, result))
 
     def event(self, event: StreamResponse) -> bytes:
-        call = self.call
-        assert call is not None
-        if call.v03_method:
+        call = self.v03_call
+        if call is not None:
             return jsonrpc.encode_stream_event_v03(call.id, call, event)
-        return jsonrpc.encode_stream_event(call.id, event)
+        return jsonrpc.encode_stream_event(self.request_id, event)
 
     def stream_error(self, error: ProtocolError) -> bytes:
         return jsonrpc.encode_error(self.request_id, error)
@@ -123,10 +135,9 @@ class JsonRpcExchange:
     def error(self, error: ProtocolError) -> Answer:
         status = spec_for(error).http_status
         body = jsonrpc.encode_error(self.request_id, error)
-        call = self.call
+        call = self.v03_call
         if (
             call is not None
-            and call.v03_method
             and call.operation.streaming
             and status not in _TRANSPORT_STATUSES
         ):

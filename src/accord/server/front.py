@@ -242,6 +242,10 @@ class PublicFront:
         """The headers an endpoint's answer to this request carries (``no-store``, the
         CORS policy's); None for a request the front answers itself (:meth:`serve`):
         the card, the JWK Set, their ``OPTIONS``, an endpoint's CORS preflight."""
+        if method == "POST" and self._cors is None:
+            # Every call of an operation but one GET: no public route is a POST and
+            # only the extended card's GET is cached, so the answer is no-store.
+            return _NO_STORE_ONLY
         if self._public_route(path, method):
             return None
         if self._cors is None:

@@ -143,17 +143,18 @@ class RequestHandler:
             "GetExtendedAgentCard": self.get_extended_agent_card,
         }
 
-    async def dispatch(
+    def dispatch(
         self,
         operation: Operation,
         params: Any,
         ctx: CallContext,
         *,
         last_event_id: str | None = None,
-    ) -> Any:
+    ) -> Awaitable[Any]:
         """Run ``operation``: authorization (:mod:`accord.server.auth.access`; raises
         PermissionDeniedError or UnauthenticatedError), capability check, then the
-        method.
+        method. Await what this returns: the method's own coroutine when the
+        boundary is the default one (one frame fewer per request).
 
         ``last_event_id`` (SSE ``Last-Event-ID``) applies to SubscribeToTask.
         """
@@ -162,43 +163,44 @@ class RequestHandler:
         # request's tenant, the caller's own tasks) is what ctx.scope(tenant) gives,
         # so ctx stays as it is; a task_access hook's is set on a new context.
         tenant = getattr(params, "tenant", "") or ""
-        access = self.access
-        if access.check(operation.name, tenant, ctx.principal):
-            ctx = ctx.with_boundary(
-                await access.decide(operation.name, tenant, ctx.principal, ctx.owner)
-            )
+        if self.access.check(operation.name, tenant, ctx.principal):
+            return self._decided(operation, params, ctx, tenant, last_event_id)
+        return self._method(operation, params, ctx, last_event_id)
+
+    async def _decided(
+        self,
+        operation: Operation,
+        params: Any,
+        ctx: CallContext,
+        tenant: str,
+        last_event_id: str | None,
+    ) -> Any:
+        """:meth:`dispatch` once the ``task_access`` hook has decided the boundary."""
+        boundary = await self.access.decide(
+            operation.name, tenant, ctx.principal, ctx.owner
+        )
+        return await self._method(
+            operation, params, ctx.with_boundary(boundary), last_event_id
+        )
+
+    def _method(
+        self,
+        operation: Operation,
+        params: Any,
+        ctx: CallContext,
+        last_event_id: str | None,
+    ) -> Awaitable[Any]:
+        """The capability check, then the coroutine of the operation's method."""
         self._capabilities.check(operation, ctx.extensions)
         if operation.name == "SubscribeToTask":
-            return await self.subscribe_to_task(
-                params, ctx, last_event_id=last_event_id
-            )
-        return await self._methods[operation.name](params, ctx)
+            return self.subscribe_to_task(params, ctx, last_event_id=last_event_id)
+        return self._methods[operation.name](params, ctx)
 
     def check_capability(self, operation: Operation) -> None:
         """Refuse operations the card does not declare (spec §3.3.4)."""
         self._capabilities.check(operation)
 
     # --- SendMessage / SendStreamingMessage ---------------------------------------------
-
-    async def _prepare(
-        self, req: SendMessageRequest, ctx: CallContext
-    ) -> tuple[Execution, TaskRecord | None] | Replay:
-        prepared = await prepare(req, ctx, self.runtime)
-        config = req.configuration
-        if (
-            config is not None
-            and config.task_push_notification_config is not None
-            and not isinstance(prepared, Replay)
-            and prepared[0].existing
-        ):
-            # A webhook given with a follow-up joins the task from now on (a new
-            # task's is stored with its creation: recorder.py).
-            await self._push().create(
-                prepared[0].task_id,
-                config.task_push_notification_config,
-                scope=prepared[0].scope,
-            )
-        return prepared
 
     def _check_idle(self, execution: Execution) -> None:
         if self.runtime.live(execution.task_id) is not None:
@@ -242,7 +244,7 @@ class RequestHandler:
         self, req: SendMessageRequest, ctx: CallContext
     ) -> SendMessageResponse:
         """SendMessage (spec §3.1.1): blocking by default, or ``returnImmediately``."""
-        prepared = await self._prepare(req, ctx)
+        prepared = await prepare(req, ctx, self.runtime)
         config = req.configuration
         immediately = config is not None and config.return_immediately
         history = None if config is None else config.history_length
@@ -307,7 +309,7 @@ class RequestHandler:
         self, req: SendMessageRequest, ctx: CallContext
     ) -> HandlerStream:
         """SendStreamingMessage (spec §3.1.2): a task snapshot first, then its events."""
-        prepared = await self._prepare(req, ctx)
+        prepared = await prepare(req, ctx, self.runtime)
         if isinstance(prepared, Replay):
             return replay.stream(self, prepared)
         execution, record = prepared

@@ -3,7 +3,7 @@
 :func:`prepare` checks the request (role, configuration, accepted media types) and,
 for a follow-up message, the task it continues (visible, not terminal, same context,
 waiting for input), then makes the :class:`~accord.server.runtime.Execution` the
-runtime will run.
+runtime will run; a follow-up's push-notification config joins its task there.
 
 A follow-up whose ``messageId`` and parts the task's history already holds (a user
 message) is a retry of a message the agent has received: it is not delivered again,
@@ -80,6 +80,7 @@ async def prepare(
             field_violations=[("message.role", "must be ROLE_USER")],
         )
     config = req.configuration
+    push_config = None
     if config is not None:
         check_history_length(config.history_length, "configuration.historyLength")
         push_config = config.task_push_notification_config
@@ -156,6 +157,12 @@ async def prepare(
             existing=True,
             version=ctx.version,
         )
+        if push_config is not None:
+            # A webhook given with a follow-up joins the task from now on (a new
+            # task's is stored with its creation: recorder.py). runtime.push is set:
+            # the configuration was checked above.
+            assert runtime.push is not None
+            await runtime.push.create(task.id, push_config, scope=execution.scope)
         return execution, record
     execution = Execution(
         task_id=runtime.new_id(),

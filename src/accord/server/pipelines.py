@@ -29,7 +29,6 @@ from .auth.verifier import RequestInfo
 from .binding import Request, perform
 from .exchanges import (
     REST_VERSIONS,
-    Answer,
     HttpExchange,
     JsonRpcExchange,
     RestExchange,
@@ -53,6 +52,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Seconds a client should wait before retrying after a 503 (at capacity).
 RETRY_AFTER = b"1"
+_RETRY_AFTER = ((b"retry-after", RETRY_AFTER),)
 
 
 class _TooLarge(Exception):
@@ -66,29 +66,45 @@ class ClientGone(BaseException):
     """
 
 
+#: The bytes of the header names read by ``str`` name (:meth:`_Headers.__call__`).
+_NAMES = {
+    name: name.encode()
+    for name in ("a2a-extensions", "x-a2a-extensions", "traceparent", "authorization")
+}
+
+
 class _Headers:
     """A request's headers by (lower-case) name, read once; the first of a repeated
     header is the one read. Also gives the request's :class:`RequestInfo`."""
 
-    __slots__ = ("_scope", "_values")
+    __slots__ = ("_scope", "raw")
 
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         raw = scope["headers"]
-        if not isinstance(raw, list | tuple):
+        if type(raw) is not list and type(raw) is not tuple:
             raw = list(raw)
+        #: The values as sent, by name: the pipeline reads the headers that are
+        #: mostly absent or need no text (a miss, then nothing to decode) here.
+        self.raw: dict[bytes, bytes]
         try:
-            self._values: dict[bytes, bytes] = dict(reversed(raw))
+            self.raw = dict(raw)
+            if len(self.raw) < len(raw):  # a repeated header: the first one counts
+                self.raw = dict(reversed(raw))
         except TypeError:  # names as bytearray (ASGI says bytes; tolerated as before)
-            self._values = {bytes(k): bytes(v) for k, v in reversed(raw)}
+            self.raw = {bytes(k): bytes(v) for k, v in reversed(raw)}
 
     def get(self, name: bytes) -> str | None:
-        value = self._values.get(name)
+        value = self.raw.get(name)
         return None if value is None else value.decode("latin-1")
 
     def __call__(self, name: str) -> str | None:
         """The header ``name`` (a ``str``), as :attr:`Request.header` reads it."""
-        return self.get(name.encode("latin-1"))
+        # get()'s body, not a call of it: every request reads two headers this way,
+        # by names whose bytes are at hand.
+        key = _NAMES.get(name)
+        value = self.raw.get(name.encode("latin-1") if key is None else key)
+        return None if value is None else value.decode("latin-1")
 
     def info(self) -> RequestInfo:
         """The request's credentials-bearing parts (:attr:`Request.info`)."""
@@ -112,9 +128,10 @@ class HttpBindings:
     def __init__(self, app: A2AApp) -> None:
         self._app = app
 
-    async def _read_body(self, headers: _Headers, receive: Receive) -> bytes:
+    async def _read_body(self, declared: bytes | None, receive: Receive) -> bytes:
+        """The body, refused as too large by the ``declared`` Content-Length (an
+        unsigned decimal, else not believed) or as it arrives."""
         limit = self._app.limits.max_body_bytes
-        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
         chunks: list[bytes] = []
@@ -127,9 +144,10 @@ class HttpBindings:
             size += len(body)
             if size > limit:
                 raise _TooLarge
-            chunks.append(body)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                # Most bodies come in one message: nothing to join then.
+                return b"".join((*chunks, body)) if chunks else body
+            chunks.append(body)
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -184,15 +202,27 @@ class HttpBindings:
         """Serve one request through ``exchange``: content type, body (bounded),
         authentication, version, parse, the engine, then the answer or the stream,
         with the front's ``endpoint`` headers."""
-        query = scope.get("query_string", b"").decode("latin-1")
+        raw_query = scope.get("query_string", b"")
+        query = raw_query.decode("latin-1") if raw_query else ""
         headers = _Headers(scope)
         try:
-            if exchange.content_types is not None:
-                check_content_type(headers.get(b"content-type"), exchange.content_types)
+            content_type = headers.raw.get(b"content-type")
+            if (
+                content_type != b"application/json"
+                and exchange.content_types is not None
+            ):
+                # Any other type (or none) is read and judged; that one needs neither.
+                check_content_type(
+                    None if content_type is None else content_type.decode("latin-1"),
+                    exchange.content_types,
+                )
             try:
-                body = await self._read_body(headers, receive)
+                body = await self._read_body(
+                    headers.raw.get(b"content-length"), receive
+                )
             except _TooLarge:
                 raise self._too_large() from None
+            last_event_id = headers.raw.get(b"last-event-id")
             result = await perform(
                 self._app.engine,
                 exchange,
@@ -203,53 +233,52 @@ class HttpBindings:
                     headers.info,
                     query,
                     partial(self._app.base_url, scope),
-                    headers.get(b"last-event-id"),
+                    None if last_event_id is None else last_event_id.decode("latin-1"),
                 ),
             )
         except ProtocolError as error:
-            await _answer(send, exchange.error(error), endpoint)
-            return
+            answer = exchange.error(error)
         except Exception:
             logger.exception("unexpected error in a %s request", exchange.binding)
-            await _answer(send, exchange.error(InternalError()), endpoint)
-            return
-        echo = self._activated(headers)
-        if isinstance(result, HandlerStream):
-            await send_event_stream(
-                receive,
-                send,
-                result,
-                exchange.event,
-                exchange.stream_error,
-                keepalive_interval=self._app.limits.keepalive_interval,
-                headers=(*echo, *endpoint.extra),
-            )
+            answer = exchange.error(InternalError())
         else:
+            requested = headers.raw.get(b"a2a-extensions")
+            echo = self._activated(requested.decode("latin-1")) if requested else ()
+            if isinstance(result, HandlerStream):
+                await send_event_stream(
+                    receive,
+                    send,
+                    result,
+                    exchange.event,
+                    exchange.stream_error,
+                    keepalive_interval=self._app.limits.keepalive_interval,
+                    headers=(*echo, *endpoint.extra),
+                )
+                return
             answer = exchange.result(result)
             if echo:
                 answer = replace(answer, headers=(*answer.headers, *echo))
-            await _answer(send, answer, endpoint)
+        # The answer, result or error, with its length and the endpoint's headers.
+        status = answer.status
+        body = answer.body
+        response_headers = [
+            (b"content-type", answer.content_type),
+            (b"content-length", str(len(body)).encode()),
+            *(_RETRY_AFTER if status == 503 else ()),
+            *answer.headers,
+            *endpoint.answer(status),
+        ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": response_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
-    def _activated(self, headers: _Headers) -> tuple[tuple[bytes, bytes], ...]:
+    def _activated(self, requested: str) -> tuple[tuple[bytes, bytes], ...]:
         """The ``A2A-Extensions`` response header echoing the extensions the call
-        activated that the card declares (spec §4.6), when it listed any."""
-        requested = headers.get(b"a2a-extensions")
-        if not requested:
-            return ()
+        activated (the ``requested`` ones) that the card declares (spec §4.6)."""
         active = self._app.engine.activated(requested)
         return ((b"a2a-extensions", active.encode("latin-1")),) if active else ()
-
-
-async def _answer(send: Send, answer: Answer, endpoint: EndpointHeaders) -> None:
-    status = answer.status
-    body = answer.body
-    headers = [
-        (b"content-type", answer.content_type),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if status == 503:
-        headers.append((b"retry-after", RETRY_AFTER))
-    headers += answer.headers
-    headers += endpoint.answer(status)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
