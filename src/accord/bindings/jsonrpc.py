@@ -78,7 +78,7 @@ from accord.protocol.versioning import CURRENT_VERSION
 
 # Implemented beside the codec (accord.types is the only msgspec caller); they belong
 # to this binding's API.
-from accord.types._codec import (
+from accord.types.jsonrpc import (
     JsonRpcEnvelope,
     JsonRpcResult,
     decode_jsonrpc,

@@ -17,7 +17,7 @@ omitted (except where a type opts out, e.g. ``ListTasksResponse``).
 
 Hostile input. Every decode turns nesting too deep for the decoder into a
 :class:`~accord.errors.ParseError` instead of a ``RecursionError``. A *strict* decode
-(``strict=True``, and :func:`split_jsonrpc`; the server uses it on every request body)
+(``strict=True``, and :func:`accord.types.jsonrpc.decode_jsonrpc`; the server uses it on every request body)
 also refuses, as ParseError:
 
 * JSON nested deeper than :data:`MAX_JSON_DEPTH` levels, so that no value deep enough
@@ -44,7 +44,7 @@ import msgspec
 from msgspec import inspect as mi
 
 from accord._quote import shorten
-from accord.errors import InvalidParamsError, InvalidRequestError, ParseError
+from accord.errors import InvalidParamsError, ParseError
 
 from ._base import TIMESTAMP_PATTERN
 
@@ -53,14 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_JSON_DEPTH",
-    "JsonRpcEnvelope",
-    "JsonRpcResult",
     "convert",
     "decode",
     "decode_json",
-    "decode_jsonrpc",
     "encode",
-    "split_jsonrpc",
     "to_builtins",
 ]
 
@@ -376,64 +372,3 @@ def _base64_any(value: Any) -> Any:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return value
-
-
-# --- JSON-RPC envelope -------------------------------------------------------------------
-
-
-class JsonRpcEnvelope(msgspec.Struct, frozen=True):
-    """The members of a JSON-RPC 2.0 request, ``params`` as plain JSON values.
-
-    ``id`` is ``None`` for ``null`` and when absent (see :data:`has_id`); ``params`` is
-    ``None`` for ``null`` or when absent, else the decoded value (any JSON type: the
-    caller checks it).
-    """
-
-    jsonrpc: Any
-    id: Any
-    method: Any
-    params: Any
-    has_id: bool
-
-
-class JsonRpcResult(msgspec.Struct, frozen=True, gc=False):
-    """A JSON-RPC 2.0 success response: encoded, its members in this order (a Struct
-    encodes faster than the equivalent dict, once per answer)."""
-
-    jsonrpc: str
-    id: Any
-    result: Any
-
-
-def split_jsonrpc(data: bytes) -> JsonRpcEnvelope:
-    """Read a JSON-RPC request strictly (see :func:`decode_json`), ``params`` as values.
-
-    Raises:
-        ParseError: the body is not JSON, is nested too deep or repeats a member name.
-        InvalidRequestError: the body is JSON but not an object (e.g. a batch array).
-    """
-    value = decode_jsonrpc(data)
-    get = value.get
-    # Positional, in field order (keywords cost more): jsonrpc, id, method, params,
-    # has_id.
-    return JsonRpcEnvelope(
-        get("jsonrpc"), get("id"), get("method"), get("params"), "id" in value
-    )
-
-
-def decode_jsonrpc(data: bytes) -> dict[str, Any]:
-    """Read a JSON-RPC request strictly (see :func:`decode_json`): the object itself,
-    for a server that reads its members once (:func:`split_jsonrpc` makes them an
-    envelope).
-
-    Raises:
-        ParseError: the body is not JSON, is nested too deep or repeats a member name.
-        InvalidRequestError: the body is JSON but not an object (e.g. a batch array).
-    """
-    value = decode_json(data, strict=True)
-    if type(value) is not dict:
-        kind = "a batch (array)" if isinstance(value, list) else type(value).__name__
-        raise InvalidRequestError(
-            f"Invalid request: expected a JSON-RPC request object, got {kind}"
-        )
-    return value
