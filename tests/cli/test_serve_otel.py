@@ -17,6 +17,7 @@ import pytest
 
 from accord.cli._errors import UsageError
 from accord.cli._json_logs import JsonFormatter, uvicorn_log_config
+from accord.cli._text_logs import uvicorn_text_log_config
 from accord.cli.commands import _otel_options as options
 from accord.server import A2AApp, Agent
 from tests.helpers.cli import spawn_serve
@@ -157,7 +158,7 @@ def test_without_the_flags_nothing_is_instrumented() -> None:
     assert app.engine.interceptors == ()
     assert isinstance(options.log_formatter(_args()), logging.Formatter)
     assert not isinstance(options.log_formatter(_args()), JsonFormatter)
-    assert options.uvicorn_logging(_args()) == {}
+    assert options.uvicorn_logging(_args()) == {"log_config": uvicorn_text_log_config()}
     assert options.uvicorn_logging(_args(log_format="json")) == {
         "log_config": uvicorn_log_config()
     }

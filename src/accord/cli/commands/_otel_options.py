@@ -122,7 +122,10 @@ def log_formatter(args: argparse.Namespace) -> logging.Formatter:
 
 
 def uvicorn_logging(args: argparse.Namespace) -> dict[str, Any]:
-    """uvicorn's ``log_config`` option under ``--log-format`` (none: its default)."""
+    """uvicorn's ``log_config`` option under ``--log-format``: JSON lines, or
+    uvicorn's own text lines with a cheaper access formatter (:mod:`.._text_logs`)."""
     if getattr(args, "log_format", "text") == "json":
         return {"log_config": uvicorn_log_config()}
-    return {}
+    from .._text_logs import uvicorn_text_log_config  # imports uvicorn: serving only
+
+    return {"log_config": uvicorn_text_log_config()}
