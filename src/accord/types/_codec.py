@@ -17,8 +17,8 @@ omitted (except where a type opts out, e.g. ``ListTasksResponse``).
 
 Hostile input. Every decode turns nesting too deep for the decoder into a
 :class:`~accord.errors.ParseError` instead of a ``RecursionError``. A *strict* decode
-(``strict=True``, and :func:`accord.types.jsonrpc.decode_jsonrpc`; the server uses it on every request body)
-also refuses, as ParseError:
+(``strict=True``, and :func:`accord.types.jsonrpc.decode_jsonrpc`; the server uses it
+on every request body) also refuses, as ParseError:
 
 * JSON nested deeper than :data:`MAX_JSON_DEPTH` levels, so that no value deep enough
   to overflow a later encode, copy or comparison is ever accepted;
