@@ -27,35 +27,69 @@ if TYPE_CHECKING:
 __all__ = ["Execution"]
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class Execution:
     """One call of the agent for one incoming message."""
 
+    # The defaults are __init__'s.
     task_id: str
     context_id: str
     message: Message
     request: SendMessageRequest
     scope: Scope
     existing: bool
-    recorder: Recorder = None  # type: ignore[assignment]  # set by Runtime.start
-    cancel_scope: anyio.CancelScope | None = None
-    cancel_reason: str | None = None
+    recorder: Recorder  # set by Runtime.start
+    cancel_scope: anyio.CancelScope | None
+    cancel_reason: str | None
     #: 1 for the first run; n > 1 when an instance re-runs the task it took over.
-    attempt: int = 1
+    attempt: int
     #: The exception the agent (or the store under it) raised, if any.
-    error: Exception | None = None
+    error: Exception | None
     #: Claimed from the queue (queue.py): its task exists, a follow-up is resumed.
-    queued: bool = False
+    queued: bool
     #: Where its lease is (leases.py: taken with the task's creation, released with
     #: its last write).
-    lease: LeaseHold = field(default_factory=LeaseHold)
+    lease: LeaseHold
     #: Its place in the running counts (running.py), from registration to its end.
-    slot: Slot | None = None
+    slot: Slot | None
     #: The A2A version the caller spoke (``1.0``, or ``0.3``: bindings/v03.py).
-    version: str = CURRENT_VERSION
+    version: str
     #: True once the execution has ended (its task recorded, its lease released).
-    ended: bool = field(default=False, init=False)
-    _done: anyio.Event | None = field(default=None, init=False, repr=False)
+    ended: bool
+    _done: anyio.Event | None = field(repr=False)
+
+    def __init__(
+        self,
+        task_id: str,
+        context_id: str,
+        message: Message,
+        request: SendMessageRequest,
+        scope: Scope,
+        existing: bool,
+        version: str = CURRENT_VERSION,
+        attempt: int = 1,
+        queued: bool = False,
+    ) -> None:
+        # Written out rather than generated: one is made per request, and the
+        # generated __init__ (keyword defaults, the lease's default_factory) cost
+        # more than these plain assignments (measured).
+        self.task_id = task_id
+        self.context_id = context_id
+        self.message = message
+        self.request = request
+        self.scope = scope
+        self.existing = existing
+        self.version = version
+        self.attempt = attempt
+        self.queued = queued
+        self.recorder = None  # type: ignore[assignment]  # set by Runtime.start
+        self.cancel_scope = None
+        self.cancel_reason = None
+        self.error = None
+        self.lease = LeaseHold()
+        self.slot = None
+        self.ended = False
+        self._done = None
 
     @property
     def done(self) -> anyio.Event:

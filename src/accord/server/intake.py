@@ -164,15 +164,17 @@ async def prepare(
             assert runtime.push is not None
             await runtime.push.create(task.id, push_config, scope=execution.scope)
         return execution, record
+    # Positional, in the order of Execution's fields (one per request).
     execution = Execution(
-        task_id=runtime.new_id(),
-        # spec §3.4.1: the server may accept a client-chosen contextId or make one.
-        context_id=msg.context_id or runtime.new_id(),
-        message=msg,
-        request=req,
-        scope=ctx.owner_scope(req.tenant),
-        existing=False,
-        version=ctx.version,
+        runtime.new_id(),  # task_id
+        # context_id (spec §3.4.1: the server may accept a client-chosen contextId or
+        # make one; a new one is not the task's id)
+        msg.context_id or runtime.new_id(),
+        msg,
+        req,
+        ctx.owner_scope(req.tenant),
+        False,  # existing
+        ctx.version,
     )
     return execution, None
 
