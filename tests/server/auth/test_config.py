@@ -340,6 +340,18 @@ async def test_no_requirements_means_anonymous() -> None:
         await auth.authenticate_any(request())
 
 
+def test_required_follows_the_requirements() -> None:
+    # `required` is computed when the requirements are set (it is read per request):
+    # setting them again must not leave it stale, either way.
+    auth = authenticator({"k": KEY}, [], {"k": Fake(good=P)})
+    assert not auth.required
+    auth.requirements = [requirement(k=[])]
+    assert auth.required
+    assert auth.requirements == (requirement(k=[]),)
+    auth.requirements = ()
+    assert not auth.required
+
+
 async def test_without_any_scheme_the_extended_card_is_refused() -> None:
     auth = authenticator({}, [], {})
     with pytest.raises(AuthenticationRequired, match="declares no security scheme"):

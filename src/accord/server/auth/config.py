@@ -105,7 +105,7 @@ class Authenticator:
         skill_requirements: Collection[SecurityRequirement] = (),
     ) -> None:
         self.schemes = dict(schemes)
-        self.requirements = tuple(requirements)
+        self.requirements = requirements  # (and .required: see its setter)
         self.verifiers = dict(config.verifiers)
         self.realm = _header_safe(config.realm or realm)
         self._validate(skill_requirements, config)
@@ -176,9 +176,16 @@ class Authenticator:
                 )
 
     @property
-    def required(self) -> bool:
-        """True when the card requires authentication for ordinary operations."""
-        return bool(self.requirements)
+    def requirements(self) -> tuple[SecurityRequirement, ...]:
+        """The card's security requirements (alternatives: any one satisfied will do)."""
+        return self._requirements
+
+    @requirements.setter
+    def requirements(self, value: Collection[SecurityRequirement]) -> None:
+        self._requirements = tuple(value)
+        #: True when the card requires authentication for ordinary operations. Read
+        #: on every request, so computed here, with the requirements it follows.
+        self.required = bool(self._requirements)
 
     # --- challenges --------------------------------------------------------------------
 
