@@ -164,6 +164,21 @@ def test_unaccepted_media_type_is_content_type_not_supported(wire: Wire) -> None
     assert err.value.reason == "CONTENT_TYPE_NOT_SUPPORTED"
 
 
+def test_a_typed_part_after_untyped_ones_is_still_checked(wire: Wire) -> None:
+    # intake skips the check when no part names a media type: a first text part
+    # (none named) must not hide a later unaccepted one, nor an accepted one it.
+    msg = user_message("x")
+    msg["parts"] = [
+        {"text": "look"},
+        {"text": "{}", "mediaType": "application/json"},
+        {"raw": "AAEC", "mediaType": "image/png"},
+    ]
+    with pytest.raises(WireError) as err:
+        wire.call("SendMessage", {"message": msg})
+    assert err.value.reason == "CONTENT_TYPE_NOT_SUPPORTED"
+    assert "parts[2]" in str(err.value)
+
+
 def test_submit_makes_the_task_visible_before_progress(wire: Wire) -> None:
     from .scripted import GATE
 

@@ -91,7 +91,10 @@ async def prepare(
                     "does not support push notifications"
                 )
             runtime.push.check(push_config, "configuration.taskPushNotificationConfig")
-    check_input_modes(runtime.agent, req)
+    for part in msg.parts:
+        if part.media_type:  # text parts need not name one: then nothing to check
+            check_input_modes(runtime.agent, req)
+            break
     if msg.task_id:
         record = await runtime.store.get(msg.task_id, scope=ctx.scope(req.tenant))
         if record is None:
