@@ -114,12 +114,32 @@ class _WriteLock:
 class Recorder:
     """The single writer of one task's events within an execution."""
 
+    # One per execution: slots make it cheaper to make (and to read on each write).
+    __slots__ = (
+        "_behind",
+        "_buffer",
+        "_context_id",
+        "_lease",
+        "_lock",
+        "_message",
+        "_push_config",
+        "_queued_first",
+        "_runtime",
+        "_scope",
+        "_snapshots",
+        "_task",
+        "_task_id",
+        "_version",
+        "_writes",
+        "ended",
+        "reply_message",
+    )
+
     def __init__(
         self,
         runtime: Runtime,
         execution: Execution,
         record: TaskRecord | None,
-        *,
         write_behind: bool = False,
     ) -> None:
         self._runtime = runtime

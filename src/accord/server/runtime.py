@@ -320,9 +320,10 @@ class Runtime:
     def _register(
         self, execution: Execution, record: TaskRecord | None, *, inline: bool = False
     ) -> None:
-        # A blocking send's new task is written behind its agent (write_behind.py).
+        # A blocking send's new task is written behind its agent (write_behind.py):
+        # the last argument, write_behind (positional: this is per request).
         execution.recorder = Recorder(
-            self, execution, record, write_behind=inline and record is None
+            self, execution, record, inline and record is None
         )
         self._live[execution.task_id] = execution
         counts = self.running_counts
