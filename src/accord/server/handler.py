@@ -63,7 +63,7 @@ from . import replay
 from .auth.access import AccessPolicy
 from .capabilities import Capabilities
 from .card import interfaces
-from .intake import Replay, check_history_length, prepare
+from .intake import Replay, check_history_length, prepare, trim_task
 from .streams import Events, HandlerStream, live_events, state_after
 
 if TYPE_CHECKING:
@@ -93,22 +93,6 @@ CANCEL_POLL = 0.05
 #: Builds the extended card for an authenticated caller (spec §3.1.11: it may differ
 #: per caller, e.g. per tenant or scope).
 ExtendedCardSource = Callable[["Principal"], AgentCard | Awaitable[AgentCard]]
-
-
-def trim_task(
-    task: Task, history_length: int | None, *, artifacts: bool = True
-) -> Task:
-    """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
-    if history_length is None and artifacts:  # nothing to trim: the usual request
-        return task
-    changes: dict[str, Any] = {}
-    if history_length is not None and len(task.history) > history_length:
-        changes["history"] = (
-            task.history[len(task.history) - history_length :] if history_length else ()
-        )
-    if not artifacts and task.artifacts:
-        changes["artifacts"] = ()
-    return replace(task, **changes) if changes else task
 
 
 class RequestHandler:

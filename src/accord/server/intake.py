@@ -12,13 +12,16 @@ handler answers the task (:mod:`accord.server.replay`). Spec §3.3.1 lets SendMe
 be idempotent and lets an agent use ``messageId`` to detect duplicates. The same id
 with other parts is not a retry but a reused id, refused with InvalidParamsError: it
 would otherwise be lost (answered as the earlier message) or shadow it in the history.
+
+``historyLength`` (spec §3.2.4) is checked here (:func:`check_history_length`) and
+applied to the tasks the handler answers with (:func:`trim_task`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord._quote import shorten
 from accord.errors import (
@@ -30,19 +33,25 @@ from accord.errors import (
 )
 from accord.protocol import lifecycle
 from accord.stores.base import Scope
-from accord.types import Role
+from accord.types import Role, replace
 
 from .runtime import Execution
 
 if TYPE_CHECKING:
     from accord.stores.base import TaskRecord
-    from accord.types import SendMessageRequest
+    from accord.types import SendMessageRequest, Task
 
     from .agent import Agent
     from .context import CallContext
     from .runtime import Runtime
 
-__all__ = ["Replay", "check_history_length", "check_input_modes", "prepare"]
+__all__ = [
+    "Replay",
+    "check_history_length",
+    "check_input_modes",
+    "prepare",
+    "trim_task",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,22 @@ def check_history_length(value: int | None, field: str) -> None:
             f"{field} must be >= 0 (got {value})",
             field_violations=[(field, "must be >= 0")],
         )
+
+
+def trim_task(
+    task: Task, history_length: int | None, *, artifacts: bool = True
+) -> Task:
+    """Apply ``historyLength`` (spec §3.2.4) and optionally drop artifacts (ListTasks)."""
+    if history_length is None and artifacts:  # nothing to trim: the usual request
+        return task
+    changes: dict[str, Any] = {}
+    if history_length is not None and len(task.history) > history_length:
+        changes["history"] = (
+            task.history[len(task.history) - history_length :] if history_length else ()
+        )
+    if not artifacts and task.artifacts:
+        changes["artifacts"] = ()
+    return replace(task, **changes) if changes else task
 
 
 async def prepare(
