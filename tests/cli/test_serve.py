@@ -17,7 +17,7 @@ import accord
 from accord.cli._errors import UsageError
 from accord.cli.commands.serve import card_url, default_target, load_app
 from accord.server import A2AApp
-from tests.helpers.cli import run_cli, spawn_serve
+from tests.helpers.cli import reap, run_cli, spawn_serve
 
 from . import agents
 
@@ -233,9 +233,7 @@ def test_serve_smoke(
         process.send_signal(signum)
         out, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     assert "Application shutdown complete" in err
     assert "Traceback" not in err
@@ -252,9 +250,7 @@ def test_serve_without_the_access_log(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     assert "Application startup complete" in err  # the rest of the log stays
     assert "agent-card.json" not in err + out
@@ -316,9 +312,7 @@ def test_sigterm_ends_open_subscriptions(
         listener.join(10)
         assert not listener.is_alive()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     assert "graceful shutdown exceeded" not in err
     assert "Traceback" not in err

@@ -15,7 +15,7 @@ import uvicorn
 from accord.cli.commands.serve import LIMIT_FLAGS, connection_limits, server_options
 from accord.cli.main import build_parser
 from accord.server import ConnectionLimits
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import reap, run_cli
 
 from . import agents
 from .test_serve import _card_line, _spawn
@@ -112,8 +112,6 @@ def test_accord_serve_enforces_the_flags(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     assert "Traceback" not in err

@@ -20,7 +20,7 @@ from accord.cli._json_logs import JsonFormatter, uvicorn_log_config
 from accord.cli._text_logs import uvicorn_text_log_config
 from accord.cli.commands import _otel_options as options
 from accord.server import A2AApp, Agent
-from tests.helpers.cli import spawn_serve
+from tests.helpers.cli import reap, spawn_serve
 
 AGENT = """
 import logging
@@ -100,9 +100,7 @@ def test_serve_traces_measures_and_logs_json(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     logged = [json.loads(x) for x in err.splitlines() if x.startswith('{"time"')]
     (working,) = [x for x in logged if x["logger"] == "accord.example"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.cli import run_cli, spawn_serve
+from tests.helpers.cli import reap, run_cli, spawn_serve
 
 _spawn = spawn_serve
 
@@ -67,9 +67,7 @@ def test_serve_grpc_and_send_over_it(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        reap(process)
     assert process.returncode == 0, err
     assert "Traceback" not in err
 

@@ -15,7 +15,7 @@ import pytest
 
 from accord.cli.main import main
 
-__all__ = ["Result", "closed_port_url", "run_cli", "spawn_serve"]
+__all__ = ["Result", "closed_port_url", "reap", "run_cli", "spawn_serve"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def reap(process: subprocess.Popen[str]) -> None:
+    """Kill ``process`` if it still runs (a test failed before stopping it), and read
+    its pipes to the end: the ``finally`` of every test of a spawned server."""
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
 
 
 def spawn_serve(*argv: str, cwd: Path) -> subprocess.Popen[str]:
