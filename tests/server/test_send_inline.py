@@ -14,48 +14,26 @@ import pytest
 
 from accord.server import A2AApp, Agent, TaskContext
 from accord.stores import MemoryTaskStore, Scope
+from tests.helpers.asgi import asgi_post
 
 pytestmark = pytest.mark.anyio
 
 
 async def call(app: A2AApp, method: str, params: dict[str, Any]) -> dict[str, Any]:
     """One JSON-RPC call straight into the ASGI app; returns the decoded answer."""
-    body = json.dumps(
-        {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    ).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-        "headers": [
+    _, answer = await asgi_post(
+        app,
+        [
+            json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            ).encode()
+        ],
+        [
             (b"host", b"127.0.0.1:8000"),
             (b"a2a-version", b"1.0"),
             (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
         ],
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await anyio.sleep_forever()
-        raise AssertionError  # pragma: no cover
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    answer: dict[str, Any] = json.loads(sent[1]["body"])
+    )
     return answer
 
 

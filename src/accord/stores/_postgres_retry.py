@@ -98,16 +98,12 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, TypeVar
 
+# psycopg is there: importing postgres_db (above) says what to install otherwise.
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
 from accord.errors import StoreUnavailableError
 from accord.stores.postgres_db import describe, store_errors
-
-try:
-    import psycopg
-    from psycopg_pool import ConnectionPool, PoolTimeout
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the PostgreSQL task store needs psycopg: pip install 'accord[postgres]'"
-    ) from exc
 
 if TYPE_CHECKING:
     from collections.abc import Callable

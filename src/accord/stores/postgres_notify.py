@@ -60,16 +60,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 import anyio.to_thread
 
+# psycopg is there: importing postgres_db (above) says what to install otherwise.
+import psycopg
+from psycopg import pq, sql
+
 from accord.errors import StoreError
 from accord.stores.postgres_db import CONNECT_TIMEOUT, connect_kwargs, describe
-
-try:
-    import psycopg
-    from psycopg import pq, sql
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "PostgreSQL task events need psycopg: pip install 'accord[postgres]'"
-    ) from exc
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
