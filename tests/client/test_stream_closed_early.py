@@ -15,16 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
-from accord.server import A2AApp, Agent, Engine, TaskContext
-from accord.types import AgentInterface
+from accord.client import Client
+from accord.server import Agent, Engine, TaskContext
+from tests.helpers.in_memory import engine_client
 
 pytestmark = pytest.mark.anyio
-
-BASE = "http://agent.test"
 
 
 @asynccontextmanager
@@ -35,14 +32,7 @@ async def _client(binding: str, release: anyio.Event) -> AsyncIterator[Client]:
         await ctx.complete("done")
 
     engine = Engine(Agent(run, name="Held", description="waits"))
-    face = AgentInterface(url=BASE, protocol_binding=binding, protocol_version="1.0")
-    async with (
-        engine.running(),
-        httpx.AsyncClient(
-            transport=MemoryTransport(A2AApp.from_engine(engine)), base_url=BASE
-        ) as http,
-        Client.from_interface(face, http=http) as client,
-    ):
+    async with engine_client(engine, binding) as client:
         try:
             yield client
         finally:

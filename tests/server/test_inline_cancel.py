@@ -7,33 +7,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
-from accord.server import A2AApp, Agent, Engine, TaskContext
+from accord.client import Client
+from accord.server import Agent, Engine, TaskContext
 from accord.server.runtime import Runtime
 from accord.stores import MemoryTaskStore
-from accord.types import AgentInterface, Task, TaskState
+from accord.types import Task, TaskState
+from tests.helpers.in_memory import engine_client
 
 pytestmark = pytest.mark.anyio
-
-BASE = "http://agent.test"
 
 
 @asynccontextmanager
 async def serving(agent: Agent) -> AsyncIterator[tuple[Runtime, Client]]:
     engine = Engine(agent, store=MemoryTaskStore())
-    face = AgentInterface(
-        url=BASE, protocol_binding="HTTP+JSON", protocol_version="1.0"
-    )
-    async with (
-        engine.running(),
-        httpx.AsyncClient(
-            transport=MemoryTransport(A2AApp.from_engine(engine)), base_url=BASE
-        ) as http,
-        Client.from_interface(face, http=http) as client,
-    ):
+    async with engine_client(engine, "HTTP+JSON") as client:
         with anyio.fail_after(20):
             yield engine.handler.runtime, client
 

@@ -15,25 +15,23 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
-from accord.server import A2AApp, Agent, Engine, TaskContext
+from accord.client import Client
+from accord.server import Agent, Engine, TaskContext
 from accord.server.leases import LeaseState
 from accord.server.runtime import Execution, Runtime
 from accord.stores import MemoryTaskStore, TaskStore
 from accord.types import (
-    AgentInterface,
     Message,
     SendMessageConfiguration,
     Task,
     TaskState,
 )
+from tests.helpers.in_memory import engine_client
 
 pytestmark = pytest.mark.anyio
 
-BASE = "http://agent.test"
 #: Long: the background heartbeat never matters; the tests renew by hand.
 LEASE = 60.0
 
@@ -88,16 +86,7 @@ async def serving(
 ) -> AsyncIterator[tuple[Counting, Runtime, Client]]:
     store = Counting()
     engine = Engine(agent, store=cast(TaskStore, store), lease_seconds=LEASE)
-    face = AgentInterface(
-        url=BASE, protocol_binding="HTTP+JSON", protocol_version="1.0"
-    )
-    async with (
-        engine.running(),
-        httpx.AsyncClient(
-            transport=MemoryTransport(A2AApp.from_engine(engine)), base_url=BASE
-        ) as http,
-        Client.from_interface(face, http=http) as client,
-    ):
+    async with engine_client(engine, "HTTP+JSON") as client:
         with anyio.fail_after(20):
             yield store, engine.handler.runtime, client
 

@@ -16,21 +16,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
-from accord.server import A2AApp, Agent, Engine, TaskContext
+from accord.client import Client
+from accord.server import Agent, Engine, TaskContext
 from accord.server import leases as leases_module
 from accord.server.pg_events import PostgresTaskEvents
 from accord.stores.postgres import PostgresTaskStore
-from accord.types import AgentInterface, SendMessageConfiguration, Task, TaskState
+from accord.types import SendMessageConfiguration, Task, TaskState
+from tests.helpers.in_memory import engine_client
 from tests.server.test_pg_events import terminate
 from tests.stores._postgres import fresh_schema
 
 pytestmark = pytest.mark.anyio
-
-BASE = "http://agent.test"
 
 
 class Sleeper:
@@ -69,16 +67,7 @@ async def instance(
     engine = Engine(
         agent, store=PostgresTaskStore(url), events=events, lease_seconds=lease
     )
-    face = AgentInterface(
-        url=BASE, protocol_binding="HTTP+JSON", protocol_version="1.0"
-    )
-    async with (
-        engine.running(),
-        httpx.AsyncClient(
-            transport=MemoryTransport(A2AApp.from_engine(engine)), base_url=BASE
-        ) as http,
-        Client.from_interface(face, http=http) as a2a,
-    ):
+    async with engine_client(engine, "HTTP+JSON") as a2a:
         yield Instance(engine, a2a, events)
 
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import anyio
-import httpx
 import pytest
 
-from accord.client import Client, MemoryTransport
-from accord.server import A2AApp, Agent, Engine, TaskContext
+from accord.server import Agent, Engine, TaskContext
 from accord.stores import MemoryTaskStore
-from accord.types import AgentInterface, Message, Task, TaskState
+from accord.types import Message, Task, TaskState
+from tests.helpers.in_memory import engine_client
 
 pytestmark = pytest.mark.anyio
 
-BASE = "http://agent.test"
 
 LATE_CALLS: dict[str, Callable[[TaskContext], Awaitable[object]]] = {
     "add_artifact": lambda ctx: ctx.add_artifact("late"),
@@ -29,14 +27,7 @@ LATE_CALLS: dict[str, Callable[[TaskContext], Awaitable[object]]] = {
 
 async def _send(agent: Agent) -> Task | Message:
     engine = Engine(agent, store=MemoryTaskStore())
-    face = AgentInterface(url=BASE, protocol_binding="JSONRPC", protocol_version="1.0")
-    async with (
-        engine.running(),
-        httpx.AsyncClient(
-            transport=MemoryTransport(A2AApp.from_engine(engine)), base_url=BASE
-        ) as http,
-        Client.from_interface(face, http=http) as client,
-    ):
+    async with engine_client(engine) as client:
         with anyio.fail_after(20):
             return await client.send_message("go")
 
