@@ -26,7 +26,6 @@ import pytest
 
 from accord.server.push import generate_key
 from accord.stores import migrate
-from accord.stores.postgres_db import CONNECT_TIMEOUT, STATEMENT_TIMEOUT
 from tests.helpers.serve_process import accord_serve, stop
 from tests.stores._postgres import fresh_schema
 
@@ -108,12 +107,6 @@ def instances(
         yield [lab.start() for _ in range(count)]
 
 
-#: The test client's patience for one answer: beyond the instance's own bounds on a
-#: store call (a pool wait, then a statement), after which it answers 503, which the
-#: callers here poll again. Shorter, a loaded machine made the client give up first.
-PATIENCE = CONNECT_TIMEOUT + STATEMENT_TIMEOUT + 5
-
-
 def send(http: httpx.Client, base: str, webhook: str, config_id: str) -> str:
     body = {
         "message": user_message("go"),
@@ -154,7 +147,7 @@ def kill_mid_delivery(folder: Path, db: str) -> None:
     with (
         receiver() as hook,
         ExitStack() as stack,
-        httpx.Client(timeout=PATIENCE) as http,
+        httpx.Client(timeout=10) as http,
     ):
         lab = Instances(stack, folder, db)
         victim, base_v = lab.start()
@@ -186,7 +179,7 @@ def two_deliver_once(folder: Path, db: str) -> None:
     with (
         receiver() as hook,
         instances(folder, db, 2) as started,
-        httpx.Client(timeout=PATIENCE) as http,
+        httpx.Client(timeout=10) as http,
     ):
         tasks = [send(http, started[i % 2][1], hook.url, f"c{i}") for i in range(10)]
         for task_id in tasks:
