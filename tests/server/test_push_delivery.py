@@ -417,3 +417,49 @@ def test_a_store_outage_delays_delivery_and_loses_nothing(
     assert store.failed
     assert [n.seq for n in got] == list(range(1, len(got) + 1))
     assert "cannot claim work: the database is restarting" in caplog.text
+
+
+class _StoreThatSeesReclaims(MemoryTaskStore):
+    """A memory store that notes when a delivery claim takes a config again that an
+    earlier claim took (its lease ran out, or it was handed back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed: set[tuple[str, str]] = set()
+        self.reclaimed = threading.Event()
+
+    async def claim_push_deliveries(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> list[PushDelivery]:
+        got = await super().claim_push_deliveries(
+            holder=holder, seconds=seconds, limit=limit
+        )
+        for delivery in got:
+            key = (delivery.config.task_id, delivery.config.config_id)
+            if key in self.claimed:
+                self.reclaimed.set()
+            self.claimed.add(key)
+        return got
+
+
+def test_an_attempt_that_outlasts_the_lease_is_not_started_twice(
+    hook: Receiver, http: httpx.Client
+) -> None:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    store = _StoreThatSeesReclaims()
+    # The first notification is held longer than the lease: the deliverer's own next
+    # claim takes the config again while that attempt is under way.
+    push = settings(keys=(), lease_seconds=0.2, attempt_timeout=DEADLINE)
+    held = threading.Event()
+    hook.script(Answer(200, hold=held))
+    try:
+        with serve(A2AApp(agent, store=store, push=push)) as url:
+            task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
+            hook.wait_for(lambda got: len(got) >= 1, "the first notification")
+            assert store.reclaimed.wait(DEADLINE), "the lease was not taken again"
+            held.set()
+            got = hook.wait_for(finished(task["id"]), "the completed status")
+    finally:
+        held.set()
+    # Each notification once: the claim renewed the lease, and started nothing.
+    assert [n.seq for n in got] == list(range(1, len(got) + 1))

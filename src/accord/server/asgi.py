@@ -188,6 +188,18 @@ class A2AApp:
         self._front_ends: list[
             Callable[[Engine], AbstractAsyncContextManager[object]]
         ] = []
+        self._failure: Exception | None = None
+
+    @property
+    def failure(self) -> Exception | None:
+        """What stopped the engine while the lifespan was serving, or None.
+
+        A background task of the engine (push delivery, the work queue, an
+        interceptor's own work) that fails stops the engine: from then on every
+        request is refused (503) while the server runs on. ``accord serve`` watches
+        this and exits with an error, so that a supervisor restarts the instance.
+        """
+        return self._failure
 
     @classmethod
     def from_engine(cls, engine: Engine, **front: Any) -> A2AApp:
@@ -352,15 +364,31 @@ class A2AApp:
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
         assert message["type"] == "lifespan.startup"
+        started = False
         try:
             async with self.running():
+                started = True
                 await send({"type": "lifespan.startup.complete"})
                 message = await receive()
-        except Exception as exc:
-            logger.exception("A2A app failed to start or stop")
-            if message["type"] == "lifespan.startup":
+        except Exception as error:
+            exc = _root(error)
+            if not started:
+                logger.exception("A2A app failed to start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            if message["type"] != "lifespan.shutdown":
+                # The engine stopped on its own while serving. The ASGI lifespan has
+                # no message for that: remember it, answer 503, wait for shutdown.
+                logger.exception(
+                    "the A2A engine stopped while serving: every request is refused "
+                    "(503) until the server is restarted"
+                )
+                self._failure = exc
+                message = await receive()
+            else:
+                logger.exception("A2A app failed to stop")
+            await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+            return
         await send({"type": "lifespan.shutdown.complete"})
 
     def _http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
@@ -387,3 +415,11 @@ class A2AApp:
     def base_url(self, scope: Scope) -> str:
         """Absolute URL of this app for this request (see :mod:`.proxy`)."""
         return self._front.base_url(scope)
+
+
+def _root(exc: Exception) -> Exception:
+    """``exc`` without the task groups it went through (each wraps what failed in an
+    exception group of one), so that a message names the failure itself."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

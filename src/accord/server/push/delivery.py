@@ -8,7 +8,10 @@ the body is the ``StreamResponse``, as in a stream), advancing the config's posi
 after each 2xx. So delivery is at least once, in order per task and config, and
 survives restarts and kill -9: what was not acknowledged is sent again, with the same
 notification id (``Accord-Notification-Id: <task>/<config>/<seq>``) for the receiver
-to drop duplicates.
+to drop duplicates. An attempt may outlast the lease
+(:attr:`PushSettings.attempt_timeout` against :attr:`PushSettings.lease_seconds`): the
+deliverer's next claim then takes its own config again, which renews the lease, so no
+other deliverer takes over a delivery still under way, and starts no second delivery.
 
 A failure (no connection, a timeout, a non-2xx answer, a redirect: they are not
 followed) releases the config until a backoff has passed, exponential with jitter and
@@ -146,6 +149,8 @@ class PushDeliverer:
         self.holder = holder
         self._wake = anyio.Event()
         self._slots = anyio.CapacityLimiter(self.settings.concurrency)
+        #: The configs (task id, config id) this deliverer is delivering right now.
+        self._delivering: set[tuple[str, str]] = set()
         self._rng = random.Random()
 
     def nudge(self) -> None:
@@ -177,6 +182,13 @@ class PushDeliverer:
                     except Exception as exc:  # the store is down: try again later
                         logger.warning("push delivery: cannot claim work: %s", exc)
                 for delivery in claimed:
+                    key = (delivery.config.task_id, delivery.config.config_id)
+                    if key in self._delivering:
+                        # Ours, and still being delivered (an attempt may outlast
+                        # the lease): the claim has renewed its lease; a second
+                        # delivery would send the same events again, concurrently.
+                        continue
+                    self._delivering.add(key)
                     await self._slots.acquire_on_behalf_of(delivery)
                     tg.start_soon(self._deliver_one, client, delivery)
                 if len(claimed) == free and free:
@@ -206,6 +218,9 @@ class PushDeliverer:
                 delivery.config.config_id,
             )
         finally:
+            self._delivering.discard(
+                (delivery.config.task_id, delivery.config.config_id)
+            )
             self._slots.release_on_behalf_of(delivery)
             self.nudge()  # a slot is free
 
