@@ -10,8 +10,6 @@ same path as the engine's (push delivery, the work queue) and one a user can pla
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -24,6 +22,7 @@ import pytest
 
 from accord.server import A2AApp, Agent, Engine, Interceptor, TaskContext
 from accord.server.runtime import STOPPED
+from tests.helpers.cli import reap, spawn_serve
 
 from .conftest import V1
 
@@ -226,14 +225,7 @@ def test_accord_serve_exits_with_an_error_when_its_engine_stops(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "failing.py").write_text(SERVED)
-    argv = [sys.executable, "-m", "accord.cli", "serve", "failing.py", "--port", "0"]
-    server = subprocess.Popen(
-        [*argv, "--no-access-log"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = spawn_serve("failing.py", "--port", "0", "--no-access-log", cwd=tmp_path)
     try:
         assert server.stdout is not None
         base = ""
@@ -246,9 +238,7 @@ def test_accord_serve_exits_with_an_error_when_its_engine_stops(
             http.get(f"{base}/tasks/no-such-task", headers=V1)  # the first call
         _, err = server.communicate(timeout=20)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+        reap(server)
     assert server.returncode == 1, err
     assert "the agent's engine stopped while serving" in err
     assert "the quota backend went away" in err
