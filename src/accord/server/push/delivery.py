@@ -10,8 +10,8 @@ survives restarts and kill -9: what was not acknowledged is sent again, with the
 notification id (``Accord-Notification-Id: <task>/<config>/<seq>``) for the receiver
 to drop duplicates. An attempt may outlast the lease
 (:attr:`PushSettings.attempt_timeout` against :attr:`PushSettings.lease_seconds`): the
-deliverer's next claim then takes its own config again, which renews the lease, so no
-other deliverer takes over a delivery still under way, and starts no second delivery.
+deliverer's next claim then takes its own config again, which renews the lease, and
+starts no second delivery of it.
 
 A failure (no connection, a timeout, a non-2xx answer, a redirect: they are not
 followed) releases the config until a backoff has passed, exponential with jitter and
