@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -419,14 +419,20 @@ def test_a_store_outage_delays_delivery_and_loses_nothing(
     assert "cannot claim work: the database is restarting" in caplog.text
 
 
-class _StoreThatSeesReclaims(MemoryTaskStore):
-    """A memory store that notes when a delivery claim takes a config again that an
-    earlier claim took (its lease ran out, or it was handed back)."""
+class _StoreThatCannotRenew(MemoryTaskStore):
+    """A memory store whose delivery leases cannot be renewed (as in a database
+    outage), and that notes when a claim takes a config again that an earlier claim
+    took (its lease ran out, or it was handed back)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.claimed: set[tuple[str, str]] = set()
         self.reclaimed = threading.Event()
+
+    async def renew_push_leases(
+        self, keys: Sequence[tuple[str, str]], *, holder: str, seconds: float
+    ) -> int:
+        raise StoreUnavailableError("the database is restarting")
 
     async def claim_push_deliveries(
         self, *, holder: str, seconds: float, limit: int
@@ -442,18 +448,22 @@ class _StoreThatSeesReclaims(MemoryTaskStore):
         return got
 
 
-def test_an_attempt_that_outlasts_the_lease_is_not_started_twice(
-    hook: Receiver, http: httpx.Client
+def test_an_attempt_that_outlasts_an_unrenewed_lease_is_not_started_twice(
+    hook: Receiver, http: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
-    store = _StoreThatSeesReclaims()
-    # The first notification is held longer than the lease: the deliverer's own next
-    # claim takes the config again while that attempt is under way.
+    store = _StoreThatCannotRenew()
+    # The first notification is held longer than the lease, which cannot be renewed:
+    # the deliverer's own next claim takes the config again while that attempt is
+    # under way.
     push = settings(keys=(), lease_seconds=0.2, attempt_timeout=DEADLINE)
     held = threading.Event()
     hook.script(Answer(200, hold=held))
     try:
-        with serve(A2AApp(agent, store=store, push=push)) as url:
+        with (
+            caplog.at_level(logging.WARNING, "accord.server.push.delivery"),
+            serve(A2AApp(agent, store=store, push=push)) as url,
+        ):
             task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
             hook.wait_for(lambda got: len(got) >= 1, "the first notification")
             assert store.reclaimed.wait(DEADLINE), "the lease was not taken again"
@@ -462,4 +472,57 @@ def test_an_attempt_that_outlasts_the_lease_is_not_started_twice(
     finally:
         held.set()
     # Each notification once: the claim renewed the lease, and started nothing.
+    assert [n.seq for n in got] == list(range(1, len(got) + 1))
+    assert "cannot renew leases: the database is restarting" in caplog.text
+
+
+class _StoreThatWatchesClaims(SQLiteTaskStore):
+    """A SQLite store that tells when its deliverer looked for work (claimed) after
+    a given time."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.after = float("inf")  # time.monotonic()
+        self.looked = threading.Event()
+
+    async def claim_push_deliveries(
+        self, *, holder: str, seconds: float, limit: int
+    ) -> list[PushDelivery]:
+        if time.monotonic() > self.after:
+            self.looked.set()
+        return await super().claim_push_deliveries(
+            holder=holder, seconds=seconds, limit=limit
+        )
+
+
+def test_a_delivery_under_way_keeps_its_config_from_another_instance(
+    tmp_path: Path, hook: Receiver, http: httpx.Client
+) -> None:
+    agent = Agent(behave, name="Pushy", description="pushes", push_notifications=True)
+    lease = 0.2
+    push = settings(
+        keys=[generate_key()], lease_seconds=lease, attempt_timeout=DEADLINE
+    )
+    stores = [_StoreThatWatchesClaims(tmp_path / "tasks.db") for _ in range(2)]
+    held = threading.Event()
+    hook.script(Answer(200, hold=held))
+    try:
+        with (
+            serve(A2AApp(agent, store=stores[0], push=push)) as url,
+            serve(A2AApp(agent, store=stores[1], push=push)),
+        ):
+            task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
+            hook.wait_for(lambda got: len(got) >= 1, "the first notification")
+            # Both instances look for work after the lease would have run out three
+            # times over, while the attempt is still held.
+            for store in stores:
+                store.after = time.monotonic() + 3 * lease
+            for store in stores:
+                assert store.looked.wait(DEADLINE), "an instance stopped claiming"
+            held.set()
+            got = hook.wait_for(finished(task["id"]), "the completed status")
+    finally:
+        held.set()
+    # Each notification once: the lease of the delivery under way was renewed, so
+    # neither the other instance nor its own took the config over.
     assert [n.seq for n in got] == list(range(1, len(got) + 1))

@@ -39,7 +39,7 @@ from accord.stores._common import (
 from accord.stores.base import PushConfigRecord, PushDelivery
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from accord.stores.base import Scope
     from accord.types import Task
@@ -255,6 +255,20 @@ class MemoryPush:
         if row is not None:
             row.holder = ""
             row.lease_expires_at = 0.0
+
+    async def renew_push_leases(
+        self, keys: Sequence[tuple[str, str]], *, holder: str, seconds: float
+    ) -> int:
+        """Hold for ``seconds`` more the configs of ``keys`` ``holder`` still holds;
+        how many."""
+        until = self._clock() + seconds
+        held = 0
+        for task_id, config_id in keys:
+            row = self._held(task_id, config_id, holder)
+            if row is not None:
+                row.lease_expires_at = until
+                held += 1
+        return held
 
     async def dead_push_configs(
         self, *, scope: Scope, limit: int = 100

@@ -42,6 +42,8 @@ from accord.stores.base import PushConfigRecord, PushDelivery
 from accord.stores.postgres_db import ForeignKeyViolation
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import psycopg
     from psycopg.rows import TupleRow
 
@@ -112,6 +114,13 @@ _DEAD_LETTER = (
 )
 _RELEASE = (
     f"UPDATE push_configs SET holder = '', lease_expires_at = '-infinity' WHERE {_HELD}"
+)
+# The keys as two arrays, matched by the primary key.
+_RENEW = (
+    "UPDATE push_configs p SET lease_expires_at = now() + make_interval(secs => %s)"
+    " FROM unnest(%s::text[], %s::text[]) AS k(task_id, config_id)"
+    " WHERE p.task_id = k.task_id AND p.config_id = k.config_id"
+    " AND p.holder = %s AND p.holder <> ''"
 )
 _DEAD = (
     f"SELECT {_COLUMNS} FROM push_configs WHERE dead_reason <> '' AND {_SCOPE}"
@@ -291,6 +300,22 @@ class PostgresPush(PostgresPart):
             cur.execute(_RELEASE, params)
 
         await self._run(run, tenant=None)
+
+    async def renew_push_leases(
+        self, keys: Sequence[tuple[str, str]], *, holder: str, seconds: float
+    ) -> int:
+        """Hold for ``seconds`` more the configs of ``keys`` ``holder`` still holds;
+        how many."""
+        if not keys:
+            return 0
+        tasks = [task_id for task_id, _ in keys]
+        configs = [config_id for _, config_id in keys]
+        params = (seconds, tasks, configs, holder)
+
+        def run(cur: Cursor) -> int:
+            return cur.execute(_RENEW, params).rowcount
+
+        return await self._run(run, tenant=None)
 
     async def dead_push_configs(
         self, *, scope: Scope, limit: int = 100

@@ -49,8 +49,9 @@ get_push_config,        run again                      read only
 list_push_configs,
 dead_push_configs
 push_delivered,         run again                      absolute states (the position by
-release_push                                           ``greatest()``, a reset, the lease let
-                                                       go): applying twice equals applying once
+release_push,                                          ``greatest()``, a reset, the lease let
+renew_push_leases                                      go, an expiry from ``now()``): applying
+                                                       twice equals applying once
 delete_push_config,     verify: the attempt matched    a matched row that is gone (deleted),
 push_failed,            the row and it no longer is    released (failed) or live (revived) is
 revive_push_config      as found -> applied (True);    our commit; as found means not applied,

@@ -36,7 +36,7 @@ from accord.stores.base import PushConfigRecord, PushDelivery
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from accord.stores.base import Scope
 
@@ -99,6 +99,7 @@ _DEAD_LETTER = (
     f" holder = '', lease_expires_at = 0 WHERE {_HELD}"
 )
 _RELEASE = f"UPDATE push_configs SET holder = '', lease_expires_at = 0 WHERE {_HELD}"
+_RENEW = f"UPDATE push_configs SET lease_expires_at = ? WHERE {_HELD}"
 _DEAD = (
     f"SELECT {_COLUMNS} FROM push_configs WHERE dead_reason <> '' AND {_SCOPE}"
     " ORDER BY task_id, config_id LIMIT ?"
@@ -244,6 +245,21 @@ class SQLitePush:
             conn.execute(_RELEASE, (task_id, config_id, holder))
 
         await self._write(run)
+
+    async def renew_push_leases(
+        self, keys: Sequence[tuple[str, str]], *, holder: str, seconds: float
+    ) -> int:
+        """Hold for ``seconds`` more the configs of ``keys`` ``holder`` still holds;
+        how many."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            until = time.time() + seconds
+            return sum(
+                conn.execute(_RENEW, (until, task_id, config_id, holder)).rowcount
+                for task_id, config_id in keys
+            )
+
+        return await self._write(run) if keys else 0
 
     async def dead_push_configs(
         self, *, scope: Scope, limit: int = 100

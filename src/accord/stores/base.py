@@ -500,6 +500,15 @@ class PushConfigStore(Protocol):
         at once)."""
         ...
 
+    async def renew_push_leases(
+        self, keys: Sequence[tuple[str, str]], *, holder: str, seconds: float
+    ) -> int:
+        """Hold the configs ``keys`` (task id, config id) that ``holder`` still holds
+        for ``seconds`` from now: its deliveries under way keep their configs however
+        long an attempt lasts. Returns how many it still held (another deliverer may
+        have claimed one whose lease had run out, or it was deleted)."""
+        ...
+
     async def dead_push_configs(
         self, *, scope: Scope, limit: int = 100
     ) -> builtins.list[PushConfigRecord]:

@@ -59,11 +59,9 @@ class PushSettings:
         retry_max: the longest wait between attempts (a ``Retry-After`` too).
         concurrency: webhooks this instance delivers to at once.
         lease_seconds: how long a deliverer holds a config it claimed; one that
-            stops is replaced after at most this long. Keep it at least twice
-            ``attempt_timeout`` (as the defaults are): a delivery starts attempts
-            for half the lease, and one that outlasts it is renewed only when its
-            deliverer next looks (``poll_interval``); another instance claiming the
-            config first sends the same notifications again.
+            stops is replaced after at most this long. A running deliverer renews
+            the leases of its deliveries under way every third of it, so an attempt
+            may last longer (``attempt_timeout``).
         poll_interval: seconds between looks at the store for work other instances
             left (this instance's own events wake its deliverer at once).
         attempt_timeout: seconds one delivery attempt may take in all (connect,

@@ -8,10 +8,11 @@ the body is the ``StreamResponse``, as in a stream), advancing the config's posi
 after each 2xx. So delivery is at least once, in order per task and config, and
 survives restarts and kill -9: what was not acknowledged is sent again, with the same
 notification id (``Accord-Notification-Id: <task>/<config>/<seq>``) for the receiver
-to drop duplicates. An attempt may outlast the lease
-(:attr:`PushSettings.attempt_timeout` against :attr:`PushSettings.lease_seconds`): the
-deliverer's next claim then takes its own config again, which renews the lease, and
-starts no second delivery of it.
+to drop duplicates. A deliverer renews the leases of its deliveries under way every
+third of a lease, so an attempt may last longer than the lease
+(:attr:`PushSettings.attempt_timeout`) without another instance taking the config
+over; should a renewal come late, its own next claim takes the config again (which
+renews the lease too) and starts no second delivery of it.
 
 A failure (no connection, a timeout, a non-2xx answer, a redirect: they are not
 followed) releases the config until a backoff has passed, exponential with jitter and
@@ -168,6 +169,7 @@ class PushDeliverer:
             egress_client(settings.egress, limits=limits) as client,
             anyio.create_task_group() as tg,
         ):
+            tg.start_soon(self._renewing)
             while True:
                 self._wake = anyio.Event()
                 free = int(self._slots.available_tokens)
@@ -195,6 +197,24 @@ class PushDeliverer:
                     continue  # there may be more due right now
                 with anyio.move_on_after(settings.poll_interval):
                     await self._wake.wait()
+
+    async def _renewing(self) -> None:
+        """Renew the leases of the deliveries under way, every third of a lease: an
+        attempt may last longer than the lease (``attempt_timeout``), and another
+        deliverer must not take over a config whose delivery goes on."""
+        settings = self.settings
+        while True:
+            await anyio.sleep(settings.lease_seconds / 3)
+            if not self._delivering:
+                continue
+            try:
+                await self.store.renew_push_leases(
+                    sorted(self._delivering),
+                    holder=self.holder,
+                    seconds=settings.lease_seconds,
+                )
+            except Exception as exc:  # the store is down: the next claim tells
+                logger.warning("push delivery: cannot renew leases: %s", exc)
 
     async def _deliver_one(
         self, client: httpx.AsyncClient, delivery: PushDelivery
