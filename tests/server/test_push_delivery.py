@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -419,6 +419,26 @@ def test_a_store_outage_delays_delivery_and_loses_nothing(
     assert "cannot claim work: the database is restarting" in caplog.text
 
 
+@contextmanager
+def first_held(hook: Receiver) -> Iterator[threading.Event]:
+    """The receiver holds the first notification unanswered until the event is set
+    (at the latest when the block ends)."""
+    held = threading.Event()
+    hook.script(Answer(200, hold=held))
+    try:
+        yield held
+    finally:
+        held.set()
+
+
+def send_until_held(url: str, http: httpx.Client, hook: Receiver) -> str:
+    """Send a task that pushes to ``hook``; its id, once the first notification
+    arrived (held by :func:`first_held`)."""
+    task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
+    hook.wait_for(lambda got: len(got) >= 1, "the first notification")
+    return str(task["id"])
+
+
 class _StoreThatCannotRenew(MemoryTaskStore):
     """A memory store whose delivery leases cannot be renewed (as in a database
     outage), and that notes when a claim takes a config again that an earlier claim
@@ -457,20 +477,15 @@ def test_an_attempt_that_outlasts_an_unrenewed_lease_is_not_started_twice(
     # the deliverer's own next claim takes the config again while that attempt is
     # under way.
     push = settings(keys=(), lease_seconds=0.2, attempt_timeout=DEADLINE)
-    held = threading.Event()
-    hook.script(Answer(200, hold=held))
-    try:
-        with (
-            caplog.at_level(logging.WARNING, "accord.server.push.delivery"),
-            serve(A2AApp(agent, store=store, push=push)) as url,
-        ):
-            task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
-            hook.wait_for(lambda got: len(got) >= 1, "the first notification")
-            assert store.reclaimed.wait(DEADLINE), "the lease was not taken again"
-            held.set()
-            got = hook.wait_for(finished(task["id"]), "the completed status")
-    finally:
+    with (
+        first_held(hook) as held,
+        caplog.at_level(logging.WARNING, "accord.server.push.delivery"),
+        serve(A2AApp(agent, store=store, push=push)) as url,
+    ):
+        task_id = send_until_held(url, http, hook)
+        assert store.reclaimed.wait(DEADLINE), "the lease was not taken again"
         held.set()
+        got = hook.wait_for(finished(task_id), "the completed status")
     # Each notification once: the claim renewed the lease, and started nothing.
     assert [n.seq for n in got] == list(range(1, len(got) + 1))
     assert "cannot renew leases: the database is restarting" in caplog.text
@@ -504,25 +519,20 @@ def test_a_delivery_under_way_keeps_its_config_from_another_instance(
         keys=[generate_key()], lease_seconds=lease, attempt_timeout=DEADLINE
     )
     stores = [_StoreThatWatchesClaims(tmp_path / "tasks.db") for _ in range(2)]
-    held = threading.Event()
-    hook.script(Answer(200, hold=held))
-    try:
-        with (
-            serve(A2AApp(agent, store=stores[0], push=push)) as url,
-            serve(A2AApp(agent, store=stores[1], push=push)),
-        ):
-            task = send(Wire(url, "JSONRPC", http), "chunks 2", {"url": hook.url})
-            hook.wait_for(lambda got: len(got) >= 1, "the first notification")
-            # Both instances look for work after the lease would have run out three
-            # times over, while the attempt is still held.
-            for store in stores:
-                store.after = time.monotonic() + 3 * lease
-            for store in stores:
-                assert store.looked.wait(DEADLINE), "an instance stopped claiming"
-            held.set()
-            got = hook.wait_for(finished(task["id"]), "the completed status")
-    finally:
+    with (
+        first_held(hook) as held,
+        serve(A2AApp(agent, store=stores[0], push=push)) as url,
+        serve(A2AApp(agent, store=stores[1], push=push)),
+    ):
+        task_id = send_until_held(url, http, hook)
+        # Both instances look for work after the lease would have run out three
+        # times over, while the attempt is still held.
+        for store in stores:
+            store.after = time.monotonic() + 3 * lease
+        for store in stores:
+            assert store.looked.wait(DEADLINE), "an instance stopped claiming"
         held.set()
+        got = hook.wait_for(finished(task_id), "the completed status")
     # Each notification once: the lease of the delivery under way was renewed, so
     # neither the other instance nor its own took the config over.
     assert [n.seq for n in got] == list(range(1, len(got) + 1))
