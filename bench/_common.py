@@ -96,7 +96,13 @@ def server_args(description: str) -> argparse.Namespace:
         default=0,
         help="Accord's PostgresTaskStore pool_size (0: its default; bench/cluster_probe.py)",
     )
-    parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    parser.add_argument(
+        "--http",
+        choices=("h11", "httptools", "accord"),
+        default="h11",
+        help="uvicorn's HTTP protocol; accord: the one `accord serve` runs "
+        "(accord.server.serving: connection limits, one write per answer; httptools)",
+    )
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument(
         "--sample",
@@ -114,11 +120,16 @@ def serve(app: Any, args: argparse.Namespace) -> None:
         from sampler import instrument
 
         app = instrument(app, args.sample)
+    http: Any = args.http
+    if http == "accord":
+        from accord.server.serving import http_protocol
+
+        http = http_protocol(parser="httptools")
     uvicorn.run(
         app,
         host="127.0.0.1",
         port=args.port,
-        http=args.http,
+        http=http,
         loop=args.loop,
         lifespan="on",
         access_log=False,

@@ -236,6 +236,8 @@ class Server:
             http, loop = "httptools", "uvloop"
         elif side == "proto" and settings.ab_stack == "h11-asyncio":
             http, loop = "h11", "asyncio"
+        elif side == "proto" and settings.ab_stack == "accord-uvloop":
+            http, loop = "accord", "uvloop"  # accord serve's protocol (serving.py)
         cmd = [
             sys.executable,
             str(SCRIPTS[side]),
@@ -1377,9 +1379,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ab-stack",
-        choices=("h11-asyncio", "httptools-uvloop"),
+        choices=("h11-asyncio", "httptools-uvloop", "accord-uvloop"),
         default="",
-        help="with --ab: the server stack of the copy's side (default: --stack)",
+        help="with --ab: the server stack of the copy's side (default: --stack); "
+        "accord-uvloop: the HTTP protocol `accord serve` runs (accord.server.serving: "
+        "connection limits, one write per answer) on uvloop",
     )
     parser.add_argument(
         "--results",

@@ -19,7 +19,9 @@ protocol classes here are uvicorn's own, with the bounds of a
 Refusals are short JSON bodies shaped like the HTTP+JSON binding's errors
 (``{"error": {"code", "status", "message"}}``, spec §11.6) with ``Connection: close``.
 The same classes add the ASGI TLS extension on TLS connections
-(:mod:`accord.server.auth.tls`), so one class carries both concerns.
+(:mod:`accord.server.auth.tls`), so one class carries both concerns. They also send
+each answer in one write where uvicorn makes two, head then body
+(:mod:`accord.server._coalesce`).
 
 Running uvicorn yourself::
 
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ._coalesce import CoalescingTransport
 from ._guard import FD_RESERVE, Guard, connection_cap, refusal
 from .auth.tls import attach_tls
 from .limits import ConnectionLimits
@@ -73,9 +76,15 @@ class _Guarded:
     """
 
     guard: Guard
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
+        # uvicorn writes through self.transport: one write per answer (_coalesce).
+        self.transport = CoalescingTransport(
+            cast("asyncio.Transport", transport), self.loop
+        )
         if self.guard.opened():
             attach_tls(self, transport)
 
