@@ -60,6 +60,11 @@ def test_another_format_or_other_arguments_are_left_to_uvicorn() -> None:
     # uvicorn's formatter needs its five arguments
     with pytest.raises(ValueError, match="not enough values to unpack"):
         plain.format(odd)
+    mapping = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "%(a)s", ({"a": 1},), None
+    )
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        plain.format(mapping)  # a mapping, not uvicorn's tuple: uvicorn's formatter
 
 
 def test_the_config_is_uvicorns_with_this_formatter(
@@ -68,6 +73,9 @@ def test_the_config_is_uvicorns_with_this_formatter(
     config = uvicorn_text_log_config()
     expected = copy.deepcopy(LOGGING_CONFIG)
     expected["formatters"]["access"]["()"] = "accord.cli._text_logs.AccessFormatter"
+    expected["handlers"]["access"]["class"] = (
+        "accord.server.access_log.BatchedAccessHandler"
+    )
     assert config == expected
     assert LOGGING_CONFIG["formatters"]["access"]["()"] == (
         "uvicorn.logging.AccessFormatter"

@@ -20,7 +20,9 @@ import pytest
 
 from accord.server import ConnectionLimits
 from accord.server._coalesce import HOLD_BYTES, CoalescingTransport
+from accord.server.access_log import access_log
 from accord.server.serving import http_protocol, uvicorn_options
+from tests.helpers.loop_pass import pass_ends
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 
@@ -93,13 +95,6 @@ class Recorder(asyncio.Transport):
         return [b"".join(call) for call in self.calls]
 
 
-async def _pass_ends() -> None:
-    """Return once the loop has run what was already scheduled (FIFO callbacks)."""
-    done = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().call_soon(done.set_result, None)
-    await done
-
-
 def _run(test: Callable[[Recorder, CoalescingTransport], Awaitable[None]]) -> Recorder:
     async def main() -> Recorder:
         inner = Recorder()
@@ -115,7 +110,7 @@ def test_a_head_and_its_body_leave_in_one_call() -> None:
         assert inner.calls == []  # held for the body
         outer.write(b"body")
         assert inner.joined() == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
-        await _pass_ends()
+        await pass_ends()
         assert len(inner.calls) == 1  # the pass's flush found nothing left
 
     _run(test)
@@ -125,10 +120,10 @@ def test_a_lone_write_leaves_when_the_pass_ends() -> None:
     async def test(inner: Recorder, outer: CoalescingTransport) -> None:
         outer.write(b"head")
         assert outer.get_write_buffer_size() == 7 + 4  # counted while held
-        await _pass_ends()
+        await pass_ends()
         assert inner.joined() == [b"head"]
         outer.write(b"event")  # a later pass: held afresh, flushed afresh
-        await _pass_ends()
+        await pass_ends()
         assert inner.joined() == [b"head", b"event"]
 
     _run(test)
@@ -139,7 +134,7 @@ def test_writes_keep_their_order_in_pairs() -> None:
         for chunk in (b"1", b"", b"2", b"3"):  # an empty write is no write
             outer.write(chunk)
         outer.writelines([b"4", b"5"])
-        await _pass_ends()
+        await pass_ends()
         assert inner.joined() == [b"12", b"345"]
 
     _run(test)
@@ -172,7 +167,7 @@ def test_closing_sends_what_is_held_first_and_abort_drops_it() -> None:
     async def aborting(inner: Recorder, outer: CoalescingTransport) -> None:
         outer.write(b"dropped")
         outer.abort()
-        await _pass_ends()
+        await pass_ends()
         assert inner.events == ["abort"]
 
     _run(aborting)
@@ -182,7 +177,7 @@ def test_what_is_held_is_dropped_once_the_socket_closes() -> None:
     async def test(inner: Recorder, outer: CoalescingTransport) -> None:
         outer.write(b"head")
         inner.closing = True  # the peer went away before the pass ended
-        await _pass_ends()
+        await pass_ends()
         assert inner.calls == []
         assert outer.is_closing()
 
@@ -304,6 +299,7 @@ def _spied(parser: str) -> type[asyncio.Protocol]:
     class Spied(base):  # type: ignore[misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             spy = _Spy(transport)  # type: ignore[arg-type]
+            spy.protocol = self
             RECORDERS.append(spy)
             super().connection_made(spy)
 
@@ -344,6 +340,14 @@ def test_an_answer_leaves_the_server_in_one_write(base_url: str) -> None:
     for answer in answers:
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
         assert answer.endswith(b'\r\n\r\n{"ok":true}')
+
+
+def test_the_protocols_log_access_lines_the_short_way(base_url: str) -> None:
+    with _connect(base_url) as sock:
+        sock.sendall(b"GET /answer HTTP/1.1\r\nHost: t\r\n\r\n")
+        _read_until(sock, b'{"ok":true}')
+        protocol: Any = RECORDERS[-1].protocol
+    assert protocol.access_logger is access_log()  # accord.server.access_log
 
 
 def test_a_streamed_head_is_not_held_while_the_app_waits(base_url: str) -> None:

@@ -2,12 +2,15 @@
 
 uvicorn writes one access line per request (``INFO:     127.0.0.1:5555 - "POST /
 HTTP/1.1" 200 OK``). Its formatter copies every record twice and looks the status
-phrase up each time: with it, the access log added about 30 % to the server CPU of a
-blocking SendMessage; with :class:`AccessFormatter`, about 20 % (bench/README.md).
-This formatter writes the very same line without the copies, from a table of status
-phrases; with colours (a terminal), another format or arguments it does not
-recognise, it leaves the line to uvicorn's. Everything else is uvicorn's own
-configuration.
+phrase up each time, and its handler writes and flushes each line by itself: the
+access log added about 30 % to the server CPU of a blocking SendMessage. Here
+:class:`AccessFormatter` writes the very same line without the copies, from a table of
+status phrases; with colours (a terminal), another format or arguments it does not
+recognise, it leaves the line to uvicorn's. Its handler is a
+:class:`~accord.server.access_log.BatchedAccessHandler`, through which the protocols of
+``accord serve`` write the lines of one loop pass at once, without a log record each:
+the access log now adds about 8 % (measured 2026-12-06, bench/README.md). Everything
+else is uvicorn's own configuration.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
+
+from accord.server.access_log import BatchedAccessHandler
 
 if TYPE_CHECKING:
     import logging
@@ -51,21 +56,34 @@ class AccessFormatter(UvicornAccessFormatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         """The access line, as uvicorn's formatter would write it."""
         args = record.args
-        if not self._plain or type(args) is not tuple or len(args) != 5:
-            return super().formatMessage(record)
+        line = None
+        if type(args) is tuple:
+            line = self.plain_line(record.levelname, args)
+        return super().formatMessage(record) if line is None else line
+
+    def plain_line(self, levelname: str, args: tuple[Any, ...]) -> str | None:
+        """The plain line for uvicorn's five access arguments (``client, method, path,
+        version, status``), or None when uvicorn's formatter must write it (colours,
+        another format, other arguments). Also the short path of
+        :class:`~accord.server.access_log.BatchedAccessHandler`, without a record."""
+        if not self._plain or len(args) != 5:
+            return None
         client, method, path, version, code = args
         status = _STATUS.get(code) if type(code) is int else None
         if status is None:
-            status = _status(int(code))  # type: ignore[call-overload]
-        level = record.levelname
+            status = _status(int(code))
         return (
-            f'{level}:{" " * (8 - len(level))} {client} - "{method} {path} '
+            f'{levelname}:{" " * (8 - len(levelname))} {client} - "{method} {path} '
             f'HTTP/{version}" {status}'
         )
 
 
 def uvicorn_text_log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration, its access lines by :class:`AccessFormatter`."""
+    """uvicorn's logging configuration, its access lines by :class:`AccessFormatter`
+    through a :class:`~accord.server.access_log.BatchedAccessHandler` (same stream)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["access"]["()"] = f"{__name__}.AccessFormatter"
+    config["handlers"]["access"]["class"] = (
+        f"{BatchedAccessHandler.__module__}.{BatchedAccessHandler.__name__}"
+    )
     return config

@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help=(
             "do not log a line per request (the access log: a small request takes "
-            "about 20%% more CPU with it; leave it to the proxy in front, if that "
+            "about 8%% more CPU with it; leave it to the proxy in front, if that "
             "logs)"
         ),
     )

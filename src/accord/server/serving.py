@@ -21,7 +21,8 @@ Refusals are short JSON bodies shaped like the HTTP+JSON binding's errors
 The same classes add the ASGI TLS extension on TLS connections
 (:mod:`accord.server.auth.tls`), so one class carries both concerns. They also send
 each answer in one write where uvicorn makes two, head then body
-(:mod:`accord.server._coalesce`).
+(:mod:`accord.server._coalesce`), and log access lines the short way when logging
+is configured as ``accord serve`` does (:mod:`accord.server.access_log`).
 
 Running uvicorn yourself::
 
@@ -44,6 +45,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._coalesce import CoalescingTransport
 from ._guard import FD_RESERVE, Guard, connection_cap, refusal
+from .access_log import access_log
 from .auth.tls import attach_tls
 from .limits import ConnectionLimits
 
@@ -112,6 +114,7 @@ class BoundedH11Protocol(_Guarded, H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.access_logger = access_log()  # type: ignore[assignment]  # access_log
         limits = self.limits
         self.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
         # Our own count refuses first (431); h11's bound is only a backstop.
@@ -164,6 +167,7 @@ def _httptools_base() -> type[asyncio.Protocol] | None:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            self.access_logger = access_log()  # type: ignore[assignment]  # access_log
             self.timeout_keep_alive = self.limits.keep_alive_timeout  # type: ignore[assignment]
             self.guard = Guard(self, self.limits, self.cap)
 
