@@ -56,3 +56,12 @@ async def asgi_post(
 
     await app(scope, receive, send)
     return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+async def complete_lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI lifespan's startup and shutdown (for plain test apps)."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return

@@ -22,6 +22,7 @@ from accord.server import ConnectionLimits
 from accord.server._coalesce import HOLD_BYTES, CoalescingTransport
 from accord.server.access_log import access_log
 from accord.server.serving import http_protocol, uvicorn_options
+from tests.helpers.asgi import complete_lifespan
 from tests.helpers.loop_pass import pass_ends
 from tests.helpers.uvicorn_thread import serve_in_thread
 
@@ -261,11 +262,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """``/answer``: a small JSON answer; ``/stream``: an event-stream head, then one
     event once :data:`RELEASE` is set."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await complete_lifespan(receive, send)
+        return
     if scope["path"] == "/stream":
         await send(
             {

@@ -24,6 +24,7 @@ import uvicorn
 
 from accord.server import ConnectionLimits
 from accord.server.serving import connection_cap, http_protocol, uvicorn_options
+from tests.helpers.asgi import complete_lifespan
 from tests.helpers.uvicorn_thread import serve_in_thread
 
 #: Short limits: every deadline here is a fraction of a second.
@@ -46,11 +47,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """``/echo`` answers the body it read; ``/held`` waits for :data:`HELD`;
     ``/early`` answers without reading the body."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await complete_lifespan(receive, send)
+        return
     body = b""
     more = scope["path"] != "/early"  # /early answers without reading the body
     while more:
