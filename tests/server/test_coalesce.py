@@ -141,6 +141,17 @@ def test_writes_keep_their_order_in_pairs() -> None:
     _run(test)
 
 
+def test_a_held_bytearray_is_copied_so_its_writer_may_reuse_it() -> None:
+    async def test(inner: Recorder, outer: CoalescingTransport) -> None:
+        buffer = bytearray(b"head")
+        outer.write(buffer)
+        buffer[:] = b"next"
+        await pass_ends()
+        assert inner.joined() == [b"head"]
+
+    _run(test)
+
+
 def test_a_large_write_is_neither_held_nor_copied_alone() -> None:
     big = b"x" * (HOLD_BYTES + 1)
 

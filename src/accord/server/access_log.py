@@ -3,8 +3,9 @@
 uvicorn logs one access line per answer through the ``uvicorn.access`` logger: a
 ``LogRecord`` (caller lookup, thread and process names, a dict), the handler's lock,
 the formatter, then a ``write`` and a ``flush`` system call to stdout for that one
-line. Measured on the benchmark machine, that was some 20 % of a blocking
-SendMessage's server CPU time (``bench/README.md``).
+line. Measured on the benchmark machine, the access log added 23 % to the server CPU
+time of a blocking SendMessage and 40 % to a message reply's; by this short path,
+8 % to each (``bench/README.md``).
 
 When the logger is configured the way ``accord serve`` configures it (one
 :class:`BatchedAccessHandler`, a formatter able to write the plain line, no filters,
@@ -13,6 +14,10 @@ from uvicorn's five arguments and keeps it until the end of the current pass of 
 event loop, then writes every line of the pass in one call. The text is the same.
 Any other configuration (another handler, a filter, colours, JSON, a level that
 drops the lines) takes the ordinary ``logging`` path, unchanged.
+
+``accord serve`` configures it so (``accord.cli._text_logs``); under your own
+uvicorn, :func:`~accord.server.serving.uvicorn_options` brings :class:`AccessLog` and
+the lines take the ordinary path unless you configure such a handler.
 
 A line waits at most one pass of the event loop; a record logged the ordinary way
 through the same handler goes out after the lines before it, and ``flush()`` (which
