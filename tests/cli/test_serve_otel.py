@@ -98,10 +98,15 @@ def test_serve_traces_measures_and_logs_json(
             in scrape.text
         )
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=15)
     finally:
         reap(process)
     assert process.returncode == 0, err
+    # The access log, on stdout: JSON lines too (accord.server.access_log's path).
+    access = [json.loads(x) for x in out.splitlines() if x.startswith('{"time"')]
+    (sent,) = [x for x in access if '"POST / HTTP/1.1" 200' in x["message"]]
+    assert sent["logger"] == "uvicorn.access"
+    assert sent["level"] == "INFO"
     logged = [json.loads(x) for x in err.splitlines() if x.startswith('{"time"')]
     (working,) = [x for x in logged if x["logger"] == "accord.example"]
     assert working["message"] == f"working on {task['id']}"

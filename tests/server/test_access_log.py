@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
+from accord.cli._json_logs import JsonFormatter, uvicorn_log_config
 from accord.cli._text_logs import ACCESS_FORMAT, AccessFormatter
 from accord.server.access_log import AccessLog, BatchedAccessHandler, access_log
 from tests.helpers.loop_pass import pass_ends
@@ -105,6 +107,36 @@ def test_the_lines_of_a_pass_leave_in_one_write_as_uvicorn_writes_them(
         assert stream.writes[1:] == [uvicorns_line(ANSWERS[0])]
 
     asyncio.run(serve())
+
+
+def test_json_lines_take_the_short_path_with_the_same_fields(
+    configured: Callable[[], Configured],
+) -> None:
+    logger, handler, stream = configured()
+    handler.setFormatter(JsonFormatter())
+
+    async def serve() -> None:
+        for args in ANSWERS:
+            AccessLog(logger).info(ACCESS_MESSAGE, *args)
+        assert stream.writes == []  # kept for the end of the pass
+        await pass_ends()
+
+    asyncio.run(serve())
+    assert len(stream.writes) == 1
+    lines = [json.loads(line) for line in stream.writes[0].splitlines()]
+    for line, args in zip(lines, ANSWERS, strict=True):
+        record = logging.LogRecord(
+            logger.name, logging.INFO, __file__, 1, ACCESS_MESSAGE, args, None
+        )
+        ordinary = json.loads(JsonFormatter().format(record))
+        assert line.pop("time")[:10] == ordinary.pop("time")[:10]  # the same day
+        assert line == ordinary
+    # Other arguments: the ordinary path, at once.
+    AccessLog(logger).info("%s", "odd")
+    assert json.loads(stream.writes[1])["message"] == "odd"
+    # accord serve --log-format json configures uvicorn.access so.
+    access = uvicorn_log_config()["handlers"]["access"]
+    assert access["class"] == "accord.server.access_log.BatchedAccessHandler"
 
 
 def _filter_logger(logger: logging.Logger, handler: logging.Handler) -> None:

@@ -10,6 +10,7 @@ without it nothing of OpenTelemetry is imported.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -24,24 +25,59 @@ def _trace_ids() -> tuple[str, str] | None:
     return None if otel is None else otel.current_ids()
 
 
+#: The message uvicorn's protocols log for each answer, with five arguments.
+ACCESS_MESSAGE = '%s - "%s %s HTTP/%s" %d'
+
+
+#: One encoder for every line (``json.dumps`` with options builds one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    """``2026-12-06T15:28:54``: formatted once per second, not per line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def _entry(created: float, level: str, name: str, message: str) -> dict[str, Any]:
+    """A line's fields, with the trace ids of the span current now."""
+    second = int(created)
+    msecs = int((created - second) * 1000)  # as logging.LogRecord.msecs
+    entry: dict[str, Any] = {
+        "time": f"{_utc_second(second)}.{msecs:03d}Z",
+        "level": level,
+        "logger": name,
+        "message": message,
+    }
+    ids = _trace_ids()
+    if ids is not None:
+        entry["trace_id"], entry["span_id"] = ids
+    return entry
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one line of JSON (see the module docstring)."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object on one line."""
-        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        entry: dict[str, Any] = {
-            "time": f"{seconds}.{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        ids = _trace_ids()
-        if ids is not None:
-            entry["trace_id"], entry["span_id"] = ids
+        entry = _entry(
+            record.created, record.levelname, record.name, record.getMessage()
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)
+
+    def plain_line(
+        self, name: str, levelname: str, args: tuple[Any, ...]
+    ) -> str | None:
+        """The line of an access record (uvicorn's five arguments) logged now, without
+        the record: the short path of
+        :class:`~accord.server.access_log.BatchedAccessHandler`."""
+        if len(args) != 5:
+            return None
+        return _ENCODER.encode(
+            _entry(time.time(), levelname, name, ACCESS_MESSAGE % args)
+        )
 
 
 def uvicorn_log_config() -> dict[str, Any]:
@@ -58,8 +94,8 @@ def uvicorn_log_config() -> dict[str, Any]:
                 "formatter": "json",
                 "stream": "ext://sys.stderr",
             },
-            "access": {
-                "class": "logging.StreamHandler",
+            "access": {  # lines kept per loop pass: accord.server.access_log
+                "class": "accord.server.access_log.BatchedAccessHandler",
                 "formatter": "json",
                 "stream": "ext://sys.stdout",
             },

@@ -58,14 +58,17 @@ class AccessFormatter(UvicornAccessFormatter):
         args = record.args
         line = None
         if type(args) is tuple:
-            line = self.plain_line(record.levelname, args)
+            line = self.plain_line(record.name, record.levelname, args)
         return super().formatMessage(record) if line is None else line
 
-    def plain_line(self, levelname: str, args: tuple[Any, ...]) -> str | None:
+    def plain_line(
+        self, name: str, levelname: str, args: tuple[Any, ...]
+    ) -> str | None:
         """The plain line for uvicorn's five access arguments (``client, method, path,
         version, status``), or None when uvicorn's formatter must write it (colours,
         another format, other arguments). Also the short path of
-        :class:`~accord.server.access_log.BatchedAccessHandler`, without a record."""
+        :class:`~accord.server.access_log.BatchedAccessHandler`, without a record
+        (the line does not show the logger's ``name``)."""
         if not self._plain or len(args) != 5:
             return None
         client, method, path, version, code = args

@@ -8,14 +8,16 @@ time of a blocking SendMessage and 40 % to a message reply's; by this short path
 8 % to each (``bench/README.md``).
 
 When the logger is configured the way ``accord serve`` configures it (one
-:class:`BatchedAccessHandler`, a formatter able to write the plain line, no filters,
-no propagation), :class:`AccessLog` skips the record: the handler formats the line
+:class:`BatchedAccessHandler`, a formatter able to write the line from the arguments,
+:class:`PlainLines`: its text and its JSON formatters are; no filters, no
+propagation), :class:`AccessLog` skips the record: the handler formats the line
 from uvicorn's five arguments and keeps it until the end of the current pass of the
 event loop, then writes every line of the pass in one call. The text is the same.
-Any other configuration (another handler, a filter, colours, JSON, a level that
-drops the lines) takes the ordinary ``logging`` path, unchanged.
+Any other configuration (another handler, a filter, colours, a level that drops the
+lines) takes the ordinary ``logging`` path, unchanged.
 
-``accord serve`` configures it so (``accord.cli._text_logs``); under your own
+``accord serve`` configures it so (``accord.cli._text_logs``, ``_json_logs``); under
+your own
 uvicorn, :func:`~accord.server.serving.uvicorn_options` brings :class:`AccessLog` and
 the lines take the ordinary path unless you configure such a handler.
 
@@ -37,8 +39,11 @@ __all__ = ["AccessLog", "BatchedAccessHandler", "PlainLines", "access_log"]
 class PlainLines(Protocol):
     """A formatter that can write the access line from uvicorn's arguments alone."""
 
-    def plain_line(self, levelname: str, args: tuple[Any, ...]) -> str | None:
-        """The formatted line, or None when it must take the ordinary path."""
+    def plain_line(
+        self, name: str, levelname: str, args: tuple[Any, ...]
+    ) -> str | None:
+        """The line logger ``name`` would write for uvicorn's access ``args`` at
+        ``levelname``, now; None when it must take the ordinary path."""
         ...  # pragma: no cover - a protocol
 
 
@@ -54,10 +59,10 @@ class BatchedAccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().setFormatter(fmt)
         self._plain = fmt if callable(getattr(fmt, "plain_line", None)) else None  # type: ignore[assignment]
 
-    def plain_line(self, args: tuple[Any, ...]) -> str | None:
-        """The INFO line for uvicorn's access ``args``, or None (ordinary path)."""
+    def plain_line(self, name: str, args: tuple[Any, ...]) -> str | None:
+        """Logger ``name``'s INFO line for uvicorn's access ``args``, or None."""
         plain = self._plain
-        return None if plain is None else plain.plain_line("INFO", args)
+        return None if plain is None else plain.plain_line(name, "INFO", args)
 
     def add_line(self, line: str) -> None:
         """Keep ``line`` for the end of this loop pass (at once outside a loop)."""
@@ -106,10 +111,11 @@ class AccessLog:
 
     def info(self, msg: str, *args: Any) -> None:
         """One access line: uvicorn passes ``client, method, path, version, status``."""
-        handler = _batched(self._logger)
-        line = None if handler is None else handler.plain_line(args)
+        logger = self._logger
+        handler = _batched(logger)
+        line = None if handler is None else handler.plain_line(logger.name, args)
         if line is None:
-            self._logger.info(msg, *args)
+            logger.info(msg, *args)
         else:
             handler.add_line(line)  # type: ignore[union-attr]
 
