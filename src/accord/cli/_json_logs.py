@@ -6,6 +6,10 @@ Each line has ``time`` (UTC, ISO 8601, milliseconds), ``level``, ``logger`` and
 ``--otel``, so a log line of an operation or an execution joins its trace. The trace
 ids are read from :mod:`accord.otel` only when it is loaded (``--otel`` loads it):
 without it nothing of OpenTelemetry is imported.
+
+uvicorn's access lines (on stdout) take the short path of
+:mod:`accord.server.access_log`: the same fields, written without a log record, the
+lines of a loop pass at once.
 """
 
 from __future__ import annotations
