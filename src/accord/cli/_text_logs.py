@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import AccessFormatter as UvicornAccessFormatter
 
-from accord.server.access_log import BatchedAccessHandler
-
 if TYPE_CHECKING:
     import logging
 
@@ -87,6 +85,6 @@ def uvicorn_text_log_config() -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["access"]["()"] = f"{__name__}.AccessFormatter"
     config["handlers"]["access"]["class"] = (
-        f"{BatchedAccessHandler.__module__}.{BatchedAccessHandler.__name__}"
+        "accord.server.access_log.BatchedAccessHandler"  # as in _json_logs
     )
     return config
